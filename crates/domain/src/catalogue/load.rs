@@ -1,0 +1,544 @@
+//! Loading the catalogue files and resolving every name they use into indices.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::*;
+use crate::{DomainError, DomainResult};
+
+/// One parsed catalogue file (one Nautobot app), not yet resolved.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueFile {
+    #[serde(skip)]
+    source: String,
+    app: String,
+    models: Vec<RawModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    model: String,
+    class: String,
+    verbose_name: String,
+    verbose_name_plural: String,
+    table: String,
+    graphql: Option<RawGraphql>,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    natural_key: Vec<String>,
+    #[serde(default)]
+    ordering: Vec<String>,
+    #[serde(default)]
+    unique_together: Vec<Vec<String>>,
+    #[serde(default)]
+    tree: bool,
+    fields: Vec<RawField>,
+    #[serde(default)]
+    computed: Vec<RawComputed>,
+    #[serde(default)]
+    filters: BTreeMap<String, RawFilter>,
+    #[serde(default)]
+    search: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraphql {
+    #[serde(rename = "type")]
+    ty: String,
+    list: Option<String>,
+    single: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    name: String,
+    kind: String,
+    to: Option<String>,
+    on_delete: Option<String>,
+    related_name: Option<String>,
+    through: Option<String>,
+    max_length: Option<u32>,
+    #[serde(default)]
+    choices: Vec<(String, String)>,
+    size: Option<String>,
+    min: Option<i64>,
+    #[serde(default)]
+    null: bool,
+    #[serde(default)]
+    blank: bool,
+    #[serde(default)]
+    unique: bool,
+    #[serde(default)]
+    primary_key: bool,
+    #[serde(default)]
+    natural_order: bool,
+    help_text: Option<String>,
+    default: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComputed {
+    name: String,
+    kind: String,
+    from: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    path: Option<String>,
+    kind: String,
+    #[serde(rename = "type")]
+    ty: Option<String>,
+    #[serde(default)]
+    lookups: Vec<String>,
+}
+
+impl CatalogueFile {
+    pub fn parse(source: &str, text: &str) -> DomainResult<CatalogueFile> {
+        let mut file: CatalogueFile = serde_yaml::from_str(text)
+            .map_err(|e| DomainError::Catalogue(format!("{source}: {e}")))?;
+        file.source = source.to_owned();
+        Ok(file)
+    }
+}
+
+pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
+    let mut labels = HashMap::new();
+    let mut raws = Vec::new();
+    for file in files {
+        for raw in file.models {
+            let label = format!("{}.{}", file.app, raw.model);
+            if labels.insert(label.clone(), raws.len()).is_some() {
+                return Err(err(&file.source, &label, "model defined twice"));
+            }
+            raws.push((file.source.clone(), file.app.clone(), label, raw));
+        }
+    }
+
+    // Pass 1: models with their own fields.
+    let mut models = Vec::with_capacity(raws.len());
+    for (id, (source, app, label, raw)) in raws.iter().enumerate() {
+        let ctx = |msg: String| err(source, label, &msg);
+        let mut fields = Vec::with_capacity(raw.fields.len());
+        for f in &raw.fields {
+            fields.push(resolve_field(f, &labels, &raws, id).map_err(ctx)?);
+        }
+        let features = Features {
+            custom_fields: raw.features.iter().any(|f| f == "custom_fields"),
+            tags: raw.features.iter().any(|f| f == "tags"),
+            status: raw.features.iter().any(|f| f == "status"),
+            role: raw.features.iter().any(|f| f == "role"),
+        };
+        if let Some(unknown) = raw
+            .features
+            .iter()
+            .find(|f| !matches!(f.as_str(), "custom_fields" | "tags" | "status" | "role"))
+        {
+            return Err(ctx(format!("unknown feature {unknown}")));
+        }
+        let mut model = Model {
+            id,
+            label: label.clone(),
+            app_label: app.clone(),
+            name: raw.model.clone(),
+            class: raw.class.clone(),
+            verbose_name: raw.verbose_name.clone(),
+            verbose_name_plural: raw.verbose_name_plural.clone(),
+            table: raw.table.clone(),
+            graphql: raw.graphql.as_ref().map(|g| GraphqlNames {
+                type_name: g.ty.clone(),
+                list: g.list.clone(),
+                single: g.single.clone(),
+            }),
+            features,
+            natural_key: raw.natural_key.clone(),
+            ordering: Vec::new(),
+            unique_together: Vec::new(),
+            tree: raw.tree,
+            fields,
+            computed: Vec::new(),
+            relations: Vec::new(),
+            filters: Vec::new(),
+            search: Vec::new(),
+        };
+        if model.field("id").is_none_or(|(_, f)| !f.primary_key) {
+            return Err(ctx("the first-class `id` primary key is missing".into()));
+        }
+        model.ordering = resolve_ordering(&model, &raw.ordering).map_err(ctx)?;
+        for group in &raw.unique_together {
+            let mut idx = Vec::new();
+            for name in group {
+                let (i, _) = model
+                    .field(name)
+                    .ok_or_else(|| ctx(format!("unique_together names unknown field {name}")))?;
+                idx.push(i);
+            }
+            model.unique_together.push(idx);
+        }
+        for c in &raw.computed {
+            let kind = match c.kind.as_str() {
+                "ip_interface" => ComputedKind::IpInterface,
+                "ip_network" => ComputedKind::IpNetwork,
+                other => return Err(ctx(format!("unknown computed kind {other}"))),
+            };
+            let mut from = Vec::new();
+            for name in &c.from {
+                from.push(
+                    model
+                        .field(name)
+                        .ok_or_else(|| ctx(format!("computed {} uses unknown {name}", c.name)))?
+                        .0,
+                );
+            }
+            model.computed.push(Computed { name: c.name.clone(), kind, from });
+        }
+        for name in &raw.search {
+            model.search.push(
+                model.field(name).ok_or_else(|| ctx(format!("search field {name} unknown")))?.0,
+            );
+        }
+        models.push(model);
+    }
+
+    // Pass 2: relations, forward then reverse, with clash checks.
+    let tag = labels.get("extras.tag").copied();
+    for id in 0..models.len() {
+        let mut rels = Vec::new();
+        for (idx, f) in models[id].fields.iter().enumerate() {
+            match &f.kind {
+                FieldKind::ForeignKey { to, .. } => rels.push(Relation {
+                    name: f.name.clone(),
+                    target: *to,
+                    shape: RelationShape::Forward {
+                        column: f.column.clone().unwrap_or_default(),
+                        field: idx,
+                    },
+                }),
+                FieldKind::ManyToMany { to, through, .. } => rels.push(Relation {
+                    name: f.name.clone(),
+                    target: *to,
+                    shape: RelationShape::Through {
+                        table: through.table.clone(),
+                        source_column: through.source_column.clone(),
+                        target_column: through.target_column.clone(),
+                        content_type: None,
+                    },
+                }),
+                _ => {}
+            }
+        }
+        if models[id].features.tags {
+            let target = tag.ok_or_else(|| {
+                err("catalogue", &models[id].label, "has tags but extras.tag is missing")
+            })?;
+            rels.push(Relation {
+                name: "tags".into(),
+                target,
+                shape: RelationShape::Through {
+                    table: "extras_taggeditem".into(),
+                    source_column: "object_id".into(),
+                    target_column: "tag_id".into(),
+                    content_type: Some(models[id].label.clone()),
+                },
+            });
+        }
+        models[id].relations = rels;
+    }
+    for id in 0..models.len() {
+        let mut reverse = Vec::new();
+        for f in &models[id].fields {
+            match &f.kind {
+                FieldKind::ForeignKey { to, related_name: Some(name), .. } => reverse.push((
+                    *to,
+                    Relation {
+                        name: name.clone(),
+                        target: id,
+                        shape: RelationShape::Reverse {
+                            column: f.column.clone().unwrap_or_default(),
+                            unique: f.unique,
+                        },
+                    },
+                )),
+                FieldKind::ManyToMany { to, through, related_name: Some(name) } => reverse.push((
+                    *to,
+                    Relation {
+                        name: name.clone(),
+                        target: id,
+                        shape: RelationShape::Through {
+                            table: through.table.clone(),
+                            source_column: through.target_column.clone(),
+                            target_column: through.source_column.clone(),
+                            content_type: None,
+                        },
+                    },
+                )),
+                _ => {}
+            }
+        }
+        for (owner, rel) in reverse {
+            let model = &models[owner];
+            if model.relation(&rel.name).is_some() || model.field(&rel.name).is_some() {
+                return Err(err(
+                    "catalogue",
+                    &model.label,
+                    &format!("reverse relation {} from {} clashes", rel.name, models[id].label),
+                ));
+            }
+            models[owner].relations.push(rel);
+        }
+    }
+
+    // Pass 3: filters, which walk relations.
+    for id in 0..models.len() {
+        let (source, _, label, raw) = &raws[id];
+        let mut filters = Vec::new();
+        for (name, f) in &raw.filters {
+            let filter = resolve_filter(&models, id, name, f)
+                .map_err(|m| err(source, label, &format!("filter {name}: {m}")))?;
+            filters.push(filter);
+        }
+        models[id].filters = filters;
+    }
+    Ok(Catalogue::new(models))
+}
+
+fn err(source: &str, label: &str, msg: &str) -> DomainError {
+    DomainError::Catalogue(format!("{source}: {label}: {msg}"))
+}
+
+type RawList = [(String, String, String, RawModel)];
+
+fn resolve_field(
+    f: &RawField,
+    labels: &HashMap<String, ModelId>,
+    raws: &RawList,
+    owner: ModelId,
+) -> Result<Field, String> {
+    let target = |f: &RawField| -> Result<ModelId, String> {
+        let to = f.to.as_deref().ok_or_else(|| format!("{}: `to` is required", f.name))?;
+        labels.get(to).copied().ok_or_else(|| format!("{}: unknown target {to}", f.name))
+    };
+    let mut column = Some(f.name.clone());
+    let kind = match f.kind.as_str() {
+        "uuid" => FieldKind::Uuid,
+        "string" => FieldKind::String { max_length: f.max_length.unwrap_or(255) },
+        "text" => FieldKind::Text,
+        "choice" => {
+            if f.choices.is_empty() {
+                return Err(format!("{}: a choice field needs choices", f.name));
+            }
+            FieldKind::Choice { max_length: f.max_length.unwrap_or(50), choices: f.choices.clone() }
+        }
+        "integer" => FieldKind::Integer {
+            size: match f.size.as_deref() {
+                None | Some("int") => IntSize::Int,
+                Some("small") => IntSize::Small,
+                Some("big") => IntSize::Big,
+                Some(other) => return Err(format!("{}: unknown size {other}", f.name)),
+            },
+            min: f.min,
+        },
+        "boolean" => FieldKind::Boolean,
+        "datetime" => FieldKind::DateTime,
+        "date" => FieldKind::Date,
+        "decimal" => FieldKind::Decimal,
+        "json" => FieldKind::Json,
+        "ip_bytes" => FieldKind::IpBytes,
+        "content_type" => {
+            column = Some(format!("{}_id", f.name));
+            FieldKind::ContentType
+        }
+        "content_types" => FieldKind::ContentTypes,
+        "foreign_key" => {
+            column = Some(format!("{}_id", f.name));
+            FieldKind::ForeignKey {
+                to: target(f)?,
+                on_delete: match f.on_delete.as_deref() {
+                    Some("cascade") => OnDelete::Cascade,
+                    Some("protect") | None => OnDelete::Protect,
+                    Some("set_null") => OnDelete::SetNull,
+                    Some(other) => return Err(format!("{}: unknown on_delete {other}", f.name)),
+                },
+                related_name: f.related_name.clone(),
+            }
+        }
+        "many_to_many" => {
+            column = None;
+            let to = target(f)?;
+            let owner_raw = &raws[owner];
+            let through = match &f.through {
+                Some(label) => {
+                    let tid = *labels
+                        .get(label)
+                        .ok_or_else(|| format!("{}: unknown through {label}", f.name))?;
+                    let traw = &raws[tid].3;
+                    let fk_to = |want: &str, skip: Option<&str>| {
+                        traw.fields
+                            .iter()
+                            .find(|tf| {
+                                tf.kind == "foreign_key"
+                                    && tf.to.as_deref() == Some(want)
+                                    && Some(tf.name.as_str()) != skip
+                            })
+                            .map(|tf| tf.name.clone())
+                    };
+                    let source = fk_to(&owner_raw.2, None)
+                        .ok_or_else(|| format!("{}: {label} has no key to the owner", f.name))?;
+                    let target_label = &raws[to].2;
+                    let dest = fk_to(target_label, Some(&source))
+                        .ok_or_else(|| format!("{}: {label} has no key to the target", f.name))?;
+                    Through {
+                        table: traw.table.clone(),
+                        model: Some(tid),
+                        source_column: format!("{source}_id"),
+                        target_column: format!("{dest}_id"),
+                    }
+                }
+                None => {
+                    let (src, dst) = if to == owner {
+                        (format!("from_{}_id", owner_raw.3.model), format!("to_{}_id", owner_raw.3.model))
+                    } else {
+                        (format!("{}_id", owner_raw.3.model), format!("{}_id", raws[to].3.model))
+                    };
+                    Through {
+                        table: format!("{}_{}", owner_raw.3.table, f.name),
+                        model: None,
+                        source_column: src,
+                        target_column: dst,
+                    }
+                }
+            };
+            FieldKind::ManyToMany { to, through, related_name: f.related_name.clone() }
+        }
+        other => return Err(format!("{}: unknown kind {other}", f.name)),
+    };
+    Ok(Field {
+        name: f.name.clone(),
+        kind,
+        column,
+        null: f.null,
+        blank: f.blank,
+        unique: f.unique,
+        primary_key: f.primary_key,
+        natural_order: f.natural_order,
+        help_text: f.help_text.clone(),
+        default: f.default.clone(),
+    })
+}
+
+fn resolve_ordering(model: &Model, terms: &[String]) -> Result<Vec<OrderTerm>, String> {
+    let mut out = Vec::new();
+    for term in terms {
+        let (descending, name) = match term.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, term.as_str()),
+        };
+        let column = if name == "pk" {
+            "id".to_owned()
+        } else if let Some(base) = name.strip_prefix('_') {
+            match model.field(base) {
+                Some((_, f)) if f.natural_order => name.to_owned(),
+                _ => return Err(format!("ordering {term}: no natural-order field {base}")),
+            }
+        } else {
+            let base = name.strip_suffix("_id").unwrap_or(name);
+            match model.field(base) {
+                Some((_, f)) => match &f.column {
+                    Some(c) => c.clone(),
+                    None => return Err(format!("ordering {term}: not a column")),
+                },
+                None => return Err(format!("ordering {term}: unknown field")),
+            }
+        };
+        out.push(OrderTerm { column, descending });
+    }
+    // The primary key last, so that every page boundary is stable.
+    if !out.iter().any(|t| t.column == "id") {
+        out.push(OrderTerm { column: "id".into(), descending: false });
+    }
+    Ok(out)
+}
+
+fn resolve_filter(models: &[Model], id: ModelId, name: &str, f: &RawFilter) -> Result<Filter, String> {
+    let kind = match f.kind.as_str() {
+        "text" => FilterKind::Text,
+        "number" => FilterKind::Number,
+        "decimal" => FilterKind::Decimal,
+        "datetime" => FilterKind::DateTime,
+        "uuid" => FilterKind::Uuid,
+        "boolean" => FilterKind::Boolean,
+        "isnull" => FilterKind::IsNull,
+        "related" => FilterKind::Related,
+        "tree" => FilterKind::Tree,
+        "has" => FilterKind::Has,
+        "content_type" => FilterKind::ContentType,
+        "search" => FilterKind::Search,
+        "prefix" => FilterKind::Prefix,
+        other => return Err(format!("unknown kind {other}")),
+    };
+    let mut lookups = Vec::new();
+    if f.lookups.is_empty() {
+        lookups.push(Lookup::Exact);
+    }
+    for l in &f.lookups {
+        lookups.push(Lookup::parse(l).ok_or_else(|| format!("unknown lookup {l}"))?);
+    }
+    let value_type = f.ty.clone().unwrap_or_else(|| {
+        match kind {
+            FilterKind::Number => "Int",
+            FilterKind::Decimal => "Float",
+            FilterKind::Boolean | FilterKind::IsNull | FilterKind::Has => "Boolean",
+            _ => "String",
+        }
+        .to_owned()
+    });
+    if kind == FilterKind::Search {
+        return Ok(Filter {
+            name: name.to_owned(),
+            hops: Vec::new(),
+            landing: id,
+            field: None,
+            kind,
+            value_type,
+            lookups,
+        });
+    }
+    let path = f.path.clone().unwrap_or_else(|| name.to_owned());
+    let segments: Vec<&str> = path.split("__").collect();
+    let mut current = id;
+    let mut hops = Vec::new();
+    let mut field = None;
+    for (i, seg) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        let model = &models[current];
+        let seg = if model.relation(seg).is_none() && model.field(seg).is_none() {
+            seg.strip_suffix("_id").unwrap_or(seg)
+        } else {
+            seg
+        };
+        let wants_relation = matches!(
+            kind,
+            FilterKind::Related | FilterKind::Tree | FilterKind::Has | FilterKind::Prefix
+        );
+        if let Some((ridx, rel)) = model.relation(seg) {
+            if !last || wants_relation {
+                hops.push(ridx);
+                current = rel.target;
+                continue;
+            }
+        }
+        match model.field(seg) {
+            Some((fidx, _)) if last => field = Some(fidx),
+            _ => return Err(format!("path {path}: cannot resolve {seg} on {}", model.label)),
+        }
+    }
+    Ok(Filter { name: name.to_owned(), hops, landing: current, field, kind, value_type, lookups })
+}

@@ -1,0 +1,474 @@
+//! The catalogue: every model Ferrobot serves, as data.
+//!
+//! The core catalogue lives in `schema/models/*.yaml` (one file per Nautobot app) and is embedded
+//! in the binary. [`Catalogue::core`] loads and *resolves* it once: every reference is checked
+//! (targets exist, names are unique, reverse names do not clash) and turned into indices, so the
+//! later stages (SQL, GraphQL, import) read only the resolved form and cannot fail on it.
+//!
+//! Custom fields are catalogue too: they arrive at run time and are kept beside the resolved
+//! models in [`CustomField`], so that a schema can be rebuilt from `catalogue + custom fields`.
+
+mod load;
+
+use std::collections::HashMap;
+
+pub use load::CatalogueFile;
+
+pub type ModelId = usize;
+
+/// The resolved, immutable catalogue.
+#[derive(Debug)]
+pub struct Catalogue {
+    models: Vec<Model>,
+    by_label: HashMap<String, ModelId>,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub id: ModelId,
+    /// `app_label.model`, e.g. `dcim.device`; also the content type of the model.
+    pub label: String,
+    pub app_label: String,
+    pub name: String,
+    pub class: String,
+    pub verbose_name: String,
+    pub verbose_name_plural: String,
+    pub table: String,
+    pub graphql: Option<GraphqlNames>,
+    pub features: Features,
+    /// Natural key as Nautobot's lookups (`name`, `tenant__name`, `location__name`).
+    pub natural_key: Vec<String>,
+    pub ordering: Vec<OrderTerm>,
+    pub unique_together: Vec<Vec<usize>>,
+    pub tree: bool,
+    pub fields: Vec<Field>,
+    pub computed: Vec<Computed>,
+    /// Every nested object or list: forward and reverse foreign keys, many-to-many, tags.
+    pub relations: Vec<Relation>,
+    pub filters: Vec<Filter>,
+    /// Fields searched by the `q` filter.
+    pub search: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphqlNames {
+    pub type_name: String,
+    pub list: Option<String>,
+    pub single: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Features {
+    pub custom_fields: bool,
+    pub tags: bool,
+    pub status: bool,
+    pub role: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderTerm {
+    pub column: String,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: String,
+    pub kind: FieldKind,
+    /// The SQL column; `None` for many-to-many fields, which live in a through table.
+    pub column: Option<String>,
+    pub null: bool,
+    pub blank: bool,
+    pub unique: bool,
+    pub primary_key: bool,
+    /// A companion `_<name>` column keeps the naturalised value for ordering.
+    pub natural_order: bool,
+    pub help_text: Option<String>,
+    pub default: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldKind {
+    Uuid,
+    String { max_length: u32 },
+    Text,
+    Choice { max_length: u32, choices: Vec<(String, String)> },
+    Integer { size: IntSize, min: Option<i64> },
+    Boolean,
+    DateTime,
+    Date,
+    Decimal,
+    Json,
+    /// An IP address as 4 or 16 bytes (IPv4 / IPv6), so that ranges are indexed comparisons.
+    IpBytes,
+    /// A content type label (`dcim.device`).
+    ContentType,
+    /// A list of content type labels, stored as a JSON array.
+    ContentTypes,
+    ForeignKey { to: ModelId, on_delete: OnDelete, related_name: Option<String> },
+    ManyToMany { to: ModelId, through: Through, related_name: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntSize {
+    Small,
+    Int,
+    Big,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Cascade,
+    Protect,
+    SetNull,
+}
+
+/// Where the rows of a many-to-many relation live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Through {
+    pub table: String,
+    /// The through model, when it is a model of its own (`ipam.ipaddresstointerface`).
+    pub model: Option<ModelId>,
+    pub source_column: String,
+    pub target_column: String,
+}
+
+/// A value derived from stored columns (`address` from `host` and `mask_length`).
+#[derive(Debug, Clone)]
+pub struct Computed {
+    pub name: String,
+    pub kind: ComputedKind,
+    pub from: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComputedKind {
+    /// `host/mask_length`, e.g. `10.0.0.1/24`.
+    IpInterface,
+    /// `network/prefix_length`, e.g. `10.0.0.0/24`.
+    IpNetwork,
+}
+
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub name: String,
+    pub target: ModelId,
+    pub shape: RelationShape,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelationShape {
+    /// `self.column = target.id`: one object or null.
+    Forward { column: String, field: usize },
+    /// `target.column = self.id`: a list (or one object when the column is unique).
+    Reverse { column: String, unique: bool },
+    /// Rows of a through table: a list. `content_type` restricts generic through tables (tags).
+    Through {
+        table: String,
+        source_column: String,
+        target_column: String,
+        content_type: Option<String>,
+    },
+}
+
+impl RelationShape {
+    pub fn is_list(&self) -> bool {
+        match self {
+            RelationShape::Forward { .. } => false,
+            RelationShape::Reverse { unique, .. } => !unique,
+            RelationShape::Through { .. } => true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub name: String,
+    /// Relations walked from the model, then the field (if the path ends on a field).
+    pub hops: Vec<usize>,
+    /// The model the last hop lands on.
+    pub landing: ModelId,
+    /// The field compared at the end of the path, on `landing`.
+    pub field: Option<usize>,
+    pub kind: FilterKind,
+    /// The GraphQL scalar of one value: `String`, `Int`, `Float`, `BigInt`, `Boolean`.
+    pub value_type: String,
+    pub lookups: Vec<Lookup>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    Text,
+    Number,
+    Decimal,
+    DateTime,
+    Uuid,
+    Boolean,
+    /// `field IS NULL` when true.
+    IsNull,
+    /// Related objects by id or natural key (`location: ["Site A"]`).
+    Related,
+    /// Like `Related`, and includes the descendants of tree models.
+    Tree,
+    /// Whether any related object exists (`has_interfaces`).
+    Has,
+    ContentType,
+    /// A related prefix named by its CIDR text (`parent: ["10.0.0.0/16"]`).
+    Prefix,
+    /// Free-text search over the model's search fields.
+    Search,
+}
+
+/// A lookup suffix with its name as it appears in an argument (`name__ic`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lookup {
+    Exact,
+    N,
+    Ic,
+    Nic,
+    Isw,
+    Nisw,
+    Iew,
+    Niew,
+    Ie,
+    Nie,
+    Re,
+    Nre,
+    Ire,
+    Nire,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    IsNull,
+}
+
+impl Lookup {
+    pub const ALL: [Lookup; 19] = [
+        Lookup::Exact,
+        Lookup::N,
+        Lookup::Ic,
+        Lookup::Nic,
+        Lookup::Isw,
+        Lookup::Nisw,
+        Lookup::Iew,
+        Lookup::Niew,
+        Lookup::Ie,
+        Lookup::Nie,
+        Lookup::Re,
+        Lookup::Nre,
+        Lookup::Ire,
+        Lookup::Nire,
+        Lookup::Gt,
+        Lookup::Gte,
+        Lookup::Lt,
+        Lookup::Lte,
+        Lookup::IsNull,
+    ];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Lookup::Exact => "",
+            Lookup::N => "n",
+            Lookup::Ic => "ic",
+            Lookup::Nic => "nic",
+            Lookup::Isw => "isw",
+            Lookup::Nisw => "nisw",
+            Lookup::Iew => "iew",
+            Lookup::Niew => "niew",
+            Lookup::Ie => "ie",
+            Lookup::Nie => "nie",
+            Lookup::Re => "re",
+            Lookup::Nre => "nre",
+            Lookup::Ire => "ire",
+            Lookup::Nire => "nire",
+            Lookup::Gt => "gt",
+            Lookup::Gte => "gte",
+            Lookup::Lt => "lt",
+            Lookup::Lte => "lte",
+            Lookup::IsNull => "isnull",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Lookup> {
+        if name == "exact" {
+            return Some(Lookup::Exact);
+        }
+        Lookup::ALL.into_iter().find(|l| l.suffix() == name && !name.is_empty())
+    }
+
+    /// `__n`, `__nic` …: the negated forms, which exclude what the positive form matches.
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            Lookup::N | Lookup::Nic | Lookup::Nisw | Lookup::Niew | Lookup::Nie | Lookup::Nre | Lookup::Nire
+        )
+    }
+
+    /// The positive lookup this one negates (or itself).
+    pub fn positive(self) -> Lookup {
+        match self {
+            Lookup::N => Lookup::Exact,
+            Lookup::Nic => Lookup::Ic,
+            Lookup::Nisw => Lookup::Isw,
+            Lookup::Niew => Lookup::Iew,
+            Lookup::Nie => Lookup::Ie,
+            Lookup::Nre => Lookup::Re,
+            Lookup::Nire => Lookup::Ire,
+            other => other,
+        }
+    }
+
+    /// The GraphQL argument name for a filter with this lookup.
+    pub fn argument(self, filter: &str) -> String {
+        match self {
+            Lookup::Exact => filter.to_owned(),
+            other => format!("{filter}__{}", other.suffix()),
+        }
+    }
+}
+
+/// A custom field definition, loaded from the database at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomField {
+    pub key: String,
+    pub label: String,
+    pub kind: CustomFieldKind,
+    pub description: String,
+    /// Labels of the models that carry the field.
+    pub content_types: Vec<String>,
+    pub choices: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomFieldKind {
+    Text,
+    Integer,
+    Boolean,
+    Date,
+    Url,
+    Select,
+    MultiSelect,
+    Json,
+    Markdown,
+}
+
+impl CustomFieldKind {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "text" => Self::Text,
+            "integer" => Self::Integer,
+            "boolean" => Self::Boolean,
+            "date" => Self::Date,
+            "url" => Self::Url,
+            "select" => Self::Select,
+            "multi-select" => Self::MultiSelect,
+            "json" => Self::Json,
+            "markdown" => Self::Markdown,
+            _ => return None,
+        })
+    }
+}
+
+impl Catalogue {
+    /// The core catalogue embedded from `schema/models/`.
+    pub fn core() -> crate::DomainResult<Catalogue> {
+        let files = CORE_FILES
+            .iter()
+            .map(|(name, text)| CatalogueFile::parse(name, text))
+            .collect::<Result<Vec<_>, _>>()?;
+        load::resolve(files)
+    }
+
+    pub fn from_files(files: Vec<CatalogueFile>) -> crate::DomainResult<Catalogue> {
+        load::resolve(files)
+    }
+
+    pub fn models(&self) -> &[Model] {
+        &self.models
+    }
+
+    pub fn model(&self, id: ModelId) -> &Model {
+        &self.models[id]
+    }
+
+    pub fn by_label(&self, label: &str) -> Option<&Model> {
+        self.by_label.get(label).map(|&id| &self.models[id])
+    }
+
+    pub(crate) fn new(models: Vec<Model>) -> Catalogue {
+        let by_label = models.iter().map(|m| (m.label.clone(), m.id)).collect();
+        Catalogue { models, by_label }
+    }
+}
+
+impl Model {
+    pub fn field(&self, name: &str) -> Option<(usize, &Field)> {
+        self.fields.iter().enumerate().find(|(_, f)| f.name == name)
+    }
+
+    pub fn relation(&self, name: &str) -> Option<(usize, &Relation)> {
+        self.relations.iter().enumerate().find(|(_, r)| r.name == name)
+    }
+
+    pub fn filter(&self, name: &str) -> Option<&Filter> {
+        self.filters.iter().find(|f| f.name == name)
+    }
+
+    /// The field that a related filter value names when it is not a UUID (`name`, `model` …).
+    pub fn lookup_field(&self) -> Option<usize> {
+        self.natural_key
+            .iter()
+            .find(|k| !k.contains("__"))
+            .and_then(|k| self.field(k))
+            .or_else(|| self.field("name"))
+            .map(|(idx, _)| idx)
+    }
+
+    /// Columns that every row of this model stores, in declaration order.
+    pub fn columns(&self) -> impl Iterator<Item = (usize, &Field, &str)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter_map(|(idx, f)| f.column.as_deref().map(|c| (idx, f, c)))
+    }
+}
+
+/// The core catalogue files, embedded at build time.
+const CORE_FILES: &[(&str, &str)] = &[
+    ("extras.yaml", include_str!("../../../../schema/models/extras.yaml")),
+    ("tenancy.yaml", include_str!("../../../../schema/models/tenancy.yaml")),
+    ("dcim.yaml", include_str!("../../../../schema/models/dcim.yaml")),
+    ("ipam.yaml", include_str!("../../../../schema/models/ipam.yaml")),
+    ("virtualization.yaml", include_str!("../../../../schema/models/virtualization.yaml")),
+    ("users.yaml", include_str!("../../../../schema/models/users.yaml")),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_catalogue_resolves() {
+        let catalogue = match Catalogue::core() {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let device = catalogue.by_label("dcim.device").expect("dcim.device");
+        assert_eq!(device.table, "dcim_device");
+        let (_, interfaces) = device.relation("interfaces").expect("device.interfaces");
+        assert_eq!(catalogue.model(interfaces.target).label, "dcim.interface");
+        let interface = catalogue.by_label("dcim.interface").expect("interface");
+        let (_, ips) = interface.relation("ip_addresses").expect("interface.ip_addresses");
+        assert!(matches!(&ips.shape, RelationShape::Through { table, .. } if table == "ipam_ipaddresstointerface"));
+        assert!(device.filter("location").is_some_and(|f| f.kind == FilterKind::Tree));
+    }
+
+    #[test]
+    fn a_bad_reference_names_file_model_and_field() {
+        let text = "app: x\nmodels:\n- model: a\n  class: A\n  verbose_name: a\n  verbose_name_plural: as\n  table: x_a\n  fields:\n  - {name: id, kind: uuid, primary_key: true}\n  - {name: b, kind: foreign_key, to: x.missing}\n";
+        let file = CatalogueFile::parse("x.yaml", text).expect("parses");
+        let error = Catalogue::from_files(vec![file]).expect_err("must fail").to_string();
+        assert!(error.contains("x.yaml") && error.contains("x.a") && error.contains("x.missing"), "{error}");
+    }
+}

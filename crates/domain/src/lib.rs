@@ -1,0 +1,15 @@
+//! The domain of Ferrobot: the model catalogue and the behaviour no catalogue can say.
+//!
+//! Reading order: [`catalogue`] (what models exist, resolved once at start-up), [`value`]
+//! (how typed values are parsed and rendered: IP addresses, natural ordering, enum names),
+//! [`ipam`] (prefix and address math), [`error`].
+//!
+//! This crate does no IO, knows no SQL, HTTP or GraphQL, and is not async.
+
+pub mod catalogue;
+pub mod error;
+pub mod ipam;
+pub mod value;
+
+pub use catalogue::{Catalogue, CustomField, CustomFieldKind, Field, FieldKind, Model, ModelId};
+pub use error::{DomainError, DomainResult, ValidationError};

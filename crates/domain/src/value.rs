@@ -1,0 +1,115 @@
+//! Typed values: natural ordering keys, IP addresses as bytes, GraphQL enum item names.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The key Nautobot's natural ordering sorts by: every run of digits is zero-padded to eight
+/// places, so `eth2` sorts before `eth10` with a plain string comparison.
+///
+/// Spec: nautobot/core/utils/data.py `naturalize` (pads integers to eight digits).
+pub fn naturalize(value: &str) -> String {
+    const WIDTH: usize = 8;
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if !digits.is_empty() {
+            for _ in digits.len()..WIDTH {
+                out.push('0');
+            }
+            out.push_str(digits);
+            digits.clear();
+        }
+    };
+    for ch in value.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+/// An IP address as stored: 4 bytes for IPv4, 16 for IPv6.
+pub fn ip_to_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
+}
+
+/// The inverse of [`ip_to_bytes`]; `None` for a value of another length.
+pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))),
+        16 => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(bytes);
+            Some(IpAddr::V6(Ipv6Addr::from(octets)))
+        }
+        _ => None,
+    }
+}
+
+/// The GraphQL enum item for a choice value, as graphene names it: upper case, every other
+/// character an underscore, and `A_` before a leading digit (`1000base-t` → `A_1000BASE_T`).
+pub fn enum_item_name(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert_str(0, "A_");
+    }
+    out
+}
+
+/// `ip_version` → `IpVersion`, `dcim` → `Dcim`: the pieces of a graphene enum type name.
+pub fn camel_case(value: &str) -> String {
+    value
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut chars = p.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_naturalize(input: &str, expect: &str) {
+        assert_eq!(naturalize(input), expect);
+    }
+
+    #[test]
+    fn naturalize_pads_digit_runs() {
+        check_naturalize("eth2", "eth00000002");
+        check_naturalize("dev-00010", "dev-00000010");
+        check_naturalize("site", "site");
+        check_naturalize("1/0/10", "00000001/00000000/00000010");
+        assert!(naturalize("eth2") < naturalize("eth10"));
+    }
+
+    #[test]
+    fn enum_items_follow_graphene() {
+        assert_eq!(enum_item_name("1000base-t"), "A_1000BASE_T");
+        assert_eq!(enum_item_name("front"), "FRONT");
+        assert_eq!(enum_item_name("tagged-all"), "TAGGED_ALL");
+    }
+
+    #[test]
+    fn ip_bytes_round_trip() {
+        for text in ["10.1.2.3", "2001:db8::1"] {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(ip_from_bytes(&ip_to_bytes(ip)), Some(ip));
+        }
+        assert_eq!(ip_from_bytes(&[1, 2, 3]), None);
+    }
+}
