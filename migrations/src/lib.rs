@@ -1,1 +1,109 @@
-//! placeholder
+//! Versioned, frozen migrations.
+//!
+//! Each migration is a file `NNNN_<name>.json` in this directory, embedded at build time: a list
+//! of tables to create, as the catalogue described them when the migration was made. A file is
+//! never edited once applied; a catalogue change gets a new file (see `README.md`). The drift test
+//! checks that replaying every file gives exactly the tables the current catalogue describes.
+
+use ferrobot_persistence::schema::TableSpec;
+use ferrobot_persistence::{Store, StoreError, StoreResult};
+use sea_orm::{ConnectionTrait, Statement};
+
+/// One migration: a version, a name, and the tables it creates.
+pub struct Migration {
+    pub version: &'static str,
+    pub tables: &'static str,
+}
+
+/// Every migration in the order it applies.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: "0001_initial", tables: include_str!("../0001_initial.json") }];
+
+impl Migration {
+    pub fn specs(&self) -> StoreResult<Vec<TableSpec>> {
+        serde_json::from_str(self.tables)
+            .map_err(|e| StoreError::Internal(format!("migration {}: {e}", self.version)))
+    }
+}
+
+/// The tables after replaying every migration.
+pub fn replayed() -> StoreResult<Vec<TableSpec>> {
+    let mut out: Vec<TableSpec> = Vec::new();
+    for m in MIGRATIONS {
+        out.extend(m.specs()?);
+    }
+    Ok(out)
+}
+
+/// Applies the migrations this database has not seen yet; returns their versions.
+pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
+    let db = store.connection();
+    let backend = db.get_database_backend();
+    db.execute(Statement::from_string(
+        backend,
+        "CREATE TABLE IF NOT EXISTS ferrobot_migrations (version VARCHAR(100) PRIMARY KEY, applied_at VARCHAR(40) NOT NULL)".to_owned(),
+    ))
+    .await
+    .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let rows = db
+        .query_all(Statement::from_string(
+            backend,
+            "SELECT version FROM ferrobot_migrations".to_owned(),
+        ))
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let applied: Vec<String> =
+        rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
+    let mut done = Vec::new();
+    for m in MIGRATIONS {
+        if applied.iter().any(|v| v == m.version) {
+            continue;
+        }
+        store.create_tables(&m.specs()?).await?;
+        db.execute(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    "INSERT INTO ferrobot_migrations (version, applied_at) VALUES ($1, $2)"
+                }
+                _ => "INSERT INTO ferrobot_migrations (version, applied_at) VALUES (?, ?)",
+            },
+            [m.version.into(), store::now_text().into()],
+        ))
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+        done.push(m.version);
+    }
+    Ok(done)
+}
+
+mod store {
+    pub(crate) fn now_text() -> String {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs().to_string())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ferrobot_domain::Catalogue;
+    use ferrobot_persistence::schema::tables_for;
+
+    /// The drift test: the migrations create exactly what the catalogue describes. When it fails,
+    /// add a migration (never edit an applied one).
+    #[test]
+    fn migrations_match_the_catalogue() {
+        let catalogue = Catalogue::core().expect("catalogue");
+        let mut want = tables_for(&catalogue);
+        let mut have = super::replayed().expect("migrations parse");
+        want.sort_by(|a, b| a.name.cmp(&b.name));
+        have.sort_by(|a, b| a.name.cmp(&b.name));
+        if want != have {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/drift.json");
+            let _ = std::fs::write(path, serde_json::to_string_pretty(&want).unwrap_or_default());
+            panic!("the catalogue drifted from the migrations; the wanted tables are in {path}");
+        }
+    }
+}

@@ -28,7 +28,8 @@ pub struct StoredAddress {
 
 /// Parses `10.0.0.0/16`; host bits are cleared, as Nautobot stores the network address.
 pub fn parse_prefix(text: &str) -> Result<StoredPrefix, String> {
-    let net: IpNet = text.trim().parse().map_err(|_| format!("'{text}' is not a valid CIDR prefix"))?;
+    let net: IpNet =
+        text.trim().parse().map_err(|_| format!("'{text}' is not a valid CIDR prefix"))?;
     let net = net.trunc();
     Ok(StoredPrefix {
         network: ip_to_bytes(net.network()),

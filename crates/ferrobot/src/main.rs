@@ -1,1 +1,230 @@
-fn main() {}
+//! The `ferrobot` binary: a thin layer over the crates, configured from flags and environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use ferrobot_domain::Catalogue;
+use ferrobot_gateway::{auth, AppState, Config};
+use ferrobot_persistence::import::Document;
+use ferrobot_persistence::Store;
+
+#[derive(Parser)]
+#[command(name = "ferrobot", version, about = "A network source of truth with a GraphQL API")]
+struct Cli {
+    /// Database URL: sqlite://PATH, postgres://…, mysql://…
+    #[arg(
+        long,
+        global = true,
+        env = "FERROBOT_DATABASE_URL",
+        default_value = "sqlite://data/ferrobot.sqlite3"
+    )]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API.
+    Serve {
+        #[arg(long, env = "FERROBOT_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Secret for signing JWTs; by default one is generated and kept beside a SQLite file.
+        #[arg(long, env = "FERROBOT_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
+        /// Lifetime of issued JWTs, in minutes.
+        #[arg(long, env = "FERROBOT_JWT_MINUTES", default_value_t = 60)]
+        jwt_minutes: i64,
+    },
+    /// Apply pending migrations.
+    Migrate,
+    /// Create a superuser.
+    Createsuperuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "FERROBOT_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Load objects from YAML or JSON files, in one transaction.
+    Import { files: Vec<PathBuf> },
+    /// Write every object in the import format (JSON, or YAML with --yaml).
+    Export {
+        #[arg(long)]
+        yaml: bool,
+    },
+    /// The GraphQL schema.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user and print its key (shown once, stored hashed).
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Days until the token expires; never by default.
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// Print the SDL (as committed in schema/schema.graphql).
+    Export,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let started = Instant::now();
+    let catalogue = Arc::new(Catalogue::core().context("the core catalogue is invalid")?);
+    if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
+        let served =
+            ferrobot_gateway::schema::build(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+        print(&ferrobot_gateway::schema::sdl(&served));
+        return Ok(());
+    }
+    let store =
+        Store::connect(&cli.database_url, catalogue).await.context("connect to the database")?;
+    let applied = ferrobot_migrations::migrate(&store).await.context("migrate")?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    match cli.command {
+        Command::Serve { bind, jwt_secret, jwt_minutes } => {
+            let secret = match jwt_secret {
+                Some(s) => s,
+                None => local_secret(&cli.database_url)?,
+            };
+            let config = Config {
+                jwt_secret: secret,
+                jwt_lifetime: chrono::Duration::minutes(jwt_minutes),
+                reload_interval: Duration::from_millis(500),
+            };
+            let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "catalogue resolved and schema built"
+            );
+            let _reloader = state.spawn_reloader();
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("bind {bind}"))?;
+            tracing::info!(database = %cli.database_url, "data lives here");
+            tracing::info!("get a token: ferrobot createsuperuser --username admin --password …; ferrobot token create --user admin");
+            tracing::info!("listening on http://{bind}/api/graphql/");
+            axum::serve(listener, ferrobot_gateway::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .context("serve")?;
+        }
+        Command::Migrate => {
+            tracing::info!(count = applied.len(), "migrations up to date");
+        }
+        Command::Createsuperuser { username, password } => {
+            if store.user_by_name(&username).await?.is_some() {
+                bail!("user {username} exists already");
+            }
+            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
+            store.create_user(&username, &hash, true).await?;
+            tracing::info!(%username, "superuser created");
+        }
+        Command::Token { command: TokenCommand::Create { user, description, expires_days } } => {
+            let Some(user) = store.user_by_name(&user).await? else {
+                bail!("no user named {user}")
+            };
+            let key = auth::new_token_key();
+            let expires = expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
+            store.create_token(user.id, &auth::token_digest(&key), expires, &description).await?;
+            print(&key);
+        }
+        Command::Import { files } => {
+            let mut documents = Vec::new();
+            for path in &files {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("read {}", path.display()))?;
+                let body: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("parse {}", path.display()))?
+                } else {
+                    serde_yaml::from_str(&text)
+                        .with_context(|| format!("parse {}", path.display()))?
+                };
+                documents.push(Document { name: path.display().to_string(), body });
+            }
+            let total: u64 = documents
+                .iter()
+                .filter_map(|d| d.body.as_object())
+                .flat_map(|m| m.values())
+                .filter_map(|v| v.as_array())
+                .map(|a| a.len() as u64)
+                .sum();
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} objects ({per_sec}, {eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let progress = |n: u64| bar.set_position(n);
+            let stats = store.import(&documents, &progress).await?;
+            bar.finish();
+            tracing::info!(objects = stats.objects, "import committed");
+        }
+        Command::Export { yaml } => {
+            let body = store.export().await?;
+            if yaml {
+                print(&serde_yaml::to_string(&body)?);
+            } else {
+                print(&serde_json::to_string_pretty(&body)?);
+            }
+        }
+        Command::Schema { .. } => {}
+    }
+    Ok(())
+}
+
+/// Writes to stdout (the binary's output, not a log line).
+#[allow(clippy::print_stdout)]
+fn print(text: &str) {
+    println!("{text}");
+}
+
+/// A JWT secret kept beside the SQLite file (created once), or an error for other backends.
+fn local_secret(url: &str) -> Result<String> {
+    let Some(path) = url.strip_prefix("sqlite://").and_then(|p| p.split('?').next()) else {
+        bail!("set FERROBOT_JWT_SECRET (or --jwt-secret) when the database is not a SQLite file");
+    };
+    let dir = PathBuf::from(path).parent().map(PathBuf::from).unwrap_or_default();
+    let file = dir.join("jwt-secret");
+    if let Ok(secret) = std::fs::read_to_string(&file) {
+        return Ok(secret.trim().to_owned());
+    }
+    std::fs::create_dir_all(&dir).ok();
+    let secret = auth::new_token_key() + &auth::new_token_key();
+    std::fs::write(&file, &secret).with_context(|| format!("write {}", file.display()))?;
+    Ok(secret)
+}

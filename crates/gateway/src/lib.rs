@@ -1,1 +1,89 @@
-//! placeholder
+//! The HTTP and GraphQL face of Ferrobot.
+//!
+//! Reading order: [`schema`] (the dynamic schema generated from the catalogue), [`plan`] (the
+//! executor that answers queries from batched SQL and streams JSON), [`http`] (routes, error
+//! mapping, the Nautobot-compatible endpoints), [`auth`] (tokens, JWT, passwords).
+//!
+//! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
+
+pub mod auth;
+pub mod http;
+pub mod plan;
+pub mod schema;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferrobot_domain::{Catalogue, CustomField};
+use ferrobot_persistence::Store;
+
+pub use http::router;
+
+/// Server settings the gateway needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jwt_secret: String,
+    pub jwt_lifetime: chrono::Duration,
+    /// How often the custom-field definitions are checked for changes.
+    pub reload_interval: Duration,
+}
+
+/// Shared state of a running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Config,
+    served: Arc<RwLock<Arc<schema::Served>>>,
+}
+
+impl AppState {
+    /// Loads the custom fields and builds the first schema.
+    pub async fn new(store: Store, config: Config) -> Result<AppState, String> {
+        let custom = store.custom_fields().await.map_err(|e| e.to_string())?;
+        let served = schema::build(store.catalogue().clone(), custom)?;
+        Ok(AppState { store, config, served: Arc::new(RwLock::new(Arc::new(served))) })
+    }
+
+    /// The schema requests start on now; in-flight requests keep the one they started on.
+    pub fn served(&self) -> Arc<schema::Served> {
+        match self.served.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Rebuilds the schema when the custom fields changed; returns whether it did.
+    pub async fn refresh(&self) -> Result<bool, String> {
+        let custom = self.store.custom_fields().await.map_err(|e| e.to_string())?;
+        let current = self.served();
+        if current.custom_fields == custom {
+            return Ok(false);
+        }
+        let catalogue: Arc<Catalogue> = current.catalogue.clone();
+        let fresh = Arc::new(schema::build(catalogue, custom)?);
+        match self.served.write() {
+            Ok(mut slot) => *slot = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        tracing::info!("custom fields changed: schema rebuilt");
+        Ok(true)
+    }
+
+    /// Watches the custom-field definitions (which another process may change) until shutdown.
+    pub fn spawn_reloader(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(state.config.reload_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(error) = state.refresh().await {
+                    tracing::warn!(%error, "custom-field reload failed");
+                }
+            }
+        })
+    }
+}
+
+/// Custom fields as the schema needs them.
+pub type CustomFields = Vec<CustomField>;

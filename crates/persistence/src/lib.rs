@@ -1,1 +1,21 @@
-//! placeholder
+//! Database access generated from the catalogue.
+//!
+//! Reading order: [`store`] (connecting to SQLite, PostgreSQL or MySQL/MariaDB and running
+//! statements), [`schema`] (the tables the catalogue describes, as DDL), [`query`] (filters and
+//! batched level loads compiled to SQL), [`write`] (inserts with their change-log rows),
+//! [`import`] (the documented import/export format), [`auth`] (users and tokens).
+//!
+//! This is the only crate, with `migrations/`, that names sea-orm or sea-query; rows leave it as
+//! [`Cell`]s, never as entities.
+
+pub mod auth;
+pub mod error;
+pub mod import;
+pub mod query;
+pub mod schema;
+pub mod store;
+pub mod write;
+
+pub use error::{StoreError, StoreResult};
+pub use query::{Cell, ColType};
+pub use store::{Backend, Store};

@@ -404,7 +404,10 @@ fn resolve_field(
                 }
                 None => {
                     let (src, dst) = if to == owner {
-                        (format!("from_{}_id", owner_raw.3.model), format!("to_{}_id", owner_raw.3.model))
+                        (
+                            format!("from_{}_id", owner_raw.3.model),
+                            format!("to_{}_id", owner_raw.3.model),
+                        )
                     } else {
                         (format!("{}_id", owner_raw.3.model), format!("{}_id", raws[to].3.model))
                     };
@@ -467,7 +470,12 @@ fn resolve_ordering(model: &Model, terms: &[String]) -> Result<Vec<OrderTerm>, S
     Ok(out)
 }
 
-fn resolve_filter(models: &[Model], id: ModelId, name: &str, f: &RawFilter) -> Result<Filter, String> {
+fn resolve_filter(
+    models: &[Model],
+    id: ModelId,
+    name: &str,
+    f: &RawFilter,
+) -> Result<Filter, String> {
     let kind = match f.kind.as_str() {
         "text" => FilterKind::Text,
         "number" => FilterKind::Number,

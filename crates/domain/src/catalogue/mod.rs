@@ -90,10 +90,18 @@ pub struct Field {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     Uuid,
-    String { max_length: u32 },
+    String {
+        max_length: u32,
+    },
     Text,
-    Choice { max_length: u32, choices: Vec<(String, String)> },
-    Integer { size: IntSize, min: Option<i64> },
+    Choice {
+        max_length: u32,
+        choices: Vec<(String, String)>,
+    },
+    Integer {
+        size: IntSize,
+        min: Option<i64>,
+    },
     Boolean,
     DateTime,
     Date,
@@ -105,8 +113,16 @@ pub enum FieldKind {
     ContentType,
     /// A list of content type labels, stored as a JSON array.
     ContentTypes,
-    ForeignKey { to: ModelId, on_delete: OnDelete, related_name: Option<String> },
-    ManyToMany { to: ModelId, through: Through, related_name: Option<String> },
+    ForeignKey {
+        to: ModelId,
+        on_delete: OnDelete,
+        related_name: Option<String>,
+    },
+    ManyToMany {
+        to: ModelId,
+        through: Through,
+        related_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,7 +317,13 @@ impl Lookup {
     pub fn is_negated(self) -> bool {
         matches!(
             self,
-            Lookup::N | Lookup::Nic | Lookup::Nisw | Lookup::Niew | Lookup::Nie | Lookup::Nre | Lookup::Nire
+            Lookup::N
+                | Lookup::Nic
+                | Lookup::Nisw
+                | Lookup::Niew
+                | Lookup::Nie
+                | Lookup::Nre
+                | Lookup::Nire
         )
     }
 
@@ -460,7 +482,9 @@ mod tests {
         assert_eq!(catalogue.model(interfaces.target).label, "dcim.interface");
         let interface = catalogue.by_label("dcim.interface").expect("interface");
         let (_, ips) = interface.relation("ip_addresses").expect("interface.ip_addresses");
-        assert!(matches!(&ips.shape, RelationShape::Through { table, .. } if table == "ipam_ipaddresstointerface"));
+        assert!(
+            matches!(&ips.shape, RelationShape::Through { table, .. } if table == "ipam_ipaddresstointerface")
+        );
         assert!(device.filter("location").is_some_and(|f| f.kind == FilterKind::Tree));
     }
 
@@ -469,6 +493,9 @@ mod tests {
         let text = "app: x\nmodels:\n- model: a\n  class: A\n  verbose_name: a\n  verbose_name_plural: as\n  table: x_a\n  fields:\n  - {name: id, kind: uuid, primary_key: true}\n  - {name: b, kind: foreign_key, to: x.missing}\n";
         let file = CatalogueFile::parse("x.yaml", text).expect("parses");
         let error = Catalogue::from_files(vec![file]).expect_err("must fail").to_string();
-        assert!(error.contains("x.yaml") && error.contains("x.a") && error.contains("x.missing"), "{error}");
+        assert!(
+            error.contains("x.yaml") && error.contains("x.a") && error.contains("x.missing"),
+            "{error}"
+        );
     }
 }

@@ -1,0 +1,110 @@
+//! Authentication: Nautobot-format API tokens (40 hex characters, stored as a SHA-256 digest),
+//! JWTs (HS256, expiry enforced) obtained with a username and password (argon2 hashes).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::{Duration, Utc};
+use ferrobot_persistence::auth::User;
+use ferrobot_persistence::{Store, StoreResult};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Why a request was refused; the message is what DRF would answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Missing,
+    Invalid,
+}
+
+impl Refusal {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Refusal::Missing => "Authentication credentials were not provided.",
+            Refusal::Invalid => "Invalid token.",
+        }
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A new token key: 40 hex characters, like Nautobot's.
+pub fn new_token_key() -> String {
+    let mut bytes = [0u8; 20];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn token_digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+}
+
+/// Issues a JWT for a user, valid for `lifetime`.
+pub fn issue_jwt(
+    secret: &str,
+    user: &User,
+    lifetime: Duration,
+) -> Result<(String, chrono::DateTime<Utc>), String> {
+    let now = Utc::now();
+    let expires = now + lifetime;
+    let claims =
+        Claims { sub: user.id.to_string(), exp: expires.timestamp(), iat: now.timestamp() };
+    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .map(|t| (t, expires))
+        .map_err(|e| e.to_string())
+}
+
+/// The user an `Authorization` header names, or why not.
+pub async fn authenticate(
+    store: &Store,
+    secret: &str,
+    header: Option<&str>,
+) -> StoreResult<Result<User, Refusal>> {
+    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(Err(Refusal::Missing));
+    };
+    let (scheme, credential) = header.split_once(' ').unwrap_or((header, ""));
+    let credential = credential.trim();
+    if scheme.eq_ignore_ascii_case("token") {
+        let valid = credential.len() == 40 && credential.chars().all(|c| c.is_ascii_hexdigit());
+        if !valid {
+            return Ok(Err(Refusal::Invalid));
+        }
+        return Ok(store.user_by_token(&token_digest(credential)).await?.ok_or(Refusal::Invalid));
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        let Ok(data) =
+            decode::<Claims>(credential, &DecodingKey::from_secret(secret.as_bytes()), &validation)
+        else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        let Ok(id) = uuid::Uuid::parse_str(&data.claims.sub) else {
+            return Ok(Err(Refusal::Invalid));
+        };
+        return Ok(store.user_by_id(id).await?.filter(|u| u.is_active).ok_or(Refusal::Invalid));
+    }
+    Ok(Err(Refusal::Invalid))
+}

@@ -1,0 +1,186 @@
+//! Routes: the Nautobot-compatible GraphQL endpoint, GraphiQL, the JWT endpoint, `/api/` and
+//! `/api/status/`, with Nautobot's error shapes (403 `{"detail"}`, 400 for invalid documents).
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{authenticate, issue_jwt, verify_password};
+use crate::plan::{write_response, RequestState};
+use crate::AppState;
+
+/// The API version clients read from `API-Version` (pynautobot's `nb.version`).
+pub const API_VERSION: &str = "3.2";
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/graphql/", post(graphql).get(graphiql))
+        .route("/graphql/", post(graphql).get(graphiql))
+        .route("/api/", get(api_root))
+        .route("/api/status/", get(status))
+        .route("/api/auth/token/", post(jwt))
+        .with_state(state)
+        .layer(axum::middleware::map_response(api_version))
+}
+
+async fn api_version(mut response: Response) -> Response {
+    response.headers_mut().insert("API-Version", HeaderValue::from_static(API_VERSION));
+    response
+}
+
+fn detail(status: StatusCode, text: &str) -> Response {
+    (status, Json(json!({ "detail": text }))).into_response()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/api/graphql/").finish())
+}
+
+async fn api_root() -> Json<serde_json::Value> {
+    Json(
+        json!({ "graphql": "/api/graphql/", "status": "/api/status/", "auth": "/api/auth/token/" }),
+    )
+}
+
+async fn status() -> Json<serde_json::Value> {
+    Json(json!({
+        "nautobot-version": "3.2.7",
+        "ferrobot-version": env!("CARGO_PKG_VERSION"),
+        "django-version": null,
+        "python-version": null,
+        "installed-apps": {},
+        "nautobot-apps": {},
+        "plugins": {},
+        "celery-workers-running": 0,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/auth/token/ {username, password}` → `{token, expires}` (a JWT).
+async fn jwt(State(state): State<AppState>, body: Bytes) -> Response {
+    let Ok(creds) = serde_json::from_slice::<Credentials>(&body) else {
+        return detail(StatusCode::BAD_REQUEST, "Send a JSON object with username and password.");
+    };
+    let user = match state.store.user_by_name(&creds.username).await {
+        Ok(Some(u)) if u.is_active && verify_password(&creds.password, &u.password_hash) => u,
+        Ok(_) => return detail(StatusCode::FORBIDDEN, "Invalid username/password."),
+        Err(error) => {
+            tracing::error!(%error, "user lookup failed");
+            return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+        }
+    };
+    match issue_jwt(&state.config.jwt_secret, &user, state.config.jwt_lifetime) {
+        Ok((token, expires)) => {
+            Json(json!({ "token": token, "expires": expires.to_rfc3339() })).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "jwt encoding failed");
+            detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct GraphqlBody {
+    query: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Value>,
+    #[serde(default, rename = "operationName")]
+    operation_name: Option<String>,
+}
+
+fn errors(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
+}
+
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
+    match authenticate(&state.store, &state.config.jwt_secret, header).await {
+        Ok(Ok(_user)) => {}
+        Ok(Err(refusal)) => return detail(StatusCode::FORBIDDEN, refusal.detail()),
+        Err(error) => {
+            tracing::error!(%error, "authentication failed");
+            return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+        }
+    }
+    let parsed: GraphqlBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return errors(
+                StatusCode::BAD_REQUEST,
+                &format!("Unable to parse the request body as JSON: {e}"),
+            )
+        }
+    };
+    let Some(query) = parsed.query.filter(|q| !q.trim().is_empty()) else {
+        return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
+    };
+    let served = state.served();
+    let request_state = Arc::new(RequestState::new(served.clone(), state.store.clone()));
+    let mut request = async_graphql::Request::new(query).data(request_state.clone());
+    if let Some(name) = parsed.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = parsed.variables.filter(|v| !v.is_null()) {
+        request = request.variables(async_graphql::Variables::from_json(vars));
+    }
+    let response = served.schema.execute(request).await;
+    if let Some(answer) = request_state.take_answer() {
+        let statements = answer.statements;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        tokio::task::spawn_blocking(move || write_response(answer, tx));
+        let stream = tokio_stream_from(rx).map(Ok::<Bytes, std::convert::Infallible>);
+        let mut out = Response::new(Body::from_stream(stream));
+        out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&statements.to_string()) {
+            out.headers_mut().insert("x-ferrobot-sql-statements", v);
+        }
+        return out;
+    }
+    // Not answered by the plan: a document that failed to parse or validate (HTTP 400, no
+    // `data`, as graphene answers), or an introspection query.
+    let ran = response.data != async_graphql::Value::Null || response.errors.is_empty();
+    if !ran {
+        let errs: Vec<serde_json::Value> = response
+            .errors
+            .iter()
+            .map(|e| {
+                let mut v = json!({ "message": e.message });
+                if !e.locations.is_empty() {
+                    v["locations"] = json!(e
+                        .locations
+                        .iter()
+                        .map(|l| json!({"line": l.line, "column": l.column}))
+                        .collect::<Vec<_>>());
+                }
+                v
+            })
+            .collect();
+        return (StatusCode::BAD_REQUEST, Json(json!({ "errors": errs }))).into_response();
+    }
+    match serde_json::to_vec(&response) {
+        Ok(bytes) => ([("content-type", "application/json")], bytes).into_response(),
+        Err(_) => errors(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
+    }
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures_util::Stream<Item = Bytes> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

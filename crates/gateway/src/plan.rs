@@ -1,0 +1,904 @@
+//! The plan executor: answers validated query operations with batched SQL per level and JSON
+//! written straight from the rows.
+//!
+//! async-graphql parses and validates every request. [`PlanExtension`] then takes over query
+//! operations in its `execute` hook: the selection becomes a tree of [`Node`]s (one per nested
+//! list or object), each node is read with one statement ([`Store::load_level`]), and
+//! [`write_response`] streams the answer in 64 KiB chunks. No value tree is ever built, so
+//! memory stays near the size of the rows, whatever the size of the answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
+use bytes::Bytes;
+use ferrobot_domain::catalogue::{
+    ComputedKind, FieldKind, Lookup, Model, ModelId, Relation, RelationShape,
+};
+use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
+use ferrobot_domain::CustomFieldKind;
+use ferrobot_persistence::query::{
+    ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope,
+};
+use ferrobot_persistence::{Cell, ColType, Store, StoreError};
+use uuid::Uuid;
+
+use crate::schema::{custom_field_lookups, Served};
+
+/// A parent level with at most this many distinct keys hands them to its children as a list;
+/// a larger one hands over its own statement as a subquery.
+const KEY_LIST_LIMIT: usize = 1000;
+
+/// Per-request state shared between the HTTP handler and the extension.
+pub struct RequestState {
+    pub served: Arc<Served>,
+    pub store: Store,
+    pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
+    pub(crate) answer: Mutex<Option<Answer>>,
+}
+
+impl RequestState {
+    pub fn new(served: Arc<Served>, store: Store) -> Self {
+        Self { served, store, document: Mutex::new(None), answer: Mutex::new(None) }
+    }
+
+    pub fn take_answer(&self) -> Option<Answer> {
+        self.answer.lock().ok().and_then(|mut a| a.take())
+    }
+}
+
+/// A query answered by the plan: loaded rows ready to be written, and field errors.
+pub struct Answer {
+    roots: Vec<RootAnswer>,
+    errors: Vec<FieldError>,
+    pub statements: u64,
+}
+
+struct RootAnswer {
+    key: String,
+    body: RootBody,
+}
+
+enum RootBody {
+    Typename,
+    Null,
+    List(Box<Node>, Level),
+    Single(Box<Node>, Level),
+}
+
+#[derive(Debug)]
+pub(crate) struct FieldError {
+    message: String,
+    path: String,
+    line: usize,
+    column: usize,
+    code: &'static str,
+    argument: Option<String>,
+}
+
+pub struct PlanExtension;
+
+impl ExtensionFactory for PlanExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PlanExtensionImpl)
+    }
+}
+
+struct PlanExtensionImpl;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PlanExtensionImpl {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Some(state) = ctx.data_opt::<Arc<RequestState>>() {
+            if let Ok(mut slot) = state.document.lock() {
+                *slot = Some((document.clone(), variables.clone()));
+            }
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let Some(state) = ctx.data_opt::<Arc<RequestState>>().cloned() else {
+            return next.run(ctx, operation_name).await;
+        };
+        let taken = state.document.lock().ok().and_then(|mut d| d.take());
+        let Some((document, variables)) = taken else {
+            return next.run(ctx, operation_name).await;
+        };
+        let Some(selection) = query_selection(&document, operation_name) else {
+            return next.run(ctx, operation_name).await;
+        };
+        let introspects = selection.items.iter().any(|s| {
+            matches!(&s.node, Selection::Field(f) if f.node.name.node.starts_with("__") && f.node.name.node != "__typename")
+        });
+        if introspects {
+            return next.run(ctx, operation_name).await;
+        }
+        let planner = Planner { served: &state.served, document: &document, variables: &variables };
+        let before = state.store.statements();
+        match answer(&planner, &state.store, selection).await {
+            Ok(mut answer) => {
+                answer.statements = state.store.statements().saturating_sub(before);
+                if let Ok(mut slot) = state.answer.lock() {
+                    *slot = Some(answer);
+                }
+                Response::new(Value::Null)
+            }
+            Err(error) => {
+                tracing::error!(%error, "query failed");
+                Response::from_errors(vec![async_graphql::ServerError::new("internal error", None)])
+            }
+        }
+    }
+}
+
+fn query_selection<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a SelectionSet> {
+    let op = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    (op.node.ty == OperationType::Query).then_some(&op.node.selection_set.node)
+}
+
+struct Planner<'a> {
+    served: &'a Served,
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+}
+
+/// One field of the answer, in response order.
+#[derive(Debug)]
+enum Out {
+    Column { key: String, col: usize, render: Render },
+    Computed { key: String, kind: ComputedKind, cols: [usize; 2] },
+    Typename { key: String, name: String },
+    CustomFieldData { key: String, col: usize },
+    CustomField { key: String, col: usize, name: String },
+    Relation { key: String, child: usize, list: bool },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Render {
+    Plain,
+    Enum,
+    Ip,
+    Decimal,
+}
+
+#[derive(Debug)]
+struct Node {
+    model: ModelId,
+    outs: Vec<Out>,
+    columns: Vec<(String, ColType)>,
+    filters: Vec<FilterArg>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    children: Vec<(Relation, Node)>,
+}
+
+impl Node {
+    fn column(&mut self, name: &str, ty: ColType) -> usize {
+        if let Some(idx) = self.columns.iter().position(|(c, _)| c == name) {
+            return idx;
+        }
+        self.columns.push((name.to_owned(), ty));
+        self.columns.len() - 1
+    }
+}
+
+/// Loaded rows of one node, with the index its parent uses to find them.
+#[derive(Debug, Default)]
+struct Level {
+    rows: Rows,
+    /// Columns before the node's own: 1 when rows carry a link key.
+    skip: usize,
+    /// Link key → (first row, end row).
+    index: HashMap<Uuid, (usize, usize)>,
+    children: Vec<Level>,
+}
+
+fn field_error(
+    field: &Positioned<async_graphql::parser::types::Field>,
+    path: &str,
+    error: StoreError,
+) -> FieldError {
+    let (message, code, argument) = match error {
+        StoreError::Invalid { argument, message } => {
+            (format!("{{'{argument}': ['{message}']}}"), "VALIDATION_FAILED", Some(argument))
+        }
+        other => {
+            tracing::error!(error = %other, "field failed");
+            ("internal error".to_owned(), "INTERNAL", None)
+        }
+    };
+    FieldError {
+        message,
+        path: path.to_owned(),
+        line: field.pos.line,
+        column: field.pos.column,
+        code,
+        argument,
+    }
+}
+
+async fn answer(
+    planner: &Planner<'_>,
+    store: &Store,
+    selection: &SelectionSet,
+) -> Result<Answer, StoreError> {
+    let mut roots = Vec::new();
+    let mut errors = Vec::new();
+    for (key, field) in planner.collect(selection, "Query")? {
+        let name = field.node.name.node.as_str();
+        if name == "__typename" {
+            roots.push(RootAnswer { key, body: RootBody::Typename });
+            continue;
+        }
+        let (model, single) =
+            match (planner.served.lists.get(name), planner.served.singles.get(name)) {
+                (Some(m), _) => (*m, false),
+                (_, Some(m)) => (*m, true),
+                _ => {
+                    roots.push(RootAnswer { key, body: RootBody::Null });
+                    continue;
+                }
+            };
+        let built = planner.node(model, &field, single).and_then(|node| Ok(node));
+        let mut node = match built {
+            Ok(node) => node,
+            Err(e) => {
+                errors.push(field_error(&field, &key, e));
+                roots.push(RootAnswer { key, body: RootBody::Null });
+                continue;
+            }
+        };
+        if single {
+            node.limit = Some(1);
+        }
+        match load(store, &node, Link::Root { limit: node.limit, offset: node.offset }).await {
+            Ok(level) => {
+                let body = if single {
+                    RootBody::Single(Box::new(node), level)
+                } else {
+                    RootBody::List(Box::new(node), level)
+                };
+                roots.push(RootAnswer { key, body });
+            }
+            Err(e @ StoreError::Invalid { .. }) => {
+                errors.push(field_error(&field, &key, e));
+                roots.push(RootAnswer { key, body: RootBody::Null });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Answer { roots, errors, statements: 0 })
+}
+
+/// Loads a node and, level by level, its children.
+fn load<'a>(
+    store: &'a Store,
+    node: &'a Node,
+    link: Link,
+) -> futures_util::future::BoxFuture<'a, Result<Level, StoreError>> {
+    Box::pin(async move {
+        let condition = store.compile_filters(node.model, &node.filters).await?;
+        let skip = usize::from(!matches!(link, Link::Root { .. }));
+        let spec = LevelSpec { model: node.model, columns: node.columns.clone(), condition, link };
+        let (rows, scope) = store.load_level(&spec).await?;
+        let mut level = Level { rows, skip, index: HashMap::new(), children: Vec::new() };
+        if skip == 1 {
+            let mut idx = 0;
+            let n = level.rows.len();
+            while idx < n {
+                let key = level.rows.row(idx)[0].as_uuid();
+                let start = idx;
+                while idx < n && level.rows.row(idx)[0].as_uuid() == key {
+                    idx += 1;
+                }
+                if let Some(key) = key {
+                    level.index.entry(key).or_insert((start, idx));
+                }
+            }
+        }
+        for (rel, child) in &node.children {
+            let link = child_link(node, &level, &scope, rel);
+            level.children.push(load(store, child, link).await?);
+        }
+        Ok(level)
+    })
+}
+
+fn child_link(node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link {
+    let keys_from = |column: &str| -> Keys {
+        let Some(col) = node.columns.iter().position(|(c, _)| c == column) else {
+            return scope.keys_of(column);
+        };
+        let mut keys: Vec<Uuid> = (0..level.rows.len())
+            .filter_map(|r| level.rows.row(r)[level.skip + col].as_uuid())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() <= KEY_LIST_LIMIT {
+            Keys::List(keys)
+        } else {
+            scope.keys_of(column)
+        }
+    };
+    match &rel.shape {
+        RelationShape::Forward { column, .. } => Link::Forward(keys_from(column)),
+        RelationShape::Reverse { column, .. } => {
+            Link::Reverse { column: column.clone(), keys: keys_from("id") }
+        }
+        RelationShape::Through { table, source_column, target_column, content_type } => {
+            Link::Through {
+                table: table.clone(),
+                source_column: source_column.clone(),
+                target_column: target_column.clone(),
+                content_type: content_type.clone(),
+                keys: keys_from("id"),
+            }
+        }
+    }
+}
+
+type FieldRef = Positioned<async_graphql::parser::types::Field>;
+
+impl Planner<'_> {
+    /// The fields of a selection set for an object of `type_name`, fragments expanded, merged by
+    /// response key in first-seen order.
+    fn collect(
+        &self,
+        set: &SelectionSet,
+        type_name: &str,
+    ) -> Result<Vec<(String, FieldRef)>, StoreError> {
+        let mut out: Vec<(String, FieldRef)> = Vec::new();
+        self.collect_into(set, type_name, &mut out, 0)?;
+        Ok(out)
+    }
+
+    fn collect_into(
+        &self,
+        set: &SelectionSet,
+        type_name: &str,
+        out: &mut Vec<(String, FieldRef)>,
+        depth: usize,
+    ) -> Result<(), StoreError> {
+        if depth > 64 {
+            return Ok(());
+        }
+        for item in &set.items {
+            if self.skipped(match &item.node {
+                Selection::Field(f) => &f.node.directives,
+                Selection::FragmentSpread(f) => &f.node.directives,
+                Selection::InlineFragment(f) => &f.node.directives,
+            }) {
+                continue;
+            }
+            match &item.node {
+                Selection::Field(field) => {
+                    let key = field.node.response_key().node.to_string();
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, existing)) => {
+                            // Same response key twice: validation guarantees the same field, so
+                            // merge the sub-selections.
+                            let extra = field.node.selection_set.node.items.clone();
+                            existing.node.selection_set.node.items.extend(extra);
+                        }
+                        None => out.push((key, field.clone())),
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) =
+                        self.document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        if fragment.node.type_condition.node.on.node == type_name {
+                            self.collect_into(
+                                &fragment.node.selection_set.node,
+                                type_name,
+                                out,
+                                depth + 1,
+                            )?;
+                        }
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    let applies = inline
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|c| c.node.on.node == type_name);
+                    if applies {
+                        self.collect_into(
+                            &inline.node.selection_set.node,
+                            type_name,
+                            out,
+                            depth + 1,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn skipped(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> bool {
+        directives.iter().any(|d| {
+            let flag = d
+                .node
+                .get_argument("if")
+                .and_then(|v| self.constant(&v.node))
+                .map(|v| v == Value::Boolean(true));
+            match d.node.name.node.as_str() {
+                "skip" => flag == Some(true),
+                "include" => flag == Some(false),
+                _ => false,
+            }
+        })
+    }
+
+    fn constant(&self, value: &async_graphql_value::Value) -> Option<Value> {
+        value
+            .clone()
+            .into_const_with(|name: Name| self.variables.get(&name).cloned().ok_or(()))
+            .ok()
+    }
+
+    fn node(&self, model_id: ModelId, field: &FieldRef, single: bool) -> Result<Node, StoreError> {
+        let catalogue = &self.served.catalogue;
+        let model = catalogue.model(model_id);
+        let type_name = model.graphql.as_ref().map(|g| g.type_name.clone()).unwrap_or_default();
+        let mut node = Node {
+            model: model_id,
+            outs: Vec::new(),
+            columns: Vec::new(),
+            filters: Vec::new(),
+            limit: None,
+            offset: None,
+            children: Vec::new(),
+        };
+        node.column("id", ColType::Uuid);
+        self.arguments(model, field, single, &mut node)?;
+        for (key, sub) in self.collect(&field.node.selection_set.node, &type_name)? {
+            let name = sub.node.name.node.as_str();
+            if name == "__typename" {
+                node.outs.push(Out::Typename { key, name: type_name.clone() });
+                continue;
+            }
+            if name == "_custom_field_data" {
+                let col = node.column("_custom_field_data", ColType::Json);
+                node.outs.push(Out::CustomFieldData { key, col });
+                continue;
+            }
+            if let Some(cf) = name.strip_prefix("cf_") {
+                let col = node.column("_custom_field_data", ColType::Json);
+                node.outs.push(Out::CustomField { key, col, name: cf.to_owned() });
+                continue;
+            }
+            if let Some(computed) = model.computed.iter().find(|c| c.name == name) {
+                let a = &model.fields[computed.from[0]];
+                let b = &model.fields[computed.from[1]];
+                let ca = node.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
+                let cb = node.column(b.column.as_deref().unwrap_or_default(), ColType::Int);
+                node.outs.push(Out::Computed { key, kind: computed.kind, cols: [ca, cb] });
+                continue;
+            }
+            if let Some((_, rel)) = model.relation(name) {
+                if let RelationShape::Forward { column, .. } = &rel.shape {
+                    node.column(column, ColType::Uuid);
+                }
+                let child = self.node(rel.target, &sub, false)?;
+                let list = rel.shape.is_list();
+                node.children.push((rel.clone(), child));
+                node.outs.push(Out::Relation { key, child: node.children.len() - 1, list });
+                continue;
+            }
+            if let Some((_, f)) = model.field(name) {
+                let render = match &f.kind {
+                    FieldKind::Choice { .. } => Render::Enum,
+                    FieldKind::IpBytes => Render::Ip,
+                    FieldKind::Decimal => Render::Decimal,
+                    _ => Render::Plain,
+                };
+                let col = node.column(
+                    f.column.as_deref().unwrap_or_default(),
+                    ferrobot_persistence::query::col_type(&f.kind),
+                );
+                node.outs.push(Out::Column { key, col, render });
+            }
+        }
+        Ok(node)
+    }
+
+    fn arguments(
+        &self,
+        model: &Model,
+        field: &FieldRef,
+        single: bool,
+        node: &mut Node,
+    ) -> Result<(), StoreError> {
+        for (name, value) in &field.node.arguments {
+            let name = name.node.as_str();
+            let Some(value) = self.constant(&value.node) else { continue };
+            if value == Value::Null {
+                continue;
+            }
+            let invalid =
+                |message: String| StoreError::Invalid { argument: name.to_owned(), message };
+            match name {
+                "limit" | "offset" => {
+                    let n = match &value {
+                        Value::Number(n) => n.as_i64().unwrap_or(0),
+                        _ => 0,
+                    };
+                    if n < 0 {
+                        return Err(invalid(
+                            "Ensure this value is greater than or equal to 0.".into(),
+                        ));
+                    }
+                    if name == "limit" {
+                        node.limit = Some(n as u64)
+                    } else {
+                        node.offset = Some(n as u64)
+                    }
+                    continue;
+                }
+                "id" if single => {
+                    let text = match &value {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => String::new(),
+                    };
+                    let filter = model.filter("id").cloned();
+                    match (Uuid::parse_str(text.trim()), filter) {
+                        (Ok(_), Some(filter)) => node.filters.push(FilterArg {
+                            argument: "id".into(),
+                            target: ArgTarget::Filter(filter),
+                            lookup: Lookup::Exact,
+                            values: vec![ArgValue::Str(text)],
+                        }),
+                        _ => return Err(invalid(format!("'{text}' is not a valid UUID."))),
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let values = arg_values(&value);
+            // `name__ic` → filter `name`, lookup `ic`; a filter whose own name has `__` wins.
+            let mut found = None;
+            for lookup in Lookup::ALL {
+                let base = if lookup == Lookup::Exact {
+                    Some(name)
+                } else {
+                    name.strip_suffix(&format!("__{}", lookup.suffix()))
+                };
+                let Some(base) = base else { continue };
+                if let Some(filter) = model.filter(base).filter(|f| f.lookups.contains(&lookup)) {
+                    found = Some((ArgTarget::Filter(filter.clone()), lookup));
+                    break;
+                }
+                if let Some(key) = base.strip_prefix("cf_") {
+                    if let Some(cf) = self.served.custom_fields_of(model).find(|cf| cf.key == key) {
+                        if custom_field_lookups(cf.kind).contains(&lookup) {
+                            found = Some((
+                                ArgTarget::CustomField { key: cf.key.clone(), kind: cf.kind },
+                                lookup,
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+            let Some((target, lookup)) = found else { continue };
+            if let ArgTarget::CustomField { kind: CustomFieldKind::Boolean, .. } = &target {
+                let values = values.into_iter().map(|v| match v {
+                    ArgValue::Bool(b) => ArgValue::Str(if b { "1" } else { "0" }.into()),
+                    other => other,
+                });
+                node.filters.push(FilterArg {
+                    argument: name.to_owned(),
+                    target,
+                    lookup,
+                    values: values.collect(),
+                });
+                continue;
+            }
+            node.filters.push(FilterArg { argument: name.to_owned(), target, lookup, values });
+        }
+        Ok(())
+    }
+}
+
+fn arg_values(value: &Value) -> Vec<ArgValue> {
+    match value {
+        Value::List(items) => items.iter().flat_map(arg_values).collect(),
+        Value::String(s) => vec![ArgValue::Str(s.clone())],
+        Value::Enum(s) => vec![ArgValue::Str(s.to_string())],
+        Value::Boolean(b) => vec![ArgValue::Bool(*b)],
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => vec![ArgValue::Int(i)],
+            None => vec![ArgValue::Float(n.as_f64().unwrap_or_default())],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Streams chunks of an answer into a channel, 64 KiB at a time.
+struct Sink {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    closed: bool,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Sink {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.closed || self.buf.is_empty() {
+            return;
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096)));
+        if self.tx.blocking_send(chunk).is_err() {
+            // The client went away: stop producing.
+            self.closed = true;
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        let _ = serde_json::to_writer(&mut self.buf, s);
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn key(&mut self, first: &mut bool, key: &str) {
+        if !*first {
+            self.buf.push(b',');
+        }
+        *first = false;
+        self.string(key);
+        self.buf.push(b':');
+    }
+}
+
+/// Writes the whole response body for an answer (blocking; run it on a blocking thread).
+pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
+    let mut sink = Sink { buf: Vec::with_capacity(CHUNK + 4096), tx, closed: false };
+    sink.push(b"{\"data\":{");
+    let mut first = true;
+    for root in &answer.roots {
+        if sink.closed {
+            return;
+        }
+        sink.key(&mut first, &root.key);
+        match &root.body {
+            RootBody::Typename => sink.string("Query"),
+            RootBody::Null => sink.push(b"null"),
+            RootBody::List(node, level) => {
+                write_list(&mut sink, node, level, 0, level.rows.len(), None, None)
+            }
+            RootBody::Single(node, level) => {
+                if level.rows.is_empty() {
+                    sink.push(b"null");
+                } else {
+                    write_object(&mut sink, node, level, 0);
+                }
+            }
+        }
+    }
+    sink.push(b"}");
+    if !answer.errors.is_empty() {
+        sink.push(b",\"errors\":[");
+        for (i, e) in answer.errors.iter().enumerate() {
+            if i > 0 {
+                sink.push(b",");
+            }
+            let mut extensions = serde_json::json!({ "code": e.code });
+            if let Some(a) = &e.argument {
+                extensions["argument"] = serde_json::Value::String(a.clone());
+            }
+            let value = serde_json::json!({
+                "message": e.message,
+                "locations": [{"line": e.line, "column": e.column}],
+                "path": [e.path],
+                "extensions": extensions,
+            });
+            let text = value.to_string();
+            sink.push(text.as_bytes());
+        }
+        sink.push(b"]");
+    }
+    sink.push(b"}");
+    sink.flush();
+}
+
+fn write_list(
+    sink: &mut Sink,
+    node: &Node,
+    level: &Level,
+    start: usize,
+    end: usize,
+    limit: Option<u64>,
+    offset: Option<u64>,
+) {
+    sink.push(b"[");
+    let start = (start + offset.unwrap_or(0) as usize).min(end);
+    let end = match limit {
+        Some(l) => (start + l as usize).min(end),
+        None => end,
+    };
+    for row in start..end {
+        if row > start {
+            sink.buf.push(b',');
+        }
+        write_object(sink, node, level, row);
+        if sink.closed {
+            return;
+        }
+    }
+    sink.push(b"]");
+}
+
+fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
+    let cells = level.rows.row(row);
+    let own = &cells[level.skip..];
+    sink.buf.push(b'{');
+    let mut first = true;
+    for out in &node.outs {
+        match out {
+            Out::Column { key, col, render } => {
+                sink.key(&mut first, key);
+                write_cell(sink, &own[*col], *render);
+            }
+            Out::Computed { key, kind, cols } => {
+                sink.key(&mut first, key);
+                match (&own[cols[0]], &own[cols[1]]) {
+                    (Cell::Bytes(b), Cell::Int(len)) => match ip_from_bytes(b) {
+                        Some(ip) => {
+                            let _ = kind;
+                            sink.string(&format!("{ip}/{len}"));
+                        }
+                        None => sink.push(b"null"),
+                    },
+                    _ => sink.push(b"null"),
+                }
+            }
+            Out::Typename { key, name } => {
+                sink.key(&mut first, key);
+                sink.string(name);
+            }
+            Out::CustomFieldData { key, col } => {
+                sink.key(&mut first, key);
+                write_json(sink, &own[*col], None);
+            }
+            Out::CustomField { key, col, name } => {
+                sink.key(&mut first, key);
+                write_json(sink, &own[*col], Some(name));
+            }
+            Out::Relation { key, child, list } => {
+                sink.key(&mut first, key);
+                let (_, child_node) = &node.children[*child];
+                let child_level = &level.children[*child];
+                let (rel, _) = &node.children[*child];
+                let link = match &rel.shape {
+                    RelationShape::Forward { column, .. } => node
+                        .columns
+                        .iter()
+                        .position(|(c, _)| c == column)
+                        .and_then(|c| own[c].as_uuid()),
+                    _ => own[0].as_uuid(),
+                };
+                let range = link.and_then(|k| child_level.index.get(&k)).copied();
+                if *list {
+                    let (s, e) = range.unwrap_or((0, 0));
+                    write_list(
+                        sink,
+                        child_node,
+                        child_level,
+                        s,
+                        e,
+                        child_node.limit,
+                        child_node.offset,
+                    );
+                } else {
+                    match range {
+                        Some((s, _)) => write_object(sink, child_node, child_level, s),
+                        None => sink.push(b"null"),
+                    }
+                }
+            }
+        }
+    }
+    sink.buf.push(b'}');
+}
+
+fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
+    match cell {
+        Cell::Null => sink.push(b"null"),
+        Cell::Bool(b) => sink.push(if *b { b"true" } else { b"false" }),
+        Cell::Int(i) => {
+            let mut buf = itoa_buf(*i);
+            sink.push(buf.as_bytes());
+            buf.clear();
+        }
+        Cell::Text(t) => match render {
+            Render::Enum if t.is_empty() => sink.push(b"null"),
+            Render::Enum => sink.string(&enum_item_name(t)),
+            Render::Decimal | Render::Plain | Render::Ip => sink.string(t),
+        },
+        Cell::Uuid(u) => {
+            let mut buf = [0u8; 40];
+            let text = u.hyphenated().encode_lower(&mut buf);
+            sink.buf.push(b'"');
+            sink.buf.extend_from_slice(text.as_bytes());
+            sink.buf.push(b'"');
+        }
+        Cell::Bytes(b) => match ip_from_bytes(b) {
+            Some(ip) => sink.string(&ip.to_string()),
+            None => sink.push(b"null"),
+        },
+        Cell::Json(v) => {
+            let _ = serde_json::to_writer(&mut sink.buf, &**v);
+        }
+        Cell::DateTime(d) => sink.string(&d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+        Cell::Date(d) => sink.string(&d.to_string()),
+    }
+}
+
+fn itoa_buf(i: i64) -> String {
+    i.to_string()
+}
+
+fn write_json(sink: &mut Sink, cell: &Cell, key: Option<&str>) {
+    let value = match cell {
+        Cell::Json(v) => &**v,
+        Cell::Text(t) => {
+            let parsed: serde_json::Value =
+                serde_json::from_str(t).unwrap_or(serde_json::Value::Null);
+            let v = match key {
+                Some(k) => parsed.get(k).cloned().unwrap_or(serde_json::Value::Null),
+                None => parsed,
+            };
+            let _ = serde_json::to_writer(&mut sink.buf, &v);
+            return;
+        }
+        _ => {
+            sink.push(b"null");
+            return;
+        }
+    };
+    let v = match key {
+        Some(k) => value.get(k).unwrap_or(&serde_json::Value::Null),
+        None => value,
+    };
+    let _ = serde_json::to_writer(&mut sink.buf, v);
+}

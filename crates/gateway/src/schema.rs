@@ -1,0 +1,267 @@
+//! The GraphQL schema, generated from the catalogue plus the custom fields defined at run time.
+//!
+//! async-graphql's dynamic schema gives us parsing, validation with spec-exact errors,
+//! introspection and the SDL. Query operations are not executed by it: the plan executor
+//! ([`crate::plan`]) takes them over after validation, so these field resolvers only ever run
+//! for introspection-adjacent cases and answer with an error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dynamic::{
+    Enum, EnumItem, Field, FieldFuture, InputValue, Object, Scalar, Schema, SchemaBuilder, TypeRef,
+};
+use ferrobot_domain::catalogue::{
+    CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model,
+    RelationShape,
+};
+use ferrobot_domain::value::{camel_case, enum_item_name};
+use ferrobot_domain::Catalogue;
+
+use crate::plan::PlanExtension;
+
+/// Everything a request needs that changes when custom fields change; swapped atomically.
+pub struct Served {
+    pub schema: Schema,
+    pub catalogue: Arc<Catalogue>,
+    pub custom_fields: Vec<CustomField>,
+    /// GraphQL object type name → model.
+    pub types: HashMap<String, usize>,
+    /// Root list field → model; root single field → model.
+    pub lists: HashMap<String, usize>,
+    pub singles: HashMap<String, usize>,
+}
+
+impl Served {
+    /// Custom fields that apply to a model.
+    pub fn custom_fields_of<'a>(
+        &'a self,
+        model: &'a Model,
+    ) -> impl Iterator<Item = &'a CustomField> {
+        self.custom_fields.iter().filter(move |cf| {
+            model.features.custom_fields && cf.content_types.iter().any(|c| *c == model.label)
+        })
+    }
+}
+
+/// The enum type of a choice field, named as graphene names it (`DcimDeviceFaceChoices`).
+pub fn enum_name(model: &Model, field: &str) -> String {
+    format!("{}{}{}Choices", camel_case(&model.app_label), model.class, camel_case(field))
+}
+
+fn unresolved(name: String, ty: TypeRef) -> Field {
+    Field::new(name, ty, |_| {
+        FieldFuture::new(async {
+            Err::<Option<async_graphql::Value>, _>(
+                "this field is answered by the plan executor".into(),
+            )
+        })
+    })
+}
+
+fn named(name: &str) -> TypeRef {
+    TypeRef::named(name)
+}
+
+/// The GraphQL type of a custom field value.
+pub fn custom_field_type(kind: CustomFieldKind) -> TypeRef {
+    match kind {
+        CustomFieldKind::Integer => named("Int"),
+        CustomFieldKind::Boolean => named("Boolean"),
+        CustomFieldKind::Date => named("Date"),
+        CustomFieldKind::MultiSelect => TypeRef::named_list("String"),
+        CustomFieldKind::Json => named("GenericScalar"),
+        _ => named("String"),
+    }
+}
+
+fn filter_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
+    field = field.argument(InputValue::new("limit", named("Int")));
+    field = field.argument(InputValue::new("offset", named("Int")));
+    for filter in &model.filters {
+        for lookup in &filter.lookups {
+            field = field.argument(InputValue::new(
+                lookup.argument(&filter.name),
+                filter_type(filter, *lookup),
+            ));
+        }
+    }
+    for cf in custom {
+        for lookup in custom_field_lookups(cf.kind) {
+            let ty = match (lookup, cf.kind) {
+                (Lookup::IsNull, _) | (_, CustomFieldKind::Boolean) => named("Boolean"),
+                (_, CustomFieldKind::Integer) => TypeRef::named_list("Int"),
+                _ => TypeRef::named_list("String"),
+            };
+            field = field.argument(InputValue::new(lookup.argument(&format!("cf_{}", cf.key)), ty));
+        }
+    }
+    field
+}
+
+/// The lookups a custom field filter accepts, by kind, as Nautobot offers them.
+pub fn custom_field_lookups(kind: CustomFieldKind) -> &'static [Lookup] {
+    use Lookup::*;
+    match kind {
+        CustomFieldKind::Boolean => &[Exact],
+        CustomFieldKind::Integer => &[Exact, N, Gt, Gte, Lt, Lte],
+        CustomFieldKind::Json => &[Exact],
+        _ => &[Exact, N, Ic, Nic, Isw, Nisw, Iew, Niew, Ie, Nie, Re, Nre, Ire, Nire],
+    }
+}
+
+fn filter_type(filter: &Filter, lookup: Lookup) -> TypeRef {
+    if lookup == Lookup::IsNull {
+        return named("Boolean");
+    }
+    match filter.kind {
+        FilterKind::Boolean | FilterKind::IsNull | FilterKind::Has => named("Boolean"),
+        FilterKind::Search => named("String"),
+        _ => TypeRef::named_list(filter.value_type.clone()),
+    }
+}
+
+/// Builds the schema for a catalogue and a set of custom fields.
+pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Result<Served, String> {
+    let mut query = Object::new("Query");
+    let mut builder: Option<SchemaBuilder> = None;
+    let mut objects = Vec::new();
+    let mut enums = Vec::new();
+    let mut types = HashMap::new();
+    let mut lists = HashMap::new();
+    let mut singles = HashMap::new();
+    let exposed = |m: &Model| m.graphql.is_some();
+    for model in catalogue.models().iter().filter(|m| exposed(m)) {
+        let Some(gql) = &model.graphql else { continue };
+        let custom: Vec<&CustomField> = custom_fields
+            .iter()
+            .filter(|cf| {
+                model.features.custom_fields && cf.content_types.iter().any(|c| *c == model.label)
+            })
+            .collect();
+        types.insert(gql.type_name.clone(), model.id);
+        let mut object = Object::new(&gql.type_name);
+        if let Some(desc) = Some(format!("The {} model ({}).", model.verbose_name, model.label)) {
+            object = object.description(desc);
+        }
+        for field in &model.fields {
+            let ty = match &field.kind {
+                FieldKind::Uuid if field.primary_key => TypeRef::named_nn("UUID"),
+                FieldKind::Uuid => named("UUID"),
+                FieldKind::String { .. } | FieldKind::Text => {
+                    if field.null {
+                        named("String")
+                    } else {
+                        TypeRef::named_nn("String")
+                    }
+                }
+                FieldKind::Choice { choices, .. } => {
+                    let name = enum_name(model, &field.name);
+                    let mut e = Enum::new(&name);
+                    for (value, label) in choices {
+                        e = e.item(EnumItem::new(enum_item_name(value)).description(label.clone()));
+                    }
+                    enums.push(e);
+                    if field.null || field.blank {
+                        named(&name)
+                    } else {
+                        TypeRef::named_nn(name)
+                    }
+                }
+                FieldKind::Integer { size: IntSize::Big, .. } => named("BigInt"),
+                FieldKind::Integer { .. } => {
+                    if field.null {
+                        named("Int")
+                    } else {
+                        TypeRef::named_nn("Int")
+                    }
+                }
+                FieldKind::Boolean => TypeRef::named_nn("Boolean"),
+                FieldKind::DateTime => named("DateTime"),
+                FieldKind::Date => named("Date"),
+                FieldKind::Decimal => named("Decimal"),
+                FieldKind::Json => named("GenericScalar"),
+                FieldKind::IpBytes => TypeRef::named_nn("String"),
+                FieldKind::ContentType => named("String"),
+                FieldKind::ContentTypes => TypeRef::named_list("String"),
+                FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => continue,
+            };
+            let mut f = unresolved(field.name.clone(), ty);
+            if let Some(help) = &field.help_text {
+                f = f.description(help.clone());
+            }
+            object = object.field(f);
+        }
+        for computed in &model.computed {
+            object = object.field(unresolved(computed.name.clone(), named("String")));
+        }
+        if model.features.custom_fields {
+            object = object.field(unresolved("_custom_field_data".into(), named("GenericScalar")));
+            for cf in &custom {
+                let mut f = unresolved(format!("cf_{}", cf.key), custom_field_type(cf.kind));
+                if !cf.description.is_empty() {
+                    f = f.description(cf.description.clone());
+                }
+                object = object.field(f);
+            }
+        }
+        for rel in &model.relations {
+            let target = catalogue.model(rel.target);
+            let Some(tg) = &target.graphql else { continue };
+            let list = rel.shape.is_list();
+            if !list {
+                object = object.field(unresolved(rel.name.clone(), named(&tg.type_name)));
+            } else if rel.name == "tags"
+                && matches!(rel.shape, RelationShape::Through { content_type: Some(_), .. })
+            {
+                object =
+                    object.field(unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name)));
+            } else {
+                let target_custom: Vec<&CustomField> = custom_fields
+                    .iter()
+                    .filter(|cf| {
+                        target.features.custom_fields
+                            && cf.content_types.iter().any(|c| *c == target.label)
+                    })
+                    .collect();
+                let f = unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name));
+                object = object.field(filter_arguments(target, &target_custom, f));
+            }
+        }
+        objects.push(object);
+        if let Some(single) = &gql.single {
+            singles.insert(single.clone(), model.id);
+            query = query.field(
+                unresolved(single.clone(), named(&gql.type_name))
+                    .argument(InputValue::new("id", named("ID"))),
+            );
+        }
+        if let Some(list) = &gql.list {
+            lists.insert(list.clone(), model.id);
+            let f = unresolved(list.clone(), TypeRef::named_list(&gql.type_name));
+            query = query.field(filter_arguments(model, &custom, f));
+        }
+    }
+    let mut schema = Schema::build("Query", None, None);
+    for scalar in ["UUID", "DateTime", "GenericScalar", "BigInt", "Date", "Decimal"] {
+        schema = schema.register(Scalar::new(scalar));
+    }
+    for e in enums {
+        schema = schema.register(e);
+    }
+    for o in objects {
+        schema = schema.register(o);
+    }
+    schema = schema.register(query).extension(PlanExtension);
+    builder.replace(schema);
+    let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
+    Ok(Served { schema, catalogue, custom_fields, types, lists, singles })
+}
+
+/// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.
+pub fn sdl(served: &Served) -> String {
+    use async_graphql::SDLExportOptions;
+    served.schema.sdl_with_options(
+        SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items(),
+    )
+}

@@ -1,0 +1,830 @@
+//! The import/export format: a mapping from model label to a list of objects.
+//!
+//! ```yaml
+//! dcim.location:
+//!   - {name: site-001, location_type: Site, status: Active, parent: region-1}
+//! dcim.device:
+//!   - name: dev-00001
+//!     device_type: {manufacturer: Acme, model: acme-s48}
+//!     tags: [tag-1, tag-2]
+//!     custom_fields: {owner_team: team-1}
+//! ```
+//!
+//! A reference is an id, the value of the target's natural-key field (`name`, `model` …), or a
+//! mapping of the target's fields whose values may be references themselves. `ipam.prefix`
+//! takes `prefix: 10.0.0.0/16`, `ipam.ipaddress` takes `address: 10.0.0.1/24` (with an optional
+//! `namespace`); their parents are computed. Everything runs in one transaction: the first bad
+//! row aborts the import with its document, row and field, and nothing is written.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ferrobot_domain::catalogue::{FieldKind, Model, ModelId};
+use ferrobot_domain::value::{ip_from_bytes, naturalize};
+use ferrobot_domain::{ipam, Catalogue, Field};
+use sea_orm::DatabaseTransaction;
+use sea_query::{Alias, Expr, Order, Query, Value};
+use serde_json::{Map, Value as Json};
+use uuid::Uuid;
+
+use crate::query::{col_type, Cell, ColType};
+use crate::store::Store;
+use crate::write::Batch;
+use crate::StoreError;
+
+/// One import file, already parsed from YAML or JSON.
+pub struct Document {
+    pub name: String,
+    pub body: Json,
+}
+
+/// Where an import failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{document}: {model} row {row}{}: {message}", field.as_ref().map(|f| format!(", field {f}")).unwrap_or_default())]
+pub struct ImportError {
+    pub document: String,
+    pub model: String,
+    pub row: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImportStats {
+    pub objects: u64,
+}
+
+struct Pending {
+    table: String,
+    id: Uuid,
+    column: String,
+    target: ModelId,
+    reference: Json,
+    at: (String, String, usize, String),
+}
+
+struct Importer<'a> {
+    store: &'a Store,
+    catalogue: &'a Catalogue,
+    tx: &'a DatabaseTransaction,
+    batches: HashMap<String, Batch>,
+    order: Vec<String>,
+    refs: HashMap<(ModelId, String), Uuid>,
+    known: HashSet<(ModelId, Uuid)>,
+    deferred: Vec<Pending>,
+    now: DateTime<Utc>,
+}
+
+type FieldResult<T> = Result<T, (Option<String>, String)>;
+
+fn uuid_value(u: Uuid) -> Value {
+    Value::Uuid(Some(Box::new(u)))
+}
+
+impl Store {
+    /// Imports documents in one transaction; `progress` is called with the objects done so far.
+    pub async fn import(
+        &self,
+        documents: &[Document],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportStats, ImportError> {
+        let fail = |message: String| ImportError {
+            document: String::new(),
+            model: String::new(),
+            row: 0,
+            field: None,
+            message,
+        };
+        let tx = self.begin().await.map_err(|e| fail(e.to_string()))?;
+        let catalogue = self.catalogue.clone();
+        let mut importer = Importer {
+            store: self,
+            catalogue: &catalogue,
+            tx: &tx,
+            batches: HashMap::new(),
+            order: Vec::new(),
+            refs: HashMap::new(),
+            known: HashSet::new(),
+            deferred: Vec::new(),
+            now: Utc::now(),
+        };
+        let mut stats = ImportStats::default();
+        for doc in documents {
+            let Json::Object(models) = &doc.body else {
+                return Err(ImportError {
+                    document: doc.name.clone(),
+                    model: String::new(),
+                    row: 0,
+                    field: None,
+                    message: "expected a mapping from model label to a list of objects".into(),
+                });
+            };
+            for (label, objects) in models {
+                let at = |row: usize, field: Option<String>, message: String| ImportError {
+                    document: doc.name.clone(),
+                    model: label.clone(),
+                    row,
+                    field,
+                    message,
+                };
+                let model = catalogue
+                    .by_label(label)
+                    .ok_or_else(|| at(0, None, format!("unknown model {label}")))?;
+                let Json::Array(objects) = objects else {
+                    return Err(at(0, None, "expected a list of objects".into()));
+                };
+                for (idx, object) in objects.iter().enumerate() {
+                    let Json::Object(object) = object else {
+                        return Err(at(idx + 1, None, "expected an object".into()));
+                    };
+                    importer
+                        .object(model, object, (doc.name.clone(), label.clone(), idx + 1))
+                        .await
+                        .map_err(|(field, message)| at(idx + 1, field, message))?;
+                    stats.objects += 1;
+                    if stats.objects % 1000 == 0 {
+                        progress(stats.objects);
+                    }
+                }
+            }
+        }
+        importer.flush().await.map_err(|(_, m)| fail(m))?;
+        importer.resolve_deferred().await?;
+        tx.commit().await.map_err(|e| fail(e.to_string()))?;
+        progress(stats.objects);
+        Ok(stats)
+    }
+
+    /// Every object of every model, in the import format (references by id).
+    pub async fn export(&self) -> Result<Json, StoreError> {
+        let catalogue = self.catalogue.clone();
+        let mut out = Map::new();
+        for model in catalogue.models() {
+            let mut select = Query::select();
+            let mut types = Vec::new();
+            let mut names = Vec::new();
+            for (_, field, column) in model.columns() {
+                select.column(Alias::new(column));
+                types.push(col_type(&field.kind));
+                names.push(field);
+            }
+            if model.features.custom_fields {
+                select.column(Alias::new("_custom_field_data"));
+                types.push(ColType::Json);
+            }
+            select.from(Alias::new(&model.table));
+            for o in &model.ordering {
+                select.order_by(
+                    Alias::new(&o.column),
+                    if o.descending { Order::Desc } else { Order::Asc },
+                );
+            }
+            let rows = self.fetch(&select, &types).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let mut links: Vec<(String, HashMap<Uuid, Vec<Json>>)> = Vec::new();
+            for field in &model.fields {
+                if let FieldKind::ManyToMany { through, .. } = &field.kind {
+                    links.push((
+                        field.name.clone(),
+                        self.pairs(
+                            &through.table,
+                            &through.source_column,
+                            &through.target_column,
+                            None,
+                        )
+                        .await?,
+                    ));
+                }
+            }
+            if model.features.tags {
+                links.push((
+                    "tags".into(),
+                    self.pairs("extras_taggeditem", "object_id", "tag_id", Some(&model.label))
+                        .await?,
+                ));
+            }
+            let mut list = Vec::with_capacity(rows.len());
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                let mut obj = Map::new();
+                for (i, field) in names.iter().enumerate() {
+                    obj.insert(field.name.clone(), cell_json(&row[i], field));
+                }
+                if model.features.custom_fields {
+                    obj.insert("custom_fields".into(), cell_json_raw(&row[names.len()]));
+                }
+                let id = row[0].as_uuid();
+                for (name, map) in &links {
+                    let values = id.and_then(|id| map.get(&id)).cloned().unwrap_or_default();
+                    if !values.is_empty() {
+                        obj.insert(name.clone(), Json::Array(values));
+                    }
+                }
+                list.push(Json::Object(obj));
+            }
+            out.insert(model.label.clone(), Json::Array(list));
+        }
+        Ok(Json::Object(out))
+    }
+
+    async fn pairs(
+        &self,
+        table: &str,
+        source: &str,
+        target: &str,
+        content_type: Option<&str>,
+    ) -> Result<HashMap<Uuid, Vec<Json>>, StoreError> {
+        let mut select = Query::select();
+        select.columns([source, target].map(Alias::new)).from(Alias::new(table));
+        if let Some(ct) = content_type {
+            select.and_where(Expr::col(Alias::new("content_type")).eq(ct));
+        }
+        select.order_by(Alias::new(source), Order::Asc).order_by(Alias::new(target), Order::Asc);
+        let rows = self.fetch(&select, &[ColType::Uuid, ColType::Uuid]).await?;
+        let mut map: HashMap<Uuid, Vec<Json>> = HashMap::new();
+        for r in 0..rows.len() {
+            let row = rows.row(r);
+            if let (Some(s), Some(t)) = (row[0].as_uuid(), row[1].as_uuid()) {
+                map.entry(s).or_default().push(Json::String(t.to_string()));
+            }
+        }
+        Ok(map)
+    }
+}
+
+fn cell_json_raw(cell: &Cell) -> Json {
+    match cell {
+        Cell::Json(v) => (**v).clone(),
+        Cell::Null => Json::Null,
+        Cell::Text(t) => serde_json::from_str(t).unwrap_or(Json::Null),
+        _ => Json::Null,
+    }
+}
+
+fn cell_json(cell: &Cell, field: &Field) -> Json {
+    match cell {
+        Cell::Null => Json::Null,
+        Cell::Bool(b) => Json::Bool(*b),
+        Cell::Int(i) => Json::from(*i),
+        Cell::Text(t) => Json::String(t.to_string()),
+        Cell::Uuid(u) => Json::String(u.to_string()),
+        Cell::Bytes(b) => match (&field.kind, ip_from_bytes(b)) {
+            (FieldKind::IpBytes, Some(ip)) => Json::String(ip.to_string()),
+            _ => Json::Null,
+        },
+        Cell::Json(v) => (**v).clone(),
+        Cell::DateTime(d) => Json::String(d.to_rfc3339()),
+        Cell::Date(d) => Json::String(d.to_string()),
+    }
+}
+
+impl Importer<'_> {
+    async fn object(
+        &mut self,
+        model: &Model,
+        object: &Map<String, Json>,
+        at: (String, String, usize),
+    ) -> FieldResult<()> {
+        let id = match object.get("id") {
+            Some(Json::String(s)) => Uuid::parse_str(s)
+                .map_err(|_| (Some("id".into()), format!("'{s}' is not a valid UUID")))?,
+            Some(other) => {
+                return Err((Some("id".into()), format!("expected a UUID, got {other}")))
+            }
+            None => Uuid::new_v4(),
+        };
+        for key in object.keys() {
+            let known = model.field(key).is_some()
+                || matches!(key.as_str(), "tags" | "custom_fields" | "_custom_field_data")
+                || (model.label == "ipam.ipaddress"
+                    && matches!(key.as_str(), "address" | "namespace"))
+                || (model.label == "ipam.prefix" && key == "prefix");
+            if !known || (key == "tags" && !model.features.tags) {
+                return Err((Some(key.clone()), format!("{} has no field {key}", model.label)));
+            }
+        }
+        let mut values: HashMap<String, Value> = HashMap::new();
+        let mut derived: HashSet<&str> = HashSet::new();
+        // IPAM: the stored form and the parent come from `prefix` / `address`.
+        if model.label == "ipam.prefix" {
+            if let Some(text) = object.get("prefix") {
+                let text =
+                    text.as_str().ok_or((Some("prefix".into()), "expected a string".into()))?;
+                let p = ipam::parse_prefix(text).map_err(|m| (Some("prefix".into()), m))?;
+                values.insert("network".into(), Value::Bytes(Some(Box::new(p.network.clone()))));
+                values
+                    .insert("broadcast".into(), Value::Bytes(Some(Box::new(p.broadcast.clone()))));
+                values.insert("prefix_length".into(), Value::Int(Some(p.prefix_length as i32)));
+                values.insert("ip_version".into(), Value::Int(Some(p.ip_version as i32)));
+                derived.extend(["network", "broadcast", "prefix_length", "ip_version"]);
+            }
+        }
+        if model.label == "ipam.ipaddress" {
+            if let Some(text) = object.get("address") {
+                let text =
+                    text.as_str().ok_or((Some("address".into()), "expected a string".into()))?;
+                let a = ipam::parse_address(text).map_err(|m| (Some("address".into()), m))?;
+                values.insert("host".into(), Value::Bytes(Some(Box::new(a.host.clone()))));
+                values.insert("mask_length".into(), Value::Int(Some(a.mask_length as i32)));
+                values.insert("ip_version".into(), Value::Int(Some(a.ip_version as i32)));
+                derived.extend(["host", "mask_length", "ip_version"]);
+            }
+        }
+        let mut links: Vec<(String, String, String, Vec<Uuid>, Option<ModelId>)> = Vec::new();
+        for field in &model.fields {
+            if field.primary_key || derived.contains(field.name.as_str()) {
+                continue;
+            }
+            let given = object.get(&field.name);
+            if let FieldKind::ManyToMany { to, through, .. } = &field.kind {
+                if let Some(list) = given {
+                    let ids = self
+                        .ref_list(*to, list)
+                        .await
+                        .map_err(|m| (Some(field.name.clone()), m))?;
+                    links.push((
+                        through.table.clone(),
+                        through.source_column.clone(),
+                        through.target_column.clone(),
+                        ids,
+                        through.model,
+                    ));
+                }
+                continue;
+            }
+            let Some(column) = field.column.clone() else { continue };
+            let value = match given {
+                None | Some(Json::Null)
+                    if matches!(field.name.as_str(), "created" | "last_updated") =>
+                {
+                    Value::ChronoDateTimeUtc(Some(Box::new(self.now)))
+                }
+                Some(Json::Null) if field.null => null_of(&field.kind),
+                None => match &field.default {
+                    Some(d) => self
+                        .default_value(field, d)
+                        .await
+                        .map_err(|m| (Some(field.name.clone()), m))?,
+                    None if field.null => null_of(&field.kind),
+                    None if field.kind == FieldKind::ContentTypes => {
+                        Value::Json(Some(Box::new(Json::Array(Vec::new()))))
+                    }
+                    None if field.blank
+                        && matches!(
+                            field.kind,
+                            FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
+                        ) =>
+                    {
+                        Value::String(Some(Box::new(String::new())))
+                    }
+                    None if model.label == "ipam.prefix" && field.name == "parent" => {
+                        null_of(&field.kind)
+                    }
+                    None if model.label == "ipam.ipaddress" && field.name == "parent" => {
+                        null_of(&field.kind)
+                    }
+                    None => {
+                        return Err((Some(field.name.clone()), "This field is required.".into()))
+                    }
+                },
+                Some(Json::Null) => {
+                    return Err((Some(field.name.clone()), "This field cannot be null.".into()))
+                }
+                Some(v) => {
+                    if let FieldKind::ForeignKey { to, .. } = &field.kind {
+                        match self.reference(*to, v).await {
+                            Ok(id) => uuid_value(id),
+                            Err(_) if field.null => {
+                                self.deferred.push(Pending {
+                                    table: model.table.clone(),
+                                    id,
+                                    column: column.clone(),
+                                    target: *to,
+                                    reference: v.clone(),
+                                    at: (at.0.clone(), at.1.clone(), at.2, field.name.clone()),
+                                });
+                                null_of(&field.kind)
+                            }
+                            Err(m) => return Err((Some(field.name.clone()), m)),
+                        }
+                    } else {
+                        self.scalar(field, v).map_err(|m| (Some(field.name.clone()), m))?
+                    }
+                }
+            };
+            if field.natural_order {
+                let text = match &value {
+                    Value::String(Some(s)) => Some(naturalize(s)),
+                    _ => None,
+                };
+                values.insert(format!("_{}", field.name), Value::String(text.map(Box::new)));
+            }
+            values.insert(column, value);
+        }
+        if model.features.custom_fields {
+            let data = object
+                .get("custom_fields")
+                .or_else(|| object.get("_custom_field_data"))
+                .cloned()
+                .unwrap_or_else(|| Json::Object(Map::new()));
+            if !data.is_object() {
+                return Err((Some("custom_fields".into()), "expected a mapping".into()));
+            }
+            values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data))));
+        }
+        // IPAM parents: the closest containing prefix of the namespace.
+        if model.label == "ipam.prefix" && !object.contains_key("parent") {
+            let parent = self.closest_prefix(&values, "network", true).await?;
+            values.insert("parent_id".into(), parent.map(uuid_value).unwrap_or(Value::Uuid(None)));
+        }
+        if model.label == "ipam.ipaddress" && !object.contains_key("parent") {
+            let namespace = match object.get("namespace") {
+                Some(v) => self
+                    .reference(self.model_id("ipam.namespace")?, v)
+                    .await
+                    .map_err(|m| (Some("namespace".into()), m))?,
+                None => self
+                    .reference(self.model_id("ipam.namespace")?, &Json::String("Global".into()))
+                    .await
+                    .map_err(|m| (Some("namespace".into()), m))?,
+            };
+            values.insert("namespace_id".into(), uuid_value(namespace));
+            let parent = self.closest_prefix(&values, "host", false).await?;
+            values.remove("namespace_id");
+            match parent {
+                Some(p) => values.insert("parent_id".into(), uuid_value(p)),
+                None => {
+                    return Err((
+                        Some("address".into()),
+                        "No suitable parent Prefix exists in the namespace".into(),
+                    ))
+                }
+            };
+        }
+        let mut columns: Vec<String> = vec!["id".into()];
+        let mut row = vec![uuid_value(id)];
+        let mut keys: Vec<&String> = values.keys().collect();
+        keys.sort();
+        for k in keys {
+            columns.push(k.clone());
+            row.push(values[k].clone());
+        }
+        self.push(&model.table, columns, row);
+        self.known.insert((model.id, id));
+        if let Some(idx) = model.lookup_field() {
+            let f = &model.fields[idx];
+            if let Some(Value::String(Some(s))) = f.column.as_ref().and_then(|c| values.get(c)) {
+                self.refs.insert((model.id, Json::String(s.to_string()).to_string()), id);
+            }
+        }
+        for (table, source, target, ids, through_model) in links {
+            for other in ids {
+                let mut cols = vec!["id".to_owned(), source.clone(), target.clone()];
+                let mut row = vec![uuid_value(Uuid::new_v4()), uuid_value(id), uuid_value(other)];
+                if let Some(tm) = through_model {
+                    for f in &self.catalogue.model(tm).fields {
+                        if let (FieldKind::Boolean, Some(c)) = (&f.kind, &f.column) {
+                            cols.push(c.clone());
+                            row.push(Value::Bool(Some(
+                                f.default.as_ref().and_then(Json::as_bool).unwrap_or(false),
+                            )));
+                        }
+                    }
+                }
+                self.push(&table, cols, row);
+            }
+        }
+        if model.features.tags {
+            if let Some(list) = object.get("tags") {
+                let tag = self.model_id("extras.tag")?;
+                let ids = self.ref_list(tag, list).await.map_err(|m| (Some("tags".into()), m))?;
+                for t in ids {
+                    self.push(
+                        "extras_taggeditem",
+                        ["id", "content_type", "object_id", "tag_id"].map(String::from).to_vec(),
+                        vec![
+                            uuid_value(Uuid::new_v4()),
+                            model.label.as_str().into(),
+                            uuid_value(id),
+                            uuid_value(t),
+                        ],
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn model_id(&self, label: &str) -> FieldResult<ModelId> {
+        self.catalogue
+            .by_label(label)
+            .map(|m| m.id)
+            .ok_or((None, format!("{label} is not in the catalogue")))
+    }
+
+    fn push(&mut self, table: &str, columns: Vec<String>, row: Vec<Value>) {
+        let key = format!("{table}|{}", columns.join(","));
+        let batch = self.batches.entry(key.clone()).or_insert_with(|| {
+            self.order.push(key.clone());
+            Batch { table: table.to_owned(), columns, rows: Vec::new() }
+        });
+        batch.rows.push(row);
+        if batch.rows.len() >= 5000 {
+            let full = std::mem::replace(&mut batch.rows, Vec::new());
+            let b =
+                Batch { table: batch.table.clone(), columns: batch.columns.clone(), rows: full };
+            self.batches.insert(format!("{key}#full"), b);
+            self.order.push(format!("{key}#full"));
+        }
+    }
+
+    async fn flush(&mut self) -> FieldResult<()> {
+        for key in std::mem::take(&mut self.order) {
+            if let Some(batch) = self.batches.remove(&key) {
+                self.store.insert_batch(self.tx, batch).await.map_err(|e| (None, e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn default_value(&mut self, field: &Field, default: &Json) -> Result<Value, String> {
+        match default {
+            Json::String(s) if s == "now()" => {
+                Ok(Value::ChronoDateTimeUtc(Some(Box::new(self.now))))
+            }
+            Json::String(s) if s.starts_with("natural_key(") => {
+                let name = s.trim_start_matches("natural_key(").trim_end_matches(')');
+                match &field.kind {
+                    FieldKind::ForeignKey { to, .. } => {
+                        Ok(uuid_value(self.reference(*to, &Json::String(name.into())).await?))
+                    }
+                    _ => Err("a natural-key default on a field that is no reference".into()),
+                }
+            }
+            other => self.scalar(field, other),
+        }
+    }
+
+    fn scalar(&self, field: &Field, v: &Json) -> Result<Value, String> {
+        let text =
+            || v.as_str().map(str::to_owned).ok_or_else(|| format!("expected a string, got {v}"));
+        Ok(match &field.kind {
+            FieldKind::Uuid => uuid_value(
+                Uuid::parse_str(&text()?).map_err(|_| format!("'{v}' is not a valid UUID"))?,
+            ),
+            FieldKind::String { max_length } => {
+                let s = match v {
+                    Json::Number(n) => n.to_string(),
+                    _ => text()?,
+                };
+                if s.chars().count() > *max_length as usize {
+                    return Err(format!(
+                        "Ensure this value has at most {max_length} characters (it has {}).",
+                        s.chars().count()
+                    ));
+                }
+                Value::String(Some(Box::new(s)))
+            }
+            FieldKind::Text | FieldKind::Decimal => Value::String(Some(Box::new(match v {
+                Json::Number(n) => n.to_string(),
+                _ => text()?,
+            }))),
+            FieldKind::Choice { choices, .. } => {
+                let s = text()?;
+                if !(s.is_empty() && field.blank) && !choices.iter().any(|(value, _)| *value == s) {
+                    return Err(format!("Value '{s}' is not a valid choice."));
+                }
+                Value::String(Some(Box::new(s)))
+            }
+            FieldKind::Integer { min, .. } => {
+                let i = v.as_i64().ok_or_else(|| format!("expected an integer, got {v}"))?;
+                if min.is_some_and(|m| i < m) {
+                    return Err(format!(
+                        "Ensure this value is greater than or equal to {}.",
+                        min.unwrap_or_default()
+                    ));
+                }
+                Value::BigInt(Some(i))
+            }
+            FieldKind::Boolean => Value::Bool(Some(
+                v.as_bool().ok_or_else(|| format!("expected true or false, got {v}"))?,
+            )),
+            FieldKind::DateTime => {
+                let s = text()?;
+                let d = DateTime::parse_from_rfc3339(&s)
+                    .map_err(|_| format!("'{s}' is not an RFC 3339 date-time"))?;
+                Value::ChronoDateTimeUtc(Some(Box::new(d.with_timezone(&Utc))))
+            }
+            FieldKind::Date => {
+                let s = text()?;
+                Value::ChronoDate(Some(Box::new(
+                    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)"))?,
+                )))
+            }
+            FieldKind::Json => Value::Json(Some(Box::new(v.clone()))),
+            FieldKind::ContentTypes => {
+                let list = v.as_array().ok_or("expected a list of model labels")?;
+                for item in list {
+                    let label = item.as_str().unwrap_or_default();
+                    if self.catalogue.by_label(label).is_none() {
+                        return Err(format!("unknown content type {item}"));
+                    }
+                }
+                Value::Json(Some(Box::new(v.clone())))
+            }
+            FieldKind::ContentType => {
+                let s = text()?;
+                if self.catalogue.by_label(&s).is_none() {
+                    return Err(format!("unknown content type {s}"));
+                }
+                Value::String(Some(Box::new(s)))
+            }
+            FieldKind::IpBytes => {
+                let s = text()?;
+                let ip: std::net::IpAddr =
+                    s.parse().map_err(|_| format!("'{s}' is not an IP address"))?;
+                Value::Bytes(Some(Box::new(ferrobot_domain::value::ip_to_bytes(ip))))
+            }
+            FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => {
+                return Err("a reference is not a scalar".into())
+            }
+        })
+    }
+
+    async fn ref_list(&mut self, target: ModelId, list: &Json) -> Result<Vec<Uuid>, String> {
+        let items = list.as_array().ok_or("expected a list of references")?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(self.reference(target, item).await?);
+        }
+        Ok(out)
+    }
+
+    /// Resolves a reference to the id of exactly one object of `target`.
+    async fn reference(&mut self, target: ModelId, value: &Json) -> Result<Uuid, String> {
+        let key = (target, value.to_string());
+        if let Some(id) = self.refs.get(&key) {
+            return Ok(*id);
+        }
+        let model = self.catalogue.model(target);
+        let mut conditions: Vec<(String, Value)> = Vec::new();
+        match value {
+            Json::String(s) => {
+                if let Ok(id) = Uuid::parse_str(s) {
+                    if self.known.contains(&(target, id)) {
+                        return Ok(id);
+                    }
+                    conditions.push(("id".into(), uuid_value(id)));
+                } else {
+                    let idx = model.lookup_field().ok_or_else(|| {
+                        format!("{} objects can only be named by id", model.label)
+                    })?;
+                    let f = &model.fields[idx];
+                    let v = self.scalar(f, value)?;
+                    conditions.push((f.column.clone().unwrap_or_default(), v));
+                }
+            }
+            Json::Object(map) => {
+                for (k, v) in map {
+                    if model.label == "ipam.ipaddress" && k == "address" {
+                        let s = v.as_str().ok_or("expected an address")?;
+                        let a = ipam::parse_address(s)?;
+                        conditions.push(("host".into(), Value::Bytes(Some(Box::new(a.host)))));
+                        conditions
+                            .push(("mask_length".into(), Value::Int(Some(a.mask_length as i32))));
+                        continue;
+                    }
+                    if model.label == "ipam.prefix" && k == "prefix" {
+                        let s = v.as_str().ok_or("expected a prefix")?;
+                        let p = ipam::parse_prefix(s)?;
+                        conditions
+                            .push(("network".into(), Value::Bytes(Some(Box::new(p.network)))));
+                        conditions.push((
+                            "prefix_length".into(),
+                            Value::Int(Some(p.prefix_length as i32)),
+                        ));
+                        continue;
+                    }
+                    let (name, rest) = match k.split_once("__") {
+                        Some((a, b)) => (a, Some(b)),
+                        None => (k.as_str(), None),
+                    };
+                    let (_, f) = model
+                        .field(name)
+                        .ok_or_else(|| format!("{} has no field {name}", model.label))?;
+                    let column =
+                        f.column.clone().ok_or_else(|| format!("{name} cannot name an object"))?;
+                    let v = match (&f.kind, v) {
+                        (FieldKind::ForeignKey { .. }, Json::Null) => Value::Uuid(None),
+                        (FieldKind::ForeignKey { to, .. }, v) => {
+                            let nested = match rest {
+                                Some(r) => serde_json::json!({ r: v }),
+                                None => v.clone(),
+                            };
+                            uuid_value(Box::pin(self.reference(*to, &nested)).await?)
+                        }
+                        (_, v) => self.scalar(f, v)?,
+                    };
+                    conditions.push((column, v));
+                }
+            }
+            other => {
+                return Err(format!("{other} is not a reference (use an id, a name or a mapping)"))
+            }
+        }
+        self.flush().await.map_err(|(_, m)| m)?;
+        let mut select = Query::select();
+        select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(2);
+        for (c, v) in conditions {
+            select.and_where(match v {
+                Value::Uuid(None) => Expr::col(Alias::new(c)).is_null(),
+                v => Expr::col(Alias::new(c)).eq(v),
+            });
+        }
+        let rows = self.store.query_in(self.tx, &select).await.map_err(|e| e.to_string())?;
+        let ids: Vec<Uuid> =
+            rows.iter().filter_map(|r| r.try_get_by_index::<Uuid>(0).ok()).collect();
+        match ids.as_slice() {
+            [id] => {
+                self.refs.insert(key, *id);
+                Ok(*id)
+            }
+            [] => Err(format!("no {} matches {value}", model.verbose_name)),
+            _ => Err(format!("{value} matches more than one {}", model.verbose_name)),
+        }
+    }
+
+    /// The most specific prefix of the namespace containing the value in `column`.
+    async fn closest_prefix(
+        &mut self,
+        values: &HashMap<String, Value>,
+        column: &str,
+        strict: bool,
+    ) -> FieldResult<Option<Uuid>> {
+        self.flush().await?;
+        let (Some(bytes), Some(ns)) = (values.get(column), values.get("namespace_id")) else {
+            return Ok(None);
+        };
+        let length = values.get(if strict { "prefix_length" } else { "mask_length" });
+        let version = values.get("ip_version").cloned().unwrap_or(Value::Int(None));
+        let mut select = Query::select();
+        select
+            .column(Alias::new("id"))
+            .from(Alias::new("ipam_prefix"))
+            .and_where(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
+            .and_where(Expr::col(Alias::new("ip_version")).eq(version))
+            .and_where(Expr::col(Alias::new("network")).lte(bytes.clone()))
+            .and_where(Expr::col(Alias::new("broadcast")).gte(bytes.clone()))
+            .order_by(Alias::new("prefix_length"), Order::Desc)
+            .limit(1);
+        if strict {
+            if let Some(l) = length {
+                select.and_where(Expr::col(Alias::new("prefix_length")).lt(l.clone()));
+            }
+        }
+        let rows =
+            self.store.query_in(self.tx, &select).await.map_err(|e| (None, e.to_string()))?;
+        Ok(rows.first().and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
+    }
+
+    async fn resolve_deferred(&mut self) -> Result<(), ImportError> {
+        for p in std::mem::take(&mut self.deferred) {
+            let id = self.reference(p.target, &p.reference).await.map_err(|m| ImportError {
+                document: p.at.0.clone(),
+                model: p.at.1.clone(),
+                row: p.at.2,
+                field: Some(p.at.3.clone()),
+                message: m,
+            })?;
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&p.table))
+                .value(Alias::new(&p.column), uuid_value(id))
+                .and_where(Expr::col(Alias::new("id")).eq(uuid_value(p.id)));
+            self.store.update_in(self.tx, &update).await.map_err(|e| ImportError {
+                document: p.at.0,
+                model: p.at.1,
+                row: p.at.2,
+                field: Some(p.at.3),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn null_of(kind: &FieldKind) -> Value {
+    match col_type(kind) {
+        ColType::Uuid => Value::Uuid(None),
+        ColType::Text => Value::String(None),
+        ColType::Int => Value::BigInt(None),
+        ColType::Bool => Value::Bool(None),
+        ColType::DateTime => Value::ChronoDateTimeUtc(None),
+        ColType::Date => Value::ChronoDate(None),
+        ColType::Json => Value::Json(None),
+        ColType::Bytes => Value::Bytes(None),
+    }
+}

@@ -1,0 +1,931 @@
+//! Reads: filters compiled to SQL, and the batched load of one level of a nested selection.
+//!
+//! A nested query is read level by level, one statement per level. A child level names its
+//! parents either by the parents' keys (when there are few) or by the parent level's own
+//! `SELECT` as a subquery (when there are many): handing hundreds of thousands of ids to one
+//! `IN (…)` costs several times more than letting the database join down from the root filter.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ferrobot_domain::catalogue::{
+    CustomFieldKind, FieldKind, Filter, FilterKind, Lookup, Model, ModelId, RelationShape,
+};
+use ferrobot_domain::Catalogue;
+use futures_util::TryStreamExt;
+use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
+use sea_query::{
+    Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Order, Query, SelectStatement,
+    SimpleExpr, Value,
+};
+use uuid::Uuid;
+
+use crate::store::{Backend, Store};
+use crate::{StoreError, StoreResult};
+
+/// How a column is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Uuid,
+    Text,
+    Int,
+    Bool,
+    DateTime,
+    Date,
+    Json,
+    Bytes,
+}
+
+/// One decoded value of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(Box<str>),
+    Uuid(Uuid),
+    Bytes(Box<[u8]>),
+    Json(Box<serde_json::Value>),
+    DateTime(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+impl Cell {
+    pub fn as_uuid(&self) -> Option<Uuid> {
+        match self {
+            Cell::Uuid(u) => Some(*u),
+            _ => None,
+        }
+    }
+}
+
+pub fn col_type(kind: &FieldKind) -> ColType {
+    match kind {
+        FieldKind::Uuid | FieldKind::ForeignKey { .. } => ColType::Uuid,
+        FieldKind::String { .. }
+        | FieldKind::Text
+        | FieldKind::Choice { .. }
+        | FieldKind::Decimal
+        | FieldKind::ContentType => ColType::Text,
+        FieldKind::Integer { .. } => ColType::Int,
+        FieldKind::Boolean => ColType::Bool,
+        FieldKind::DateTime => ColType::DateTime,
+        FieldKind::Date => ColType::Date,
+        FieldKind::Json | FieldKind::ContentTypes => ColType::Json,
+        FieldKind::IpBytes => ColType::Bytes,
+        FieldKind::ManyToMany { .. } => ColType::Uuid,
+    }
+}
+
+fn decode(row: &QueryResult, idx: usize, ty: ColType) -> StoreResult<Cell> {
+    let err = |e: sea_orm::DbErr| StoreError::Internal(format!("decode column {idx}: {e}"));
+    Ok(match ty {
+        ColType::Uuid => row.try_get_by_index::<Option<Uuid>>(idx).map_err(err)?.map(Cell::Uuid),
+        ColType::Text => row
+            .try_get_by_index::<Option<String>>(idx)
+            .map_err(err)?
+            .map(|s| Cell::Text(s.into_boxed_str())),
+        ColType::Int => row.try_get_by_index::<Option<i64>>(idx).map_err(err)?.map(Cell::Int),
+        ColType::Bool => row.try_get_by_index::<Option<bool>>(idx).map_err(err)?.map(Cell::Bool),
+        ColType::DateTime => {
+            row.try_get_by_index::<Option<DateTime<Utc>>>(idx).map_err(err)?.map(Cell::DateTime)
+        }
+        ColType::Date => {
+            row.try_get_by_index::<Option<NaiveDate>>(idx).map_err(err)?.map(Cell::Date)
+        }
+        ColType::Json => row
+            .try_get_by_index::<Option<serde_json::Value>>(idx)
+            .map_err(err)?
+            .map(|v| Cell::Json(Box::new(v))),
+        ColType::Bytes => row
+            .try_get_by_index::<Option<Vec<u8>>>(idx)
+            .map_err(err)?
+            .map(|b| Cell::Bytes(b.into_boxed_slice())),
+    }
+    .unwrap_or(Cell::Null))
+}
+
+/// One value of a filter argument, as the client sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl ArgValue {
+    fn text(&self) -> String {
+        match self {
+            ArgValue::Str(s) => s.clone(),
+            ArgValue::Int(i) => i.to_string(),
+            ArgValue::Float(f) => f.to_string(),
+            ArgValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// What a filter argument filters on.
+#[derive(Debug, Clone)]
+pub enum ArgTarget {
+    Filter(Filter),
+    /// `cf_<key>`: a value inside `_custom_field_data`.
+    CustomField {
+        key: String,
+        kind: CustomFieldKind,
+    },
+}
+
+/// One filter argument of a list field: `name__ic: ["core"]`.
+#[derive(Debug, Clone)]
+pub struct FilterArg {
+    /// The argument name as the client wrote it, for error messages.
+    pub argument: String,
+    pub target: ArgTarget,
+    pub lookup: Lookup,
+    pub values: Vec<ArgValue>,
+}
+
+fn invalid(argument: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Invalid { argument: argument.to_owned(), message: message.into() }
+}
+
+fn col(name: &str) -> Expr {
+    Expr::col(Alias::new(name))
+}
+
+fn uuid_value(u: Uuid) -> Value {
+    Value::Uuid(Some(Box::new(u)))
+}
+
+/// The rows of a level: the key that links each row to its parent (if any), then the selected
+/// columns, in one flat vector.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub width: usize,
+    pub cells: Vec<Cell>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.cells.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    pub fn row(&self, idx: usize) -> &[Cell] {
+        &self.cells[idx * self.width..(idx + 1) * self.width]
+    }
+}
+
+/// A set of parent keys: the parents' key values, or a statement that selects them.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    List(Vec<Uuid>),
+    Query(Box<SelectStatement>),
+}
+
+impl Keys {
+    fn condition(&self, column: Expr) -> SimpleExpr {
+        match self {
+            Keys::List(ids) => {
+                if ids.is_empty() {
+                    Expr::val(1).eq(0)
+                } else {
+                    column.is_in(ids.iter().map(|u| uuid_value(*u)))
+                }
+            }
+            Keys::Query(stmt) => column.in_subquery((**stmt).clone()),
+        }
+    }
+}
+
+/// How a level hangs off its parent level.
+#[derive(Debug, Clone)]
+pub enum Link {
+    Root {
+        limit: Option<u64>,
+        offset: Option<u64>,
+    },
+    /// The parent's foreign-key values name the rows (`device.location`).
+    Forward(Keys),
+    /// The rows' `column` holds the parent's id (`device.interfaces`).
+    Reverse {
+        column: String,
+        keys: Keys,
+    },
+    /// A through table pairs parent ids with row ids (`interface.ip_addresses`, `tags`).
+    Through {
+        table: String,
+        source_column: String,
+        target_column: String,
+        content_type: Option<String>,
+        keys: Keys,
+    },
+}
+
+/// What to read for one level.
+#[derive(Debug, Clone)]
+pub struct LevelSpec {
+    pub model: ModelId,
+    /// Extra columns beyond the model's: `_custom_field_data`, `_name` …
+    pub columns: Vec<(String, ColType)>,
+    pub condition: Condition,
+    pub link: Link,
+}
+
+/// The statement that selected a level, kept so that its children can use it as a subquery.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    table: String,
+    condition: Condition,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    order: Vec<(String, bool)>,
+}
+
+impl Scope {
+    /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
+    pub fn keys_of(&self, column: &str) -> Keys {
+        let mut inner = Query::select();
+        inner
+            .column(Alias::new(column))
+            .from(Alias::new(&self.table))
+            .cond_where(self.condition.clone());
+        if self.limit.is_some() || self.offset.is_some() {
+            for (c, desc) in &self.order {
+                inner.order_by(Alias::new(c), if *desc { Order::Desc } else { Order::Asc });
+            }
+            inner.limit(self.limit.unwrap_or(u64::MAX >> 1));
+            if let Some(o) = self.offset {
+                inner.offset(o);
+            }
+            // MySQL refuses LIMIT inside IN (…); a derived table is accepted everywhere.
+            let mut outer = Query::select();
+            outer.column(Alias::new(column)).from_subquery(inner, Alias::new("page"));
+            return Keys::Query(Box::new(outer));
+        }
+        Keys::Query(Box::new(inner))
+    }
+}
+
+impl Store {
+    /// Reads one level; returns its rows (link key first when it has a parent) and its scope.
+    pub async fn load_level(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
+        let catalogue = self.catalogue.clone();
+        let model = catalogue.model(spec.model);
+        let mut select = Query::select();
+        let mut types = Vec::new();
+        let t = Alias::new("t");
+        let mut scope_condition = spec.condition.clone();
+        let order: Vec<(String, bool)> =
+            model.ordering.iter().map(|o| (o.column.clone(), o.descending)).collect();
+        let mut limit = None;
+        let mut offset = None;
+        match &spec.link {
+            Link::Root { limit: l, offset: o } => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.cond_where(spec.condition.clone());
+                limit = *l;
+                offset = *o;
+            }
+            Link::Forward(keys) => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.expr(Expr::col((t.clone(), Alias::new("id"))));
+                types.push(ColType::Uuid);
+                let cond = keys.condition(col("id"));
+                scope_condition = Cond::all().add(cond.clone()).add(spec.condition.clone());
+                select.cond_where(scope_condition.clone());
+            }
+            Link::Reverse { column, keys } => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.expr(Expr::col((t.clone(), Alias::new(column))));
+                types.push(ColType::Uuid);
+                scope_condition =
+                    Cond::all().add(keys.condition(col(column))).add(spec.condition.clone());
+                select.cond_where(scope_condition.clone());
+                select.order_by((t.clone(), Alias::new(column)), Order::Asc);
+            }
+            Link::Through { table, source_column, target_column, content_type, keys } => {
+                let th = Alias::new("th");
+                select.from_as(Alias::new(table), th.clone());
+                select.inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&model.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    Expr::col((t.clone(), Alias::new("id")))
+                        .equals((th.clone(), Alias::new(target_column))),
+                );
+                select.expr(Expr::col((th.clone(), Alias::new(source_column))));
+                types.push(ColType::Uuid);
+                let mut link = Cond::all()
+                    .add(keys.condition(Expr::col((th.clone(), Alias::new(source_column)))));
+                let mut sub = Query::select();
+                sub.column(Alias::new(target_column)).from(Alias::new(table));
+                let mut sub_cond = Cond::all().add(keys.condition(col(source_column)));
+                if let Some(ct) = content_type {
+                    link = link
+                        .add(Expr::col((th.clone(), Alias::new("content_type"))).eq(ct.as_str()));
+                    sub_cond = sub_cond.add(col("content_type").eq(ct.as_str()));
+                }
+                sub.cond_where(sub_cond);
+                if !spec.condition.is_empty() {
+                    let mut own = Query::select();
+                    own.column(Alias::new("id"))
+                        .from(Alias::new(&model.table))
+                        .cond_where(spec.condition.clone());
+                    link = link.add(Expr::col((t.clone(), Alias::new("id"))).in_subquery(own));
+                }
+                select.cond_where(link);
+                scope_condition =
+                    Cond::all().add(col("id").in_subquery(sub)).add(spec.condition.clone());
+                select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
+            }
+        }
+        for (name, ty) in &spec.columns {
+            select.expr(Expr::col((t.clone(), Alias::new(name))));
+            types.push(*ty);
+        }
+        if !matches!(spec.link, Link::Forward(_)) {
+            for (c, desc) in &order {
+                select.order_by(
+                    (t.clone(), Alias::new(c)),
+                    if *desc { Order::Desc } else { Order::Asc },
+                );
+            }
+        }
+        if let Some(l) = limit {
+            select.limit(l);
+        }
+        if let Some(o) = offset {
+            if limit.is_none() {
+                select.limit(u64::MAX >> 1);
+            }
+            select.offset(o);
+        }
+        let rows = self.fetch(&select, &types).await?;
+        let scope =
+            Scope { table: model.table.clone(), condition: scope_condition, limit, offset, order };
+        Ok((rows, scope))
+    }
+
+    /// Runs a select and decodes every row with `types`, streaming from the database.
+    pub async fn fetch(&self, select: &SelectStatement, types: &[ColType]) -> StoreResult<Rows> {
+        let builder = self.backend.query_builder();
+        let (sql, values) = select.build_any(&*builder);
+        self.count();
+        let stmt = self.statement(sql, values);
+        let mut rows = Rows { width: types.len(), cells: Vec::new() };
+        let mut stream = self.db.stream(stmt).await?;
+        while let Some(row) = stream.try_next().await? {
+            for (idx, ty) in types.iter().enumerate() {
+                rows.cells.push(decode(&row, idx, *ty)?);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Runs a statement built elsewhere in this crate and returns all rows.
+    pub(crate) async fn query_rows(
+        &self,
+        select: &SelectStatement,
+    ) -> StoreResult<Vec<QueryResult>> {
+        let builder = self.backend.query_builder();
+        let (sql, values) = select.build_any(&*builder);
+        self.count();
+        Ok(self.db.query_all(self.statement(sql, values)).await?)
+    }
+
+    /// Compiles the filter arguments of one list field into a condition on `model`'s table.
+    ///
+    /// Values that name related objects are checked here, as Nautobot's filter forms do: a name
+    /// that matches nothing is an error naming the argument, not an empty answer.
+    pub async fn compile_filters(
+        &self,
+        model: ModelId,
+        args: &[FilterArg],
+    ) -> StoreResult<Condition> {
+        let catalogue = self.catalogue.clone();
+        let model = catalogue.model(model);
+        let mut all = Cond::all();
+        for arg in args {
+            let cond = self.compile_one(&catalogue, model, arg).await?;
+            all = all.add(cond);
+        }
+        Ok(all)
+    }
+
+    async fn compile_one(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let filter = match &arg.target {
+            ArgTarget::CustomField { key, kind } => {
+                let expr = self.custom_field_expr(key);
+                let positive = text_or_number_condition(
+                    self.backend,
+                    expr,
+                    arg,
+                    matches!(kind, CustomFieldKind::Integer),
+                )?;
+                return Ok(negate_if(arg.lookup, positive));
+            }
+            ArgTarget::Filter(f) => f,
+        };
+        let landing = catalogue.model(filter.landing);
+        let leaf: Condition = match filter.kind {
+            FilterKind::Search => {
+                let Some(ArgValue::Str(text)) = arg.values.first() else {
+                    return Ok(Cond::all());
+                };
+                let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+                let mut any = Cond::any();
+                for &f in &model.search {
+                    if let Some(c) = &model.fields[f].column {
+                        any = any.add(
+                            Expr::expr(Func::lower(Expr::col(Alias::new(c))))
+                                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                        );
+                    }
+                }
+                if let Ok(id) = Uuid::parse_str(text.trim()) {
+                    any = any.add(col("id").eq(uuid_value(id)));
+                }
+                return Ok(any);
+            }
+            FilterKind::Has => {
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                let exists = self.path_condition(catalogue, model, &filter.hops, None);
+                return Ok(if want { exists } else { exists.not() });
+            }
+            FilterKind::Related | FilterKind::Tree | FilterKind::Prefix => {
+                if arg.lookup == Lookup::IsNull {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let exists = self.path_condition(catalogue, model, &filter.hops, None);
+                    return Ok(if want { exists.not() } else { exists });
+                }
+                let ids = self.resolve_related(landing, filter, arg).await?;
+                let cond = self.path_condition(catalogue, model, &filter.hops, Some(ids));
+                return Ok(negate_if(arg.lookup, cond));
+            }
+            FilterKind::IsNull => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
+                c.into_condition()
+            }
+            FilterKind::ContentType => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                let mut any = Cond::any();
+                for v in &arg.values {
+                    let pattern = format!("%\"{}\"%", escape_like(&v.text()));
+                    any = any.add(
+                        Expr::expr(Func::cast_as(
+                            Expr::col(Alias::new(&column)),
+                            Alias::new(text_type(self.backend)),
+                        ))
+                        .like(LikeExpr::new(pattern).escape('\\')),
+                    );
+                }
+                negate_if(arg.lookup, any)
+            }
+            _ => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let field = &landing.fields[fidx];
+                let column = field.column.clone().unwrap_or_default();
+                if arg.lookup == Lookup::IsNull {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
+                    c.into_condition()
+                } else {
+                    let c = self.field_condition(field, &column, filter.kind, arg)?;
+                    negate_if(arg.lookup, c)
+                }
+            }
+        };
+        if filter.hops.is_empty() {
+            return Ok(leaf);
+        }
+        // A field compared across relations: walk down with subqueries.
+        let mut inner = Query::select();
+        inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(leaf);
+        Ok(self.path_condition(catalogue, model, &filter.hops, Some(Keys::Query(Box::new(inner)))))
+    }
+
+    fn field_condition(
+        &self,
+        field: &ferrobot_domain::Field,
+        column: &str,
+        kind: FilterKind,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let expr = col(column);
+        let guard = |c: Condition| {
+            if field.null {
+                Cond::all().add(col(column).is_not_null()).add(c)
+            } else {
+                c
+            }
+        };
+        match kind {
+            FilterKind::Uuid => {
+                let mut ids = Vec::new();
+                for v in &arg.values {
+                    let text = v.text();
+                    let id = Uuid::parse_str(text.trim()).map_err(|_| {
+                        invalid(&arg.argument, format!("'{text}' is not a valid UUID."))
+                    })?;
+                    ids.push(uuid_value(id));
+                }
+                Ok(guard(expr.is_in(ids).into_condition()))
+            }
+            FilterKind::Boolean => {
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                Ok(expr.eq(want).into_condition())
+            }
+            FilterKind::DateTime => {
+                let mut any = Cond::any();
+                for v in &arg.values {
+                    let text = v.text();
+                    let when = parse_datetime(&text).ok_or_else(|| {
+                        invalid(&arg.argument, format!("Enter a valid date/time: '{text}'."))
+                    })?;
+                    let value = Value::ChronoDateTimeUtc(Some(Box::new(when)));
+                    any = any.add(compare(col(column).into(), arg.lookup.positive(), value));
+                }
+                Ok(guard(any))
+            }
+            FilterKind::Number | FilterKind::Decimal => {
+                let c = text_or_number_condition(self.backend, expr.into(), arg, true)?;
+                Ok(guard(c))
+            }
+            _ => {
+                if let FieldKind::Choice { choices, .. } = &field.kind {
+                    if arg.lookup.positive() == Lookup::Exact {
+                        for v in &arg.values {
+                            let text = v.text();
+                            if !choices.iter().any(|(value, _)| *value == text) {
+                                return Err(invalid(
+                                    &arg.argument,
+                                    format!(
+                                        "Select a valid choice. {text} is not one of the available choices."
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                let c = text_or_number_condition(self.backend, expr.into(), arg, false)?;
+                Ok(guard(c))
+            }
+        }
+    }
+
+    fn custom_field_expr(&self, key: &str) -> SimpleExpr {
+        let key = key.replace(['\'', '"', '\\'], "");
+        match self.backend {
+            Backend::Sqlite => {
+                Expr::cust(format!("json_extract(_custom_field_data, '$.\"{key}\"')"))
+            }
+            Backend::Postgres => Expr::cust(format!("(_custom_field_data->>'{key}')")),
+            Backend::MySql => {
+                Expr::cust(format!("JSON_UNQUOTE(JSON_EXTRACT(_custom_field_data, '$.\"{key}\"'))"))
+            }
+        }
+    }
+
+    /// The ids of `landing` named by the values (ids or natural-key values), plus descendants for
+    /// tree filters. A value that names nothing is an error, as in Nautobot.
+    async fn resolve_related(
+        &self,
+        landing: &Model,
+        filter: &Filter,
+        arg: &FilterArg,
+    ) -> StoreResult<Keys> {
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        let mut prefixes = Vec::new();
+        for v in &arg.values {
+            let text = v.text();
+            if let Ok(id) = Uuid::parse_str(text.trim()) {
+                ids.push(id);
+            } else if filter.kind == FilterKind::Prefix {
+                let p = ferrobot_domain::ipam::parse_prefix(&text)
+                    .map_err(|m| invalid(&arg.argument, m))?;
+                prefixes.push((text, p));
+            } else {
+                names.push(text);
+            }
+        }
+        let lookup = landing.lookup_field().and_then(|i| landing.fields[i].column.clone());
+        let mut select = Query::select();
+        select.column(Alias::new("id")).from(Alias::new(&landing.table));
+        let mut types = vec![ColType::Uuid];
+        if let Some(l) = &lookup {
+            select.column(Alias::new(l));
+            types.push(ColType::Text);
+        }
+        let tree = filter.kind == FilterKind::Tree && landing.tree;
+        if tree {
+            select.column(Alias::new("parent_id"));
+            types.push(ColType::Uuid);
+        }
+        let mut any = Cond::any();
+        if !ids.is_empty() {
+            any = any.add(col("id").is_in(ids.iter().map(|u| uuid_value(*u))));
+        }
+        if let (Some(l), false) = (&lookup, names.is_empty()) {
+            any = any.add(col(l).is_in(names.iter().cloned()));
+        }
+        for (_, p) in &prefixes {
+            any = any.add(
+                Cond::all()
+                    .add(col("network").eq(p.network.clone()))
+                    .add(col("prefix_length").eq(p.prefix_length as i64)),
+            );
+        }
+        if !tree {
+            select.cond_where(any);
+        }
+        let rows = self.fetch(&select, &types).await?;
+        let mut matched = HashSet::new();
+        let mut found_ids = HashSet::new();
+        let mut found_names = HashSet::new();
+        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for r in 0..rows.len() {
+            let row = rows.row(r);
+            let Some(id) = row[0].as_uuid() else { continue };
+            let name = match row.get(1) {
+                Some(Cell::Text(t)) => Some(t.to_string()),
+                _ => None,
+            };
+            if tree {
+                if let Some(parent) = row.get(2).and_then(Cell::as_uuid) {
+                    children.entry(parent).or_default().push(id);
+                }
+            }
+            let hit =
+                ids.contains(&id) || name.as_ref().is_some_and(|n| names.contains(n)) || !tree;
+            if hit {
+                matched.insert(id);
+                found_ids.insert(id);
+                if let Some(n) = name {
+                    found_names.insert(n);
+                }
+            }
+        }
+        if prefixes.is_empty() {
+            for name in &names {
+                if !found_names.contains(name) {
+                    return Err(invalid(
+                        &arg.argument,
+                        format!(
+                            "Select a valid choice. {name} is not one of the available choices."
+                        ),
+                    ));
+                }
+            }
+            for id in &ids {
+                if !found_ids.contains(id) {
+                    return Err(invalid(
+                        &arg.argument,
+                        format!("Select a valid choice. {id} is not one of the available choices."),
+                    ));
+                }
+            }
+        }
+        if tree {
+            let mut stack: Vec<Uuid> = matched.iter().copied().collect();
+            while let Some(id) = stack.pop() {
+                for child in children.get(&id).into_iter().flatten() {
+                    if matched.insert(*child) {
+                        stack.push(*child);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Uuid> = matched.into_iter().collect();
+        out.sort();
+        Ok(Keys::List(out))
+    }
+
+    /// `model` rows related through `hops` to landing rows in `leaf` (or to any row when `None`).
+    fn path_condition(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        hops: &[usize],
+        leaf: Option<Keys>,
+    ) -> Condition {
+        let Some((&first, rest)) = hops.split_first() else {
+            return match leaf {
+                Some(keys) => keys.condition(col("id")).into_condition(),
+                None => Cond::all(),
+            };
+        };
+        let rel = &model.relations[first];
+        let target = catalogue.model(rel.target);
+        // The keys of the next model that satisfy the rest of the path.
+        let next: Option<Keys> = if rest.is_empty() {
+            leaf
+        } else {
+            let cond = self.path_condition(catalogue, target, rest, leaf);
+            let mut s = Query::select();
+            s.column(Alias::new("id")).from(Alias::new(&target.table)).cond_where(cond);
+            Some(Keys::Query(Box::new(s)))
+        };
+        match &rel.shape {
+            RelationShape::Forward { column, .. } => match next {
+                Some(keys) => {
+                    Cond::all().add(col(column).is_not_null()).add(keys.condition(col(column)))
+                }
+                None => col(column).is_not_null().into_condition(),
+            },
+            RelationShape::Reverse { column, .. } => {
+                let mut s = Query::select();
+                s.column(Alias::new(column)).from(Alias::new(&target.table));
+                let mut c = Cond::all().add(col(column).is_not_null());
+                if let Some(keys) = next {
+                    c = c.add(keys.condition(col("id")));
+                }
+                s.cond_where(c);
+                col("id").in_subquery(s).into_condition()
+            }
+            RelationShape::Through { table, source_column, target_column, content_type } => {
+                let mut s = Query::select();
+                s.column(Alias::new(source_column)).from(Alias::new(table));
+                let mut c = Cond::all();
+                if let Some(ct) = content_type {
+                    c = c.add(col("content_type").eq(ct.as_str()));
+                }
+                if let Some(keys) = next {
+                    c = c.add(keys.condition(col(target_column)));
+                }
+                s.cond_where(c);
+                col("id").in_subquery(s).into_condition()
+            }
+        }
+    }
+}
+
+fn text_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::MySql => "char",
+        _ => "text",
+    }
+}
+
+fn negate_if(lookup: Lookup, cond: Condition) -> Condition {
+    if lookup.is_negated() {
+        cond.not()
+    } else {
+        cond
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return Some(dt.and_utc());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+fn compare(expr: SimpleExpr, lookup: Lookup, value: Value) -> SimpleExpr {
+    let expr = Expr::expr(expr);
+    match lookup {
+        Lookup::Gt => expr.gt(value),
+        Lookup::Gte => expr.gte(value),
+        Lookup::Lt => expr.lt(value),
+        Lookup::Lte => expr.lte(value),
+        _ => expr.eq(value),
+    }
+}
+
+/// String lookups (exact, contains, starts/ends with, regex — case-insensitive forms lower both
+/// sides) and numeric comparisons. Several values match when any one does.
+fn text_or_number_condition(
+    backend: Backend,
+    expr: SimpleExpr,
+    arg: &FilterArg,
+    numeric: bool,
+) -> StoreResult<Condition> {
+    let lookup = arg.lookup.positive();
+    let mut any = Cond::any();
+    for v in &arg.values {
+        let value: Value = if numeric {
+            match v {
+                ArgValue::Int(i) => Value::BigInt(Some(*i)),
+                ArgValue::Float(f) => Value::Double(Some(*f)),
+                ArgValue::Str(s) => match s.trim().parse::<i64>() {
+                    Ok(i) => Value::BigInt(Some(i)),
+                    Err(_) => match s.trim().parse::<f64>() {
+                        Ok(f) => Value::Double(Some(f)),
+                        Err(_) => {
+                            return Err(invalid(&arg.argument, format!("Enter a number: '{s}'.")))
+                        }
+                    },
+                },
+                ArgValue::Bool(b) => Value::BigInt(Some(*b as i64)),
+            }
+        } else {
+            Value::String(Some(Box::new(v.text())))
+        };
+        let text = v.text();
+        let lower = || Expr::expr(Func::lower(expr.clone()));
+        let like = |pattern: String| lower().like(LikeExpr::new(pattern).escape('\\'));
+        let c: SimpleExpr = match lookup {
+            Lookup::Exact => Expr::expr(expr.clone()).eq(value),
+            Lookup::Ie => lower().eq(text.to_lowercase()),
+            Lookup::Ic => like(format!("%{}%", escape_like(&text.to_lowercase()))),
+            Lookup::Isw => like(format!("{}%", escape_like(&text.to_lowercase()))),
+            Lookup::Iew => like(format!("%{}", escape_like(&text.to_lowercase()))),
+            Lookup::Re | Lookup::Ire => {
+                let insensitive = lookup == Lookup::Ire;
+                match backend {
+                    Backend::Postgres => {
+                        let op = if insensitive { "~*" } else { "~" };
+                        Expr::cust_with_exprs(
+                            format!("$1 {op} $2"),
+                            [expr.clone(), Expr::val(text).into()],
+                        )
+                    }
+                    Backend::Sqlite | Backend::MySql => {
+                        let flag = if insensitive {
+                            "(?i)"
+                        } else if backend == Backend::MySql {
+                            "(?-i)"
+                        } else {
+                            ""
+                        };
+                        Expr::cust_with_exprs(
+                            "$1 REGEXP $2",
+                            [expr.clone(), Expr::val(format!("{flag}{text}")).into()],
+                        )
+                    }
+                }
+            }
+            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => {
+                compare(expr.clone(), lookup, value)
+            }
+            _ => Expr::expr(expr.clone()).eq(value),
+        };
+        any = any.add(c);
+    }
+    Ok(any)
+}
+
+impl Store {
+    /// The custom field definitions, ordered by key: part of the catalogue, read at run time.
+    pub async fn custom_fields(&self) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
+        let mut select = Query::select();
+        select
+            .columns(["key", "label", "type", "description", "content_types"].map(Alias::new))
+            .from(Alias::new("extras_customfield"))
+            .order_by(Alias::new("key"), Order::Asc);
+        let types = [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json];
+        let rows = self.fetch(&select, &types).await?;
+        let mut out = Vec::new();
+        for r in 0..rows.len() {
+            let row = rows.row(r);
+            let text = |c: &Cell| match c {
+                Cell::Text(t) => t.to_string(),
+                _ => String::new(),
+            };
+            let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
+            let content_types = match &row[4] {
+                Cell::Json(v) => v
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            out.push(ferrobot_domain::CustomField {
+                key: text(&row[0]),
+                label: text(&row[1]),
+                kind,
+                description: text(&row[3]),
+                content_types,
+                choices: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,226 @@
+//! The tables the catalogue describes, and their DDL on each backend.
+//!
+//! [`tables_for`] derives a [`TableSpec`] list from the catalogue. Migrations freeze such lists
+//! in files (`migrations/`), and the drift test checks that replaying them equals what the
+//! catalogue describes now. DDL is produced by sea-query, so one spec serves all backends.
+
+use ferrobot_domain::catalogue::{FieldKind, IntSize};
+use ferrobot_domain::Catalogue;
+use sea_query::{Alias, ColumnDef, Index, Table, TableCreateStatement};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Backend, Store};
+use crate::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSpec {
+    pub name: String,
+    pub columns: Vec<ColumnSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uniques: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ColumnTy,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub null: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub primary_key: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnTy {
+    Uuid,
+    Varchar(u32),
+    Text,
+    SmallInt,
+    Integer,
+    BigInt,
+    Boolean,
+    DateTime,
+    Date,
+    Json,
+    Bytes,
+}
+
+fn col(name: &str, ty: ColumnTy, null: bool) -> ColumnSpec {
+    ColumnSpec { name: name.to_owned(), ty, null, primary_key: false }
+}
+
+/// Every table the catalogue needs, in a stable order.
+pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
+    let mut tables = Vec::new();
+    for model in catalogue.models() {
+        let mut columns = Vec::new();
+        let mut indexes: Vec<Vec<String>> = Vec::new();
+        let mut uniques: Vec<Vec<String>> = Vec::new();
+        for (_, field, column) in model.columns() {
+            let ty = match &field.kind {
+                FieldKind::Uuid | FieldKind::ForeignKey { .. } => ColumnTy::Uuid,
+                FieldKind::String { max_length } | FieldKind::Choice { max_length, .. } => {
+                    ColumnTy::Varchar(*max_length)
+                }
+                FieldKind::Text => ColumnTy::Text,
+                FieldKind::Integer { size: IntSize::Small, .. } => ColumnTy::SmallInt,
+                FieldKind::Integer { size: IntSize::Int, .. } => ColumnTy::Integer,
+                FieldKind::Integer { size: IntSize::Big, .. } => ColumnTy::BigInt,
+                FieldKind::Boolean => ColumnTy::Boolean,
+                FieldKind::DateTime => ColumnTy::DateTime,
+                FieldKind::Date => ColumnTy::Date,
+                FieldKind::Decimal => ColumnTy::Varchar(32),
+                FieldKind::Json | FieldKind::ContentTypes => ColumnTy::Json,
+                FieldKind::IpBytes => ColumnTy::Bytes,
+                FieldKind::ContentType => ColumnTy::Varchar(100),
+                FieldKind::ManyToMany { .. } => continue,
+            };
+            let mut spec = col(column, ty, field.null);
+            spec.primary_key = field.primary_key;
+            columns.push(spec);
+            if field.natural_order {
+                columns.push(col(&format!("_{}", field.name), ColumnTy::Varchar(255), field.null));
+            }
+            if field.unique && !field.primary_key {
+                uniques.push(vec![column.to_owned()]);
+            } else if matches!(field.kind, FieldKind::ForeignKey { .. } | FieldKind::IpBytes) {
+                indexes.push(vec![column.to_owned()]);
+            }
+        }
+        if model.features.custom_fields {
+            columns.push(col("_custom_field_data", ColumnTy::Json, false));
+        }
+        // Private columns: secrets that the catalogue never exposes.
+        match model.label.as_str() {
+            "users.user" => columns.push(col("password", ColumnTy::Varchar(128), false)),
+            "users.token" => {
+                columns.push(col("key_digest", ColumnTy::Varchar(64), false));
+                uniques.push(vec!["key_digest".into()]);
+            }
+            _ => {}
+        }
+        for group in &model.unique_together {
+            let cols: Vec<String> =
+                group.iter().filter_map(|&i| model.fields[i].column.clone()).collect();
+            uniques.push(cols);
+        }
+        // The default ordering is how every list is read: index it.
+        let order: Vec<String> = model.ordering.iter().map(|t| t.column.clone()).collect();
+        if order.len() > 1 || order.first().is_some_and(|c| c != "id") {
+            indexes.retain(|i| i.first() != order.first() || i.len() > order.len());
+            indexes.push(order);
+        }
+        tables.push(TableSpec { name: model.table.clone(), columns, indexes, uniques });
+
+        for field in &model.fields {
+            if let FieldKind::ManyToMany { through, .. } = &field.kind {
+                if through.model.is_none() {
+                    tables.push(TableSpec {
+                        name: through.table.clone(),
+                        columns: vec![
+                            ColumnSpec { primary_key: true, ..col("id", ColumnTy::Uuid, false) },
+                            col(&through.source_column, ColumnTy::Uuid, false),
+                            col(&through.target_column, ColumnTy::Uuid, false),
+                        ],
+                        indexes: vec![vec![through.target_column.clone()]],
+                        uniques: vec![vec![
+                            through.source_column.clone(),
+                            through.target_column.clone(),
+                        ]],
+                    });
+                }
+            }
+        }
+    }
+    tables.push(TableSpec {
+        name: "extras_taggeditem".into(),
+        columns: vec![
+            ColumnSpec { primary_key: true, ..col("id", ColumnTy::Uuid, false) },
+            col("content_type", ColumnTy::Varchar(100), false),
+            col("object_id", ColumnTy::Uuid, false),
+            col("tag_id", ColumnTy::Uuid, false),
+        ],
+        indexes: vec![vec!["object_id".into()], vec!["tag_id".into()]],
+        uniques: vec![vec!["content_type".into(), "object_id".into(), "tag_id".into()]],
+    });
+    tables
+}
+
+/// The `CREATE TABLE` and `CREATE INDEX` statements of one table on one backend.
+pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
+    let mut create: TableCreateStatement = Table::create();
+    create.table(Alias::new(&spec.name)).if_not_exists();
+    for c in &spec.columns {
+        let mut def = ColumnDef::new(Alias::new(&c.name));
+        match (c.ty, backend) {
+            (ColumnTy::Uuid, Backend::Postgres) => def.uuid(),
+            (ColumnTy::Uuid, _) => def.binary_len(16),
+            (ColumnTy::Varchar(n), _) => def.string_len(n),
+            (ColumnTy::Text, _) => def.text(),
+            (ColumnTy::SmallInt, _) => def.small_integer(),
+            (ColumnTy::Integer, _) => def.integer(),
+            (ColumnTy::BigInt, _) => def.big_integer(),
+            (ColumnTy::Boolean, _) => def.boolean(),
+            (ColumnTy::DateTime, Backend::MySql) => def.custom(Alias::new("datetime(6)")),
+            (ColumnTy::DateTime, _) => def.timestamp_with_time_zone(),
+            (ColumnTy::Date, _) => def.date(),
+            (ColumnTy::Json, Backend::Postgres) => def.json_binary(),
+            (ColumnTy::Json, Backend::MySql) => def.json(),
+            (ColumnTy::Json, Backend::Sqlite) => def.text(),
+            (ColumnTy::Bytes, Backend::Postgres) => def.custom(Alias::new("bytea")),
+            (ColumnTy::Bytes, Backend::MySql) => def.var_binary(16),
+            (ColumnTy::Bytes, Backend::Sqlite) => def.blob(),
+        };
+        if c.null {
+            def.null();
+        } else {
+            def.not_null();
+        }
+        if c.primary_key {
+            def.primary_key();
+        }
+        create.col(&mut def);
+    }
+    for (n, cols) in spec.uniques.iter().enumerate() {
+        let mut index = Index::create();
+        index.name(format!("{}_uniq_{n}", spec.name)).unique();
+        for c in cols {
+            index.col(Alias::new(c));
+        }
+        create.index(&mut index);
+    }
+    let builder = backend.schema_builder();
+    let mut out = vec![create.build_any(&*builder)];
+    for (n, cols) in spec.indexes.iter().enumerate() {
+        let mut index = Index::create();
+        index.name(format!("{}_idx_{n}", spec.name)).table(Alias::new(&spec.name));
+        if backend != Backend::MySql {
+            index.if_not_exists();
+        }
+        for c in cols {
+            index.col(Alias::new(c));
+        }
+        out.push(index.build_any(&*builder));
+    }
+    out
+}
+
+impl Store {
+    /// Runs DDL for `tables` (used by the migrator).
+    pub async fn create_tables(&self, tables: &[TableSpec]) -> StoreResult<()> {
+        for spec in tables {
+            for sql in create_statements(spec, self.backend) {
+                self.execute_raw(&sql).await?;
+            }
+        }
+        Ok(())
+    }
+}

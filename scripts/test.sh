@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's one test command: runs the whole workspace test suite against
+# private PostgreSQL and MariaDB instances (see scripts/test-dbs.sh).
+# Extra arguments go to `cargo test`, e.g. `scripts/test.sh -p ferrobot-persistence`.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Trap first, so a half-finished start (one server up) is cleaned up too.
+# The trap does not `exit`, so the script keeps cargo's exit status.
+trap 'scripts/test-dbs.sh stop' EXIT
+scripts/test-dbs.sh start
+eval "$(scripts/test-dbs.sh env)"
+
+cargo test --workspace --locked "$@"
