@@ -1,1 +1,3 @@
-//! e2e
+//! End-to-end tests: a real server on a random loopback port, over HTTP, on every backend.
+
+mod graphql;

@@ -72,7 +72,21 @@ struct Importer<'a> {
     refs: HashMap<(ModelId, String), Uuid>,
     known: HashSet<(ModelId, Uuid)>,
     deferred: Vec<Pending>,
+    links: Vec<PendingLink>,
     now: DateTime<Utc>,
+}
+
+/// A many-to-many or tag link, resolved once every object of the import exists.
+struct PendingLink {
+    table: String,
+    source: String,
+    target_column: String,
+    owner: Uuid,
+    target: ModelId,
+    references: Json,
+    through: Option<ModelId>,
+    content_type: Option<String>,
+    at: (String, String, usize, String),
 }
 
 type FieldResult<T> = Result<T, (Option<String>, String)>;
@@ -106,6 +120,7 @@ impl Store {
             refs: HashMap::new(),
             known: HashSet::new(),
             deferred: Vec::new(),
+            links: Vec::new(),
             now: Utc::now(),
         };
         let mut stats = ImportStats::default();
@@ -150,6 +165,7 @@ impl Store {
         }
         importer.flush().await.map_err(|(_, m)| fail(m))?;
         importer.resolve_deferred().await?;
+        importer.resolve_links().await?;
         tx.commit().await.map_err(|e| fail(e.to_string()))?;
         progress(stats.objects);
         Ok(stats)
@@ -159,7 +175,8 @@ impl Store {
     pub async fn export(&self) -> Result<Json, StoreError> {
         let catalogue = self.catalogue.clone();
         let mut out = Map::new();
-        for model in catalogue.models() {
+        // Accounts and tokens hold secrets that never leave the database: not exported.
+        for model in catalogue.models().iter().filter(|m| m.app_label != "users") {
             let mut select = Query::select();
             let mut types = Vec::new();
             let mut names = Vec::new();
@@ -332,7 +349,6 @@ impl Importer<'_> {
                 derived.extend(["host", "mask_length", "ip_version"]);
             }
         }
-        let mut links: Vec<(String, String, String, Vec<Uuid>, Option<ModelId>)> = Vec::new();
         for field in &model.fields {
             if field.primary_key || derived.contains(field.name.as_str()) {
                 continue;
@@ -340,17 +356,23 @@ impl Importer<'_> {
             let given = object.get(&field.name);
             if let FieldKind::ManyToMany { to, through, .. } = &field.kind {
                 if let Some(list) = given {
-                    let ids = self
-                        .ref_list(*to, list)
-                        .await
-                        .map_err(|m| (Some(field.name.clone()), m))?;
-                    links.push((
-                        through.table.clone(),
-                        through.source_column.clone(),
-                        through.target_column.clone(),
-                        ids,
-                        through.model,
-                    ));
+                    if !list.is_array() {
+                        return Err((
+                            Some(field.name.clone()),
+                            "expected a list of references".into(),
+                        ));
+                    }
+                    self.links.push(PendingLink {
+                        table: through.table.clone(),
+                        source: through.source_column.clone(),
+                        target_column: through.target_column.clone(),
+                        owner: id,
+                        target: *to,
+                        references: list.clone(),
+                        through: through.model,
+                        content_type: None,
+                        at: (at.0.clone(), at.1.clone(), at.2, field.name.clone()),
+                    });
                 }
                 continue;
             }
@@ -479,39 +501,22 @@ impl Importer<'_> {
                 self.refs.insert((model.id, Json::String(s.to_string()).to_string()), id);
             }
         }
-        for (table, source, target, ids, through_model) in links {
-            for other in ids {
-                let mut cols = vec!["id".to_owned(), source.clone(), target.clone()];
-                let mut row = vec![uuid_value(Uuid::new_v4()), uuid_value(id), uuid_value(other)];
-                if let Some(tm) = through_model {
-                    for f in &self.catalogue.model(tm).fields {
-                        if let (FieldKind::Boolean, Some(c)) = (&f.kind, &f.column) {
-                            cols.push(c.clone());
-                            row.push(Value::Bool(Some(
-                                f.default.as_ref().and_then(Json::as_bool).unwrap_or(false),
-                            )));
-                        }
-                    }
-                }
-                self.push(&table, cols, row);
-            }
-        }
         if model.features.tags {
             if let Some(list) = object.get("tags") {
-                let tag = self.model_id("extras.tag")?;
-                let ids = self.ref_list(tag, list).await.map_err(|m| (Some("tags".into()), m))?;
-                for t in ids {
-                    self.push(
-                        "extras_taggeditem",
-                        ["id", "content_type", "object_id", "tag_id"].map(String::from).to_vec(),
-                        vec![
-                            uuid_value(Uuid::new_v4()),
-                            model.label.as_str().into(),
-                            uuid_value(id),
-                            uuid_value(t),
-                        ],
-                    );
+                if !list.is_array() {
+                    return Err((Some("tags".into()), "expected a list of tags".into()));
                 }
+                self.links.push(PendingLink {
+                    table: "extras_taggeditem".into(),
+                    source: "object_id".into(),
+                    target_column: "tag_id".into(),
+                    owner: id,
+                    target: self.model_id("extras.tag")?,
+                    references: list.clone(),
+                    through: None,
+                    content_type: Some(model.label.clone()),
+                    at: (at.0.clone(), at.1.clone(), at.2, "tags".into()),
+                });
             }
         }
         Ok(())
@@ -788,6 +793,47 @@ impl Importer<'_> {
         let rows =
             self.store.query_in(self.tx, &select).await.map_err(|e| (None, e.to_string()))?;
         Ok(rows.first().and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
+    }
+
+    async fn resolve_links(&mut self) -> Result<(), ImportError> {
+        for link in std::mem::take(&mut self.links) {
+            let ids =
+                self.ref_list(link.target, &link.references).await.map_err(|m| ImportError {
+                    document: link.at.0.clone(),
+                    model: link.at.1.clone(),
+                    row: link.at.2,
+                    field: Some(link.at.3.clone()),
+                    message: m,
+                })?;
+            for other in ids {
+                let mut cols =
+                    vec!["id".to_owned(), link.source.clone(), link.target_column.clone()];
+                let mut row =
+                    vec![uuid_value(Uuid::new_v4()), uuid_value(link.owner), uuid_value(other)];
+                if let Some(ct) = &link.content_type {
+                    cols.push("content_type".into());
+                    row.push(ct.as_str().into());
+                }
+                if let Some(tm) = link.through {
+                    for f in &self.catalogue.model(tm).fields {
+                        if let (FieldKind::Boolean, Some(c)) = (&f.kind, &f.column) {
+                            cols.push(c.clone());
+                            row.push(Value::Bool(Some(
+                                f.default.as_ref().and_then(Json::as_bool).unwrap_or(false),
+                            )));
+                        }
+                    }
+                }
+                self.push(&link.table, cols, row);
+            }
+        }
+        self.flush().await.map_err(|(_, m)| ImportError {
+            document: String::new(),
+            model: String::new(),
+            row: 0,
+            field: None,
+            message: m,
+        })
     }
 
     async fn resolve_deferred(&mut self) -> Result<(), ImportError> {

@@ -162,3 +162,10 @@ impl Store {
         &self.db
     }
 }
+
+impl Store {
+    /// Runs one administrative statement (creating or dropping a test database).
+    pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
+        self.execute_raw(sql).await
+    }
+}

@@ -1,1 +1,248 @@
-//! placeholder
+//! Test support: a fresh database per test on each backend, and a server on a random loopback
+//! port.
+//!
+//! SQLite needs nothing. PostgreSQL and MySQL/MariaDB tests read `FERROBOT_TEST_POSTGRES_URL` /
+//! `FERROBOT_TEST_MYSQL_URL` (set by `scripts/test.sh`, which starts private servers); each test
+//! creates its own database there and drops it when done. A backend whose variable is missing
+//! fails the test: a suite can never pass by silently skipping a backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ferrobot_domain::Catalogue;
+use ferrobot_gateway::{auth, AppState, Config};
+use ferrobot_persistence::import::Document;
+use ferrobot_persistence::Store;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// A database made for one test.
+pub struct TestDb {
+    pub url: String,
+    admin: Option<(Backend, String, String)>,
+    _dir: Option<TempDir>,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Result<TestDb> {
+        let name = format!("fb_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(&name);
+                std::fs::create_dir_all(&dir)?;
+                let url = format!("sqlite://{}/db.sqlite3", dir.display());
+                Ok(TestDb { url, admin: None, _dir: Some(TempDir(dir)) })
+            }
+            Backend::Postgres | Backend::MySql => {
+                let var = if backend == Backend::Postgres {
+                    "FERROBOT_TEST_POSTGRES_URL"
+                } else {
+                    "FERROBOT_TEST_MYSQL_URL"
+                };
+                let admin = std::env::var(var).with_context(|| {
+                    format!("{var} is not set: run the tests with scripts/test.sh, which starts the test databases")
+                })?;
+                admin_execute(&admin, &format!("CREATE DATABASE {name}")).await?;
+                let base =
+                    admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin.clone());
+                Ok(TestDb {
+                    url: format!("{base}/{name}"),
+                    admin: Some((backend, admin, name)),
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+async fn admin_execute(admin: &str, sql: &str) -> Result<()> {
+    let catalogue = Arc::new(Catalogue::core()?);
+    let store = Store::connect(admin, catalogue).await?;
+    store.execute_admin(sql).await?;
+    store.close().await;
+    Ok(())
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((backend, admin, name)) = self.admin.take() {
+            let sql = match backend {
+                Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                _ => format!("DROP DATABASE IF EXISTS {name}"),
+            };
+            // Drop runs outside the test's runtime: use a short-lived one.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    let _ = rt.block_on(admin_execute(&admin, &sql));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server and a token to call it with.
+pub struct TestApp {
+    pub base: String,
+    pub token: String,
+    pub store: Store,
+    pub state: AppState,
+    pub db: TestDb,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Result<TestApp> {
+        let db = TestDb::new(backend).await?;
+        let catalogue = Arc::new(Catalogue::core()?);
+        let store = Store::connect(&db.url, catalogue).await?;
+        ferrobot_migrations::migrate(&store).await?;
+        let hash = auth::hash_password("secret").map_err(anyhow::Error::msg)?;
+        let user = store.create_user("admin", &hash, true).await?;
+        let token = auth::new_token_key();
+        store.create_token(user, &auth::token_digest(&token), None, "tests").await?;
+        let config = Config {
+            jwt_secret: "test-secret".into(),
+            jwt_lifetime: chrono::Duration::minutes(5),
+            reload_interval: Duration::from_millis(100),
+        };
+        let state = AppState::new(store.clone(), config).await.map_err(anyhow::Error::msg)?;
+        let reloader = state.spawn_reloader();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = ferrobot_gateway::router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            reloader.abort();
+        });
+        Ok(TestApp {
+            base,
+            token,
+            store,
+            state,
+            db,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        })
+    }
+
+    /// Loads objects in the import format.
+    pub async fn import(&self, body: Value) -> Result<()> {
+        self.store
+            .import(&[Document { name: "test".into(), body }], &|_| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.state.refresh().await.map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    /// POSTs a query with the app's token; returns status, body and the SQL statement count.
+    pub async fn graphql(
+        &self,
+        query: &str,
+        variables: Value,
+    ) -> Result<(u16, Value, Option<u64>)> {
+        self.graphql_with(Some(&format!("Token {}", self.token)), query, variables).await
+    }
+
+    pub async fn graphql_with(
+        &self,
+        auth: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> Result<(u16, Value, Option<u64>)> {
+        let mut request = self
+            .client
+            .post(format!("{}/api/graphql/", self.base))
+            .json(&serde_json::json!({ "query": query, "variables": variables }));
+        if let Some(a) = auth {
+            request = request.header("Authorization", a);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let statements = response
+            .headers()
+            .get("x-ferrobot-sql-statements")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = response.json::<Value>().await?;
+        Ok((status, body, statements))
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The small network most tests start from, in the import format.
+pub fn seed(n_devices: usize) -> Value {
+    let mut devices = Vec::new();
+    let mut interfaces = Vec::new();
+    let mut ips = Vec::new();
+    for i in 0..n_devices {
+        let name = format!("dev-{:05}", i + 1);
+        devices.push(serde_json::json!({
+            "name": name, "device_type": {"manufacturer": "Acme", "model": "acme-s48"}, "role": "leaf",
+            "status": "Active", "location": "site-001", "platform": "acme-os",
+            "tags": [format!("tag-{}", i % 2 + 1)], "custom_fields": {"owner_team": format!("team-{}", i % 3 + 1)},
+            "primary_ip4": {"address": format!("10.1.{}.{}/16", i / 250, i % 250 + 1)}
+        }));
+        ips.push(serde_json::json!({"address": format!("10.1.{}.{}/16", i / 250, i % 250 + 1), "status": "Active"}));
+        for j in 0..3 {
+            let mut iface = serde_json::json!({"device": name, "name": format!("eth{j}"), "type": "1000base-t", "status": "Active"});
+            if j == 0 {
+                iface["ip_addresses"] = serde_json::json!([{"address": format!("10.1.{}.{}/16", i / 250, i % 250 + 1)}]);
+                iface["tags"] = serde_json::json!(["tag-1"]);
+            }
+            interfaces.push(iface);
+        }
+    }
+    serde_json::json!({
+        "extras.status": [{"name": "Active", "content_types": ["dcim.device", "dcim.interface", "dcim.location", "ipam.prefix", "ipam.ipaddress"]}],
+        "extras.role": [{"name": "leaf", "content_types": ["dcim.device"]}, {"name": "spine", "content_types": ["dcim.device"]}],
+        "extras.tag": [{"name": "tag-1"}, {"name": "tag-2"}],
+        "extras.customfield": [{"key": "owner_team", "label": "Owner team", "type": "text", "content_types": ["dcim.device"]}],
+        "ipam.namespace": [{"name": "Global"}],
+        "dcim.locationtype": [{"name": "Region"}, {"name": "Site", "parent": "Region"}],
+        "dcim.location": [
+            {"name": "region-1", "location_type": "Region", "status": "Active"},
+            {"name": "site-001", "location_type": "Site", "status": "Active", "parent": "region-1"}
+        ],
+        "dcim.manufacturer": [{"name": "Acme"}],
+        "dcim.devicetype": [{"manufacturer": "Acme", "model": "acme-s48"}],
+        "dcim.platform": [{"name": "acme-os", "manufacturer": "Acme", "network_driver": "cisco_ios"}],
+        "ipam.prefix": [{"prefix": "10.1.0.0/16", "status": "Active", "type": "network", "namespace": "Global"}],
+        "ipam.ipaddress": ips,
+        "dcim.device": devices,
+        "dcim.interface": interfaces,
+    })
+}

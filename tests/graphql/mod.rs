@@ -1,0 +1,258 @@
+//! GraphQL over HTTP: reads, filters, errors, authentication, import and the live schema.
+
+use ferrobot_test_support::{seed, Backend, TestApp};
+use serde_json::{json, Value};
+
+/// Emits one test per backend from one async body taking the backend.
+macro_rules! backend_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                $body(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                $body(Backend::Postgres).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() -> anyhow::Result<()> {
+                $body(Backend::MySql).await
+            }
+        }
+    };
+}
+
+const NESTED: &str = "{ devices { name location { name parent { name } } status { name } role { name } tags { name } interfaces { name ip_addresses { address } } } }";
+
+async fn nested_query_statement_count_does_not_grow(backend: Backend) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for n in [20, 200] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(n)).await?;
+        let (status, body, statements) = app.graphql(NESTED, Value::Null).await?;
+        assert_eq!(status, 200, "{body}");
+        let devices = body["data"]["devices"].as_array().cloned().unwrap_or_default();
+        assert_eq!(devices.len(), n);
+        assert_eq!(devices[0]["location"]["parent"]["name"], "region-1");
+        assert_eq!(devices[0]["interfaces"][0]["ip_addresses"][0]["address"], "10.1.0.1/16");
+        assert_eq!(devices[0]["interfaces"].as_array().map(Vec::len), Some(3));
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the row count: {counts:?}");
+    // One per level: devices, location, parent, status, role, tags, interfaces, ip_addresses.
+    assert!(counts[0] <= 8, "{counts:?}");
+    Ok(())
+}
+backend_test!(nested_statements, nested_query_statement_count_does_not_grow);
+
+async fn reads_follow_nautobot(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(12)).await?;
+    // Natural ordering and pagination.
+    let (_, body, _) =
+        app.graphql("{ devices(limit: 3, offset: 9) { name } }", Value::Null).await?;
+    assert_eq!(
+        body["data"]["devices"],
+        json!([{"name": "dev-00010"}, {"name": "dev-00011"}, {"name": "dev-00012"}])
+    );
+    // Lookups, related by name, tree descendants, custom fields, variables in lists.
+    let cases = [
+        ("{ devices(name__ic: \"0001\") { name } }", 4),
+        ("{ devices(location: \"region-1\") { name } }", 12),
+        ("{ devices(tag: \"tag-2\") { name } }", 0),
+        ("{ devices(tags: [\"tag-2\"]) { name } }", 6),
+        ("{ devices(cf_owner_team: \"team-1\") { name } }", 4),
+        ("{ devices(name__n: [\"dev-00001\", \"dev-00002\"]) { name } }", 10),
+        ("{ devices(name__isw: \"DEV-0000\") { name } }", 9),
+        ("{ devices(q: \"dev-00012\") { name } }", 1),
+        ("{ devices(has_interfaces: true) { name } }", 12),
+    ];
+    for (query, want) in cases {
+        let (status, body, _) = app.graphql(query, Value::Null).await?;
+        if query.contains("tag:") {
+            // `tag` is not a Nautobot device filter: the document is invalid.
+            assert_eq!(status, 400, "{body}");
+            continue;
+        }
+        assert_eq!(status, 200, "{query}: {body}");
+        let got = body["data"]["devices"].as_array().map(Vec::len).unwrap_or(usize::MAX);
+        assert_eq!(got, want, "{query}: {body}");
+    }
+    let (_, body, _) = app
+        .graphql("query($n: String) { devices(name: [$n]) { name cf_owner_team _custom_field_data interfaces(name: \"eth1\") { name type } } }", json!({"n": "dev-00003"}))
+        .await?;
+    assert_eq!(
+        body["data"]["devices"],
+        json!([{"name": "dev-00003", "cf_owner_team": "team-3", "_custom_field_data": {"owner_team": "team-3"}, "interfaces": [{"name": "eth1", "type": "A_1000BASE_T"}]}])
+    );
+    // Single object by id, and reverse relations.
+    let (_, body, _) = app.graphql("{ devices(name: \"dev-00001\") { id } }", Value::Null).await?;
+    let id = body["data"]["devices"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let (_, body, _) = app.graphql(&format!("{{ device(id: \"{id}\") {{ name primary_ip4 {{ address parent {{ prefix }} }} }} }}"), Value::Null).await?;
+    assert_eq!(
+        body["data"]["device"],
+        json!({"name": "dev-00001", "primary_ip4": {"address": "10.1.0.1/16", "parent": {"prefix": "10.1.0.0/16"}}})
+    );
+    let (_, body, _) = app
+        .graphql(
+            "{ locations(name: \"site-001\") { name devices(limit: 2) { name } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["locations"][0]["devices"],
+        json!([{"name": "dev-00001"}, {"name": "dev-00002"}])
+    );
+    Ok(())
+}
+backend_test!(reads, reads_follow_nautobot);
+
+async fn errors_are_nautobots(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    // Unknown field: HTTP 400, errors, no data.
+    let (status, body, _) = app.graphql("{ devices { site } }", Value::Null).await?;
+    assert_eq!(status, 400);
+    assert!(
+        body.get("data").is_none()
+            && body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("site")),
+        "{body}"
+    );
+    // Syntax error.
+    let (status, _, _) = app.graphql("{ devices { name ", Value::Null).await?;
+    assert_eq!(status, 400);
+    // A value naming nothing: HTTP 200, the field null, the argument named.
+    let (status, body, _) =
+        app.graphql("{ devices(role: \"nope\") { name } }", Value::Null).await?;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["devices"], Value::Null);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED");
+    assert_eq!(body["errors"][0]["extensions"]["argument"], "role");
+    assert_eq!(body["errors"][0]["path"], json!(["devices"]));
+    for bad in [
+        "{ devices(id: \"not-a-uuid\") { name } }",
+        "{ devices(face: \"sideways\") { name } }",
+        "{ prefixes(parent: \"10.0.0.0/99\") { prefix } }",
+        "{ devices(limit: -1) { name } }",
+    ] {
+        let (status, body, _) = app.graphql(bad, Value::Null).await?;
+        assert_eq!(status, 200, "{bad}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{bad}: {body}");
+    }
+    // `id` on list fields is [String]: an Int literal is invalid.
+    let (status, _, _) = app.graphql("{ devices(id: 1) { name } }", Value::Null).await?;
+    assert_eq!(status, 400);
+    Ok(())
+}
+backend_test!(errors, errors_are_nautobots);
+
+async fn authentication(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let q = "{ devices { name } }";
+    let (status, body, _) = app.graphql_with(None, q, Value::Null).await?;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (403, Some("Authentication credentials were not provided."))
+    );
+    let (status, body, _) = app
+        .graphql_with(Some("Token 0123456789012345678901234567890123456789"), q, Value::Null)
+        .await?;
+    assert_eq!((status, body["detail"].as_str()), (403, Some("Invalid token.")));
+    let (status, _, _) = app.graphql_with(Some("Bearer nonsense"), q, Value::Null).await?;
+    assert_eq!(status, 403);
+    let response = app
+        .client()
+        .post(format!("{}/api/auth/token/", app.base))
+        .json(&json!({"username": "admin", "password": "wrong"}))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 403);
+    let response = app
+        .client()
+        .post(format!("{}/api/auth/token/", app.base))
+        .json(&json!({"username": "admin", "password": "secret"}))
+        .send()
+        .await?;
+    let jwt: Value = response.json().await?;
+    let bearer = format!("Bearer {}", jwt["token"].as_str().unwrap_or_default());
+    let (status, body, _) = app.graphql_with(Some(&bearer), q, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    let response = app.client().get(format!("{}/api/status/", app.base)).send().await?;
+    assert_eq!(response.headers().get("API-Version").and_then(|v| v.to_str().ok()), Some("3.2"));
+    Ok(())
+}
+backend_test!(auth, authentication);
+
+async fn import_is_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let mut bad = seed(3);
+    bad["dcim.interface"][4]["type"] = json!("not-a-type");
+    let error = app.import(bad).await.expect_err("a bad row must fail").to_string();
+    assert!(error.contains("dcim.interface row 5") && error.contains("field type"), "{error}");
+    let (_, body, _) = app.graphql("{ devices { name } statuses { name } }", Value::Null).await?;
+    assert_eq!(body["data"], json!({"devices": [], "statuses": []}));
+    // Export and import again into a fresh database: the same answer.
+    app.import(seed(3)).await?;
+    let exported = app.store.export().await?;
+    let other = TestApp::start(backend).await?;
+    other.import(exported.clone()).await?;
+    let again = other.store.export().await?;
+    assert_eq!(strip_times(exported), strip_times(again));
+    Ok(())
+}
+backend_test!(import, import_is_all_or_nothing);
+
+fn strip_times(mut value: Value) -> Value {
+    if let Some(models) = value.as_object_mut() {
+        models.remove("users.user");
+        models.remove("users.token");
+        for list in models.values_mut() {
+            for obj in list.as_array_mut().into_iter().flatten() {
+                if let Some(o) = obj.as_object_mut() {
+                    o.remove("created");
+                    o.remove("last_updated");
+                }
+            }
+        }
+    }
+    value
+}
+
+async fn custom_fields_appear_live(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    let (status, _, _) = app.graphql("{ devices { cf_rack_unit } }", Value::Null).await?;
+    assert_eq!(status, 400);
+    app.import(json!({"extras.customfield": [{"key": "rack_unit", "label": "Rack unit", "type": "integer", "content_types": ["dcim.device"]}]})).await?;
+    let mut seen = false;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (status, body, _) = app
+            .graphql("{ devices(cf_rack_unit__gte: 1) { name cf_rack_unit } }", Value::Null)
+            .await?;
+        if status == 200 {
+            assert_eq!(body["data"]["devices"], json!([]), "{body}");
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "cf_rack_unit did not appear within two seconds");
+    Ok(())
+}
+backend_test!(custom_fields, custom_fields_appear_live);
+
+/// The committed SDL is the API contract: regenerate it with
+/// `cargo run -p ferrobot -- schema export > schema/schema.graphql`.
+#[test]
+fn committed_sdl_is_current() -> anyhow::Result<()> {
+    let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
+    let served =
+        ferrobot_gateway::schema::build(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+    let want = ferrobot_gateway::schema::sdl(&served);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/schema.graphql");
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(have.trim_end() == want.trim_end(), "schema/schema.graphql is out of date: run `cargo run -p ferrobot -- schema export > schema/schema.graphql`");
+    Ok(())
+}
