@@ -202,7 +202,11 @@ impl Store {
             }
             let mut links: Vec<(String, HashMap<Uuid, Vec<Json>>)> = Vec::new();
             for field in &model.fields {
+                // Links through a model of their own are exported as that model's rows.
                 if let FieldKind::ManyToMany { through, .. } = &field.kind {
+                    if through.model.is_some() {
+                        continue;
+                    }
                     links.push((
                         field.name.clone(),
                         self.pairs(
