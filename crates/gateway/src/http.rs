@@ -131,7 +131,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
     };
     let served = state.served();
-    let request_state = Arc::new(RequestState::new(served.clone(), state.store.clone()));
+    let request_state = Arc::new(RequestState::new(served.clone(), state.store.counted()));
     let mut request = async_graphql::Request::new(query).data(request_state.clone());
     if let Some(name) = parsed.operation_name {
         request = request.operation_name(name);
@@ -154,8 +154,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     }
     // Not answered by the plan: a document that failed to parse or validate (HTTP 400, no
     // `data`, as graphene answers), or an introspection query.
-    let ran = response.data != async_graphql::Value::Null || response.errors.is_empty();
-    if !ran {
+    if !request_state.executed() {
         let errs: Vec<serde_json::Value> = response
             .errors
             .iter()

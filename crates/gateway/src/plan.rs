@@ -22,7 +22,6 @@ use ferrobot_domain::catalogue::{
     ComputedKind, FieldKind, Lookup, Model, ModelId, Relation, RelationShape,
 };
 use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
-use ferrobot_domain::CustomFieldKind;
 use ferrobot_persistence::query::{
     ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope,
 };
@@ -41,11 +40,23 @@ pub struct RequestState {
     pub store: Store,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
+    /// Set once validation passed and execution began: errors after that are HTTP 200.
+    pub(crate) executed: std::sync::atomic::AtomicBool,
 }
 
 impl RequestState {
     pub fn new(served: Arc<Served>, store: Store) -> Self {
-        Self { served, store, document: Mutex::new(None), answer: Mutex::new(None) }
+        Self {
+            served,
+            store,
+            document: Mutex::new(None),
+            answer: Mutex::new(None),
+            executed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub fn executed(&self) -> bool {
+        self.executed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn take_answer(&self) -> Option<Answer> {
@@ -119,6 +130,7 @@ impl Extension for PlanExtensionImpl {
         let Some(state) = ctx.data_opt::<Arc<RequestState>>().cloned() else {
             return next.run(ctx, operation_name).await;
         };
+        state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
         let taken = state.document.lock().ok().and_then(|mut d| d.take());
         let Some((document, variables)) = taken else {
             return next.run(ctx, operation_name).await;
@@ -612,19 +624,6 @@ impl Planner<'_> {
                 }
             }
             let Some((target, lookup)) = found else { continue };
-            if let ArgTarget::CustomField { kind: CustomFieldKind::Boolean, .. } = &target {
-                let values = values.into_iter().map(|v| match v {
-                    ArgValue::Bool(b) => ArgValue::Str(if b { "1" } else { "0" }.into()),
-                    other => other,
-                });
-                node.filters.push(FilterArg {
-                    argument: name.to_owned(),
-                    target,
-                    lookup,
-                    values: values.collect(),
-                });
-                continue;
-            }
             node.filters.push(FilterArg { argument: name.to_owned(), target, lookup, values });
         }
         Ok(())

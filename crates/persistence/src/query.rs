@@ -85,7 +85,17 @@ fn decode(row: &QueryResult, idx: usize, ty: ColType) -> StoreResult<Cell> {
             .try_get_by_index::<Option<String>>(idx)
             .map_err(err)?
             .map(|s| Cell::Text(s.into_boxed_str())),
-        ColType::Int => row.try_get_by_index::<Option<i64>>(idx).map_err(err)?.map(Cell::Int),
+        // PostgreSQL keeps smallint and integer apart from bigint; accept each width.
+        ColType::Int => match row.try_get_by_index::<Option<i64>>(idx) {
+            Ok(v) => v.map(Cell::Int),
+            Err(_) => match row.try_get_by_index::<Option<i32>>(idx) {
+                Ok(v) => v.map(|i| Cell::Int(i64::from(i))),
+                Err(_) => row
+                    .try_get_by_index::<Option<i16>>(idx)
+                    .map_err(err)?
+                    .map(|i| Cell::Int(i64::from(i))),
+            },
+        },
         ColType::Bool => row.try_get_by_index::<Option<bool>>(idx).map_err(err)?.map(Cell::Bool),
         ColType::DateTime => {
             row.try_get_by_index::<Option<DateTime<Utc>>>(idx).map_err(err)?.map(Cell::DateTime)
@@ -426,7 +436,17 @@ impl Store {
     ) -> StoreResult<Condition> {
         let filter = match &arg.target {
             ArgTarget::CustomField { key, kind } => {
-                let expr = self.custom_field_expr(key);
+                let expr = self.custom_field_expr(key, *kind);
+                if *kind == CustomFieldKind::Boolean {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let literal = match (self.backend, want) {
+                        (Backend::Sqlite, true) => "1",
+                        (Backend::Sqlite, false) => "0",
+                        (_, true) => "true",
+                        (_, false) => "false",
+                    };
+                    return Ok(Expr::expr(expr).eq(literal).into_condition());
+                }
                 let positive = text_or_number_condition(
                     self.backend,
                     expr,
@@ -588,13 +608,20 @@ impl Store {
         }
     }
 
-    fn custom_field_expr(&self, key: &str) -> SimpleExpr {
+    fn custom_field_expr(&self, key: &str, kind: CustomFieldKind) -> SimpleExpr {
         let key = key.replace(['\'', '"', '\\'], "");
+        let integer = kind == CustomFieldKind::Integer;
         match self.backend {
             Backend::Sqlite => {
                 Expr::cust(format!("json_extract(_custom_field_data, '$.\"{key}\"')"))
             }
+            Backend::Postgres if integer => {
+                Expr::cust(format!("((_custom_field_data->>'{key}')::bigint)"))
+            }
             Backend::Postgres => Expr::cust(format!("(_custom_field_data->>'{key}')")),
+            Backend::MySql if integer => Expr::cust(format!(
+                "CAST(JSON_EXTRACT(_custom_field_data, '$.\"{key}\"') AS SIGNED)"
+            )),
             Backend::MySql => {
                 Expr::cust(format!("JSON_UNQUOTE(JSON_EXTRACT(_custom_field_data, '$.\"{key}\"'))"))
             }
