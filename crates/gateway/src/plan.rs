@@ -278,7 +278,7 @@ async fn answer(
                     continue;
                 }
             };
-        let built = planner.node(model, &field, single).and_then(|node| Ok(node));
+        let built = planner.node(model, &field, single);
         let mut node = match built {
             Ok(node) => node,
             Err(e) => {

@@ -38,10 +38,13 @@ impl Served {
         &'a self,
         model: &'a Model,
     ) -> impl Iterator<Item = &'a CustomField> {
-        self.custom_fields.iter().filter(move |cf| {
-            model.features.custom_fields && cf.content_types.iter().any(|c| *c == model.label)
-        })
+        self.custom_fields.iter().filter(move |cf| applies(cf, model))
     }
+}
+
+/// Whether a custom field is defined on a model.
+pub fn applies(cf: &CustomField, model: &Model) -> bool {
+    model.features.custom_fields && cf.content_types.contains(&model.label)
 }
 
 /// The enum type of a choice field, named as graphene names it (`DcimDeviceFaceChoices`).
@@ -133,12 +136,8 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     let exposed = |m: &Model| m.graphql.is_some();
     for model in catalogue.models().iter().filter(|m| exposed(m)) {
         let Some(gql) = &model.graphql else { continue };
-        let custom: Vec<&CustomField> = custom_fields
-            .iter()
-            .filter(|cf| {
-                model.features.custom_fields && cf.content_types.iter().any(|c| *c == model.label)
-            })
-            .collect();
+        let custom: Vec<&CustomField> =
+            custom_fields.iter().filter(|cf| applies(cf, model)).collect();
         types.insert(gql.type_name.clone(), model.id);
         let mut object = Object::new(&gql.type_name);
         if let Some(desc) = Some(format!("The {} model ({}).", model.verbose_name, model.label)) {
@@ -217,13 +216,8 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                 object =
                     object.field(unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name)));
             } else {
-                let target_custom: Vec<&CustomField> = custom_fields
-                    .iter()
-                    .filter(|cf| {
-                        target.features.custom_fields
-                            && cf.content_types.iter().any(|c| *c == target.label)
-                    })
-                    .collect();
+                let target_custom: Vec<&CustomField> =
+                    custom_fields.iter().filter(|cf| applies(cf, target)).collect();
                 let f = unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name));
                 object = object.field(filter_arguments(target, &target_custom, f));
             }

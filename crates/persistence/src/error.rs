@@ -26,9 +26,8 @@ impl From<sea_orm::DbErr> for StoreError {
     fn from(error: sea_orm::DbErr) -> Self {
         let text = error.to_string();
         let lower = text.to_lowercase();
-        if lower.contains("unique") || lower.contains("duplicate") {
-            StoreError::Conflict(text)
-        } else if lower.contains("foreign key") {
+        if lower.contains("unique") || lower.contains("duplicate") || lower.contains("foreign key")
+        {
             StoreError::Conflict(text)
         } else {
             StoreError::Internal(text)

@@ -541,7 +541,7 @@ impl Importer<'_> {
         });
         batch.rows.push(row);
         if batch.rows.len() >= 5000 {
-            let full = std::mem::replace(&mut batch.rows, Vec::new());
+            let full = std::mem::take(&mut batch.rows);
             let b =
                 Batch { table: batch.table.clone(), columns: batch.columns.clone(), rows: full };
             self.batches.insert(format!("{key}#full"), b);
@@ -602,7 +602,9 @@ impl Importer<'_> {
             }))),
             FieldKind::Choice { choices, .. } => {
                 let s = text()?;
-                if !(s.is_empty() && field.blank) && !choices.iter().any(|(value, _)| *value == s) {
+                let allowed =
+                    (s.is_empty() && field.blank) || choices.iter().any(|(value, _)| *value == s);
+                if !allowed {
                     return Err(format!("Value '{s}' is not a valid choice."));
                 }
                 Value::String(Some(Box::new(s)))

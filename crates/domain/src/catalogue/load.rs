@@ -210,9 +210,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
 
     // Pass 2: relations, forward then reverse, with clash checks.
     let tag = labels.get("extras.tag").copied();
-    for id in 0..models.len() {
+    for model in models.iter_mut() {
         let mut rels = Vec::new();
-        for (idx, f) in models[id].fields.iter().enumerate() {
+        for (idx, f) in model.fields.iter().enumerate() {
             match &f.kind {
                 FieldKind::ForeignKey { to, .. } => rels.push(Relation {
                     name: f.name.clone(),
@@ -235,9 +235,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 _ => {}
             }
         }
-        if models[id].features.tags {
+        if model.features.tags {
             let target = tag.ok_or_else(|| {
-                err("catalogue", &models[id].label, "has tags but extras.tag is missing")
+                err("catalogue", &model.label, "has tags but extras.tag is missing")
             })?;
             rels.push(Relation {
                 name: "tags".into(),
@@ -246,11 +246,11 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     table: "extras_taggeditem".into(),
                     source_column: "object_id".into(),
                     target_column: "tag_id".into(),
-                    content_type: Some(models[id].label.clone()),
+                    content_type: Some(model.label.clone()),
                 },
             });
         }
-        models[id].relations = rels;
+        model.relations = rels;
     }
     for id in 0..models.len() {
         let mut reverse = Vec::new();
