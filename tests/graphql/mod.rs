@@ -115,11 +115,8 @@ async fn errors_are_nautobots(backend: Backend) -> anyhow::Result<()> {
     // Unknown field: HTTP 400, errors, no data.
     let (status, body, _) = app.graphql("{ devices { site } }", Value::Null).await?;
     assert_eq!(status, 400);
-    assert!(
-        body.get("data").is_none()
-            && body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("site")),
-        "{body}"
-    );
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["message"], "Cannot query field 'site' on type 'DeviceType'.");
     // Syntax error.
     let (status, _, _) = app.graphql("{ devices { name ", Value::Null).await?;
     assert_eq!(status, 400);

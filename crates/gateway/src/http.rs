@@ -159,7 +159,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             .errors
             .iter()
             .map(|e| {
-                let mut v = json!({ "message": e.message });
+                let mut v = json!({ "message": graphql_core_message(&e.message) });
                 if !e.locations.is_empty() {
                     v["locations"] = json!(e
                         .locations
@@ -182,4 +182,49 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures_util::Stream<Item = Bytes> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Rewrites async-graphql's validation messages in graphql-core's words, which Nautobot's
+/// clients see (`Cannot query field 'site' on type 'DeviceType'.`).
+pub fn graphql_core_message(message: &str) -> String {
+    let quoted: Vec<&str> = message.split('"').skip(1).step_by(2).collect();
+    if message.starts_with("Unknown field ") && quoted.len() >= 2 {
+        return format!("Cannot query field '{}' on type '{}'.", quoted[0], quoted[1]);
+    }
+    if message.starts_with("Unknown argument ") && quoted.len() >= 3 {
+        return format!("Unknown argument '{}' on field '{}.{}'.", quoted[0], quoted[2], quoted[1]);
+    }
+    if message.starts_with(" --> ") || message.starts_with("-->") {
+        let detail = message
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches(|c: char| c == ' ' || c == '=')
+            .trim();
+        return format!("Syntax Error: {detail}");
+    }
+    message.replace('"', "'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::graphql_core_message;
+
+    #[test]
+    fn messages_read_like_graphql_core() {
+        assert_eq!(
+            graphql_core_message("Unknown field \"site\" on type \"DeviceType\"."),
+            "Cannot query field 'site' on type 'DeviceType'."
+        );
+        assert_eq!(
+            graphql_core_message("Unknown argument \"x\" on field \"devices\" of type \"Query\"."),
+            "Unknown argument 'x' on field 'Query.devices'."
+        );
+        assert_eq!(
+            graphql_core_message(
+                "Variable \"$id\" of type \"Int!\" used in position expecting type \"ID\"."
+            ),
+            "Variable '$id' of type 'Int!' used in position expecting type 'ID'."
+        );
+    }
 }

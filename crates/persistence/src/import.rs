@@ -69,6 +69,8 @@ struct Importer<'a> {
     tx: &'a DatabaseTransaction,
     batches: HashMap<String, Batch>,
     order: Vec<String>,
+    /// Batches that filled up, waiting for the next flush.
+    ready: Vec<Batch>,
     refs: HashMap<(ModelId, String), Uuid>,
     known: HashSet<(ModelId, Uuid)>,
     deferred: Vec<Pending>,
@@ -117,6 +119,7 @@ impl Store {
             tx: &tx,
             batches: HashMap::new(),
             order: Vec::new(),
+            ready: Vec::new(),
             refs: HashMap::new(),
             known: HashSet::new(),
             deferred: Vec::new(),
@@ -541,15 +544,16 @@ impl Importer<'_> {
         });
         batch.rows.push(row);
         if batch.rows.len() >= 5000 {
-            let full = std::mem::take(&mut batch.rows);
-            let b =
-                Batch { table: batch.table.clone(), columns: batch.columns.clone(), rows: full };
-            self.batches.insert(format!("{key}#full"), b);
-            self.order.push(format!("{key}#full"));
+            let rows = std::mem::take(&mut batch.rows);
+            let full = Batch { table: batch.table.clone(), columns: batch.columns.clone(), rows };
+            self.ready.push(full);
         }
     }
 
     async fn flush(&mut self) -> FieldResult<()> {
+        for batch in std::mem::take(&mut self.ready) {
+            self.store.insert_batch(self.tx, batch).await.map_err(|e| (None, e.to_string()))?;
+        }
         for key in std::mem::take(&mut self.order) {
             if let Some(batch) = self.batches.remove(&key) {
                 self.store.insert_batch(self.tx, batch).await.map_err(|e| (None, e.to_string()))?;

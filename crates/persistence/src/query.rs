@@ -387,6 +387,7 @@ impl Store {
         let builder = self.backend.query_builder();
         let (sql, values) = select.build_any(&*builder);
         self.count();
+        tracing::debug!(%sql, "select");
         let stmt = self.statement(sql, values);
         let mut rows = Rows { width: types.len(), cells: Vec::new() };
         let mut stream = self.db.stream(stmt).await?;
