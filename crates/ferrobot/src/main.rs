@@ -134,12 +134,11 @@ async fn main() -> Result<()> {
             tracing::info!(database = %cli.database_url, "data lives here");
             tracing::info!("get a token: ferrobot createsuperuser --username admin --password …; ferrobot token create --user admin");
             tracing::info!("listening on http://{bind}/api/graphql/");
-            axum::serve(listener, ferrobot_gateway::router(state))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-                .context("serve")?;
+            ferrobot_gateway::serve(listener, state, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serve")?;
         }
         Command::Migrate => {
             tracing::info!(count = applied.len(), "migrations up to date");

@@ -290,7 +290,7 @@ async fn answer(
         if single {
             node.limit = Some(1);
         }
-        match load(store, &node, Link::Root { limit: node.limit, offset: node.offset }).await {
+        match load(store, &node, Link::Root { limit: node.limit, offset: node.offset }, 0).await {
             Ok(level) => {
                 let body = if single {
                     RootBody::Single(Box::new(node), level)
@@ -314,11 +314,13 @@ fn load<'a>(
     store: &'a Store,
     node: &'a Node,
     link: Link,
+    depth: usize,
 ) -> futures_util::future::BoxFuture<'a, Result<Level, StoreError>> {
     Box::pin(async move {
         let condition = store.compile_filters(node.model, &node.filters).await?;
         let skip = usize::from(!matches!(link, Link::Root { .. }));
-        let spec = LevelSpec { model: node.model, columns: node.columns.clone(), condition, link };
+        let spec =
+            LevelSpec { model: node.model, depth, columns: node.columns.clone(), condition, link };
         let (rows, scope) = store.load_level(&spec).await?;
         let mut level = Level { rows, skip, index: HashMap::new(), children: Vec::new() };
         if skip == 1 {
@@ -337,16 +339,20 @@ fn load<'a>(
         }
         for (rel, child) in &node.children {
             let link = child_link(node, &level, &scope, rel);
-            level.children.push(load(store, child, link).await?);
+            level.children.push(load(store, child, link, depth + 1).await?);
         }
         Ok(level)
     })
 }
 
 fn child_link(node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link {
-    let keys_from = |column: &str| -> Keys {
+    // Few parents: hand over their keys. Many: hand over the parent statement, as `IN` where the
+    // child table is bigger than the parent set (reverse relations) and as a correlated `EXISTS`
+    // where it is usually smaller (through tables, the targets of foreign keys).
+    let keys_from = |column: &str, correlated: bool| -> Keys {
+        let large = || if correlated { scope.exists_of(column) } else { scope.keys_of(column) };
         let Some(col) = node.columns.iter().position(|(c, _)| c == column) else {
-            return scope.keys_of(column);
+            return large();
         };
         let mut keys: Vec<Uuid> = (0..level.rows.len())
             .filter_map(|r| level.rows.row(r)[level.skip + col].as_uuid())
@@ -356,13 +362,13 @@ fn child_link(node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link
         if keys.len() <= KEY_LIST_LIMIT {
             Keys::List(keys)
         } else {
-            scope.keys_of(column)
+            large()
         }
     };
     match &rel.shape {
-        RelationShape::Forward { column, .. } => Link::Forward(keys_from(column)),
+        RelationShape::Forward { column, .. } => Link::Forward(keys_from(column, true)),
         RelationShape::Reverse { column, .. } => {
-            Link::Reverse { column: column.clone(), keys: keys_from("id") }
+            Link::Reverse { column: column.clone(), keys: keys_from("id", false) }
         }
         RelationShape::Through { table, source_column, target_column, content_type } => {
             Link::Through {
@@ -370,7 +376,7 @@ fn child_link(node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link
                 source_column: source_column.clone(),
                 target_column: target_column.clone(),
                 content_type: content_type.clone(),
-                keys: keys_from("id"),
+                keys: keys_from("id", true),
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod query;
 pub mod schema;
+mod sqlite_read;
 pub mod store;
 pub mod write;
 

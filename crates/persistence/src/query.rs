@@ -194,7 +194,17 @@ impl Rows {
 #[derive(Debug, Clone)]
 pub enum Keys {
     List(Vec<Uuid>),
+    /// `column IN (SELECT key FROM parent WHERE …)`: the database walks the parent's keys.
     Query(Box<SelectStatement>),
+    /// `EXISTS (SELECT 1 FROM parent AS alias WHERE alias.key = column AND …)`: the database
+    /// walks the child's rows and probes the parent by key. Cheaper when the child table is
+    /// smaller than the parent set (IP assignments under all interfaces, statuses under them).
+    Exists {
+        table: String,
+        alias: String,
+        key: String,
+        condition: Condition,
+    },
 }
 
 impl Keys {
@@ -208,6 +218,15 @@ impl Keys {
                 }
             }
             Keys::Query(stmt) => column.in_subquery((**stmt).clone()),
+            Keys::Exists { table, alias, key, condition } => {
+                let a = Alias::new(alias);
+                let mut sub = Query::select();
+                sub.expr(Expr::val(1))
+                    .from_as(Alias::new(table), a.clone())
+                    .and_where(Expr::col((a, Alias::new(key))).eq(column))
+                    .cond_where(condition.clone());
+                Expr::exists(sub)
+            }
         }
     }
 }
@@ -240,6 +259,9 @@ pub enum Link {
 #[derive(Debug, Clone)]
 pub struct LevelSpec {
     pub model: ModelId,
+    /// Nesting depth, 0 for the root: the level's table is aliased `l<depth>` everywhere, so
+    /// conditions from several levels can meet in one statement without clashing.
+    pub depth: usize,
     /// Extra columns beyond the model's: `_custom_field_data`, `_name` …
     pub columns: Vec<(String, ColType)>,
     pub condition: Condition,
@@ -250,6 +272,7 @@ pub struct LevelSpec {
 #[derive(Debug, Clone)]
 pub struct Scope {
     table: String,
+    alias: String,
     condition: Condition,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -259,14 +282,18 @@ pub struct Scope {
 impl Scope {
     /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
     pub fn keys_of(&self, column: &str) -> Keys {
+        let a = Alias::new(&self.alias);
         let mut inner = Query::select();
         inner
-            .column(Alias::new(column))
-            .from(Alias::new(&self.table))
+            .column((a.clone(), Alias::new(column)))
+            .from_as(Alias::new(&self.table), a.clone())
             .cond_where(self.condition.clone());
         if self.limit.is_some() || self.offset.is_some() {
             for (c, desc) in &self.order {
-                inner.order_by(Alias::new(c), if *desc { Order::Desc } else { Order::Asc });
+                inner.order_by(
+                    (a.clone(), Alias::new(c)),
+                    if *desc { Order::Desc } else { Order::Asc },
+                );
             }
             inner.limit(self.limit.unwrap_or(u64::MAX >> 1));
             if let Some(o) = self.offset {
@@ -279,6 +306,19 @@ impl Scope {
         }
         Keys::Query(Box::new(inner))
     }
+
+    /// The keys of this level as a correlated `EXISTS` (see [`Keys::Exists`]).
+    pub fn exists_of(&self, column: &str) -> Keys {
+        if self.limit.is_some() || self.offset.is_some() {
+            return self.keys_of(column);
+        }
+        Keys::Exists {
+            table: self.table.clone(),
+            alias: self.alias.clone(),
+            key: column.to_owned(),
+            condition: self.condition.clone(),
+        }
+    }
 }
 
 impl Store {
@@ -286,10 +326,12 @@ impl Store {
     pub async fn load_level(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(spec.model);
+        let alias = format!("l{}", spec.depth);
+        let t = Alias::new(&alias);
+        let qualified = |c: &str| Expr::col((t.clone(), Alias::new(c)));
         let mut select = Query::select();
         let mut types = Vec::new();
-        let t = Alias::new("t");
-        let mut scope_condition = spec.condition.clone();
+        let scope_condition;
         let order: Vec<(String, bool)> =
             model.ordering.iter().map(|o| (o.column.clone(), o.descending)).collect();
         let mut limit = None;
@@ -297,66 +339,69 @@ impl Store {
         match &spec.link {
             Link::Root { limit: l, offset: o } => {
                 select.from_as(Alias::new(&model.table), t.clone());
-                select.cond_where(spec.condition.clone());
+                scope_condition = spec.condition.clone();
+                select.cond_where(scope_condition.clone());
                 limit = *l;
                 offset = *o;
             }
             Link::Forward(keys) => {
                 select.from_as(Alias::new(&model.table), t.clone());
-                select.expr(Expr::col((t.clone(), Alias::new("id"))));
+                select.expr(qualified("id"));
                 types.push(ColType::Uuid);
-                let cond = keys.condition(col("id"));
-                scope_condition = Cond::all().add(cond.clone()).add(spec.condition.clone());
+                scope_condition =
+                    Cond::all().add(keys.condition(qualified("id"))).add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
             }
             Link::Reverse { column, keys } => {
                 select.from_as(Alias::new(&model.table), t.clone());
-                select.expr(Expr::col((t.clone(), Alias::new(column))));
+                select.expr(qualified(column));
                 types.push(ColType::Uuid);
                 scope_condition =
-                    Cond::all().add(keys.condition(col(column))).add(spec.condition.clone());
+                    Cond::all().add(keys.condition(qualified(column))).add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
                 select.order_by((t.clone(), Alias::new(column)), Order::Asc);
             }
             Link::Through { table, source_column, target_column, content_type, keys } => {
-                let th = Alias::new("th");
+                // The through table is aliased by depth too: `th<depth>`.
+                let th = Alias::new(format!("th{}", spec.depth));
+                let th_col = |c: &str| Expr::col((th.clone(), Alias::new(c)));
                 select.from_as(Alias::new(table), th.clone());
                 select.inner_join(
                     sea_query::TableRef::TableAlias(
                         sea_query::SeaRc::new(Alias::new(&model.table)),
                         sea_query::SeaRc::new(t.clone()),
                     ),
-                    Expr::col((t.clone(), Alias::new("id")))
-                        .equals((th.clone(), Alias::new(target_column))),
+                    qualified("id").equals((th.clone(), Alias::new(target_column))),
                 );
-                select.expr(Expr::col((th.clone(), Alias::new(source_column))));
+                select.expr(th_col(source_column));
                 types.push(ColType::Uuid);
-                let mut link = Cond::all()
-                    .add(keys.condition(Expr::col((th.clone(), Alias::new(source_column)))));
+                let mut link = Cond::all().add(keys.condition(th_col(source_column)));
                 let mut sub = Query::select();
-                sub.column(Alias::new(target_column)).from(Alias::new(table));
-                let mut sub_cond = Cond::all().add(keys.condition(col(source_column)));
+                sub.column((th.clone(), Alias::new(target_column)))
+                    .from_as(Alias::new(table), th.clone());
+                let mut sub_cond = Cond::all().add(keys.condition(th_col(source_column)));
                 if let Some(ct) = content_type {
-                    link = link
-                        .add(Expr::col((th.clone(), Alias::new("content_type"))).eq(ct.as_str()));
-                    sub_cond = sub_cond.add(col("content_type").eq(ct.as_str()));
+                    link = link.add(th_col("content_type").eq(ct.as_str()));
+                    sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
                 }
                 sub.cond_where(sub_cond);
                 if !spec.condition.is_empty() {
+                    // The level's own filters name bare columns: apply them where the model's
+                    // table is alone.
                     let mut own = Query::select();
                     own.column(Alias::new("id"))
                         .from(Alias::new(&model.table))
                         .cond_where(spec.condition.clone());
-                    link = link.add(Expr::col((t.clone(), Alias::new("id"))).in_subquery(own));
+                    link = link.add(qualified("id").in_subquery(own));
                 }
                 select.cond_where(link);
                 scope_condition =
-                    Cond::all().add(col("id").in_subquery(sub)).add(spec.condition.clone());
+                    Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
             }
         }
         for (name, ty) in &spec.columns {
-            select.expr(Expr::col((t.clone(), Alias::new(name))));
+            select.expr(qualified(name));
             types.push(*ty);
         }
         if !matches!(spec.link, Link::Forward(_)) {
@@ -377,8 +422,14 @@ impl Store {
             select.offset(o);
         }
         let rows = self.fetch(&select, &types).await?;
-        let scope =
-            Scope { table: model.table.clone(), condition: scope_condition, limit, offset, order };
+        let scope = Scope {
+            table: model.table.clone(),
+            alias,
+            condition: scope_condition,
+            limit,
+            offset,
+            order,
+        };
         Ok((rows, scope))
     }
 
@@ -388,6 +439,19 @@ impl Store {
         let (sql, values) = select.build_any(&*builder);
         self.count();
         tracing::debug!(%sql, "select");
+        let started = std::time::Instant::now();
+        if let Some(reader) = self.reader.clone() {
+            let types = types.to_vec();
+            let rows = tokio::task::spawn_blocking(move || reader.fetch(&sql, &values.0, &types))
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))??;
+            tracing::debug!(
+                rows = rows.len(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "fetched"
+            );
+            return Ok(rows);
+        }
         let stmt = self.statement(sql, values);
         let mut rows = Rows { width: types.len(), cells: Vec::new() };
         let mut stream = self.db.stream(stmt).await?;
@@ -396,6 +460,11 @@ impl Store {
                 rows.cells.push(decode(&row, idx, *ty)?);
             }
         }
+        tracing::debug!(
+            rows = rows.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "fetched"
+        );
         Ok(rows)
     }
 

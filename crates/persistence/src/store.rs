@@ -55,6 +55,8 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) catalogue: Arc<Catalogue>,
     statements: Arc<AtomicU64>,
+    /// Fast reads for a SQLite file (not for in-memory databases).
+    pub(crate) reader: Option<Arc<crate::sqlite_read::SqliteReader>>,
 }
 
 impl Store {
@@ -105,8 +107,14 @@ impl Store {
         } else {
             options.max_connections(16);
         }
+        let reader = match backend {
+            Backend::Sqlite if !(url.contains(":memory:") || url.contains("mode=memory")) => {
+                sqlite_path(&url).map(|p| Arc::new(crate::sqlite_read::SqliteReader::new(p)))
+            }
+            _ => None,
+        };
         let db = Database::connect(options).await?;
-        Ok(Store { db, backend, catalogue, statements: Arc::new(AtomicU64::new(0)) })
+        Ok(Store { db, backend, catalogue, statements: Arc::new(AtomicU64::new(0)), reader })
     }
 
     pub fn backend(&self) -> Backend {

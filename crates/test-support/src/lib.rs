@@ -127,13 +127,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = ferrobot_gateway::router(state.clone());
+        let served = state.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = ferrobot_gateway::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await;
             reloader.abort();
         });
         Ok(TestApp {
