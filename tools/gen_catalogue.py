@@ -110,6 +110,19 @@ COMPUTED = {
 }
 
 
+# Relations through another model's rows (cable ends). `connected_endpoint` is the cable peer
+# while the slice has no front/rear ports; cable path tracing replaces it when ports arrive.
+LINKS = {
+    "dcim.interface": [
+        {"name": "cable", "kind": "through", "via": "dcim.cabletocabletermination", "source": "interface", "target": "cable"},
+        {"name": "cable_peer", "kind": "peer", "via": "dcim.cabletocabletermination", "source": "interface",
+         "group": "cable", "side": "cable_end", "union": "CableTerminationTypes"},
+        {"name": "connected_endpoint", "kind": "peer", "via": "dcim.cabletocabletermination", "source": "interface",
+         "group": "cable", "side": "cable_end", "union": "PathEndpointTypes"},
+    ],
+}
+
+
 def parse_sdl(path):
     """Return {type_name: {field: (type, {arg: type})}} for the object types of the SDL."""
     types = {}
@@ -336,6 +349,8 @@ def main():
             entry["ordering"] = keep
         if label in COMPUTED:
             entry["computed"] = COMPUTED[label]
+        if label in LINKS:
+            entry["links"] = LINKS[label]
 
         # Filters: the list field's arguments, grouped by base name.
         list_name = entry.get("graphql", {}).get("list")

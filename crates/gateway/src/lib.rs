@@ -75,10 +75,18 @@ impl AppState {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(state.config.reload_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut sized_at: Option<std::time::Instant> = None;
             loop {
                 tick.tick().await;
                 if let Err(error) = state.refresh().await {
                     tracing::warn!(%error, "custom-field reload failed");
+                }
+                // Table sizes steer the read planner; they need only be roughly right.
+                if sized_at.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30)) {
+                    sized_at = Some(std::time::Instant::now());
+                    if let Err(error) = state.store.refresh_table_sizes().await {
+                        tracing::warn!(%error, "table sizes not refreshed");
+                    }
                 }
             }
         })

@@ -338,45 +338,62 @@ fn load<'a>(
             }
         }
         for (rel, child) in &node.children {
-            let link = child_link(node, &level, &scope, rel);
+            let link = child_link(store, node, &level, &scope, rel);
             level.children.push(load(store, child, link, depth + 1).await?);
         }
         Ok(level)
     })
 }
 
-fn child_link(node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link {
-    // Few parents: hand over their keys. Many: hand over the parent statement, as `IN` where the
-    // child table is bigger than the parent set (reverse relations) and as a correlated `EXISTS`
-    // where it is usually smaller (through tables, the targets of foreign keys).
-    let keys_from = |column: &str, correlated: bool| -> Keys {
-        let large = || if correlated { scope.exists_of(column) } else { scope.keys_of(column) };
-        let Some(col) = node.columns.iter().position(|(c, _)| c == column) else {
-            return large();
+fn child_link(store: &Store, node: &Node, level: &Level, scope: &Scope, rel: &Relation) -> Link {
+    // Few parents: hand over their keys. Many: hand over the parent statement, either as
+    // `IN (subquery)` (the database walks the parent keys and probes the child by index) or as a
+    // correlated `EXISTS` (it walks the child rows and probes the parent by key), whichever walks
+    // fewer rows. Reverse relations always walk the parent keys: their child table is the bigger.
+    let keys_from = |column: &str, child_table: Option<&str>| -> Keys {
+        let parents = match node.columns.iter().position(|(c, _)| c == column) {
+            Some(col) => {
+                let mut keys: Vec<Uuid> = (0..level.rows.len())
+                    .filter_map(|r| level.rows.row(r)[level.skip + col].as_uuid())
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                if keys.len() <= KEY_LIST_LIMIT {
+                    return Keys::List(keys);
+                }
+                keys.len() as u64
+            }
+            None => u64::MAX,
         };
-        let mut keys: Vec<Uuid> = (0..level.rows.len())
-            .filter_map(|r| level.rows.row(r)[level.skip + col].as_uuid())
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        if keys.len() <= KEY_LIST_LIMIT {
-            Keys::List(keys)
-        } else {
-            large()
+        match child_table {
+            Some(table) if store.table_rows(table).is_none_or(|rows| rows < parents) => {
+                scope.exists_of(column)
+            }
+            _ => scope.keys_of(column),
         }
     };
+    let target_table = store.catalogue().model(rel.target).table.clone();
     match &rel.shape {
-        RelationShape::Forward { column, .. } => Link::Forward(keys_from(column, true)),
-        RelationShape::Reverse { column, .. } => {
-            Link::Reverse { column: column.clone(), keys: keys_from("id", false) }
+        RelationShape::Forward { column, .. } => {
+            Link::Forward(keys_from(column, Some(&target_table)))
         }
-        RelationShape::Through { table, source_column, target_column, content_type } => {
+        RelationShape::Reverse { column, .. } => {
+            Link::Reverse { column: column.clone(), keys: keys_from("id", None) }
+        }
+        RelationShape::Peer { table, endpoint_column, group_column, side_column } => Link::Peer {
+            table: table.clone(),
+            endpoint_column: endpoint_column.clone(),
+            group_column: group_column.clone(),
+            side_column: side_column.clone(),
+            keys: keys_from("id", Some(table)),
+        },
+        RelationShape::Through { table, source_column, target_column, content_type, .. } => {
             Link::Through {
                 table: table.clone(),
                 source_column: source_column.clone(),
                 target_column: target_column.clone(),
                 content_type: content_type.clone(),
-                keys: keys_from("id", true),
+                keys: keys_from("id", Some(table)),
             }
         }
     }

@@ -130,6 +130,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     let mut builder: Option<SchemaBuilder> = None;
     let mut objects = Vec::new();
     let mut enums = Vec::new();
+    let mut unions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut types = HashMap::new();
     let mut lists = HashMap::new();
     let mut singles = HashMap::new();
@@ -208,7 +209,13 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             let target = catalogue.model(rel.target);
             let Some(tg) = &target.graphql else { continue };
             let list = rel.shape.is_list();
-            if !list {
+            if let Some(union) = &rel.union {
+                let members = unions.entry(union.clone()).or_insert_with(Vec::new);
+                if !members.contains(&tg.type_name) {
+                    members.push(tg.type_name.clone());
+                }
+                object = object.field(unresolved(rel.name.clone(), named(union)));
+            } else if !list {
                 object = object.field(unresolved(rel.name.clone(), named(&tg.type_name)));
             } else if rel.name == "tags"
                 && matches!(rel.shape, RelationShape::Through { content_type: Some(_), .. })
@@ -245,6 +252,13 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     }
     for o in objects {
         schema = schema.register(o);
+    }
+    for (name, members) in unions {
+        let mut union = async_graphql::dynamic::Union::new(name);
+        for m in members {
+            union = union.possible_type(m);
+        }
+        schema = schema.register(union);
     }
     schema = schema.register(query).extension(PlanExtension);
     builder.replace(schema);

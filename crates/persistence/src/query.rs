@@ -205,6 +205,8 @@ pub enum Keys {
         key: String,
         condition: Condition,
     },
+    /// Every row of an unfiltered parent table: any non-null key qualifies.
+    All,
 }
 
 impl Keys {
@@ -218,6 +220,7 @@ impl Keys {
                 }
             }
             Keys::Query(stmt) => column.in_subquery((**stmt).clone()),
+            Keys::All => column.is_not_null(),
             Keys::Exists { table, alias, key, condition } => {
                 let a = Alias::new(alias);
                 let mut sub = Query::select();
@@ -253,6 +256,15 @@ pub enum Link {
         content_type: Option<String>,
         keys: Keys,
     },
+    /// The other end of a pairing: rows of `table` paired with the parent's row by
+    /// `group_column`, on another `side_column` (a cable's far termination).
+    Peer {
+        table: String,
+        endpoint_column: String,
+        group_column: String,
+        side_column: String,
+        keys: Keys,
+    },
 }
 
 /// What to read for one level.
@@ -280,8 +292,17 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// Whether this level is a whole table (no filter, no page): its children need no key
+    /// condition beyond a non-null link.
+    fn is_whole_table(&self) -> bool {
+        self.limit.is_none() && self.offset.is_none() && self.condition.is_empty()
+    }
+
     /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
     pub fn keys_of(&self, column: &str) -> Keys {
+        if self.is_whole_table() {
+            return Keys::All;
+        }
         let a = Alias::new(&self.alias);
         let mut inner = Query::select();
         inner
@@ -309,7 +330,7 @@ impl Scope {
 
     /// The keys of this level as a correlated `EXISTS` (see [`Keys::Exists`]).
     pub fn exists_of(&self, column: &str) -> Keys {
-        if self.limit.is_some() || self.offset.is_some() {
+        if self.limit.is_some() || self.offset.is_some() || self.is_whole_table() {
             return self.keys_of(column);
         }
         Keys::Exists {
@@ -359,7 +380,11 @@ impl Store {
                 scope_condition =
                     Cond::all().add(keys.condition(qualified(column))).add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
-                select.order_by((t.clone(), Alias::new(column)), Order::Asc);
+                // Children grouped by parent; the model's own ordering may start with the link
+                // (interfaces: device, then name), and a repeated key would cost a sort.
+                if order.first().is_none_or(|(c, _)| c != column) {
+                    select.order_by((t.clone(), Alias::new(column)), Order::Asc);
+                }
             }
             Link::Through { table, source_column, target_column, content_type, keys } => {
                 // The through table is aliased by depth too: `th<depth>`.
@@ -398,6 +423,54 @@ impl Store {
                 scope_condition =
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
+            }
+            Link::Peer { table, endpoint_column, group_column, side_column, keys } => {
+                let near = Alias::new(format!("pa{}", spec.depth));
+                let far = Alias::new(format!("pb{}", spec.depth));
+                let pairing = |select: &mut SelectStatement| {
+                    select.from_as(Alias::new(table), near.clone()).inner_join(
+                        sea_query::TableRef::TableAlias(
+                            sea_query::SeaRc::new(Alias::new(table)),
+                            sea_query::SeaRc::new(far.clone()),
+                        ),
+                        Cond::all()
+                            .add(
+                                Expr::col((far.clone(), Alias::new(group_column)))
+                                    .equals((near.clone(), Alias::new(group_column))),
+                            )
+                            .add(
+                                Expr::col((far.clone(), Alias::new(side_column)))
+                                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
+                            ),
+                    );
+                };
+                pairing(&mut select);
+                select.inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&model.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    qualified("id").equals((far.clone(), Alias::new(endpoint_column))),
+                );
+                let near_end = Expr::col((near.clone(), Alias::new(endpoint_column)));
+                select.expr(near_end.clone());
+                types.push(ColType::Uuid);
+                let mut link = Cond::all().add(keys.condition(near_end.clone()));
+                if !spec.condition.is_empty() {
+                    let mut own = Query::select();
+                    own.column(Alias::new("id"))
+                        .from(Alias::new(&model.table))
+                        .cond_where(spec.condition.clone());
+                    link = link.add(qualified("id").in_subquery(own));
+                }
+                select.cond_where(link);
+                let mut sub = Query::select();
+                pairing(&mut sub);
+                sub.column((far.clone(), Alias::new(endpoint_column)))
+                    .cond_where(keys.condition(near_end.clone()));
+                scope_condition =
+                    Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
+                select.order_by_expr(near_end.into(), Order::Asc);
             }
         }
         for (name, ty) in &spec.columns {
@@ -855,7 +928,34 @@ impl Store {
                 s.cond_where(c);
                 col("id").in_subquery(s).into_condition()
             }
-            RelationShape::Through { table, source_column, target_column, content_type } => {
+            RelationShape::Peer { table, endpoint_column, group_column, side_column } => {
+                let (near, far) = (Alias::new("pa"), Alias::new("pb"));
+                let mut s = Query::select();
+                s.column((near.clone(), Alias::new(endpoint_column)))
+                    .from_as(Alias::new(table), near.clone())
+                    .inner_join(
+                        sea_query::TableRef::TableAlias(
+                            sea_query::SeaRc::new(Alias::new(table)),
+                            sea_query::SeaRc::new(far.clone()),
+                        ),
+                        Cond::all()
+                            .add(
+                                Expr::col((far.clone(), Alias::new(group_column)))
+                                    .equals((near.clone(), Alias::new(group_column))),
+                            )
+                            .add(
+                                Expr::col((far.clone(), Alias::new(side_column)))
+                                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
+                            ),
+                    );
+                if let Some(keys) = next {
+                    s.cond_where(keys.condition(Expr::col((far, Alias::new(endpoint_column)))));
+                }
+                col("id").in_subquery(s).into_condition()
+            }
+            RelationShape::Through {
+                table, source_column, target_column, content_type, ..
+            } => {
                 let mut s = Query::select();
                 s.column(Alias::new(source_column)).from(Alias::new(table));
                 let mut c = Cond::all();

@@ -55,6 +55,9 @@ pub struct Store {
     pub(crate) backend: Backend,
     pub(crate) catalogue: Arc<Catalogue>,
     statements: Arc<AtomicU64>,
+    /// Approximate row counts per table, refreshed in the background; the read planner uses
+    /// them to choose between `IN (subquery)` and a correlated `EXISTS`.
+    sizes: Arc<std::sync::RwLock<std::collections::HashMap<String, u64>>>,
     /// Fast reads for a SQLite file (not for in-memory databases).
     pub(crate) reader: Option<Arc<crate::sqlite_read::SqliteReader>>,
 }
@@ -114,7 +117,14 @@ impl Store {
             _ => None,
         };
         let db = Database::connect(options).await?;
-        Ok(Store { db, backend, catalogue, statements: Arc::new(AtomicU64::new(0)), reader })
+        Ok(Store {
+            db,
+            backend,
+            catalogue,
+            statements: Arc::new(AtomicU64::new(0)),
+            sizes: Default::default(),
+            reader,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -181,5 +191,30 @@ impl Store {
     /// Runs one administrative statement (creating or dropping a test database).
     pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
         self.execute_raw(sql).await
+    }
+}
+
+impl Store {
+    /// The last known row count of a table.
+    pub fn table_rows(&self, table: &str) -> Option<u64> {
+        self.sizes.read().ok().and_then(|s| s.get(table).copied())
+    }
+
+    /// Counts the rows of every table the catalogue describes (run off the request path).
+    pub async fn refresh_table_sizes(&self) -> StoreResult<()> {
+        let tables = crate::schema::tables_for(&self.catalogue);
+        let mut sizes = std::collections::HashMap::new();
+        for table in tables {
+            let mut select = sea_query::Query::select();
+            select.expr(sea_query::Expr::cust("COUNT(*)")).from(sea_query::Alias::new(&table.name));
+            let rows = self.fetch(&select, &[crate::ColType::Int]).await?;
+            if let Some(crate::Cell::Int(n)) = rows.cells.first() {
+                sizes.insert(table.name, *n as u64);
+            }
+        }
+        if let Ok(mut slot) = self.sizes.write() {
+            *slot = sizes;
+        }
+        Ok(())
     }
 }

@@ -43,6 +43,27 @@ struct RawModel {
     filters: BTreeMap<String, RawFilter>,
     #[serde(default)]
     search: Vec<String>,
+    #[serde(default)]
+    links: Vec<RawLink>,
+}
+
+/// A relation through another model's rows, declared on the model it starts from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    name: String,
+    /// `through` (one object reached through a row of `via`) or `peer` (the object at the other
+    /// end of a pairing in `via`).
+    kind: String,
+    via: String,
+    /// The key of `via` that names this model.
+    source: String,
+    /// `through`: the key of `via` that names the target.
+    target: Option<String>,
+    /// `peer`: the column pairing rows, and the column telling the two ends apart.
+    group: Option<String>,
+    side: Option<String>,
+    union: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +242,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         column: f.column.clone().unwrap_or_default(),
                         field: idx,
                     },
+                    union: None,
                 }),
                 FieldKind::ManyToMany { to, through, .. } => rels.push(Relation {
                     name: f.name.clone(),
@@ -230,7 +252,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         source_column: through.source_column.clone(),
                         target_column: through.target_column.clone(),
                         content_type: None,
+                        single: false,
                     },
+                    union: None,
                 }),
                 _ => {}
             }
@@ -247,7 +271,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     source_column: "object_id".into(),
                     target_column: "tag_id".into(),
                     content_type: Some(model.label.clone()),
+                    single: false,
                 },
+                union: None,
             });
         }
         model.relations = rels;
@@ -265,6 +291,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                             column: f.column.clone().unwrap_or_default(),
                             unique: f.unique,
                         },
+                        union: None,
                     },
                 )),
                 FieldKind::ManyToMany { to, through, related_name: Some(name) } => reverse.push((
@@ -277,7 +304,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                             source_column: through.target_column.clone(),
                             target_column: through.source_column.clone(),
                             content_type: None,
+                            single: false,
                         },
+                        union: None,
                     },
                 )),
                 _ => {}
@@ -296,6 +325,19 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
     }
 
+    // Declared links through other models' rows.
+    for id in 0..models.len() {
+        let (source, _, label, raw) = &raws[id];
+        for link in &raw.links {
+            let rel = resolve_link(&models, &labels, id, link)
+                .map_err(|m| err(source, label, &format!("link {}: {m}", link.name)))?;
+            if models[id].relation(&rel.name).is_some() || models[id].field(&rel.name).is_some() {
+                return Err(err(source, label, &format!("link {} clashes", rel.name)));
+            }
+            models[id].relations.push(rel);
+        }
+    }
+
     // Pass 3: filters, which walk relations.
     for id in 0..models.len() {
         let (source, _, label, raw) = &raws[id];
@@ -308,6 +350,65 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         models[id].filters = filters;
     }
     Ok(Catalogue::new(models))
+}
+
+fn resolve_link(
+    models: &[Model],
+    labels: &HashMap<String, ModelId>,
+    id: ModelId,
+    link: &RawLink,
+) -> Result<Relation, String> {
+    let via = *labels.get(&link.via).ok_or_else(|| format!("unknown model {}", link.via))?;
+    let via_model = &models[via];
+    let key = |name: &str| -> Result<(String, Option<ModelId>), String> {
+        let (_, f) =
+            via_model.field(name).ok_or_else(|| format!("{} has no field {name}", link.via))?;
+        let to = match &f.kind {
+            FieldKind::ForeignKey { to, .. } => Some(*to),
+            _ => None,
+        };
+        Ok((f.column.clone().ok_or_else(|| format!("{name} is not a column"))?, to))
+    };
+    let (source_column, source_to) = key(&link.source)?;
+    if source_to != Some(id) {
+        return Err(format!("{}.{} does not refer to this model", link.via, link.source));
+    }
+    let shape_target = match link.kind.as_str() {
+        "through" => {
+            let (target_column, to) = key(link.target.as_deref().ok_or("`target` is required")?)?;
+            let to = to.ok_or("the target is not a foreign key")?;
+            (
+                RelationShape::Through {
+                    table: via_model.table.clone(),
+                    source_column,
+                    target_column,
+                    content_type: None,
+                    single: via_model.field(&link.source).is_some_and(|(_, f)| f.unique),
+                },
+                to,
+            )
+        }
+        "peer" => {
+            let (group_column, _) = key(link.group.as_deref().ok_or("`group` is required")?)?;
+            let (side_column, _) = key(link.side.as_deref().ok_or("`side` is required")?)?;
+            (
+                RelationShape::Peer {
+                    table: via_model.table.clone(),
+                    endpoint_column: source_column,
+                    group_column,
+                    side_column,
+                },
+                id,
+            )
+        }
+        other => return Err(format!("unknown link kind {other}")),
+    };
+    Ok(Relation {
+        name: link.name.clone(),
+        target: shape_target.1,
+        shape: shape_target.0,
+        union: link.union.clone(),
+    })
 }
 
 fn err(source: &str, label: &str, msg: &str) -> DomainError {

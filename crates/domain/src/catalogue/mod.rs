@@ -170,6 +170,9 @@ pub struct Relation {
     pub name: String,
     pub target: ModelId,
     pub shape: RelationShape,
+    /// The GraphQL union the relation is typed as (`PathEndpointTypes`), when not the target's
+    /// own type: the union's members are the catalogue models that can stand at its end.
+    pub union: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +187,13 @@ pub enum RelationShape {
         source_column: String,
         target_column: String,
         content_type: Option<String>,
+        /// One row at most per source (`interface.cable` through its cable termination).
+        single: bool,
     },
+    /// The object at the other end of a pairing table: rows of `table` whose `group_column`
+    /// matches this object's row and whose `side_column` differs (`interface.cable_peer`
+    /// through the two terminations of its cable).
+    Peer { table: String, endpoint_column: String, group_column: String, side_column: String },
 }
 
 impl RelationShape {
@@ -192,7 +201,8 @@ impl RelationShape {
         match self {
             RelationShape::Forward { .. } => false,
             RelationShape::Reverse { unique, .. } => !unique,
-            RelationShape::Through { .. } => true,
+            RelationShape::Through { single, .. } => !single,
+            RelationShape::Peer { .. } => false,
         }
     }
 }
