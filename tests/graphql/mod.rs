@@ -252,6 +252,42 @@ async fn custom_fields_appear_live(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(custom_fields, custom_fields_appear_live);
 
+async fn cables_connect_interfaces(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let mut data = seed(3);
+    data["extras.status"][0]["content_types"] = json!([
+        "dcim.device",
+        "dcim.interface",
+        "dcim.location",
+        "ipam.prefix",
+        "ipam.ipaddress",
+        "dcim.cable"
+    ]);
+    let cable = "5b0f1c84-8f77-4a54-9d3b-2f6f6c1e2a11";
+    data["dcim.cable"] = json!([{"id": cable, "status": "Active", "type": "cat6"}]);
+    data["dcim.cabletocabletermination"] = json!([
+        {"cable": cable, "cable_end": "A", "interface": {"device": "dev-00001", "name": "eth2"}},
+        {"cable": cable, "cable_end": "B", "interface": {"device": "dev-00002", "name": "eth2"}},
+    ]);
+    app.import(data).await?;
+    let (status, body, _) = app
+        .graphql(
+            "{ devices(name: \"dev-00001\") { interfaces(name: [\"eth1\", \"eth2\"]) { name cable { type } connected_endpoint { __typename ... on InterfaceType { name device { name } } } } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["devices"][0]["interfaces"],
+        json!([
+            {"name": "eth1", "cable": null, "connected_endpoint": null},
+            {"name": "eth2", "cable": {"type": "CAT6"}, "connected_endpoint": {"__typename": "InterfaceType", "name": "eth2", "device": {"name": "dev-00002"}}},
+        ])
+    );
+    Ok(())
+}
+backend_test!(cables, cables_connect_interfaces);
+
 /// The committed SDL is the API contract: regenerate it with
 /// `cargo run -p ferrobot -- schema export > schema/schema.graphql`.
 #[test]
