@@ -199,7 +199,7 @@ pub fn graphql_core_message(message: &str) -> String {
             .lines()
             .last()
             .unwrap_or_default()
-            .trim_start_matches(|c: char| c == ' ' || c == '=')
+            .trim_start_matches([' ', '='])
             .trim();
         return format!("Syntax Error: {detail}");
     }

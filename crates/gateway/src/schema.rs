@@ -210,7 +210,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             let Some(tg) = &target.graphql else { continue };
             let list = rel.shape.is_list();
             if let Some(union) = &rel.union {
-                let members = unions.entry(union.clone()).or_insert_with(Vec::new);
+                let members = unions.entry(union.clone()).or_default();
                 if !members.contains(&tg.type_name) {
                     members.push(tg.type_name.clone());
                 }

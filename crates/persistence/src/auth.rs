@@ -70,24 +70,19 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        let mut select = Query::select();
-        select
-            .columns(["id", "username", "password", "is_superuser", "is_active"].map(Alias::new))
-            .from(Alias::new("auth_user"))
-            .and_where(Expr::col(Alias::new("username")).eq(username));
-        self.one_user(select).await
+        self.one_user(Expr::col(Alias::new("username")).eq(username)).await
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        self.one_user(Expr::col(Alias::new("id")).eq(uuid(id))).await
+    }
+
+    async fn one_user(&self, which: sea_query::SimpleExpr) -> StoreResult<Option<User>> {
         let mut select = Query::select();
         select
             .columns(["id", "username", "password", "is_superuser", "is_active"].map(Alias::new))
             .from(Alias::new("auth_user"))
-            .and_where(Expr::col(Alias::new("id")).eq(uuid(id)));
-        self.one_user(select).await
-    }
-
-    async fn one_user(&self, select: sea_query::SelectStatement) -> StoreResult<Option<User>> {
+            .and_where(which);
         let rows = self.query_rows(&select).await?;
         let Some(row) = rows.first() else { return Ok(None) };
         let get = |e: sea_orm::DbErr| StoreError::Internal(e.to_string());

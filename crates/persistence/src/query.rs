@@ -410,13 +410,7 @@ impl Store {
                     sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
                 }
                 sub.cond_where(sub_cond);
-                if !spec.condition.is_empty() {
-                    // The level's own filters name bare columns: apply them where the model's
-                    // table is alone.
-                    let mut own = Query::select();
-                    own.column(Alias::new("id"))
-                        .from(Alias::new(&model.table))
-                        .cond_where(spec.condition.clone());
+                if let Some(own) = own_filter(&model.table, &spec.condition) {
                     link = link.add(qualified("id").in_subquery(own));
                 }
                 select.cond_where(link);
@@ -428,21 +422,7 @@ impl Store {
                 let near = Alias::new(format!("pa{}", spec.depth));
                 let far = Alias::new(format!("pb{}", spec.depth));
                 let pairing = |select: &mut SelectStatement| {
-                    select.from_as(Alias::new(table), near.clone()).inner_join(
-                        sea_query::TableRef::TableAlias(
-                            sea_query::SeaRc::new(Alias::new(table)),
-                            sea_query::SeaRc::new(far.clone()),
-                        ),
-                        Cond::all()
-                            .add(
-                                Expr::col((far.clone(), Alias::new(group_column)))
-                                    .equals((near.clone(), Alias::new(group_column))),
-                            )
-                            .add(
-                                Expr::col((far.clone(), Alias::new(side_column)))
-                                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
-                            ),
-                    );
+                    join_pairing(select, table, &near, &far, group_column, side_column);
                 };
                 pairing(&mut select);
                 select.inner_join(
@@ -456,11 +436,7 @@ impl Store {
                 select.expr(near_end.clone());
                 types.push(ColType::Uuid);
                 let mut link = Cond::all().add(keys.condition(near_end.clone()));
-                if !spec.condition.is_empty() {
-                    let mut own = Query::select();
-                    own.column(Alias::new("id"))
-                        .from(Alias::new(&model.table))
-                        .cond_where(spec.condition.clone());
+                if let Some(own) = own_filter(&model.table, &spec.condition) {
                     link = link.add(qualified("id").in_subquery(own));
                 }
                 select.cond_where(link);
@@ -931,23 +907,8 @@ impl Store {
             RelationShape::Peer { table, endpoint_column, group_column, side_column } => {
                 let (near, far) = (Alias::new("pa"), Alias::new("pb"));
                 let mut s = Query::select();
-                s.column((near.clone(), Alias::new(endpoint_column)))
-                    .from_as(Alias::new(table), near.clone())
-                    .inner_join(
-                        sea_query::TableRef::TableAlias(
-                            sea_query::SeaRc::new(Alias::new(table)),
-                            sea_query::SeaRc::new(far.clone()),
-                        ),
-                        Cond::all()
-                            .add(
-                                Expr::col((far.clone(), Alias::new(group_column)))
-                                    .equals((near.clone(), Alias::new(group_column))),
-                            )
-                            .add(
-                                Expr::col((far.clone(), Alias::new(side_column)))
-                                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
-                            ),
-                    );
+                s.column((near.clone(), Alias::new(endpoint_column)));
+                join_pairing(&mut s, table, &near, &far, group_column, side_column);
                 if let Some(keys) = next {
                     s.cond_where(keys.condition(Expr::col((far, Alias::new(endpoint_column)))));
                 }
@@ -970,6 +931,44 @@ impl Store {
             }
         }
     }
+}
+
+/// A level's own filters as `SELECT id FROM table WHERE …`, for statements that join other
+/// tables: the filters name bare columns, so they apply where the model's table is alone.
+fn own_filter(table: &str, condition: &Condition) -> Option<SelectStatement> {
+    if condition.is_empty() {
+        return None;
+    }
+    let mut own = Query::select();
+    own.column(Alias::new("id")).from(Alias::new(table)).cond_where(condition.clone());
+    Some(own)
+}
+
+/// `FROM table AS near JOIN table AS far ON far.group = near.group AND far.side <> near.side`:
+/// each row beside the other end of its pairing (a cable's two terminations).
+fn join_pairing(
+    select: &mut SelectStatement,
+    table: &str,
+    near: &Alias,
+    far: &Alias,
+    group_column: &str,
+    side_column: &str,
+) {
+    select.from_as(Alias::new(table), near.clone()).inner_join(
+        sea_query::TableRef::TableAlias(
+            sea_query::SeaRc::new(Alias::new(table)),
+            sea_query::SeaRc::new(far.clone()),
+        ),
+        Cond::all()
+            .add(
+                Expr::col((far.clone(), Alias::new(group_column)))
+                    .equals((near.clone(), Alias::new(group_column))),
+            )
+            .add(
+                Expr::col((far.clone(), Alias::new(side_column)))
+                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
+            ),
+    );
 }
 
 fn text_type(backend: Backend) -> &'static str {
