@@ -195,12 +195,8 @@ pub fn graphql_core_message(message: &str) -> String {
         return format!("Unknown argument '{}' on field '{}.{}'.", quoted[0], quoted[2], quoted[1]);
     }
     if message.starts_with(" --> ") || message.starts_with("-->") {
-        let detail = message
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .trim_start_matches([' ', '='])
-            .trim();
+        let detail =
+            message.lines().last().unwrap_or_default().trim_start_matches([' ', '=']).trim();
         return format!("Syntax Error: {detail}");
     }
     message.replace('"', "'")

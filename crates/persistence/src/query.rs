@@ -285,6 +285,10 @@ pub struct LevelSpec {
 pub struct Scope {
     table: String,
     alias: String,
+    /// Every row of the table (or every row with a parent, when the parent level was whole
+    /// too): children then need no key condition. Rows without a parent may be read along;
+    /// nothing refers to them, so they are never written out.
+    whole: bool,
     condition: Condition,
     limit: Option<u64>,
     offset: Option<u64>,
@@ -295,7 +299,7 @@ impl Scope {
     /// Whether this level is a whole table (no filter, no page): its children need no key
     /// condition beyond a non-null link.
     fn is_whole_table(&self) -> bool {
-        self.limit.is_none() && self.offset.is_none() && self.condition.is_empty()
+        self.whole && self.limit.is_none() && self.offset.is_none()
     }
 
     /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
@@ -471,9 +475,18 @@ impl Store {
             select.offset(o);
         }
         let rows = self.fetch(&select, &types).await?;
+        let whole = spec.condition.is_empty()
+            && match &spec.link {
+                Link::Root { .. } => true,
+                Link::Forward(keys)
+                | Link::Reverse { keys, .. }
+                | Link::Through { keys, .. }
+                | Link::Peer { keys, .. } => matches!(keys, Keys::All),
+            };
         let scope = Scope {
             table: model.table.clone(),
             alias,
+            whole,
             condition: scope_condition,
             limit,
             offset,
