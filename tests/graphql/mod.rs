@@ -79,6 +79,9 @@ async fn reads_follow_nautobot(backend: Backend) -> anyhow::Result<()> {
         ("{ devices(name__n: [\"dev-00001\", \"dev-00002\"]) { name } }", 10),
         ("{ devices(name__isw: \"DEV-0000\") { name } }", 9),
         ("{ devices(q: \"dev-00012\") { name } }", 1),
+        ("{ devices(name__re: \"^dev-0001[01]$\") { name } }", 2),
+        ("{ devices(name__ire: \"^DEV-0001[01]$\") { name } }", 2),
+        ("{ devices(name__nre: \"^dev-0000\") { name } }", 3),
         ("{ devices(has_interfaces: true) { name } }", 12),
     ];
     for (query, want) in cases {

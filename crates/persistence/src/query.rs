@@ -1076,6 +1076,7 @@ fn text_or_number_condition(
                             [expr.clone(), Expr::val(text).into()],
                         )
                     }
+                    // sea-query's custom placeholders are `$n` on PostgreSQL and `?` elsewhere.
                     Backend::Sqlite | Backend::MySql => {
                         let flag = if insensitive {
                             "(?i)"
@@ -1085,7 +1086,7 @@ fn text_or_number_condition(
                             ""
                         };
                         Expr::cust_with_exprs(
-                            "$1 REGEXP $2",
+                            "? REGEXP ?",
                             [expr.clone(), Expr::val(format!("{flag}{text}")).into()],
                         )
                     }
