@@ -205,6 +205,16 @@ async fn import_is_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
     assert!(error.contains("dcim.interface row 5") && error.contains("field type"), "{error}");
     let (_, body, _) = app.graphql("{ devices { name } statuses { name } }", Value::Null).await?;
     assert_eq!(body["data"], json!({"devices": [], "statuses": []}));
+    // Custom field data is checked against the definitions, the import's own included.
+    for (key, value, want) in [
+        ("owner_team", json!(7), "custom_fields.owner_team"),
+        ("nope", json!("x"), "custom_fields.nope"),
+    ] {
+        let mut bad = seed(2);
+        bad["dcim.device"][1]["custom_fields"] = json!({ key: value });
+        let error = app.import(bad).await.expect_err("bad custom field data must fail").to_string();
+        assert!(error.contains("dcim.device row 2") && error.contains(want), "{error}");
+    }
     // Export and import again into a fresh database: the same answer.
     app.import(seed(3)).await?;
     let exported = app.store.export().await?;

@@ -71,6 +71,8 @@ struct Importer<'a> {
     order: Vec<String>,
     /// Batches that filled up, waiting for the next flush.
     ready: Vec<Batch>,
+    /// Custom field definitions as this import sees them; reloaded after it adds one.
+    custom_fields: Option<Vec<ferrobot_domain::CustomField>>,
     refs: HashMap<(ModelId, String), Uuid>,
     known: HashSet<(ModelId, Uuid)>,
     deferred: Vec<Pending>,
@@ -120,6 +122,7 @@ impl Store {
             batches: HashMap::new(),
             order: Vec::new(),
             ready: Vec::new(),
+            custom_fields: None,
             refs: HashMap::new(),
             known: HashSet::new(),
             deferred: Vec::new(),
@@ -453,6 +456,7 @@ impl Importer<'_> {
             values.insert(column, value);
         }
         if model.features.custom_fields {
+            self.check_custom_fields(model, object).await?;
             let data = object
                 .get("custom_fields")
                 .or_else(|| object.get("_custom_field_data"))
@@ -502,6 +506,9 @@ impl Importer<'_> {
         }
         self.push(&model.table, columns, row);
         self.known.insert((model.id, id));
+        if model.label == "extras.customfield" {
+            self.custom_fields = None;
+        }
         if let Some(idx) = model.lookup_field() {
             let f = &model.fields[idx];
             if let Some(Value::String(Some(s))) = f.column.as_ref().and_then(|c| values.get(c)) {
@@ -525,6 +532,39 @@ impl Importer<'_> {
                     at: (at.0.clone(), at.1.clone(), at.2, "tags".into()),
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// Every key of `custom_fields` must name a custom field of the model, with a value of its type.
+    async fn check_custom_fields(
+        &mut self,
+        model: &Model,
+        object: &Map<String, Json>,
+    ) -> FieldResult<()> {
+        let Some(Json::Object(data)) =
+            object.get("custom_fields").or_else(|| object.get("_custom_field_data"))
+        else {
+            return Ok(());
+        };
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.custom_fields.is_none() {
+            self.flush().await?;
+            let defs =
+                self.store.custom_fields_in(self.tx).await.map_err(|e| (None, e.to_string()))?;
+            self.custom_fields = Some(defs);
+        }
+        let defs = self.custom_fields.as_deref().unwrap_or_default();
+        for (key, value) in data {
+            let field = Some(format!("custom_fields.{key}"));
+            let Some(def) =
+                defs.iter().find(|d| d.key == *key && d.content_types.contains(&model.label))
+            else {
+                return Err((field, format!("{} has no custom field {key}", model.label)));
+            };
+            def.check(value).map_err(|m| (field, m))?;
         }
         Ok(())
     }

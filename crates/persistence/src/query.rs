@@ -1102,40 +1102,66 @@ fn text_or_number_condition(
     Ok(any)
 }
 
+/// The custom field definitions, as one statement and a row reader shared by the request path
+/// and the import transaction.
+fn custom_field_select() -> (SelectStatement, [ColType; 5]) {
+    let mut select = Query::select();
+    select
+        .columns(["key", "label", "type", "description", "content_types"].map(Alias::new))
+        .from(Alias::new("extras_customfield"))
+        .order_by(Alias::new("key"), Order::Asc);
+    (select, [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json])
+}
+
+fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
+    let mut out = Vec::new();
+    for r in 0..rows.len() {
+        let row = rows.row(r);
+        let text = |c: &Cell| match c {
+            Cell::Text(t) => t.to_string(),
+            _ => String::new(),
+        };
+        let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
+        let content_types = match &row[4] {
+            Cell::Json(v) => v
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            Cell::Text(t) => serde_json::from_str::<Vec<String>>(t).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        out.push(ferrobot_domain::CustomField {
+            key: text(&row[0]),
+            label: text(&row[1]),
+            kind,
+            description: text(&row[3]),
+            content_types,
+            choices: Vec::new(),
+        });
+    }
+    out
+}
+
 impl Store {
     /// The custom field definitions, ordered by key: part of the catalogue, read at run time.
     pub async fn custom_fields(&self) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
-        let mut select = Query::select();
-        select
-            .columns(["key", "label", "type", "description", "content_types"].map(Alias::new))
-            .from(Alias::new("extras_customfield"))
-            .order_by(Alias::new("key"), Order::Asc);
-        let types = [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json];
-        let rows = self.fetch(&select, &types).await?;
-        let mut out = Vec::new();
-        for r in 0..rows.len() {
-            let row = rows.row(r);
-            let text = |c: &Cell| match c {
-                Cell::Text(t) => t.to_string(),
-                _ => String::new(),
-            };
-            let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
-            let content_types = match &row[4] {
-                Cell::Json(v) => v
-                    .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-                    .unwrap_or_default(),
-                _ => Vec::new(),
-            };
-            out.push(ferrobot_domain::CustomField {
-                key: text(&row[0]),
-                label: text(&row[1]),
-                kind,
-                description: text(&row[3]),
-                content_types,
-                choices: Vec::new(),
-            });
+        let (select, types) = custom_field_select();
+        Ok(custom_fields_from(&self.fetch(&select, &types).await?))
+    }
+
+    /// The custom field definitions as a transaction sees them (the import's own included).
+    pub(crate) async fn custom_fields_in(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+    ) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
+        let (select, types) = custom_field_select();
+        let results = self.query_in(tx, &select).await?;
+        let mut rows = Rows { width: types.len(), cells: Vec::new() };
+        for row in &results {
+            for (idx, ty) in types.iter().enumerate() {
+                rows.cells.push(decode(row, idx, *ty)?);
+            }
         }
-        Ok(out)
+        Ok(custom_fields_from(&rows))
     }
 }

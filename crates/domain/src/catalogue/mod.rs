@@ -385,6 +385,34 @@ pub enum CustomFieldKind {
     Markdown,
 }
 
+impl CustomField {
+    /// Checks one value of this field, as stored in `_custom_field_data` (null clears it).
+    pub fn check(&self, value: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value as J;
+        let ok = match (self.kind, value) {
+            (_, J::Null) => true,
+            (CustomFieldKind::Integer, v) => v.as_i64().is_some(),
+            (CustomFieldKind::Boolean, v) => v.is_boolean(),
+            (CustomFieldKind::Date, J::String(s)) => {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            }
+            (CustomFieldKind::Date, _) => false,
+            (CustomFieldKind::MultiSelect, J::Array(items)) => items.iter().all(J::is_string),
+            (CustomFieldKind::MultiSelect, _) => false,
+            (CustomFieldKind::Json, _) => true,
+            (_, v) => v.is_string(),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{value} is not a valid value for the {:?} custom field {}",
+                self.kind, self.key
+            ))
+        }
+    }
+}
+
 impl CustomFieldKind {
     pub fn parse(value: &str) -> Option<Self> {
         Some(match value {
