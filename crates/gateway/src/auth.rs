@@ -108,3 +108,43 @@ pub async fn authenticate(
     }
     Ok(Err(Refusal::Invalid))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: uuid::Uuid::new_v4(),
+            username: "u".into(),
+            password_hash: String::new(),
+            is_superuser: false,
+            is_active: true,
+        }
+    }
+
+    fn decodes(secret: &str, token: &str) -> bool {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation).is_ok()
+    }
+
+    #[test]
+    fn jwts_expire_and_need_the_secret() {
+        let (fresh, _) = issue_jwt("s", &user(), Duration::minutes(5)).expect("issue");
+        assert!(decodes("s", &fresh));
+        assert!(!decodes("other", &fresh));
+        let (stale, _) = issue_jwt("s", &user(), Duration::seconds(-5)).expect("issue");
+        assert!(!decodes("s", &stale));
+    }
+
+    #[test]
+    fn passwords_and_token_keys() {
+        let hash = hash_password("pw").expect("hash");
+        assert!(verify_password("pw", &hash) && !verify_password("nope", &hash));
+        let key = new_token_key();
+        assert_eq!(key.len(), 40);
+        assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(token_digest(&key), key);
+    }
+}
