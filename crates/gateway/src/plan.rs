@@ -8,6 +8,7 @@
 //! memory stays near the size of the rows, whatever the size of the answer.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
@@ -146,9 +147,11 @@ impl Extension for PlanExtensionImpl {
         }
         let planner = Planner { served: &state.served, document: &document, variables: &variables };
         let before = state.store.statements();
+        let started = std::time::Instant::now();
         match answer(&planner, &state.store, selection).await {
             Ok(mut answer) => {
                 answer.statements = state.store.statements().saturating_sub(before);
+                tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer loaded");
                 if let Ok(mut slot) = state.answer.lock() {
                     *slot = Some(answer);
                 }
@@ -184,12 +187,37 @@ struct Planner<'a> {
 /// One field of the answer, in response order.
 #[derive(Debug)]
 enum Out {
-    Column { key: String, col: usize, render: Render },
-    Computed { key: String, kind: ComputedKind, cols: [usize; 2] },
-    Typename { key: String, name: String },
-    CustomFieldData { key: String, col: usize },
-    CustomField { key: String, col: usize, name: String },
-    Relation { key: String, child: usize, list: bool },
+    Column {
+        key: String,
+        col: usize,
+        render: Render,
+    },
+    Computed {
+        key: String,
+        kind: ComputedKind,
+        cols: [usize; 2],
+    },
+    Typename {
+        key: String,
+        name: String,
+    },
+    CustomFieldData {
+        key: String,
+        col: usize,
+    },
+    CustomField {
+        key: String,
+        col: usize,
+        name: String,
+    },
+    /// `link`: the column holding the key the child level is indexed by (the foreign key for a
+    /// forward relation, the row's id otherwise).
+    Relation {
+        key: String,
+        child: usize,
+        list: bool,
+        link: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -221,6 +249,27 @@ impl Node {
     }
 }
 
+/// Hashes a UUID by its first eight bytes: they are random for the v4 ids Ferrobot stores, and
+/// the writer looks a key up for every nested object, so SipHash's cost showed.
+#[derive(Default)]
+struct UuidHasher(u64);
+
+impl std::hash::Hasher for UuidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(2) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_usize(&mut self, _length: usize) {}
+}
+
 /// Loaded rows of one node, with the index its parent uses to find them.
 #[derive(Debug, Default)]
 struct Level {
@@ -228,7 +277,7 @@ struct Level {
     /// Columns before the node's own: 1 when rows carry a link key.
     skip: usize,
     /// Link key → (first row, end row).
-    index: HashMap<Uuid, (usize, usize)>,
+    index: HashMap<Uuid, (usize, usize), BuildHasherDefault<UuidHasher>>,
     children: Vec<Level>,
 }
 
@@ -322,7 +371,7 @@ fn load<'a>(
         let spec =
             LevelSpec { model: node.model, depth, columns: node.columns.clone(), condition, link };
         let (rows, scope) = store.load_level(&spec).await?;
-        let mut level = Level { rows, skip, index: HashMap::new(), children: Vec::new() };
+        let mut level = Level { rows, skip, index: HashMap::default(), children: Vec::new() };
         if skip == 1 {
             let mut idx = 0;
             let n = level.rows.len();
@@ -541,13 +590,14 @@ impl Planner<'_> {
                 continue;
             }
             if let Some((_, rel)) = model.relation(name) {
-                if let RelationShape::Forward { column, .. } = &rel.shape {
-                    node.column(column, ColType::Uuid);
-                }
+                let link = match &rel.shape {
+                    RelationShape::Forward { column, .. } => node.column(column, ColType::Uuid),
+                    _ => node.column("id", ColType::Uuid),
+                };
                 let child = self.node(rel.target, &sub, false)?;
                 let list = rel.shape.is_list();
                 node.children.push((rel.clone(), child));
-                node.outs.push(Out::Relation { key, child: node.children.len() - 1, list });
+                node.outs.push(Out::Relation { key, child: node.children.len() - 1, list, link });
                 continue;
             }
             if let Some((_, f)) = model.field(name) {
@@ -714,6 +764,7 @@ impl Sink {
 
 /// Writes the whole response body for an answer (blocking; run it on a blocking thread).
 pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
+    let started = std::time::Instant::now();
     let mut sink = Sink { buf: Vec::with_capacity(CHUNK + 4096), tx, closed: false };
     sink.push(b"{\"data\":{");
     let mut first = true;
@@ -761,6 +812,7 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
     }
     sink.push(b"}");
     sink.flush();
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer written");
 }
 
 fn write_list(
@@ -826,19 +878,11 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                 sink.key(&mut first, key);
                 write_json(sink, &own[*col], Some(name));
             }
-            Out::Relation { key, child, list } => {
+            Out::Relation { key, child, list, link } => {
                 sink.key(&mut first, key);
                 let (_, child_node) = &node.children[*child];
                 let child_level = &level.children[*child];
-                let (rel, _) = &node.children[*child];
-                let link = match &rel.shape {
-                    RelationShape::Forward { column, .. } => node
-                        .columns
-                        .iter()
-                        .position(|(c, _)| c == column)
-                        .and_then(|c| own[c].as_uuid()),
-                    _ => own[0].as_uuid(),
-                };
+                let link = own[*link].as_uuid();
                 let range = link.and_then(|k| child_level.index.get(&k)).copied();
                 if *list {
                     let (s, e) = range.unwrap_or((0, 0));
