@@ -153,6 +153,28 @@ async fn errors_are_nautobots(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(status, 200, "{bad}: {body}");
         assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{bad}: {body}");
     }
+    // Introspection is answered by async-graphql; GraphiQL is served on GET.
+    let (status, body, _) = app.graphql("{ __schema { queryType { name } } }", Value::Null).await?;
+    assert_eq!(
+        (status, &body["data"]["__schema"]["queryType"]["name"]),
+        (200, &json!("Query")),
+        "{body}"
+    );
+    let (status, body, _) =
+        app.graphql("{ __type(name: \"DeviceType\") { fields { name } } }", Value::Null).await?;
+    assert_eq!(status, 200);
+    assert!(
+        body["data"]["__type"]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x["name"] == "cf_owner_team")),
+        "{body}"
+    );
+    let page = app.client().get(format!("{}/graphql/", app.base)).send().await?;
+    assert!(page.status().is_success() && page.text().await?.contains("graphiql"));
+    // A document deeper than any real query is refused, not recursed into.
+    let deep = format!("{{ devices {{ {}name{} }} }}", "location { ".repeat(60), " }".repeat(60));
+    let (status, _, _) = app.graphql(&deep, Value::Null).await?;
+    assert_eq!(status, 400);
     // `id` on list fields is [String]: an Int literal is invalid.
     let (status, _, _) = app.graphql("{ devices(id: 1) { name } }", Value::Null).await?;
     assert_eq!(status, 400);

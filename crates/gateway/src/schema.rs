@@ -20,6 +20,9 @@ use ferrobot_domain::Catalogue;
 
 use crate::plan::PlanExtension;
 
+/// The deepest selection a query may have.
+pub const MAX_DEPTH: usize = 48;
+
 /// Everything a request needs that changes when custom fields change; swapped atomically.
 pub struct Served {
     pub schema: Schema,
@@ -260,7 +263,9 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         }
         schema = schema.register(union);
     }
-    schema = schema.register(query).extension(PlanExtension);
+    // Nautobot sets no depth limit; a generous one keeps a hostile document from recursing the
+    // planner and the writer into the ground.
+    schema = schema.register(query).extension(PlanExtension).limit_depth(MAX_DEPTH);
     builder.replace(schema);
     let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
     Ok(Served { schema, catalogue, custom_fields, types, lists, singles })
