@@ -221,6 +221,13 @@ async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String
     Ok(key)
 }
 
+/// The first two octets of site `k`'s networks: `10.K` as `dataset.md` defines them, carried on
+/// into `11.(K-256)` … past site 255, where `10.K` stops being an address (100,000 devices have
+/// 800 sites). Smaller datasets are unchanged.
+fn site_net(k: usize) -> String {
+    format!("{}.{}", 10 + k / 256, k % 256)
+}
+
 /// The dataset of `shared/bench/dataset.md`, in the import format.
 pub fn dataset(n_devices: usize, n_interfaces: usize) -> Value {
     let all = [
@@ -245,7 +252,7 @@ pub fn dataset(n_devices: usize, n_interfaces: usize) -> Value {
     let mut vlans = Vec::new();
     for k in 1..=n_sites {
         locations.push(json!({"name": site(k), "location_type": "Site", "status": "Active", "parent": format!("region-{}", k % 2 + 1)}));
-        prefixes.push(json!({"prefix": format!("10.{k}.0.0/16"), "type": "container", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
+        prefixes.push(json!({"prefix": format!("{}.0.0/16", site_net(k)), "type": "container", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
         vlan_groups.push(
             json!({"name": format!("vg-{}", site(k)), "location": site(k), "range": "1-4094"}),
         );
@@ -268,8 +275,8 @@ pub fn dataset(n_devices: usize, n_interfaces: usize) -> Value {
             racks.push(json!({"name": rack, "location": site(k), "status": "Active"}));
         }
         let name = format!("dev-{:05}", i + 1);
-        let address = format!("10.{k}.{j}.1/24");
-        prefixes.push(json!({"prefix": format!("10.{k}.{j}.0/24"), "type": "network", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
+        let address = format!("{}.{j}.1/24", site_net(k));
+        prefixes.push(json!({"prefix": format!("{}.{j}.0/24", site_net(k)), "type": "network", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
         ips.push(json!({"address": address, "status": "Active", "namespace": "bench"}));
         let ty = types[i % 4];
         let manufacturer = if i % 4 < 2 { "Acme" } else { "Globex" };
