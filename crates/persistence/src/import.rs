@@ -162,6 +162,13 @@ impl Store {
                         .object(model, object, (doc.name.clone(), label.clone(), idx + 1))
                         .await
                         .map_err(|(field, message)| at(idx + 1, field, message))?;
+                    // Full batches go out as they fill, so memory stays flat on big imports.
+                    if importer.ready.len() >= 4 {
+                        importer
+                            .flush()
+                            .await
+                            .map_err(|(field, message)| at(idx + 1, field, message))?;
+                    }
                     stats.objects += 1;
                     if stats.objects % 1000 == 0 {
                         progress(stats.objects);
