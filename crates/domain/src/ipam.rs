@@ -69,6 +69,28 @@ fn version(ip: IpAddr) -> u8 {
     }
 }
 
+/// The networks that could contain `address` (4 or 16 bytes), one per prefix length below
+/// `below`, longest first: `(network bytes, prefix length)`. Looking these up by equality on the
+/// (namespace, network, prefix length) index finds the closest parent with a handful of index
+/// probes, however many prefixes the namespace holds.
+pub fn containing_networks(address: &[u8], below: u8) -> Vec<(Vec<u8>, u8)> {
+    let bits = (address.len() * 8) as u8;
+    let mut out = Vec::new();
+    for length in (0..below.min(bits.saturating_add(1))).rev() {
+        let mut network = address.to_vec();
+        for (idx, byte) in network.iter_mut().enumerate() {
+            let start = (idx * 8) as u8;
+            if start >= length {
+                *byte = 0;
+            } else if length - start < 8 {
+                *byte &= 0xffu8 << (8 - (length - start));
+            }
+        }
+        out.push((network, length));
+    }
+    out
+}
+
 /// A candidate parent: a prefix of the namespace that contains the child.
 #[derive(Debug, Clone)]
 pub struct Candidate<K> {
@@ -103,6 +125,17 @@ mod tests {
         assert_eq!((a.host, a.mask_length, a.ip_version), (vec![10, 1, 0, 1], 24, 4));
         assert_eq!(parse_address("2001:db8::1").unwrap().mask_length, 128);
         assert!(parse_address("10.0.0.1/40").is_err());
+    }
+
+    #[test]
+    fn containing_networks_walk_up_the_mask() {
+        let nets = containing_networks(&[10, 1, 2, 3], 25);
+        assert_eq!(nets.len(), 25);
+        assert_eq!(nets[0], (vec![10, 1, 2, 0], 24));
+        assert_eq!(nets[8], (vec![10, 1, 0, 0], 16));
+        assert_eq!(nets[24], (vec![0, 0, 0, 0], 0));
+        assert_eq!(containing_networks(&[10, 1, 2, 3], 33)[0], (vec![10, 1, 2, 3], 32));
+        assert_eq!(containing_networks(&[10, 1, 2, 3], 33)[2], (vec![10, 1, 2, 0], 30));
     }
 
     #[test]

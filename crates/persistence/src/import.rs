@@ -830,23 +830,29 @@ impl Importer<'_> {
         let (Some(bytes), Some(ns)) = (values.get(column), values.get("namespace_id")) else {
             return Ok(None);
         };
-        let length = values.get(if strict { "prefix_length" } else { "mask_length" });
-        let version = values.get("ip_version").cloned().unwrap_or(Value::Int(None));
+        let Value::Bytes(Some(address)) = bytes else { return Ok(None) };
+        // A prefix's parent is strictly shorter; an address's is no longer than its mask.
+        let below = match values.get(if strict { "prefix_length" } else { "mask_length" }) {
+            Some(Value::Int(Some(l))) if strict => *l as u8,
+            Some(Value::Int(Some(l))) => (*l as u8).saturating_add(1),
+            _ => (address.len() * 8 + 1) as u8,
+        };
+        let mut any = sea_query::Cond::any();
+        for (network, length) in ipam::containing_networks(address, below) {
+            any = any.add(
+                sea_query::Cond::all()
+                    .add(Expr::col(Alias::new("network")).eq(Value::Bytes(Some(Box::new(network)))))
+                    .add(Expr::col(Alias::new("prefix_length")).eq(i64::from(length))),
+            );
+        }
         let mut select = Query::select();
         select
             .column(Alias::new("id"))
             .from(Alias::new("ipam_prefix"))
             .and_where(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
-            .and_where(Expr::col(Alias::new("ip_version")).eq(version))
-            .and_where(Expr::col(Alias::new("network")).lte(bytes.clone()))
-            .and_where(Expr::col(Alias::new("broadcast")).gte(bytes.clone()))
+            .cond_where(any)
             .order_by(Alias::new("prefix_length"), Order::Desc)
             .limit(1);
-        if strict {
-            if let Some(l) = length {
-                select.and_where(Expr::col(Alias::new("prefix_length")).lt(l.clone()));
-            }
-        }
         let rows =
             self.store.query_in(self.tx, &select).await.map_err(|e| (None, e.to_string()))?;
         Ok(rows.first().and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
