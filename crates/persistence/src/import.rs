@@ -839,8 +839,10 @@ impl Importer<'_> {
         };
         let mut any = sea_query::Cond::any();
         for (network, length) in ipam::containing_networks(address, below) {
+            // The namespace in every term, so that each one is a probe of the unique index.
             any = any.add(
                 sea_query::Cond::all()
+                    .add(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
                     .add(Expr::col(Alias::new("network")).eq(Value::Bytes(Some(Box::new(network)))))
                     .add(Expr::col(Alias::new("prefix_length")).eq(i64::from(length))),
             );
@@ -849,7 +851,6 @@ impl Importer<'_> {
         select
             .column(Alias::new("id"))
             .from(Alias::new("ipam_prefix"))
-            .and_where(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
             .cond_where(any)
             .order_by(Alias::new("prefix_length"), Order::Desc)
             .limit(1);
