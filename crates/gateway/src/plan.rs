@@ -19,9 +19,7 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
 use bytes::Bytes;
-use ferrobot_domain::catalogue::{
-    ComputedKind, FieldKind, Lookup, Model, ModelId, Relation, RelationShape,
-};
+use ferrobot_domain::catalogue::{FieldKind, Lookup, Model, ModelId, Relation, RelationShape};
 use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
 use ferrobot_persistence::query::{
     ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope,
@@ -194,7 +192,6 @@ enum Out {
     },
     Computed {
         key: String,
-        kind: ComputedKind,
         cols: [usize; 2],
     },
     Typename {
@@ -586,7 +583,7 @@ impl Planner<'_> {
                 let b = &model.fields[computed.from[1]];
                 let ca = node.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
                 let cb = node.column(b.column.as_deref().unwrap_or_default(), ColType::Int);
-                node.outs.push(Out::Computed { key, kind: computed.kind, cols: [ca, cb] });
+                node.outs.push(Out::Computed { key, cols: [ca, cb] });
                 continue;
             }
             if let Some((_, rel)) = model.relation(name) {
@@ -853,14 +850,12 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                 sink.key(&mut first, key);
                 write_cell(sink, &own[*col], *render);
             }
-            Out::Computed { key, kind, cols } => {
+            // `address` and `prefix` alike: the stored bytes, a slash, the length.
+            Out::Computed { key, cols } => {
                 sink.key(&mut first, key);
                 match (&own[cols[0]], &own[cols[1]]) {
                     (Cell::Bytes(b), Cell::Int(len)) => match ip_from_bytes(b) {
-                        Some(ip) => {
-                            let _ = kind;
-                            sink.string(&format!("{ip}/{len}"));
-                        }
+                        Some(ip) => sink.string(&format!("{ip}/{len}")),
                         None => sink.push(b"null"),
                     },
                     _ => sink.push(b"null"),
@@ -912,9 +907,8 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
         Cell::Null => sink.push(b"null"),
         Cell::Bool(b) => sink.push(if *b { b"true" } else { b"false" }),
         Cell::Int(i) => {
-            let mut buf = itoa_buf(*i);
-            sink.push(buf.as_bytes());
-            buf.clear();
+            use std::io::Write;
+            let _ = write!(sink.buf, "{i}");
         }
         Cell::Text(t) => match render {
             Render::Enum if t.is_empty() => sink.push(b"null"),
@@ -938,10 +932,6 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
         Cell::DateTime(d) => sink.string(&d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
         Cell::Date(d) => sink.string(&d.to_string()),
     }
-}
-
-fn itoa_buf(i: i64) -> String {
-    i.to_string()
 }
 
 fn write_json(sink: &mut Sink, cell: &Cell, key: Option<&str>) {
