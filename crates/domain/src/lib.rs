@@ -2,12 +2,13 @@
 //!
 //! Reading order: [`catalogue`] (what models exist, resolved once at start-up), [`value`]
 //! (how typed values are parsed and rendered: IP addresses, natural ordering, enum names),
-//! [`ipam`] (prefix and address math), [`error`].
+//! [`ipam`] (prefix and address math), [`hooks`] (which models get that behaviour), [`error`].
 //!
 //! This crate does no IO, knows no SQL, HTTP or GraphQL, and is not async.
 
 pub mod catalogue;
 pub mod error;
+pub mod hooks;
 pub mod ipam;
 pub mod value;
 

@@ -13,7 +13,8 @@
 //! A reference is an id, the value of the target's natural-key field (`name`, `model` …), or a
 //! mapping of the target's fields whose values may be references themselves. `ipam.prefix`
 //! takes `prefix: 10.0.0.0/16`, `ipam.ipaddress` takes `address: 10.0.0.1/24` (with an optional
-//! `namespace`); their parents are computed. Everything runs in one transaction: the first bad
+//! `namespace`); their parents are computed (the inputs and parent rules are domain hooks,
+//! `ferrobot_domain::hooks`). Everything runs in one transaction: the first bad
 //! row aborts the import with its document, row and field, and nothing is written.
 
 use std::collections::{HashMap, HashSet};
@@ -21,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{FieldKind, Model, ModelId};
 use ferrobot_domain::value::{ip_from_bytes, naturalize};
-use ferrobot_domain::{ipam, Catalogue, Field};
+use ferrobot_domain::{hooks, ipam, Catalogue, Field};
 use sea_orm::DatabaseTransaction;
 use sea_query::{Alias, Expr, Order, Query, Value};
 use serde_json::{Map, Value as Json};
@@ -332,39 +333,29 @@ impl Importer<'_> {
         for key in object.keys() {
             let known = model.field(key).is_some()
                 || matches!(key.as_str(), "tags" | "custom_fields" | "_custom_field_data")
-                || (model.label == "ipam.ipaddress"
-                    && matches!(key.as_str(), "address" | "namespace"))
-                || (model.label == "ipam.prefix" && key == "prefix");
+                || hooks::is_input(&model.label, key);
             if !known || (key == "tags" && !model.features.tags) {
                 return Err((Some(key.clone()), format!("{} has no field {key}", model.label)));
             }
         }
         let mut values: HashMap<String, Value> = HashMap::new();
         let mut derived: HashSet<&str> = HashSet::new();
-        // IPAM: the stored form and the parent come from `prefix` / `address`.
-        if model.label == "ipam.prefix" {
-            if let Some(text) = object.get("prefix") {
-                let text =
-                    text.as_str().ok_or((Some("prefix".into()), "expected a string".into()))?;
-                let p = ipam::parse_prefix(text).map_err(|m| (Some("prefix".into()), m))?;
-                values.insert("network".into(), Value::Bytes(Some(Box::new(p.network.clone()))));
-                values
-                    .insert("broadcast".into(), Value::Bytes(Some(Box::new(p.broadcast.clone()))));
-                values.insert("prefix_length".into(), Value::Int(Some(p.prefix_length as i32)));
-                values.insert("ip_version".into(), Value::Int(Some(p.ip_version as i32)));
-                derived.extend(["network", "broadcast", "prefix_length", "ip_version"]);
+        // Inputs that are not fields (`prefix`, `address`) fill stored columns (domain hooks).
+        for input in hooks::inputs(&model.label) {
+            let Some(given) = object.get(input.key) else { continue };
+            let text =
+                given.as_str().ok_or((Some(input.key.into()), "expected a string".into()))?;
+            for (name, value) in (input.derive)(text).map_err(|m| (Some(input.key.into()), m))? {
+                let column = column_of(model, name);
+                values.insert(column, derived_value(value));
+                derived.insert(name);
             }
         }
-        if model.label == "ipam.ipaddress" {
-            if let Some(text) = object.get("address") {
-                let text =
-                    text.as_str().ok_or((Some("address".into()), "expected a string".into()))?;
-                let a = ipam::parse_address(text).map_err(|m| (Some("address".into()), m))?;
-                values.insert("host".into(), Value::Bytes(Some(Box::new(a.host.clone()))));
-                values.insert("mask_length".into(), Value::Int(Some(a.mask_length as i32)));
-                values.insert("ip_version".into(), Value::Int(Some(a.ip_version as i32)));
-                derived.extend(["host", "mask_length", "ip_version"]);
-            }
+        let parent_rule =
+            hooks::parent(&model.label).filter(|rule| !object.contains_key(rule.field));
+        if let Some(rule) = parent_rule {
+            // Computed below, once the namespace is known.
+            derived.insert(rule.field);
         }
         for field in &model.fields {
             if field.primary_key || derived.contains(field.name.as_str()) {
@@ -418,12 +409,6 @@ impl Importer<'_> {
                     {
                         Value::String(Some(Box::new(String::new())))
                     }
-                    None if model.label == "ipam.prefix" && field.name == "parent" => {
-                        null_of(&field.kind)
-                    }
-                    None if model.label == "ipam.ipaddress" && field.name == "parent" => {
-                        null_of(&field.kind)
-                    }
                     None => {
                         return Err((Some(field.name.clone()), "This field is required.".into()))
                     }
@@ -474,34 +459,41 @@ impl Importer<'_> {
             }
             values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data))));
         }
-        // IPAM parents: the closest containing prefix of the namespace.
-        if model.label == "ipam.prefix" && !object.contains_key("parent") {
-            let parent = self.closest_prefix(&values, "network", true).await?;
-            values.insert("parent_id".into(), parent.map(uuid_value).unwrap_or(Value::Uuid(None)));
-        }
-        if model.label == "ipam.ipaddress" && !object.contains_key("parent") {
-            let namespace = match object.get("namespace") {
-                Some(v) => self
-                    .reference(self.model_id("ipam.namespace")?, v)
-                    .await
-                    .map_err(|m| (Some("namespace".into()), m))?,
-                None => self
-                    .reference(self.model_id("ipam.namespace")?, &Json::String("Global".into()))
-                    .await
-                    .map_err(|m| (Some("namespace".into()), m))?,
-            };
-            values.insert("namespace_id".into(), uuid_value(namespace));
-            let parent = self.closest_prefix(&values, "host", false).await?;
-            values.remove("namespace_id");
-            match parent {
-                Some(p) => values.insert("parent_id".into(), uuid_value(p)),
-                None => {
-                    return Err((
-                        Some("address".into()),
-                        "No suitable parent Prefix exists in the namespace".into(),
-                    ))
+        if let Some(rule) = parent_rule {
+            let namespace = match &rule.namespace {
+                hooks::NamespaceSource::Field(name) => values.get(&column_of(model, name)).cloned(),
+                hooks::NamespaceSource::Input { key, default } => {
+                    let given = object
+                        .get(*key)
+                        .cloned()
+                        .unwrap_or_else(|| Json::String((*default).into()));
+                    let namespace = self.model_id("ipam.namespace")?;
+                    let id = self
+                        .reference(namespace, &given)
+                        .await
+                        .map_err(|m| (Some((*key).into()), m))?;
+                    Some(uuid_value(id))
                 }
             };
+            let parent = match namespace {
+                Some(ns) => {
+                    let address = values.get(&column_of(model, rule.address));
+                    let length = values.get(&column_of(model, rule.length));
+                    self.closest_prefix(address, length, &ns, rule.strict).await?
+                }
+                None => None,
+            };
+            if parent.is_none() && rule.required {
+                let key = hooks::inputs(&model.label).first().map_or(rule.address, |i| i.key);
+                return Err((
+                    Some(key.into()),
+                    "No suitable parent Prefix exists in the namespace".into(),
+                ));
+            }
+            values.insert(
+                column_of(model, rule.field),
+                parent.map(uuid_value).unwrap_or(Value::Uuid(None)),
+            );
         }
         let mut columns: Vec<String> = vec!["id".into()];
         let mut row = vec![uuid_value(id)];
@@ -751,23 +743,13 @@ impl Importer<'_> {
             }
             Json::Object(map) => {
                 for (k, v) in map {
-                    if model.label == "ipam.ipaddress" && k == "address" {
-                        let s = v.as_str().ok_or("expected an address")?;
-                        let a = ipam::parse_address(s)?;
-                        conditions.push(("host".into(), Value::Bytes(Some(Box::new(a.host)))));
-                        conditions
-                            .push(("mask_length".into(), Value::Int(Some(a.mask_length as i32))));
-                        continue;
-                    }
-                    if model.label == "ipam.prefix" && k == "prefix" {
-                        let s = v.as_str().ok_or("expected a prefix")?;
-                        let p = ipam::parse_prefix(s)?;
-                        conditions
-                            .push(("network".into(), Value::Bytes(Some(Box::new(p.network)))));
-                        conditions.push((
-                            "prefix_length".into(),
-                            Value::Int(Some(p.prefix_length as i32)),
-                        ));
+                    // An input such as `address` names the object by its stored columns.
+                    if let Some(input) = hooks::inputs(&model.label).iter().find(|i| i.key == k) {
+                        let text = v.as_str().ok_or_else(|| format!("{k}: expected a string"))?;
+                        for (name, value) in (input.derive)(text)? {
+                            let column = column_of(model, name);
+                            conditions.push((column, derived_value(value)));
+                        }
                         continue;
                     }
                     let (name, rest) = match k.split_once("__") {
@@ -819,23 +801,26 @@ impl Importer<'_> {
         }
     }
 
-    /// The most specific prefix of the namespace containing the value in `column`.
+    /// The most specific prefix of the namespace containing `address` (bytes) of `length`.
     async fn closest_prefix(
         &mut self,
-        values: &HashMap<String, Value>,
-        column: &str,
+        address: Option<&Value>,
+        length: Option<&Value>,
+        ns: &Value,
         strict: bool,
     ) -> FieldResult<Option<Uuid>> {
         self.flush().await?;
-        let (Some(bytes), Some(ns)) = (values.get(column), values.get("namespace_id")) else {
-            return Ok(None);
+        let Some(Value::Bytes(Some(address))) = address else { return Ok(None) };
+        let length = match length {
+            Some(Value::BigInt(Some(l))) => Some(*l),
+            Some(Value::Int(Some(l))) => Some(i64::from(*l)),
+            _ => None,
         };
-        let Value::Bytes(Some(address)) = bytes else { return Ok(None) };
         // A prefix's parent is strictly shorter; an address's is no longer than its mask.
-        let below = match values.get(if strict { "prefix_length" } else { "mask_length" }) {
-            Some(Value::Int(Some(l))) if strict => *l as u8,
-            Some(Value::Int(Some(l))) => (*l as u8).saturating_add(1),
-            _ => (address.len() * 8 + 1) as u8,
+        let below = match length {
+            Some(l) if strict => l as u8,
+            Some(l) => (l as u8).saturating_add(1),
+            None => (address.len() * 8 + 1) as u8,
         };
         let mut any = sea_query::Cond::any();
         for (network, length) in ipam::containing_networks(address, below) {
@@ -923,6 +908,18 @@ impl Importer<'_> {
             })?;
         }
         Ok(())
+    }
+}
+
+/// The column of a model's field (a foreign key's `_id` column), by field name.
+fn column_of(model: &Model, name: &str) -> String {
+    model.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.to_owned())
+}
+
+fn derived_value(value: hooks::Derived) -> Value {
+    match value {
+        hooks::Derived::Bytes(b) => Value::Bytes(Some(Box::new(b))),
+        hooks::Derived::Int(i) => Value::BigInt(Some(i)),
     }
 }
 
