@@ -41,6 +41,10 @@ struct Args {
     /// The server binary; by default the `ferrobot` beside this one.
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Measure on this database (an empty PostgreSQL or MySQL database) instead of a SQLite
+    /// file under `--dir`; the dataset is loaded once and remembered by a token file.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[tokio::main]
@@ -49,10 +53,17 @@ async fn main() -> Result<()> {
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
     std::fs::create_dir_all(&dir)?;
     let db_path = std::fs::canonicalize(&dir)?.join("bench.sqlite3");
-    let url = format!("sqlite://{}", db_path.display());
-    let token_path = dir.join("token");
+    let (url, token_path) = match &args.database_url {
+        Some(url) => {
+            let tag: String = url.chars().filter(char::is_ascii_alphanumeric).collect();
+            (url.clone(), dir.join(format!("token-{tag}")))
+        }
+        None => (format!("sqlite://{}", db_path.display()), dir.join("token")),
+    };
     if !token_path.exists() {
-        let _ = std::fs::remove_file(&db_path);
+        if args.database_url.is_none() {
+            let _ = std::fs::remove_file(&db_path);
+        }
         let started = Instant::now();
         let token = load(&url, args.devices, args.interfaces).await?;
         std::fs::write(&token_path, &token)?;
@@ -72,6 +83,7 @@ async fn main() -> Result<()> {
     let mut child = Command::new(&server)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env("FERROBOT_DATABASE_URL", &url)
+        .env("FERROBOT_JWT_SECRET", "bench-only-secret")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -181,6 +181,12 @@ impl Store {
         importer.resolve_deferred().await?;
         importer.resolve_links().await?;
         tx.commit().await.map_err(|e| fail(e.to_string()))?;
+        // PostgreSQL plans from statistics that a bulk load leaves stale until autovacuum comes
+        // by: at 10,000 devices, `devices(limit: 100) { interfaces { ip_addresses } }` ran 6×
+        // slower before an ANALYZE (131 ms against 22 ms).
+        if self.backend == crate::Backend::Postgres && stats.objects > 0 {
+            self.execute_raw("ANALYZE").await.map_err(|e| fail(e.to_string()))?;
+        }
         progress(stats.objects);
         Ok(stats)
     }
