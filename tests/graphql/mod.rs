@@ -102,6 +102,22 @@ async fn reads_follow_nautobot(backend: Backend) -> anyhow::Result<()> {
         body["data"]["devices"],
         json!([{"name": "dev-00003", "cf_owner_team": "team-3", "_custom_field_data": {"owner_team": "team-3"}, "interfaces": [{"name": "eth1", "type": "A_1000BASE_T"}]}])
     );
+    // Prefixes and addresses are named by their text in related filters.
+    let (_, body, _) = app
+        .graphql("{ ip_addresses(parent: \"10.1.0.0/16\", limit: 3) { address } }", Value::Null)
+        .await?;
+    assert_eq!(body["data"]["ip_addresses"].as_array().map(Vec::len), Some(3), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            "{ interfaces(ip_addresses: \"10.1.0.2/16\") { name device { name } } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["interfaces"],
+        json!([{"name": "eth0", "device": {"name": "dev-00002"}}]),
+        "{body}"
+    );
     // Single object by id, and reverse relations.
     let (_, body, _) = app.graphql("{ devices(name: \"dev-00001\") { id } }", Value::Null).await?;
     let id = body["data"]["devices"][0]["id"].as_str().unwrap_or_default().to_owned();
@@ -148,6 +164,7 @@ async fn errors_are_nautobots(backend: Backend) -> anyhow::Result<()> {
         "{ devices(face: \"sideways\") { name } }",
         "{ prefixes(parent: \"10.0.0.0/99\") { prefix } }",
         "{ devices(limit: -1) { name } }",
+        "{ devices(name__re: \"(\") { name } }",
     ] {
         let (status, body, _) = app.graphql(bad, Value::Null).await?;
         assert_eq!(status, 200, "{bad}: {body}");

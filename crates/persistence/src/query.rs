@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{
-    CustomFieldKind, FieldKind, Filter, FilterKind, Lookup, Model, ModelId, RelationShape,
+    ComputedKind, CustomFieldKind, FieldKind, Filter, FilterKind, Lookup, Model, ModelId,
+    RelationShape,
 };
 use ferrobot_domain::Catalogue;
 use futures_util::TryStreamExt;
@@ -770,20 +771,38 @@ impl Store {
     ) -> StoreResult<Keys> {
         let mut ids = Vec::new();
         let mut names = Vec::new();
-        let mut prefixes = Vec::new();
+        // Prefixes and addresses are named by their text (`10.0.0.0/16`, `10.0.0.1/24`): the
+        // model's computed value says which stored columns that text stands for.
+        let cidr = landing.computed.iter().find(|c| c.from.len() == 2);
+        let mut prefixes: Vec<(String, Vec<u8>, i64)> = Vec::new();
         for v in &arg.values {
             let text = v.text();
             if let Ok(id) = Uuid::parse_str(text.trim()) {
                 ids.push(id);
-            } else if filter.kind == FilterKind::Prefix {
-                let p = ferrobot_domain::ipam::parse_prefix(&text)
-                    .map_err(|m| invalid(&arg.argument, m))?;
-                prefixes.push((text, p));
+            } else if let Some(computed) = cidr.filter(|_| filter.kind != FilterKind::Tree) {
+                let (bytes, length) = match computed.kind {
+                    ComputedKind::IpNetwork => {
+                        let p = ferrobot_domain::ipam::parse_prefix(&text)
+                            .map_err(|m| invalid(&arg.argument, m))?;
+                        (p.network, i64::from(p.prefix_length))
+                    }
+                    ComputedKind::IpInterface => {
+                        let a = ferrobot_domain::ipam::parse_address(&text)
+                            .map_err(|m| invalid(&arg.argument, m))?;
+                        (a.host, i64::from(a.mask_length))
+                    }
+                };
+                prefixes.push((text, bytes, length));
             } else {
                 names.push(text);
             }
         }
-        let lookup = landing.lookup_field().and_then(|i| landing.fields[i].column.clone());
+        // Names match the natural-key field when it is text (a prefix's is its network bytes, which
+        // the CIDR text above covers).
+        let lookup = landing
+            .lookup_field()
+            .filter(|&i| col_type(&landing.fields[i].kind) == ColType::Text)
+            .and_then(|i| landing.fields[i].column.clone());
         let mut select = Query::select();
         select.column(Alias::new("id")).from(Alias::new(&landing.table));
         let mut types = vec![ColType::Uuid];
@@ -803,12 +822,16 @@ impl Store {
         if let (Some(l), false) = (&lookup, names.is_empty()) {
             any = any.add(col(l).is_in(names.iter().cloned()));
         }
-        for (_, p) in &prefixes {
-            any = any.add(
-                Cond::all()
-                    .add(col("network").eq(p.network.clone()))
-                    .add(col("prefix_length").eq(p.prefix_length as i64)),
-            );
+        if let Some(computed) = cidr {
+            let bytes_col = landing.fields[computed.from[0]].column.clone().unwrap_or_default();
+            let length_col = landing.fields[computed.from[1]].column.clone().unwrap_or_default();
+            for (_, bytes, length) in &prefixes {
+                any = any.add(
+                    Cond::all()
+                        .add(col(&bytes_col).eq(bytes.clone()))
+                        .add(col(&length_col).eq(*length)),
+                );
+            }
         }
         if !tree {
             select.cond_where(any);
@@ -1067,6 +1090,10 @@ fn text_or_number_condition(
             Lookup::Isw => like(format!("{}%", escape_like(&text.to_lowercase()))),
             Lookup::Iew => like(format!("%{}", escape_like(&text.to_lowercase()))),
             Lookup::Re | Lookup::Ire => {
+                // A pattern that does not compile is the client's mistake, not the database's.
+                if let Err(e) = regex::Regex::new(&text) {
+                    return Err(invalid(&arg.argument, format!("Invalid regular expression: {e}")));
+                }
                 let insensitive = lookup == Lookup::Ire;
                 match backend {
                     Backend::Postgres => {

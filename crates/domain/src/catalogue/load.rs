@@ -577,7 +577,7 @@ fn resolve_filter(
     name: &str,
     f: &RawFilter,
 ) -> Result<Filter, String> {
-    let kind = match f.kind.as_str() {
+    let mut kind = match f.kind.as_str() {
         "text" => FilterKind::Text,
         "number" => FilterKind::Number,
         "decimal" => FilterKind::Decimal,
@@ -638,7 +638,13 @@ fn resolve_filter(
             FilterKind::Related | FilterKind::Tree | FilterKind::Has | FilterKind::Prefix
         );
         if let Some((ridx, rel)) = model.relation(seg) {
-            if !last || wants_relation {
+            // A value filter on a many-to-many field (`interfaces(ip_addresses: "10.0.0.1/24")`)
+            // names the related objects: it is a related filter.
+            let columnless = model.field(seg).is_some_and(|(_, f)| f.column.is_none());
+            if !last || wants_relation || columnless {
+                if last && columnless {
+                    kind = FilterKind::Related;
+                }
                 hops.push(ridx);
                 current = rel.target;
                 continue;
