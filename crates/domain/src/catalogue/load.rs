@@ -642,7 +642,7 @@ fn resolve_filter(
             // names the related objects: it is a related filter.
             let columnless = model.field(seg).is_some_and(|(_, f)| f.column.is_none());
             if !last || wants_relation || columnless {
-                if last && columnless {
+                if last && columnless && !wants_relation {
                     kind = FilterKind::Related;
                 }
                 hops.push(ridx);
