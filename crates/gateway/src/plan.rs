@@ -182,7 +182,8 @@ struct Planner<'a> {
     variables: &'a Variables,
 }
 
-/// One field of the answer, in response order.
+/// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
+/// once at plan time (`"name":`), since the writer puts it before every row's value.
 #[derive(Debug)]
 enum Out {
     Column {
@@ -562,7 +563,8 @@ impl Planner<'_> {
         };
         node.column("id", ColType::Uuid);
         self.arguments(model, field, single, &mut node)?;
-        for (key, sub) in self.collect(&field.node.selection_set.node, &type_name)? {
+        for (response_key, sub) in self.collect(&field.node.selection_set.node, &type_name)? {
+            let key = json_key(&response_key);
             let name = sub.node.name.node.as_str();
             if name == "__typename" {
                 node.outs.push(Out::Typename { key, name: type_name.clone() });
@@ -582,7 +584,10 @@ impl Planner<'_> {
                 let a = &model.fields[computed.from[0]];
                 let b = &model.fields[computed.from[1]];
                 let ca = node.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
-                let cb = node.column(b.column.as_deref().unwrap_or_default(), ColType::Int);
+                let cb = node.column(
+                    b.column.as_deref().unwrap_or_default(),
+                    ferrobot_persistence::query::col_type(&b.kind),
+                );
                 node.outs.push(Out::Computed { key, cols: [ca, cb] });
                 continue;
             }
@@ -749,6 +754,15 @@ impl Sink {
         }
     }
 
+    /// Writes a pre-escaped `"key":` prefix (see [`json_key`]).
+    fn field(&mut self, first: &mut bool, prefix: &str) {
+        if !*first {
+            self.buf.push(b',');
+        }
+        *first = false;
+        self.buf.extend_from_slice(prefix.as_bytes());
+    }
+
     fn key(&mut self, first: &mut bool, key: &str) {
         if !*first {
             self.buf.push(b',');
@@ -757,6 +771,13 @@ impl Sink {
         self.string(key);
         self.buf.push(b':');
     }
+}
+
+/// `"key":` with the key escaped as JSON.
+fn json_key(key: &str) -> String {
+    let mut out = serde_json::to_string(key).unwrap_or_else(|_| String::from("\"\""));
+    out.push(':');
+    out
 }
 
 /// Writes the whole response body for an answer (blocking; run it on a blocking thread).
@@ -847,12 +868,12 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
     for out in &node.outs {
         match out {
             Out::Column { key, col, render } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 write_cell(sink, &own[*col], *render);
             }
             // `address` and `prefix` alike: the stored bytes, a slash, the length.
             Out::Computed { key, cols } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 match (&own[cols[0]], &own[cols[1]]) {
                     (Cell::Bytes(b), Cell::Int(len)) => match ip_from_bytes(b) {
                         Some(ip) => sink.string(&format!("{ip}/{len}")),
@@ -862,19 +883,19 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                 }
             }
             Out::Typename { key, name } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 sink.string(name);
             }
             Out::CustomFieldData { key, col } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 write_json(sink, &own[*col], None);
             }
             Out::CustomField { key, col, name } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 write_json(sink, &own[*col], Some(name));
             }
             Out::Relation { key, child, list, link } => {
-                sink.key(&mut first, key);
+                sink.field(&mut first, key);
                 let (_, child_node) = &node.children[*child];
                 let child_level = &level.children[*child];
                 let link = own[*link].as_uuid();

@@ -933,7 +933,7 @@ fn null_of(kind: &FieldKind) -> Value {
     match col_type(kind) {
         ColType::Uuid => Value::Uuid(None),
         ColType::Text => Value::String(None),
-        ColType::Int => Value::BigInt(None),
+        ColType::Int(_) => Value::BigInt(None),
         ColType::Bool => Value::Bool(None),
         ColType::DateTime => Value::ChronoDateTimeUtc(None),
         ColType::Date => Value::ChronoDate(None),

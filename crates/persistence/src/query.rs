@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{
-    ComputedKind, CustomFieldKind, FieldKind, Filter, FilterKind, Lookup, Model, ModelId,
+    ComputedKind, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
     RelationShape,
 };
 use ferrobot_domain::Catalogue;
@@ -29,7 +29,9 @@ use crate::{StoreError, StoreResult};
 pub enum ColType {
     Uuid,
     Text,
-    Int,
+    /// An integer column of its declared width: PostgreSQL and MySQL decode each width as its
+    /// own type, so the width is known up front rather than found by trial on every cell.
+    Int(IntSize),
     Bool,
     DateTime,
     Date,
@@ -68,7 +70,7 @@ pub fn col_type(kind: &FieldKind) -> ColType {
         | FieldKind::Choice { .. }
         | FieldKind::Decimal
         | FieldKind::ContentType => ColType::Text,
-        FieldKind::Integer { .. } => ColType::Int,
+        FieldKind::Integer { size, .. } => ColType::Int(*size),
         FieldKind::Boolean => ColType::Bool,
         FieldKind::DateTime => ColType::DateTime,
         FieldKind::Date => ColType::Date,
@@ -86,17 +88,15 @@ fn decode(row: &QueryResult, idx: usize, ty: ColType) -> StoreResult<Cell> {
             .try_get_by_index::<Option<String>>(idx)
             .map_err(err)?
             .map(|s| Cell::Text(s.into_boxed_str())),
-        // PostgreSQL keeps smallint and integer apart from bigint; accept each width.
-        ColType::Int => match row.try_get_by_index::<Option<i64>>(idx) {
-            Ok(v) => v.map(Cell::Int),
-            Err(_) => match row.try_get_by_index::<Option<i32>>(idx) {
-                Ok(v) => v.map(|i| Cell::Int(i64::from(i))),
-                Err(_) => row
-                    .try_get_by_index::<Option<i16>>(idx)
-                    .map_err(err)?
-                    .map(|i| Cell::Int(i64::from(i))),
-            },
-        },
+        ColType::Int(IntSize::Small) => {
+            row.try_get_by_index::<Option<i16>>(idx).map_err(err)?.map(|i| Cell::Int(i64::from(i)))
+        }
+        ColType::Int(IntSize::Int) => {
+            row.try_get_by_index::<Option<i32>>(idx).map_err(err)?.map(|i| Cell::Int(i64::from(i)))
+        }
+        ColType::Int(IntSize::Big) => {
+            row.try_get_by_index::<Option<i64>>(idx).map_err(err)?.map(Cell::Int)
+        }
         ColType::Bool => row.try_get_by_index::<Option<bool>>(idx).map_err(err)?.map(Cell::Bool),
         ColType::DateTime => {
             row.try_get_by_index::<Option<DateTime<Utc>>>(idx).map_err(err)?.map(Cell::DateTime)

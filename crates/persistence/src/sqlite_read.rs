@@ -109,8 +109,8 @@ fn decode(raw: ValueRef<'_>, ty: ColType) -> StoreResult<Cell> {
         (ColType::Text, ValueRef::Text(t)) => Cell::Text(text(t).into_boxed_str()),
         (ColType::Text, ValueRef::Integer(i)) => Cell::Text(i.to_string().into_boxed_str()),
         (ColType::Text, ValueRef::Real(r)) => Cell::Text(r.to_string().into_boxed_str()),
-        (ColType::Int, ValueRef::Integer(i)) => Cell::Int(i),
-        (ColType::Int, ValueRef::Real(r)) => Cell::Int(r as i64),
+        (ColType::Int(_), ValueRef::Integer(i)) => Cell::Int(i),
+        (ColType::Int(_), ValueRef::Real(r)) => Cell::Int(r as i64),
         (ColType::Bool, ValueRef::Integer(i)) => Cell::Bool(i != 0),
         (ColType::DateTime, ValueRef::Text(t)) => {
             let s = text(t);

@@ -207,7 +207,9 @@ impl Store {
         for table in tables {
             let mut select = sea_query::Query::select();
             select.expr(sea_query::Expr::cust("COUNT(*)")).from(sea_query::Alias::new(&table.name));
-            let rows = self.fetch(&select, &[crate::ColType::Int]).await?;
+            let rows = self
+                .fetch(&select, &[crate::ColType::Int(ferrobot_domain::catalogue::IntSize::Big)])
+                .await?;
             if let Some(crate::Cell::Int(n)) = rows.cells.first() {
                 sizes.insert(table.name, *n as u64);
             }
