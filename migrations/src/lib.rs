@@ -16,8 +16,10 @@ pub struct Migration {
 }
 
 /// Every migration in the order it applies.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: "0001_initial", tables: include_str!("../0001_initial.json") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: "0001_initial", tables: include_str!("../0001_initial.json") },
+    Migration { version: "0002_change_log", tables: include_str!("../0002_change_log.json") },
+];
 
 impl Migration {
     pub fn specs(&self) -> StoreResult<Vec<TableSpec>> {
@@ -74,7 +76,37 @@ pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
         .map_err(|e| StoreError::Internal(e.to_string()))?;
         done.push(m.version);
     }
+    seed_sequence(store).await?;
     Ok(done)
+}
+
+/// The change feed's counter row, which every write transaction locks and advances. Replicas
+/// that start together may both try to add it: a second insert that fails is fine once the row
+/// is there.
+async fn seed_sequence(store: &Store) -> StoreResult<()> {
+    let db = store.connection();
+    let backend = db.get_database_backend();
+    let select = "SELECT value FROM ferrobot_sequence WHERE name = 'changes'";
+    let present = |rows: &[sea_orm::QueryResult]| !rows.is_empty();
+    let rows = db
+        .query_all(Statement::from_string(backend, select.to_owned()))
+        .await
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    if present(&rows) {
+        return Ok(());
+    }
+    // Start after any change already logged (a database restored without its counter).
+    let insert = "INSERT INTO ferrobot_sequence (name, value) SELECT 'changes', COALESCE(MAX(sequence), 0) FROM extras_objectchange";
+    if let Err(error) = db.execute(Statement::from_string(backend, insert.to_owned())).await {
+        let rows = db
+            .query_all(Statement::from_string(backend, select.to_owned()))
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        if !present(&rows) {
+            return Err(StoreError::Internal(format!("seed the change sequence: {error}")));
+        }
+    }
+    Ok(())
 }
 
 mod store {

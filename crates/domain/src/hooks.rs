@@ -1,11 +1,17 @@
 //! Behaviour attached to models that a catalogue entry cannot say, looked up by model label.
 //!
-//! The generic write path (today the import, tomorrow mutations) asks [`inputs`] which extra
-//! input keys a model takes and how they turn into stored columns, and [`parent`] whether its
-//! rows get a computed parent. Adding such behaviour to a model is a line here and a function
-//! in the domain module that owns it, never a special case in the generic code.
+//! The generic write path (mutations and the import alike) asks [`inputs`] which extra input
+//! keys a model takes and how they turn into stored columns, [`parent`] whether its rows get a
+//! computed parent, and [`rules`] which model rules an object must pass. Adding such behaviour
+//! to a model is a line here and a function in the domain module that owns it, never a special
+//! case in the generic code.
 
-use crate::ipam;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value as Json};
+
+use crate::catalogue::Model;
+use crate::{ipam, ValidationError};
 
 /// A stored value an input produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +27,8 @@ pub type Derivation = Result<Vec<(&'static str, Derived)>, String>;
 /// `broadcast`, `prefix_length` and `ip_version`.
 pub struct Input {
     pub key: &'static str,
+    /// The stored fields it fills.
+    pub fills: &'static [&'static str],
     /// The stored form, as (field, value) pairs.
     pub derive: fn(&str) -> Derivation,
 }
@@ -72,8 +80,16 @@ fn address_columns(text: &str) -> Derivation {
 /// The extra inputs of a model.
 pub fn inputs(label: &str) -> &'static [Input] {
     match label {
-        "ipam.prefix" => &[Input { key: "prefix", derive: prefix_columns }],
-        "ipam.ipaddress" => &[Input { key: "address", derive: address_columns }],
+        "ipam.prefix" => &[Input {
+            key: "prefix",
+            fills: &["network", "broadcast", "prefix_length", "ip_version"],
+            derive: prefix_columns,
+        }],
+        "ipam.ipaddress" => &[Input {
+            key: "address",
+            fills: &["host", "mask_length", "ip_version"],
+            derive: address_columns,
+        }],
         _ => &[],
     }
 }
@@ -112,6 +128,192 @@ pub fn is_input(label: &str, key: &str) -> bool {
         )
 }
 
+/// The input keys that name an object by its natural key: the first segment of each natural-key
+/// lookup (`location__name` → `location`), with stored fields an input fills replaced by that
+/// input (`network`, `prefix_length` → `prefix`) and computed parents left out.
+pub fn natural_key_inputs(model: &Model) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let computed_parent = parent(&model.label).map(|p| p.field);
+    for lookup in &model.natural_key {
+        let first = lookup.split("__").next().unwrap_or_default();
+        if first == "pk" || first == "id" || Some(first) == computed_parent {
+            continue;
+        }
+        let key = inputs(&model.label)
+            .iter()
+            .find(|i| i.fills.contains(&first))
+            .map_or(first, |i| i.key)
+            .to_owned();
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    }
+    out
+}
+
+/// An object as the rules see it: field name → value, references as ids (the change-log form).
+pub type Object = Map<String, Json>;
+
+/// The rows a rule asked for, by the reference field that names them (`Json::Null` when unset).
+pub type Related = HashMap<&'static str, Json>;
+
+/// A model rule: what Nautobot's `clean()` checks beyond single fields.
+pub struct Rule {
+    /// Reference fields whose target rows the rule reads.
+    pub needs: &'static [&'static str],
+    /// `before` is the stored object on an update, `None` on a create.
+    pub check: fn(&Object, Option<&Object>, &Related) -> Vec<ValidationError>,
+}
+
+/// The model rules of a model.
+pub fn rules(label: &str) -> &'static [Rule] {
+    match label {
+        "dcim.location" => &[Rule { needs: &["location_type", "parent"], check: location_rules }],
+        "dcim.interface" => {
+            &[Rule { needs: &["lag", "parent_interface", "bridge"], check: interface_rules }]
+        }
+        "dcim.device" => &[Rule { needs: &["rack"], check: device_rules }],
+        "ipam.ipaddress" => &[Rule { needs: &[], check: address_rules }],
+        _ => &[],
+    }
+}
+
+fn text<'a>(object: &'a Object, key: &str) -> Option<&'a str> {
+    object.get(key).and_then(Json::as_str).filter(|s| !s.is_empty())
+}
+
+fn name_of(object: &Json) -> String {
+    object.get("name").and_then(Json::as_str).unwrap_or("?").to_owned()
+}
+
+/// Spec: nautobot/dcim/models/locations.py `Location.clean`.
+fn location_rules(
+    object: &Object,
+    before: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    if let Some(before) = before {
+        if text(before, "location_type") != text(object, "location_type") {
+            errors.push(ValidationError::new(
+                "location_type",
+                "Changing the type of an existing Location is not permitted.",
+            ));
+            return errors;
+        }
+    }
+    let Some(ty) = related.get("location_type").filter(|t| t.is_object()) else { return errors };
+    let type_name = name_of(ty);
+    let own_type = ty.get("id").and_then(Json::as_str);
+    let parent_of_type = ty.get("parent").and_then(Json::as_str);
+    let nestable = ty.get("nestable").and_then(Json::as_bool).unwrap_or(false);
+    let parent = related.get("parent").filter(|p| p.is_object());
+    let parent_type = parent.and_then(|p| p.get("location_type")).and_then(Json::as_str);
+    if parent.is_some() && text(object, "parent") == text(object, "id") {
+        errors.push(ValidationError::new("parent", "A Location cannot be its own parent."));
+        return errors;
+    }
+    let message = match (parent_of_type, parent_type) {
+        (None, None) => None,
+        (None, Some(p)) if nestable && Some(p) == own_type => None,
+        (None, Some(_)) if nestable => Some(format!(
+            "A Location of type {type_name} may only have a Location of the same type as its parent."
+        )),
+        (None, Some(_)) => {
+            Some(format!("A Location of type {type_name} must not have a parent Location."))
+        }
+        (Some(_), None) => {
+            Some(format!("A Location of type {type_name} must have a parent Location."))
+        }
+        (Some(want), Some(p)) if p == want || (nestable && Some(p) == own_type) => None,
+        (Some(_), Some(_)) if nestable => Some(format!(
+            "A Location of type {type_name} can only have a Location of the same type or of its parent type as its parent."
+        )),
+        (Some(_), Some(_)) => Some(format!(
+            "A Location of type {type_name} can only have a Location of its parent type as its parent."
+        )),
+    };
+    errors.extend(message.map(|m| ValidationError::new("parent", m)));
+    errors
+}
+
+/// Spec: nautobot/dcim/models/device_components.py (`ModularComponentModel.clean`,
+/// `Interface.clean`): a component belongs to a device; LAG, parent and bridge interfaces are
+/// other interfaces of the same device.
+fn interface_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let device = text(object, "device");
+    if device.is_none() {
+        errors.push(ValidationError::new("device", "Either device or module must be set."));
+    }
+    let own = text(object, "id");
+    for (field, what) in [
+        ("lag", "LAG interface"),
+        ("parent_interface", "parent interface"),
+        ("bridge", "bridge interface"),
+    ] {
+        let Some(other) = related.get(field).filter(|o| o.is_object()) else { continue };
+        if other.get("id").and_then(Json::as_str) == own {
+            errors.push(ValidationError::new(
+                field,
+                format!("An interface cannot be its own {what}."),
+            ));
+        } else if other.get("device").and_then(Json::as_str) != device {
+            errors.push(ValidationError::new(
+                field,
+                format!("The selected {what} ({}) belongs to a different device.", name_of(other)),
+            ));
+        }
+    }
+    errors
+}
+
+/// Spec: nautobot/dcim/models/devices.py `Device.clean` (rack, face and position).
+fn device_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let rack = related.get("rack").filter(|r| r.is_object());
+    let has_face = text(object, "face").is_some();
+    let has_position = object.get("position").is_some_and(|p| !p.is_null());
+    if let Some(rack) = rack {
+        if rack.get("location").and_then(Json::as_str) != text(object, "location") {
+            errors.push(ValidationError::new(
+                "rack",
+                format!("Rack \"{}\" does not belong to the device's location.", name_of(rack)),
+            ));
+        }
+    } else {
+        if has_face {
+            errors.push(ValidationError::new(
+                "face",
+                "Cannot select a rack face without assigning a rack.",
+            ));
+        }
+        if has_position {
+            errors.push(ValidationError::new(
+                "position",
+                "Cannot select a rack position without assigning a rack.",
+            ));
+        }
+    }
+    if rack.is_some() && has_position && !has_face {
+        errors.push(ValidationError::new(
+            "face",
+            "Must specify rack face when defining rack position.",
+        ));
+    }
+    errors
+}
+
+/// Spec: nautobot/ipam/models.py `IPAddress.clean` (the host never changes).
+fn address_rules(object: &Object, before: Option<&Object>, _: &Related) -> Vec<ValidationError> {
+    match before {
+        Some(before) if before.get("host") != object.get("host") => {
+            vec![ValidationError::new("address", "Host address cannot be changed once created.")]
+        }
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +326,95 @@ mod tests {
         assert!((inputs("ipam.prefix")[0].derive)("nope").is_err());
         assert!(inputs("dcim.device").is_empty());
         assert!(is_input("ipam.ipaddress", "namespace") && !is_input("ipam.prefix", "namespace"));
+    }
+
+    #[test]
+    fn natural_keys_are_named_by_inputs() {
+        let catalogue = crate::Catalogue::core().expect("catalogue");
+        let keys = |label: &str| natural_key_inputs(catalogue.by_label(label).expect(label));
+        assert_eq!(keys("ipam.prefix"), ["namespace", "prefix"]);
+        assert_eq!(keys("ipam.ipaddress"), ["address"]);
+        assert_eq!(keys("dcim.device"), ["name", "tenant", "location"]);
+        assert_eq!(keys("dcim.devicetype"), ["manufacturer", "model"]);
+    }
+
+    fn object(value: Json) -> Object {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn check(
+        label: &str,
+        obj: Json,
+        before: Option<Json>,
+        related: &[(&'static str, Json)],
+    ) -> Vec<String> {
+        let related: Related = related.iter().cloned().collect();
+        let before = before.map(object);
+        rules(label)
+            .iter()
+            .flat_map(|r| (r.check)(&object(obj.clone()), before.as_ref(), &related))
+            .map(|e| e.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn location_parents_follow_their_types() {
+        use serde_json::json;
+        let region = json!({"id": "t-region", "name": "Region", "parent": null, "nestable": false});
+        let site = json!({"id": "t-site", "name": "Site", "parent": "t-region", "nestable": false});
+        let in_region = json!({"id": "r1", "location_type": "t-region"});
+        let ok = check(
+            "dcim.location",
+            json!({"id": "s1", "location_type": "t-site", "parent": "r1"}),
+            None,
+            &[("location_type", site.clone()), ("parent", in_region.clone())],
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let orphan = check(
+            "dcim.location",
+            json!({"id": "s1", "location_type": "t-site"}),
+            None,
+            &[("location_type", site), ("parent", Json::Null)],
+        );
+        assert_eq!(orphan, ["parent: A Location of type Site must have a parent Location."]);
+        let nested = check(
+            "dcim.location",
+            json!({"id": "r2", "location_type": "t-region", "parent": "r1"}),
+            None,
+            &[("location_type", region), ("parent", in_region)],
+        );
+        assert_eq!(nested, ["parent: A Location of type Region must not have a parent Location."]);
+        let retyped = check(
+            "dcim.location",
+            json!({"id": "s1", "location_type": "t-x"}),
+            Some(json!({"id": "s1", "location_type": "t-site"})),
+            &[],
+        );
+        assert_eq!(retyped.len(), 1);
+    }
+
+    #[test]
+    fn interfaces_and_devices_hold_together() {
+        use serde_json::json;
+        let lag = json!({"id": "i2", "name": "po1", "device": "d2"});
+        let errors = check(
+            "dcim.interface",
+            json!({"id": "i1", "device": "d1", "lag": "i2"}),
+            None,
+            &[("lag", lag)],
+        );
+        assert_eq!(
+            errors,
+            ["lag: The selected LAG interface (po1) belongs to a different device."]
+        );
+        let errors = check("dcim.interface", json!({"id": "i1"}), None, &[]);
+        assert_eq!(errors, ["device: Either device or module must be set."]);
+        let errors = check(
+            "dcim.device",
+            json!({"location": "l1", "position": 3, "face": "front"}),
+            None,
+            &[("rack", Json::Null)],
+        );
+        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }

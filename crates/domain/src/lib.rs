@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod error;
 pub mod hooks;
 pub mod ipam;
+pub mod validate;
 pub mod value;
 
 pub use catalogue::{Catalogue, CustomField, CustomFieldKind, Field, FieldKind, Model, ModelId};

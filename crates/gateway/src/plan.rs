@@ -424,9 +424,11 @@ fn child_link(store: &Store, node: &Node, level: &Level, scope: &Scope, rel: &Re
         RelationShape::Forward { column, .. } => {
             Link::Forward(keys_from(column, Some(&target_table)))
         }
-        RelationShape::Reverse { column, .. } => {
-            Link::Reverse { column: column.clone(), keys: keys_from("id", None) }
-        }
+        RelationShape::Reverse { column, content_type, .. } => Link::Reverse {
+            column: column.clone(),
+            content_type: content_type.clone(),
+            keys: keys_from("id", None),
+        },
         RelationShape::Peer { table, endpoint_column, group_column, side_column } => Link::Peer {
             table: table.clone(),
             endpoint_column: endpoint_column.clone(),

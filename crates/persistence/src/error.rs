@@ -11,8 +11,13 @@ use ferrobot_domain::DomainError;
 pub enum StoreError {
     #[error("{kind} {id} not found")]
     NotFound { kind: String, id: String },
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A unique constraint refused the write: `fields` name it, `operation` is the index of the
+    /// operation whose object conflicts, when known.
+    #[error("{message}")]
+    Conflict { fields: Vec<String>, message: String, operation: Option<usize> },
+    /// A delete refused by protected references; `objects` names the blocking objects.
+    #[error("{message}")]
+    Protected { message: String, objects: Vec<String> },
     /// Client input that the catalogue or the data rejects; `argument` names the culprit.
     #[error("{message}")]
     Invalid { argument: String, message: String },
@@ -28,7 +33,7 @@ impl From<sea_orm::DbErr> for StoreError {
         let lower = text.to_lowercase();
         if lower.contains("unique") || lower.contains("duplicate") || lower.contains("foreign key")
         {
-            StoreError::Conflict(text)
+            StoreError::Conflict { fields: Vec::new(), message: text, operation: None }
         } else {
             StoreError::Internal(text)
         }
@@ -36,3 +41,13 @@ impl From<sea_orm::DbErr> for StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// The operation of the request an error belongs to, when the error itself knows it.
+    pub fn operation(&self) -> Option<usize> {
+        match self {
+            StoreError::Conflict { operation, .. } => *operation,
+            _ => None,
+        }
+    }
+}

@@ -80,7 +80,7 @@ pub fn col_type(kind: &FieldKind) -> ColType {
     }
 }
 
-fn decode(row: &QueryResult, idx: usize, ty: ColType) -> StoreResult<Cell> {
+pub(crate) fn decode(row: &QueryResult, idx: usize, ty: ColType) -> StoreResult<Cell> {
     let err = |e: sea_orm::DbErr| StoreError::Internal(format!("decode column {idx}: {e}"));
     Ok(match ty {
         ColType::Uuid => row.try_get_by_index::<Option<Uuid>>(idx).map_err(err)?.map(Cell::Uuid),
@@ -247,6 +247,8 @@ pub enum Link {
     /// The rows' `column` holds the parent's id (`device.interfaces`).
     Reverse {
         column: String,
+        /// (column, label) for generic references: the rows must name this content type.
+        content_type: Option<(String, String)>,
         keys: Keys,
     },
     /// A through table pairs parent ids with row ids (`interface.ip_addresses`, `tags`).
@@ -378,12 +380,15 @@ impl Store {
                     Cond::all().add(keys.condition(qualified("id"))).add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
             }
-            Link::Reverse { column, keys } => {
+            Link::Reverse { column, content_type, keys } => {
                 select.from_as(Alias::new(&model.table), t.clone());
                 select.expr(qualified(column));
                 types.push(ColType::Uuid);
-                scope_condition =
-                    Cond::all().add(keys.condition(qualified(column))).add(spec.condition.clone());
+                let mut link = Cond::all().add(keys.condition(qualified(column)));
+                if let Some((ct_column, label)) = content_type {
+                    link = link.add(qualified(ct_column).eq(label.as_str()));
+                }
+                scope_condition = link.add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
                 // Children grouped by parent; the model's own ordering may start with the link
                 // (interfaces: device, then name), and a repeated key would cost a sort.
@@ -930,10 +935,13 @@ impl Store {
                 }
                 None => col(column).is_not_null().into_condition(),
             },
-            RelationShape::Reverse { column, .. } => {
+            RelationShape::Reverse { column, content_type, .. } => {
                 let mut s = Query::select();
                 s.column(Alias::new(column)).from(Alias::new(&target.table));
                 let mut c = Cond::all().add(col(column).is_not_null());
+                if let Some((ct_column, label)) = content_type {
+                    c = c.add(col(ct_column).eq(label.as_str()));
+                }
                 if let Some(keys) = next {
                     c = c.add(keys.condition(col("id")));
                 }

@@ -112,6 +112,9 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
                 group.iter().filter_map(|&i| model.fields[i].column.clone()).collect();
             uniques.push(cols);
         }
+        for group in &model.indexes {
+            indexes.push(group.iter().filter_map(|&i| model.fields[i].column.clone()).collect());
+        }
         // The default ordering is how every list is read: index it.
         let order: Vec<String> = model.ordering.iter().map(|t| t.column.clone()).collect();
         if order.len() > 1 || order.first().is_some_and(|c| c != "id") {
@@ -140,6 +143,17 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
             }
         }
     }
+    // The change feed's position: one row per counter, locked by every write transaction so
+    // that sequence numbers follow commit order and a rolled-back write consumes none.
+    tables.push(TableSpec {
+        name: "ferrobot_sequence".into(),
+        columns: vec![
+            ColumnSpec { primary_key: true, ..col("name", ColumnTy::Varchar(50), false) },
+            col("value", ColumnTy::BigInt, false),
+        ],
+        indexes: Vec::new(),
+        uniques: Vec::new(),
+    });
     tables.push(TableSpec {
         name: "extras_taggeditem".into(),
         columns: vec![

@@ -34,8 +34,14 @@ struct RawModel {
     ordering: Vec<String>,
     #[serde(default)]
     unique_together: Vec<Vec<String>>,
+    /// Extra indexes beyond those of foreign keys and the ordering.
+    #[serde(default)]
+    indexes: Vec<Vec<String>>,
     #[serde(default)]
     tree: bool,
+    /// Rows written by Ferrobot itself (the change log): no mutations.
+    #[serde(default)]
+    readonly: bool,
     fields: Vec<RawField>,
     #[serde(default)]
     computed: Vec<RawComputed>,
@@ -183,7 +189,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             natural_key: raw.natural_key.clone(),
             ordering: Vec::new(),
             unique_together: Vec::new(),
+            indexes: Vec::new(),
             tree: raw.tree,
+            readonly: raw.readonly,
             fields,
             computed: Vec::new(),
             relations: Vec::new(),
@@ -203,6 +211,16 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 idx.push(i);
             }
             model.unique_together.push(idx);
+        }
+        for group in &raw.indexes {
+            let mut idx = Vec::new();
+            for name in group {
+                let (i, _) = model
+                    .field(name)
+                    .ok_or_else(|| ctx(format!("indexes names unknown field {name}")))?;
+                idx.push(i);
+            }
+            model.indexes.push(idx);
         }
         for c in &raw.computed {
             let kind = match c.kind.as_str() {
@@ -290,6 +308,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         shape: RelationShape::Reverse {
                             column: f.column.clone().unwrap_or_default(),
                             unique: f.unique,
+                            content_type: None,
                         },
                         union: None,
                     },
@@ -322,6 +341,29 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 ));
             }
             models[owner].relations.push(rel);
+        }
+    }
+
+    // Every model served over GraphQL shows its own change-log rows (`device.object_changes`).
+    if let Some(&log) = labels.get(CHANGE_LOG) {
+        for id in 0..models.len() {
+            if id == log || models[id].graphql.is_none() {
+                continue;
+            }
+            if models[id].relation("object_changes").is_some() {
+                return Err(err("catalogue", &models[id].label, "object_changes clashes"));
+            }
+            let label = models[id].label.clone();
+            models[id].relations.push(Relation {
+                name: "object_changes".into(),
+                target: log,
+                shape: RelationShape::Reverse {
+                    column: "changed_object_id".into(),
+                    unique: false,
+                    content_type: Some(("changed_object_type_id".into(), label)),
+                },
+                union: None,
+            });
         }
     }
 

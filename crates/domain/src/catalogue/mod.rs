@@ -16,6 +16,9 @@ pub use load::CatalogueFile;
 
 pub type ModelId = usize;
 
+/// The label of the change-log model: every write adds its rows, every model shows its own.
+pub const CHANGE_LOG: &str = "extras.objectchange";
+
 /// The resolved, immutable catalogue.
 #[derive(Debug)]
 pub struct Catalogue {
@@ -40,7 +43,11 @@ pub struct Model {
     pub natural_key: Vec<String>,
     pub ordering: Vec<OrderTerm>,
     pub unique_together: Vec<Vec<usize>>,
+    /// Extra indexes (field indices), beyond foreign keys and the ordering.
+    pub indexes: Vec<Vec<usize>>,
     pub tree: bool,
+    /// Written by Ferrobot itself (the change log): no mutations.
+    pub readonly: bool,
     pub fields: Vec<Field>,
     pub computed: Vec<Computed>,
     /// Every nested object or list: forward and reverse foreign keys, many-to-many, tags.
@@ -180,7 +187,8 @@ pub enum RelationShape {
     /// `self.column = target.id`: one object or null.
     Forward { column: String, field: usize },
     /// `target.column = self.id`: a list (or one object when the column is unique).
-    Reverse { column: String, unique: bool },
+    /// `content_type` (column, label) restricts generic references (`object_changes`).
+    Reverse { column: String, unique: bool, content_type: Option<(String, String)> },
     /// Rows of a through table: a list. `content_type` restricts generic through tables (tags).
     Through {
         table: String,

@@ -1,0 +1,224 @@
+//! Validation of one object's input against its model, as Nautobot's model forms do it.
+//!
+//! [`scalar`] checks one field's value (required, null, max length, choices, minimums, dates,
+//! content types) and turns it into a typed [`Scalar`]; [`unique_message`] words a uniqueness
+//! conflict as Django does. The write path calls these for every field of an object and reports
+//! every failure at once. Spec: django/db/models/fields/__init__.py (`Field.validate`,
+//! `CharField` max length), django/db/models/base.py (`Model.unique_error_message`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use crate::catalogue::{Field, FieldKind, Model};
+use crate::value::enum_item_name;
+use crate::Catalogue;
+
+/// A checked value in its stored type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Null,
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    DateTime(DateTime<Utc>),
+    Date(NaiveDate),
+    Json(Json),
+    Bytes(Vec<u8>),
+    Uuid(Uuid),
+}
+
+pub const REQUIRED: &str = "This field is required.";
+pub const NOT_NULL: &str = "This field cannot be null.";
+
+/// Checks one value of a field that is not a reference. Choice fields take the stored value
+/// (`1000base-t`) or the GraphQL enum item name (`A_1000BASE_T`).
+pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, String> {
+    if v.is_null() {
+        return if field.null { Ok(Scalar::Null) } else { Err(NOT_NULL.into()) };
+    }
+    let text =
+        || v.as_str().map(str::to_owned).ok_or_else(|| format!("Expected a string, got {v}."));
+    Ok(match &field.kind {
+        FieldKind::Uuid => Scalar::Uuid(
+            Uuid::parse_str(&text()?).map_err(|_| format!("{v} is not a valid UUID."))?,
+        ),
+        FieldKind::String { max_length } => {
+            let s = match v {
+                Json::Number(n) => n.to_string(),
+                _ => text()?,
+            };
+            let n = s.chars().count();
+            if n > *max_length as usize {
+                return Err(format!(
+                    "Ensure this value has at most {max_length} characters (it has {n})."
+                ));
+            }
+            if s.is_empty() && !field.blank {
+                return Err("This field cannot be blank.".into());
+            }
+            Scalar::Text(s)
+        }
+        FieldKind::Text | FieldKind::Decimal => Scalar::Text(match v {
+            Json::Number(n) => n.to_string(),
+            _ => text()?,
+        }),
+        FieldKind::Choice { choices, .. } => {
+            let s = text()?;
+            if s.is_empty() && field.blank {
+                return Ok(Scalar::Text(s));
+            }
+            match choices.iter().find(|(value, _)| *value == s || enum_item_name(value) == s) {
+                Some((value, _)) => Scalar::Text(value.clone()),
+                None => return Err(format!("Value '{s}' is not a valid choice.")),
+            }
+        }
+        FieldKind::Integer { min, .. } => {
+            let i = v.as_i64().ok_or_else(|| format!("Expected an integer, got {v}."))?;
+            if let Some(m) = min.filter(|m| i < *m) {
+                return Err(format!("Ensure this value is greater than or equal to {m}."));
+            }
+            Scalar::Int(i)
+        }
+        FieldKind::Boolean => {
+            Scalar::Bool(v.as_bool().ok_or_else(|| format!("Expected true or false, got {v}."))?)
+        }
+        FieldKind::DateTime => {
+            let s = text()?;
+            let d = DateTime::parse_from_rfc3339(&s)
+                .map_err(|_| format!("'{s}' is not an RFC 3339 date-time."))?;
+            Scalar::DateTime(d.with_timezone(&Utc))
+        }
+        FieldKind::Date => {
+            let s = text()?;
+            Scalar::Date(
+                NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                    .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)."))?,
+            )
+        }
+        FieldKind::Json => Scalar::Json(v.clone()),
+        FieldKind::ContentTypes => {
+            let list = v.as_array().ok_or("Expected a list of model labels.")?;
+            for item in list {
+                let label = item.as_str().unwrap_or_default();
+                if catalogue.by_label(label).is_none() {
+                    return Err(format!("Unknown content type {item}."));
+                }
+            }
+            Scalar::Json(v.clone())
+        }
+        FieldKind::ContentType => {
+            let s = text()?;
+            if catalogue.by_label(&s).is_none() {
+                return Err(format!("Unknown content type {s}."));
+            }
+            Scalar::Text(s)
+        }
+        FieldKind::IpBytes => {
+            let s = text()?;
+            let ip: std::net::IpAddr =
+                s.parse().map_err(|_| format!("'{s}' is not an IP address."))?;
+            Scalar::Bytes(crate::value::ip_to_bytes(ip))
+        }
+        FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => {
+            return Err("A reference is not a scalar.".into())
+        }
+    })
+}
+
+/// The value a field takes when the input leaves it out, if it can be left out: its default,
+/// null, an empty list or an empty string. `Err` is the required-field message.
+pub fn absent(field: &Field) -> Result<Option<&Json>, &'static str> {
+    if let Some(d) = &field.default {
+        return Ok(Some(d));
+    }
+    if field.null {
+        return Ok(None);
+    }
+    match &field.kind {
+        FieldKind::ContentTypes => Ok(None),
+        FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. } if field.blank => {
+            Ok(None)
+        }
+        _ => Err(REQUIRED),
+    }
+}
+
+/// Fields the write path fills itself: the key, the timestamps.
+pub fn is_automatic(field: &Field) -> bool {
+    field.primary_key || matches!(field.name.as_str(), "created" | "last_updated")
+}
+
+/// Django's words for a unique violation: `Device with this Location, Tenant and Name already
+/// exists.`
+pub fn unique_message(model: &Model, fields: &[usize]) -> String {
+    let labels: Vec<String> = fields.iter().map(|&i| capitalise(&model.fields[i].name)).collect();
+    let joined = match labels.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    };
+    format!("{} with this {joined} already exists.", capitalise(&model.verbose_name))
+}
+
+fn capitalise(name: &str) -> String {
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(label: &str, field: &str, value: Json, expect: Result<Scalar, &str>) {
+        let catalogue = Catalogue::core().expect("catalogue");
+        let model = catalogue.by_label(label).expect("model");
+        let (_, f) = model.field(field).expect("field");
+        assert_eq!(scalar(&catalogue, f, &value), expect.map_err(str::to_owned), "{label}.{field}");
+    }
+
+    #[test]
+    fn scalars_are_checked_as_django_does() {
+        check("dcim.interface", "type", "1000base-t".into(), Ok(Scalar::Text("1000base-t".into())));
+        check(
+            "dcim.interface",
+            "type",
+            "A_1000BASE_T".into(),
+            Ok(Scalar::Text("1000base-t".into())),
+        );
+        check(
+            "dcim.interface",
+            "type",
+            "bogus".into(),
+            Err("Value 'bogus' is not a valid choice."),
+        );
+        check(
+            "dcim.device",
+            "serial",
+            Json::String("x".repeat(300)),
+            Err("Ensure this value has at most 255 characters (it has 300)."),
+        );
+        check(
+            "dcim.interface",
+            "mtu",
+            Json::from(-1),
+            Err("Ensure this value is greater than or equal to 0."),
+        );
+        check("dcim.interface", "mtu", Json::Null, Ok(Scalar::Null));
+        check("dcim.interface", "name", Json::Null, Err(NOT_NULL));
+    }
+
+    #[test]
+    fn unique_messages_read_like_django() {
+        let catalogue = Catalogue::core().expect("catalogue");
+        let device = catalogue.by_label("dcim.device").expect("device");
+        let group = &device.unique_together[0];
+        let message = unique_message(device, group);
+        assert!(message.starts_with("Device with this "), "{message}");
+        assert!(message.ends_with(" already exists."), "{message}");
+    }
+}
