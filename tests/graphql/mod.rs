@@ -353,3 +353,5 @@ fn committed_sdl_is_current() -> anyhow::Result<()> {
     assert!(have.trim_end() == want.trim_end(), "schema/schema.graphql is out of date: run `cargo run -p ferrobot -- schema export > schema/schema.graphql`");
     Ok(())
 }
+
+mod mutations;

@@ -144,7 +144,8 @@ pub fn natural_key_inputs(model: &Model) -> Vec<String> {
             .find(|i| i.fills.contains(&first))
             .map_or(first, |i| i.key)
             .to_owned();
-        if !out.contains(&key) {
+        let known = model.field(&key).is_some() || is_input(&model.label, &key);
+        if known && !out.contains(&key) {
             out.push(key);
         }
     }

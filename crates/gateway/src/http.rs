@@ -110,14 +110,16 @@ fn errors(status: StatusCode, message: &str) -> Response {
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    match authenticate(&state.store, &state.config.jwt_secret, header).await {
-        Ok(Ok(_user)) => {}
+    let actor = match authenticate(&state.store, &state.config.jwt_secret, header).await {
+        Ok(Ok(user)) => {
+            ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username }
+        }
         Ok(Err(refusal)) => return detail(StatusCode::FORBIDDEN, refusal.detail()),
         Err(error) => {
             tracing::error!(%error, "authentication failed");
             return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
         }
-    }
+    };
     let parsed: GraphqlBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
@@ -131,7 +133,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
     };
     let served = state.served();
-    let request_state = Arc::new(RequestState::new(served.clone(), state.store.counted()));
+    let request_state = Arc::new(RequestState::new(served.clone(), state.store.counted(), actor));
     let mut request = async_graphql::Request::new(query).data(request_state.clone());
     if let Some(name) = parsed.operation_name {
         request = request.operation_name(name);

@@ -8,6 +8,8 @@
 
 pub mod auth;
 pub mod http;
+pub mod mutate;
+pub mod mutation_schema;
 pub mod plan;
 pub mod schema;
 

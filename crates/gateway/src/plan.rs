@@ -37,6 +37,8 @@ const KEY_LIST_LIMIT: usize = 1000;
 pub struct RequestState {
     pub served: Arc<Served>,
     pub store: Store,
+    /// Who sent the request, for the change log.
+    pub actor: ferrobot_persistence::write::Actor,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -44,10 +46,15 @@ pub struct RequestState {
 }
 
 impl RequestState {
-    pub fn new(served: Arc<Served>, store: Store) -> Self {
+    pub fn new(
+        served: Arc<Served>,
+        store: Store,
+        actor: ferrobot_persistence::write::Actor,
+    ) -> Self {
         Self {
             served,
             store,
+            actor,
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
@@ -65,31 +72,41 @@ impl RequestState {
 
 /// A query answered by the plan: loaded rows ready to be written, and field errors.
 pub struct Answer {
-    roots: Vec<RootAnswer>,
-    errors: Vec<FieldError>,
+    pub(crate) roots: Vec<RootAnswer>,
+    pub(crate) errors: Vec<FieldError>,
     pub statements: u64,
 }
 
-struct RootAnswer {
-    key: String,
-    body: RootBody,
+pub(crate) struct RootAnswer {
+    pub(crate) key: String,
+    pub(crate) body: RootBody,
 }
 
-enum RootBody {
-    Typename,
+pub(crate) enum RootBody {
+    Typename(&'static str),
     Null,
     List(Box<Node>, Level),
     Single(Box<Node>, Level),
+    /// Objects a mutation wrote, read back in chunks of ids and written in the order given.
+    Objects {
+        node: Box<Node>,
+        chunks: Vec<(Level, Vec<Uuid>)>,
+        list: bool,
+    },
+    /// An answer built in memory (deleted objects, batch results).
+    Json(serde_json::Value),
 }
 
 #[derive(Debug)]
 pub(crate) struct FieldError {
-    message: String,
-    path: String,
-    line: usize,
-    column: usize,
-    code: &'static str,
-    argument: Option<String>,
+    pub(crate) message: String,
+    pub(crate) path: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) code: &'static str,
+    pub(crate) argument: Option<String>,
+    /// More `extensions` keys (the failing fields, the operation's index …).
+    pub(crate) details: serde_json::Map<String, serde_json::Value>,
 }
 
 pub struct PlanExtension;
@@ -134,9 +151,12 @@ impl Extension for PlanExtensionImpl {
         let Some((document, variables)) = taken else {
             return next.run(ctx, operation_name).await;
         };
-        let Some(selection) = query_selection(&document, operation_name) else {
+        let Some((kind, selection)) = operation_selection(&document, operation_name) else {
             return next.run(ctx, operation_name).await;
         };
+        if kind == OperationType::Subscription {
+            return next.run(ctx, operation_name).await;
+        }
         let introspects = selection.items.iter().any(|s| {
             matches!(&s.node, Selection::Field(f) if f.node.name.node.starts_with("__") && f.node.name.node != "__typename")
         });
@@ -146,7 +166,11 @@ impl Extension for PlanExtensionImpl {
         let planner = Planner { served: &state.served, document: &document, variables: &variables };
         let before = state.store.statements();
         let started = std::time::Instant::now();
-        match answer(&planner, &state.store, selection).await {
+        let answered = match kind {
+            OperationType::Mutation => crate::mutate::mutate(&planner, &state, selection).await,
+            _ => answer(&planner, &state.store, selection).await,
+        };
+        match answered {
             Ok(mut answer) => {
                 answer.statements = state.store.statements().saturating_sub(before);
                 tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer loaded");
@@ -163,23 +187,23 @@ impl Extension for PlanExtensionImpl {
     }
 }
 
-fn query_selection<'a>(
+fn operation_selection<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
-) -> Option<&'a SelectionSet> {
+) -> Option<(OperationType, &'a SelectionSet)> {
     let op = match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
         _ => return None,
     };
-    (op.node.ty == OperationType::Query).then_some(&op.node.selection_set.node)
+    Some((op.node.ty, &op.node.selection_set.node))
 }
 
-struct Planner<'a> {
-    served: &'a Served,
-    document: &'a ExecutableDocument,
-    variables: &'a Variables,
+pub(crate) struct Planner<'a> {
+    pub(crate) served: &'a Served,
+    pub(crate) document: &'a ExecutableDocument,
+    pub(crate) variables: &'a Variables,
 }
 
 /// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
@@ -227,11 +251,11 @@ enum Render {
 }
 
 #[derive(Debug)]
-struct Node {
+pub(crate) struct Node {
     model: ModelId,
     outs: Vec<Out>,
     columns: Vec<(String, ColType)>,
-    filters: Vec<FilterArg>,
+    pub(crate) filters: Vec<FilterArg>,
     limit: Option<u64>,
     offset: Option<u64>,
     children: Vec<(Relation, Node)>,
@@ -270,7 +294,7 @@ impl std::hash::Hasher for UuidHasher {
 
 /// Loaded rows of one node, with the index its parent uses to find them.
 #[derive(Debug, Default)]
-struct Level {
+pub(crate) struct Level {
     rows: Rows,
     /// Columns before the node's own: 1 when rows carry a link key.
     skip: usize,
@@ -279,7 +303,7 @@ struct Level {
     children: Vec<Level>,
 }
 
-fn field_error(
+pub(crate) fn field_error(
     field: &Positioned<async_graphql::parser::types::Field>,
     path: &str,
     error: StoreError,
@@ -300,6 +324,7 @@ fn field_error(
         column: field.pos.column,
         code,
         argument,
+        details: serde_json::Map::new(),
     }
 }
 
@@ -313,7 +338,7 @@ async fn answer(
     for (key, field) in planner.collect(selection, "Query")? {
         let name = field.node.name.node.as_str();
         if name == "__typename" {
-            roots.push(RootAnswer { key, body: RootBody::Typename });
+            roots.push(RootAnswer { key, body: RootBody::Typename("Query") });
             continue;
         }
         let (model, single) =
@@ -357,7 +382,7 @@ async fn answer(
 }
 
 /// Loads a node and, level by level, its children.
-fn load<'a>(
+pub(crate) fn load<'a>(
     store: &'a Store,
     node: &'a Node,
     link: Link,
@@ -448,12 +473,12 @@ fn child_link(store: &Store, node: &Node, level: &Level, scope: &Scope, rel: &Re
     }
 }
 
-type FieldRef = Positioned<async_graphql::parser::types::Field>;
+pub(crate) type FieldRef = Positioned<async_graphql::parser::types::Field>;
 
 impl Planner<'_> {
     /// The fields of a selection set for an object of `type_name`, fragments expanded, merged by
     /// response key in first-seen order.
-    fn collect(
+    pub(crate) fn collect(
         &self,
         set: &SelectionSet,
         type_name: &str,
@@ -543,14 +568,19 @@ impl Planner<'_> {
         })
     }
 
-    fn constant(&self, value: &async_graphql_value::Value) -> Option<Value> {
+    pub(crate) fn constant(&self, value: &async_graphql_value::Value) -> Option<Value> {
         value
             .clone()
             .into_const_with(|name: Name| self.variables.get(&name).cloned().ok_or(()))
             .ok()
     }
 
-    fn node(&self, model_id: ModelId, field: &FieldRef, single: bool) -> Result<Node, StoreError> {
+    pub(crate) fn node(
+        &self,
+        model_id: ModelId,
+        field: &FieldRef,
+        single: bool,
+    ) -> Result<Node, StoreError> {
         let catalogue = &self.served.catalogue;
         let model = catalogue.model(model_id);
         let type_name = model.graphql.as_ref().map(|g| g.type_name.clone()).unwrap_or_default();
@@ -794,7 +824,13 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
         }
         sink.key(&mut first, &root.key);
         match &root.body {
-            RootBody::Typename => sink.string("Query"),
+            RootBody::Typename(name) => sink.string(name),
+            RootBody::Objects { node, chunks, list } => {
+                write_objects(&mut sink, node, chunks, *list)
+            }
+            RootBody::Json(value) => {
+                let _ = serde_json::to_writer(&mut sink.buf, value);
+            }
             RootBody::Null => sink.push(b"null"),
             RootBody::List(node, level) => {
                 write_list(&mut sink, node, level, 0, level.rows.len(), None, None)
@@ -819,6 +855,9 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
             if let Some(a) = &e.argument {
                 extensions["argument"] = serde_json::Value::String(a.clone());
             }
+            for (k, v) in &e.details {
+                extensions[k] = v.clone();
+            }
             let value = serde_json::json!({
                 "message": e.message,
                 "locations": [{"line": e.line, "column": e.column}],
@@ -833,6 +872,35 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
     sink.push(b"}");
     sink.flush();
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer written");
+}
+
+/// Objects read back after a write, in the order the write named them.
+fn write_objects(sink: &mut Sink, node: &Node, chunks: &[(Level, Vec<Uuid>)], list: bool) {
+    if list {
+        sink.push(b"[");
+    }
+    let mut first = true;
+    for (level, ids) in chunks {
+        let rows: HashMap<Uuid, usize> = (0..level.rows.len())
+            .filter_map(|r| level.rows.row(r)[0].as_uuid().map(|id| (id, r)))
+            .collect();
+        for id in ids {
+            let Some(&row) = rows.get(id) else { continue };
+            if !first {
+                sink.buf.push(b',');
+            }
+            first = false;
+            write_object(sink, node, level, row);
+            if !list {
+                return;
+            }
+        }
+    }
+    if list {
+        sink.push(b"]");
+    } else if first {
+        sink.push(b"null");
+    }
 }
 
 fn write_list(

@@ -33,6 +33,8 @@ pub struct Served {
     /// Root list field → model; root single field → model.
     pub lists: HashMap<String, usize>,
     pub singles: HashMap<String, usize>,
+    /// Mutation root field → what it writes.
+    pub mutations: HashMap<String, crate::mutation_schema::MutationField>,
 }
 
 impl Served {
@@ -246,7 +248,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             query = query.field(filter_arguments(model, &custom, f));
         }
     }
-    let mut schema = Schema::build("Query", None, None);
+    let mut schema = Schema::build("Query", Some("Mutation"), None);
     for scalar in ["UUID", "DateTime", "GenericScalar", "BigInt", "Date", "Decimal"] {
         schema = schema.register(Scalar::new(scalar));
     }
@@ -265,10 +267,11 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     }
     // Nautobot sets no depth limit; a generous one keeps a hostile document from recursing the
     // planner and the writer into the ground.
-    schema = schema.register(query).extension(PlanExtension).limit_depth(MAX_DEPTH);
+    let (with_mutations, mutations) = crate::mutation_schema::register(&catalogue, schema);
+    schema = with_mutations.register(query).extension(PlanExtension).limit_depth(MAX_DEPTH);
     builder.replace(schema);
     let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
-    Ok(Served { schema, catalogue, custom_fields, types, lists, singles })
+    Ok(Served { schema, catalogue, custom_fields, types, lists, singles, mutations })
 }
 
 /// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.

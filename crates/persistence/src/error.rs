@@ -9,7 +9,8 @@ use ferrobot_domain::DomainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{kind} {id} not found")]
+    /// No object of `kind` (a verbose name) matches `id` (the reference, as the client wrote it).
+    #[error("No {kind} matches {id}.")]
     NotFound { kind: String, id: String },
     /// A unique constraint refused the write: `fields` name it, `operation` is the index of the
     /// operation whose object conflicts, when known.

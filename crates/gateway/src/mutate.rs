@@ -1,0 +1,379 @@
+//! Mutations: every root field of a mutation document runs in one write transaction, then the
+//! objects it wrote are read back through the plan, as a query would read them.
+//!
+//! Arguments become the import format's objects (field name → value, references as mappings),
+//! so GraphQL writes and `ferrobot import` share one write path ([`Writer`]). On any error the
+//! whole document is rolled back: every root field is `null` and one error names the field,
+//! the operation's index in a list, and each failing field of the object.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::SelectionSet;
+use ferrobot_domain::catalogue::{Lookup, ModelId};
+use ferrobot_domain::DomainError;
+use ferrobot_persistence::query::{ArgTarget, ArgValue, FilterArg, Link};
+use ferrobot_persistence::write::{Outcome, WriteOptions, Writer};
+use ferrobot_persistence::StoreError;
+use serde_json::{json, Map, Value as Json};
+use uuid::Uuid;
+
+use crate::mutation_schema::{field_name, MutationField, Operation};
+use crate::plan::{
+    load, Answer, FieldError, FieldRef, Planner, RequestState, RootAnswer, RootBody,
+};
+
+/// What one root field wrote, to be rendered once the transaction has committed.
+enum Written {
+    Objects { model: ModelId, ids: Vec<Uuid>, list: bool },
+    Deleted(Vec<Outcome>),
+    Batch(Vec<(usize, String, Outcome)>),
+    Typename,
+}
+
+/// A failure, located: the root field's response key and the operation's index in its list.
+struct Failure {
+    key: String,
+    field: FieldRef,
+    index: Option<usize>,
+    error: StoreError,
+}
+
+pub(crate) async fn mutate(
+    planner: &Planner<'_>,
+    state: &RequestState,
+    selection: &SelectionSet,
+) -> Result<Answer, StoreError> {
+    let fields = planner.collect(selection, "Mutation")?;
+    let options = WriteOptions::new(state.actor.clone(), "web", "graphql");
+    let mut writer = state.store.writer(options).await?;
+    // Global operation number → (root field, index in its list), for errors found later.
+    let mut places: Vec<(usize, Option<usize>)> = Vec::new();
+    let mut written = Vec::new();
+    let mut failure = None;
+    for (root, (key, field)) in fields.iter().enumerate() {
+        match run_field(planner, &mut writer, field, root, &mut places).await {
+            Ok(w) => written.push(w),
+            Err(error) => {
+                let place =
+                    error.operation().or(Some(writer.operation())).and_then(|o| places.get(o));
+                let (root, index) = place.copied().unwrap_or((root, None));
+                let (key, field) =
+                    fields.get(root).cloned().unwrap_or_else(|| (key.clone(), field.clone()));
+                failure = Some(Failure { key, field, index, error });
+                break;
+            }
+        }
+    }
+    if failure.is_none() {
+        if let Err(error) = writer.settle().await {
+            let place = places.get(error.operation().unwrap_or(writer.operation())).copied();
+            let (root, index) = place.unwrap_or((0, None));
+            if let Some((key, field)) = fields.get(root).cloned() {
+                failure = Some(Failure { key, field, index, error });
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        writer.rollback().await?;
+        if let StoreError::Internal(message) = &failure.error {
+            tracing::error!(%message, "mutation failed");
+            return Err(failure.error);
+        }
+        let roots = fields
+            .iter()
+            .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
+            .collect();
+        return Ok(Answer { roots, errors: vec![write_error(failure)], statements: 0 });
+    }
+    let committed = writer.commit().await?;
+    tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
+    let mut roots = Vec::new();
+    let mut errors = Vec::new();
+    for ((key, field), w) in fields.iter().zip(written) {
+        let body = match w {
+            Written::Typename => RootBody::Typename("Mutation"),
+            Written::Objects { model, ids, list } => {
+                match read_back(planner, state, model, field, &ids, list).await {
+                    Ok(body) => body,
+                    Err(e @ StoreError::Invalid { .. }) => {
+                        errors.push(crate::plan::field_error(field, key, e));
+                        RootBody::Null
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Written::Deleted(outcomes) => {
+                let items: Vec<Json> = outcomes
+                    .iter()
+                    .filter(|o| o.action == Some(ferrobot_persistence::write::Action::Delete))
+                    .map(|o| {
+                        let label = &planner.served.catalogue.model(o.model).label;
+                        select(
+                            planner,
+                            field,
+                            "DeletedObject",
+                            &json!({"id": o.id.to_string(), "object_type": label}),
+                        )
+                    })
+                    .collect::<Result<_, _>>()?;
+                RootBody::Json(Json::Array(items))
+            }
+            Written::Batch(results) => {
+                let items: Vec<Json> = results
+                    .iter()
+                    .map(|(index, operation, o)| {
+                        let label = &planner.served.catalogue.model(o.model).label;
+                        let value = json!({
+                            "index": index,
+                            "operation": operation,
+                            "action": o.action.map(|a| a.as_str()),
+                            "object_type": label,
+                            "id": o.id.to_string(),
+                        });
+                        select(planner, field, "BatchResult", &value)
+                    })
+                    .collect::<Result<_, _>>()?;
+                RootBody::Json(Json::Array(items))
+            }
+        };
+        roots.push(RootAnswer { key: key.clone(), body });
+    }
+    Ok(Answer { roots, errors, statements: 0 })
+}
+
+/// An argument as the write path's JSON (enums as their item names, ids as strings).
+fn argument(planner: &Planner<'_>, field: &FieldRef, name: &str) -> Json {
+    field
+        .node
+        .get_argument(name)
+        .and_then(|v| planner.constant(&v.node))
+        .and_then(|v| v.into_json().ok())
+        .unwrap_or(Json::Null)
+}
+
+fn object(value: &Json) -> Map<String, Json> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// Runs one root field's operations.
+async fn run_field(
+    planner: &Planner<'_>,
+    writer: &mut Writer<'_>,
+    field: &FieldRef,
+    root: usize,
+    places: &mut Vec<(usize, Option<usize>)>,
+) -> Result<Written, StoreError> {
+    let name = field.node.name.node.as_str();
+    if name == "__typename" {
+        return Ok(Written::Typename);
+    }
+    if name == "batch" {
+        let operations = argument(planner, field, "operations");
+        let mut results = Vec::new();
+        for (index, op) in operations.as_array().into_iter().flatten().enumerate() {
+            let Some((op_name, body)) = op.as_object().and_then(|m| m.iter().next()) else {
+                continue;
+            };
+            let Some(target) = planner.served.mutations.get(op_name).copied() else { continue };
+            writer.begin_operation(places.len());
+            places.push((root, Some(index)));
+            for outcome in run_one(planner, writer, target, body).await? {
+                results.push((index, op_name.clone(), outcome));
+            }
+        }
+        return Ok(Written::Batch(results));
+    }
+    let Some(target) = planner.served.mutations.get(name).copied() else {
+        return Err(StoreError::Internal(format!("no mutation {name}")));
+    };
+    // One object or a list: the list's items are operations of their own.
+    let items: Vec<Json> = match (target.operation, target.bulk) {
+        (Operation::Create | Operation::Upsert, false) => vec![argument(planner, field, "input")],
+        (Operation::Create | Operation::Upsert, true) => list(argument(planner, field, "inputs")),
+        (Operation::Update, false) => {
+            vec![
+                json!({"ref": argument(planner, field, "ref"), "input": argument(planner, field, "input")}),
+            ]
+        }
+        (Operation::Update, true) => list(argument(planner, field, "updates")),
+        (Operation::Delete, false) => vec![argument(planner, field, "ref")],
+        (Operation::Delete, true) => list(argument(planner, field, "refs")),
+    };
+    let mut outcomes = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        writer.begin_operation(places.len());
+        places.push((root, target.bulk.then_some(index)));
+        outcomes.extend(run_one(planner, writer, target, item).await?);
+    }
+    Ok(match target.operation {
+        Operation::Delete => Written::Deleted(outcomes),
+        _ => Written::Objects {
+            model: target.model,
+            ids: outcomes.iter().map(|o| o.id).collect(),
+            list: target.bulk,
+        },
+    })
+}
+
+fn list(value: Json) -> Vec<Json> {
+    match value {
+        Json::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// Runs one operation on one object.
+async fn run_one(
+    planner: &Planner<'_>,
+    writer: &mut Writer<'_>,
+    target: MutationField,
+    body: &Json,
+) -> Result<Vec<Outcome>, StoreError> {
+    let catalogue = planner.served.catalogue.clone();
+    let model = catalogue.model(target.model);
+    Ok(match target.operation {
+        Operation::Create => {
+            let id = writer.create(model, &object(body)).await?;
+            vec![Outcome {
+                model: model.id,
+                id,
+                action: Some(ferrobot_persistence::write::Action::Create),
+            }]
+        }
+        Operation::Upsert => vec![writer.upsert(model, &object(body)).await?],
+        Operation::Update => {
+            let reference = reference(body.get("ref").unwrap_or(&Json::Null));
+            vec![
+                writer
+                    .update(model, &reference, &object(body.get("input").unwrap_or(&Json::Null)))
+                    .await?,
+            ]
+        }
+        Operation::Delete => writer.delete(model, &reference(body)).await?,
+    })
+}
+
+/// `{id: X}` names an object by id; any other mapping by its fields.
+fn reference(value: &Json) -> Json {
+    match value.get("id") {
+        Some(Json::String(id)) => Json::String(id.clone()),
+        _ => {
+            let mut map = object(value);
+            map.retain(|_, v| !v.is_null());
+            Json::Object(map)
+        }
+    }
+}
+
+/// Reads the written objects back with the field's selection, in chunks of at most 1,000 ids.
+async fn read_back(
+    planner: &Planner<'_>,
+    state: &RequestState,
+    model: ModelId,
+    field: &FieldRef,
+    ids: &[Uuid],
+    list: bool,
+) -> Result<RootBody, StoreError> {
+    let mut node = planner.node(model, field, false)?;
+    let Some(filter) = planner.served.catalogue.model(model).filter("id").cloned() else {
+        return Err(StoreError::Internal("a writable model without an id filter".into()));
+    };
+    let mut chunks = Vec::new();
+    for chunk in ids.chunks(1000) {
+        let mut unique = chunk.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        node.filters = vec![FilterArg {
+            argument: "id".into(),
+            target: ArgTarget::Filter(filter.clone()),
+            lookup: Lookup::Exact,
+            values: unique.iter().map(|u| ArgValue::Str(u.to_string())).collect(),
+        }];
+        let level = load(&state.store, &node, Link::Root { limit: None, offset: None }, 0).await?;
+        chunks.push((level, chunk.to_vec()));
+    }
+    Ok(RootBody::Objects { node: Box::new(node), chunks, list })
+}
+
+/// The selected keys of an in-memory object (`DeletedObject`, `BatchResult`).
+fn select(
+    planner: &Planner<'_>,
+    field: &FieldRef,
+    type_name: &str,
+    value: &Json,
+) -> Result<Json, StoreError> {
+    let mut out = Map::new();
+    for (key, sub) in planner.collect(&field.node.selection_set.node, type_name)? {
+        let name = sub.node.name.node.as_str();
+        let v = if name == "__typename" {
+            Json::String(type_name.to_owned())
+        } else {
+            value.get(name).cloned().unwrap_or(Json::Null)
+        };
+        out.insert(key, v);
+    }
+    Ok(Json::Object(out))
+}
+
+/// A write error as GraphQL answers it: a stable code, the failing fields, the operation.
+fn write_error(failure: Failure) -> FieldError {
+    let mut details = Map::new();
+    if let Some(index) = failure.index {
+        details.insert("index".into(), json!(index));
+    }
+    let (code, message) = match failure.error {
+        StoreError::Domain(DomainError::Validation(errors)) => {
+            let mut by_field: HashMap<String, Vec<String>> = HashMap::new();
+            let mut order = Vec::new();
+            for e in errors {
+                if !by_field.contains_key(&e.field) {
+                    order.push(e.field.clone());
+                }
+                by_field.entry(e.field).or_default().push(e.message);
+            }
+            let text = order
+                .iter()
+                .map(|f| {
+                    let messages = by_field[f].iter().map(|m| format!("'{m}'")).collect::<Vec<_>>();
+                    format!("'{f}': [{}]", messages.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let fields: Map<String, Json> =
+                order.iter().map(|f| (f.clone(), json!(by_field[f]))).collect();
+            details.insert("fields".into(), Json::Object(fields));
+            ("VALIDATION_FAILED", format!("{{{text}}}"))
+        }
+        StoreError::Invalid { argument, message } => {
+            details.insert("fields".into(), json!({ argument.clone(): [message.clone()] }));
+            ("VALIDATION_FAILED", format!("{{'{argument}': ['{message}']}}"))
+        }
+        StoreError::Conflict { fields, message, .. } => {
+            details.insert("fields".into(), json!(fields));
+            ("CONFLICT", message)
+        }
+        e @ StoreError::NotFound { .. } => ("NOT_FOUND", e.to_string()),
+        StoreError::Protected { message, objects } => {
+            details.insert("objects".into(), json!(objects));
+            ("PROTECTED", message)
+        }
+        other => ("INTERNAL", other.to_string()),
+    };
+    FieldError {
+        message,
+        path: failure.key,
+        line: failure.field.pos.line,
+        column: failure.field.pos.column,
+        code,
+        argument: None,
+        details,
+    }
+}
+
+/// The names of an operation's mutation fields, for documentation and tests.
+pub fn mutation_names(single: &str) -> Vec<String> {
+    Operation::ALL
+        .iter()
+        .flat_map(|op| [field_name(single, *op, false), field_name(single, *op, true)])
+        .collect()
+}
