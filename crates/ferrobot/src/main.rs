@@ -39,6 +39,10 @@ enum Command {
         /// Lifetime of issued JWTs, in minutes.
         #[arg(long, env = "FERROBOT_JWT_MINUTES", default_value_t = 60)]
         jwt_minutes: i64,
+        /// Write no change-log rows (only to measure what they cost: the change feed and every
+        /// object's `object_changes` then miss these writes).
+        #[arg(long, hide = true)]
+        no_change_log: bool,
     },
     /// Apply pending migrations.
     Migrate,
@@ -112,7 +116,7 @@ async fn main() -> Result<()> {
         tracing::info!(?applied, "migrations applied");
     }
     match cli.command {
-        Command::Serve { bind, jwt_secret, jwt_minutes } => {
+        Command::Serve { bind, jwt_secret, jwt_minutes, no_change_log } => {
             let secret = match jwt_secret {
                 Some(s) => s,
                 None => local_secret(&cli.database_url)?,
@@ -121,6 +125,7 @@ async fn main() -> Result<()> {
                 jwt_secret: secret,
                 jwt_lifetime: chrono::Duration::minutes(jwt_minutes),
                 reload_interval: Duration::from_millis(500),
+                change_log: !no_change_log,
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
             tracing::info!(

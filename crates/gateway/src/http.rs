@@ -133,7 +133,9 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
     };
     let served = state.served();
-    let request_state = Arc::new(RequestState::new(served.clone(), state.store.counted(), actor));
+    let mut request_state = RequestState::new(served.clone(), state.store.counted(), actor);
+    request_state.change_log = state.config.change_log;
+    let request_state = Arc::new(request_state);
     let mut request = async_graphql::Request::new(query).data(request_state.clone());
     if let Some(name) = parsed.operation_name {
         request = request.operation_name(name);

@@ -28,6 +28,8 @@ pub struct Config {
     pub jwt_lifetime: chrono::Duration,
     /// How often the custom-field definitions are checked for changes.
     pub reload_interval: Duration,
+    /// Whether writes add change-log rows; off only to measure their cost.
+    pub change_log: bool,
 }
 
 /// Shared state of a running server.

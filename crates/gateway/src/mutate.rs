@@ -44,7 +44,8 @@ pub(crate) async fn mutate(
     selection: &SelectionSet,
 ) -> Result<Answer, StoreError> {
     let fields = planner.collect(selection, "Mutation")?;
-    let options = WriteOptions::new(state.actor.clone(), "web", "graphql");
+    let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
+    options.change_log = state.change_log;
     let mut writer = state.store.writer(options).await?;
     // Global operation number → (root field, index in its list), for errors found later.
     let mut places: Vec<(usize, Option<usize>)> = Vec::new();

@@ -39,6 +39,8 @@ pub struct RequestState {
     pub store: Store,
     /// Who sent the request, for the change log.
     pub actor: ferrobot_persistence::write::Actor,
+    /// Whether writes add change-log rows (see [`crate::Config::change_log`]).
+    pub change_log: bool,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -55,6 +57,7 @@ impl RequestState {
             served,
             store,
             actor,
+            change_log: true,
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),

@@ -121,6 +121,7 @@ impl TestApp {
             jwt_secret: "test-secret".into(),
             jwt_lifetime: chrono::Duration::minutes(5),
             reload_interval: Duration::from_millis(100),
+            change_log: true,
         };
         let state = AppState::new(store.clone(), config).await.map_err(anyhow::Error::msg)?;
         let reloader = state.spawn_reloader();
