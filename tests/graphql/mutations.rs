@@ -63,3 +63,194 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(mutation_basics, creates_updates_and_logs);
+
+/// The first error of an answer, with every root field null.
+fn error_of(body: &Value) -> &Value {
+    &body["errors"][0]
+}
+
+async fn count(app: &TestApp, query: &str) -> anyhow::Result<usize> {
+    let (_, body, _) = app.graphql(query, Value::Null).await?;
+    let data = body["data"].as_object().cloned().unwrap_or_default();
+    Ok(data.values().next().and_then(Value::as_array).map_or(usize::MAX, Vec::len))
+}
+
+async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    let changes_before = count(&app, "{ object_changes { id } }").await?;
+    // Every field error of the object at once, with the field names.
+    let input = json!({
+        "name": "x".repeat(300),
+        "device_type": {"manufacturer": {"name": "Acme"}, "model": "nope"},
+        "role": {"name": "leaf"},
+        "status": {"name": "Active"},
+        "face": "FRONT",
+    });
+    let (status, body, _) = app.graphql(DEVICE, json!({"in": input})).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["device_create"], Value::Null, "{body}");
+    let error = error_of(&body);
+    assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    assert_eq!(error["path"], json!(["device_create"]));
+    let fields = error["extensions"]["fields"].as_object().cloned().unwrap_or_default();
+    for field in ["name", "device_type", "location"] {
+        assert!(fields.contains_key(field), "{field} missing: {body}");
+    }
+    assert_eq!(fields["location"], json!(["This field is required."]));
+    assert_eq!(fields["name"], json!(["Ensure this value has at most 255 characters (it has 300)."]));
+    // Model rules: a site needs a parent; an address needs a prefix; a status must apply.
+    let (_, body, _) = app
+        .graphql("mutation { location_create(input: {name: \"orphan\", location_type: {name: \"Site\"}, status: {name: \"Active\"}}) { id } }", Value::Null)
+        .await?;
+    assert_eq!(error_of(&body)["extensions"]["fields"]["parent"], json!(["A Location of type Site must have a parent Location."]), "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { ip_address_create(input: {address: \"192.0.2.1/24\", status: {name: \"Active\"}}) { id } }", Value::Null)
+        .await?;
+    assert!(error_of(&body)["extensions"]["fields"]["address"].is_array(), "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { tag_create(input: {name: \"t\"}) { id } status_create(input: {name: \"Planned\", content_types: [\"ipam.prefix\"]}) { id } }", Value::Null)
+        .await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { device_update(ref: {name: \"dev-00001\", location: {name: \"site-001\"}}, input: {status: {name: \"Planned\"}}) { id } }", Value::Null)
+        .await?;
+    assert_eq!(error_of(&body)["extensions"]["fields"]["status"], json!(["Planned is not a valid status for devices."]), "{body}");
+    // Uniqueness: CONFLICT naming the fields, also between two objects of one bulk call.
+    let (_, body, _) = app.graphql("mutation { tag_create(input: {name: \"tag-1\"}) { id } }", Value::Null).await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "CONFLICT", "{body}");
+    assert_eq!(error_of(&body)["extensions"]["fields"], json!(["name"]));
+    assert_eq!(error_of(&body)["message"], "Tag with this Name already exists.");
+    let (_, body, _) = app
+        .graphql("mutation { tag_create_bulk(inputs: [{name: \"a\"}, {name: \"b\"}, {name: \"a\"}]) { id } }", Value::Null)
+        .await?;
+    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(2)), "{body}");
+    // Found by the database, after other rows of the same batch: diagnosed, with its index.
+    let (_, body, _) = app
+        .graphql("mutation { tag_create_bulk(inputs: [{name: \"c\"}, {name: \"d\"}, {name: \"tag-2\"}]) { id } }", Value::Null)
+        .await?;
+    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(2)), "{body}");
+    // Names that name nothing.
+    let (_, body, _) = app
+        .graphql("mutation { device_update(ref: {name: \"ghost\", location: {name: \"site-001\"}}, input: {serial: \"1\"}) { id } }", Value::Null)
+        .await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "NOT_FOUND", "{body}");
+    // Nothing of a failed mutation was written: only the tag and the status of the good one.
+    assert_eq!(count(&app, "{ tags(name: [\"a\", \"b\", \"c\", \"d\"]) { id } }").await?, 0);
+    assert_eq!(count(&app, "{ object_changes { id } }").await?, changes_before + 2);
+    // A bad input type is the document's error: HTTP 400, as any invalid document.
+    let (status, _, _) = app.graphql("mutation { tag_create(input: {name: 7, nope: 1}) { id } }", Value::Null).await?;
+    assert_eq!(status, 400);
+    Ok(())
+}
+backend_test!(mutation_errors, errors_name_every_field);
+
+async fn deletes_follow_on_delete_rules(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    // Protected: devices keep their location.
+    let (_, body, _) = app
+        .graphql("mutation { location_delete(ref: {name: \"site-001\"}) { id } }", Value::Null)
+        .await?;
+    let error = error_of(&body);
+    assert_eq!(error["extensions"]["code"], "PROTECTED", "{body}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("dev-00001")), "{body}");
+    assert_eq!(count(&app, "{ locations { id } }").await?, 2);
+    // Cascade: a device takes its interfaces (and their IP assignments) along, all logged.
+    let (status, body, _) = app
+        .graphql("mutation { device_delete(ref: {name: \"dev-00002\", location: {name: \"site-001\"}}) { id object_type } }", Value::Null)
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let deleted = body["data"]["device_delete"].as_array().cloned().unwrap_or_default();
+    let types: Vec<&str> = deleted.iter().filter_map(|d| d["object_type"].as_str()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "dcim.interface").count(), 3, "{body}");
+    assert_eq!(types.iter().filter(|t| **t == "dcim.device").count(), 1, "{body}");
+    assert!(types.contains(&"ipam.ipaddresstointerface"), "{body}");
+    assert_eq!(count(&app, "{ interfaces { id } }").await?, 6);
+    assert_eq!(count(&app, "{ object_changes(action: \"delete\") { id } }").await?, deleted.len());
+    let (_, body, _) = app
+        .graphql("{ object_changes(action: \"delete\", changed_object_type: \"dcim.device\") { object_repr prechange_data postchange_data } }", Value::Null)
+        .await?;
+    let change = &body["data"]["object_changes"][0];
+    assert_eq!((&change["object_repr"], &change["postchange_data"]), (&json!("dev-00002"), &Value::Null), "{body}");
+    assert_eq!(change["prechange_data"]["name"], "dev-00002");
+    // Set null: deleting a platform clears the devices' platform, logged as updates.
+    let (status, body, _) = app
+        .graphql("mutation { platform_delete(ref: {name: \"acme-os\"}) { object_type } }", Value::Null)
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(count(&app, "{ devices(platform__isnull: true) { id } }").await?, 2, );
+    assert_eq!(count(&app, "{ object_changes(action: \"update\", changed_object_type: \"dcim.device\") { id } }").await?, 2);
+    Ok(())
+}
+backend_test!(mutation_deletes, deletes_follow_on_delete_rules);
+
+const BATCH: &str = "mutation($ops: [BatchOperation!]!) { batch(operations: $ops) { index operation action object_type id } }";
+
+/// A location, a device in it, its interfaces and an address, each naming what came before.
+fn build_ops(site: &str, fail_last: bool) -> Value {
+    let device = format!("{site}-dev");
+    let mut ops = vec![
+        json!({"location_create": {"name": site, "location_type": {"name": "Site"}, "parent": {"name": "region-1"}, "status": {"name": "Active"}}}),
+        json!({"device_create": {"name": device, "location": {"name": site}, "role": {"name": "leaf"}, "status": {"name": "Active"}, "device_type": {"manufacturer": {"name": "Acme"}, "model": "acme-s48"}}}),
+    ];
+    for i in 0..3 {
+        ops.push(json!({"interface_create": {"device": {"name": device, "location": {"name": site}}, "name": format!("eth{i}"), "type": "A_1000BASE_T", "status": {"name": "Active"}}}));
+    }
+    ops.push(json!({"ip_address_create": {"address": "10.1.200.1/16", "status": {"name": "Active"}}}));
+    ops.push(json!({"ip_address_assignment_create": {"ip_address": {"address": "10.1.200.1/16"}, "interface": {"device": {"name": device}, "name": "eth0"}}}));
+    ops.push(json!({"device_update": {"ref": {"name": device, "location": {"name": site}}, "input": {"primary_ip4": {"address": "10.1.200.1/16"}}}}));
+    if fail_last {
+        ops.push(json!({"tag_create": {"name": "tag-1"}}));
+    }
+    Value::Array(ops)
+}
+
+async fn batches_are_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let (_, body, _) = app.graphql("{ object_changes(limit: 1) { sequence } }", Value::Null).await?;
+    let before = body["data"]["object_changes"][0]["sequence"].as_i64().unwrap_or(-1);
+    let changes = count(&app, "{ object_changes { id } }").await?;
+    // The last operation fails: nothing of the batch stays, no change-log row, no sequence used.
+    let (status, body, _) = app.graphql(BATCH, json!({"ops": build_ops("site-new", true)})).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["batch"], Value::Null, "{body}");
+    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(8)), "{body}");
+    assert_eq!(count(&app, "{ locations(name: \"site-new\") { id } }").await?, 0);
+    assert_eq!(count(&app, "{ devices(name: \"site-new-dev\") { id } }").await?, 0);
+    assert_eq!(count(&app, "{ object_changes { id } }").await?, changes);
+    // The same batch without the bad operation: every object, every change, consecutive numbers.
+    let (status, body, _) = app.graphql(BATCH, json!({"ops": build_ops("site-new", false)})).await?;
+    assert_eq!(status, 200, "{body}");
+    let results = body["data"]["batch"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 8, "{body}");
+    assert_eq!(results[7]["action"], "update");
+    let (_, body, _) = app
+        .graphql("{ devices(name: \"site-new-dev\") { location { name } primary_ip4 { address } interfaces { name ip_addresses { address } } } }", Value::Null)
+        .await?;
+    assert_eq!(
+        body["data"]["devices"][0],
+        json!({"location": {"name": "site-new"}, "primary_ip4": {"address": "10.1.200.1/16"}, "interfaces": [{"name": "eth0", "ip_addresses": [{"address": "10.1.200.1/16"}]}, {"name": "eth1", "ip_addresses": []}, {"name": "eth2", "ip_addresses": []}]}),
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql(&format!("{{ object_changes(sequence__gt: {before}) {{ sequence request_id user_name }} }}"), Value::Null)
+        .await?;
+    let rows = body["data"]["object_changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 8, "{body}");
+    let mut sequences: Vec<i64> = rows.iter().filter_map(|r| r["sequence"].as_i64()).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, ((before + 1)..=(before + 8)).collect::<Vec<_>>());
+    assert!(rows.iter().all(|r| r["request_id"] == rows[0]["request_id"] && r["user_name"] == "admin"));
+    let request = rows[0]["request_id"].as_str().unwrap_or_default();
+    assert_eq!(count(&app, &format!("{{ object_changes(request_id: \"{request}\") {{ id }} }}")).await?, 8);
+    // Upsert by natural key: the second call updates the object the first created.
+    let upsert = "mutation { tenant_upsert(input: {name: \"acme\", description: \"one\"}) { id description } }";
+    let (_, first, _) = app.graphql(upsert, Value::Null).await?;
+    let (_, second, _) = app.graphql(&upsert.replace("one", "two"), Value::Null).await?;
+    assert_eq!(first["data"]["tenant_upsert"]["id"], second["data"]["tenant_upsert"]["id"], "{first} {second}");
+    assert_eq!(second["data"]["tenant_upsert"]["description"], "two");
+    Ok(())
+}
+backend_test!(mutation_batches, batches_are_all_or_nothing);
