@@ -98,12 +98,19 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
         assert!(fields.contains_key(field), "{field} missing: {body}");
     }
     assert_eq!(fields["location"], json!(["This field is required."]));
-    assert_eq!(fields["name"], json!(["Ensure this value has at most 255 characters (it has 300)."]));
+    assert_eq!(
+        fields["name"],
+        json!(["Ensure this value has at most 255 characters (it has 300)."])
+    );
     // Model rules: a site needs a parent; an address needs a prefix; a status must apply.
     let (_, body, _) = app
         .graphql("mutation { location_create(input: {name: \"orphan\", location_type: {name: \"Site\"}, status: {name: \"Active\"}}) { id } }", Value::Null)
         .await?;
-    assert_eq!(error_of(&body)["extensions"]["fields"]["parent"], json!(["A Location of type Site must have a parent Location."]), "{body}");
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["parent"],
+        json!(["A Location of type Site must have a parent Location."]),
+        "{body}"
+    );
     let (_, body, _) = app
         .graphql("mutation { ip_address_create(input: {address: \"192.0.2.1/24\", status: {name: \"Active\"}}) { id } }", Value::Null)
         .await?;
@@ -115,21 +122,35 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
     let (_, body, _) = app
         .graphql("mutation { device_update(ref: {name: \"dev-00001\", location: {name: \"site-001\"}}, input: {status: {name: \"Planned\"}}) { id } }", Value::Null)
         .await?;
-    assert_eq!(error_of(&body)["extensions"]["fields"]["status"], json!(["Planned is not a valid status for devices."]), "{body}");
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["status"],
+        json!(["Planned is not a valid status for devices."]),
+        "{body}"
+    );
     // Uniqueness: CONFLICT naming the fields, also between two objects of one bulk call.
-    let (_, body, _) = app.graphql("mutation { tag_create(input: {name: \"tag-1\"}) { id } }", Value::Null).await?;
+    let (_, body, _) = app
+        .graphql("mutation { tag_create(input: {name: \"tag-1\"}) { id } }", Value::Null)
+        .await?;
     assert_eq!(error_of(&body)["extensions"]["code"], "CONFLICT", "{body}");
     assert_eq!(error_of(&body)["extensions"]["fields"], json!(["name"]));
     assert_eq!(error_of(&body)["message"], "Tag with this Name already exists.");
     let (_, body, _) = app
         .graphql("mutation { tag_create_bulk(inputs: [{name: \"a\"}, {name: \"b\"}, {name: \"a\"}]) { id } }", Value::Null)
         .await?;
-    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(2)), "{body}");
+    assert_eq!(
+        (&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]),
+        (&json!("CONFLICT"), &json!(2)),
+        "{body}"
+    );
     // Found by the database, after other rows of the same batch: diagnosed, with its index.
     let (_, body, _) = app
         .graphql("mutation { tag_create_bulk(inputs: [{name: \"c\"}, {name: \"d\"}, {name: \"tag-2\"}]) { id } }", Value::Null)
         .await?;
-    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(2)), "{body}");
+    assert_eq!(
+        (&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]),
+        (&json!("CONFLICT"), &json!(2)),
+        "{body}"
+    );
     // Names that name nothing.
     let (_, body, _) = app
         .graphql("mutation { device_update(ref: {name: \"ghost\", location: {name: \"site-001\"}}, input: {serial: \"1\"}) { id } }", Value::Null)
@@ -139,7 +160,9 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(count(&app, "{ tags(name: [\"a\", \"b\", \"c\", \"d\"]) { id } }").await?, 0);
     assert_eq!(count(&app, "{ object_changes { id } }").await?, changes_before + 2);
     // A bad input type is the document's error: HTTP 400, as any invalid document.
-    let (status, _, _) = app.graphql("mutation { tag_create(input: {name: 7, nope: 1}) { id } }", Value::Null).await?;
+    let (status, _, _) = app
+        .graphql("mutation { tag_create(input: {name: 7, nope: 1}) { id } }", Value::Null)
+        .await?;
     assert_eq!(status, 400);
     Ok(())
 }
@@ -172,15 +195,29 @@ async fn deletes_follow_on_delete_rules(backend: Backend) -> anyhow::Result<()> 
         .graphql("{ object_changes(action: \"delete\", changed_object_type: \"dcim.device\") { object_repr prechange_data postchange_data } }", Value::Null)
         .await?;
     let change = &body["data"]["object_changes"][0];
-    assert_eq!((&change["object_repr"], &change["postchange_data"]), (&json!("dev-00002"), &Value::Null), "{body}");
+    assert_eq!(
+        (&change["object_repr"], &change["postchange_data"]),
+        (&json!("dev-00002"), &Value::Null),
+        "{body}"
+    );
     assert_eq!(change["prechange_data"]["name"], "dev-00002");
     // Set null: deleting a platform clears the devices' platform, logged as updates.
     let (status, body, _) = app
-        .graphql("mutation { platform_delete(ref: {name: \"acme-os\"}) { object_type } }", Value::Null)
+        .graphql(
+            "mutation { platform_delete(ref: {name: \"acme-os\"}) { object_type } }",
+            Value::Null,
+        )
         .await?;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(count(&app, "{ devices(platform__isnull: true) { id } }").await?, 2, );
-    assert_eq!(count(&app, "{ object_changes(action: \"update\", changed_object_type: \"dcim.device\") { id } }").await?, 2);
+    assert_eq!(count(&app, "{ devices(platform__isnull: true) { id } }").await?, 2,);
+    assert_eq!(
+        count(
+            &app,
+            "{ object_changes(action: \"update\", changed_object_type: \"dcim.device\") { id } }"
+        )
+        .await?,
+        2
+    );
     Ok(())
 }
 backend_test!(mutation_deletes, deletes_follow_on_delete_rules);
@@ -197,7 +234,9 @@ fn build_ops(site: &str, fail_last: bool) -> Value {
     for i in 0..3 {
         ops.push(json!({"interface_create": {"device": {"name": device, "location": {"name": site}}, "name": format!("eth{i}"), "type": "A_1000BASE_T", "status": {"name": "Active"}}}));
     }
-    ops.push(json!({"ip_address_create": {"address": "10.1.200.1/16", "status": {"name": "Active"}}}));
+    ops.push(
+        json!({"ip_address_create": {"address": "10.1.200.1/16", "status": {"name": "Active"}}}),
+    );
     ops.push(json!({"ip_address_assignment_create": {"ip_address": {"address": "10.1.200.1/16"}, "interface": {"device": {"name": device}, "name": "eth0"}}}));
     ops.push(json!({"device_update": {"ref": {"name": device, "location": {"name": site}}, "input": {"primary_ip4": {"address": "10.1.200.1/16"}}}}));
     if fail_last {
@@ -209,19 +248,25 @@ fn build_ops(site: &str, fail_last: bool) -> Value {
 async fn batches_are_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;
-    let (_, body, _) = app.graphql("{ object_changes(limit: 1) { sequence } }", Value::Null).await?;
+    let (_, body, _) =
+        app.graphql("{ object_changes(limit: 1) { sequence } }", Value::Null).await?;
     let before = body["data"]["object_changes"][0]["sequence"].as_i64().unwrap_or(-1);
     let changes = count(&app, "{ object_changes { id } }").await?;
     // The last operation fails: nothing of the batch stays, no change-log row, no sequence used.
     let (status, body, _) = app.graphql(BATCH, json!({"ops": build_ops("site-new", true)})).await?;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["batch"], Value::Null, "{body}");
-    assert_eq!((&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]), (&json!("CONFLICT"), &json!(8)), "{body}");
+    assert_eq!(
+        (&error_of(&body)["extensions"]["code"], &error_of(&body)["extensions"]["index"]),
+        (&json!("CONFLICT"), &json!(8)),
+        "{body}"
+    );
     assert_eq!(count(&app, "{ locations(name: \"site-new\") { id } }").await?, 0);
     assert_eq!(count(&app, "{ devices(name: \"site-new-dev\") { id } }").await?, 0);
     assert_eq!(count(&app, "{ object_changes { id } }").await?, changes);
     // The same batch without the bad operation: every object, every change, consecutive numbers.
-    let (status, body, _) = app.graphql(BATCH, json!({"ops": build_ops("site-new", false)})).await?;
+    let (status, body, _) =
+        app.graphql(BATCH, json!({"ops": build_ops("site-new", false)})).await?;
     assert_eq!(status, 200, "{body}");
     let results = body["data"]["batch"].as_array().cloned().unwrap_or_default();
     assert_eq!(results.len(), 8, "{body}");
@@ -235,22 +280,241 @@ async fn batches_are_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
         "{body}"
     );
     let (_, body, _) = app
-        .graphql(&format!("{{ object_changes(sequence__gt: {before}) {{ sequence request_id user_name }} }}"), Value::Null)
+        .graphql(
+            &format!(
+                "{{ object_changes(sequence__gt: {before}) {{ sequence request_id user_name }} }}"
+            ),
+            Value::Null,
+        )
         .await?;
     let rows = body["data"]["object_changes"].as_array().cloned().unwrap_or_default();
     assert_eq!(rows.len(), 8, "{body}");
     let mut sequences: Vec<i64> = rows.iter().filter_map(|r| r["sequence"].as_i64()).collect();
     sequences.sort_unstable();
     assert_eq!(sequences, ((before + 1)..=(before + 8)).collect::<Vec<_>>());
-    assert!(rows.iter().all(|r| r["request_id"] == rows[0]["request_id"] && r["user_name"] == "admin"));
+    assert!(rows
+        .iter()
+        .all(|r| r["request_id"] == rows[0]["request_id"] && r["user_name"] == "admin"));
     let request = rows[0]["request_id"].as_str().unwrap_or_default();
-    assert_eq!(count(&app, &format!("{{ object_changes(request_id: \"{request}\") {{ id }} }}")).await?, 8);
+    assert_eq!(
+        count(&app, &format!("{{ object_changes(request_id: \"{request}\") {{ id }} }}")).await?,
+        8
+    );
     // Upsert by natural key: the second call updates the object the first created.
     let upsert = "mutation { tenant_upsert(input: {name: \"acme\", description: \"one\"}) { id description } }";
     let (_, first, _) = app.graphql(upsert, Value::Null).await?;
     let (_, second, _) = app.graphql(&upsert.replace("one", "two"), Value::Null).await?;
-    assert_eq!(first["data"]["tenant_upsert"]["id"], second["data"]["tenant_upsert"]["id"], "{first} {second}");
+    assert_eq!(
+        first["data"]["tenant_upsert"]["id"], second["data"]["tenant_upsert"]["id"],
+        "{first} {second}"
+    );
     assert_eq!(second["data"]["tenant_upsert"]["description"], "two");
     Ok(())
 }
 backend_test!(mutation_batches, batches_are_all_or_nothing);
+
+async fn concurrent_writers_take_turns(backend: Backend) -> anyhow::Result<()> {
+    let app = std::sync::Arc::new(TestApp::start(backend).await?);
+    app.import(seed(1)).await?;
+    let update = "mutation($s: String) { device_update(ref: {name: \"dev-00001\", location: {name: \"site-001\"}}, input: {serial: $s}) { serial } }";
+    let create = "mutation { tag_create(input: {name: \"contested\"}) { id } }";
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let a = app.graphql(update, json!({"s": format!("SN{i}")})).await?;
+            let b = app.graphql(create, Value::Null).await?;
+            anyhow::Ok((a, b))
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let ((status, body, _), (_, tag, _)) = task.await??;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        if tag["errors"].is_null() {
+            created += 1;
+        } else {
+            assert_eq!(error_of(&tag)["extensions"]["code"], "CONFLICT", "{tag}");
+        }
+    }
+    assert_eq!(created, 1, "exactly one writer creates the contested tag");
+    // Every update is logged once, each with its own number, and the last one stands.
+    let (_, body, _) = app
+        .graphql("{ devices(name: \"dev-00001\") { serial object_changes(action: \"update\") { sequence postchange_data } } }", Value::Null)
+        .await?;
+    let device = &body["data"]["devices"][0];
+    let changes = device["object_changes"].as_array().cloned().unwrap_or_default();
+    let mut sequences: Vec<i64> = changes.iter().filter_map(|c| c["sequence"].as_i64()).collect();
+    sequences.sort_unstable();
+    sequences.dedup();
+    assert_eq!(sequences.len(), 8, "{body}");
+    assert_eq!(changes[0]["postchange_data"]["serial"], device["serial"], "{body}");
+    Ok(())
+}
+backend_test!(mutation_concurrency, concurrent_writers_take_turns);
+
+async fn statements_do_not_grow_with_objects(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    let mut counts = Vec::new();
+    for (run, n) in [10, 400].into_iter().enumerate() {
+        let inputs: Vec<Value> = (0..n)
+            .map(|i| json!({"device": {"name": format!("dev-0000{}", i % 2 + 1)}, "name": format!("x{run}-{i}"), "type": "A_1000BASE_T", "status": {"name": "Active"}, "tags": [{"name": "tag-1"}]}))
+            .collect();
+        let (status, body, statements) = app
+            .graphql("mutation($in: [InterfaceInput!]!) { interface_create_bulk(inputs: $in) { name device { name } tags { name } } }", json!({"in": inputs}))
+            .await?;
+        assert_eq!(status, 200, "{body}");
+        let made = body["data"]["interface_create_bulk"].as_array().cloned().unwrap_or_default();
+        assert_eq!(made.len(), n, "{body}");
+        assert_eq!(
+            made[n - 1]["name"],
+            format!("x{run}-{}", n - 1),
+            "answers keep the order of the inputs"
+        );
+        assert_eq!(made[n - 1]["tags"], json!([{"name": "tag-1"}]));
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the objects written: {counts:?}");
+    Ok(())
+}
+backend_test!(mutation_statements, statements_do_not_grow_with_objects);
+
+/// Random batches of tag operations, valid and invalid, against a model of what they should do:
+/// the database must end equal to applying only the batches that were valid as a whole, and the
+/// change log must hold exactly their effective changes.
+async fn random_batches_match_the_model(backend: Backend) -> anyhow::Result<()> {
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+    let app = TestApp::start(backend).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+    let names = ["p0", "p1", "p2", "p3", "p4"];
+    let mut model: BTreeMap<String, String> = BTreeMap::new();
+    let mut logged = 0;
+    for _ in 0..40 {
+        let mut next = model.clone();
+        let mut valid = true;
+        let mut changes = 0;
+        let mut ops = Vec::new();
+        for _ in 0..rng.gen_range(1..=4) {
+            let name = names[rng.gen_range(0..names.len())].to_owned();
+            let text = format!("d{}", rng.gen_range(0..3));
+            match rng.gen_range(0..4) {
+                0 => {
+                    ops.push(json!({"tag_create": {"name": name, "description": text}}));
+                    valid &= next.insert(name, text).is_none();
+                    changes += 1;
+                }
+                1 => {
+                    ops.push(json!({"tag_update": {"ref": {"name": name}, "input": {"description": text}}}));
+                    match next.get_mut(&name) {
+                        Some(d) => {
+                            changes += usize::from(*d != text);
+                            *d = text;
+                        }
+                        None => valid = false,
+                    }
+                }
+                2 => {
+                    let to = names[rng.gen_range(0..names.len())].to_owned();
+                    ops.push(json!({"tag_update": {"ref": {"name": name}, "input": {"name": to}}}));
+                    match next.remove(&name) {
+                        Some(d) if to == name => {
+                            next.insert(name, d);
+                        }
+                        Some(d) => {
+                            valid &= next.insert(to, d).is_none();
+                            changes += 1;
+                        }
+                        None => valid = false,
+                    }
+                }
+                _ => {
+                    ops.push(json!({"tag_delete": {"name": name}}));
+                    valid &= next.remove(&name).is_some();
+                    changes += 1;
+                }
+            }
+        }
+        let (status, body, _) = app.graphql(BATCH, json!({"ops": ops})).await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["errors"].is_null(), valid, "ops {ops:?} against {model:?}: {body}");
+        if valid {
+            model = next;
+            logged += changes;
+        }
+    }
+    let (_, body, _) = app.graphql("{ tags { name description } }", Value::Null).await?;
+    let have: BTreeMap<String, String> = body["data"]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_owned(),
+                t["description"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(have, model);
+    assert_eq!(
+        count(&app, "{ object_changes(changed_object_type: \"extras.tag\") { id } }").await?,
+        logged
+    );
+    Ok(())
+}
+backend_test!(mutation_model, random_batches_match_the_model);
+
+async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    // The import logs every object it writes, as the `import` user in the ORM context.
+    let (_, body, _) = app
+        .graphql("{ object_changes(user_name: \"import\", change_context: \"orm\", limit: 1) { change_context action } }", Value::Null)
+        .await?;
+    assert_eq!(
+        body["data"]["object_changes"],
+        json!([{"change_context": "ORM", "action": "CREATE"}]),
+        "{body}"
+    );
+    let imported = count(&app, "{ object_changes { id } }").await?;
+    let (_, body, _) = app
+        .graphql("mutation { tag_create(input: {name: \"fresh\"}) { id } }", Value::Null)
+        .await?;
+    let id = body["data"]["tag_create"]["id"].as_str().unwrap_or_default().to_owned();
+    // Nautobot's filter names: user, object type and id, action, time range, and ours: sequence.
+    let (_, body, _) =
+        app.graphql("{ object_changes(limit: 1) { time sequence } }", Value::Null).await?;
+    let time = body["data"]["object_changes"][0]["time"].as_str().unwrap_or_default().to_owned();
+    let sequence = body["data"]["object_changes"][0]["sequence"].as_i64().unwrap_or_default();
+    for (filter, want) in [
+        (format!("user: \"admin\""), 1),
+        (format!("changed_object_type: \"extras.tag\", changed_object_id: \"{id}\""), 1),
+        (format!("time__gte: \"{time}\""), 1),
+        (format!("time__lt: \"{time}\""), imported),
+        (format!("sequence__gt: {}", sequence - 1), 1),
+        (format!("sequence__lte: {sequence}"), imported + 1),
+        ("action: \"update\"".to_owned(), 0),
+        ("q: \"fresh\"".to_owned(), 1),
+    ] {
+        let got = count(&app, &format!("{{ object_changes({filter}) {{ id }} }}")).await?;
+        assert_eq!(got, want, "{filter}");
+    }
+    let (_, body, _) = app
+        .graphql(&format!("{{ tag(id: \"{id}\") {{ object_changes {{ object_repr change_context_detail postchange_data }} }} }}"), Value::Null)
+        .await?;
+    let change = &body["data"]["tag"]["object_changes"][0];
+    assert_eq!(
+        (&change["object_repr"], &change["change_context_detail"]),
+        (&json!("fresh"), &json!("graphql")),
+        "{body}"
+    );
+    assert_eq!(change["postchange_data"]["id"], json!(id));
+    // The change log is written by Ferrobot only.
+    let (status, _, _) =
+        app.graphql("mutation { object_change_create(input: {}) { id } }", Value::Null).await?;
+    assert_eq!(status, 400);
+    Ok(())
+}
+backend_test!(mutation_change_log, the_change_log_is_queryable);
