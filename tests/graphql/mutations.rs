@@ -489,7 +489,7 @@ async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
     let time = body["data"]["object_changes"][0]["time"].as_str().unwrap_or_default().to_owned();
     let sequence = body["data"]["object_changes"][0]["sequence"].as_i64().unwrap_or_default();
     for (filter, want) in [
-        (format!("user: \"admin\""), 1),
+        ("user: \"admin\"".to_owned(), 1),
         (format!("changed_object_type: \"extras.tag\", changed_object_id: \"{id}\""), 1),
         (format!("time__gte: \"{time}\""), 1),
         (format!("time__lt: \"{time}\""), imported),

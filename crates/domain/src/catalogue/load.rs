@@ -346,15 +346,12 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
 
     // Every model served over GraphQL shows its own change-log rows (`device.object_changes`).
     if let Some(&log) = labels.get(CHANGE_LOG) {
-        for id in 0..models.len() {
-            if id == log || models[id].graphql.is_none() {
-                continue;
+        for model in models.iter_mut().filter(|m| m.id != log && m.graphql.is_some()) {
+            if model.relation("object_changes").is_some() {
+                return Err(err("catalogue", &model.label, "object_changes clashes"));
             }
-            if models[id].relation("object_changes").is_some() {
-                return Err(err("catalogue", &models[id].label, "object_changes clashes"));
-            }
-            let label = models[id].label.clone();
-            models[id].relations.push(Relation {
+            let label = model.label.clone();
+            model.relations.push(Relation {
                 name: "object_changes".into(),
                 target: log,
                 shape: RelationShape::Reverse {
