@@ -47,7 +47,7 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
         );
     }
     let (_, body, _) = app
-        .graphql(&format!("{{ device(id: \"{id}\") {{ object_changes {{ action user_name changed_object_type prechange_data postchange_data request_id sequence }} }} }}"), Value::Null)
+        .graphql(&format!("{{ device(id: \"{id}\") {{ object_changes {{ action user_name changed_object_type prechange_data object_data request_id sequence }} }} }}"), Value::Null)
         .await?;
     let changes = body["data"]["device"]["object_changes"].as_array().cloned().unwrap_or_default();
     assert_eq!(changes.len(), 2, "{body}");
@@ -57,7 +57,7 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(changes[0]["user_name"], "admin");
     assert_eq!(changes[0]["changed_object_type"], "dcim.device");
     assert_eq!(changes[0]["prechange_data"]["serial"], "");
-    assert_eq!(changes[0]["postchange_data"]["serial"], "SN1");
+    assert_eq!(changes[0]["object_data"]["serial"], "SN1");
     assert_eq!(changes[1]["prechange_data"], Value::Null);
     assert!(changes[0]["sequence"].as_i64() > changes[1]["sequence"].as_i64(), "{body}");
     Ok(())
@@ -192,15 +192,15 @@ async fn deletes_follow_on_delete_rules(backend: Backend) -> anyhow::Result<()> 
     assert_eq!(count(&app, "{ interfaces { id } }").await?, 6);
     assert_eq!(count(&app, "{ object_changes(action: \"delete\") { id } }").await?, deleted.len());
     let (_, body, _) = app
-        .graphql("{ object_changes(action: \"delete\", changed_object_type: \"dcim.device\") { object_repr prechange_data postchange_data } }", Value::Null)
+        .graphql("{ object_changes(action: \"delete\", changed_object_type: \"dcim.device\") { object_repr prechange_data object_data } }", Value::Null)
         .await?;
     let change = &body["data"]["object_changes"][0];
     assert_eq!(
-        (&change["object_repr"], &change["postchange_data"]),
+        (&change["object_repr"], &change["prechange_data"]),
         (&json!("dev-00002"), &Value::Null),
         "{body}"
     );
-    assert_eq!(change["prechange_data"]["name"], "dev-00002");
+    assert_eq!(change["object_data"]["name"], "dev-00002");
     // Set null: deleting a platform clears the devices' platform, logged as updates.
     let (status, body, _) = app
         .graphql(
@@ -341,7 +341,7 @@ async fn concurrent_writers_take_turns(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(created, 1, "exactly one writer creates the contested tag");
     // Every update is logged once, each with its own number, and the last one stands.
     let (_, body, _) = app
-        .graphql("{ devices(name: \"dev-00001\") { serial object_changes(action: \"update\") { sequence postchange_data } } }", Value::Null)
+        .graphql("{ devices(name: \"dev-00001\") { serial object_changes(action: \"update\") { sequence object_data } } }", Value::Null)
         .await?;
     let device = &body["data"]["devices"][0];
     let changes = device["object_changes"].as_array().cloned().unwrap_or_default();
@@ -349,7 +349,7 @@ async fn concurrent_writers_take_turns(backend: Backend) -> anyhow::Result<()> {
     sequences.sort_unstable();
     sequences.dedup();
     assert_eq!(sequences.len(), 8, "{body}");
-    assert_eq!(changes[0]["postchange_data"]["serial"], device["serial"], "{body}");
+    assert_eq!(changes[0]["object_data"]["serial"], device["serial"], "{body}");
     Ok(())
 }
 backend_test!(mutation_concurrency, concurrent_writers_take_turns);
@@ -502,7 +502,7 @@ async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(got, want, "{filter}");
     }
     let (_, body, _) = app
-        .graphql(&format!("{{ tag(id: \"{id}\") {{ object_changes {{ object_repr change_context_detail postchange_data }} }} }}"), Value::Null)
+        .graphql(&format!("{{ tag(id: \"{id}\") {{ object_changes {{ object_repr change_context_detail object_data }} }} }}"), Value::Null)
         .await?;
     let change = &body["data"]["tag"]["object_changes"][0];
     assert_eq!(
@@ -510,7 +510,7 @@ async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
         (&json!("fresh"), &json!("graphql")),
         "{body}"
     );
-    assert_eq!(change["postchange_data"]["id"], json!(id));
+    assert_eq!(change["object_data"]["id"], json!(id));
     // The change log is written by Ferrobot only.
     let (status, _, _) =
         app.graphql("mutation { object_change_create(input: {}) { id } }", Value::Null).await?;

@@ -1816,7 +1816,12 @@ impl<'s> Writer<'s> {
             .or(change.before.as_ref())
             .map(|s| repr_of(model, s))
             .unwrap_or_default();
-        let object_data = change.after.clone().or_else(|| change.before.clone());
+        // One snapshot is stored once: `object_data` is the object after the change (before it,
+        // for a delete), `prechange_data` the object before an update or a delete.
+        let (object_data, prechange) = match change.action {
+            Action::Delete => (change.before, None),
+            _ => (change.after, change.before),
+        };
         let json = |v: Option<Json>| Value::Json(v.map(Box::new));
         let text = |s: &str| Value::String(Some(Box::new(s.to_owned())));
         let columns = [
@@ -1834,9 +1839,7 @@ impl<'s> Writer<'s> {
             "related_object_id",
             "object_repr",
             "object_data",
-            "object_data_v2",
             "prechange_data",
-            "postchange_data",
             "sequence",
         ];
         let row = vec![
@@ -1853,10 +1856,8 @@ impl<'s> Writer<'s> {
             Value::String(None),
             Value::Uuid(None),
             text(&shown.chars().take(200).collect::<String>()),
-            json(object_data.clone()),
             json(object_data),
-            json(change.before),
-            json(change.after),
+            json(prechange),
             Value::BigInt(Some(self.sequence)),
         ];
         self.push(&log.table, columns.iter().map(|c| (*c).to_owned()).collect(), row);
