@@ -159,6 +159,23 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
     // Nothing of a failed mutation was written: only the tag and the status of the good one.
     assert_eq!(count(&app, "{ tags(name: [\"a\", \"b\", \"c\", \"d\"]) { id } }").await?, 0);
     assert_eq!(count(&app, "{ object_changes { id } }").await?, changes_before + 2);
+    // A read-only token reads but does not write.
+    let read_only = format!("Token {}", app.read_only_token);
+    let (status, body, _) = app
+        .graphql_with(
+            Some(&read_only),
+            "mutation { tag_create(input: {name: \"ro\"}) { id } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        (status, &error_of(&body)["extensions"]["code"]),
+        (200, &json!("FORBIDDEN")),
+        "{body}"
+    );
+    let (status, _, _) = app.graphql_with(Some(&read_only), "{ tags { id } }", Value::Null).await?;
+    assert_eq!(status, 200);
+    assert_eq!(count(&app, "{ tags(name: \"ro\") { id } }").await?, 0);
     // A bad input type is the document's error: HTTP 400, as any invalid document.
     let (status, _, _) = app
         .graphql("mutation { tag_create(input: {name: 7, nope: 1}) { id } }", Value::Null)

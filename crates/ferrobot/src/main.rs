@@ -83,6 +83,9 @@ enum TokenCommand {
         /// Days until the token expires; never by default.
         #[arg(long)]
         expires_days: Option<i64>,
+        /// A token that reads but cannot write (Nautobot's `write_enabled: false`).
+        #[arg(long)]
+        read_only: bool,
     },
 }
 
@@ -156,13 +159,16 @@ async fn main() -> Result<()> {
             store.create_user(&username, &hash, true).await?;
             tracing::info!(%username, "superuser created");
         }
-        Command::Token { command: TokenCommand::Create { user, description, expires_days } } => {
+        Command::Token {
+            command: TokenCommand::Create { user, description, expires_days, read_only },
+        } => {
             let Some(user) = store.user_by_name(&user).await? else {
                 bail!("no user named {user}")
             };
             let key = auth::new_token_key();
             let expires = expires_days.map(|d| chrono::Utc::now() + chrono::Duration::days(d));
-            store.create_token(user.id, &auth::token_digest(&key), expires, &description).await?;
+            let digest = auth::token_digest(&key);
+            store.create_token_with(user.id, &digest, expires, &description, !read_only).await?;
             print(&key);
         }
         Command::Import { files } => {

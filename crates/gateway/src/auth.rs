@@ -120,6 +120,7 @@ mod tests {
             password_hash: String::new(),
             is_superuser: false,
             is_active: true,
+            write_enabled: true,
         }
     }
 

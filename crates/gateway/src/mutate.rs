@@ -44,6 +44,24 @@ pub(crate) async fn mutate(
     selection: &SelectionSet,
 ) -> Result<Answer, StoreError> {
     let fields = planner.collect(selection, "Mutation")?;
+    if !state.may_write {
+        let roots = fields
+            .iter()
+            .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
+            .collect();
+        let (key, field) =
+            fields.first().cloned().ok_or(StoreError::Internal("no field".into()))?;
+        let error = FieldError {
+            message: "This token does not allow writes (write_enabled is false).".into(),
+            path: key,
+            line: field.pos.line,
+            column: field.pos.column,
+            code: "FORBIDDEN",
+            argument: None,
+            details: Map::new(),
+        };
+        return Ok(Answer { roots, errors: vec![error], statements: 0 });
+    }
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
     options.change_log = state.change_log;
     let mut writer = state.store.writer(options).await?;

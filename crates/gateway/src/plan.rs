@@ -41,6 +41,8 @@ pub struct RequestState {
     pub actor: ferrobot_persistence::write::Actor,
     /// Whether writes add change-log rows (see [`crate::Config::change_log`]).
     pub change_log: bool,
+    /// Whether the credential may write (a token's `write_enabled`).
+    pub may_write: bool,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -58,6 +60,7 @@ impl RequestState {
             store,
             actor,
             change_log: true,
+            may_write: true,
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),

@@ -16,6 +16,9 @@ pub struct User {
     pub password_hash: String,
     pub is_superuser: bool,
     pub is_active: bool,
+    /// Whether the credential it came with may write (a token's `write_enabled`; a password or
+    /// a JWT always may).
+    pub write_enabled: bool,
 }
 
 fn uuid(u: Uuid) -> Value {
@@ -92,6 +95,7 @@ impl Store {
             password_hash: row.try_get_by_index(2).map_err(get)?,
             is_superuser: row.try_get_by_index(3).map_err(get)?,
             is_active: row.try_get_by_index(4).map_err(get)?,
+            write_enabled: true,
         }))
     }
 
@@ -102,6 +106,18 @@ impl Store {
         key_digest: &str,
         expires: Option<DateTime<Utc>>,
         description: &str,
+    ) -> StoreResult<Uuid> {
+        self.create_token_with(user, key_digest, expires, description, true).await
+    }
+
+    /// [`Store::create_token`], read-only when `write_enabled` is false (Nautobot's flag).
+    pub async fn create_token_with(
+        &self,
+        user: Uuid,
+        key_digest: &str,
+        expires: Option<DateTime<Utc>>,
+        description: &str,
+        write_enabled: bool,
     ) -> StoreResult<Uuid> {
         let id = Uuid::new_v4();
         let mut insert = Query::insert();
@@ -125,7 +141,7 @@ impl Store {
                 Value::ChronoDateTimeUtc(Some(Box::new(Utc::now()))).into(),
                 Value::ChronoDateTimeUtc(expires.map(Box::new)).into(),
                 key_digest.into(),
-                true.into(),
+                write_enabled.into(),
                 description.into(),
             ]);
         let (sql, values) = insert.build_any(&*self.backend.query_builder());
@@ -138,7 +154,7 @@ impl Store {
     pub async fn user_by_token(&self, key_digest: &str) -> StoreResult<Option<User>> {
         let mut select = Query::select();
         select
-            .columns(["user_id", "expires"].map(Alias::new))
+            .columns(["user_id", "expires", "write_enabled"].map(Alias::new))
             .from(Alias::new("users_token"))
             .and_where(Expr::col(Alias::new("key_digest")).eq(key_digest));
         let rows = self.query_rows(&select).await?;
@@ -146,9 +162,11 @@ impl Store {
         let get = |e: sea_orm::DbErr| StoreError::Internal(e.to_string());
         let user: Uuid = row.try_get_by_index(0).map_err(get)?;
         let expires: Option<DateTime<Utc>> = row.try_get_by_index(1).map_err(get)?;
+        let write_enabled: bool = row.try_get_by_index(2).map_err(get)?;
         if expires.is_some_and(|e| e <= Utc::now()) {
             return Ok(None);
         }
-        Ok(self.user_by_id(user).await?.filter(|u| u.is_active))
+        let user = self.user_by_id(user).await?.filter(|u| u.is_active);
+        Ok(user.map(|u| User { write_enabled, ..u }))
     }
 }

@@ -100,6 +100,8 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub base: String,
     pub token: String,
+    /// A token of the same user that may not write.
+    pub read_only_token: String,
     pub store: Store,
     pub state: AppState,
     pub db: TestDb,
@@ -117,6 +119,9 @@ impl TestApp {
         let user = store.create_user("admin", &hash, true).await?;
         let token = auth::new_token_key();
         store.create_token(user, &auth::token_digest(&token), None, "tests").await?;
+        let read_only_token = auth::new_token_key();
+        let digest = auth::token_digest(&read_only_token);
+        store.create_token_with(user, &digest, None, "read only", false).await?;
         let config = Config {
             jwt_secret: "test-secret".into(),
             jwt_lifetime: chrono::Duration::minutes(5),
@@ -139,6 +144,7 @@ impl TestApp {
         Ok(TestApp {
             base,
             token,
+            read_only_token,
             store,
             state,
             db,
