@@ -151,6 +151,18 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
         (&json!("CONFLICT"), &json!(2)),
         "{body}"
     );
+    // Device names are unique per location and tenant, a missing tenant included (Nautobot 3).
+    let twin = json!({"name": "dev-00001", "device_type": {"manufacturer": {"name": "Acme"}, "model": "acme-s48"}, "role": {"name": "leaf"}, "status": {"name": "Active"}, "location": {"name": "site-001"}});
+    let (_, body, _) = app.graphql(DEVICE, json!({"in": twin})).await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"],
+        json!(["location", "tenant", "name"]),
+        "{body}"
+    );
+    // A key given up earlier in the same request is free again.
+    let ops = json!([{"tag_create": {"name": "q"}}, {"tag_update": {"ref": {"name": "q"}, "input": {"name": "r"}}}, {"tag_create": {"name": "q"}}]);
+    let (_, body, _) = app.graphql(BATCH, json!({"ops": ops})).await?;
+    assert!(body["errors"].is_null(), "{body}");
     // Names that name nothing.
     let (_, body, _) = app
         .graphql("mutation { device_update(ref: {name: \"ghost\", location: {name: \"site-001\"}}, input: {serial: \"1\"}) { id } }", Value::Null)
@@ -158,7 +170,7 @@ async fn errors_name_every_field(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(error_of(&body)["extensions"]["code"], "NOT_FOUND", "{body}");
     // Nothing of a failed mutation was written: only the tag and the status of the good one.
     assert_eq!(count(&app, "{ tags(name: [\"a\", \"b\", \"c\", \"d\"]) { id } }").await?, 0);
-    assert_eq!(count(&app, "{ object_changes { id } }").await?, changes_before + 2);
+    assert_eq!(count(&app, "{ object_changes { id } }").await?, changes_before + 5);
     // A read-only token reads but does not write.
     let read_only = format!("Token {}", app.read_only_token);
     let (status, body, _) = app

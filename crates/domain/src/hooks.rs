@@ -152,6 +152,19 @@ pub fn natural_key_inputs(model: &Model) -> Vec<String> {
     out
 }
 
+/// Uniqueness the database cannot enforce: sets of fields that no two objects share, where a
+/// null matches a null (SQL unique indexes let nulls repeat). An object whose last field is
+/// null is exempt (an unnamed device).
+///
+/// Spec: nautobot/dcim/custom_validators.py `DeviceUniquenessValidator` (the default
+/// `DEVICE_UNIQUENESS = "location_tenant_name"`).
+pub fn unique_sets(label: &str) -> &'static [&'static [&'static str]] {
+    match label {
+        "dcim.device" => &[&["location", "tenant", "name"]],
+        _ => &[],
+    }
+}
+
 /// An object as the rules see it: field name → value, references as ids (the change-log form).
 pub type Object = Map<String, Json>;
 

@@ -177,8 +177,10 @@ pub struct Writer<'s> {
     refs: HashMap<ModelId, HashMap<String, Uuid>>,
     /// Objects this writer created, which references by id need not look up.
     known: HashSet<(ModelId, Uuid)>,
-    /// Unique keys of rows this writer created: (model, constraint) → key → operation.
-    unique_keys: HashMap<(ModelId, usize), HashMap<Vec<String>, usize>>,
+    /// Unique keys of rows this writer wrote: (model, constraint) → key → (object, operation).
+    unique_keys: HashMap<(ModelId, usize), HashMap<Vec<String>, (Uuid, usize)>>,
+    /// The keys above by object, so that an update or a delete can take them back.
+    keys_of: HashMap<Uuid, Vec<((ModelId, usize), Vec<String>)>>,
     snapshots: HashMap<(ModelId, Uuid), Json>,
     deferred: Vec<Pending>,
     links: Vec<PendingLink>,
@@ -245,6 +247,7 @@ impl Store {
             refs: HashMap::new(),
             known: HashSet::new(),
             unique_keys: HashMap::new(),
+            keys_of: HashMap::new(),
             snapshots: HashMap::new(),
             deferred: Vec::new(),
             links: Vec::new(),
@@ -477,6 +480,7 @@ impl<'s> Writer<'s> {
             return Err(invalid(errors));
         }
         self.remember_unique(model, id, &values)?;
+        self.check_unique_sets(model, id, &values).await?;
         let mut columns: Vec<String> = vec!["id".into()];
         let mut row = vec![uuid_value(id)];
         for (k, v) in values {
@@ -633,7 +637,9 @@ impl<'s> Writer<'s> {
         if without_timestamps(&after) == without_timestamps(&before) {
             return Ok(Outcome { model: model.id, id, action: None });
         }
+        self.forget_unique(id);
         self.check_unique_update(model, id, &after).await?;
+        self.check_unique_sets(model, id, &stored_values(model, &after)).await?;
         let now = Value::ChronoDateTimeUtc(Some(Box::new(self.now)));
         if model.field("last_updated").is_some() {
             values.insert("last_updated".into(), now);
@@ -794,6 +800,7 @@ impl<'s> Writer<'s> {
             let snapshots = self.read_snapshots(doomed_model, ids).await?;
             for id in ids {
                 self.forget(*m, *id);
+                self.forget_unique(*id);
                 self.known.remove(&(*m, *id));
                 let before = snapshots.get(id).cloned();
                 self.log(Change {
@@ -1677,7 +1684,6 @@ impl<'s> Writer<'s> {
         id: Uuid,
         values: &BTreeMap<String, Value>,
     ) -> StoreResult<()> {
-        let _ = id;
         for (cidx, fields) in Self::constraints(model).into_iter().enumerate() {
             let mut key = Vec::with_capacity(fields.len());
             for &f in &fields {
@@ -1697,9 +1703,19 @@ impl<'s> Writer<'s> {
             if seen.contains_key(&key) {
                 return Err(conflict(model, &fields, Some(self.operation)));
             }
-            seen.insert(key, self.operation);
+            seen.insert(key.clone(), (id, self.operation));
+            self.keys_of.entry(id).or_default().push(((model.id, cidx), key));
         }
         Ok(())
+    }
+
+    /// Forgets the unique keys an object had: it changed or went away.
+    fn forget_unique(&mut self, id: Uuid) {
+        for (slot, key) in self.keys_of.remove(&id).unwrap_or_default() {
+            if let Some(keys) = self.unique_keys.get_mut(&slot) {
+                keys.remove(&key);
+            }
+        }
     }
 
     /// An update may not take another object's unique values.
@@ -1732,6 +1748,58 @@ impl<'s> Writer<'s> {
             if !self.store.query_in(tx, &select).await?.is_empty() {
                 return Err(conflict(model, &fields, Some(self.operation)));
             }
+        }
+        Ok(())
+    }
+
+    /// The model's hook uniqueness ([`hooks::unique_sets`]), nulls matching nulls: against the
+    /// rows this write queued (remembered) and the stored ones (one probe).
+    async fn check_unique_sets(
+        &mut self,
+        model: &Model,
+        id: Uuid,
+        values: &BTreeMap<String, Value>,
+    ) -> StoreResult<()> {
+        for (n, set) in hooks::unique_sets(&model.label).iter().enumerate() {
+            let columns: Vec<String> = set.iter().map(|f| column_of(model, f)).collect();
+            let Some(last) = columns.last() else { continue };
+            if values.get(last).is_none_or(is_null) {
+                continue;
+            }
+            let key: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    values
+                        .get(c)
+                        .filter(|v| !is_null(v))
+                        .map(|v| format!("{v:?}"))
+                        .unwrap_or_default()
+                })
+                .collect();
+            let fields: Vec<usize> =
+                set.iter().filter_map(|f| model.field(f).map(|(i, _)| i)).collect();
+            let slot = (model.id, usize::MAX - n);
+            let mut select = Query::select();
+            select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(1);
+            for c in &columns {
+                select.and_where(match values.get(c).filter(|v| !is_null(v)) {
+                    Some(v) => Expr::col(Alias::new(c)).eq(v.clone()),
+                    None => Expr::col(Alias::new(c)).is_null(),
+                });
+            }
+            select.and_where(Expr::col(Alias::new("id")).ne(uuid_value(id)));
+            let tx = self.tx()?;
+            let taken = !self.store.query_in(tx, &select).await?.is_empty()
+                || self
+                    .unique_keys
+                    .get(&slot)
+                    .and_then(|k| k.get(&key))
+                    .is_some_and(|(other, _)| *other != id);
+            if taken {
+                return Err(conflict(model, &fields, Some(self.operation)));
+            }
+            self.unique_keys.entry(slot).or_default().insert(key.clone(), (id, self.operation));
+            self.keys_of.entry(id).or_default().push((slot, key));
         }
         Ok(())
     }
