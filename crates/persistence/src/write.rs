@@ -653,7 +653,7 @@ impl<'s> Writer<'s> {
             update.value(Alias::new(column), value);
         }
         update.and_where(Expr::col(Alias::new("id")).eq(uuid_value(id)));
-        self.flush().await?;
+        self.flush_for(&model.table).await?;
         let tx = self.tx()?;
         self.store.update_in(tx, &update).await?;
         for (name, ids) in &lists {
@@ -1011,7 +1011,7 @@ impl<'s> Writer<'s> {
             None | Some(Json::Null) => {}
             Some(Json::Object(given)) => {
                 if !given.is_empty() && self.custom_fields.is_none() {
-                    self.flush().await?;
+                    self.flush_for("extras_customfield").await?;
                     let tx = self.tx()?;
                     self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
                 }
@@ -1094,7 +1094,7 @@ impl<'s> Writer<'s> {
         ns: &Value,
         strict: bool,
     ) -> StoreResult<Option<Uuid>> {
-        self.flush().await?;
+        self.flush_for("ipam_prefix").await?;
         let Some(Value::Bytes(Some(address))) = address else { return Ok(None) };
         let length = match length {
             Some(Value::BigInt(Some(l))) => Some(*l),
@@ -1295,7 +1295,7 @@ impl<'s> Writer<'s> {
             }
             _ => return Ok(Found::None),
         }
-        self.flush().await?;
+        self.flush_for(&model.table).await?;
         let mut select = Query::select();
         select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(2);
         for (c, v) in conditions {
@@ -1743,7 +1743,7 @@ impl<'s> Writer<'s> {
                 continue;
             }
             select.and_where(Expr::col(Alias::new("id")).ne(uuid_value(id)));
-            self.flush().await?;
+            self.flush_for(&model.table).await?;
             let tx = self.tx()?;
             if !self.store.query_in(tx, &select).await?.is_empty() {
                 return Err(conflict(model, &fields, Some(self.operation)));
@@ -1929,6 +1929,17 @@ impl<'s> Writer<'s> {
             Value::BigInt(Some(self.sequence)),
         ];
         self.push(&log.table, columns.iter().map(|c| (*c).to_owned()).collect(), row);
+    }
+
+    /// Writes what is pending when a read is about to look at `table`: reads of tables with
+    /// nothing pending (the devices a bulk create of interfaces names) leave the batches to fill.
+    async fn flush_for(&mut self, table: &str) -> StoreResult<()> {
+        let pending = self.ready.iter().any(|b| b.table == table)
+            || self.batches.values().any(|b| b.table == table && !b.rows.is_empty());
+        if pending {
+            self.flush().await?;
+        }
+        Ok(())
     }
 
     /// Writes every pending batch. A batch the database refuses for a unique constraint is
