@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use ferrobot_domain::catalogue::FieldKind;
 use ferrobot_domain::value::ip_from_bytes;
-use ferrobot_domain::{DomainError, Field};
+use ferrobot_domain::{DomainError, Field, Model};
 use sea_query::{Alias, Expr, Order, Query};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
@@ -143,18 +143,7 @@ impl Store {
         // Accounts and tokens hold secrets that never leave the database; the change log is the
         // history of this database, not data to load into another: neither is exported.
         for model in catalogue.models().iter().filter(|m| m.app_label != "users" && !m.readonly) {
-            let mut select = Query::select();
-            let mut types = Vec::new();
-            let mut names = Vec::new();
-            for (_, field, column) in model.columns() {
-                select.column(Alias::new(column));
-                types.push(col_type(&field.kind));
-                names.push(field);
-            }
-            if model.features.custom_fields {
-                select.column(Alias::new("_custom_field_data"));
-                types.push(ColType::Json);
-            }
+            let (mut select, types, names) = object_select(model);
             select.from(Alias::new(&model.table));
             for o in &model.ordering {
                 select.order_by(
@@ -195,13 +184,7 @@ impl Store {
             let mut list = Vec::with_capacity(rows.len());
             for r in 0..rows.len() {
                 let row = rows.row(r);
-                let mut obj = Map::new();
-                for (i, field) in names.iter().enumerate() {
-                    obj.insert(field.name.clone(), cell_json(&row[i], field));
-                }
-                if model.features.custom_fields {
-                    obj.insert("custom_fields".into(), cell_json_raw(&row[names.len()]));
-                }
+                let mut obj = object_json(model, &names, row);
                 let id = row[0].as_uuid();
                 for (name, map) in &links {
                     let values = id.and_then(|id| map.get(&id)).cloned().unwrap_or_default();
@@ -241,7 +224,39 @@ impl Store {
     }
 }
 
-pub(crate) fn cell_json_raw(cell: &Cell) -> Json {
+/// The select of an object's stored values (its fields, then its custom field data), without
+/// its table: the decoding types and the fields, in column order.
+pub(crate) fn object_select(
+    model: &Model,
+) -> (sea_query::SelectStatement, Vec<ColType>, Vec<&Field>) {
+    let mut select = Query::select();
+    let mut types = Vec::new();
+    let mut names = Vec::new();
+    for (_, field, column) in model.columns() {
+        select.column(Alias::new(column));
+        types.push(col_type(&field.kind));
+        names.push(field);
+    }
+    if model.features.custom_fields {
+        select.column(Alias::new("_custom_field_data"));
+        types.push(ColType::Json);
+    }
+    (select, types, names)
+}
+
+/// A row of [`object_select`] in the import format: field name → value, `custom_fields`.
+pub(crate) fn object_json(model: &Model, fields: &[&Field], row: &[Cell]) -> Map<String, Json> {
+    let mut obj = Map::new();
+    for (i, field) in fields.iter().enumerate() {
+        obj.insert(field.name.clone(), cell_json(&row[i], field));
+    }
+    if model.features.custom_fields {
+        obj.insert("custom_fields".into(), cell_json_raw(&row[fields.len()]));
+    }
+    obj
+}
+
+fn cell_json_raw(cell: &Cell) -> Json {
     match cell {
         Cell::Json(v) => (**v).clone(),
         Cell::Null => Json::Null,
@@ -250,7 +265,7 @@ pub(crate) fn cell_json_raw(cell: &Cell) -> Json {
     }
 }
 
-pub(crate) fn cell_json(cell: &Cell, field: &Field) -> Json {
+fn cell_json(cell: &Cell, field: &Field) -> Json {
     match cell {
         Cell::Null => Json::Null,
         Cell::Bool(b) => Json::Bool(*b),

@@ -156,6 +156,12 @@ struct Change {
     after: Option<Json>,
 }
 
+/// A unique constraint of a model: (model, constraint index); hook sets count down from the top.
+type UniqueSlot = (ModelId, usize);
+
+/// The values one object holds in a unique constraint's columns.
+type UniqueKey = Vec<String>;
+
 /// One write transaction.
 pub struct Writer<'s> {
     store: &'s Store,
@@ -178,9 +184,9 @@ pub struct Writer<'s> {
     /// Objects this writer created, which references by id need not look up.
     known: HashSet<(ModelId, Uuid)>,
     /// Unique keys of rows this writer wrote: (model, constraint) → key → (object, operation).
-    unique_keys: HashMap<(ModelId, usize), HashMap<Vec<String>, (Uuid, usize)>>,
+    unique_keys: HashMap<UniqueSlot, HashMap<UniqueKey, (Uuid, usize)>>,
     /// The keys above by object, so that an update or a delete can take them back.
-    keys_of: HashMap<Uuid, Vec<((ModelId, usize), Vec<String>)>>,
+    keys_of: HashMap<Uuid, Vec<(UniqueSlot, UniqueKey)>>,
     snapshots: HashMap<(ModelId, Uuid), Json>,
     deferred: Vec<Pending>,
     links: Vec<PendingLink>,
@@ -220,7 +226,7 @@ impl Store {
         lock.table(Alias::new("ferrobot_sequence"))
             .value(Alias::new("value"), Expr::col(Alias::new("value")))
             .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
-        self.update_in(&tx, &lock).await?;
+        self.execute_in(&tx, &lock).await?;
         let mut read = Query::select();
         read.column(Alias::new("value"))
             .from(Alias::new("ferrobot_sequence"))
@@ -309,26 +315,14 @@ impl Store {
         Ok(rows)
     }
 
-    /// Runs an update or delete inside `tx`.
-    pub(crate) async fn update_in<C: ConnectionTrait>(
+    /// Runs an update or a delete inside `tx`.
+    pub(crate) async fn execute_in<C: ConnectionTrait>(
         &self,
         tx: &C,
-        update: &sea_query::UpdateStatement,
+        statement: &impl sea_query::QueryStatementBuilder,
     ) -> StoreResult<()> {
         let builder = self.backend.query_builder();
-        let (sql, values) = update.build_any(&*builder);
-        self.count();
-        tx.execute(self.statement(sql, values)).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn delete_in<C: ConnectionTrait>(
-        &self,
-        tx: &C,
-        delete: &sea_query::DeleteStatement,
-    ) -> StoreResult<()> {
-        let builder = self.backend.query_builder();
-        let (sql, values) = delete.build_any(&*builder);
+        let (sql, values) = statement.build_any(&*builder);
         self.count();
         tx.execute(self.statement(sql, values)).await?;
         Ok(())
@@ -655,7 +649,7 @@ impl<'s> Writer<'s> {
         update.and_where(Expr::col(Alias::new("id")).eq(uuid_value(id)));
         self.flush_for(&model.table).await?;
         let tx = self.tx()?;
-        self.store.update_in(tx, &update).await?;
+        self.store.execute_in(tx, &update).await?;
         for (name, ids) in &lists {
             let link = match name.as_str() {
                 "tags" => tags_link(&self.catalogue, model),
@@ -814,10 +808,6 @@ impl<'s> Writer<'s> {
             }
             self.delete_rows(doomed_model, ids).await?;
         }
-        // Rows that other writes of this request named by natural key may be gone now.
-        for (m, _) in &doomed {
-            self.refs.remove(m);
-        }
         Ok(outcomes)
     }
 
@@ -844,7 +834,7 @@ impl<'s> Writer<'s> {
                 .value(Alias::new("value"), self.sequence)
                 .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
             let tx = self.tx()?;
-            self.store.update_in(tx, &update).await?;
+            self.store.execute_in(tx, &update).await?;
         }
         let tx = self.tx.take().ok_or_else(|| internal("the write has ended"))?;
         tx.commit().await?;
@@ -889,7 +879,7 @@ impl<'s> Writer<'s> {
                 .and_where(Expr::col(Alias::new("id")).eq(uuid_value(p.id)));
             self.flush().await?;
             let tx = self.tx()?;
-            self.store.update_in(tx, &update).await?;
+            self.store.execute_in(tx, &update).await?;
             if let Some(Json::Object(after)) =
                 self.held.get_mut(&p.id).and_then(|c| c.after.as_mut())
             {
@@ -1448,7 +1438,7 @@ impl<'s> Writer<'s> {
                 delete.and_where(Expr::col(Alias::new("content_type")).eq(ct.as_str()));
             }
             let tx = self.tx()?;
-            self.store.delete_in(tx, &delete).await?;
+            self.store.execute_in(tx, &delete).await?;
         }
         self.insert_links(link, owner, &added).await
     }
@@ -1503,18 +1493,7 @@ impl<'s> Writer<'s> {
     ) -> StoreResult<HashMap<Uuid, Json>> {
         self.flush().await?;
         let mut out = HashMap::new();
-        let mut names = Vec::new();
-        let mut types = Vec::new();
-        let mut select = Query::select();
-        for (_, field, column) in model.columns() {
-            select.column(Alias::new(column));
-            types.push(col_type(&field.kind));
-            names.push(field);
-        }
-        if model.features.custom_fields {
-            select.column(Alias::new("_custom_field_data"));
-            types.push(ColType::Json);
-        }
+        let (select, types, names) = crate::import::object_select(model);
         let mut lists: Vec<LinkField> = model
             .fields
             .iter()
@@ -1533,16 +1512,7 @@ impl<'s> Writer<'s> {
             let rows = self.store.fetch_in(tx, &select, &types).await?;
             for r in 0..rows.len() {
                 let row = rows.row(r);
-                let mut obj = Map::new();
-                for (i, field) in names.iter().enumerate() {
-                    obj.insert(field.name.clone(), crate::import::cell_json(&row[i], field));
-                }
-                if model.features.custom_fields {
-                    obj.insert(
-                        "custom_fields".into(),
-                        crate::import::cell_json_raw(&row[names.len()]),
-                    );
-                }
+                let mut obj = crate::import::object_json(model, &names, row);
                 computed_json(model, &mut obj);
                 if let Some(id) = row[0].as_uuid() {
                     out.insert(id, Json::Object(obj));
@@ -1582,10 +1552,11 @@ impl<'s> Writer<'s> {
         Ok(out)
     }
 
-    /// Drops what this writer remembers of an object that changed.
+    /// Drops what this writer remembers of an object that changed. Every cached reference
+    /// goes: one may have named the object through another (`{device: {name: …}, name: …}`).
     fn forget(&mut self, model: ModelId, id: Uuid) {
         self.snapshots.remove(&(model, id));
-        self.refs.remove(&model);
+        self.refs.clear();
     }
 
     async fn delete_rows(&mut self, model: &Model, ids: &[Uuid]) -> StoreResult<()> {
@@ -1597,7 +1568,7 @@ impl<'s> Writer<'s> {
                 .from_table(Alias::new(&model.table))
                 .and_where(Expr::col(Alias::new("id")).is_in(in_chunk()));
             let tx = self.tx()?;
-            self.store.delete_in(tx, &delete).await?;
+            self.store.execute_in(tx, &delete).await?;
             // Link rows that name the object from either end.
             for other in catalogue.models() {
                 for field in &other.fields {
@@ -1614,7 +1585,7 @@ impl<'s> Writer<'s> {
                                 .from_table(Alias::new(&through.table))
                                 .and_where(Expr::col(Alias::new(column)).is_in(in_chunk()));
                             let tx = self.tx()?;
-                            self.store.delete_in(tx, &delete).await?;
+                            self.store.execute_in(tx, &delete).await?;
                         }
                     }
                 }
@@ -1631,7 +1602,7 @@ impl<'s> Writer<'s> {
                 continue;
             }
             let tx = self.tx()?;
-            self.store.delete_in(tx, &tagged).await?;
+            self.store.execute_in(tx, &tagged).await?;
         }
         Ok(())
     }
