@@ -17,7 +17,7 @@ use ferrobot_persistence::StoreError;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
-use crate::mutation_schema::{field_name, MutationField, Operation};
+use crate::mutation_schema::{MutationField, Operation};
 use crate::plan::{
     load, Answer, FieldError, FieldRef, Planner, RequestState, RootAnswer, RootBody,
 };
@@ -353,7 +353,7 @@ fn write_error(failure: Failure) -> FieldError {
             let text = order
                 .iter()
                 .map(|f| {
-                    let messages = by_field[f].iter().map(|m| format!("'{m}'")).collect::<Vec<_>>();
+                    let messages = by_field[f].iter().map(|m| python_repr(m)).collect::<Vec<_>>();
                     format!("'{f}': [{}]", messages.join(", "))
                 })
                 .collect::<Vec<_>>()
@@ -389,10 +389,12 @@ fn write_error(failure: Failure) -> FieldError {
     }
 }
 
-/// The names of an operation's mutation fields, for documentation and tests.
-pub fn mutation_names(single: &str) -> Vec<String> {
-    Operation::ALL
-        .iter()
-        .flat_map(|op| [field_name(single, *op, false), field_name(single, *op, true)])
-        .collect()
+/// A string as Python prints it in a dict (Django's error dicts, which Nautobot's clients see):
+/// single quotes, or double quotes when the text holds a single quote.
+fn python_repr(text: &str) -> String {
+    if text.contains('\'') && !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        format!("'{}'", text.replace('\'', "\\'"))
+    }
 }

@@ -1200,13 +1200,14 @@ impl<'s> Writer<'s> {
     async fn resolve(&mut self, target: ModelId, value: &Json) -> StoreResult<Uuid> {
         match self.lookup(target, value).await? {
             Found::One(id) => Ok(id),
-            found => {
-                let message = self.not_found_message(target, value, found);
-                Err(StoreError::NotFound {
-                    kind: self.catalogue.model(target).label.clone(),
-                    id: message,
-                })
+            Found::Many => {
+                let message = self.not_found_message(target, value, Found::Many);
+                Err(StoreError::Conflict { fields: Vec::new(), message, operation: None })
             }
+            Found::None => Err(StoreError::NotFound {
+                kind: self.catalogue.model(target).verbose_name.clone(),
+                id: value.to_string(),
+            }),
         }
     }
 
