@@ -87,8 +87,9 @@ pub(crate) async fn mutate(
         if let Err(error) = writer.settle().await {
             let place = places.get(error.operation().unwrap_or(writer.operation())).copied();
             let (root, index) = place.unwrap_or((0, None));
-            if let Some((key, field)) = fields.get(root).cloned() {
-                failure = Some(Failure { key, field, index, error });
+            match fields.get(root).or(fields.first()).cloned() {
+                Some((key, field)) => failure = Some(Failure { key, field, index, error }),
+                None => return Err(error),
             }
         }
     }
