@@ -7,22 +7,31 @@
 //! cargo build --release -p ferrobot -p ferrobot-bench
 //! target/release/ferrobot-bench --devices 1000 --queries ../shared/bench/queries.json
 //! ```
+//!
+//! `ferrobot-bench writes …` times bulk creates through GraphQL mutations instead (see
+//! [`write`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use ferrobot_domain::Catalogue;
 use ferrobot_gateway::auth;
 use ferrobot_persistence::import::Document;
 use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
+mod write;
+
 #[derive(Parser)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
+    /// Without a subcommand: the query benchmark.
+    #[command(subcommand)]
+    command: Option<Bench>,
     /// Number of devices (1,000 / 10,000 / 100,000 in the published figures).
     #[arg(long, default_value_t = 1000)]
     devices: usize,
@@ -47,9 +56,18 @@ struct Args {
     database_url: Option<String>,
 }
 
+#[derive(Subcommand)]
+enum Bench {
+    /// Bulk creates through GraphQL mutations (`interface_create_bulk`) on a fresh database.
+    Writes(write::WriteArgs),
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(Bench::Writes(writes)) = args.command {
+        return write::run(writes).await;
+    }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
     std::fs::create_dir_all(&dir)?;
     let db_path = std::fs::canonicalize(&dir)?.join("bench.sqlite3");
@@ -74,21 +92,10 @@ async fn main() -> Result<()> {
         ));
     }
     let token = std::fs::read_to_string(&token_path)?.trim().to_owned();
-    let server = match &args.server {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("ferrobot"),
-    };
+    let server = server_binary(args.server.as_deref())?;
     let port = free_port()?;
     let spawned = Instant::now();
-    let mut child = Command::new(&server)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("FERROBOT_DATABASE_URL", &url)
-        .env("FERROBOT_JWT_SECRET", "bench-only-secret")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("start {}", server.display()))?;
+    let mut child = spawn_server(&server, &url, port, &[], "warn")?;
     let guard = ChildGuard(&mut child);
     let client = reqwest::Client::new();
     let endpoint = format!("http://127.0.0.1:{port}/api/graphql/");
@@ -160,6 +167,34 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// The server binary: `explicit`, or the `ferrobot` beside this one.
+fn server_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    Ok(match explicit {
+        Some(p) => p.to_owned(),
+        None => std::env::current_exe()?.with_file_name("ferrobot"),
+    })
+}
+
+/// Starts `server serve` on `127.0.0.1:port` over `url`, with `extra` serve flags.
+fn spawn_server(
+    server: &Path,
+    url: &str,
+    port: u16,
+    extra: &[&str],
+    rust_log: &str,
+) -> Result<Child> {
+    Command::new(server)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env("FERROBOT_DATABASE_URL", url)
+        .env("FERROBOT_JWT_SECRET", "bench-only-secret")
+        .env("RUST_LOG", rust_log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("start {}", server.display()))
+}
+
 #[allow(clippy::print_stdout)]
 fn report(line: &str) {
     println!("{line}");
@@ -226,6 +261,11 @@ async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String
         .import(&[Document { name: "dataset".into(), body }], &|_| {})
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    create_token(&store).await
+}
+
+/// Creates the superuser `bench` and returns a new token key for it.
+async fn create_token(store: &Store) -> Result<String> {
     let hash = auth::hash_password("bench").map_err(anyhow::Error::msg)?;
     let user = store.create_user("bench", &hash, true).await?;
     let key = auth::new_token_key();

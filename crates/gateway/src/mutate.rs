@@ -171,8 +171,10 @@ fn argument(planner: &Planner<'_>, field: &FieldRef, name: &str) -> Json {
         .unwrap_or(Json::Null)
 }
 
-fn object(value: &Json) -> Map<String, Json> {
-    value.as_object().cloned().unwrap_or_default()
+/// An argument's object, borrowed (a bulk list's items are not copied); anything else is empty.
+fn object(value: &Json) -> &Map<String, Json> {
+    static EMPTY: std::sync::OnceLock<Map<String, Json>> = std::sync::OnceLock::new();
+    value.as_object().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
 }
 
 /// Runs one root field's operations.
@@ -253,19 +255,19 @@ async fn run_one(
     let model = catalogue.model(target.model);
     Ok(match target.operation {
         Operation::Create => {
-            let id = writer.create(model, &object(body)).await?;
+            let id = writer.create(model, object(body)).await?;
             vec![Outcome {
                 model: model.id,
                 id,
                 action: Some(ferrobot_persistence::write::Action::Create),
             }]
         }
-        Operation::Upsert => vec![writer.upsert(model, &object(body)).await?],
+        Operation::Upsert => vec![writer.upsert(model, object(body)).await?],
         Operation::Update => {
             let reference = reference(body.get("ref").unwrap_or(&Json::Null));
             vec![
                 writer
-                    .update(model, &reference, &object(body.get("input").unwrap_or(&Json::Null)))
+                    .update(model, &reference, object(body.get("input").unwrap_or(&Json::Null)))
                     .await?,
             ]
         }
@@ -278,7 +280,7 @@ fn reference(value: &Json) -> Json {
     match value.get("id") {
         Some(Json::String(id)) => Json::String(id.clone()),
         _ => {
-            let mut map = object(value);
+            let mut map = object(value).clone();
             map.retain(|_, v| !v.is_null());
             Json::Object(map)
         }

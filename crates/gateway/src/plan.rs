@@ -666,6 +666,10 @@ impl Planner<'_> {
     ) -> Result<(), StoreError> {
         for (name, value) in &field.node.arguments {
             let name = name.node.as_str();
+            // A mutation's input is no filter: leave it uncopied (it can hold 100,000 objects).
+            if matches!(name, "input" | "inputs" | "ref" | "refs" | "updates" | "operations") {
+                continue;
+            }
             let Some(value) = self.constant(&value.node) else { continue };
             if value == Value::Null {
                 continue;

@@ -156,6 +156,14 @@ struct Change {
     after: Option<Json>,
 }
 
+/// The unique values of a batch's rows, kept to name the culprit if the database refuses it.
+struct Suspects {
+    model: Option<ModelId>,
+    /// (constraint fields, each row's values in those fields)
+    constraints: Vec<(Vec<usize>, Vec<Vec<Value>>)>,
+    origins: Vec<usize>,
+}
+
 /// A unique constraint of a model: (model, constraint index); hook sets count down from the top.
 type UniqueSlot = (ModelId, usize);
 
@@ -265,19 +273,20 @@ impl Store {
     pub(crate) async fn insert_batch<C: ConnectionTrait>(
         &self,
         conn: &C,
-        batch: &Batch,
+        batch: Batch,
     ) -> StoreResult<()> {
         if batch.rows.is_empty() {
             return Ok(());
         }
         let per_stmt = (MAX_PARAMS / batch.columns.len().max(1)).max(1);
         let builder = self.backend.query_builder();
-        for chunk in batch.rows.chunks(per_stmt) {
+        let mut rows = batch.rows.into_iter().peekable();
+        while rows.peek().is_some() {
             let mut insert = Query::insert();
             insert.into_table(Alias::new(&batch.table));
             insert.columns(batch.columns.iter().map(Alias::new));
-            for row in chunk {
-                insert.values(row.iter().cloned().map(Into::into)).map_err(internal)?;
+            for row in rows.by_ref().take(per_stmt) {
+                insert.values(row.into_iter().map(Into::into)).map_err(internal)?;
             }
             let (sql, values) = insert.build_any(&*builder);
             self.count();
@@ -1777,40 +1786,60 @@ impl<'s> Writer<'s> {
     }
 
     /// After the database refused a batch: the first row that takes existing unique values.
-    async fn diagnose(&mut self, batch: &Batch) -> StoreResult<StoreError> {
+    /// What a diagnosis needs should the database refuse a batch: for each unique constraint
+    /// of the table's model, the constrained values of every row (not the whole rows, which
+    /// the insert consumes).
+    fn suspects(&self, batch: &Batch) -> Suspects {
+        let mut out =
+            Suspects { model: None, constraints: Vec::new(), origins: batch.origins.clone() };
+        let Some(model) = self.catalogue.models().iter().find(|m| m.table == batch.table) else {
+            return out;
+        };
+        out.model = Some(model.id);
+        for fields in Self::constraints(model) {
+            let positions: Option<Vec<usize>> = fields
+                .iter()
+                .map(|&f| {
+                    let column = model.fields[f].column.as_deref()?;
+                    batch.columns.iter().position(|b| b == column)
+                })
+                .collect();
+            let Some(positions) = positions else { continue };
+            let rows = batch
+                .rows
+                .iter()
+                .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
+                .collect();
+            out.constraints.push((fields, rows));
+        }
+        out
+    }
+
+    /// After the database refused a batch: the first row that takes existing unique values.
+    async fn diagnose(&mut self, suspects: Suspects) -> StoreResult<StoreError> {
         let catalogue = self.catalogue.clone();
-        let Some(model) = catalogue.models().iter().find(|m| m.table == batch.table) else {
+        let Some(model) = suspects.model.map(|m| catalogue.model(m)) else {
             return Ok(StoreError::Conflict {
                 fields: Vec::new(),
-                message: format!("{} rows conflict with existing ones", batch.table),
+                message: "rows conflict with existing ones".into(),
                 operation: None,
             });
         };
-        for fields in Self::constraints(model) {
+        for (fields, rows) in &suspects.constraints {
             let columns: Vec<String> =
                 fields.iter().filter_map(|&f| model.fields[f].column.clone()).collect();
-            let positions: Vec<Option<usize>> =
-                columns.iter().map(|c| batch.columns.iter().position(|b| b == c)).collect();
-            if positions.iter().any(Option::is_none) {
-                continue;
-            }
-            for (r, row) in batch.rows.iter().enumerate() {
+            for (r, row) in rows.iter().enumerate() {
+                if row.iter().any(is_null) {
+                    continue;
+                }
                 let mut select = Query::select();
                 select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(1);
-                let mut complete = true;
-                for (c, p) in columns.iter().zip(&positions) {
-                    let v = &row[p.unwrap_or_default()];
-                    if is_null(v) {
-                        complete = false;
-                    }
+                for (c, v) in columns.iter().zip(row) {
                     select.and_where(Expr::col(Alias::new(c)).eq(v.clone()));
-                }
-                if !complete {
-                    continue;
                 }
                 let tx = self.tx()?;
                 if !self.store.query_in(tx, &select).await?.is_empty() {
-                    return Ok(conflict(model, &fields, batch.origins.get(r).copied()));
+                    return Ok(conflict(model, fields, suspects.origins.get(r).copied()));
                 }
             }
         }
@@ -1924,18 +1953,26 @@ impl<'s> Writer<'s> {
             }
         }
         for batch in batches {
+            let suspects = self.suspects(&batch);
             let tx = self.tx()?;
-            let savepoint = tx.begin().await?;
-            match self.store.insert_batch(&savepoint, &batch).await {
-                Ok(()) => savepoint.commit().await?,
-                Err(StoreError::Conflict { .. }) => {
-                    savepoint.rollback().await?;
-                    return Err(self.diagnose(&batch).await?);
+            // A statement PostgreSQL refuses spoils the transaction, so the insert runs under
+            // a savepoint there; SQLite and MySQL undo just the failed statement (a savepoint
+            // would make SQLite journal every page the insert touches).
+            let result = if self.store.backend() == crate::Backend::Postgres {
+                let savepoint = tx.begin().await?;
+                let result = self.store.insert_batch(&savepoint, batch).await;
+                match result {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(_) => savepoint.rollback().await?,
                 }
-                Err(e) => {
-                    let _ = savepoint.rollback().await;
-                    return Err(e);
-                }
+                result
+            } else {
+                self.store.insert_batch(tx, batch).await
+            };
+            match result {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => return Err(self.diagnose(suspects).await?),
+                Err(e) => return Err(e),
             }
         }
         Ok(())
