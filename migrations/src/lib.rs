@@ -1,11 +1,13 @@
 //! Versioned, frozen migrations.
 //!
 //! Each migration is a file `NNNN_<name>.json` in this directory, embedded at build time: a list
-//! of tables to create, as the catalogue described them when the migration was made. A file is
-//! never edited once applied; a catalogue change gets a new file (see `README.md`). The drift test
-//! checks that replaying every file gives exactly the tables the current catalogue describes.
+//! of tables, as the catalogue described them when the migration was made. A table no earlier
+//! file created is created; a table an earlier file created is extended by what this file adds
+//! to it (columns, which must be nullable, indexes, unique constraints). A file is never edited
+//! once applied; a catalogue change gets a new file. The drift test checks that replaying every
+//! file gives exactly the tables the current catalogue describes.
 
-use ferrobot_persistence::schema::TableSpec;
+use ferrobot_persistence::schema::{merge_spec, TableSpec};
 use ferrobot_persistence::{Store, StoreError, StoreResult};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -19,7 +21,33 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: "0001_initial", tables: include_str!("../0001_initial.json") },
     Migration { version: "0002_change_log", tables: include_str!("../0002_change_log.json") },
+    Migration {
+        version: "0003_interface_names",
+        tables: include_str!("../0003_interface_names.json"),
+    },
 ];
+
+/// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a
+/// new table) and what it becomes.
+type Step = Vec<(Option<TableSpec>, TableSpec)>;
+
+fn replay(state: &mut Vec<TableSpec>, specs: Vec<TableSpec>) -> Step {
+    let mut step = Vec::new();
+    for spec in specs {
+        match state.iter_mut().find(|t| t.name == spec.name) {
+            Some(table) => {
+                let merged = merge_spec(table, &spec);
+                step.push((Some(table.clone()), merged.clone()));
+                *table = merged;
+            }
+            None => {
+                state.push(spec.clone());
+                step.push((None, spec));
+            }
+        }
+    }
+    step
+}
 
 impl Migration {
     pub fn specs(&self) -> StoreResult<Vec<TableSpec>> {
@@ -32,13 +60,18 @@ impl Migration {
 pub fn replayed() -> StoreResult<Vec<TableSpec>> {
     let mut out: Vec<TableSpec> = Vec::new();
     for m in MIGRATIONS {
-        out.extend(m.specs()?);
+        replay(&mut out, m.specs()?);
     }
     Ok(out)
 }
 
 /// Applies the migrations this database has not seen yet; returns their versions.
 pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
+    migrate_through(store, None).await
+}
+
+/// [`migrate`], stopping after `last` (to test an upgrade from an older schema).
+pub async fn migrate_through(store: &Store, last: Option<&str>) -> StoreResult<Vec<&'static str>> {
     let db = store.connection();
     let backend = db.get_database_backend();
     db.execute(Statement::from_string(
@@ -57,11 +90,18 @@ pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
     let applied: Vec<String> =
         rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
     let mut done = Vec::new();
+    let mut state = Vec::new();
     for m in MIGRATIONS {
+        let step = replay(&mut state, m.specs()?);
         if applied.iter().any(|v| v == m.version) {
             continue;
         }
-        store.create_tables(&m.specs()?).await?;
+        for (before, after) in step {
+            match before {
+                None => store.create_tables(std::slice::from_ref(&after)).await?,
+                Some(before) => store.extend_table(&before, &after).await?,
+            }
+        }
         db.execute(Statement::from_sql_and_values(
             backend,
             match backend {
@@ -75,6 +115,9 @@ pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
         .await
         .map_err(|e| StoreError::Internal(e.to_string()))?;
         done.push(m.version);
+        if last == Some(m.version) {
+            break;
+        }
     }
     seed_sequence(store).await?;
     Ok(done)

@@ -547,3 +547,24 @@ async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(mutation_change_log, the_change_log_is_queryable);
+
+/// A database made by older migrations is brought up to date, existing tables extended.
+async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<()> {
+    let db = ferrobot_test_support::TestDb::new(backend).await?;
+    let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
+    let store = ferrobot_persistence::Store::connect(&db.url, catalogue).await?;
+    let first = ferrobot_migrations::migrate_through(&store, Some("0002_change_log")).await?;
+    assert_eq!(first, ["0001_initial", "0002_change_log"]);
+    let document = |body| ferrobot_persistence::import::Document { name: "t".into(), body };
+    store.import(&[document(seed(1))], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(ferrobot_migrations::migrate(&store).await?, ["0003_interface_names"]);
+    assert!(ferrobot_migrations::migrate(&store).await?.is_empty());
+    // The unique constraint 0003 added holds against rows written before it.
+    let twin = json!({"dcim.interface": [{"device": "dev-00001", "name": "eth0", "type": "1000base-t", "status": "Active"}]});
+    let error =
+        store.import(&[document(twin)], &|_| {}).await.expect_err("a second eth0").to_string();
+    assert!(error.contains("Interface with this Device and Name already exists."), "{error}");
+    store.close().await;
+    Ok(())
+}
+backend_test!(migrations_extend, migrations_extend_existing_tables);

@@ -168,31 +168,36 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
     tables
 }
 
+/// A column's type on one backend.
+fn column_type(def: &mut ColumnDef, ty: ColumnTy, backend: Backend) {
+    match (ty, backend) {
+        (ColumnTy::Uuid, Backend::Postgres) => def.uuid(),
+        (ColumnTy::Uuid, _) => def.binary_len(16),
+        (ColumnTy::Varchar(n), _) => def.string_len(n),
+        (ColumnTy::Text, _) => def.text(),
+        (ColumnTy::SmallInt, _) => def.small_integer(),
+        (ColumnTy::Integer, _) => def.integer(),
+        (ColumnTy::BigInt, _) => def.big_integer(),
+        (ColumnTy::Boolean, _) => def.boolean(),
+        (ColumnTy::DateTime, Backend::MySql) => def.custom(Alias::new("datetime(6)")),
+        (ColumnTy::DateTime, _) => def.timestamp_with_time_zone(),
+        (ColumnTy::Date, _) => def.date(),
+        (ColumnTy::Json, Backend::Postgres) => def.json_binary(),
+        (ColumnTy::Json, Backend::MySql) => def.json(),
+        (ColumnTy::Json, Backend::Sqlite) => def.text(),
+        (ColumnTy::Bytes, Backend::Postgres) => def.custom(Alias::new("bytea")),
+        (ColumnTy::Bytes, Backend::MySql) => def.var_binary(16),
+        (ColumnTy::Bytes, Backend::Sqlite) => def.blob(),
+    };
+}
+
 /// The `CREATE TABLE` and `CREATE INDEX` statements of one table on one backend.
 pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     let mut create: TableCreateStatement = Table::create();
     create.table(Alias::new(&spec.name)).if_not_exists();
     for c in &spec.columns {
         let mut def = ColumnDef::new(Alias::new(&c.name));
-        match (c.ty, backend) {
-            (ColumnTy::Uuid, Backend::Postgres) => def.uuid(),
-            (ColumnTy::Uuid, _) => def.binary_len(16),
-            (ColumnTy::Varchar(n), _) => def.string_len(n),
-            (ColumnTy::Text, _) => def.text(),
-            (ColumnTy::SmallInt, _) => def.small_integer(),
-            (ColumnTy::Integer, _) => def.integer(),
-            (ColumnTy::BigInt, _) => def.big_integer(),
-            (ColumnTy::Boolean, _) => def.boolean(),
-            (ColumnTy::DateTime, Backend::MySql) => def.custom(Alias::new("datetime(6)")),
-            (ColumnTy::DateTime, _) => def.timestamp_with_time_zone(),
-            (ColumnTy::Date, _) => def.date(),
-            (ColumnTy::Json, Backend::Postgres) => def.json_binary(),
-            (ColumnTy::Json, Backend::MySql) => def.json(),
-            (ColumnTy::Json, Backend::Sqlite) => def.text(),
-            (ColumnTy::Bytes, Backend::Postgres) => def.custom(Alias::new("bytea")),
-            (ColumnTy::Bytes, Backend::MySql) => def.var_binary(16),
-            (ColumnTy::Bytes, Backend::Sqlite) => def.blob(),
-        };
+        column_type(&mut def, c.ty, backend);
         if c.null {
             def.null();
         } else {
@@ -227,7 +232,72 @@ pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     out
 }
 
+/// What a migration adds to a table an earlier migration created: the new columns, indexes
+/// and unique constraints of `after` (a superset of `before`), on one backend. Names continue
+/// the table's numbering, as if the table had been created whole.
+pub fn extend_statements(before: &TableSpec, after: &TableSpec, backend: Backend) -> Vec<String> {
+    let builder = backend.schema_builder();
+    let mut out = Vec::new();
+    for c in after.columns.iter().filter(|c| !before.columns.contains(c)) {
+        // A column added to a table with rows must be nullable or have a default; the specs
+        // of added columns are nullable.
+        let mut alter = Table::alter();
+        let mut def = ColumnDef::new(Alias::new(&c.name));
+        column_type(&mut def, c.ty, backend);
+        def.null();
+        alter.table(Alias::new(&after.name)).add_column(&mut def);
+        out.push(alter.build_any(&*builder));
+    }
+    for (n, cols) in after.uniques.iter().enumerate().skip(before.uniques.len()) {
+        let mut index = Index::create();
+        index.name(format!("{}_uniq_{n}", after.name)).table(Alias::new(&after.name)).unique();
+        for c in cols {
+            index.col(Alias::new(c));
+        }
+        out.push(index.build_any(&*builder));
+    }
+    for (n, cols) in after.indexes.iter().enumerate().skip(before.indexes.len()) {
+        let mut index = Index::create();
+        index.name(format!("{}_idx_{n}", after.name)).table(Alias::new(&after.name));
+        for c in cols {
+            index.col(Alias::new(c));
+        }
+        out.push(index.build_any(&*builder));
+    }
+    out
+}
+
+/// Merges a later migration's spec of a table into the table as it stood: new columns,
+/// indexes and unique constraints are appended.
+pub fn merge_spec(before: &TableSpec, later: &TableSpec) -> TableSpec {
+    let mut merged = before.clone();
+    for c in &later.columns {
+        if !merged.columns.iter().any(|m| m.name == c.name) {
+            merged.columns.push(c.clone());
+        }
+    }
+    for i in &later.indexes {
+        if !merged.indexes.contains(i) {
+            merged.indexes.push(i.clone());
+        }
+    }
+    for u in &later.uniques {
+        if !merged.uniques.contains(u) {
+            merged.uniques.push(u.clone());
+        }
+    }
+    merged
+}
+
 impl Store {
+    /// Runs the DDL that extends a table an earlier migration created (used by the migrator).
+    pub async fn extend_table(&self, before: &TableSpec, after: &TableSpec) -> StoreResult<()> {
+        for sql in extend_statements(before, after, self.backend) {
+            self.execute_raw(&sql).await?;
+        }
+        Ok(())
+    }
+
     /// Runs DDL for `tables` (used by the migrator).
     pub async fn create_tables(&self, tables: &[TableSpec]) -> StoreResult<()> {
         for spec in tables {
