@@ -1891,7 +1891,15 @@ impl<'s> Writer<'s> {
             Action::Delete => (change.before, None),
             _ => (change.after, change.before),
         };
-        let json = |v: Option<Json>| Value::Json(v.map(Box::new));
+        // SQLite and MySQL take the snapshots as text, serialised once here; PostgreSQL binds
+        // jsonb from the value.
+        let as_text = self.store.backend() != crate::Backend::Postgres;
+        let json = |v: Option<Json>| match v {
+            Some(v) if as_text => Value::String(Some(Box::new(v.to_string()))),
+            Some(v) => Value::Json(Some(Box::new(v))),
+            None if as_text => Value::String(None),
+            None => Value::Json(None),
+        };
         let text = |s: &str| Value::String(Some(Box::new(s.to_owned())));
         let columns = [
             "id",
@@ -1911,8 +1919,9 @@ impl<'s> Writer<'s> {
             "prechange_data",
             "sequence",
         ];
+        // Time-ordered ids: change-log rows are only ever appended, and so is their key index.
         let row = vec![
-            uuid_value(Uuid::new_v4()),
+            uuid_value(Uuid::now_v7()),
             Value::ChronoDateTimeUtc(Some(Box::new(self.now))),
             Value::Uuid(self.options.actor.user_id.map(Box::new)),
             text(&self.options.actor.user_name),
