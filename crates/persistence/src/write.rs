@@ -183,8 +183,7 @@ pub struct Writer<'s> {
     changes: u64,
     /// The operation being run (its index in the request), for error reports.
     operation: usize,
-    batches: HashMap<String, Batch>,
-    order: Vec<String>,
+    batches: Vec<Batch>,
     ready: Vec<Batch>,
     custom_fields: Option<Vec<CustomField>>,
     /// Resolved references per model, by the reference's JSON text.
@@ -254,8 +253,7 @@ impl Store {
             start_sequence: start,
             changes: 0,
             operation: 0,
-            batches: HashMap::new(),
-            order: Vec::new(),
+            batches: Vec::new(),
             ready: Vec::new(),
             custom_fields: None,
             refs: HashMap::new(),
@@ -490,7 +488,7 @@ impl<'s> Writer<'s> {
             columns.push(k);
             row.push(v);
         }
-        self.push(&model.table, columns, row);
+        self.push(&model.table, &columns, row);
         for (name, ids) in &lists {
             let link = match name.as_str() {
                 "tags" => tags_link(&self.catalogue, model),
@@ -1399,7 +1397,7 @@ impl<'s> Writer<'s> {
                     after: Some(Json::Object(snapshot)),
                 });
             }
-            self.push(&link.table, cols, row);
+            self.push(&link.table, &cols, row);
         }
         Ok(())
     }
@@ -1852,12 +1850,28 @@ impl<'s> Writer<'s> {
 
     // ---- Batching and the change log ----------------------------------------------------
 
-    fn push(&mut self, table: &str, columns: Vec<String>, row: Vec<Value>) {
-        let key = format!("{table}|{}", columns.join(","));
-        let batch = self.batches.entry(key.clone()).or_insert_with(|| {
-            self.order.push(key.clone());
-            Batch { table: table.to_owned(), columns, rows: Vec::new(), origins: Vec::new() }
-        });
+    /// Queues a row; rows of one table with the same columns share a batch. The open batches
+    /// are few (a table or two per model written), so finding one is a short scan, with no
+    /// allocation for the rows that join it.
+    fn push<S: AsRef<str>>(&mut self, table: &str, columns: &[S], row: Vec<Value>) {
+        let same = |b: &Batch| {
+            b.table == table
+                && b.columns.len() == columns.len()
+                && b.columns.iter().zip(columns).all(|(a, c)| a == c.as_ref())
+        };
+        let at = match self.batches.iter().position(same) {
+            Some(at) => at,
+            None => {
+                self.batches.push(Batch {
+                    table: table.to_owned(),
+                    columns: columns.iter().map(|c| c.as_ref().to_owned()).collect(),
+                    rows: Vec::new(),
+                    origins: Vec::new(),
+                });
+                self.batches.len() - 1
+            }
+        };
+        let batch = &mut self.batches[at];
         batch.rows.push(row);
         batch.origins.push(self.operation);
         if batch.rows.len() >= BATCH_ROWS {
@@ -1938,14 +1952,14 @@ impl<'s> Writer<'s> {
             json(prechange),
             Value::BigInt(Some(self.sequence)),
         ];
-        self.push(&log.table, columns.iter().map(|c| (*c).to_owned()).collect(), row);
+        self.push(&log.table, &columns, row);
     }
 
     /// Writes what is pending when a read is about to look at `table`: reads of tables with
     /// nothing pending (the devices a bulk create of interfaces names) leave the batches to fill.
     async fn flush_for(&mut self, table: &str) -> StoreResult<()> {
         let pending = self.ready.iter().any(|b| b.table == table)
-            || self.batches.values().any(|b| b.table == table && !b.rows.is_empty());
+            || self.batches.iter().any(|b| b.table == table && !b.rows.is_empty());
         if pending {
             self.flush().await?;
         }
@@ -1956,11 +1970,8 @@ impl<'s> Writer<'s> {
     /// diagnosed under a savepoint, so the error names the constraint and the operation.
     async fn flush(&mut self) -> StoreResult<()> {
         let mut batches = std::mem::take(&mut self.ready);
-        for key in std::mem::take(&mut self.order) {
-            if let Some(batch) = self.batches.remove(&key) {
-                batches.push(batch);
-            }
-        }
+        batches
+            .extend(std::mem::take(&mut self.batches).into_iter().filter(|b| !b.rows.is_empty()));
         for batch in batches {
             let suspects = self.suspects(&batch);
             let tx = self.tx()?;
