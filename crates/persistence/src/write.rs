@@ -506,6 +506,11 @@ impl<'s> Writer<'s> {
         if model.label == "extras.customfield" {
             self.custom_fields = None;
         }
+        // Full batches go out as they fill, so memory stays flat on big writes.
+        if !self.ready.is_empty() {
+            let full = std::mem::take(&mut self.ready);
+            self.write_batches(full).await?;
+        }
         if deferred {
             self.held.insert(
                 id,
@@ -1972,6 +1977,10 @@ impl<'s> Writer<'s> {
         let mut batches = std::mem::take(&mut self.ready);
         batches
             .extend(std::mem::take(&mut self.batches).into_iter().filter(|b| !b.rows.is_empty()));
+        self.write_batches(batches).await
+    }
+
+    async fn write_batches(&mut self, batches: Vec<Batch>) -> StoreResult<()> {
         for batch in batches {
             let suspects = self.suspects(&batch);
             let tx = self.tx()?;
