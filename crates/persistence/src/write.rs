@@ -126,7 +126,6 @@ struct Pending {
 
 /// A many-to-many or tag list that named nothing yet (import mode), retried at commit.
 struct PendingLink {
-    owner_model: ModelId,
     owner: Uuid,
     link: LinkField,
     references: Json,
@@ -386,10 +385,17 @@ impl<'s> Writer<'s> {
                 || parent_rule.is_some_and(|r| r.field == field.name)
             {
                 if matches!(field.name.as_str(), "created" | "last_updated") {
-                    values.insert(
-                        field.name.clone(),
-                        Value::ChronoDateTimeUtc(Some(Box::new(self.now))),
-                    );
+                    // Now, unless the input carries the object's own (an export re-imported).
+                    let given = input.get(&field.name).filter(|v| !v.is_null());
+                    let value = match given.map(|v| self.scalar(field, v)) {
+                        Some(Ok(v)) => v,
+                        Some(Err(m)) => {
+                            errors.push(ValidationError::new(&field.name, m));
+                            continue;
+                        }
+                        None => Value::ChronoDateTimeUtc(Some(Box::new(self.now))),
+                    };
+                    values.insert(field.name.clone(), value);
                 }
                 continue;
             }
@@ -397,7 +403,7 @@ impl<'s> Writer<'s> {
             if let FieldKind::ManyToMany { .. } = &field.kind {
                 if let Some(list) = given.filter(|l| !l.is_null()) {
                     let link = link_field(&self.catalogue, model, &field.name);
-                    match self.link_targets(model, id, link, list).await? {
+                    match self.link_targets(id, link, list).await? {
                         Ok(Some(ids)) => {
                             lists.insert(field.name.clone(), ids);
                         }
@@ -451,7 +457,7 @@ impl<'s> Writer<'s> {
         if model.features.tags {
             if let Some(list) = input.get("tags").filter(|l| !l.is_null()) {
                 let link = tags_link(&self.catalogue, model);
-                match self.link_targets(model, id, link, list).await? {
+                match self.link_targets(id, link, list).await? {
                     Ok(Some(ids)) => {
                         lists.insert("tags".into(), ids);
                     }
@@ -564,7 +570,7 @@ impl<'s> Writer<'s> {
             }
             if let FieldKind::ManyToMany { .. } = &field.kind {
                 let link = link_field(&self.catalogue, model, &field.name);
-                match self.link_targets(model, id, link, given).await? {
+                match self.link_targets(id, link, given).await? {
                     Ok(Some(ids)) => {
                         lists.insert(field.name.clone(), ids);
                     }
@@ -594,7 +600,7 @@ impl<'s> Writer<'s> {
         if model.features.tags {
             if let Some(list) = patch.get("tags") {
                 let link = tags_link(&self.catalogue, model);
-                match self.link_targets(model, id, link, list).await? {
+                match self.link_targets(id, link, list).await? {
                     Ok(Some(ids)) => {
                         lists.insert("tags".into(), ids);
                     }
@@ -914,7 +920,6 @@ impl<'s> Writer<'s> {
             }
             ids.sort_unstable();
             ids.dedup();
-            let _ = link.owner_model;
             self.insert_links(&link.link, link.owner, &ids).await?;
             if let Some(Json::Object(after)) =
                 self.held.get_mut(&link.owner).and_then(|c| c.after.as_mut())
@@ -1324,7 +1329,6 @@ impl<'s> Writer<'s> {
     /// The ids a list field names, sorted; `None` when the import deferred them.
     async fn link_targets(
         &mut self,
-        model: &Model,
         owner: Uuid,
         link: LinkField,
         list: &Json,
@@ -1338,7 +1342,6 @@ impl<'s> Writer<'s> {
                 Found::One(id) => ids.push(id),
                 _ if self.options.defer_references => {
                     self.links.push(PendingLink {
-                        owner_model: model.id,
                         owner,
                         link,
                         references: list.clone(),
