@@ -202,26 +202,26 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             return Err(ctx("the first-class `id` primary key is missing".into()));
         }
         model.ordering = resolve_ordering(&model, &raw.ordering).map_err(ctx)?;
-        for group in &raw.unique_together {
-            let mut idx = Vec::new();
-            for name in group {
-                let (i, _) = model
-                    .field(name)
-                    .ok_or_else(|| ctx(format!("unique_together names unknown field {name}")))?;
-                idx.push(i);
-            }
-            model.unique_together.push(idx);
-        }
-        for group in &raw.indexes {
-            let mut idx = Vec::new();
-            for name in group {
-                let (i, _) = model
-                    .field(name)
-                    .ok_or_else(|| ctx(format!("indexes names unknown field {name}")))?;
-                idx.push(i);
-            }
-            model.indexes.push(idx);
-        }
+        let groups = |what: &str, groups: &[Vec<String>]| -> DomainResult<Vec<Vec<usize>>> {
+            groups
+                .iter()
+                .map(|group| {
+                    group
+                        .iter()
+                        .map(|name| {
+                            model
+                                .field(name)
+                                .map(|(i, _)| i)
+                                .ok_or_else(|| ctx(format!("{what} names unknown field {name}")))
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let (unique_together, indexes) =
+            (groups("unique_together", &raw.unique_together)?, groups("indexes", &raw.indexes)?);
+        model.unique_together = unique_together;
+        model.indexes = indexes;
         for c in &raw.computed {
             let kind = match c.kind.as_str() {
                 "ip_interface" => ComputedKind::IpInterface,
