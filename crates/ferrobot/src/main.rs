@@ -59,7 +59,12 @@ enum Command {
         command: TokenCommand,
     },
     /// Load objects from YAML or JSON files, in one transaction.
-    Import { files: Vec<PathBuf> },
+    Import {
+        files: Vec<PathBuf>,
+        /// The user the change log names for these objects (`import` by default).
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Write every object in the import format (JSON, or YAML with --yaml).
     Export {
         #[arg(long)]
@@ -171,7 +176,17 @@ async fn main() -> Result<()> {
             store.create_token_with(user.id, &digest, expires, &description, !read_only).await?;
             print(&key);
         }
-        Command::Import { files } => {
+        Command::Import { files, user } => {
+            let actor = match user {
+                Some(name) => match store.user_by_name(&name).await? {
+                    Some(u) => ferrobot_persistence::write::Actor {
+                        user_id: Some(u.id),
+                        user_name: u.username,
+                    },
+                    None => bail!("no user named {name}"),
+                },
+                None => ferrobot_persistence::import::import_actor(),
+            };
             let mut documents = Vec::new();
             for path in &files {
                 let text = std::fs::read_to_string(path)
@@ -200,7 +215,7 @@ async fn main() -> Result<()> {
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let progress = |n: u64| bar.set_position(n);
-            let stats = store.import(&documents, &progress).await?;
+            let stats = store.import_as(&documents, actor, &progress).await?;
             bar.finish();
             tracing::info!(objects = stats.objects, "import committed");
         }

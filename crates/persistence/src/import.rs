@@ -61,6 +61,16 @@ impl Store {
         documents: &[Document],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<ImportStats, ImportError> {
+        self.import_as(documents, import_actor(), progress).await
+    }
+
+    /// [`Store::import`], with the change log naming `actor`.
+    pub async fn import_as(
+        &self,
+        documents: &[Document],
+        actor: Actor,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<ImportStats, ImportError> {
         let fail = |message: String| ImportError {
             document: String::new(),
             model: String::new(),
@@ -68,7 +78,6 @@ impl Store {
             field: None,
             message,
         };
-        let actor = Actor { user_id: None, user_name: "import".into() };
         let mut options = WriteOptions::new(actor, "orm", "ferrobot import");
         options.defer_references = true;
         let mut writer = self.writer(options).await.map_err(|e| fail(e.to_string()))?;
@@ -280,6 +289,11 @@ fn cell_json(cell: &Cell, field: &Field) -> Json {
         Cell::DateTime(d) => Json::String(d.to_rfc3339()),
         Cell::Date(d) => Json::String(d.to_string()),
     }
+}
+
+/// Who the change log names for an import that names nobody.
+pub fn import_actor() -> Actor {
+    Actor { user_id: None, user_name: "import".into() }
 }
 
 /// An import error from a write error, located at the object it came from.

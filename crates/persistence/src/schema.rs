@@ -251,6 +251,10 @@ pub fn extend_statements(before: &TableSpec, after: &TableSpec, backend: Backend
     for (n, cols) in after.uniques.iter().enumerate().skip(before.uniques.len()) {
         let mut index = Index::create();
         index.name(format!("{}_uniq_{n}", after.name)).table(Alias::new(&after.name)).unique();
+        // A migration that failed halfway can be run again (MySQL has no IF NOT EXISTS here).
+        if backend != Backend::MySql {
+            index.if_not_exists();
+        }
         for c in cols {
             index.col(Alias::new(c));
         }
@@ -259,6 +263,9 @@ pub fn extend_statements(before: &TableSpec, after: &TableSpec, backend: Backend
     for (n, cols) in after.indexes.iter().enumerate().skip(before.indexes.len()) {
         let mut index = Index::create();
         index.name(format!("{}_idx_{n}", after.name)).table(Alias::new(&after.name));
+        if backend != Backend::MySql {
+            index.if_not_exists();
+        }
         for c in cols {
             index.col(Alias::new(c));
         }
