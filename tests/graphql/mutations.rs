@@ -568,3 +568,52 @@ async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<(
     Ok(())
 }
 backend_test!(migrations_extend, migrations_extend_existing_tables);
+
+/// Custom fields are written like any object, and their `cf_<key>` field appears without a
+/// restart; values are then checked against them.
+async fn custom_fields_are_written_live(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let (_, body, _) = app
+        .graphql("mutation { custom_field_create(input: {key: \"rack unit\", label: \"Rack unit\", type: INTEGER, content_types: [\"dcim.device\"]}) { id } }", Value::Null)
+        .await?;
+    assert!(error_of(&body)["extensions"]["fields"]["key"].is_array(), "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { custom_field_create(input: {key: \"rack_unit\", label: \"Rack unit\", type: INTEGER, content_types: [\"dcim.device\"]}) { key type } }", Value::Null)
+        .await?;
+    assert_eq!(
+        body["data"]["custom_field_create"],
+        json!({"key": "rack_unit", "type": "INTEGER"}),
+        "{body}"
+    );
+    let update = "mutation($v: GenericScalar) { device_update(ref: {name: \"dev-00001\", location: {name: \"site-001\"}}, input: {custom_fields: $v}) { cf_rack_unit cf_owner_team } }";
+    let mut answered = Value::Null;
+    for _ in 0..20 {
+        let (status, body, _) = app.graphql(update, json!({"v": {"rack_unit": 42}})).await?;
+        if status == 200 {
+            answered = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        answered["data"]["device_update"],
+        json!({"cf_rack_unit": 42, "cf_owner_team": "team-1"}),
+        "{answered}"
+    );
+    let (_, body, _) = app.graphql(update, json!({"v": {"rack_unit": "tall"}})).await?;
+    assert!(
+        error_of(&body)["extensions"]["fields"]["custom_fields.rack_unit"].is_array(),
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql("mutation { custom_field_update(ref: {key: \"rack_unit\"}, input: {key: \"ru\"}) { key } }", Value::Null)
+        .await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["key"],
+        json!(["Key cannot be changed once created."]),
+        "{body}"
+    );
+    Ok(())
+}
+backend_test!(mutation_custom_fields, custom_fields_are_written_live);

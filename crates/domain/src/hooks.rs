@@ -188,6 +188,7 @@ pub fn rules(label: &str) -> &'static [Rule] {
         }
         "dcim.device" => &[Rule { needs: &["rack"], check: device_rules }],
         "ipam.ipaddress" => &[Rule { needs: &[], check: address_rules }],
+        "extras.customfield" => &[Rule { needs: &[], check: custom_field_rules }],
         _ => &[],
     }
 }
@@ -316,6 +317,31 @@ fn device_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<V
         ));
     }
     errors
+}
+
+/// A custom field's key names a GraphQL field (`cf_<key>`) and the stored data: it must be an
+/// identifier, and it never changes. Spec: nautobot/extras/models/customfields.py
+/// (`CustomField.clean`: the key cannot be changed once created).
+fn custom_field_rules(
+    object: &Object,
+    before: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let key = object.get("key").and_then(Json::as_str).unwrap_or_default();
+    let identifier = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return vec![ValidationError::new(
+            "key",
+            "The key must be letters, digits and underscores, not starting with a digit.",
+        )];
+    }
+    match before.and_then(|b| b.get("key")).and_then(Json::as_str) {
+        Some(old) if old != key => {
+            vec![ValidationError::new("key", "Key cannot be changed once created.")]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// Spec: nautobot/ipam/models.py `IPAddress.clean` (the host never changes).
