@@ -403,13 +403,7 @@ impl<'s> Writer<'s> {
             if let FieldKind::ManyToMany { .. } = &field.kind {
                 if let Some(list) = given.filter(|l| !l.is_null()) {
                     let link = link_field(&self.catalogue, model, &field.name);
-                    match self.link_targets(id, link, list).await? {
-                        Ok(Some(ids)) => {
-                            lists.insert(field.name.clone(), ids);
-                        }
-                        Ok(None) => deferred = true,
-                        Err(m) => errors.push(ValidationError::new(&field.name, m)),
-                    }
+                    deferred |= self.given_list(id, link, list, &mut lists, &mut errors).await?;
                 }
                 continue;
             }
@@ -420,27 +414,21 @@ impl<'s> Writer<'s> {
                     Ok(None) => Ok(absent_value(field)),
                     Err(m) => Err(m.to_owned()),
                 },
-                Some(v) => match &field.kind {
-                    FieldKind::ForeignKey { .. } if v.is_null() && !field.null => {
-                        Err(validate::NOT_NULL.to_owned())
+                Some(v) => match self.given_value(field, v).await? {
+                    Ok(Some(value)) => Ok(value),
+                    // A nullable reference the import may find later: null until then.
+                    Ok(None) => {
+                        self.deferred.push(Pending {
+                            model: model.id,
+                            id,
+                            field: fidx,
+                            reference: v.clone(),
+                            origin: self.operation,
+                        });
+                        deferred = true;
+                        Ok(Value::Uuid(None))
                     }
-                    FieldKind::ForeignKey { .. } if v.is_null() => Ok(Value::Uuid(None)),
-                    FieldKind::ForeignKey { to, .. } => match self.lookup(*to, v).await? {
-                        Found::One(target) => Ok(uuid_value(target)),
-                        Found::None if field.null && self.options.defer_references => {
-                            self.deferred.push(Pending {
-                                model: model.id,
-                                id,
-                                field: fidx,
-                                reference: v.clone(),
-                                origin: self.operation,
-                            });
-                            deferred = true;
-                            Ok(Value::Uuid(None))
-                        }
-                        found => Err(self.not_found_message(*to, v, found)),
-                    },
-                    _ => self.scalar(field, v),
+                    Err(m) => Err(m),
                 },
             };
             match value {
@@ -457,13 +445,7 @@ impl<'s> Writer<'s> {
         if model.features.tags {
             if let Some(list) = input.get("tags").filter(|l| !l.is_null()) {
                 let link = tags_link(&self.catalogue, model);
-                match self.link_targets(id, link, list).await? {
-                    Ok(Some(ids)) => {
-                        lists.insert("tags".into(), ids);
-                    }
-                    Ok(None) => deferred = true,
-                    Err(m) => errors.push(ValidationError::new("tags", m)),
-                }
+                deferred |= self.given_list(id, link, list, &mut lists, &mut errors).await?;
             }
         }
         if let Some(rule) = parent_rule {
@@ -570,27 +552,14 @@ impl<'s> Writer<'s> {
             }
             if let FieldKind::ManyToMany { .. } = &field.kind {
                 let link = link_field(&self.catalogue, model, &field.name);
-                match self.link_targets(id, link, given).await? {
-                    Ok(Some(ids)) => {
-                        lists.insert(field.name.clone(), ids);
-                    }
-                    Ok(None) => {}
-                    Err(m) => errors.push(ValidationError::new(&field.name, m)),
-                }
+                self.given_list(id, link, given, &mut lists, &mut errors).await?;
                 continue;
             }
             let Some(column) = field.column.clone() else { continue };
-            let value = match (&field.kind, given) {
-                (_, Json::Null) if !field.null && !field.blank => {
-                    Err(validate::NOT_NULL.to_owned())
-                }
-                (FieldKind::ForeignKey { .. }, Json::Null) => Ok(Value::Uuid(None)),
-                (_, Json::Null) => Ok(absent_value(field)),
-                (FieldKind::ForeignKey { to, .. }, v) => match self.lookup(*to, v).await? {
-                    Found::One(target) => Ok(uuid_value(target)),
-                    found => Err(self.not_found_message(*to, v, found)),
-                },
-                (_, v) => self.scalar(field, v),
+            let value = match self.given_value(field, given).await? {
+                Ok(Some(value)) => Ok(value),
+                Ok(None) => Err(self.not_found_message(field_target(field), given, Found::None)),
+                Err(m) => Err(m),
             };
             match value {
                 Ok(value) => put(&mut values, field, column, value),
@@ -600,13 +569,7 @@ impl<'s> Writer<'s> {
         if model.features.tags {
             if let Some(list) = patch.get("tags") {
                 let link = tags_link(&self.catalogue, model);
-                match self.link_targets(id, link, list).await? {
-                    Ok(Some(ids)) => {
-                        lists.insert("tags".into(), ids);
-                    }
-                    Ok(None) => {}
-                    Err(m) => errors.push(ValidationError::new("tags", m)),
-                }
+                self.given_list(id, link, list, &mut lists, &mut errors).await?;
             }
         }
         let custom =
@@ -972,6 +935,51 @@ impl<'s> Writer<'s> {
             }
         }
         derived
+    }
+
+    /// The stored value of a field the input gives: a reference looked up, a scalar checked,
+    /// `null` clearing it (an empty string for blank text). `Ok(None)`: a nullable reference
+    /// that names nothing yet, which the import looks up again at the end.
+    async fn given_value(
+        &mut self,
+        field: &Field,
+        v: &Json,
+    ) -> StoreResult<Result<Option<Value>, String>> {
+        Ok(match (&field.kind, v) {
+            (_, Json::Null) if !field.null && !field.blank => Err(validate::NOT_NULL.to_owned()),
+            (FieldKind::ForeignKey { .. }, Json::Null) => Ok(Some(Value::Uuid(None))),
+            (_, Json::Null) => Ok(Some(absent_value(field))),
+            (FieldKind::ForeignKey { to, .. }, v) => match self.lookup(*to, v).await? {
+                Found::One(target) => Ok(Some(uuid_value(target))),
+                Found::None if field.null && self.options.defer_references => Ok(None),
+                found => Err(self.not_found_message(*to, v, found)),
+            },
+            (_, v) => self.scalar(field, v).map(Some),
+        })
+    }
+
+    /// A list field (many-to-many or tags) the input gives: its ids go to `lists`; `true` when
+    /// the import deferred them.
+    async fn given_list(
+        &mut self,
+        owner: Uuid,
+        link: LinkField,
+        list: &Json,
+        lists: &mut BTreeMap<String, Vec<Uuid>>,
+        errors: &mut Vec<ValidationError>,
+    ) -> StoreResult<bool> {
+        let name = link.name.clone();
+        Ok(match self.link_targets(owner, link, list).await? {
+            Ok(Some(ids)) => {
+                lists.insert(name, ids);
+                false
+            }
+            Ok(None) => true,
+            Err(m) => {
+                errors.push(ValidationError::new(name, m));
+                false
+            }
+        })
     }
 
     fn scalar(&self, field: &Field, v: &Json) -> Result<Value, String> {
@@ -2085,6 +2093,14 @@ fn tags_link(catalogue: &Catalogue, model: &Model) -> LinkField {
         target: catalogue.by_label("extras.tag").map(|m| m.id).unwrap_or_default(),
         through: None,
         content_type: Some(model.label.clone()),
+    }
+}
+
+/// The model a reference field names.
+fn field_target(field: &Field) -> ModelId {
+    match &field.kind {
+        FieldKind::ForeignKey { to, .. } | FieldKind::ManyToMany { to, .. } => *to,
+        _ => 0,
     }
 }
 
