@@ -219,17 +219,27 @@ pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     let builder = backend.schema_builder();
     let mut out = vec![create.build_any(&*builder)];
     for (n, cols) in spec.indexes.iter().enumerate() {
-        let mut index = Index::create();
-        index.name(format!("{}_idx_{n}", spec.name)).table(Alias::new(&spec.name));
-        if backend != Backend::MySql {
-            index.if_not_exists();
-        }
-        for c in cols {
-            index.col(Alias::new(c));
-        }
-        out.push(index.build_any(&*builder));
+        out.push(create_index(&spec.name, n, cols, false, backend));
     }
     out
+}
+
+/// `CREATE [UNIQUE] INDEX <table>_{idx|uniq}_<n>`, re-runnable where the backend allows (MySQL
+/// has no `IF NOT EXISTS` for indexes).
+fn create_index(table: &str, n: usize, cols: &[String], unique: bool, backend: Backend) -> String {
+    let mut index = Index::create();
+    let kind = if unique { "uniq" } else { "idx" };
+    index.name(format!("{table}_{kind}_{n}")).table(Alias::new(table));
+    if unique {
+        index.unique();
+    }
+    if backend != Backend::MySql {
+        index.if_not_exists();
+    }
+    for c in cols {
+        index.col(Alias::new(c));
+    }
+    index.build_any(&*backend.schema_builder())
 }
 
 /// What a migration adds to a table an earlier migration created: the new columns, indexes
@@ -249,27 +259,10 @@ pub fn extend_statements(before: &TableSpec, after: &TableSpec, backend: Backend
         out.push(alter.build_any(&*builder));
     }
     for (n, cols) in after.uniques.iter().enumerate().skip(before.uniques.len()) {
-        let mut index = Index::create();
-        index.name(format!("{}_uniq_{n}", after.name)).table(Alias::new(&after.name)).unique();
-        // A migration that failed halfway can be run again (MySQL has no IF NOT EXISTS here).
-        if backend != Backend::MySql {
-            index.if_not_exists();
-        }
-        for c in cols {
-            index.col(Alias::new(c));
-        }
-        out.push(index.build_any(&*builder));
+        out.push(create_index(&after.name, n, cols, true, backend));
     }
     for (n, cols) in after.indexes.iter().enumerate().skip(before.indexes.len()) {
-        let mut index = Index::create();
-        index.name(format!("{}_idx_{n}", after.name)).table(Alias::new(&after.name));
-        if backend != Backend::MySql {
-            index.if_not_exists();
-        }
-        for c in cols {
-            index.col(Alias::new(c));
-        }
-        out.push(index.build_any(&*builder));
+        out.push(create_index(&after.name, n, cols, false, backend));
     }
     out
 }
