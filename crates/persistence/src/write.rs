@@ -3,9 +3,10 @@
 //!
 //! A [`Writer`] is one transaction. It locks the sequence counter first, so that writers take
 //! turns and sequence numbers follow commit order; a write that rolls back consumes none.
-//! Creates are batched into multi-row `INSERT`s and flushed before anything reads the database;
-//! a unique violation found by the database is diagnosed (which constraint, which object) under
-//! a savepoint. Every change adds one `extras_objectchange` row with the object before and after.
+//! Creates are batched into multi-row `INSERT`s, written as batches fill and before a read of a
+//! table they hold rows for; a unique violation the database finds is traced to its constraint
+//! and operation. Every change adds one `extras_objectchange` row with the object before and
+//! after.
 //!
 //! References are an id, the value of the target's natural-key field, or a mapping of the
 //! target's fields (`{manufacturer: {name: Acme}, model: X1}`), as in the import format.
