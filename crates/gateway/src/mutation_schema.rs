@@ -18,13 +18,11 @@
 
 use std::collections::HashMap;
 
-use async_graphql::dynamic::{
-    Field, FieldFuture, InputObject, InputValue, Object, SchemaBuilder, TypeRef,
-};
+use async_graphql::dynamic::{InputObject, InputValue, Object, SchemaBuilder, TypeRef};
 use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
 use ferrobot_domain::{hooks, validate, Catalogue};
 
-use crate::schema::enum_name;
+use crate::schema::{enum_name, unresolved};
 
 /// What one mutation root field does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,16 +197,6 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
         );
     }
     object
-}
-
-fn unresolved(name: String, ty: TypeRef) -> Field {
-    Field::new(name, ty, |_| {
-        FieldFuture::new(async {
-            Err::<Option<async_graphql::Value>, _>(
-                "this field is answered by the plan executor".into(),
-            )
-        })
-    })
 }
 
 /// Registers the mutation types and returns the root fields by name.

@@ -57,7 +57,7 @@ pub fn enum_name(model: &Model, field: &str) -> String {
     format!("{}{}{}Choices", camel_case(&model.app_label), model.class, camel_case(field))
 }
 
-fn unresolved(name: String, ty: TypeRef) -> Field {
+pub(crate) fn unresolved(name: String, ty: TypeRef) -> Field {
     Field::new(name, ty, |_| {
         FieldFuture::new(async {
             Err::<Option<async_graphql::Value>, _>(

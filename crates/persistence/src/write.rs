@@ -346,14 +346,6 @@ impl<'s> Writer<'s> {
         self.operation = index;
     }
 
-    pub fn request_id(&self) -> Uuid {
-        self.options.request_id
-    }
-
-    pub fn catalogue(&self) -> &Arc<Catalogue> {
-        &self.catalogue
-    }
-
     /// Creates one object from its input (field name → value, references as above).
     pub async fn create(&mut self, model: &Model, input: &Map<String, Json>) -> StoreResult<Uuid> {
         if model.readonly {
