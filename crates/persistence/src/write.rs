@@ -606,8 +606,9 @@ impl<'s> Writer<'s> {
             return Ok(Outcome { model: model.id, id, action: None });
         }
         self.forget_unique(id);
-        self.check_unique_update(model, id, &after).await?;
-        self.check_unique_sets(model, id, &stored_values(model, &after)).await?;
+        let stored = stored_values(model, &after);
+        self.check_unique_update(model, id, &stored).await?;
+        self.check_unique_sets(model, id, &stored).await?;
         let now = Value::ChronoDateTimeUtc(Some(Box::new(self.now)));
         if model.field("last_updated").is_some() {
             values.insert("last_updated".into(), now);
@@ -1711,9 +1712,8 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        after: &Json,
+        stored: &BTreeMap<String, Value>,
     ) -> StoreResult<()> {
-        let stored = stored_values(model, after);
         for fields in Self::constraints(model) {
             let mut select = Query::select();
             select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(1);
