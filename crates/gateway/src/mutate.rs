@@ -296,6 +296,23 @@ async fn read_back(
     ids: &[Uuid],
     list: bool,
 ) -> Result<RootBody, StoreError> {
+    // A selection of ids alone (the usual answer to a bulk create) needs no read.
+    let type_name =
+        planner.served.catalogue.model(model).graphql.as_ref().map(|g| g.type_name.clone());
+    let type_name = type_name.unwrap_or_default();
+    let selected = planner.collect(&field.node.selection_set.node, &type_name)?;
+    if selected.iter().all(|(_, f)| matches!(f.node.name.node.as_str(), "id" | "__typename")) {
+        let mut items = ids.iter().map(|id| {
+            let value = json!({"id": id.to_string(), "__typename": type_name});
+            let fields = selected
+                .iter()
+                .map(|(key, f)| (key.clone(), value[f.node.name.node.as_str()].clone()));
+            Json::Object(fields.collect())
+        });
+        let answer =
+            if list { Json::Array(items.collect()) } else { items.next().unwrap_or(Json::Null) };
+        return Ok(RootBody::Json(answer));
+    }
     let mut node = planner.node(model, field, false)?;
     let Some(filter) = planner.served.catalogue.model(model).filter("id").cloned() else {
         return Err(StoreError::Internal("a writable model without an id filter".into()));
