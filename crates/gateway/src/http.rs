@@ -110,7 +110,9 @@ fn errors(status: StatusCode, message: &str) -> Response {
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    let actor = match authenticate(&state.store, &state.config.jwt_secret, header).await {
+    let (actor, may_write) = match authenticate(&state.store, &state.config.jwt_secret, header)
+        .await
+    {
         Ok(Ok(user)) => (
             ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username },
             user.write_enabled,
@@ -134,7 +136,6 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
     };
     let served = state.served();
-    let (actor, may_write) = actor;
     let mut request_state = RequestState::new(served.clone(), state.store.counted(), actor);
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;

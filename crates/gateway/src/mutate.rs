@@ -45,22 +45,16 @@ pub(crate) async fn mutate(
 ) -> Result<Answer, StoreError> {
     let fields = planner.collect(selection, "Mutation")?;
     if !state.may_write {
-        let roots = fields
-            .iter()
-            .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
-            .collect();
         let (key, field) =
             fields.first().cloned().ok_or(StoreError::Internal("no field".into()))?;
-        let error = FieldError {
-            message: "This token does not allow writes (write_enabled is false).".into(),
-            path: key,
-            line: field.pos.line,
-            column: field.pos.column,
-            code: "FORBIDDEN",
-            argument: None,
-            details: Map::new(),
-        };
-        return Ok(Answer { roots, errors: vec![error], statements: 0 });
+        let error = located_error(
+            key,
+            &field,
+            "FORBIDDEN",
+            "This token does not allow writes (write_enabled is false).".into(),
+            Map::new(),
+        );
+        return Ok(failed(&fields, error));
     }
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
     options.change_log = state.change_log;
@@ -99,11 +93,7 @@ pub(crate) async fn mutate(
             tracing::error!(%message, "mutation failed");
             return Err(failure.error);
         }
-        let roots = fields
-            .iter()
-            .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
-            .collect();
-        return Ok(Answer { roots, errors: vec![write_error(failure)], statements: 0 });
+        return Ok(failed(&fields, write_error(failure)));
     }
     let committed = writer.commit().await?;
     tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
@@ -398,15 +388,34 @@ fn write_error(failure: Failure) -> FieldError {
         }
         other => ("INTERNAL", other.to_string()),
     };
+    located_error(failure.key, &failure.field, code, message, details)
+}
+
+fn located_error(
+    path: String,
+    field: &FieldRef,
+    code: &'static str,
+    message: String,
+    details: Map<String, Json>,
+) -> FieldError {
     FieldError {
         message,
-        path: failure.key,
-        line: failure.field.pos.line,
-        column: failure.field.pos.column,
+        path,
+        line: field.pos.line,
+        column: field.pos.column,
         code,
         argument: None,
         details,
     }
+}
+
+/// The answer of a mutation that wrote nothing: every root field null, one error.
+fn failed(fields: &[(String, FieldRef)], error: FieldError) -> Answer {
+    let roots = fields
+        .iter()
+        .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
+        .collect();
+    Answer { roots, errors: vec![error], statements: 0 }
 }
 
 /// A string as Python prints it in a dict (Django's error dicts, which Nautobot's clients see):

@@ -666,8 +666,11 @@ impl Planner<'_> {
     ) -> Result<(), StoreError> {
         for (name, value) in &field.node.arguments {
             let name = name.node.as_str();
-            // A mutation's input is no filter: leave it uncopied (it can hold 100,000 objects).
-            if matches!(name, "input" | "inputs" | "ref" | "refs" | "updates" | "operations") {
+            // What the argument is for comes first: an argument that is none of these (a
+            // mutation's input, which can hold 100,000 objects) is never copied.
+            let filter = self.filter_target(model, name);
+            let paging = matches!(name, "limit" | "offset") || (single && name == "id");
+            if filter.is_none() && !paging {
                 continue;
             }
             let Some(value) = self.constant(&value.node) else { continue };
@@ -715,35 +718,37 @@ impl Planner<'_> {
                 _ => {}
             }
             let values = arg_values(&value);
-            // `name__ic` → filter `name`, lookup `ic`; a filter whose own name has `__` wins.
-            let mut found = None;
-            for lookup in Lookup::ALL {
-                let base = if lookup == Lookup::Exact {
-                    Some(name)
-                } else {
-                    name.strip_suffix(&format!("__{}", lookup.suffix()))
-                };
-                let Some(base) = base else { continue };
-                if let Some(filter) = model.filter(base).filter(|f| f.lookups.contains(&lookup)) {
-                    found = Some((ArgTarget::Filter(filter.clone()), lookup));
-                    break;
-                }
-                if let Some(key) = base.strip_prefix("cf_") {
-                    if let Some(cf) = self.served.custom_fields_of(model).find(|cf| cf.key == key) {
-                        if custom_field_lookups(cf.kind).contains(&lookup) {
-                            found = Some((
-                                ArgTarget::CustomField { key: cf.key.clone(), kind: cf.kind },
-                                lookup,
-                            ));
-                            break;
-                        }
-                    }
-                }
-            }
-            let Some((target, lookup)) = found else { continue };
+            let Some((target, lookup)) = filter else { continue };
             node.filters.push(FilterArg { argument: name.to_owned(), target, lookup, values });
         }
         Ok(())
+    }
+
+    /// The filter (or custom field) and lookup an argument names: `name__ic` → filter `name`,
+    /// lookup `ic`; a filter whose own name has `__` wins.
+    fn filter_target(&self, model: &Model, name: &str) -> Option<(ArgTarget, Lookup)> {
+        for lookup in Lookup::ALL {
+            let base = if lookup == Lookup::Exact {
+                Some(name)
+            } else {
+                name.strip_suffix(&format!("__{}", lookup.suffix()))
+            };
+            let Some(base) = base else { continue };
+            if let Some(filter) = model.filter(base).filter(|f| f.lookups.contains(&lookup)) {
+                return Some((ArgTarget::Filter(filter.clone()), lookup));
+            }
+            if let Some(key) = base.strip_prefix("cf_") {
+                if let Some(cf) = self.served.custom_fields_of(model).find(|cf| cf.key == key) {
+                    if custom_field_lookups(cf.kind).contains(&lookup) {
+                        return Some((
+                            ArgTarget::CustomField { key: cf.key.clone(), kind: cf.kind },
+                            lookup,
+                        ));
+                    }
+                }
+            }
+        }
+        None
     }
 }
 

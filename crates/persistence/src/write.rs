@@ -176,6 +176,8 @@ pub struct Writer<'s> {
     catalogue: Arc<Catalogue>,
     tx: Option<DatabaseTransaction>,
     options: WriteOptions,
+    /// The change log's table, when the catalogue has the model and the log is on.
+    change_log_table: Option<Arc<str>>,
     now: DateTime<Utc>,
     /// The last sequence number handed out, and the one the transaction started from.
     sequence: i64,
@@ -247,6 +249,11 @@ impl Store {
             store: self,
             catalogue: self.catalogue.clone(),
             tx: Some(tx),
+            change_log_table: self
+                .catalogue
+                .by_label(CHANGE_LOG)
+                .filter(|_| options.change_log)
+                .map(|m| Arc::from(m.table.as_str())),
             options,
             now: Utc::now(),
             sequence: start,
@@ -1895,11 +1902,8 @@ impl<'s> Writer<'s> {
     /// Queues the change-log row of one change, with the next sequence number.
     fn log(&mut self, change: Change) {
         self.changes += 1;
-        if !self.options.change_log {
-            return;
-        }
+        let Some(log_table) = self.change_log_table.clone() else { return };
         let catalogue = self.catalogue.clone();
-        let Some(log) = catalogue.by_label(CHANGE_LOG) else { return };
         let model = catalogue.model(change.model);
         self.sequence += 1;
         let shown = change
@@ -1961,7 +1965,7 @@ impl<'s> Writer<'s> {
             json(prechange),
             Value::BigInt(Some(self.sequence)),
         ];
-        self.push(&log.table, &columns, row);
+        self.push(&log_table, &columns, row);
     }
 
     /// Writes what is pending when a read is about to look at `table`: reads of tables with
