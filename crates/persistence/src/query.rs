@@ -14,7 +14,7 @@ use ferrobot_domain::catalogue::{
 };
 use ferrobot_domain::Catalogue;
 use futures_util::TryStreamExt;
-use sea_orm::{ConnectionTrait, QueryResult, StreamTrait};
+use sea_orm::{QueryResult, StreamTrait};
 use sea_query::{
     Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Order, Query, SelectStatement,
     SimpleExpr, Value,
@@ -541,10 +541,7 @@ impl Store {
         &self,
         select: &SelectStatement,
     ) -> StoreResult<Vec<QueryResult>> {
-        let builder = self.backend.query_builder();
-        let (sql, values) = select.build_any(&*builder);
-        self.count();
-        Ok(self.db.query_all(self.statement(sql, values)).await?)
+        self.query_in(&self.db, select).await
     }
 
     /// Compiles the filter arguments of one list field into a condition on `model`'s table.
