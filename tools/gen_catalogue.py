@@ -8,7 +8,8 @@ writes schema/models/<app>.yaml in Ferrobot's own catalogue format.
 The output is committed and is the source of truth from then on; this script is the way a new
 slice of models is drafted. Anything it cannot express is reported on stderr, not guessed.
 
-Usage: python3 tools/gen_catalogue.py ../shared/reference schema/models
+Usage (from the project root): python3 tools/gen_catalogue.py ../shared/reference OUT_DIR
+Then merge what is new into schema/models by hand; the files there carry edits.
 """
 
 import collections
@@ -18,27 +19,19 @@ import sys
 
 import yaml
 
-SLICE = """
-extras.status extras.role extras.tag extras.customfield
-tenancy.tenantgroup tenancy.tenant
-dcim.locationtype dcim.location dcim.manufacturer dcim.devicetype dcim.platform dcim.rackgroup
-dcim.rack dcim.device dcim.interface dcim.cable dcim.cabletocabletermination
-ipam.namespace ipam.vrf ipam.prefix ipam.prefixlocationassignment ipam.ipaddress
-ipam.ipaddresstointerface ipam.vlangroup ipam.vlan ipam.vlanlocationassignment
-virtualization.clustertype virtualization.clustergroup virtualization.cluster
-virtualization.virtualmachine virtualization.vminterface
-users.user users.token
-""".split()
+# The slice: every reference model that schema/excluded.yaml does not keep out.
+EXCLUDED = yaml.safe_load(open("schema/excluded.yaml"))
+SLICE = [
+    m["label"]
+    for m in json.load(open("../shared/reference/nautobot-models.json"))["models"]
+    if m["label"] not in EXCLUDED["models"]
+]
 
-# Fields Ferrobot keeps out of the catalogue on purpose (secrets, Django auth internals).
-SKIP_FIELDS = {
-    ("users.user", "password"),
-    ("users.user", "groups"),
-    ("users.user", "user_permissions"),
-    ("users.token", "key"),
-}
+# Fields Ferrobot keeps out of the catalogue on purpose, with their reasons in the same file.
+SKIP_FIELDS = {tuple(k.rsplit(".", 1)) for k in EXCLUDED["fields"]}
 
 FK_KINDS = {
+    "ForeignKeyLimitedByContentTypes",
     "ForeignKey",
     "ForeignKeyWithAutoRelatedName",
     "StatusField",
@@ -56,6 +49,7 @@ STRING_KINDS = {
     "PositiveRangeNumberTextField",
     "SlugField",
     "URLField",
+    "LaxURLField",
 }
 INT_KINDS = {
     "IntegerField": "int",
@@ -64,6 +58,7 @@ INT_KINDS = {
     "SmallIntegerField": "small",
     "BigIntegerField": "big",
     "ASNField": "big",
+    "PositiveBigIntegerField": "big",
 }
 
 LOOKUP_SUFFIX = {
@@ -200,7 +195,9 @@ def main():
             g = collections.OrderedDict(type=gql_type)
             g.update(sorted(root_by_type.get(gql_type, {}).items()))
             entry["graphql"] = dict(g)
-        features = [k for k in ("custom_fields", "tags", "status", "role") if feats.get(k)]
+        features = [
+            k for k in ("custom_fields", "tags", "status", "role", "contacts") if feats.get(k)
+        ]
         if features:
             entry["features"] = features
         nk = m["natural_key"]["natural_key_field_lookups"]
@@ -275,6 +272,9 @@ def main():
                 else:
                     out_f["kind"] = "string"
                 out_f["max_length"] = f.get("max_length") or 255
+            elif kind in ("ImageField", "FileField"):
+                out_f["kind"] = "string"
+                out_f["max_length"] = f.get("max_length") or 100
             elif kind == "TextField":
                 out_f["kind"] = "text"
             elif kind in INT_KINDS:
@@ -291,7 +291,7 @@ def main():
                 out_f["kind"] = "date"
             elif kind == "DecimalField":
                 out_f["kind"] = "decimal"
-            elif kind == "JSONField":
+            elif kind in ("JSONField", "JSONArrayField", "JSONPathField"):
                 out_f["kind"] = "json"
             elif kind == "UUIDField":
                 out_f["kind"] = "uuid"
@@ -355,7 +355,7 @@ def main():
         # Filters: the list field's arguments, grouped by base name.
         list_name = entry.get("graphql", {}).get("list")
         args = query.get(list_name, (None, {}))[1] if list_name else {}
-        fs = m["filterset"]["filters"]
+        fs = (m["filterset"] or {"filters": {}})["filters"]
         field_names = {f["name"] for f in fields} | {"tags"}
         groups = collections.OrderedDict()
         for fname, arg_ty in args.items():
@@ -464,6 +464,10 @@ def prune_unresolvable_filters(apps, warn):
                 rel[label].setdefault(f["name"], None)
         if "tags" in e.get("features", []):
             rel[label]["tags"] = "extras.tag"
+        # Generic relations (declared on the association models in schema/models/extras.yaml).
+        if "contacts" in e.get("features", []):
+            rel[label]["associated_contacts"] = "extras.contactassociation"
+        rel[label]["associated_object_metadata"] = "extras.objectmetadata"
     for label, e in entries.items():
         keep = {}
         for base, flt in e.get("filters", {}).items():

@@ -548,19 +548,38 @@ async fn the_change_log_is_queryable(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(mutation_change_log, the_change_log_is_queryable);
 
-/// A database made by older migrations is brought up to date, existing tables extended.
+/// Migrations extend tables that hold rows: rows written at an earlier migration stay readable
+/// and referable once the later ones have added tables, columns and unique constraints.
 async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<()> {
     let db = ferrobot_test_support::TestDb::new(backend).await?;
     let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
-    let store = ferrobot_persistence::Store::connect(&db.url, catalogue).await?;
+    let store = ferrobot_persistence::Store::connect(&db.url, catalogue.clone()).await?;
     let first = ferrobot_migrations::migrate_through(&store, Some("0002_change_log")).await?;
     assert_eq!(first, ["0001_initial", "0002_change_log"]);
     let document = |body| ferrobot_persistence::import::Document { name: "t".into(), body };
-    store.import(&[document(seed(1))], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(ferrobot_migrations::migrate(&store).await?, ["0003_interface_names"]);
+    // Rows in tables that the later migrations leave as they are (the writer writes every
+    // column the catalogue has now, so it can't write a table a later file extends).
+    let early = json!({
+        "extras.status": [{"name": "Active", "content_types": ["dcim.device", "dcim.location", "dcim.interface"]}],
+        "extras.role": [{"name": "leaf", "content_types": ["dcim.device"]}],
+        "dcim.locationtype": [{"name": "Site"}],
+        "dcim.location": [{"name": "site-001", "location_type": "Site", "status": "Active"}],
+        "dcim.manufacturer": [{"name": "Acme"}],
+    });
+    store.import(&[document(early)], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let later: Vec<&str> =
+        ferrobot_migrations::MIGRATIONS.iter().skip(2).map(|m| m.version).collect();
+    assert_eq!(ferrobot_migrations::migrate(&store).await?, later);
     assert!(ferrobot_migrations::migrate(&store).await?.is_empty());
-    // The unique constraint 0003 added holds against rows written before it.
-    let twin = json!({"dcim.interface": [{"device": "dev-00001", "name": "eth0", "type": "1000base-t", "status": "Active"}]});
+    // Extended and new tables take rows that refer to the early ones.
+    let rest = json!({
+        "dcim.devicetype": [{"manufacturer": "Acme", "model": "x1"}],
+        "dcim.device": [{"name": "dev-1", "device_type": {"manufacturer": "Acme", "model": "x1"}, "role": "leaf", "status": "Active", "location": "site-001"}],
+        "dcim.interface": [{"device": "dev-1", "name": "eth0", "type": "1000base-t", "status": "Active"}],
+    });
+    store.import(&[document(rest)], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The unique constraint 0003 added holds.
+    let twin = json!({"dcim.interface": [{"device": "dev-1", "name": "eth0", "type": "1000base-t", "status": "Active"}]});
     let error =
         store.import(&[document(twin)], &|_| {}).await.expect_err("a second eth0").to_string();
     assert!(error.contains("Interface with this Device and Name already exists."), "{error}");

@@ -116,7 +116,18 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
             indexes.push(group.iter().filter_map(|&i| model.fields[i].column.clone()).collect());
         }
         // The default ordering is how every list is read: index it.
-        let order: Vec<String> = model.ordering.iter().map(|t| t.column.clone()).collect();
+        // JSON and text columns can't be keys of an index (MySQL refuses them): the index
+        // covers the ordering up to the first of those.
+        let order: Vec<String> = model
+            .ordering
+            .iter()
+            .map(|t| t.column.clone())
+            .take_while(|c| {
+                !columns
+                    .iter()
+                    .any(|s| &s.name == c && matches!(s.ty, ColumnTy::Json | ColumnTy::Text))
+            })
+            .collect();
         if order.len() > 1 || order.first().is_some_and(|c| c != "id") {
             indexes.retain(|i| i.first() != order.first() || i.len() > order.len());
             indexes.push(order);
@@ -210,7 +221,7 @@ pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     }
     for (n, cols) in spec.uniques.iter().enumerate() {
         let mut index = Index::create();
-        index.name(format!("{}_uniq_{n}", spec.name)).unique();
+        index.name(index_name(&spec.name, "uniq", n)).unique();
         for c in cols {
             index.col(Alias::new(c));
         }
@@ -224,12 +235,27 @@ pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     out
 }
 
+/// The name of a table's `n`th index of a kind: `<table>_<kind>_<n>`. PostgreSQL and MySQL cut
+/// identifiers at 63 and 64 bytes, so a longer name keeps the table's first 48 bytes and adds a
+/// hash of the whole table name (FNV-1a), which keeps names of different tables apart.
+pub fn index_name(table: &str, kind: &str, n: usize) -> String {
+    let full = format!("{table}_{kind}_{n}");
+    if full.len() <= 63 {
+        return full;
+    }
+    let hash = table
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let head: String = table.chars().take(48).collect();
+    format!("{head}_{:08x}_{kind}_{n}", hash as u32)
+}
+
 /// `CREATE [UNIQUE] INDEX <table>_{idx|uniq}_<n>`, re-runnable where the backend allows (MySQL
 /// has no `IF NOT EXISTS` for indexes).
 fn create_index(table: &str, n: usize, cols: &[String], unique: bool, backend: Backend) -> String {
     let mut index = Index::create();
     let kind = if unique { "uniq" } else { "idx" };
-    index.name(format!("{table}_{kind}_{n}")).table(Alias::new(table));
+    index.name(index_name(table, kind, n)).table(Alias::new(table));
     if unique {
         index.unique();
     }

@@ -51,6 +51,18 @@ struct RawModel {
     search: Vec<String>,
     #[serde(default)]
     links: Vec<RawLink>,
+    /// Rows of this model attach to objects of any model by content type and id: every model
+    /// served over GraphQL (with `feature`, when given) gets a reverse relation `name` to them.
+    generic_relation: Option<RawGeneric>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGeneric {
+    name: String,
+    feature: Option<String>,
+    type_field: String,
+    id_field: String,
 }
 
 /// A relation through another model's rows, declared on the model it starts from.
@@ -163,12 +175,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             tags: raw.features.iter().any(|f| f == "tags"),
             status: raw.features.iter().any(|f| f == "status"),
             role: raw.features.iter().any(|f| f == "role"),
+            contacts: raw.features.iter().any(|f| f == "contacts"),
         };
-        if let Some(unknown) = raw
-            .features
-            .iter()
-            .find(|f| !matches!(f.as_str(), "custom_fields" | "tags" | "status" | "role"))
-        {
+        if let Some(unknown) = raw.features.iter().find(|f| Features::by_name(f).is_none()) {
             return Err(ctx(format!("unknown feature {unknown}")));
         }
         let mut model = Model {
@@ -344,20 +353,41 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
     }
 
-    // Every model served over GraphQL shows its own change-log rows (`device.object_changes`).
-    if let Some(&log) = labels.get(CHANGE_LOG) {
-        for model in models.iter_mut().filter(|m| m.id != log && m.graphql.is_some()) {
-            if model.relation("object_changes").is_some() {
-                return Err(err("catalogue", &model.label, "object_changes clashes"));
+    // Generic relations: the change log (`device.object_changes`), contact associations,
+    // object metadata, each declared once on the model whose rows attach to any object.
+    for (owner, (source, _, label, raw)) in raws.iter().enumerate() {
+        let Some(generic) = &raw.generic_relation else { continue };
+        let ctx =
+            |msg: &str| err(source, label, &format!("generic_relation {}: {msg}", generic.name));
+        let column = |name: &str| {
+            models[owner]
+                .field(name)
+                .and_then(|(_, f)| f.column.clone())
+                .ok_or_else(|| ctx(&format!("no stored field {name}")))
+        };
+        let (type_column, id_column) = (column(&generic.type_field)?, column(&generic.id_field)?);
+        let feature = match &generic.feature {
+            Some(name) => Some(Features::by_name(name).ok_or_else(|| ctx("unknown feature"))?),
+            None => None,
+        };
+        for model in models.iter_mut() {
+            if model.id == owner || model.graphql.is_none() {
+                continue;
+            }
+            if feature.is_some_and(|has| !has(&model.features)) {
+                continue;
+            }
+            if model.relation(&generic.name).is_some() || model.field(&generic.name).is_some() {
+                return Err(err("catalogue", &model.label, &format!("{} clashes", generic.name)));
             }
             let label = model.label.clone();
             model.relations.push(Relation {
-                name: "object_changes".into(),
-                target: log,
+                name: generic.name.clone(),
+                target: owner,
                 shape: RelationShape::Reverse {
-                    column: "changed_object_id".into(),
+                    column: id_column.clone(),
                     unique: false,
-                    content_type: Some(("changed_object_type_id".into(), label)),
+                    content_type: Some((type_column.clone(), label)),
                 },
                 union: None,
             });

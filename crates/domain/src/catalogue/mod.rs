@@ -8,6 +8,8 @@
 //! Custom fields are catalogue too: they arrive at run time and are kept beside the resolved
 //! models in [`CustomField`], so that a schema can be rebuilt from `catalogue + custom fields`.
 
+#[cfg(test)]
+mod coverage;
 mod load;
 
 use std::collections::HashMap;
@@ -70,6 +72,22 @@ pub struct Features {
     pub tags: bool,
     pub status: bool,
     pub role: bool,
+    /// Contacts and teams can be associated (`associated_contacts`).
+    pub contacts: bool,
+}
+
+impl Features {
+    /// The test for a feature named in the catalogue.
+    pub fn by_name(name: &str) -> Option<fn(&Features) -> bool> {
+        Some(match name {
+            "custom_fields" => |f| f.custom_fields,
+            "tags" => |f| f.tags,
+            "status" => |f| f.status,
+            "role" => |f| f.role,
+            "contacts" => |f| f.contacts,
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -510,6 +528,11 @@ const CORE_FILES: &[(&str, &str)] = &[
     ("ipam.yaml", include_str!("../../../../schema/models/ipam.yaml")),
     ("virtualization.yaml", include_str!("../../../../schema/models/virtualization.yaml")),
     ("users.yaml", include_str!("../../../../schema/models/users.yaml")),
+    ("circuits.yaml", include_str!("../../../../schema/models/circuits.yaml")),
+    ("cloud.yaml", include_str!("../../../../schema/models/cloud.yaml")),
+    ("wireless.yaml", include_str!("../../../../schema/models/wireless.yaml")),
+    ("vpn.yaml", include_str!("../../../../schema/models/vpn.yaml")),
+    ("load_balancers.yaml", include_str!("../../../../schema/models/load_balancers.yaml")),
 ];
 
 #[cfg(test)]
