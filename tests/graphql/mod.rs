@@ -354,4 +354,10 @@ fn committed_sdl_is_current() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first error of an answer.
+fn error_of(body: &Value) -> &Value {
+    &body["errors"][0]
+}
+
+mod behaviour;
 mod mutations;

@@ -65,10 +65,6 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
 backend_test!(mutation_basics, creates_updates_and_logs);
 
 /// The first error of an answer, with every root field null.
-fn error_of(body: &Value) -> &Value {
-    &body["errors"][0]
-}
-
 async fn count(app: &TestApp, query: &str) -> anyhow::Result<usize> {
     let (_, body, _) = app.graphql(query, Value::Null).await?;
     let data = body["data"].as_object().cloned().unwrap_or_default();

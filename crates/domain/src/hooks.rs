@@ -120,6 +120,30 @@ pub fn parent(label: &str) -> Option<&'static ParentRule> {
     }
 }
 
+/// The models whose computed parent a row of `label` may be: a new prefix adopts the prefixes
+/// and addresses it now contains most closely, and a deleted prefix hands its children to its own
+/// parent, as Nautobot 3 keeps the tree (`Prefix.save` → `reparent_subnets`, `reparent_ips`;
+/// `Prefix.delete`). Children that need a parent (addresses, ranges) keep a deleted prefix
+/// without a parent from going.
+pub struct Adoption {
+    pub child: &'static str,
+    /// Whether the child needs a parent (a prefix without one may not be deleted).
+    pub required: bool,
+    /// Whether new rows adopt it (ranges are re-parented on delete only).
+    pub on_create: bool,
+}
+
+pub fn adoptions(label: &str) -> &'static [Adoption] {
+    match label {
+        "ipam.prefix" => &[
+            Adoption { child: "ipam.prefix", required: false, on_create: true },
+            Adoption { child: "ipam.ipaddress", required: true, on_create: true },
+            Adoption { child: "ipam.ipaddressrange", required: true, on_create: false },
+        ],
+        _ => &[],
+    }
+}
+
 /// Whether `key` is an input of the model that is not one of its fields.
 pub fn is_input(label: &str, key: &str) -> bool {
     inputs(label).iter().any(|i| i.key == key)
@@ -165,6 +189,86 @@ pub fn unique_sets(label: &str) -> &'static [&'static [&'static str]] {
     }
 }
 
+/// Components a new object gets from its type's templates, in the order they are made (power
+/// outlets name power ports, front ports name rear ports).
+///
+/// Spec: nautobot/dcim/models/devices.py (`Device.create_components`) and
+/// nautobot/dcim/models/device_component_templates.py (each template's `instantiate`).
+pub struct Components {
+    /// The object's field naming its type (`device_type`), and the templates' field naming it.
+    pub type_field: &'static str,
+    pub template_type_field: &'static str,
+    /// The components' field naming the new object.
+    pub owner_field: &'static str,
+    pub templates: &'static [Template],
+}
+
+/// One kind of template and the component it makes.
+pub struct Template {
+    pub template: &'static str,
+    pub component: &'static str,
+    /// Fields copied as they are, beyond `name`, `label` and `description`.
+    pub copy: &'static [&'static str],
+    /// (component field, template field): a reference to another template becomes a reference
+    /// to the component made from it.
+    pub refs: &'static [(&'static str, &'static str)],
+    /// (field, value) set on every component made (an interface's status).
+    pub fixed: &'static [(&'static str, &'static str)],
+}
+
+/// The components instantiated when an object of the model is created.
+pub fn components(label: &str) -> Option<&'static Components> {
+    const fn t(
+        template: &'static str,
+        component: &'static str,
+        copy: &'static [&'static str],
+        refs: &'static [(&'static str, &'static str)],
+    ) -> Template {
+        Template { template, component, copy, refs, fixed: &[] }
+    }
+    static DEVICE: Components = Components {
+        type_field: "device_type",
+        template_type_field: "device_type",
+        owner_field: "device",
+        templates: &[
+            t("dcim.consoleporttemplate", "dcim.consoleport", &["type"], &[]),
+            t("dcim.consoleserverporttemplate", "dcim.consoleserverport", &["type"], &[]),
+            t(
+                "dcim.powerporttemplate",
+                "dcim.powerport",
+                &["type", "maximum_draw", "allocated_draw", "power_factor"],
+                &[],
+            ),
+            t(
+                "dcim.poweroutlettemplate",
+                "dcim.poweroutlet",
+                &["type", "feed_leg"],
+                &[("power_port", "power_port_template")],
+            ),
+            Template {
+                template: "dcim.interfacetemplate",
+                component: "dcim.interface",
+                copy: &["type", "port_type", "mgmt_only", "speed", "duplex"],
+                refs: &[],
+                fixed: &[("status", "Active")],
+            },
+            t("dcim.rearporttemplate", "dcim.rearport", &["type", "positions"], &[]),
+            t(
+                "dcim.frontporttemplate",
+                "dcim.frontport",
+                &["type", "rear_port_position"],
+                &[("rear_port", "rear_port_template")],
+            ),
+            t("dcim.devicebaytemplate", "dcim.devicebay", &[], &[]),
+            t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[]),
+        ],
+    };
+    match label {
+        "dcim.device" => Some(&DEVICE),
+        _ => None,
+    }
+}
+
 /// An object as the rules see it: field name → value, references as ids (the change-log form).
 pub type Object = Map<String, Json>;
 
@@ -175,20 +279,76 @@ pub type Related = HashMap<&'static str, Json>;
 pub struct Rule {
     /// Reference fields whose target rows the rule reads.
     pub needs: &'static [&'static str],
+    /// Other rows the rule reads: those of a model whose reference field names what one of
+    /// this object's references names (the devices in the same rack).
+    pub lists: &'static [List],
     /// `before` is the stored object on an update, `None` on a create.
     pub check: fn(&Object, Option<&Object>, &Related) -> Vec<ValidationError>,
 }
 
+/// Rows of `model` whose field `theirs` equals this object's field `ours`, each with the
+/// targets of its references `expand` embedded; the rule finds them under `name`.
+pub struct List {
+    pub name: &'static str,
+    pub model: &'static str,
+    pub theirs: &'static str,
+    pub ours: &'static str,
+    pub expand: &'static [&'static str],
+}
+
+const RACK_DEVICES: List = List {
+    name: "rack_devices",
+    model: "dcim.device",
+    theirs: "rack",
+    ours: "rack",
+    expand: &["device_type"],
+};
+
+const RACK_DEVICES_OF_RACK: List = List {
+    name: "rack_devices",
+    model: "dcim.device",
+    theirs: "rack",
+    ours: "id",
+    expand: &["device_type"],
+};
+
 /// The model rules of a model.
 pub fn rules(label: &str) -> &'static [Rule] {
     match label {
-        "dcim.location" => &[Rule { needs: &["location_type", "parent"], check: location_rules }],
-        "dcim.interface" => {
-            &[Rule { needs: &["lag", "parent_interface", "bridge"], check: interface_rules }]
+        "dcim.location" => {
+            &[Rule { needs: &["location_type", "parent"], lists: &[], check: location_rules }]
         }
-        "dcim.device" => &[Rule { needs: &["rack"], check: device_rules }],
-        "ipam.ipaddress" => &[Rule { needs: &[], check: address_rules }],
-        "extras.customfield" => &[Rule { needs: &[], check: custom_field_rules }],
+        "dcim.interface" => &[Rule {
+            needs: &["lag", "parent_interface", "bridge"],
+            lists: &[],
+            check: interface_rules,
+        }],
+        "dcim.device" => &[
+            Rule { needs: &["rack"], lists: &[], check: device_rules },
+            Rule {
+                needs: &["rack", "device_type"],
+                lists: &[RACK_DEVICES],
+                check: crate::rack::device_fit_rule,
+            },
+        ],
+        "dcim.rackreservation" => &[Rule {
+            needs: &["rack"],
+            lists: &[List {
+                name: "reservations",
+                model: "dcim.rackreservation",
+                theirs: "rack",
+                ours: "rack",
+                expand: &[],
+            }],
+            check: crate::rack::reservation_rule,
+        }],
+        "dcim.rack" => &[Rule {
+            needs: &[],
+            lists: &[RACK_DEVICES_OF_RACK],
+            check: crate::rack::rack_height_rule,
+        }],
+        "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
+        "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
         _ => &[],
     }
 }
@@ -309,12 +469,6 @@ fn device_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<V
                 "Cannot select a rack position without assigning a rack.",
             ));
         }
-    }
-    if rack.is_some() && has_position && !has_face {
-        errors.push(ValidationError::new(
-            "face",
-            "Must specify rack face when defining rack position.",
-        ));
     }
     errors
 }

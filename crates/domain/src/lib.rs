@@ -6,10 +6,12 @@
 //!
 //! This crate does no IO, knows no SQL, HTTP or GraphQL, and is not async.
 
+pub mod cable;
 pub mod catalogue;
 pub mod error;
 pub mod hooks;
 pub mod ipam;
+pub mod rack;
 pub mod validate;
 pub mod value;
 

@@ -80,6 +80,7 @@ impl Store {
         };
         let mut options = WriteOptions::new(actor, "orm", "ferrobot import");
         options.defer_references = true;
+        options.instantiate_components = false;
         let mut writer = self.writer(options).await.map_err(|e| fail(e.to_string()))?;
         let catalogue = self.catalogue.clone();
         // Operation index → where the object came from, for errors found later.

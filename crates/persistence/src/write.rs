@@ -67,6 +67,9 @@ pub struct WriteOptions {
     /// The import's mode: references that name nothing yet are retried once everything of the
     /// write exists (nullable references and many-to-many lists), instead of failing at once.
     pub defer_references: bool,
+    /// Whether a new device gets the components of its device type's templates (off for the
+    /// import, whose data carries the components it had).
+    pub instantiate_components: bool,
 }
 
 impl WriteOptions {
@@ -78,6 +81,7 @@ impl WriteOptions {
             detail: detail.into(),
             change_log: true,
             defer_references: false,
+            instantiate_components: true,
         }
     }
 }
@@ -200,6 +204,21 @@ pub struct Writer<'s> {
     deferred: Vec<Pending>,
     links: Vec<PendingLink>,
     held: HashMap<Uuid, Change>,
+    /// The templates of each device type this writer instantiated, per kind of template;
+    /// dropped whenever the writer writes a template.
+    templates: HashMap<Uuid, Arc<Vec<Vec<Json>>>>,
+}
+
+/// An address in the snapshot form (`10.0.0.0`) as stored: 4 or 16 bytes.
+fn stored_ip(text: &str) -> Option<Vec<u8>> {
+    match text.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(a) => Some(a.octets().to_vec()),
+        std::net::IpAddr::V6(a) => Some(a.octets().to_vec()),
+    }
+}
+
+fn bytes_value(b: Vec<u8>) -> Value {
+    Value::Bytes(Some(Box::new(b)))
 }
 
 fn uuid_value(u: Uuid) -> Value {
@@ -271,6 +290,7 @@ impl Store {
             deferred: Vec::new(),
             links: Vec::new(),
             held: HashMap::new(),
+            templates: HashMap::new(),
         })
     }
 
@@ -409,6 +429,11 @@ impl<'s> Writer<'s> {
             }
             let Some(column) = field.column.clone() else { continue };
             let value = match given {
+                // A reference to a user that the input leaves out is the acting user (a rack
+                // reservation's `user`, a note's author), as Nautobot's API fills it.
+                None if self.is_user_ref(field) && self.options.actor.user_id.is_some() => {
+                    Ok(self.options.actor.user_id.map(uuid_value).unwrap_or(Value::Uuid(None)))
+                }
                 None => match validate::absent(field) {
                     Ok(Some(default)) => self.default_value(field, default).await,
                     Ok(None) => Ok(absent_value(field)),
@@ -499,25 +524,27 @@ impl<'s> Writer<'s> {
             let full = std::mem::take(&mut self.ready);
             self.write_batches(full).await?;
         }
+        if model.label.ends_with("template") {
+            self.templates.clear();
+        }
+        self.adopt_children(model, id, &after).await?;
+        let components = hooks::components(&model.label)
+            .filter(|_| self.options.instantiate_components)
+            .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
+        let change = Change {
+            action: Action::Create,
+            model: model.id,
+            id,
+            before: None,
+            after: Some(after),
+        };
         if deferred {
-            self.held.insert(
-                id,
-                Change {
-                    action: Action::Create,
-                    model: model.id,
-                    id,
-                    before: None,
-                    after: Some(after),
-                },
-            );
+            self.held.insert(id, change);
         } else {
-            self.log(Change {
-                action: Action::Create,
-                model: model.id,
-                id,
-                before: None,
-                after: Some(after),
-            });
+            self.log(change);
+        }
+        if let Some((spec, type_id)) = components {
+            self.instantiate(spec, id, &type_id).await?;
         }
         Ok(id)
     }
@@ -722,6 +749,7 @@ impl<'s> Writer<'s> {
         let id = self.resolve(model.id, target).await?;
         self.flush().await?;
         let catalogue = self.catalogue.clone();
+        self.hand_children_on(model, id).await?;
         // Breadth first over every foreign key that points at a model being deleted.
         let mut doomed: Vec<(ModelId, Vec<Uuid>)> = vec![(model.id, vec![id])];
         let mut seen: HashSet<(ModelId, Uuid)> = HashSet::from([(model.id, id)]);
@@ -1187,9 +1215,223 @@ impl<'s> Writer<'s> {
                 };
                 related.insert(need, value);
             }
+            for list in rule.lists {
+                let rows = self.rule_list(list, object).await?;
+                related.insert(list.name, rows);
+            }
             errors.extend((rule.check)(object, before, &related));
         }
         Ok(())
+    }
+
+    /// A new row becomes the parent of the rows it now contains most closely: those under its
+    /// own parent (or without one) in its namespace, inside its range and longer than it
+    /// ([`hooks::adoptions`]). One `UPDATE` a kind of child; like Nautobot's, it writes no
+    /// change-log rows.
+    async fn adopt_children(&mut self, model: &Model, id: Uuid, after: &Json) -> StoreResult<()> {
+        let adoptions = hooks::adoptions(&model.label);
+        if adoptions.is_empty() {
+            return Ok(());
+        }
+        let Some(rule) = hooks::parent(&model.label) else { return Ok(()) };
+        let get = |name: &str| after.get(name).cloned().unwrap_or(Json::Null);
+        let (Some(network), Some(length), Some(version)) = (
+            get(rule.address).as_str().and_then(stored_ip),
+            get(rule.length).as_i64(),
+            get("ip_version").as_i64(),
+        ) else {
+            return Ok(());
+        };
+        let Some(broadcast) = get("broadcast").as_str().and_then(stored_ip) else {
+            return Ok(());
+        };
+        let parent = get(rule.field).as_str().and_then(|p| Uuid::parse_str(p).ok());
+        let namespace = get("namespace").as_str().and_then(|p| Uuid::parse_str(p).ok());
+        self.flush().await?;
+        let catalogue = self.catalogue.clone();
+        for adoption in adoptions.iter().filter(|a| a.on_create) {
+            let (Some(child), Some(child_rule)) =
+                (catalogue.by_label(adoption.child), hooks::parent(adoption.child))
+            else {
+                continue;
+            };
+            let col = |name: &str| Expr::col(Alias::new(column_of(child, name)));
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&child.table))
+                .value(Alias::new(column_of(child, child_rule.field)), uuid_value(id))
+                .and_where(Expr::col(Alias::new("id")).ne(uuid_value(id)))
+                .and_where(col("ip_version").eq(version))
+                .and_where(col(child_rule.address).gte(bytes_value(network.clone())))
+                .and_where(col(child_rule.address).lte(bytes_value(broadcast.clone())));
+            let longer = col(child_rule.length);
+            update.and_where(if child_rule.strict {
+                longer.gt(length)
+            } else {
+                longer.gte(length)
+            });
+            match parent {
+                Some(p) => update.and_where(col(child_rule.field).eq(uuid_value(p))),
+                None => {
+                    let Some(ns) = namespace else { continue };
+                    if child.field("namespace").is_none() {
+                        continue;
+                    }
+                    update
+                        .and_where(col(child_rule.field).is_null())
+                        .and_where(col("namespace").eq(uuid_value(ns)))
+                }
+            };
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+        }
+        self.snapshots.clear();
+        Ok(())
+    }
+
+    /// A row about to go hands its children to its own parent; children that need a parent
+    /// keep a row without one from going (`PROTECTED`).
+    async fn hand_children_on(&mut self, model: &Model, id: Uuid) -> StoreResult<()> {
+        let adoptions = hooks::adoptions(&model.label);
+        let Some(rule) = hooks::parent(&model.label).filter(|_| !adoptions.is_empty()) else {
+            return Ok(());
+        };
+        let me = self.read_snapshot(model, id).await?;
+        let parent =
+            me.get(rule.field).and_then(Json::as_str).and_then(|p| Uuid::parse_str(p).ok());
+        let catalogue = self.catalogue.clone();
+        for adoption in adoptions {
+            let Some(child) = catalogue.by_label(adoption.child) else { continue };
+            let column = column_of(child, "parent");
+            if parent.is_none() && adoption.required {
+                let orphans = self.ids_where_in(&child.table, &column, &[id]).await?;
+                if !orphans.is_empty() {
+                    let blocking: Vec<(ModelId, Uuid)> =
+                        orphans.into_iter().map(|o| (child.id, o)).collect();
+                    let shown = me.get("prefix").and_then(Json::as_str).unwrap_or_default();
+                    let mut error = self.protected(model, id, &blocking).await?;
+                    if let StoreError::Protected { message, .. } = &mut error {
+                        *message = format!(
+                            "Cannot delete {} {shown} because it has child {} objects that would no longer have a valid parent.",
+                            model.class, child.class
+                        );
+                    }
+                    return Err(error);
+                }
+                continue;
+            }
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&child.table))
+                .value(Alias::new(&column), parent.map(uuid_value).unwrap_or(Value::Uuid(None)))
+                .and_where(Expr::col(Alias::new(&column)).eq(uuid_value(id)));
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+        }
+        self.snapshots.clear();
+        Ok(())
+    }
+
+    fn is_user_ref(&self, field: &Field) -> bool {
+        matches!(field.kind, FieldKind::ForeignKey { to, .. } if self.catalogue.model(to).label == "users.user")
+    }
+
+    /// Creates the components a new object gets from its type's templates (through
+    /// [`Writer::create`], so each is validated and logged like any object).
+    async fn instantiate(
+        &mut self,
+        spec: &hooks::Components,
+        owner: Uuid,
+        type_id: &str,
+    ) -> StoreResult<()> {
+        let Ok(type_id) = Uuid::parse_str(type_id) else { return Ok(()) };
+        let catalogue = self.catalogue.clone();
+        let templates = match self.templates.get(&type_id) {
+            Some(t) => t.clone(),
+            None => {
+                self.flush().await?;
+                let mut all = Vec::with_capacity(spec.templates.len());
+                for t in spec.templates {
+                    let Some(tm) = catalogue.by_label(t.template) else { continue };
+                    let column = column_of(tm, spec.template_type_field);
+                    let ids = self.ids_where_in(&tm.table, &column, &[type_id]).await?;
+                    let found = self.read_snapshots(tm, &ids).await?;
+                    let mut rows: Vec<Json> = found.into_values().collect();
+                    let name = |r: &Json| {
+                        ferrobot_domain::value::naturalize(
+                            r.get("name").and_then(Json::as_str).unwrap_or_default(),
+                        )
+                    };
+                    rows.sort_by_key(name);
+                    all.push(rows);
+                }
+                let all = Arc::new(all);
+                self.templates.insert(type_id, all.clone());
+                all
+            }
+        };
+        // Template id → the component made from it, for references between components.
+        let mut made: HashMap<String, Uuid> = HashMap::new();
+        for (t, rows) in spec.templates.iter().zip(templates.iter()) {
+            let Some(component) = catalogue.by_label(t.component) else { continue };
+            for template in rows {
+                let mut input = Map::new();
+                input.insert(spec.owner_field.into(), Json::String(owner.to_string()));
+                for name in ["name", "label", "description"].iter().chain(t.copy) {
+                    if let Some(v) = template.get(*name).filter(|v| !v.is_null()) {
+                        input.insert((*name).into(), v.clone());
+                    }
+                }
+                for (field, template_field) in t.refs {
+                    let target = template.get(*template_field).and_then(Json::as_str);
+                    if let Some(made_id) = target.and_then(|t| made.get(t)) {
+                        input.insert((*field).into(), Json::String(made_id.to_string()));
+                    }
+                }
+                for (field, value) in t.fixed {
+                    input.insert((*field).into(), Json::String((*value).into()));
+                }
+                let id = Box::pin(self.create(component, &input)).await?;
+                if let Some(tid) = template.get("id").and_then(Json::as_str) {
+                    made.insert(tid.to_owned(), id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows a rule's [`hooks::List`] names, in the change-log form with the targets of
+    /// `expand` embedded: an empty list when the object's field is unset.
+    async fn rule_list(&mut self, list: &hooks::List, object: &hooks::Object) -> StoreResult<Json> {
+        let Some(key) = object.get(list.ours).and_then(Json::as_str) else {
+            return Ok(Json::Array(Vec::new()));
+        };
+        let Ok(key) = Uuid::parse_str(key) else { return Ok(Json::Array(Vec::new())) };
+        let catalogue = self.catalogue.clone();
+        let model = catalogue
+            .by_label(list.model)
+            .ok_or_else(|| StoreError::Internal(format!("rule list of {}", list.model)))?;
+        let column = column_of(model, list.theirs);
+        self.flush().await?;
+        let ids = self.ids_where_in(&model.table, &column, &[key]).await?;
+        let found = self.read_snapshots(model, &ids).await?;
+        let mut rows = Vec::with_capacity(found.len());
+        for id in ids {
+            let Some(mut row) = found.get(&id).cloned() else { continue };
+            for name in list.expand {
+                let Some((_, field)) = model.field(name) else { continue };
+                let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+                let target = row.get(*name).and_then(Json::as_str).map(str::to_owned);
+                if let Some(target) = target {
+                    let embedded = self.snapshot_by_id(to, &target).await?;
+                    if let Some(map) = row.as_object_mut() {
+                        map.insert((*name).to_owned(), embedded);
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        Ok(Json::Array(rows))
     }
 
     /// A tree's parent may not be the object itself or one of its descendants.
@@ -1582,6 +1824,9 @@ impl<'s> Writer<'s> {
     fn forget(&mut self, model: ModelId, id: Uuid) {
         self.snapshots.remove(&(model, id));
         self.refs.clear();
+        if self.catalogue.model(model).label.ends_with("template") {
+            self.templates.clear();
+        }
     }
 
     async fn delete_rows(&mut self, model: &Model, ids: &[Uuid]) -> StoreResult<()> {

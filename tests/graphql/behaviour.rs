@@ -1,0 +1,193 @@
+//! The behaviour that keeps the model true: components from templates, rack space.
+
+use super::*;
+
+/// A device type with templates of every kind that names another (front → rear ports, power
+/// outlets → power ports), written in one request with a device of that type.
+const TEMPLATES: &str = r#"mutation {
+  device_type_create(input: {manufacturer: {name: "Acme"}, model: "patch-2u", u_height: 2}) { id }
+  rear_port_template_create_bulk(inputs: [
+    {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "rear1", type: MPO, positions: 2}
+  ]) { id }
+  front_port_template_create_bulk(inputs: [
+    {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "front1", type: LC, rear_port_position: 1,
+     rear_port_template: {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "rear1"}},
+    {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "front2", type: LC, rear_port_position: 2,
+     rear_port_template: {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "rear1"}}
+  ]) { id }
+  interface_template_create_bulk(inputs: [
+    {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "mgmt0", type: A_1000BASE_T, mgmt_only: true}
+  ]) { id }
+  power_port_template_create(input: {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "psu1"}) { id }
+  power_outlet_template_create(input: {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "out1",
+    power_port_template: {device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, name: "psu1"}}) { id }
+  device_create(input: {name: "pp-1", device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, role: {name: "leaf"},
+    status: {name: "Active"}, location: {name: "site-001"}}) {
+    name
+    interfaces { name mgmt_only status { name } }
+    rear_ports { name positions }
+    front_ports { name rear_port { name } rear_port_position }
+    power_outlets { name power_port { name } }
+  }
+}"#;
+
+async fn components_come_from_templates(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let (status, body, _) = app.graphql(TEMPLATES, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["device_create"],
+        json!({
+            "name": "pp-1",
+            "interfaces": [{"name": "mgmt0", "mgmt_only": true, "status": {"name": "Active"}}],
+            "rear_ports": [{"name": "rear1", "positions": 2}],
+            "front_ports": [
+                {"name": "front1", "rear_port": {"name": "rear1"}, "rear_port_position": 1},
+                {"name": "front2", "rear_port": {"name": "rear1"}, "rear_port_position": 2}
+            ],
+            "power_outlets": [{"name": "out1", "power_port": {"name": "psu1"}}]
+        }),
+        "{body}"
+    );
+    // Each component is a change of its own, in the request of the device.
+    let (_, body, _) = app
+        .graphql(
+            r#"{ object_changes(changed_object_type: "dcim.frontport") { action object_repr } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(body["data"]["object_changes"].as_array().map(Vec::len), Some(2), "{body}");
+    Ok(())
+}
+backend_test!(components_from_templates, components_come_from_templates);
+
+async fn rack_space_is_checked(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let setup = r#"mutation {
+      status_update(ref: {name: "Active"}, input: {content_types: ["dcim.device", "dcim.interface", "dcim.location", "dcim.rack"]}) { name }
+      rack_create(input: {name: "r1", location: {name: "site-001"}, status: {name: "Active"}, u_height: 10}) { id }
+      device_type_create(input: {manufacturer: {name: "Acme"}, model: "big-4u", u_height: 4, is_full_depth: true}) { id }
+      a: device_create(input: {name: "a", device_type: {manufacturer: {name: "Acme"}, model: "big-4u"}, role: {name: "leaf"},
+        status: {name: "Active"}, location: {name: "site-001"}, rack: {name: "r1"}, position: 1, face: FRONT}) { id }
+    }"#;
+    let (status, body, _) = app.graphql(setup, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    let place = |name: &str, position: u32, face: &str| {
+        format!(
+            r#"mutation {{ device_create(input: {{name: "{name}", device_type: {{manufacturer: {{name: "Acme"}}, model: "big-4u"}}, role: {{name: "leaf"}}, status: {{name: "Active"}}, location: {{name: "site-001"}}, rack: {{name: "r1"}}, position: {position}, face: {face}}}) {{ name position }} }}"#
+        )
+    };
+    // Overlapping units on the other face: the first device is full depth.
+    let (_, body, _) = app.graphql(&place("b", 3, "REAR"), Value::Null).await?;
+    let error = error_of(&body);
+    assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    let message = error["extensions"]["fields"]["position"][0].as_str().unwrap_or_default();
+    assert!(message.starts_with("U3 is already occupied"), "{body}");
+    // Beyond the top of a 10U rack.
+    let (_, body, _) = app.graphql(&place("b", 8, "FRONT"), Value::Null).await?;
+    assert!(error_of(&body)["extensions"]["fields"]["position"].is_array(), "{body}");
+    // The units above are free.
+    let (_, body, _) = app.graphql(&place("b", 5, "FRONT"), Value::Null).await?;
+    assert_eq!(body["data"]["device_create"], json!({"name": "b", "position": 5}), "{body}");
+    // A device moved within the rack does not collide with itself.
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { device_update(ref: {name: "b", location: {name: "site-001"}}, input: {position: 6}) { position } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(body["data"]["device_update"], json!({"position": 6}), "{body}");
+    // Reservations: units must exist and not be reserved twice.
+    let reserve = |units: &str| {
+        format!(
+            r#"mutation {{ rack_reservation_create(input: {{rack: {{name: "r1"}}, units: {units}, description: "x"}}) {{ units }} }}"#
+        )
+    };
+    let (_, body, _) = app.graphql(&reserve("[9, 10]"), Value::Null).await?;
+    assert_eq!(body["data"]["rack_reservation_create"], json!({"units": [9, 10]}), "{body}");
+    let (_, body, _) = app.graphql(&reserve("[10, 11]"), Value::Null).await?;
+    let message =
+        error_of(&body)["extensions"]["fields"]["units"][0].as_str().unwrap_or_default().to_owned();
+    assert_eq!(message, "Invalid unit(s) for 10U rack: 11", "{body}");
+    let (_, body, _) = app.graphql(&reserve("[8, 9]"), Value::Null).await?;
+    let message =
+        error_of(&body)["extensions"]["fields"]["units"][0].as_str().unwrap_or_default().to_owned();
+    assert_eq!(message, "The following units have already been reserved: 9", "{body}");
+    // A rack can't shrink below the devices it holds (b takes U6–U9).
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { rack_update(ref: {name: "r1"}, input: {u_height: 8}) { u_height } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert!(error_of(&body)["extensions"]["fields"]["u_height"].is_array(), "{body}");
+    Ok(())
+}
+backend_test!(rack_space, rack_space_is_checked);
+
+async fn prefixes_keep_the_tree(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let write = |q: String| {
+        let app = &app;
+        async move {
+            let (_, body, _) = app.graphql(&q, Value::Null).await?;
+            anyhow::Ok(body)
+        }
+    };
+    let prefix = |p: &str| {
+        format!(
+            r#"mutation {{ prefix_create(input: {{prefix: "{p}", status: {{name: "Active"}}, namespace: {{name: "Global"}}}}) {{ parent {{ prefix }} }} }}"#
+        )
+    };
+    let body = write(r#"mutation { ip_address_create(input: {address: "10.1.5.5/24", status: {name: "Active"}}) { parent { prefix } } }"#.into()).await?;
+    assert_eq!(body["data"]["ip_address_create"]["parent"]["prefix"], "10.1.0.0/16", "{body}");
+    // A wider prefix adopts the top of the tree; a narrower one adopts the address.
+    let body = write(prefix("10.0.0.0/8")).await?;
+    assert_eq!(body["data"]["prefix_create"]["parent"], Value::Null, "{body}");
+    let body = write(prefix("10.1.5.0/24")).await?;
+    assert_eq!(body["data"]["prefix_create"]["parent"]["prefix"], "10.1.0.0/16", "{body}");
+    let tree = r#"{ prefixes { prefix parent { prefix } } ip_addresses(mask_length: 24) { parent { prefix } } }"#;
+    let body = write(tree.into()).await?;
+    assert_eq!(
+        body["data"],
+        json!({
+            "prefixes": [
+                {"prefix": "10.0.0.0/8", "parent": null},
+                {"prefix": "10.1.0.0/16", "parent": {"prefix": "10.0.0.0/8"}},
+                {"prefix": "10.1.5.0/24", "parent": {"prefix": "10.1.0.0/16"}}
+            ],
+            "ip_addresses": [{"parent": {"prefix": "10.1.5.0/24"}}]
+        }),
+        "{body}"
+    );
+    // Deleting hands the children to the parent.
+    let delete = |p: &str| {
+        format!(
+            r#"mutation {{ prefix_delete(ref: {{prefix: "{p}", namespace: {{name: "Global"}}}}) {{ id }} }}"#
+        )
+    };
+    let body = write(delete("10.1.5.0/24")).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = write(delete("10.0.0.0/8")).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = write(tree.into()).await?;
+    assert_eq!(
+        body["data"],
+        json!({
+            "prefixes": [{"prefix": "10.1.0.0/16", "parent": null}],
+            "ip_addresses": [{"parent": {"prefix": "10.1.0.0/16"}}]
+        }),
+        "{body}"
+    );
+    // The last prefix over addresses can't go: they would have no parent.
+    let body = write(delete("10.1.0.0/16")).await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "PROTECTED", "{body}");
+    let message = error_of(&body)["message"].as_str().unwrap_or_default();
+    assert!(message.contains("would no longer have a valid parent"), "{body}");
+    Ok(())
+}
+backend_test!(prefix_tree, prefixes_keep_the_tree);
