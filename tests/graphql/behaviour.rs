@@ -191,3 +191,60 @@ async fn prefixes_keep_the_tree(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(prefix_tree, prefixes_keep_the_tree);
+
+/// Statements per query do not grow with the rows across the relations of the whole model:
+/// cables between interfaces, and addresses assigned to interfaces.
+async fn deep_queries_across_new_relations(backend: Backend) -> anyhow::Result<()> {
+    const CONNECTED: &str = "{ devices { name interfaces { name connected_endpoint { __typename ... on InterfaceType { name device { name location { name } } } } } } }";
+    const ASSIGNED: &str = "{ prefixes { prefix ip_addresses { address interfaces { name device { name location { name } } } } } }";
+    let mut counts = Vec::new();
+    for n in [20, 1100] {
+        let app = TestApp::start(backend).await?;
+        let mut data = seed(n);
+        data["extras.status"][0]["content_types"] = json!([
+            "dcim.device",
+            "dcim.interface",
+            "dcim.location",
+            "ipam.prefix",
+            "ipam.ipaddress",
+            "dcim.cable"
+        ]);
+        // Device i's eth2 to device i+1's eth1, for every even i.
+        let mut cables = Vec::new();
+        let mut ends = Vec::new();
+        for i in (0..n - 1).step_by(2) {
+            let id = format!("00000000-0000-4000-8000-{:012}", i);
+            cables.push(json!({"id": id, "status": "Active", "type": "cat6"}));
+            ends.push(json!({"cable": id, "cable_end": "A", "interface": {"device": format!("dev-{:05}", i + 1), "name": "eth2"}}));
+            ends.push(json!({"cable": id, "cable_end": "B", "interface": {"device": format!("dev-{:05}", i + 2), "name": "eth1"}}));
+        }
+        data["dcim.cable"] = json!(cables);
+        data["dcim.cabletocabletermination"] = json!(ends);
+        app.import(data).await?;
+        let (status, body, connected) = app.graphql(CONNECTED, Value::Null).await?;
+        assert_eq!(status, 200, "{body}");
+        let devices = body["data"]["devices"].as_array().cloned().unwrap_or_default();
+        assert_eq!(devices.len(), n, "{body}");
+        assert_eq!(
+            devices[n - 2]["interfaces"][2]["connected_endpoint"],
+            json!({"__typename": "InterfaceType", "name": "eth1", "device": {"name": format!("dev-{:05}", n), "location": {"name": "site-001"}}}),
+        );
+        assert_eq!(devices[0]["interfaces"][0]["connected_endpoint"], Value::Null);
+        let (status, body, assigned) = app.graphql(ASSIGNED, Value::Null).await?;
+        assert_eq!(status, 200, "{body}");
+        let addresses =
+            body["data"]["prefixes"][0]["ip_addresses"].as_array().cloned().unwrap_or_default();
+        assert_eq!(addresses.len(), n, "{body}");
+        assert_eq!(
+            addresses[0]["interfaces"],
+            json!([{"name": "eth0", "device": {"name": "dev-00001", "location": {"name": "site-001"}}}])
+        );
+        counts.push((connected.unwrap_or(u64::MAX), assigned.unwrap_or(u64::MAX)));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the row count: {counts:?}");
+    // One per level: devices, interfaces, connected endpoints, their devices, locations; and
+    // prefixes, addresses, interfaces, devices, locations.
+    assert!(counts[0].0 <= 5 && counts[0].1 <= 5, "{counts:?}");
+    Ok(())
+}
+backend_test!(deep_statements, deep_queries_across_new_relations);
