@@ -248,3 +248,75 @@ async fn deep_queries_across_new_relations(backend: Backend) -> anyhow::Result<(
     Ok(())
 }
 backend_test!(deep_statements, deep_queries_across_new_relations);
+
+async fn cables_follow_the_rules(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let mut data = seed(2);
+    data["extras.status"][0]["content_types"] = json!([
+        "dcim.device",
+        "dcim.interface",
+        "dcim.location",
+        "ipam.prefix",
+        "ipam.ipaddress",
+        "dcim.cable"
+    ]);
+    data["dcim.powerport"] = json!([{"device": "dev-00002", "name": "psu1"}]);
+    data["dcim.interface"].as_array_mut().map(|l| {
+        l.push(
+            json!({"device": "dev-00002", "name": "vlan10", "type": "virtual", "status": "Active"}),
+        )
+    });
+    app.import(data).await?;
+    let cable = |id: &str, b: &str| {
+        format!(
+            r#"mutation {{
+              cable_create(input: {{id: "{id}", status: {{name: "Active"}}, type: CAT6}}) {{ id }}
+              a: cable_to_cable_termination_create(input: {{cable: {{id: "{id}"}}, cable_end: A, interface: {{device: {{name: "dev-00001"}}, name: "eth2"}}}}) {{ id }}
+              b: cable_to_cable_termination_create(input: {{cable: {{id: "{id}"}}, cable_end: B, {b}}}) {{ id }}
+            }}"#
+        )
+    };
+    let id = "00000000-0000-4000-8000-00000000000c";
+    // Power never meets data; a virtual interface takes no cable.
+    let (_, body, _) = app
+        .graphql(
+            &cable(id, r#"power_port: {device: {name: "dev-00002"}, name: "psu1"}"#),
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    let message =
+        error_of(&body)["extensions"]["fields"]["__all__"][0].as_str().unwrap_or_default();
+    assert!(message.contains("cannot be cabled together"), "{body}");
+    assert_eq!(error_of(&body)["path"], json!(["b"]), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            &cable(id, r#"interface: {device: {name: "dev-00002"}, name: "vlan10"}"#),
+            Value::Null,
+        )
+        .await?;
+    let message =
+        error_of(&body)["extensions"]["fields"]["__all__"][0].as_str().unwrap_or_default();
+    assert_eq!(message, "Virtual interfaces cannot be cabled", "{body}");
+    // Nothing of the refused requests was written; the right pair is.
+    let (_, body, _) = app
+        .graphql(
+            &cable(id, r#"interface: {device: {name: "dev-00002"}, name: "eth1"}"#),
+            Value::Null,
+        )
+        .await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            r#"{ interfaces(device: "dev-00001", name: "eth2") { connected_endpoint { ... on InterfaceType { name device { name } } } } cables { id } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"],
+        json!({"interfaces": [{"connected_endpoint": {"name": "eth1", "device": {"name": "dev-00002"}}}], "cables": [{"id": id}]}),
+        "{body}"
+    );
+    Ok(())
+}
+backend_test!(cable_rules, cables_follow_the_rules);

@@ -296,6 +296,19 @@ pub struct List {
     pub expand: &'static [&'static str],
 }
 
+/// The termination columns of a cable end (see [`crate::cable::EndpointKind::column`]).
+const TERMINATION_COLUMNS: [&str; 9] = [
+    "circuit_termination",
+    "console_port",
+    "console_server_port",
+    "front_port",
+    "interface",
+    "power_feed",
+    "power_outlet",
+    "power_port",
+    "rear_port",
+];
+
 const RACK_DEVICES: List = List {
     name: "rack_devices",
     model: "dcim.device",
@@ -346,6 +359,17 @@ pub fn rules(label: &str) -> &'static [Rule] {
             needs: &[],
             lists: &[RACK_DEVICES_OF_RACK],
             check: crate::rack::rack_height_rule,
+        }],
+        "dcim.cabletocabletermination" => &[Rule {
+            needs: &TERMINATION_COLUMNS,
+            lists: &[List {
+                name: "terminations",
+                model: "dcim.cabletocabletermination",
+                theirs: "cable",
+                ours: "cable",
+                expand: &TERMINATION_COLUMNS,
+            }],
+            check: crate::cable::termination_rule,
         }],
         "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
         "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
@@ -511,6 +535,12 @@ fn address_rules(object: &Object, before: Option<&Object>, _: &Related) -> Vec<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn termination_columns_are_the_cable_kinds() {
+        let kinds: Vec<&str> = crate::cable::EndpointKind::ALL.iter().map(|k| k.column()).collect();
+        assert_eq!(kinds, TERMINATION_COLUMNS);
+    }
 
     #[test]
     fn prefix_input_fills_the_stored_columns() {
