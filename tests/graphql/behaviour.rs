@@ -320,3 +320,108 @@ async fn cables_follow_the_rules(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(cable_rules, cables_follow_the_rules);
+
+/// A path runs from an interface through two patch panels (front → rear, rear → rear, rear →
+/// front) to the far interface, is stored when the cables are written and traced again when one
+/// goes.
+async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let mut data = seed(2);
+    data["extras.status"] = json!([
+        {"name": "Active", "content_types": ["dcim.device", "dcim.interface", "dcim.location", "ipam.prefix", "ipam.ipaddress", "dcim.cable"]},
+        {"name": "Connected", "content_types": ["dcim.cable"]}
+    ]);
+    app.import(data).await?;
+    // Two patch panels from one device type with a 2-position rear port.
+    let (_, body, _) = app.graphql(TEMPLATES, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { device_create(input: {name: "pp-2", device_type: {manufacturer: {name: "Acme"}, model: "patch-2u"}, role: {name: "leaf"}, status: {name: "Active"}, location: {name: "site-001"}}) { id } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let end = |cable: &str, side: &str, what: &str| {
+        format!(
+            r#"{{cable_to_cable_termination_create: {{cable: {{id: "{cable}"}}, cable_end: {side}, {what}}}}}"#
+        )
+    };
+    let port = |kind: &str, device: &str, name: &str| {
+        format!(r#"{kind}: {{device: {{name: "{device}"}}, name: "{name}"}}"#)
+    };
+    let ids = [
+        "00000000-0000-4000-8000-0000000000c1",
+        "00000000-0000-4000-8000-0000000000c2",
+        "00000000-0000-4000-8000-0000000000c3",
+    ];
+    let mut ops: Vec<String> = ids
+        .iter()
+        .map(|id| format!(r#"{{cable_create: {{id: "{id}", status: {{name: "Connected"}}}}}}"#))
+        .collect();
+    ops.push(end(ids[0], "A", &port("interface", "dev-00001", "eth2")));
+    ops.push(end(ids[0], "B", &port("front_port", "pp-1", "front2")));
+    ops.push(end(ids[1], "A", &port("rear_port", "pp-1", "rear1")));
+    ops.push(end(ids[1], "B", &port("rear_port", "pp-2", "rear1")));
+    ops.push(end(ids[2], "A", &port("front_port", "pp-2", "front2")));
+    ops.push(end(ids[2], "B", &port("interface", "dev-00002", "eth1")));
+    let batch = format!("mutation {{ batch(operations: [{}]) {{ index }} }}", ops.join(", "));
+    let (_, body, _) = app.graphql(&batch, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let query = r#"{ a: interfaces(device: "dev-00001", name: "eth2") { path { is_active is_split destination_type path } }
+                    b: interfaces(device: "dev-00002", name: "eth1") { id path { destination_id } cable_paths { is_active } } }"#;
+    let (_, body, _) = app.graphql(query, Value::Null).await?;
+    let path = &body["data"]["a"][0]["path"];
+    assert_eq!(path["is_active"], true, "{body}");
+    assert_eq!(path["is_split"], false, "{body}");
+    assert_eq!(path["destination_type"], "dcim.interface", "{body}");
+    let hops: Vec<String> = path["path"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h.as_str().and_then(|s| s.split(':').next()).map(str::to_owned))
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            "dcim.cable",
+            "dcim.frontport",
+            "dcim.rearport",
+            "dcim.cable",
+            "dcim.rearport",
+            "dcim.frontport",
+            "dcim.cable"
+        ],
+        "{body}"
+    );
+    // The far end's path leads back.
+    let far = &body["data"]["b"][0];
+    assert_eq!(far["cable_paths"], json!([{"is_active": true}]), "{body}");
+    assert!(far["path"]["destination_id"].is_string(), "{body}");
+    // Without the middle cable both paths stop at the panels.
+    let (_, body, _) = app
+        .graphql(
+            &format!(r#"mutation {{ cable_delete(ref: {{id: "{}"}}) {{ id }} }}"#, ids[1]),
+            Value::Null,
+        )
+        .await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body, _) = app.graphql(query, Value::Null).await?;
+    let path = &body["data"]["a"][0]["path"];
+    assert_eq!(
+        (path["is_active"].clone(), path["destination_type"].clone()),
+        (json!(false), Value::Null),
+        "{body}"
+    );
+    assert_eq!(path["path"].as_array().map(Vec::len), Some(3), "{body}");
+    // Paths are Ferrobot's own rows: no mutations write them.
+    let (_, body, _) = app
+        .graphql(r#"mutation { cable_path_delete(ref: {id: "x"}) { id } }"#, Value::Null)
+        .await?;
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap_or_default().contains("cable_path_delete"),
+        "{body}"
+    );
+    Ok(())
+}
+backend_test!(cable_paths, cable_paths_are_traced);

@@ -269,6 +269,13 @@ pub fn components(label: &str) -> Option<&'static Components> {
     }
 }
 
+/// Whether writing rows of the model changes cable paths (they are traced again when the write
+/// ends: nautobot/dcim/signals.py `rebuild_paths`): cable ends, and cables, whose status
+/// decides whether a path is active.
+pub fn traces_cable_paths(label: &str) -> bool {
+    matches!(label, "dcim.cabletocabletermination" | "dcim.cable")
+}
+
 /// An object as the rules see it: field name → value, references as ids (the change-log form).
 pub type Object = Map<String, Json>;
 

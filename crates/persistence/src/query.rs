@@ -1012,7 +1012,7 @@ fn join_pairing(
     );
 }
 
-fn text_type(backend: Backend) -> &'static str {
+pub(crate) fn text_type(backend: Backend) -> &'static str {
     match backend {
         Backend::MySql => "char",
         _ => "text",

@@ -24,6 +24,8 @@ use sea_query::{Alias, Cond, Expr, Order, Query, Value};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+mod paths;
+
 use crate::query::{col_type, Cell, ColType, Rows};
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
@@ -207,6 +209,9 @@ pub struct Writer<'s> {
     /// The templates of each device type this writer instantiated, per kind of template;
     /// dropped whenever the writer writes a template.
     templates: HashMap<Uuid, Arc<Vec<Vec<Json>>>>,
+    /// Cables and cable ends this write touched: their paths are traced again at the end.
+    dirty_cables: HashSet<Uuid>,
+    dirty_endpoints: HashSet<ferrobot_domain::cable::Endpoint>,
 }
 
 /// An address in the snapshot form (`10.0.0.0`) as stored: 4 or 16 bytes.
@@ -291,6 +296,8 @@ impl Store {
             links: Vec::new(),
             held: HashMap::new(),
             templates: HashMap::new(),
+            dirty_cables: HashSet::new(),
+            dirty_endpoints: HashSet::new(),
         })
     }
 
@@ -528,6 +535,9 @@ impl<'s> Writer<'s> {
             self.templates.clear();
         }
         self.adopt_children(model, id, &after).await?;
+        if hooks::traces_cable_paths(&model.label) {
+            self.touch_cabling(model, &after);
+        }
         let components = hooks::components(&model.label)
             .filter(|_| self.options.instantiate_components)
             .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
@@ -670,6 +680,10 @@ impl<'s> Writer<'s> {
             }
         }
         self.forget(model.id, id);
+        if hooks::traces_cable_paths(&model.label) {
+            self.touch_cabling(model, &before);
+            self.touch_cabling(model, &after);
+        }
         self.log(Change {
             action: Action::Update,
             model: model.id,
@@ -802,6 +816,11 @@ impl<'s> Writer<'s> {
         for (m, ids) in doomed.iter().rev() {
             let doomed_model = catalogue.model(*m);
             let snapshots = self.read_snapshots(doomed_model, ids).await?;
+            if hooks::traces_cable_paths(&doomed_model.label) {
+                for row in snapshots.values() {
+                    self.touch_cabling(doomed_model, row);
+                }
+            }
             for id in ids {
                 self.forget(*m, *id);
                 self.forget_unique(*id);
@@ -919,6 +938,7 @@ impl<'s> Writer<'s> {
                 after.insert(link.link.name.clone(), uuid_json(&ids));
             }
         }
+        self.rebuild_paths().await?;
         let mut held: Vec<Change> = std::mem::take(&mut self.held).into_values().collect();
         held.sort_by_key(|c| c.id);
         for change in held {

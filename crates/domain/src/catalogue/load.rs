@@ -53,16 +53,24 @@ struct RawModel {
     links: Vec<RawLink>,
     /// Rows of this model attach to objects of any model by content type and id: every model
     /// served over GraphQL (with `feature`, when given) gets a reverse relation `name` to them.
-    generic_relation: Option<RawGeneric>,
+    #[serde(default)]
+    generic_relations: Vec<RawGeneric>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGeneric {
     name: String,
+    /// Only models with this feature get the relation …
     feature: Option<String>,
+    /// … or only these models.
+    #[serde(default)]
+    models: Vec<String>,
     type_field: String,
     id_field: String,
+    /// One object at most (`interface.path`), rather than a list.
+    #[serde(default)]
+    single: bool,
 }
 
 /// A relation through another model's rows, declared on the model it starts from.
@@ -356,41 +364,51 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
     // Generic relations: the change log (`device.object_changes`), contact associations,
     // object metadata, each declared once on the model whose rows attach to any object.
     for (owner, (source, _, label, raw)) in raws.iter().enumerate() {
-        let Some(generic) = &raw.generic_relation else { continue };
-        let ctx =
-            |msg: &str| err(source, label, &format!("generic_relation {}: {msg}", generic.name));
-        let column = |name: &str| {
-            models[owner]
-                .field(name)
-                .and_then(|(_, f)| f.column.clone())
-                .ok_or_else(|| ctx(&format!("no stored field {name}")))
-        };
-        let (type_column, id_column) = (column(&generic.type_field)?, column(&generic.id_field)?);
-        let feature = match &generic.feature {
-            Some(name) => Some(Features::by_name(name).ok_or_else(|| ctx("unknown feature"))?),
-            None => None,
-        };
-        for model in models.iter_mut() {
-            if model.id == owner || model.graphql.is_none() {
-                continue;
+        for generic in &raw.generic_relations {
+            let ctx = |msg: &str| {
+                err(source, label, &format!("generic_relation {}: {msg}", generic.name))
+            };
+            let column = |name: &str| {
+                models[owner]
+                    .field(name)
+                    .and_then(|(_, f)| f.column.clone())
+                    .ok_or_else(|| ctx(&format!("no stored field {name}")))
+            };
+            let (type_column, id_column) =
+                (column(&generic.type_field)?, column(&generic.id_field)?);
+            let feature = match &generic.feature {
+                Some(name) => Some(Features::by_name(name).ok_or_else(|| ctx("unknown feature"))?),
+                None => None,
+            };
+            for model in models.iter_mut() {
+                if model.id == owner || model.graphql.is_none() {
+                    continue;
+                }
+                if feature.is_some_and(|has| !has(&model.features)) {
+                    continue;
+                }
+                if !generic.models.is_empty() && !generic.models.contains(&model.label) {
+                    continue;
+                }
+                if model.relation(&generic.name).is_some() || model.field(&generic.name).is_some() {
+                    return Err(err(
+                        "catalogue",
+                        &model.label,
+                        &format!("{} clashes", generic.name),
+                    ));
+                }
+                let label = model.label.clone();
+                model.relations.push(Relation {
+                    name: generic.name.clone(),
+                    target: owner,
+                    shape: RelationShape::Reverse {
+                        column: id_column.clone(),
+                        unique: generic.single,
+                        content_type: Some((type_column.clone(), label)),
+                    },
+                    union: None,
+                });
             }
-            if feature.is_some_and(|has| !has(&model.features)) {
-                continue;
-            }
-            if model.relation(&generic.name).is_some() || model.field(&generic.name).is_some() {
-                return Err(err("catalogue", &model.label, &format!("{} clashes", generic.name)));
-            }
-            let label = model.label.clone();
-            model.relations.push(Relation {
-                name: generic.name.clone(),
-                target: owner,
-                shape: RelationShape::Reverse {
-                    column: id_column.clone(),
-                    unique: false,
-                    content_type: Some((type_column.clone(), label)),
-                },
-                union: None,
-            });
         }
     }
 
