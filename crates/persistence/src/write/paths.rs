@@ -4,7 +4,9 @@
 //!
 //! Spec: nautobot/dcim/signals.py (`rebuild_paths`, `create_cablepath`): the origins are the path
 //! endpoints on the changed cables and the origins of stored paths that run through one of those
-//! cables or their terminations. Like Nautobot's, path rows are bookkeeping: no change-log rows.
+//! cables or their terminations; a path reads the same from either end, so those are the path
+//! endpoints the cable graph reaches from the touched cables and ends. Like Nautobot's, path
+//! rows are bookkeeping: no change-log rows.
 //!
 //! The graph is loaded outwards from the origins, a few statements a step: the cable each
 //! endpoint is on and that cable's other rows, a front port's rear port, a rear port's front
@@ -16,12 +18,11 @@ use ferrobot_domain::cable::{
     paths_from, CableEnd, CircuitSide, Endpoint, EndpointKind, MemoryGraph, PathNode,
 };
 use ferrobot_domain::catalogue::Model;
-use sea_query::{Alias, Cond, Expr, Func, LikeExpr, Query, Value};
+use sea_query::{Alias, Expr, Query, Value};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::{column_of, internal, one_invalid, uuid_value, Writer};
-use crate::query::{Cell, ColType};
 use crate::StoreResult;
 
 const TERMINATION: &str = "dcim.cabletocabletermination";
@@ -69,43 +70,16 @@ impl Writer<'_> {
         for row in self.read_snapshots(terms, &ids).await?.values() {
             touched.extend(endpoint_of(row));
         }
-        // Stored paths through a touched cable or termination: their origins are traced again.
-        let path_column = column_of(paths, "path");
-        let mut any = Cond::any();
-        let needles: Vec<Uuid> =
-            cables.iter().copied().chain(touched.iter().map(|e| e.id)).collect();
-        for id in &needles {
-            any = any.add(
-                Expr::expr(Func::cast_as(
-                    Expr::col(Alias::new(&path_column)),
-                    Alias::new(crate::query::text_type(self.store.backend())),
-                ))
-                .like(LikeExpr::new(format!("%{id}%"))),
-            );
-        }
-        let mut origins: HashSet<Endpoint> =
-            touched.iter().copied().filter(|e| e.kind.is_path_endpoint()).collect();
-        if !needles.is_empty() {
-            let (type_col, id_col) =
-                (column_of(paths, "origin_type"), column_of(paths, "origin_id"));
-            let mut select = Query::select();
-            select
-                .columns([Alias::new(&type_col), Alias::new(&id_col)])
-                .from(Alias::new(&paths.table))
-                .cond_where(any);
-            let tx = self.tx()?;
-            let rows = self.store.fetch_in(tx, &select, &[ColType::Text, ColType::Uuid]).await?;
-            for r in 0..rows.len() {
-                let row = rows.row(r);
-                let kind = match &row[0] {
-                    Cell::Text(t) => EndpointKind::from_label(t),
-                    _ => None,
-                };
-                if let (Some(kind), Some(id)) = (kind, row[1].as_uuid()) {
-                    origins.insert(Endpoint::new(kind, id));
-                }
-            }
-        }
+        // A path is the same walk read from either end, so the stored paths through a touched
+        // cable or end start at the path endpoints the graph reaches from them: load the graph
+        // around them, and every path endpoint in it is an origin to trace again.
+        let seeds: Vec<Endpoint> = touched.iter().copied().collect();
+        let (graph, reached) = self.load_graph(&seeds).await?;
+        let origins: HashSet<Endpoint> = reached
+            .into_iter()
+            .chain(touched.iter().copied())
+            .filter(|e| e.kind.is_path_endpoint())
+            .collect();
         if origins.is_empty() {
             return Ok(());
         }
@@ -121,7 +95,6 @@ impl Writer<'_> {
             let tx = self.tx()?;
             self.store.execute_in(tx, &delete).await?;
         }
-        let graph = self.load_graph(&origins).await?;
         for origin in origins {
             let traces = paths_from(origin, &graph).map_err(|m| one_invalid("__all__", m))?;
             for t in traces {
@@ -155,8 +128,12 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// The cable graph around `origins`, loaded outwards until nothing new is reached.
-    async fn load_graph(&mut self, origins: &[Endpoint]) -> StoreResult<MemoryGraph> {
+    /// The cable graph around `seeds`, loaded outwards until nothing new is reached, with every
+    /// endpoint reached.
+    async fn load_graph(
+        &mut self,
+        seeds: &[Endpoint],
+    ) -> StoreResult<(MemoryGraph, HashSet<Endpoint>)> {
         let catalogue = self.catalogue.clone();
         let model = |label: &str| {
             catalogue.by_label(label).ok_or_else(|| internal(format!("no model {label}")))
@@ -165,7 +142,7 @@ impl Writer<'_> {
         let mut graph = MemoryGraph::new();
         let mut seen: HashSet<Endpoint> = HashSet::new();
         let mut cables_seen: HashSet<Uuid> = HashSet::new();
-        let mut wave: Vec<Endpoint> = origins.to_vec();
+        let mut wave: Vec<Endpoint> = seeds.to_vec();
         let mut connected_status: Option<Option<String>> = None;
         while !wave.is_empty() {
             let mut next = Vec::new();
@@ -272,7 +249,7 @@ impl Writer<'_> {
             next.dedup();
             wave = next;
         }
-        Ok(graph)
+        Ok((graph, seen))
     }
 
     /// The id of the status named `name`, if there is one.
