@@ -105,17 +105,67 @@ COMPUTED = {
 }
 
 
-# Relations through another model's rows (cable ends). `connected_endpoint` is the cable peer
-# while the slice has no front/rear ports; cable path tracing replaces it when ports arrive.
-LINKS = {
-    "dcim.interface": [
-        {"name": "cable", "kind": "through", "via": "dcim.cabletocabletermination", "source": "interface", "target": "cable"},
-        {"name": "cable_peer", "kind": "peer", "via": "dcim.cabletocabletermination", "source": "interface",
-         "group": "cable", "side": "cable_end", "union": "CableTerminationTypes"},
-        {"name": "connected_endpoint", "kind": "peer", "via": "dcim.cabletocabletermination", "source": "interface",
-         "group": "cable", "side": "cable_end", "union": "PathEndpointTypes"},
-    ],
+# Relations through another model's rows (cable ends), for every kind of cable end: its cable,
+# its cable peer (the far end of its cable; the member kinds are those the pairing rules let face
+# it: nautobot/dcim/constants.py COMPATIBLE_TERMINATION_TYPES), and for path endpoints the
+# connected endpoint (the destination of its stored cable path).
+ENDS = {
+    "circuits.circuittermination": "circuit_termination",
+    "dcim.consoleport": "console_port",
+    "dcim.consoleserverport": "console_server_port",
+    "dcim.frontport": "front_port",
+    "dcim.interface": "interface",
+    "dcim.powerfeed": "power_feed",
+    "dcim.poweroutlet": "power_outlet",
+    "dcim.powerport": "power_port",
+    "dcim.rearport": "rear_port",
 }
+PASS_THROUGH = {"dcim.frontport", "dcim.rearport"}
+FACING = {
+    "circuits.circuittermination": ["dcim.interface", "dcim.frontport", "dcim.rearport", "circuits.circuittermination"],
+    "dcim.consoleport": ["dcim.consoleserverport", "dcim.frontport", "dcim.rearport"],
+    "dcim.consoleserverport": ["dcim.consoleport", "dcim.frontport", "dcim.rearport"],
+    "dcim.interface": ["dcim.interface", "circuits.circuittermination", "dcim.frontport", "dcim.rearport"],
+    "dcim.frontport": ["dcim.interface", "dcim.frontport", "dcim.rearport", "circuits.circuittermination",
+                       "dcim.consoleport", "dcim.consoleserverport"],
+    "dcim.powerfeed": ["dcim.powerport"],
+    "dcim.poweroutlet": ["dcim.powerport"],
+    "dcim.powerport": ["dcim.poweroutlet", "dcim.powerfeed"],
+}
+FACING["dcim.rearport"] = FACING["dcim.frontport"]
+
+
+def destinations(origin):
+    """The path endpoint kinds a path from `origin` can end on (through patch panels)."""
+    seen, todo, out = set(), list(FACING[origin]), set()
+    while todo:
+        kind = todo.pop()
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if kind in PASS_THROUGH:
+            todo.extend(FACING[kind])
+        else:
+            out.add(kind)
+    return sorted(out)
+
+
+LINKS = {}
+for label, column in ENDS.items():
+    links = [
+        {"name": "cable", "kind": "through", "via": "dcim.cabletocabletermination", "source": column,
+         "target": "cable"},
+        {"name": "cable_peer", "kind": "peer", "via": "dcim.cabletocabletermination", "source": column,
+         "group": "cable", "side": "cable_end", "targets": [ENDS[k] for k in FACING[label]],
+         "union": "CableTerminationTypes"},
+    ]
+    if label not in PASS_THROUGH:
+        links.append(
+            {"name": "connected_endpoint", "kind": "through", "via": "dcim.cablepath", "source": "origin_id",
+             "source_type": "origin_type", "target": "destination_id", "target_type": "destination_type",
+             "targets": destinations(label), "union": "PathEndpointTypes"}
+        )
+    LINKS[label] = links
 
 
 def parse_sdl(path):

@@ -242,9 +242,10 @@ async fn deep_queries_across_new_relations(backend: Backend) -> anyhow::Result<(
         counts.push((connected.unwrap_or(u64::MAX), assigned.unwrap_or(u64::MAX)));
     }
     assert_eq!(counts[0], counts[1], "statements grew with the row count: {counts:?}");
-    // One per level: devices, interfaces, connected endpoints, their devices, locations; and
-    // prefixes, addresses, interfaces, devices, locations.
-    assert!(counts[0].0 <= 5 && counts[0].1 <= 5, "{counts:?}");
+    // One per level: devices, interfaces, the connected endpoint as each kind a path from an
+    // interface can end on (circuit termination, console port, console server port, interface),
+    // their devices, locations; and prefixes, addresses, interfaces, devices, locations.
+    assert!(counts[0].0 <= 8 && counts[0].1 <= 5, "{counts:?}");
     Ok(())
 }
 backend_test!(deep_statements, deep_queries_across_new_relations);
@@ -393,6 +394,28 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
             "dcim.cable"
         ],
         "{body}"
+    );
+    // The connected endpoint is the far interface, past both panels; the cable peer is the
+    // panel's front port.
+    let (_, ends, _) = app
+        .graphql(
+            r#"{ interfaces(device: "dev-00001", name: "eth2") {
+                 connected_endpoint { __typename ... on InterfaceType { name device { name } } }
+                 cable_peer { __typename ... on FrontPortType { name device { name } } } }
+               front_ports(device: "pp-1", name: "front2") { cable_peer { ... on InterfaceType { name } } } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        ends["data"],
+        json!({
+            "interfaces": [{
+                "connected_endpoint": {"__typename": "InterfaceType", "name": "eth1", "device": {"name": "dev-00002"}},
+                "cable_peer": {"__typename": "FrontPortType", "name": "front2", "device": {"name": "pp-1"}}
+            }],
+            "front_ports": [{"cable_peer": {"name": "eth2"}}]
+        }),
+        "{ends}"
     );
     // The far end's path leads back.
     let far = &body["data"]["b"][0];

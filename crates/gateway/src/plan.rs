@@ -246,6 +246,12 @@ enum Out {
         list: bool,
         link: usize,
     },
+    /// One object of a union: the first of `children` with a row for the key.
+    Union {
+        key: String,
+        children: Vec<usize>,
+        link: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -460,22 +466,35 @@ fn child_link(store: &Store, node: &Node, level: &Level, scope: &Scope, rel: &Re
             content_type: content_type.clone(),
             keys: keys_from("id", None),
         },
-        RelationShape::Peer { table, endpoint_column, group_column, side_column } => Link::Peer {
+        RelationShape::Peer {
+            table,
+            endpoint_column,
+            target_column,
+            group_column,
+            side_column,
+        } => Link::Peer {
             table: table.clone(),
             endpoint_column: endpoint_column.clone(),
+            target_column: target_column.clone(),
             group_column: group_column.clone(),
             side_column: side_column.clone(),
             keys: keys_from("id", Some(table)),
         },
-        RelationShape::Through { table, source_column, target_column, content_type, .. } => {
-            Link::Through {
-                table: table.clone(),
-                source_column: source_column.clone(),
-                target_column: target_column.clone(),
-                content_type: content_type.clone(),
-                keys: keys_from("id", Some(table)),
-            }
-        }
+        RelationShape::Through {
+            table,
+            source_column,
+            target_column,
+            content_type,
+            conditions,
+            ..
+        } => Link::Through {
+            table: table.clone(),
+            source_column: source_column.clone(),
+            target_column: target_column.clone(),
+            content_type: content_type.clone(),
+            conditions: conditions.clone(),
+            keys: keys_from("id", Some(table)),
+        },
     }
 }
 
@@ -627,6 +646,25 @@ impl Planner<'_> {
                     ferrobot_persistence::query::col_type(&b.kind),
                 );
                 node.outs.push(Out::Computed { key, cols: [ca, cb] });
+                continue;
+            }
+            if let Some((_, rel)) = model.relation(name).filter(|(_, r)| !r.alternatives.is_empty())
+            {
+                // A union: one child a member, the first with a row answers.
+                let link = node.column("id", ColType::Uuid);
+                let mut children = Vec::with_capacity(rel.alternatives.len());
+                for (target, shape) in &rel.alternatives {
+                    let member = Relation {
+                        target: *target,
+                        shape: shape.clone(),
+                        alternatives: Vec::new(),
+                        ..rel.clone()
+                    };
+                    let child = self.node(*target, &sub, false)?;
+                    node.children.push((member, child));
+                    children.push(node.children.len() - 1);
+                }
+                node.outs.push(Out::Union { key, children, link });
                 continue;
             }
             if let Some((_, rel)) = model.relation(name) {
@@ -978,6 +1016,21 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
             Out::CustomField { key, col, name } => {
                 sink.field(&mut first, key);
                 write_json(sink, &own[*col], Some(name));
+            }
+            Out::Union { key, children, link } => {
+                sink.field(&mut first, key);
+                let link = own[*link].as_uuid();
+                let found = children.iter().find_map(|&c| {
+                    let level = &level.children[c];
+                    let range = link.and_then(|k| level.index.get(&k)).copied()?;
+                    Some((c, level, range.0))
+                });
+                match found {
+                    Some((c, child_level, row)) => {
+                        write_object(sink, &node.children[c].1, child_level, row)
+                    }
+                    None => sink.push(b"null"),
+                }
             }
             Out::Relation { key, child, list, link } => {
                 sink.field(&mut first, key);

@@ -216,8 +216,11 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             let list = rel.shape.is_list();
             if let Some(union) = &rel.union {
                 let members = unions.entry(union.clone()).or_default();
-                if !members.contains(&tg.type_name) {
-                    members.push(tg.type_name.clone());
+                let targets = rel.alternatives.iter().map(|(t, _)| *t).chain([rel.target]);
+                for member in targets.filter_map(|t| catalogue.model(t).graphql.as_ref()) {
+                    if !members.contains(&member.type_name) {
+                        members.push(member.type_name.clone());
+                    }
                 }
                 object = object.field(unresolved(rel.name.clone(), named(union)));
             } else if !list {

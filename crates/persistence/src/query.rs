@@ -257,6 +257,8 @@ pub enum Link {
         source_column: String,
         target_column: String,
         content_type: Option<String>,
+        /// (column, value) pairs the through rows must hold.
+        conditions: Vec<(String, String)>,
         keys: Keys,
     },
     /// The other end of a pairing: rows of `table` paired with the parent's row by
@@ -264,6 +266,7 @@ pub enum Link {
     Peer {
         table: String,
         endpoint_column: String,
+        target_column: String,
         group_column: String,
         side_column: String,
         keys: Keys,
@@ -396,7 +399,14 @@ impl Store {
                     select.order_by((t.clone(), Alias::new(column)), Order::Asc);
                 }
             }
-            Link::Through { table, source_column, target_column, content_type, keys } => {
+            Link::Through {
+                table,
+                source_column,
+                target_column,
+                content_type,
+                conditions,
+                keys,
+            } => {
                 // The through table is aliased by depth too: `th<depth>`.
                 let th = Alias::new(format!("th{}", spec.depth));
                 let th_col = |c: &str| Expr::col((th.clone(), Alias::new(c)));
@@ -419,6 +429,10 @@ impl Store {
                     link = link.add(th_col("content_type").eq(ct.as_str()));
                     sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
                 }
+                for (column, value) in conditions {
+                    link = link.add(th_col(column).eq(value.as_str()));
+                    sub_cond = sub_cond.add(th_col(column).eq(value.as_str()));
+                }
                 sub.cond_where(sub_cond);
                 if let Some(own) = own_filter(&model.table, &spec.condition) {
                     link = link.add(qualified("id").in_subquery(own));
@@ -428,7 +442,14 @@ impl Store {
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
             }
-            Link::Peer { table, endpoint_column, group_column, side_column, keys } => {
+            Link::Peer {
+                table,
+                endpoint_column,
+                target_column,
+                group_column,
+                side_column,
+                keys,
+            } => {
                 let near = Alias::new(format!("pa{}", spec.depth));
                 let far = Alias::new(format!("pb{}", spec.depth));
                 let pairing = |select: &mut SelectStatement| {
@@ -440,7 +461,7 @@ impl Store {
                         sea_query::SeaRc::new(Alias::new(&model.table)),
                         sea_query::SeaRc::new(t.clone()),
                     ),
-                    qualified("id").equals((far.clone(), Alias::new(endpoint_column))),
+                    qualified("id").equals((far.clone(), Alias::new(target_column))),
                 );
                 let near_end = Expr::col((near.clone(), Alias::new(endpoint_column)));
                 select.expr(near_end.clone());
@@ -452,7 +473,7 @@ impl Store {
                 select.cond_where(link);
                 let mut sub = Query::select();
                 pairing(&mut sub);
-                sub.column((far.clone(), Alias::new(endpoint_column)))
+                sub.column((far.clone(), Alias::new(target_column)))
                     .cond_where(keys.condition(near_end.clone()));
                 scope_condition =
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
@@ -945,24 +966,38 @@ impl Store {
                 s.cond_where(c);
                 col("id").in_subquery(s).into_condition()
             }
-            RelationShape::Peer { table, endpoint_column, group_column, side_column } => {
+            RelationShape::Peer {
+                table,
+                endpoint_column,
+                target_column,
+                group_column,
+                side_column,
+            } => {
                 let (near, far) = (Alias::new("pa"), Alias::new("pb"));
                 let mut s = Query::select();
                 s.column((near.clone(), Alias::new(endpoint_column)));
                 join_pairing(&mut s, table, &near, &far, group_column, side_column);
                 if let Some(keys) = next {
-                    s.cond_where(keys.condition(Expr::col((far, Alias::new(endpoint_column)))));
+                    s.cond_where(keys.condition(Expr::col((far, Alias::new(target_column)))));
                 }
                 col("id").in_subquery(s).into_condition()
             }
             RelationShape::Through {
-                table, source_column, target_column, content_type, ..
+                table,
+                source_column,
+                target_column,
+                content_type,
+                conditions,
+                ..
             } => {
                 let mut s = Query::select();
                 s.column(Alias::new(source_column)).from(Alias::new(table));
                 let mut c = Cond::all();
                 if let Some(ct) = content_type {
                     c = c.add(col("content_type").eq(ct.as_str()));
+                }
+                for (column, value) in conditions {
+                    c = c.add(col(column).eq(value.as_str()));
                 }
                 if let Some(keys) = next {
                     c = c.add(keys.condition(col(target_column)));

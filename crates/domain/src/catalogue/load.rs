@@ -89,6 +89,14 @@ struct RawLink {
     /// `peer`: the column pairing rows, and the column telling the two ends apart.
     group: Option<String>,
     side: Option<String>,
+    /// Generic rows (`dcim.cablepath`): `source` and `target` are ids, and these fields hold
+    /// their content types.
+    source_type: Option<String>,
+    target_type: Option<String>,
+    /// A union's members: for `peer`, the keys of `via` naming the far end (one per member
+    /// model); for a generic `through`, the member models' labels.
+    #[serde(default)]
+    targets: Vec<String>,
     union: Option<String>,
 }
 
@@ -278,6 +286,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         field: idx,
                     },
                     union: None,
+                    alternatives: Vec::new(),
                 }),
                 FieldKind::ManyToMany { to, through, .. } => rels.push(Relation {
                     name: f.name.clone(),
@@ -287,9 +296,11 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         source_column: through.source_column.clone(),
                         target_column: through.target_column.clone(),
                         content_type: None,
+                        conditions: Vec::new(),
                         single: false,
                     },
                     union: None,
+                    alternatives: Vec::new(),
                 }),
                 _ => {}
             }
@@ -306,9 +317,11 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     source_column: "object_id".into(),
                     target_column: "tag_id".into(),
                     content_type: Some(model.label.clone()),
+                    conditions: Vec::new(),
                     single: false,
                 },
                 union: None,
+                alternatives: Vec::new(),
             });
         }
         model.relations = rels;
@@ -328,6 +341,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                             content_type: None,
                         },
                         union: None,
+                        alternatives: Vec::new(),
                     },
                 )),
                 FieldKind::ManyToMany { to, through, related_name: Some(name) } => reverse.push((
@@ -340,9 +354,11 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                             source_column: through.target_column.clone(),
                             target_column: through.source_column.clone(),
                             content_type: None,
+                            conditions: Vec::new(),
                             single: false,
                         },
                         union: None,
+                        alternatives: Vec::new(),
                     },
                 )),
                 _ => {}
@@ -407,6 +423,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         content_type: Some((type_column.clone(), label)),
                     },
                     union: None,
+                    alternatives: Vec::new(),
                 });
             }
         }
@@ -457,44 +474,77 @@ fn resolve_link(
         Ok((f.column.clone().ok_or_else(|| format!("{name} is not a column"))?, to))
     };
     let (source_column, source_to) = key(&link.source)?;
-    if source_to != Some(id) {
+    let source_type = link.source_type.as_deref().map(key).transpose()?.map(|(c, _)| c);
+    if source_to != Some(id) && source_type.is_none() {
         return Err(format!("{}.{} does not refer to this model", link.via, link.source));
     }
-    let shape_target = match link.kind.as_str() {
+    let member = |label: &str| {
+        labels.get(label).copied().ok_or_else(|| format!("unknown member model {label}"))
+    };
+    let mut alternatives: Vec<(ModelId, RelationShape)> = Vec::new();
+    match link.kind.as_str() {
         "through" => {
-            let (target_column, to) = key(link.target.as_deref().ok_or("`target` is required")?)?;
-            let to = to.ok_or("the target is not a foreign key")?;
-            (
-                RelationShape::Through {
-                    table: via_model.table.clone(),
-                    source_column,
-                    target_column,
-                    content_type: None,
-                    single: via_model.field(&link.source).is_some_and(|(_, f)| f.unique),
-                },
-                to,
-            )
+            let target = link.target.as_deref().ok_or("`target` is required")?;
+            let (target_column, to) = key(target)?;
+            let single = source_type.is_some()
+                || via_model.field(&link.source).is_some_and(|(_, f)| f.unique);
+            let shape = |conditions: Vec<(String, String)>| RelationShape::Through {
+                table: via_model.table.clone(),
+                source_column: source_column.clone(),
+                target_column: target_column.clone(),
+                content_type: None,
+                conditions,
+                single,
+            };
+            let own: Vec<(String, String)> =
+                source_type.iter().map(|c| (c.clone(), models[id].label.clone())).collect();
+            match (&link.target_type, to) {
+                (Some(target_type), _) => {
+                    let (type_column, _) = key(target_type)?;
+                    for label in &link.targets {
+                        let mut conditions = own.clone();
+                        conditions.push((type_column.clone(), label.clone()));
+                        alternatives.push((member(label)?, shape(conditions)));
+                    }
+                }
+                (None, Some(to)) => alternatives.push((to, shape(own))),
+                (None, None) => return Err("the target is not a foreign key".into()),
+            }
         }
         "peer" => {
             let (group_column, _) = key(link.group.as_deref().ok_or("`group` is required")?)?;
             let (side_column, _) = key(link.side.as_deref().ok_or("`side` is required")?)?;
-            (
-                RelationShape::Peer {
-                    table: via_model.table.clone(),
-                    endpoint_column: source_column,
-                    group_column,
-                    side_column,
-                },
-                id,
-            )
+            let targets = if link.targets.is_empty() {
+                vec![link.source.clone()]
+            } else {
+                link.targets.clone()
+            };
+            for target in &targets {
+                let (target_column, to) = key(target)?;
+                alternatives.push((
+                    to.ok_or_else(|| format!("{target} is not a foreign key"))?,
+                    RelationShape::Peer {
+                        table: via_model.table.clone(),
+                        endpoint_column: source_column.clone(),
+                        target_column,
+                        group_column: group_column.clone(),
+                        side_column: side_column.clone(),
+                    },
+                ));
+            }
         }
         other => return Err(format!("unknown link kind {other}")),
-    };
+    }
+    let (target, shape) = alternatives.first().cloned().ok_or("a union needs `targets`")?;
+    if link.union.is_none() && alternatives.len() > 1 {
+        return Err("several targets need a `union`".into());
+    }
     Ok(Relation {
         name: link.name.clone(),
-        target: shape_target.1,
-        shape: shape_target.0,
+        target,
+        shape,
         union: link.union.clone(),
+        alternatives: if link.union.is_some() { alternatives } else { Vec::new() },
     })
 }
 

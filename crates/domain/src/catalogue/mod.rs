@@ -198,6 +198,10 @@ pub struct Relation {
     /// The GraphQL union the relation is typed as (`PathEndpointTypes`), when not the target's
     /// own type: the union's members are the catalogue models that can stand at its end.
     pub union: Option<String>,
+    /// A union relation's members, one shape per target model (`interface.cable_peer`: the
+    /// peer as an interface, a front port, …); `target` and `shape` are the first of them.
+    /// Empty for a relation to one model.
+    pub alternatives: Vec<(ModelId, RelationShape)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,13 +217,23 @@ pub enum RelationShape {
         source_column: String,
         target_column: String,
         content_type: Option<String>,
+        /// (column, value) pairs the through rows must hold (`dcim.cablepath`: the origin's and
+        /// the destination's content types).
+        conditions: Vec<(String, String)>,
         /// One row at most per source (`interface.cable` through its cable termination).
         single: bool,
     },
     /// The object at the other end of a pairing table: rows of `table` whose `group_column`
     /// matches this object's row and whose `side_column` differs (`interface.cable_peer`
     /// through the two terminations of its cable).
-    Peer { table: String, endpoint_column: String, group_column: String, side_column: String },
+    /// `target_column` names the object at the far end (`endpoint_column` at the near end).
+    Peer {
+        table: String,
+        endpoint_column: String,
+        target_column: String,
+        group_column: String,
+        side_column: String,
+    },
 }
 
 impl RelationShape {
