@@ -448,3 +448,40 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(cable_paths, cable_paths_are_traced);
+
+async fn vlans_stay_in_their_group_range(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let setup = r#"mutation {
+      status_update(ref: {name: "Active"}, input: {content_types: ["dcim.device", "ipam.vlan"]}) { name }
+      vlan_group_create(input: {name: "campus", range: "100-199"}) { range }
+      vlan_create(input: {vid: 150, name: "users", status: {name: "Active"}, vlan_group: {name: "campus"}}) { vid }
+    }"#;
+    let (_, body, _) = app.graphql(setup, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { vlan_create(input: {vid: 250, name: "far", status: {name: "Active"}, vlan_group: {name: "campus"}}) { vid } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["vid"][0],
+        "VLAN ID is not contained in VLAN Group range (100-199)",
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql(r#"mutation { vlan_group_update(ref: {name: "campus"}, input: {range: "160-199"}) { range } }"#, Value::Null)
+        .await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["range"][0],
+        "VLAN group range may not be re-sized due to existing VLANs (IDs: 150).",
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql(r#"mutation { vlan_group_update(ref: {name: "campus"}, input: {range: "1-10,100-150"}) { range } }"#, Value::Null)
+        .await?;
+    assert_eq!(body["data"]["vlan_group_update"], json!({"range": "1-10,100-150"}), "{body}");
+    Ok(())
+}
+backend_test!(vlan_groups, vlans_stay_in_their_group_range);

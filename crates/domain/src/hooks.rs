@@ -380,6 +380,25 @@ pub fn rules(label: &str) -> &'static [Rule] {
         }],
         "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
         "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
+        "ipam.vlan" => &[Rule { needs: &["vlan_group"], lists: &[], check: vlan_rules }],
+        "ipam.vlangroup" => &[Rule {
+            needs: &[],
+            lists: &[List {
+                name: "vlans",
+                model: "ipam.vlan",
+                theirs: "vlan_group",
+                ours: "id",
+                expand: &[],
+            }],
+            check: vlan_group_rules,
+        }],
+        "ipam.service" => &[Rule { needs: &[], lists: &[], check: service_rules }],
+        "circuits.circuittermination" => {
+            &[Rule { needs: &[], lists: &[], check: circuit_termination_rules }]
+        }
+        "dcim.virtualchassis" => {
+            &[Rule { needs: &["master"], lists: &[], check: virtual_chassis_rules }]
+        }
         _ => &[],
     }
 }
@@ -504,6 +523,148 @@ fn device_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<V
     errors
 }
 
+/// A numeric range list (`1-100,200,300-399`) as (low, high) pairs, each within `min..=max`.
+/// Spec: nautobot/core/models/fields.py (`PositiveRangeNumberTextField`) and
+/// nautobot/core/utils/data.py (`parse_numeric_range`).
+pub fn parse_ranges(text: &str, min: u32, max: u32) -> Result<Vec<(u32, u32)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (low, high) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (Ok(low), Ok(high)) = (low.parse::<u32>(), high.parse::<u32>()) else {
+            return Err(format!(
+                "Invalid range: \"{part}\" is not a number or a range of numbers."
+            ));
+        };
+        if low > high {
+            return Err(format!("Invalid range: \"{part}\" starts after it ends."));
+        }
+        if low < min || high > max {
+            return Err(format!("Invalid range: \"{part}\" is outside {min}-{max}."));
+        }
+        out.push((low, high));
+    }
+    if out.is_empty() {
+        return Err("This field cannot be blank.".into());
+    }
+    Ok(out)
+}
+
+fn in_ranges(ranges: &[(u32, u32)], n: u32) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&n))
+}
+
+/// Spec: nautobot/ipam/models.py (`VLAN.clean`): a VLAN's id lies in its group's range.
+fn vlan_rules(object: &Object, _: Option<&Object>, related: &Related) -> Vec<ValidationError> {
+    let Some(group) = related.get("vlan_group").filter(|g| g.is_object()) else { return vec![] };
+    let range = group.get("range").and_then(Json::as_str).unwrap_or("1-4094");
+    let vid = object.get("vid").and_then(Json::as_u64).and_then(|v| u32::try_from(v).ok());
+    match (parse_ranges(range, 1, 4094), vid) {
+        (Ok(ranges), Some(vid)) if !in_ranges(&ranges, vid) => vec![ValidationError::new(
+            "vid",
+            format!("VLAN ID is not contained in VLAN Group range ({range})"),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Spec: nautobot/ipam/models.py (`VLANGroup.clean`, the range field's validation): the range
+/// is a list of VLAN ids and ranges, and still holds the group's VLANs.
+fn vlan_group_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let range = object.get("range").and_then(Json::as_str).unwrap_or("1-4094");
+    let ranges = match parse_ranges(range, 1, 4094) {
+        Ok(r) => r,
+        Err(m) => return vec![ValidationError::new("range", m)],
+    };
+    let vlans = related.get("vlans").and_then(Json::as_array);
+    let outside: Vec<String> = vlans
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("vid").and_then(Json::as_u64))
+        .filter(|&vid| u32::try_from(vid).is_ok_and(|vid| !in_ranges(&ranges, vid)))
+        .map(|vid| vid.to_string())
+        .collect();
+    if outside.is_empty() {
+        return Vec::new();
+    }
+    vec![ValidationError::new(
+        "range",
+        format!(
+            "VLAN group range may not be re-sized due to existing VLANs (IDs: {}).",
+            outside.join(",")
+        ),
+    )]
+}
+
+fn set(object: &Object, key: &str) -> bool {
+    object.get(key).is_some_and(|v| !v.is_null())
+}
+
+/// Spec: nautobot/ipam/models.py (`Service.clean`): on a device or a virtual machine, not both.
+fn service_rules(object: &Object, _: Option<&Object>, _: &Related) -> Vec<ValidationError> {
+    let message = match (set(object, "device"), set(object, "virtual_machine")) {
+        (true, true) => "A service cannot be associated with both a device and a virtual machine.",
+        (false, false) => "A service must be associated with either a device or a virtual machine.",
+        _ => return Vec::new(),
+    };
+    vec![ValidationError::new("__all__", message)]
+}
+
+/// Spec: nautobot/circuits/models.py (`CircuitTermination.clean`): one of a location, a
+/// provider network or a cloud network.
+fn circuit_termination_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let message = match (
+        set(object, "location"),
+        set(object, "provider_network"),
+        set(object, "cloud_network"),
+    ) {
+        (false, false, false) => {
+            "A circuit termination must attach to a location, a provider network or a cloud network."
+        }
+        (true, true, _) => "A circuit termination cannot attach to both a location and a provider network.",
+        (true, _, true) => "A circuit termination cannot attach to both a location and a cloud network.",
+        (_, true, true) => {
+            "A circuit termination cannot attach to both a provider network and a cloud network."
+        }
+        _ => return Vec::new(),
+    };
+    vec![ValidationError::new("__all__", message)]
+}
+
+/// Spec: nautobot/dcim/models/devices.py (`VirtualChassis.clean`): the master is a member (not
+/// checked on create, when the chassis has no members yet).
+fn virtual_chassis_rules(
+    object: &Object,
+    before: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let Some(master) = related.get("master").filter(|m| m.is_object()) else { return vec![] };
+    if before.is_none() {
+        return Vec::new();
+    }
+    let own = object.get("id").and_then(Json::as_str);
+    if master.get("virtual_chassis").and_then(Json::as_str) == own {
+        return Vec::new();
+    }
+    vec![ValidationError::new(
+        "master",
+        format!(
+            "The selected master ({}) is not assigned to this virtual chassis.",
+            name_of(master)
+        ),
+    )]
+}
+
 /// A custom field's key names a GraphQL field (`cf_<key>`) and the stored data: it must be an
 /// identifier, and it never changes. Spec: nautobot/extras/models/customfields.py
 /// (`CustomField.clean`: the key cannot be changed once created).
@@ -542,6 +703,47 @@ fn address_rules(object: &Object, before: Option<&Object>, _: &Related) -> Vec<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_parse_as_nautobot_reads_them() {
+        let cases: &[(&str, Result<Vec<(u32, u32)>, ()>)] = &[
+            ("1-4094", Ok(vec![(1, 4094)])),
+            ("10, 20-30", Ok(vec![(10, 10), (20, 30)])),
+            ("30-20", Err(())),
+            ("0-10", Err(())),
+            ("1-5000", Err(())),
+            ("ten", Err(())),
+            ("", Err(())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_ranges(text, 1, 4094).map_err(|_| ()), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn model_rules_refuse_what_nautobot_refuses() {
+        let obj = |v: Json| v.as_object().cloned().unwrap_or_default();
+        let group = serde_json::json!({"range": "100-199"});
+        let related: Related = [("vlan_group", group)].into_iter().collect();
+        assert_eq!(vlan_rules(&obj(serde_json::json!({"vid": 150})), None, &related), vec![]);
+        assert_eq!(vlan_rules(&obj(serde_json::json!({"vid": 200})), None, &related).len(), 1);
+        let vlans: Related =
+            [("vlans", serde_json::json!([{"vid": 150}, {"vid": 250}]))].into_iter().collect();
+        let errors = vlan_group_rules(&obj(serde_json::json!({"range": "100-199"})), None, &vlans);
+        assert!(errors[0].message.contains("IDs: 250"), "{errors:?}");
+        let none = Related::new();
+        assert_eq!(service_rules(&obj(serde_json::json!({"device": "d"})), None, &none), vec![]);
+        assert_eq!(service_rules(&obj(serde_json::json!({})), None, &none).len(), 1);
+        let both = serde_json::json!({"location": "l", "provider_network": "p"});
+        assert_eq!(circuit_termination_rules(&obj(both), None, &none).len(), 1);
+        let master: Related =
+            [("master", serde_json::json!({"name": "m", "virtual_chassis": "other"}))]
+                .into_iter()
+                .collect();
+        let vc = obj(serde_json::json!({"id": "vc1"}));
+        assert_eq!(virtual_chassis_rules(&vc, None, &master), vec![]);
+        assert_eq!(virtual_chassis_rules(&vc, Some(&vc), &master).len(), 1);
+    }
 
     #[test]
     fn termination_columns_are_the_cable_kinds() {
