@@ -706,17 +706,18 @@ mod tests {
 
     #[test]
     fn ranges_parse_as_nautobot_reads_them() {
-        let cases: &[(&str, Result<Vec<(u32, u32)>, ()>)] = &[
-            ("1-4094", Ok(vec![(1, 4094)])),
-            ("10, 20-30", Ok(vec![(10, 10), (20, 30)])),
-            ("30-20", Err(())),
-            ("0-10", Err(())),
-            ("1-5000", Err(())),
-            ("ten", Err(())),
-            ("", Err(())),
+        type Ranges = Option<Vec<(u32, u32)>>;
+        let cases: &[(&str, Ranges)] = &[
+            ("1-4094", Some(vec![(1, 4094)])),
+            ("10, 20-30", Some(vec![(10, 10), (20, 30)])),
+            ("30-20", None),
+            ("0-10", None),
+            ("1-5000", None),
+            ("ten", None),
+            ("", None),
         ];
         for (text, want) in cases {
-            assert_eq!(parse_ranges(text, 1, 4094).map_err(|_| ()), *want, "{text}");
+            assert_eq!(parse_ranges(text, 1, 4094).ok(), *want, "{text}");
         }
     }
 
