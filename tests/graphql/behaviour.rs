@@ -485,3 +485,38 @@ async fn vlans_stay_in_their_group_range(backend: Backend) -> anyhow::Result<()>
     Ok(())
 }
 backend_test!(vlan_groups, vlans_stay_in_their_group_range);
+
+async fn prefixes_report_their_use(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let setup = r#"mutation {
+      a: prefix_create(input: {prefix: "10.9.0.0/24", status: {name: "Active"}, namespace: {name: "Global"}}) { id }
+      b: prefix_create(input: {prefix: "10.9.0.128/25", type: POOL, status: {name: "Active"}, namespace: {name: "Global"}}) { id }
+      ip_address_create_bulk(inputs: [{address: "10.9.0.1/24", status: {name: "Active"}}, {address: "10.9.0.2/24", status: {name: "Active"}},
+                                      {address: "10.9.0.130/24", status: {name: "Active"}}]) { id }
+    }"#;
+    let (_, body, _) = app.graphql(setup, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    let query = r#"{ prefixes(prefix_length: [24, 25]) { prefix utilization { numerator denominator } available_prefixes
+                     available_ips(limit: 3) first_available_ip } }"#;
+    let (_, body, statements) = app.graphql(query, Value::Null).await?;
+    assert_eq!(
+        body["data"]["prefixes"],
+        json!([
+            // The /25 covers 128 addresses, with .1 and .2 beside it: 130; the broadcast address
+            // is in the pool, so it counts in the 256 (Prefix.get_utilization).
+            {"prefix": "10.9.0.0/24", "utilization": {"numerator": 130, "denominator": 256},
+             "available_prefixes": ["10.9.0.0/25"],
+             "available_ips": ["10.9.0.3/24", "10.9.0.4/24", "10.9.0.5/24"], "first_available_ip": "10.9.0.3/24"},
+            // A pool counts its addresses, all 128 of them hosts; .130 is taken.
+            {"prefix": "10.9.0.128/25", "utilization": {"numerator": 1, "denominator": 128},
+             "available_prefixes": ["10.9.0.128/25"],
+             "available_ips": ["10.9.0.128/25", "10.9.0.129/25", "10.9.0.131/25"], "first_available_ip": "10.9.0.128/25"}
+        ]),
+        "{body}"
+    );
+    // The prefixes, then what lies under them: child prefixes and addresses.
+    assert_eq!(statements, Some(3), "{body}");
+    Ok(())
+}
+backend_test!(prefix_usage, prefixes_report_their_use);

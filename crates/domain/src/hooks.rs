@@ -276,6 +276,33 @@ pub fn traces_cable_paths(label: &str) -> bool {
     matches!(label, "dcim.cabletocabletermination" | "dcim.cable")
 }
 
+/// Read-only fields computed from the rows under an object, served beside its own fields:
+/// a prefix's utilisation and its free space ([`crate::ipam`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// `{numerator, denominator, percent}` (`Prefix.get_utilization`).
+    Utilization,
+    /// The free space as CIDR blocks (`Prefix.get_available_prefixes`).
+    AvailablePrefixes,
+    /// Free addresses, the first `limit` (`Prefix.get_available_ips`).
+    AvailableIps,
+    /// The first free address with the prefix's length (`Prefix.get_first_available_ip`).
+    FirstAvailableIp,
+}
+
+/// The usage fields of a model, by GraphQL name.
+pub fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
+    match label {
+        "ipam.prefix" => &[
+            ("utilization", Usage::Utilization),
+            ("available_prefixes", Usage::AvailablePrefixes),
+            ("available_ips", Usage::AvailableIps),
+            ("first_available_ip", Usage::FirstAvailableIp),
+        ],
+        _ => &[],
+    }
+}
+
 /// An object as the rules see it: field name → value, references as ids (the change-log form).
 pub type Object = Map<String, Json>;
 

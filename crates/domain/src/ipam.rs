@@ -452,6 +452,45 @@ fn push_cidrs(out: &mut Vec<IpNet>, v4: bool, mut lo: u128, hi: u128) {
     }
 }
 
+/// A list or text usage field of a prefix ([`crate::hooks::Usage`]) as JSON text, from the prefix, its type
+/// value, its direct child prefixes and the addresses of its namespace inside it. `limit` caps
+/// `available_ips`. Counts are written as integers of any size (an IPv6 prefix has 2^64 and more).
+pub fn usage_json(
+    usage: crate::hooks::Usage,
+    prefix: IpNet,
+    type_value: &str,
+    children: &[IpNet],
+    addresses: &[IpAddr],
+    limit: usize,
+) -> String {
+    use crate::hooks::Usage;
+    let kind = PrefixType::from_value(type_value).unwrap_or(PrefixType::Network);
+    let quoted = |items: Vec<String>| {
+        let inner: Vec<String> = items.into_iter().map(|i| format!("\"{i}\"")).collect();
+        format!("[{}]", inner.join(","))
+    };
+    match usage {
+        // An object: its fields are written as the query selects them.
+        Usage::Utilization => {
+            let u = prefix_utilization(prefix, kind, children, addresses);
+            format!("{{\"percent\":{}}}", u.percent())
+        }
+        Usage::AvailablePrefixes => {
+            quoted(available_prefixes(prefix, children).iter().map(IpNet::to_string).collect())
+        }
+        Usage::AvailableIps => quoted(
+            take_available_ips(prefix, kind, addresses, limit)
+                .into_iter()
+                .map(|ip| format!("{ip}/{}", prefix.prefix_len()))
+                .collect(),
+        ),
+        Usage::FirstAvailableIp => match first_available_ip(prefix, kind, addresses) {
+            Some(ip) => format!("\"{ip}\""),
+            None => "null".into(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

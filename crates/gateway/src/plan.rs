@@ -19,7 +19,10 @@ use async_graphql::parser::types::{
 };
 use async_graphql::{Name, Positioned, Response, ServerResult, Value, Variables};
 use bytes::Bytes;
-use ferrobot_domain::catalogue::{FieldKind, Lookup, Model, ModelId, Relation, RelationShape};
+use ferrobot_domain::catalogue::{
+    FieldKind, IntSize, Lookup, Model, ModelId, Relation, RelationShape,
+};
+use ferrobot_domain::hooks;
 use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
 use ferrobot_persistence::query::{
     ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope,
@@ -246,6 +249,16 @@ enum Out {
         list: bool,
         link: usize,
     },
+    /// A usage field of a prefix ([`hooks::usage_fields`]), from the prefix's network, length
+    /// and type columns and what lies under it.
+    Usage {
+        key: String,
+        usage: hooks::Usage,
+        cols: [usize; 3],
+        limit: usize,
+        /// The selected subfields of an object-valued usage: (response key, field name).
+        select: Vec<(String, String)>,
+    },
     /// One object of a union: the first of `children` with a row for the key.
     Union {
         key: String,
@@ -271,6 +284,8 @@ pub(crate) struct Node {
     limit: Option<u64>,
     offset: Option<u64>,
     children: Vec<(Relation, Node)>,
+    /// Whether a usage field is selected: the level then reads what lies under its rows.
+    usage: bool,
 }
 
 impl Node {
@@ -313,6 +328,7 @@ pub(crate) struct Level {
     /// Link key → (first row, end row).
     index: HashMap<Uuid, (usize, usize), BuildHasherDefault<UuidHasher>>,
     children: Vec<Level>,
+    usage: Option<ferrobot_persistence::query::PrefixUsage>,
 }
 
 pub(crate) fn field_error(
@@ -406,7 +422,8 @@ pub(crate) fn load<'a>(
         let spec =
             LevelSpec { model: node.model, depth, columns: node.columns.clone(), condition, link };
         let (rows, scope) = store.load_level(&spec).await?;
-        let mut level = Level { rows, skip, index: HashMap::default(), children: Vec::new() };
+        let mut level =
+            Level { rows, skip, index: HashMap::default(), children: Vec::new(), usage: None };
         if skip == 1 {
             let mut idx = 0;
             let n = level.rows.len();
@@ -420,6 +437,13 @@ pub(crate) fn load<'a>(
                     level.index.entry(key).or_insert((start, idx));
                 }
             }
+        }
+        if node.usage {
+            let mut ids: Vec<Uuid> =
+                (0..level.rows.len()).filter_map(|r| level.rows.row(r)[skip].as_uuid()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            level.usage = Some(store.prefix_usage(&ids).await?);
         }
         for (rel, child) in &node.children {
             let link = child_link(store, node, &level, &scope, rel);
@@ -617,6 +641,7 @@ impl Planner<'_> {
             limit: None,
             offset: None,
             children: Vec::new(),
+            usage: false,
         };
         node.column("id", ColType::Uuid);
         self.arguments(model, field, single, &mut node)?;
@@ -646,6 +671,35 @@ impl Planner<'_> {
                     ferrobot_persistence::query::col_type(&b.kind),
                 );
                 node.outs.push(Out::Computed { key, cols: [ca, cb] });
+                continue;
+            }
+            let usage = hooks::usage_fields(&model.label).iter().find(|(n, _)| *n == name);
+            if let (Some((_, usage)), Some(rule)) = (usage, hooks::parent(&model.label)) {
+                let column = |field: &str| {
+                    model.field(field).and_then(|(_, f)| f.column.clone()).unwrap_or_default()
+                };
+                let cols = [
+                    node.column(&column(rule.address), ColType::Bytes),
+                    node.column(&column(rule.length), ColType::Int(IntSize::Int)),
+                    node.column(&column("type"), ColType::Text),
+                ];
+                let limit = sub
+                    .node
+                    .get_argument("limit")
+                    .and_then(|v| self.constant(&v.node))
+                    .and_then(|v| match v {
+                        Value::Number(n) => n.as_u64(),
+                        _ => None,
+                    })
+                    .unwrap_or(10)
+                    .min(1000) as usize;
+                let select = self
+                    .collect(&sub.node.selection_set.node, "UtilizationType")?
+                    .into_iter()
+                    .map(|(k, f)| (json_key(&k), f.node.name.node.to_string()))
+                    .collect();
+                node.outs.push(Out::Usage { key, usage: *usage, cols, limit, select });
+                node.usage = true;
                 continue;
             }
             if let Some((_, rel)) = model.relation(name).filter(|(_, r)| !r.alternatives.is_empty())
@@ -1016,6 +1070,53 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
             Out::CustomField { key, col, name } => {
                 sink.field(&mut first, key);
                 write_json(sink, &own[*col], Some(name));
+            }
+            Out::Usage { key, usage, cols, limit, select } => {
+                sink.field(&mut first, key);
+                let prefix = match (&own[cols[0]], &own[cols[1]]) {
+                    (Cell::Bytes(b), Cell::Int(len)) => ip_from_bytes(b)
+                        .and_then(|ip| ipnet::IpNet::new(ip, u8::try_from(*len).ok()?).ok()),
+                    _ => None,
+                };
+                let ty = match &own[cols[2]] {
+                    Cell::Text(t) => t.as_ref(),
+                    _ => "network",
+                };
+                let id = own[0].as_uuid().unwrap_or_default();
+                let empty = ferrobot_persistence::query::PrefixUsage::default();
+                let under = level.usage.as_ref().unwrap_or(&empty);
+                let children = under.children.get(&id).map_or(&[][..], Vec::as_slice);
+                let addresses = under.addresses.get(&id).map_or(&[][..], Vec::as_slice);
+                match prefix {
+                    Some(prefix) if *usage == hooks::Usage::Utilization => {
+                        let kind = ferrobot_domain::ipam::PrefixType::from_value(ty)
+                            .unwrap_or(ferrobot_domain::ipam::PrefixType::Network);
+                        let u = ferrobot_domain::ipam::prefix_utilization(
+                            prefix, kind, children, addresses,
+                        );
+                        sink.buf.push(b'{');
+                        let mut first_sub = true;
+                        for (k, name) in select {
+                            sink.field(&mut first_sub, k);
+                            let text = match name.as_str() {
+                                "numerator" => u.numerator.to_string(),
+                                "denominator" => u.denominator.to_string(),
+                                "percent" => ((u.percent() * 100.0).round() / 100.0).to_string(),
+                                "__typename" => "\"UtilizationType\"".into(),
+                                _ => "null".into(),
+                            };
+                            sink.push(text.as_bytes());
+                        }
+                        sink.buf.push(b'}');
+                    }
+                    Some(prefix) => {
+                        let text = ferrobot_domain::ipam::usage_json(
+                            *usage, prefix, ty, children, addresses, *limit,
+                        );
+                        sink.push(text.as_bytes());
+                    }
+                    None => sink.push(b"null"),
+                }
             }
             Out::Union { key, children, link } => {
                 sink.field(&mut first, key);

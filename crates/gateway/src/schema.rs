@@ -136,6 +136,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     let mut objects = Vec::new();
     let mut enums = Vec::new();
     let mut unions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut uses_utilization = false;
     let mut types = HashMap::new();
     let mut lists = HashMap::new();
     let mut singles = HashMap::new();
@@ -200,6 +201,25 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         for computed in &model.computed {
             object = object.field(unresolved(computed.name.clone(), named("String")));
         }
+        for (name, usage) in ferrobot_domain::hooks::usage_fields(&model.label) {
+            use ferrobot_domain::hooks::Usage;
+            let field = match usage {
+                Usage::Utilization => {
+                    uses_utilization = true;
+                    unresolved((*name).into(), named("UtilizationType"))
+                }
+                Usage::AvailablePrefixes => {
+                    unresolved((*name).into(), TypeRef::named_list("String"))
+                }
+                Usage::AvailableIps => unresolved((*name).into(), TypeRef::named_list("String"))
+                    .argument(InputValue::new("limit", named("Int")))
+                    .description(
+                        "The first free addresses (10 unless `limit` says, at most 1,000).",
+                    ),
+                Usage::FirstAvailableIp => unresolved((*name).into(), named("String")),
+            };
+            object = object.field(field);
+        }
         if model.features.custom_fields {
             object = object.field(unresolved("_custom_field_data".into(), named("GenericScalar")));
             for cf in &custom {
@@ -260,6 +280,14 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     }
     for o in objects {
         schema = schema.register(o);
+    }
+    if uses_utilization {
+        // `Prefix.get_utilization`: the share of the prefix in use, as counts and a percentage.
+        let utilization = async_graphql::dynamic::Object::new("UtilizationType")
+            .field(unresolved("numerator".into(), named("BigInt")))
+            .field(unresolved("denominator".into(), named("BigInt")))
+            .field(unresolved("percent".into(), named("Float")));
+        schema = schema.register(utilization);
     }
     for (name, members) in unions {
         let mut union = async_graphql::dynamic::Union::new(name);

@@ -1232,3 +1232,112 @@ impl Store {
         Ok(custom_fields_from(&rows))
     }
 }
+
+/// What lies under a set of prefixes: each prefix's direct child prefixes and the addresses of
+/// its namespace inside its range (whatever their parent), for the usage fields
+/// ([`ferrobot_domain::hooks::usage_fields`]).
+#[derive(Debug, Default)]
+pub struct PrefixUsage {
+    pub children: HashMap<Uuid, Vec<ipnet::IpNet>>,
+    pub addresses: HashMap<Uuid, Vec<std::net::IpAddr>>,
+}
+
+impl Store {
+    /// Two statements per 1,000 prefixes: the child prefixes, and the addresses in range.
+    pub async fn prefix_usage(&self, prefixes: &[Uuid]) -> StoreResult<PrefixUsage> {
+        use ferrobot_domain::value::ip_from_bytes;
+        let catalogue = self.catalogue().clone();
+        let (Some(prefix), Some(address), Some(p_rule), Some(a_rule)) = (
+            catalogue.by_label("ipam.prefix"),
+            catalogue.by_label("ipam.ipaddress"),
+            ferrobot_domain::hooks::parent("ipam.prefix"),
+            ferrobot_domain::hooks::parent("ipam.ipaddress"),
+        ) else {
+            return Ok(PrefixUsage::default());
+        };
+        let pcol = |name: &str| {
+            prefix.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
+        };
+        let acol = |name: &str| {
+            address.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
+        };
+        let mut usage = PrefixUsage::default();
+        for chunk in prefixes.chunks(1000) {
+            let keys = || chunk.iter().map(|id| uuid_value(*id));
+            let mut children = Query::select();
+            children
+                .columns(
+                    [pcol(p_rule.field), pcol(p_rule.address), pcol(p_rule.length)].map(Alias::new),
+                )
+                .from(Alias::new(&prefix.table))
+                .and_where(Expr::col(Alias::new(pcol(p_rule.field))).is_in(keys()));
+            let rows = self
+                .fetch(&children, &[ColType::Uuid, ColType::Bytes, ColType::Int(IntSize::Int)])
+                .await?;
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                let (Some(parent), Cell::Bytes(b), Cell::Int(len)) =
+                    (row[0].as_uuid(), &row[1], &row[2])
+                else {
+                    continue;
+                };
+                let net = ip_from_bytes(b).and_then(|ip| ipnet::IpNet::new(ip, *len as u8).ok());
+                if let Some(net) = net {
+                    usage.children.entry(parent).or_default().push(net);
+                }
+            }
+            // The addresses of the prefix's namespace (through their parent) inside its range.
+            let (p, a, q) = (Alias::new("p"), Alias::new("a"), Alias::new("q"));
+            let mut inside = Query::select();
+            inside
+                .column((p.clone(), Alias::new("id")))
+                .column((a.clone(), Alias::new(acol(a_rule.address))))
+                .from_as(Alias::new(&prefix.table), p.clone())
+                .inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&address.table)),
+                        sea_query::SeaRc::new(a.clone()),
+                    ),
+                    Cond::all()
+                        .add(
+                            Expr::col((a.clone(), Alias::new(acol("ip_version"))))
+                                .equals((p.clone(), Alias::new(pcol("ip_version")))),
+                        )
+                        .add(
+                            Expr::col((a.clone(), Alias::new(acol(a_rule.address))))
+                                .gte(Expr::col((p.clone(), Alias::new(pcol(p_rule.address))))),
+                        )
+                        .add(
+                            Expr::col((a.clone(), Alias::new(acol(a_rule.address))))
+                                .lte(Expr::col((p.clone(), Alias::new(pcol("broadcast"))))),
+                        ),
+                )
+                .inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&prefix.table)),
+                        sea_query::SeaRc::new(q.clone()),
+                    ),
+                    Cond::all()
+                        .add(
+                            Expr::col((q.clone(), Alias::new("id")))
+                                .equals((a.clone(), Alias::new(acol(a_rule.field)))),
+                        )
+                        .add(
+                            Expr::col((q.clone(), Alias::new(pcol("namespace"))))
+                                .equals((p.clone(), Alias::new(pcol("namespace")))),
+                        ),
+                )
+                .and_where(Expr::col((p.clone(), Alias::new("id"))).is_in(keys()));
+            let rows = self.fetch(&inside, &[ColType::Uuid, ColType::Bytes]).await?;
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                if let (Some(owner), Cell::Bytes(b)) = (row[0].as_uuid(), &row[1]) {
+                    if let Some(ip) = ip_from_bytes(b) {
+                        usage.addresses.entry(owner).or_default().push(ip);
+                    }
+                }
+            }
+        }
+        Ok(usage)
+    }
+}
