@@ -124,6 +124,31 @@ async fn rack_space_is_checked(backend: Backend) -> anyhow::Result<()> {
         )
         .await?;
     assert!(error_of(&body)["extensions"]["fields"]["u_height"].is_array(), "{body}");
+    // The elevation of the rear face, top first: both devices are full depth.
+    let (_, body, _) = app
+        .graphql(
+            r#"{ devices(name: ["a", "b"]) { id name } racks(name: "r1") { elevation(face: "rear") { name occupied device_id reservation_id } } }"#,
+            Value::Null,
+        )
+        .await?;
+    let id = |n: usize| body["data"]["devices"][n]["id"].clone();
+    let units = body["data"]["racks"][0]["elevation"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = units.iter().filter_map(|u| u["name"].as_str()).collect();
+    assert_eq!(names, ["U10", "U9", "U8", "U7", "U6", "U5", "U4", "U3", "U2", "U1"], "{body}");
+    assert_eq!(
+        (units[0]["occupied"].clone(), units[0]["device_id"].clone()),
+        (json!(false), Value::Null)
+    );
+    assert!(
+        units[0]["reservation_id"].is_string() && units[1]["reservation_id"].is_string(),
+        "{body}"
+    );
+    assert_eq!(units[1]["device_id"], id(1), "{body}");
+    assert_eq!(
+        (units[5]["occupied"].clone(), units[5]["reservation_id"].clone()),
+        (json!(false), Value::Null)
+    );
+    assert_eq!(units[9]["device_id"], id(0), "{body}");
     Ok(())
 }
 backend_test!(rack_space, rack_space_is_checked);

@@ -288,6 +288,8 @@ pub enum Usage {
     AvailableIps,
     /// The first free address with the prefix's length (`Prefix.get_first_available_ip`).
     FirstAvailableIp,
+    /// A rack face unit by unit, top first (`Rack.get_rack_units`): [`crate::rack::elevation`].
+    Elevation,
 }
 
 /// The usage fields of a model, by GraphQL name.
@@ -299,6 +301,7 @@ pub fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
             ("available_ips", Usage::AvailableIps),
             ("first_available_ip", Usage::FirstAvailableIp),
         ],
+        "dcim.rack" => &[("elevation", Usage::Elevation)],
         _ => &[],
     }
 }

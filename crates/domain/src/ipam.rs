@@ -488,6 +488,8 @@ pub fn usage_json(
             Some(ip) => format!("\"{ip}\""),
             None => "null".into(),
         },
+        // Not a prefix's: racks answer it (crate::rack::elevation).
+        Usage::Elevation => "null".into(),
     }
 }
 

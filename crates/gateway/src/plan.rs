@@ -259,6 +259,14 @@ enum Out {
         /// The selected subfields of an object-valued usage: (response key, field name).
         select: Vec<(String, String)>,
     },
+    /// A rack's elevation: its height and numbering columns, the face asked for, the selected
+    /// fields of each unit.
+    Elevation {
+        key: String,
+        cols: [usize; 2],
+        face: ferrobot_domain::rack::Face,
+        select: Vec<(String, String)>,
+    },
     /// One object of a union: the first of `children` with a row for the key.
     Union {
         key: String,
@@ -286,6 +294,8 @@ pub(crate) struct Node {
     children: Vec<(Relation, Node)>,
     /// Whether a usage field is selected: the level then reads what lies under its rows.
     usage: bool,
+    /// Whether an elevation is selected: the level then reads the racks' devices.
+    racks: bool,
 }
 
 impl Node {
@@ -329,6 +339,7 @@ pub(crate) struct Level {
     index: HashMap<Uuid, (usize, usize), BuildHasherDefault<UuidHasher>>,
     children: Vec<Level>,
     usage: Option<ferrobot_persistence::query::PrefixUsage>,
+    racks: Option<ferrobot_persistence::query::RackContents>,
 }
 
 pub(crate) fn field_error(
@@ -422,8 +433,14 @@ pub(crate) fn load<'a>(
         let spec =
             LevelSpec { model: node.model, depth, columns: node.columns.clone(), condition, link };
         let (rows, scope) = store.load_level(&spec).await?;
-        let mut level =
-            Level { rows, skip, index: HashMap::default(), children: Vec::new(), usage: None };
+        let mut level = Level {
+            rows,
+            skip,
+            index: HashMap::default(),
+            children: Vec::new(),
+            usage: None,
+            racks: None,
+        };
         if skip == 1 {
             let mut idx = 0;
             let n = level.rows.len();
@@ -444,6 +461,13 @@ pub(crate) fn load<'a>(
             ids.sort_unstable();
             ids.dedup();
             level.usage = Some(store.prefix_usage(&ids).await?);
+        }
+        if node.racks {
+            let mut ids: Vec<Uuid> =
+                (0..level.rows.len()).filter_map(|r| level.rows.row(r)[skip].as_uuid()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            level.racks = Some(store.rack_contents(&ids).await?);
         }
         for (rel, child) in &node.children {
             let link = child_link(store, node, &level, &scope, rel);
@@ -642,6 +666,7 @@ impl Planner<'_> {
             offset: None,
             children: Vec::new(),
             usage: false,
+            racks: false,
         };
         node.column("id", ColType::Uuid);
         self.arguments(model, field, single, &mut node)?;
@@ -674,6 +699,34 @@ impl Planner<'_> {
                 continue;
             }
             let usage = hooks::usage_fields(&model.label).iter().find(|(n, _)| *n == name);
+            if let Some((_, hooks::Usage::Elevation)) = usage {
+                let column = |field: &str| {
+                    model.field(field).and_then(|(_, f)| f.column.clone()).unwrap_or_default()
+                };
+                let cols = [
+                    node.column(&column("u_height"), ColType::Int(IntSize::Small)),
+                    node.column(&column("desc_units"), ColType::Bool),
+                ];
+                let face = sub
+                    .node
+                    .get_argument("face")
+                    .and_then(|v| self.constant(&v.node))
+                    .and_then(|v| match v {
+                        Value::String(s) => Some(s.to_lowercase()),
+                        Value::Enum(e) => Some(e.as_str().to_lowercase()),
+                        _ => None,
+                    })
+                    .and_then(|f| ferrobot_domain::rack::Face::from_stored(&f))
+                    .unwrap_or(ferrobot_domain::rack::Face::Front);
+                let select = self
+                    .collect(&sub.node.selection_set.node, "RackUnitType")?
+                    .into_iter()
+                    .map(|(k, f)| (json_key(&k), f.node.name.node.to_string()))
+                    .collect();
+                node.outs.push(Out::Elevation { key, cols, face, select });
+                node.racks = true;
+                continue;
+            }
             if let (Some((_, usage)), Some(rule)) = (usage, hooks::parent(&model.label)) {
                 let column = |field: &str| {
                     model.field(field).and_then(|(_, f)| f.column.clone()).unwrap_or_default()
@@ -1117,6 +1170,48 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                     }
                     None => sink.push(b"null"),
                 }
+            }
+            Out::Elevation { key, cols, face, select } => {
+                sink.field(&mut first, key);
+                let int = |c: &Cell| match c {
+                    Cell::Int(n) => u16::try_from(*n).ok(),
+                    _ => None,
+                };
+                let rack = ferrobot_domain::rack::Rack::new(
+                    int(&own[cols[0]]).unwrap_or(0),
+                    matches!(own[cols[1]], Cell::Bool(true)),
+                );
+                let id = own[0].as_uuid().unwrap_or_default();
+                let contents = level.racks.as_ref().and_then(|r| r.get(&id));
+                let (devices, reservations) =
+                    contents.map_or((&[][..], &[][..]), |(d, r)| (d.as_slice(), r.as_slice()));
+                let units = ferrobot_domain::rack::elevation(&rack, devices, reservations, *face);
+                sink.buf.push(b'[');
+                for (n, unit) in units.iter().enumerate() {
+                    if n > 0 {
+                        sink.buf.push(b',');
+                    }
+                    sink.buf.push(b'{');
+                    let mut first_sub = true;
+                    for (k, name) in select {
+                        sink.field(&mut first_sub, k);
+                        let uuid =
+                            |u: Option<Uuid>| u.map_or("null".into(), |u| format!("\"{u}\""));
+                        let text = match name.as_str() {
+                            "unit" => unit.unit.to_string(),
+                            "name" => format!("\"{}\"", unit.name),
+                            "face" => format!("\"{}\"", unit.face.as_str()),
+                            "device_id" => uuid(unit.device),
+                            "reservation_id" => uuid(unit.reservation),
+                            "occupied" => unit.occupied.to_string(),
+                            "__typename" => "\"RackUnitType\"".into(),
+                            _ => "null".into(),
+                        };
+                        sink.push(text.as_bytes());
+                    }
+                    sink.buf.push(b'}');
+                }
+                sink.buf.push(b']');
             }
             Out::Union { key, children, link } => {
                 sink.field(&mut first, key);

@@ -137,6 +137,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     let mut enums = Vec::new();
     let mut unions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut uses_utilization = false;
+    let mut uses_elevation = false;
     let mut types = HashMap::new();
     let mut lists = HashMap::new();
     let mut singles = HashMap::new();
@@ -217,6 +218,14 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                         "The first free addresses (10 unless `limit` says, at most 1,000).",
                     ),
                 Usage::FirstAvailableIp => unresolved((*name).into(), named("String")),
+                Usage::Elevation => {
+                    uses_elevation = true;
+                    unresolved((*name).into(), TypeRef::named_list("RackUnitType"))
+                        .argument(InputValue::new("face", named("String")))
+                        .description(
+                            "The face (`front`, the default, or `rear`) unit by unit, top first.",
+                        )
+                }
             };
             object = object.field(field);
         }
@@ -288,6 +297,17 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             .field(unresolved("denominator".into(), named("BigInt")))
             .field(unresolved("percent".into(), named("Float")));
         schema = schema.register(utilization);
+    }
+    if uses_elevation {
+        // `Rack.get_rack_units`: which device takes each unit of a face, and which reservation.
+        let unit = async_graphql::dynamic::Object::new("RackUnitType")
+            .field(unresolved("unit".into(), named("Int")))
+            .field(unresolved("name".into(), named("String")))
+            .field(unresolved("face".into(), named("String")))
+            .field(unresolved("device_id".into(), named("UUID")))
+            .field(unresolved("reservation_id".into(), named("UUID")))
+            .field(unresolved("occupied".into(), named("Boolean")));
+        schema = schema.register(unit);
     }
     for (name, members) in unions {
         let mut union = async_graphql::dynamic::Union::new(name);

@@ -1341,3 +1341,116 @@ impl Store {
         Ok(usage)
     }
 }
+
+/// The devices (with their device types) and reservations of each of a set of racks, for the
+/// elevation ([`ferrobot_domain::rack::elevation`]).
+pub type RackContents = HashMap<
+    Uuid,
+    (Vec<ferrobot_domain::rack::RackDevice>, Vec<ferrobot_domain::rack::RackReservation>),
+>;
+
+impl Store {
+    /// Two statements per 1,000 racks: the devices joined to their device types, and the
+    /// reservations.
+    pub async fn rack_contents(&self, racks: &[Uuid]) -> StoreResult<RackContents> {
+        use ferrobot_domain::rack::{Face, RackDevice, RackReservation};
+        let catalogue = self.catalogue().clone();
+        let (Some(device), Some(ty), Some(reservation)) = (
+            catalogue.by_label("dcim.device"),
+            catalogue.by_label("dcim.devicetype"),
+            catalogue.by_label("dcim.rackreservation"),
+        ) else {
+            return Ok(RackContents::default());
+        };
+        let column = |model: &Model, name: &str| {
+            model.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
+        };
+        let (d, t) = (Alias::new("d"), Alias::new("t"));
+        let mut out = RackContents::default();
+        for chunk in racks.chunks(1000) {
+            let keys = || chunk.iter().map(|id| uuid_value(*id));
+            let mut select = Query::select();
+            select
+                .column((d.clone(), Alias::new(column(device, "rack"))))
+                .column((d.clone(), Alias::new("id")))
+                .column((d.clone(), Alias::new(column(device, "position"))))
+                .column((d.clone(), Alias::new(column(device, "face"))))
+                .column((t.clone(), Alias::new(column(ty, "u_height"))))
+                .column((t.clone(), Alias::new(column(ty, "is_full_depth"))))
+                .column((t.clone(), Alias::new(column(ty, "subdevice_role"))))
+                .column((t.clone(), Alias::new(column(ty, "model"))))
+                .from_as(Alias::new(&device.table), d.clone())
+                .inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&ty.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    Expr::col((t.clone(), Alias::new("id")))
+                        .equals((d.clone(), Alias::new(column(device, "device_type")))),
+                )
+                .and_where(
+                    Expr::col((d.clone(), Alias::new(column(device, "rack")))).is_in(keys()),
+                );
+            let small = ColType::Int(IntSize::Small);
+            let types = [
+                ColType::Uuid,
+                ColType::Uuid,
+                small,
+                ColType::Text,
+                small,
+                ColType::Bool,
+                ColType::Text,
+                ColType::Text,
+            ];
+            let rows = self.fetch(&select, &types).await?;
+            let text = |c: &Cell| match c {
+                Cell::Text(t) => t.to_string(),
+                _ => String::new(),
+            };
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                let (Some(rack), Some(id)) = (row[0].as_uuid(), row[1].as_uuid()) else { continue };
+                let int = |c: &Cell| match c {
+                    Cell::Int(n) => u16::try_from(*n).ok(),
+                    _ => None,
+                };
+                out.entry(rack).or_default().0.push(RackDevice {
+                    id,
+                    device_type: text(&row[7]),
+                    position: int(&row[2]),
+                    u_height: int(&row[4]).unwrap_or(1),
+                    face: Face::from_stored(&text(&row[3])),
+                    is_full_depth: !matches!(row[5], Cell::Bool(false)),
+                    is_child_device: text(&row[6]) == "child",
+                });
+            }
+            let mut select = Query::select();
+            select
+                .columns(
+                    [column(reservation, "rack"), "id".into(), column(reservation, "units")]
+                        .map(Alias::new),
+                )
+                .from(Alias::new(&reservation.table))
+                .and_where(Expr::col(Alias::new(column(reservation, "rack"))).is_in(keys()));
+            let rows = self.fetch(&select, &[ColType::Uuid, ColType::Uuid, ColType::Json]).await?;
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                let (Some(rack), Some(id)) = (row[0].as_uuid(), row[1].as_uuid()) else { continue };
+                let units = match &row[2] {
+                    Cell::Json(v) => v
+                        .as_array()
+                        .map(|l| {
+                            l.iter()
+                                .filter_map(|u| u.as_u64())
+                                .filter_map(|u| u16::try_from(u).ok())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                out.entry(rack).or_default().1.push(RackReservation { id, units });
+            }
+        }
+        Ok(out)
+    }
+}
