@@ -426,6 +426,7 @@ pub fn rules(label: &str) -> &'static [Rule] {
         "circuits.circuittermination" => {
             &[Rule { needs: &[], lists: &[], check: circuit_termination_rules }]
         }
+        "dcim.powerfeed" => &[Rule { needs: &[], lists: &[], check: power_feed_rules }],
         "dcim.virtualchassis" => {
             &[Rule { needs: &["master"], lists: &[], check: virtual_chassis_rules }]
         }
@@ -671,6 +672,26 @@ fn circuit_termination_rules(
     vec![ValidationError::new("__all__", message)]
 }
 
+/// Spec: nautobot/dcim/models/power.py (`PowerFeed.clean`): AC voltage is not negative, a feed
+/// does not feed its own panel. (The rack / panel location hierarchy and breaker positions are
+/// not checked yet.)
+fn power_feed_rules(object: &Object, _: Option<&Object>, _: &Related) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let voltage = object.get("voltage").and_then(Json::as_i64).unwrap_or(0);
+    if voltage < 0 && text(object, "supply") == Some("ac") {
+        errors.push(ValidationError::new("voltage", "Voltage cannot be negative for AC supply"));
+    }
+    if set(object, "destination_panel")
+        && text(object, "destination_panel") == text(object, "power_panel")
+    {
+        errors.push(ValidationError::new(
+            "destination_panel",
+            "A power feed cannot connect a panel to itself",
+        ));
+    }
+    errors
+}
+
 /// Spec: nautobot/dcim/models/devices.py (`VirtualChassis.clean`): the master is a member (not
 /// checked on create, when the chassis has no members yet).
 fn virtual_chassis_rules(
@@ -771,6 +792,10 @@ mod tests {
             [("master", serde_json::json!({"name": "m", "virtual_chassis": "other"}))]
                 .into_iter()
                 .collect();
+        let feed = serde_json::json!({"voltage": -48, "supply": "ac", "power_panel": "p", "destination_panel": "p"});
+        assert_eq!(power_feed_rules(&obj(feed), None, &none).len(), 2);
+        let dc = serde_json::json!({"voltage": -48, "supply": "dc", "power_panel": "p"});
+        assert_eq!(power_feed_rules(&obj(dc), None, &none), vec![]);
         let vc = obj(serde_json::json!({"id": "vc1"}));
         assert_eq!(virtual_chassis_rules(&vc, None, &master), vec![]);
         assert_eq!(virtual_chassis_rules(&vc, Some(&vc), &master).len(), 1);
