@@ -159,7 +159,20 @@ for label, column in ENDS.items():
          "group": "cable", "side": "cable_end", "targets": [ENDS[k] for k in FACING[label]],
          "union": "CableTerminationTypes"},
     ]
+    # Nautobot's typed forms: `cable_peer_<kind>`, and `connected_<kind>` for the kinds that
+    # may face it directly.
+    for kind in sorted(FACING[label], key=lambda k: ENDS[k]):
+        links.append(
+            {"name": f"cable_peer_{ENDS[kind]}", "kind": "peer", "via": "dcim.cabletocabletermination",
+             "source": column, "group": "cable", "side": "cable_end", "targets": [ENDS[kind]]}
+        )
     if label not in PASS_THROUGH:
+        for kind in sorted((k for k in FACING[label] if k not in PASS_THROUGH), key=lambda k: ENDS[k]):
+            links.append(
+                {"name": f"connected_{ENDS[kind]}", "kind": "through", "via": "dcim.cablepath",
+                 "source": "origin_id", "source_type": "origin_type", "target": "destination_id",
+                 "target_type": "destination_type", "targets": [kind]}
+            )
         links.append(
             {"name": "connected_endpoint", "kind": "through", "via": "dcim.cablepath", "source": "origin_id",
              "source_type": "origin_type", "target": "destination_id", "target_type": "destination_type",

@@ -426,7 +426,8 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
         .graphql(
             r#"{ interfaces(device: "dev-00001", name: "eth2") {
                  connected_endpoint { __typename ... on InterfaceType { name device { name } } }
-                 cable_peer { __typename ... on FrontPortType { name device { name } } } }
+                 cable_peer { __typename ... on FrontPortType { name device { name } } }
+                 connected_interface { name } connected_circuit_termination { id } cable_peer_front_port { name } }
                front_ports(device: "pp-1", name: "front2") { cable_peer { ... on InterfaceType { name } } } }"#,
             Value::Null,
         )
@@ -436,7 +437,10 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
         json!({
             "interfaces": [{
                 "connected_endpoint": {"__typename": "InterfaceType", "name": "eth1", "device": {"name": "dev-00002"}},
-                "cable_peer": {"__typename": "FrontPortType", "name": "front2", "device": {"name": "pp-1"}}
+                "cable_peer": {"__typename": "FrontPortType", "name": "front2", "device": {"name": "pp-1"}},
+                "connected_interface": {"name": "eth1"},
+                "connected_circuit_termination": null,
+                "cable_peer_front_port": {"name": "front2"}
             }],
             "front_ports": [{"cable_peer": {"name": "eth2"}}]
         }),
