@@ -549,3 +549,31 @@ async fn prefixes_report_their_use(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(prefix_usage, prefixes_report_their_use);
+
+/// A module gets the components of its module type's templates, on the device its bay belongs
+/// to, with `{module}` in their names replaced by the bay's position.
+async fn module_components_come_from_templates(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let bay = "00000000-0000-4000-8000-0000000000b1";
+    let setup = format!(
+        r#"mutation {{
+      status_update(ref: {{name: "Active"}}, input: {{content_types: ["dcim.device", "dcim.interface", "dcim.module"]}}) {{ name }}
+      module_type_create(input: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}) {{ id }}
+      interface_template_create(input: {{module_type: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}, name: "Ethernet{{module}}/1", type: A_1000BASE_T}}) {{ id }}
+      module_bay_create(input: {{id: "{bay}", parent_device: {{name: "dev-00001"}}, name: "slot 3", position: "3"}}) {{ id }}
+      module_create(input: {{module_type: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}, parent_module_bay: {{id: "{bay}"}}, status: {{name: "Active"}}}}) {{
+        interfaces {{ name device {{ name }} }}
+      }}
+    }}"#
+    );
+    let (_, body, _) = app.graphql(&setup, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["module_create"]["interfaces"],
+        json!([{"name": "Ethernet3/1", "device": {"name": "dev-00001"}}]),
+        "{body}"
+    );
+    Ok(())
+}
+backend_test!(module_components, module_components_come_from_templates);

@@ -200,6 +200,13 @@ pub struct Components {
     pub template_type_field: &'static str,
     /// The components' field naming the new object.
     pub owner_field: &'static str,
+    /// (component field, owner reference, field of its target): a value the components take
+    /// from a row the new object names (a module's components are on the device its module
+    /// bay belongs to).
+    pub inherit: Option<(&'static str, &'static str, &'static str)>,
+    /// (placeholder, owner reference, field of its target): names and labels replace the
+    /// placeholder by that value (`{module}` by the module bay's position).
+    pub placeholder: Option<(&'static str, &'static str, &'static str)>,
     pub templates: &'static [Template],
 }
 
@@ -230,6 +237,8 @@ pub fn components(label: &str) -> Option<&'static Components> {
         type_field: "device_type",
         template_type_field: "device_type",
         owner_field: "device",
+        inherit: None,
+        placeholder: None,
         templates: &[
             t("dcim.consoleporttemplate", "dcim.consoleport", &["type"], &[]),
             t("dcim.consoleserverporttemplate", "dcim.consoleserverport", &["type"], &[]),
@@ -263,8 +272,51 @@ pub fn components(label: &str) -> Option<&'static Components> {
             t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[]),
         ],
     };
+    // A module has no device bays.
+    static MODULE_TEMPLATES: &[Template] = &[
+        t("dcim.consoleporttemplate", "dcim.consoleport", &["type"], &[]),
+        t("dcim.consoleserverporttemplate", "dcim.consoleserverport", &["type"], &[]),
+        t(
+            "dcim.powerporttemplate",
+            "dcim.powerport",
+            &["type", "maximum_draw", "allocated_draw", "power_factor"],
+            &[],
+        ),
+        t(
+            "dcim.poweroutlettemplate",
+            "dcim.poweroutlet",
+            &["type", "feed_leg"],
+            &[("power_port", "power_port_template")],
+        ),
+        Template {
+            template: "dcim.interfacetemplate",
+            component: "dcim.interface",
+            copy: &["type", "port_type", "mgmt_only", "speed", "duplex"],
+            refs: &[],
+            fixed: &[("status", "Active")],
+        },
+        t("dcim.rearporttemplate", "dcim.rearport", &["type", "positions"], &[]),
+        t(
+            "dcim.frontporttemplate",
+            "dcim.frontport",
+            &["type", "rear_port_position"],
+            &[("rear_port", "rear_port_template")],
+        ),
+        t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[]),
+    ];
+    // Spec: nautobot/dcim/models/devices.py (`Module.create_components`,
+    // `Module.render_component_names`; `Module.device` is its module bay's device).
+    static MODULE: Components = Components {
+        type_field: "module_type",
+        template_type_field: "module_type",
+        owner_field: "module",
+        inherit: Some(("device", "parent_module_bay", "parent_device")),
+        placeholder: Some(("{module}", "parent_module_bay", "position")),
+        templates: MODULE_TEMPLATES,
+    };
     match label {
         "dcim.device" => Some(&DEVICE),
+        "dcim.module" => Some(&MODULE),
         _ => None,
     }
 }

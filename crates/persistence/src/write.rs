@@ -541,6 +541,7 @@ impl<'s> Writer<'s> {
         let components = hooks::components(&model.label)
             .filter(|_| self.options.instantiate_components)
             .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
+        let owner = components.as_ref().map(|_| after.clone());
         let change = Change {
             action: Action::Create,
             model: model.id,
@@ -553,8 +554,8 @@ impl<'s> Writer<'s> {
         } else {
             self.log(change);
         }
-        if let Some((spec, type_id)) = components {
-            self.instantiate(spec, id, &type_id).await?;
+        if let (Some((spec, type_id)), Some(owner)) = (components, owner) {
+            self.instantiate(model, spec, id, &type_id, &owner).await?;
         }
         Ok(id)
     }
@@ -1360,12 +1361,46 @@ impl<'s> Writer<'s> {
     /// [`Writer::create`], so each is validated and logged like any object).
     async fn instantiate(
         &mut self,
+        model: &Model,
         spec: &hooks::Components,
         owner: Uuid,
         type_id: &str,
+        object: &Json,
     ) -> StoreResult<()> {
         let Ok(type_id) = Uuid::parse_str(type_id) else { return Ok(()) };
         let catalogue = self.catalogue.clone();
+        // A value of the row a reference of the new object names (its module bay's device).
+        let mut through = async |reference: &str, field: &str| -> StoreResult<Json> {
+            let target = object.get(reference).and_then(Json::as_str).map(str::to_owned);
+            let to = model.field(reference).and_then(|(_, f)| match f.kind {
+                FieldKind::ForeignKey { to, .. } => Some(to),
+                _ => None,
+            });
+            Ok(match (target, to) {
+                (Some(target), Some(to)) => self
+                    .snapshot_by_id(to, &target)
+                    .await?
+                    .get(field)
+                    .cloned()
+                    .unwrap_or(Json::Null),
+                _ => Json::Null,
+            })
+        };
+        let inherited = match spec.inherit {
+            Some((field, reference, of)) => Some((field, through(reference, of).await?)),
+            None => None,
+        };
+        let placeholder = match spec.placeholder {
+            Some((text, reference, of)) => {
+                let value = match through(reference, of).await? {
+                    Json::String(s) => s,
+                    Json::Null => String::new(),
+                    other => other.to_string(),
+                };
+                Some((text, value))
+            }
+            None => None,
+        };
         let templates = match self.templates.get(&type_id) {
             Some(t) => t.clone(),
             None => {
@@ -1399,8 +1434,17 @@ impl<'s> Writer<'s> {
                 input.insert(spec.owner_field.into(), Json::String(owner.to_string()));
                 for name in ["name", "label", "description"].iter().chain(t.copy) {
                     if let Some(v) = template.get(*name).filter(|v| !v.is_null()) {
-                        input.insert((*name).into(), v.clone());
+                        let value = match (v, &placeholder, *name) {
+                            (Json::String(s), Some((text, by)), "name" | "label") => {
+                                Json::String(s.replace(text, by))
+                            }
+                            _ => v.clone(),
+                        };
+                        input.insert((*name).into(), value);
                     }
+                }
+                if let Some((field, value)) = inherited.as_ref().filter(|(_, v)| !v.is_null()) {
+                    input.insert((*field).into(), value.clone());
                 }
                 for (field, template_field) in t.refs {
                     let target = template.get(*template_field).and_then(Json::as_str);
