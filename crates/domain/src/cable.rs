@@ -43,6 +43,20 @@ pub enum EndpointKind {
 
 use EndpointKind as K;
 
+/// The `dcim.cabletocabletermination` column of each kind, in the order of
+/// [`EndpointKind::ALL`] (the enum's own order).
+pub const TERMINATION_COLUMNS: [&str; 9] = [
+    "circuit_termination",
+    "console_port",
+    "console_server_port",
+    "front_port",
+    "interface",
+    "power_feed",
+    "power_outlet",
+    "power_port",
+    "rear_port",
+];
+
 impl EndpointKind {
     pub const ALL: [EndpointKind; 9] = [
         K::CircuitTermination,
@@ -79,17 +93,7 @@ impl EndpointKind {
 
     /// The termination column of `dcim.cabletocabletermination` that holds this kind.
     pub fn column(self) -> &'static str {
-        match self {
-            K::CircuitTermination => "circuit_termination",
-            K::ConsolePort => "console_port",
-            K::ConsoleServerPort => "console_server_port",
-            K::FrontPort => "front_port",
-            K::Interface => "interface",
-            K::PowerFeed => "power_feed",
-            K::PowerOutlet => "power_outlet",
-            K::PowerPort => "power_port",
-            K::RearPort => "rear_port",
-        }
+        TERMINATION_COLUMNS[self as usize]
     }
 
     /// The human name (Django's verbose name): `console server port`.
@@ -1419,6 +1423,8 @@ mod tests {
         for k in EndpointKind::ALL {
             assert_eq!(EndpointKind::from_label(k.label()), Some(k));
             assert_eq!(EndpointKind::from_column(k.column()), Some(k));
+            // The column table follows the enum's order.
+            assert_eq!(k.column().replace('_', ""), k.model_name());
         }
         assert_eq!(
             EndpointKind::parse_label("dcim.device"),

@@ -385,19 +385,6 @@ pub struct List {
     pub expand: &'static [&'static str],
 }
 
-/// The termination columns of a cable end (see [`crate::cable::EndpointKind::column`]).
-const TERMINATION_COLUMNS: [&str; 9] = [
-    "circuit_termination",
-    "console_port",
-    "console_server_port",
-    "front_port",
-    "interface",
-    "power_feed",
-    "power_outlet",
-    "power_port",
-    "rear_port",
-];
-
 const RACK_DEVICES: List = List {
     name: "rack_devices",
     model: "dcim.device",
@@ -450,13 +437,13 @@ pub fn rules(label: &str) -> &'static [Rule] {
             check: crate::rack::rack_height_rule,
         }],
         "dcim.cabletocabletermination" => &[Rule {
-            needs: &TERMINATION_COLUMNS,
+            needs: &crate::cable::TERMINATION_COLUMNS,
             lists: &[List {
                 name: "terminations",
                 model: "dcim.cabletocabletermination",
                 theirs: "cable",
                 ours: "cable",
-                expand: &TERMINATION_COLUMNS,
+                expand: &crate::cable::TERMINATION_COLUMNS,
             }],
             check: crate::cable::termination_rule,
         }],
@@ -851,12 +838,6 @@ mod tests {
         let vc = obj(serde_json::json!({"id": "vc1"}));
         assert_eq!(virtual_chassis_rules(&vc, None, &master), vec![]);
         assert_eq!(virtual_chassis_rules(&vc, Some(&vc), &master).len(), 1);
-    }
-
-    #[test]
-    fn termination_columns_are_the_cable_kinds() {
-        let kinds: Vec<&str> = crate::cable::EndpointKind::ALL.iter().map(|k| k.column()).collect();
-        assert_eq!(kinds, TERMINATION_COLUMNS);
     }
 
     #[test]

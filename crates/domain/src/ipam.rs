@@ -470,11 +470,6 @@ pub fn usage_json(
         format!("[{}]", inner.join(","))
     };
     match usage {
-        // An object: its fields are written as the query selects them.
-        Usage::Utilization => {
-            let u = prefix_utilization(prefix, kind, children, addresses);
-            format!("{{\"percent\":{}}}", u.percent())
-        }
         Usage::AvailablePrefixes => {
             quoted(available_prefixes(prefix, children).iter().map(IpNet::to_string).collect())
         }
@@ -488,8 +483,8 @@ pub fn usage_json(
             Some(ip) => format!("\"{ip}\""),
             None => "null".into(),
         },
-        // Not a prefix's: racks answer it (crate::rack::elevation).
-        Usage::Elevation => "null".into(),
+        // Objects, written field by field as the query selects them (the planner).
+        Usage::Utilization | Usage::Elevation => "null".into(),
     }
 }
 

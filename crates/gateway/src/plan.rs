@@ -455,19 +455,18 @@ pub(crate) fn load<'a>(
                 }
             }
         }
-        if node.usage {
+        if node.usage || node.racks {
+            // The level's own ids: what lies under them is read in one go.
             let mut ids: Vec<Uuid> =
                 (0..level.rows.len()).filter_map(|r| level.rows.row(r)[skip].as_uuid()).collect();
             ids.sort_unstable();
             ids.dedup();
-            level.usage = Some(store.prefix_usage(&ids).await?);
-        }
-        if node.racks {
-            let mut ids: Vec<Uuid> =
-                (0..level.rows.len()).filter_map(|r| level.rows.row(r)[skip].as_uuid()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            level.racks = Some(store.rack_contents(&ids).await?);
+            if node.usage {
+                level.usage = Some(store.prefix_usage(&ids).await?);
+            }
+            if node.racks {
+                level.racks = Some(store.rack_contents(&ids).await?);
+            }
         }
         for (rel, child) in &node.children {
             let link = child_link(store, node, &level, &scope, rel);
@@ -700,9 +699,7 @@ impl Planner<'_> {
             }
             let usage = hooks::usage_fields(&model.label).iter().find(|(n, _)| *n == name);
             if let Some((_, hooks::Usage::Elevation)) = usage {
-                let column = |field: &str| {
-                    model.field(field).and_then(|(_, f)| f.column.clone()).unwrap_or_default()
-                };
+                let column = |field: &str| model.column_of(field);
                 let cols = [
                     node.column(&column("u_height"), ColType::Int(IntSize::Small)),
                     node.column(&column("desc_units"), ColType::Bool),
@@ -728,9 +725,7 @@ impl Planner<'_> {
                 continue;
             }
             if let (Some((_, usage)), Some(rule)) = (usage, hooks::parent(&model.label)) {
-                let column = |field: &str| {
-                    model.field(field).and_then(|(_, f)| f.column.clone()).unwrap_or_default()
-                };
+                let column = |field: &str| model.column_of(field);
                 let cols = [
                     node.column(&column(rule.address), ColType::Bytes),
                     node.column(&column(rule.length), ColType::Int(IntSize::Int)),
@@ -1147,20 +1142,13 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                         let u = ferrobot_domain::ipam::prefix_utilization(
                             prefix, kind, children, addresses,
                         );
-                        sink.buf.push(b'{');
-                        let mut first_sub = true;
-                        for (k, name) in select {
-                            sink.field(&mut first_sub, k);
-                            let text = match name.as_str() {
-                                "numerator" => u.numerator.to_string(),
-                                "denominator" => u.denominator.to_string(),
-                                "percent" => ((u.percent() * 100.0).round() / 100.0).to_string(),
-                                "__typename" => "\"UtilizationType\"".into(),
-                                _ => "null".into(),
-                            };
-                            sink.push(text.as_bytes());
-                        }
-                        sink.buf.push(b'}');
+                        write_selected(sink, select, |name| match name {
+                            "numerator" => u.numerator.to_string(),
+                            "denominator" => u.denominator.to_string(),
+                            "percent" => ((u.percent() * 100.0).round() / 100.0).to_string(),
+                            "__typename" => "\"UtilizationType\"".into(),
+                            _ => "null".into(),
+                        });
                     }
                     Some(prefix) => {
                         let text = ferrobot_domain::ipam::usage_json(
@@ -1191,25 +1179,17 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                     if n > 0 {
                         sink.buf.push(b',');
                     }
-                    sink.buf.push(b'{');
-                    let mut first_sub = true;
-                    for (k, name) in select {
-                        sink.field(&mut first_sub, k);
-                        let uuid =
-                            |u: Option<Uuid>| u.map_or("null".into(), |u| format!("\"{u}\""));
-                        let text = match name.as_str() {
-                            "unit" => unit.unit.to_string(),
-                            "name" => format!("\"{}\"", unit.name),
-                            "face" => format!("\"{}\"", unit.face.as_str()),
-                            "device_id" => uuid(unit.device),
-                            "reservation_id" => uuid(unit.reservation),
-                            "occupied" => unit.occupied.to_string(),
-                            "__typename" => "\"RackUnitType\"".into(),
-                            _ => "null".into(),
-                        };
-                        sink.push(text.as_bytes());
-                    }
-                    sink.buf.push(b'}');
+                    let uuid = |u: Option<Uuid>| u.map_or("null".into(), |u| format!("\"{u}\""));
+                    write_selected(sink, select, |name| match name {
+                        "unit" => unit.unit.to_string(),
+                        "name" => format!("\"{}\"", unit.name),
+                        "face" => format!("\"{}\"", unit.face.as_str()),
+                        "device_id" => uuid(unit.device),
+                        "reservation_id" => uuid(unit.reservation),
+                        "occupied" => unit.occupied.to_string(),
+                        "__typename" => "\"RackUnitType\"".into(),
+                        _ => "null".into(),
+                    });
                 }
                 sink.buf.push(b']');
             }
@@ -1253,6 +1233,18 @@ fn write_object(sink: &mut Sink, node: &Node, level: &Level, row: usize) {
                 }
             }
         }
+    }
+    sink.buf.push(b'}');
+}
+
+/// An object of computed values (a utilisation, a rack unit): the selected fields, each as the
+/// JSON text `value` gives for the field's name.
+fn write_selected(sink: &mut Sink, select: &[(String, String)], value: impl Fn(&str) -> String) {
+    sink.buf.push(b'{');
+    let mut first = true;
+    for (key, name) in select {
+        sink.field(&mut first, key);
+        sink.push(value(name).as_bytes());
     }
     sink.buf.push(b'}');
 }

@@ -1255,12 +1255,8 @@ impl Store {
         ) else {
             return Ok(PrefixUsage::default());
         };
-        let pcol = |name: &str| {
-            prefix.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
-        };
-        let acol = |name: &str| {
-            address.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
-        };
+        let pcol = |name: &str| prefix.column_of(name);
+        let acol = |name: &str| address.column_of(name);
         let mut usage = PrefixUsage::default();
         for chunk in prefixes.chunks(1000) {
             let keys = || chunk.iter().map(|id| uuid_value(*id));
@@ -1362,9 +1358,7 @@ impl Store {
         ) else {
             return Ok(RackContents::default());
         };
-        let column = |model: &Model, name: &str| {
-            model.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.into())
-        };
+        let column = |model: &Model, name: &str| model.column_of(name);
         let (d, t) = (Alias::new("d"), Alias::new("t"));
         let mut out = RackContents::default();
         for chunk in racks.chunks(1000) {

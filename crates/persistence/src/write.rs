@@ -2412,7 +2412,7 @@ fn field_target(field: &Field) -> ModelId {
 
 /// The column of a model's field (a foreign key's `_id` column), by field name.
 fn column_of(model: &Model, name: &str) -> String {
-    model.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.to_owned())
+    model.column_of(name)
 }
 
 fn derived_value(value: hooks::Derived) -> Value {

@@ -507,6 +507,12 @@ impl Model {
         self.fields.iter().enumerate().find(|(_, f)| f.name == name)
     }
 
+    /// The SQL column of a field (`device` → `device_id`); the name itself for what is not a
+    /// stored field of the model.
+    pub fn column_of(&self, name: &str) -> String {
+        self.field(name).and_then(|(_, f)| f.column.clone()).unwrap_or_else(|| name.to_owned())
+    }
+
     pub fn relation(&self, name: &str) -> Option<(usize, &Relation)> {
         self.relations.iter().enumerate().find(|(_, r)| r.name == name)
     }
