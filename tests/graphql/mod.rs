@@ -360,4 +360,5 @@ fn error_of(body: &Value) -> &Value {
 }
 
 mod behaviour;
+mod hostile;
 mod mutations;

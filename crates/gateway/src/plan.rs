@@ -25,7 +25,8 @@ use ferrobot_domain::catalogue::{
 use ferrobot_domain::hooks;
 use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
 use ferrobot_persistence::query::{
-    ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope,
+    ArgTarget, ArgValue, FilterArg, Keys, LevelSpec, Link, Rows, Scope, MAX_FILTER_TEXT,
+    MAX_FILTER_VALUES,
 };
 use ferrobot_persistence::{Cell, ColType, Store, StoreError};
 use uuid::Uuid;
@@ -172,7 +173,7 @@ impl Extension for PlanExtensionImpl {
         if introspects {
             return next.run(ctx, operation_name).await;
         }
-        let planner = Planner { served: &state.served, document: &document, variables: &variables };
+        let planner = Planner::new(&state.served, &document, &variables);
         let before = state.store.statements();
         let started = std::time::Instant::now();
         let answered = match kind {
@@ -213,6 +214,45 @@ pub(crate) struct Planner<'a> {
     pub(crate) served: &'a Served,
     pub(crate) document: &'a ExecutableDocument,
     pub(crate) variables: &'a Variables,
+    /// Filter values the document has carried so far (see [`MAX_FILTER_VALUES`]).
+    filter_values: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> Planner<'a> {
+    pub(crate) fn new(
+        served: &'a Served,
+        document: &'a ExecutableDocument,
+        variables: &'a Variables,
+    ) -> Planner<'a> {
+        Planner { served, document, variables, filter_values: Default::default() }
+    }
+
+    /// Counts a filter argument's values against the document's budget and checks each one's
+    /// length: past either limit the argument is refused, before any SQL is built.
+    fn admit(&self, argument: &str, values: &[ArgValue]) -> Result<(), StoreError> {
+        let invalid =
+            |message: String| StoreError::Invalid { argument: argument.to_owned(), message };
+        let total = self
+            .filter_values
+            .fetch_add(values.len(), std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(values.len());
+        if total > MAX_FILTER_VALUES {
+            return Err(invalid(format!(
+                "Ensure the filters of one request have at most {MAX_FILTER_VALUES} values in all (this one has at least {total})."
+            )));
+        }
+        for value in values {
+            if let ArgValue::Str(text) = value {
+                let chars = text.chars().count();
+                if chars > MAX_FILTER_TEXT {
+                    return Err(invalid(format!(
+                        "Ensure this value has at most {MAX_FILTER_TEXT} characters (it has {chars})."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
@@ -859,6 +899,7 @@ impl Planner<'_> {
             }
             let values = arg_values(&value);
             let Some((target, lookup)) = filter else { continue };
+            self.admit(name, &values)?;
             node.filters.push(FilterArg { argument: name.to_owned(), target, lookup, values });
         }
         Ok(())

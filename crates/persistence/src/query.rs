@@ -169,6 +169,45 @@ fn uuid_value(u: Uuid) -> Value {
     Value::Uuid(Some(Box::new(u)))
 }
 
+/// The most values a request's filter arguments may carry in all. A statement carries its own
+/// filters and those of the levels above it, and SQLite binds at most 32,766 values.
+pub const MAX_FILTER_VALUES: usize = 20_000;
+
+/// The longest text a filter value may have, in characters. SQLite refuses `LIKE` patterns over
+/// 50,000 bytes, and a value four bytes a character, escaped, stays under that.
+pub const MAX_FILTER_TEXT: usize = 4_096;
+
+/// Key lists longer than this are written into the statement as constants, not bound: the
+/// keys a tree filter or a list of names resolves to are not bounded by the filter's values.
+const BOUND_KEYS: usize = 1_000;
+
+/// A UUID as a constant of the statement's text, as each backend stores it.
+fn uuid_constant(backend: Backend, u: Uuid) -> SimpleExpr {
+    match backend {
+        Backend::Postgres => SimpleExpr::Constant(uuid_value(u)),
+        Backend::Sqlite | Backend::MySql => {
+            SimpleExpr::Constant(Value::Bytes(Some(Box::new(u.as_bytes().to_vec()))))
+        }
+    }
+}
+
+/// Any of `conditions`, nested in groups: a flat `a OR b OR …` of n terms is an expression n
+/// deep, and SQLite refuses expressions deeper than 1,000. Groups of 64 keep 20,000 terms
+/// under 150 deep.
+pub(crate) fn any_of(conditions: impl IntoIterator<Item = Condition>) -> Condition {
+    const GROUP: usize = 64;
+    let mut items: Vec<Condition> = conditions.into_iter().collect();
+    while items.len() > GROUP {
+        let mut grouped = Vec::with_capacity(items.len() / GROUP + 1);
+        let mut rest = items.into_iter().peekable();
+        while rest.peek().is_some() {
+            grouped.push(rest.by_ref().take(GROUP).fold(Cond::any(), Condition::add));
+        }
+        items = grouped;
+    }
+    items.into_iter().fold(Cond::any(), Condition::add)
+}
+
 /// The rows of a level: the key that links each row to its parent (if any), then the selected
 /// columns, in one flat vector.
 #[derive(Debug, Default)]
@@ -211,11 +250,13 @@ pub enum Keys {
 }
 
 impl Keys {
-    fn condition(&self, column: Expr) -> SimpleExpr {
+    fn condition(&self, backend: Backend, column: Expr) -> SimpleExpr {
         match self {
             Keys::List(ids) => {
                 if ids.is_empty() {
                     Expr::val(1).eq(0)
+                } else if ids.len() > BOUND_KEYS {
+                    column.is_in(ids.iter().map(|u| uuid_constant(backend, *u)))
                 } else {
                     column.is_in(ids.iter().map(|u| uuid_value(*u)))
                 }
@@ -379,15 +420,16 @@ impl Store {
                 select.from_as(Alias::new(&model.table), t.clone());
                 select.expr(qualified("id"));
                 types.push(ColType::Uuid);
-                scope_condition =
-                    Cond::all().add(keys.condition(qualified("id"))).add(spec.condition.clone());
+                scope_condition = Cond::all()
+                    .add(keys.condition(self.backend, qualified("id")))
+                    .add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
             }
             Link::Reverse { column, content_type, keys } => {
                 select.from_as(Alias::new(&model.table), t.clone());
                 select.expr(qualified(column));
                 types.push(ColType::Uuid);
-                let mut link = Cond::all().add(keys.condition(qualified(column)));
+                let mut link = Cond::all().add(keys.condition(self.backend, qualified(column)));
                 if let Some((ct_column, label)) = content_type {
                     link = link.add(qualified(ct_column).eq(label.as_str()));
                 }
@@ -420,11 +462,12 @@ impl Store {
                 );
                 select.expr(th_col(source_column));
                 types.push(ColType::Uuid);
-                let mut link = Cond::all().add(keys.condition(th_col(source_column)));
+                let mut link = Cond::all().add(keys.condition(self.backend, th_col(source_column)));
                 let mut sub = Query::select();
                 sub.column((th.clone(), Alias::new(target_column)))
                     .from_as(Alias::new(table), th.clone());
-                let mut sub_cond = Cond::all().add(keys.condition(th_col(source_column)));
+                let mut sub_cond =
+                    Cond::all().add(keys.condition(self.backend, th_col(source_column)));
                 if let Some(ct) = content_type {
                     link = link.add(th_col("content_type").eq(ct.as_str()));
                     sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
@@ -466,7 +509,7 @@ impl Store {
                 let near_end = Expr::col((near.clone(), Alias::new(endpoint_column)));
                 select.expr(near_end.clone());
                 types.push(ColType::Uuid);
-                let mut link = Cond::all().add(keys.condition(near_end.clone()));
+                let mut link = Cond::all().add(keys.condition(self.backend, near_end.clone()));
                 if let Some(own) = own_filter(&model.table, &spec.condition) {
                     link = link.add(qualified("id").in_subquery(own));
                 }
@@ -474,7 +517,7 @@ impl Store {
                 let mut sub = Query::select();
                 pairing(&mut sub);
                 sub.column((far.clone(), Alias::new(target_column)))
-                    .cond_where(keys.condition(near_end.clone()));
+                    .cond_where(keys.condition(self.backend, near_end.clone()));
                 scope_condition =
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by_expr(near_end.into(), Order::Asc);
@@ -659,17 +702,15 @@ impl Store {
             FilterKind::ContentType => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
-                let mut any = Cond::any();
-                for v in &arg.values {
+                let any = any_of(arg.values.iter().map(|v| {
                     let pattern = format!("%\"{}\"%", escape_like(&v.text()));
-                    any = any.add(
-                        Expr::expr(Func::cast_as(
-                            Expr::col(Alias::new(&column)),
-                            Alias::new(text_type(self.backend)),
-                        ))
-                        .like(LikeExpr::new(pattern).escape('\\')),
-                    );
-                }
+                    Expr::expr(Func::cast_as(
+                        Expr::col(Alias::new(&column)),
+                        Alias::new(text_type(self.backend)),
+                    ))
+                    .like(LikeExpr::new(pattern).escape('\\'))
+                    .into_condition()
+                }));
                 negate_if(arg.lookup, any)
             }
             _ => {
@@ -727,16 +768,18 @@ impl Store {
                 Ok(expr.eq(want).into_condition())
             }
             FilterKind::DateTime => {
-                let mut any = Cond::any();
+                let mut terms = Vec::with_capacity(arg.values.len());
                 for v in &arg.values {
                     let text = v.text();
                     let when = parse_datetime(&text).ok_or_else(|| {
                         invalid(&arg.argument, format!("Enter a valid date/time: '{text}'."))
                     })?;
                     let value = Value::ChronoDateTimeUtc(Some(Box::new(when)));
-                    any = any.add(compare(col(column).into(), arg.lookup.positive(), value));
+                    terms.push(
+                        compare(col(column).into(), arg.lookup.positive(), value).into_condition(),
+                    );
                 }
-                Ok(guard(any))
+                Ok(guard(any_of(terms)))
             }
             FilterKind::Number | FilterKind::Decimal => {
                 let c = text_or_number_condition(self.backend, expr.into(), arg, true)?;
@@ -838,18 +881,18 @@ impl Store {
             select.column(Alias::new("parent_id"));
             types.push(ColType::Uuid);
         }
-        let mut any = Cond::any();
+        let mut terms = Vec::new();
         if !ids.is_empty() {
-            any = any.add(col("id").is_in(ids.iter().map(|u| uuid_value(*u))));
+            terms.push(col("id").is_in(ids.iter().map(|u| uuid_value(*u))).into_condition());
         }
         if let (Some(l), false) = (&lookup, names.is_empty()) {
-            any = any.add(col(l).is_in(names.iter().cloned()));
+            terms.push(col(l).is_in(names.iter().cloned()).into_condition());
         }
         if let Some(computed) = cidr {
             let bytes_col = landing.fields[computed.from[0]].column.clone().unwrap_or_default();
             let length_col = landing.fields[computed.from[1]].column.clone().unwrap_or_default();
             for (_, bytes, length) in &prefixes {
-                any = any.add(
+                terms.push(
                     Cond::all()
                         .add(col(&bytes_col).eq(bytes.clone()))
                         .add(col(&length_col).eq(*length)),
@@ -857,7 +900,7 @@ impl Store {
             }
         }
         if !tree {
-            select.cond_where(any);
+            select.cond_where(any_of(terms));
         }
         let rows = self.fetch(&select, &types).await?;
         let mut matched = HashSet::new();
@@ -931,7 +974,7 @@ impl Store {
     ) -> Condition {
         let Some((&first, rest)) = hops.split_first() else {
             return match leaf {
-                Some(keys) => keys.condition(col("id")).into_condition(),
+                Some(keys) => keys.condition(self.backend, col("id")).into_condition(),
                 None => Cond::all(),
             };
         };
@@ -948,9 +991,9 @@ impl Store {
         };
         match &rel.shape {
             RelationShape::Forward { column, .. } => match next {
-                Some(keys) => {
-                    Cond::all().add(col(column).is_not_null()).add(keys.condition(col(column)))
-                }
+                Some(keys) => Cond::all()
+                    .add(col(column).is_not_null())
+                    .add(keys.condition(self.backend, col(column))),
                 None => col(column).is_not_null().into_condition(),
             },
             RelationShape::Reverse { column, content_type, .. } => {
@@ -961,7 +1004,7 @@ impl Store {
                     c = c.add(col(ct_column).eq(label.as_str()));
                 }
                 if let Some(keys) = next {
-                    c = c.add(keys.condition(col("id")));
+                    c = c.add(keys.condition(self.backend, col("id")));
                 }
                 s.cond_where(c);
                 col("id").in_subquery(s).into_condition()
@@ -978,7 +1021,9 @@ impl Store {
                 s.column((near.clone(), Alias::new(endpoint_column)));
                 join_pairing(&mut s, table, &near, &far, group_column, side_column);
                 if let Some(keys) = next {
-                    s.cond_where(keys.condition(Expr::col((far, Alias::new(target_column)))));
+                    s.cond_where(
+                        keys.condition(self.backend, Expr::col((far, Alias::new(target_column)))),
+                    );
                 }
                 col("id").in_subquery(s).into_condition()
             }
@@ -1000,7 +1045,7 @@ impl Store {
                     c = c.add(col(column).eq(value.as_str()));
                 }
                 if let Some(keys) = next {
-                    c = c.add(keys.condition(col(target_column)));
+                    c = c.add(keys.condition(self.backend, col(target_column)));
                 }
                 s.cond_where(c);
                 col("id").in_subquery(s).into_condition()
@@ -1100,7 +1145,9 @@ fn text_or_number_condition(
     numeric: bool,
 ) -> StoreResult<Condition> {
     let lookup = arg.lookup.positive();
-    let mut any = Cond::any();
+    let mut terms = Vec::with_capacity(arg.values.len());
+    // Exact values are one `IN (…)`, however many there are.
+    let mut exact = Vec::new();
     for v in &arg.values {
         let value: Value = if numeric {
             match v {
@@ -1124,7 +1171,10 @@ fn text_or_number_condition(
         let lower = || Expr::expr(Func::lower(expr.clone()));
         let like = |pattern: String| lower().like(LikeExpr::new(pattern).escape('\\'));
         let c: SimpleExpr = match lookup {
-            Lookup::Exact => Expr::expr(expr.clone()).eq(value),
+            Lookup::Exact => {
+                exact.push(value);
+                continue;
+            }
             Lookup::Ie => lower().eq(text.to_lowercase()),
             Lookup::Ic => like(format!("%{}%", escape_like(&text.to_lowercase()))),
             Lookup::Isw => like(format!("{}%", escape_like(&text.to_lowercase()))),
@@ -1164,9 +1214,14 @@ fn text_or_number_condition(
             }
             _ => Expr::expr(expr.clone()).eq(value),
         };
-        any = any.add(c);
+        terms.push(c.into_condition());
     }
-    Ok(any)
+    match exact.len() {
+        0 => {}
+        1 => terms.extend(exact.pop().map(|v| Expr::expr(expr.clone()).eq(v).into_condition())),
+        _ => terms.push(Expr::expr(expr).is_in(exact).into_condition()),
+    }
+    Ok(any_of(terms))
 }
 
 /// The custom field definitions, as one statement and a row reader shared by the request path
