@@ -95,3 +95,127 @@ async fn huge_filter_values_are_refused(backend: Backend) -> anyhow::Result<()> 
     Ok(())
 }
 backend_test!(huge_filter_values, huge_filter_values_are_refused);
+
+/// A write that holds the database (another process's, here a second store on the same
+/// database, as `ferrobot import` is) stalls no read; the writes behind it queue, and those
+/// that do not get their turn in time are refused as retryable, with nothing written.
+async fn reads_never_wait_for_writers(backend: Backend) -> anyhow::Result<()> {
+    let wait = std::time::Duration::from_millis(1_500);
+    let options = ferrobot_persistence::StoreOptions { write_wait: wait, ..Default::default() };
+    let app = TestApp::start_with(backend, options.clone()).await?;
+    app.import(seed(3)).await?;
+    let catalogue = app.store.catalogue().clone();
+    let other = ferrobot_persistence::Store::connect_with(&app.db.url, catalogue, &options).await?;
+    let actor = ferrobot_persistence::import::import_actor();
+    let write = ferrobot_persistence::write::WriteOptions::new(actor, "orm", "");
+    let holder = other.writer(write).await?;
+    // More writes than the pools have connections, and reads beside them.
+    let writes = (0..20).map(|i| {
+        let query = format!("mutation {{ tag_create(input: {{name: \"held-{i}\"}}) {{ id }} }}");
+        let app = &app;
+        async move { app.graphql_with_headers(&query).await }
+    });
+    let reads = (0..40).map(|_| app.graphql("{ devices { name tags { name } } }", Value::Null));
+    let (writes, reads) =
+        tokio::join!(futures_util::future::join_all(writes), futures_util::future::join_all(reads));
+    for read in reads {
+        let (status, body, _) = read?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["devices"].as_array().map(Vec::len), Some(3), "{body}");
+    }
+    for write in writes {
+        let (status, retry_after, body) = write?;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(error_of(&body)["extensions"]["code"], "BUSY", "{body}");
+        assert_eq!(error_of(&body)["extensions"]["retryable"], true, "{body}");
+    }
+    holder.rollback().await?;
+    other.close().await;
+    // Nothing of the refused writes is there, and the next write goes through.
+    let (_, body, _) = app.graphql("{ tags(name__isw: \"held-\") { name } }", Value::Null).await?;
+    assert_eq!(body["data"]["tags"], json!([]), "{body}");
+    let (status, body, _) = app
+        .graphql("mutation { tag_create(input: {name: \"after\"}) { name } }", Value::Null)
+        .await?;
+    assert_eq!((status, &body["data"]["tag_create"]["name"]), (200, &json!("after")), "{body}");
+    Ok(())
+}
+backend_test!(reads_beside_a_held_write, reads_never_wait_for_writers);
+
+/// Every value the schema lets in fits its column and the model's range, checked before the
+/// write with Django's words; the object stays writable after a refused value.
+async fn values_past_a_range_are_refused(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    let (status, body, _) = app.graphql(r#"mutation {
+      status_update(ref: {name: "Active"}, input: {content_types: ["dcim.device", "dcim.rack", "ipam.vlan", "dcim.location", "dcim.interface", "ipam.prefix", "ipam.ipaddress"]}) { name }
+      rack_create(input: {name: "r1", location: {name: "site-001"}, status: {name: "Active"}, u_height: 10}) { id }
+    }"#, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    let device = |position: i64| {
+        format!(
+            r#"mutation {{ device_update(ref: {{name: "dev-00001"}}, input: {{rack: {{name: "r1"}}, face: FRONT, position: {position}}}) {{ position }} }}"#
+        )
+    };
+    let vlan = |vid: i64| {
+        format!(
+            r#"mutation {{ vlan_create(input: {{name: "v{vid}", vid: {vid}, status: {{name: "Active"}}}}) {{ vid }} }}"#
+        )
+    };
+    let cases = [
+        (device(0), "position", "Ensure this value is greater than or equal to 1."),
+        (device(32_768), "position", "Ensure this value is less than or equal to 32767."),
+        (device(65_536), "position", "Ensure this value is less than or equal to 32767."),
+        (device(2_147_483_647), "position", "Ensure this value is less than or equal to 32767."),
+        (vlan(0), "vid", "Ensure this value is greater than or equal to 1."),
+        (vlan(4_095), "vid", "Ensure this value is less than or equal to 4094."),
+        (vlan(5_000), "vid", "Ensure this value is less than or equal to 4094."),
+        (
+            r#"mutation { rack_update(ref: {name: "r1"}, input: {u_height: 501}) { u_height } }"#.into(),
+            "u_height",
+            "Ensure this value is less than or equal to 500.",
+        ),
+        (
+            r#"mutation { interface_update(ref: {device: {name: "dev-00001"}, name: "eth0"}, input: {mtu: 70000}) { mtu } }"#.into(),
+            "mtu",
+            "Ensure this value is less than or equal to 65536.",
+        ),
+    ];
+    for (query, field, message) in cases {
+        let (status, body, _) = app.graphql(&query, Value::Null).await?;
+        assert_eq!(status, 200, "{query}: {body}");
+        let error = error_of(&body);
+        assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{query}: {body}");
+        assert_eq!(error["extensions"]["fields"][field][0], message, "{query}: {body}");
+    }
+    // In range: written, and the rack is still writable.
+    let (_, body, _) = app.graphql(&device(9), Value::Null).await?;
+    assert_eq!(body["data"]["device_update"]["position"], 9, "{body}");
+    let (_, body, _) = app.graphql(&vlan(4_094), Value::Null).await?;
+    assert_eq!(body["data"]["vlan_create"]["vid"], 4094, "{body}");
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { rack_update(ref: {name: "r1"}, input: {u_height: 12}) { u_height } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(body["data"]["rack_update"]["u_height"], 12, "{body}");
+    // Arguments of computed fields.
+    for (query, argument) in [
+        (r#"{ prefixes { available_ips(limit: -1) } }"#, "limit"),
+        (r#"{ prefixes { available_ips(limit: 1001) } }"#, "limit"),
+        (r#"{ racks { elevation(face: "sideways") { name } } }"#, "face"),
+    ] {
+        let (status, body, _) = app.graphql(query, Value::Null).await?;
+        assert_eq!(status, 200, "{query}: {body}");
+        let error = error_of(&body);
+        assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{query}: {body}");
+        assert_eq!(error["extensions"]["argument"], argument, "{query}: {body}");
+    }
+    let (_, body, _) =
+        app.graphql(r#"{ racks { elevation(face: "rear") { name } } }"#, Value::Null).await?;
+    assert_eq!(body["data"]["racks"][0]["elevation"].as_array().map(Vec::len), Some(12), "{body}");
+    Ok(())
+}
+backend_test!(values_past_a_range, values_past_a_range_are_refused);

@@ -73,10 +73,15 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
                 None => return Err(format!("Value '{s}' is not a valid choice.")),
             }
         }
-        FieldKind::Integer { min, .. } => {
+        FieldKind::Integer { size, min, max } => {
             let i = v.as_i64().ok_or_else(|| format!("Expected an integer, got {v}."))?;
-            if let Some(m) = min.filter(|m| i < *m) {
+            // The model's validators first, then the column's range, as Django runs them.
+            let (lowest, highest) = size.range();
+            if let Some(m) = min.filter(|m| i < *m).or((i < lowest).then_some(lowest)) {
                 return Err(format!("Ensure this value is greater than or equal to {m}."));
+            }
+            if let Some(m) = max.filter(|m| i > *m).or((i > highest).then_some(highest)) {
+                return Err(format!("Ensure this value is less than or equal to {m}."));
             }
             Scalar::Int(i)
         }
@@ -202,12 +207,35 @@ mod tests {
             Json::String("x".repeat(300)),
             Err("Ensure this value has at most 255 characters (it has 300)."),
         );
-        check(
-            "dcim.interface",
-            "mtu",
-            Json::from(-1),
-            Err("Ensure this value is greater than or equal to 0."),
-        );
+        // Spec: the model's validators (BaseInterface.mtu: 1–65536, VLAN.vid: 1–4094), then the
+        // column's range (connection.ops.integer_field_range; PositiveSmallIntegerField ≤ 32767).
+        let ranges: [(&str, &str, i64, Result<Scalar, &str>); 7] = [
+            ("dcim.interface", "mtu", 0, Err("Ensure this value is greater than or equal to 1.")),
+            ("dcim.interface", "mtu", 65_536, Ok(Scalar::Int(65_536))),
+            (
+                "dcim.interface",
+                "mtu",
+                65_537,
+                Err("Ensure this value is less than or equal to 65536."),
+            ),
+            ("ipam.vlan", "vid", 4_095, Err("Ensure this value is less than or equal to 4094.")),
+            ("dcim.device", "position", 32_767, Ok(Scalar::Int(32_767))),
+            (
+                "dcim.device",
+                "position",
+                65_536,
+                Err("Ensure this value is less than or equal to 32767."),
+            ),
+            (
+                "dcim.device",
+                "vc_priority",
+                256,
+                Err("Ensure this value is less than or equal to 255."),
+            ),
+        ];
+        for (label, field, value, expect) in ranges {
+            check(label, field, Json::from(value), expect);
+        }
         check("dcim.interface", "mtu", Json::Null, Ok(Scalar::Null));
         check("dcim.interface", "name", Json::Null, Err(NOT_NULL));
     }

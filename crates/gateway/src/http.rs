@@ -104,6 +104,14 @@ struct GraphqlBody {
     operation_name: Option<String>,
 }
 
+/// HTTP 503 with `Retry-After`: the database did not take the request in time.
+fn busy(message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": crate::plan::BUSY, "retryable": true } }] });
+    let mut out = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    out.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    out
+}
+
 fn errors(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
 }
@@ -118,6 +126,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             user.write_enabled,
         ),
         Ok(Err(refusal)) => return detail(StatusCode::FORBIDDEN, refusal.detail()),
+        Err(ferrobot_persistence::StoreError::Busy(message)) => return busy(&message),
         Err(error) => {
             tracing::error!(%error, "authentication failed");
             return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
@@ -179,6 +188,11 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             })
             .collect();
         return (StatusCode::BAD_REQUEST, Json(json!({ "errors": errs }))).into_response();
+    }
+    if request_state.busy.load(std::sync::atomic::Ordering::Relaxed) {
+        let mut out = (StatusCode::SERVICE_UNAVAILABLE, Json(&response)).into_response();
+        out.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+        return out;
     }
     match serde_json::to_vec(&response) {
         Ok(bytes) => ([("content-type", "application/json")], bytes).into_response(),

@@ -89,9 +89,13 @@ pub(crate) async fn mutate(
     }
     if let Some(failure) = failure {
         writer.rollback().await?;
-        if let StoreError::Internal(message) = &failure.error {
-            tracing::error!(%message, "mutation failed");
-            return Err(failure.error);
+        match &failure.error {
+            StoreError::Internal(message) => {
+                tracing::error!(%message, "mutation failed");
+                return Err(failure.error);
+            }
+            StoreError::Busy(_) => return Err(failure.error),
+            _ => {}
         }
         return Ok(failed(&fields, write_error(failure)));
     }

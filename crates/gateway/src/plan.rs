@@ -51,6 +51,8 @@ pub struct RequestState {
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
     pub(crate) executed: std::sync::atomic::AtomicBool,
+    /// Set when the database was too busy to answer: the answer is HTTP 503, retryable.
+    pub(crate) busy: std::sync::atomic::AtomicBool,
 }
 
 impl RequestState {
@@ -68,6 +70,7 @@ impl RequestState {
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -189,6 +192,16 @@ impl Extension for PlanExtensionImpl {
                 }
                 Response::new(Value::Null)
             }
+            Err(StoreError::Busy(message)) => {
+                tracing::warn!(%message, "request refused: the database is busy");
+                state.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                let mut error = async_graphql::ServerError::new(message, None);
+                let mut extensions = async_graphql::ErrorExtensionValues::default();
+                extensions.set("code", BUSY);
+                extensions.set("retryable", true);
+                error.extensions = Some(extensions);
+                Response::from_errors(vec![error])
+            }
             Err(error) => {
                 tracing::error!(%error, "query failed");
                 Response::from_errors(vec![async_graphql::ServerError::new("internal error", None)])
@@ -209,6 +222,13 @@ fn operation_selection<'a>(
     };
     Some((op.node.ty, &op.node.selection_set.node))
 }
+
+/// The most available addresses or prefixes one `available_ips(limit:)` lists.
+const MAX_AVAILABLE: i64 = 1_000;
+
+/// The `extensions.code` of a request the database was too busy to take (HTTP 503 with
+/// `Retry-After`): nothing was written, and the same request may be sent again.
+pub const BUSY: &str = "BUSY";
 
 pub(crate) struct Planner<'a> {
     pub(crate) served: &'a Served,
@@ -744,17 +764,25 @@ impl Planner<'_> {
                     node.column(&column("u_height"), ColType::Int(IntSize::Small)),
                     node.column(&column("desc_units"), ColType::Bool),
                 ];
-                let face = sub
-                    .node
-                    .get_argument("face")
-                    .and_then(|v| self.constant(&v.node))
-                    .and_then(|v| match v {
-                        Value::String(s) => Some(s.to_lowercase()),
-                        Value::Enum(e) => Some(e.as_str().to_lowercase()),
-                        _ => None,
-                    })
-                    .and_then(|f| ferrobot_domain::rack::Face::from_stored(&f))
-                    .unwrap_or(ferrobot_domain::rack::Face::Front);
+                let face = match sub.node.get_argument("face").and_then(|v| self.constant(&v.node))
+                {
+                    None | Some(Value::Null) => ferrobot_domain::rack::Face::Front,
+                    Some(value) => {
+                        let text = match value {
+                            Value::String(s) => s,
+                            Value::Enum(e) => e.to_string(),
+                            other => other.to_string(),
+                        };
+                        ferrobot_domain::rack::Face::from_stored(&text.to_lowercase()).ok_or_else(
+                            || StoreError::Invalid {
+                                argument: "face".into(),
+                                message: format!(
+                                    "Select a valid choice. {text} is not one of the available choices."
+                                ),
+                            },
+                        )?
+                    }
+                };
                 let select = self
                     .collect(&sub.node.selection_set.node, "RackUnitType")?
                     .into_iter()
@@ -771,16 +799,31 @@ impl Planner<'_> {
                     node.column(&column(rule.length), ColType::Int(IntSize::Int)),
                     node.column(&column("type"), ColType::Text),
                 ];
-                let limit = sub
-                    .node
-                    .get_argument("limit")
-                    .and_then(|v| self.constant(&v.node))
-                    .and_then(|v| match v {
-                        Value::Number(n) => n.as_u64(),
-                        _ => None,
-                    })
-                    .unwrap_or(10)
-                    .min(1000) as usize;
+                let limit =
+                    match sub.node.get_argument("limit").and_then(|v| self.constant(&v.node)) {
+                        None | Some(Value::Null) => 10,
+                        Some(value) => {
+                            let n = match value {
+                                Value::Number(n) => n.as_i64().unwrap_or(i64::MAX),
+                                _ => -1,
+                            };
+                            let invalid = |message: String| StoreError::Invalid {
+                                argument: "limit".into(),
+                                message,
+                            };
+                            if n < 0 {
+                                return Err(invalid(
+                                    "Ensure this value is greater than or equal to 0.".into(),
+                                ));
+                            }
+                            if n > MAX_AVAILABLE {
+                                return Err(invalid(format!(
+                                    "Ensure this value is less than or equal to {MAX_AVAILABLE}."
+                                )));
+                            }
+                            n as usize
+                        }
+                    };
                 let select = self
                     .collect(&sub.node.selection_set.node, "UtilizationType")?
                     .into_iter()

@@ -68,7 +68,8 @@ impl Store {
             ]);
         let (sql, values) = insert.build_any(&*self.backend.query_builder());
         self.count();
-        self.db.execute(self.statement(sql, values)).await?;
+        let _turn = self.write_turn().await?;
+        self.writer_db.execute(self.statement(sql, values)).await?;
         Ok(id)
     }
 
@@ -146,7 +147,8 @@ impl Store {
             ]);
         let (sql, values) = insert.build_any(&*self.backend.query_builder());
         self.count();
-        self.db.execute(self.statement(sql, values)).await?;
+        let _turn = self.write_turn().await?;
+        self.writer_db.execute(self.statement(sql, values)).await?;
         Ok(id)
     }
 

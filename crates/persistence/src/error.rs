@@ -24,6 +24,11 @@ pub enum StoreError {
     Invalid { argument: String, message: String },
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The database could not take the request in time: a write waited too long for its turn
+    /// or for a lock another process holds, or no connection was free. Nothing was written;
+    /// the same request may be sent again.
+    #[error("{0}")]
+    Busy(String),
     #[error("database error: {0}")]
     Internal(String),
 }
@@ -32,6 +37,21 @@ impl From<sea_orm::DbErr> for StoreError {
     fn from(error: sea_orm::DbErr) -> Self {
         let text = error.to_string();
         let lower = text.to_lowercase();
+        // SQLite's SQLITE_BUSY, PostgreSQL's lock_timeout (55P03) and deadlocks (40P01),
+        // MySQL's 1205 and 1213, and a pool with no free connection in time.
+        let busy = [
+            "database is locked",
+            "lock timeout",
+            "lock wait timeout",
+            "deadlock",
+            "pool timed out",
+        ];
+        if busy.iter().any(|b| lower.contains(b)) {
+            return StoreError::Busy(
+                "The database was busy and did not take the request in time; nothing was written. Try again."
+                    .into(),
+            );
+        }
         if lower.contains("unique") || lower.contains("duplicate") || lower.contains("foreign key")
         {
             StoreError::Conflict { fields: Vec::new(), message: text, operation: None }

@@ -48,10 +48,46 @@ impl Backend {
     }
 }
 
-/// A pool of connections plus the resolved catalogue that describes its tables.
+/// Pool sizes and waits. The defaults suit one server on a small machine; `ferrobot serve`
+/// reads them from its settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for reads and token lookups (SQLite reads of a file also have their own
+    /// read-only connections).
+    pub readers: u32,
+    /// How long a write waits for its turn before it is refused as busy ([`StoreError::Busy`]):
+    /// first behind the other writes of this process, in the order they came, then for the
+    /// database's lock against other processes (`ferrobot import`, other replicas).
+    pub write_wait: Duration,
+    /// How long a read waits for a free connection before it is refused as busy.
+    pub read_wait: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            readers: 16,
+            write_wait: Duration::from_secs(10),
+            read_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Connection pools plus the resolved catalogue that describes their tables.
+///
+/// Readers and writers have pools of their own, so that a write waiting for the database's lock
+/// never holds a connection a read (or a token lookup) needs: on SQLite, readers of a WAL file
+/// take no lock at all. Writers take turns through `write_turn`, a fair queue: one write of this
+/// process at a time holds the writer connection, which all writers would wait for anyway (they
+/// serialise on the change log's sequence counter).
 #[derive(Clone)]
 pub struct Store {
+    /// The reader pool.
     pub(crate) db: DatabaseConnection,
+    /// The writer pool: one connection on SQLite, a spare beside it elsewhere.
+    pub(crate) writer_db: DatabaseConnection,
+    write_turn: Arc<tokio::sync::Mutex<()>>,
+    write_wait: Duration,
     pub(crate) backend: Backend,
     pub(crate) catalogue: Arc<Catalogue>,
     statements: Arc<AtomicU64>,
@@ -62,9 +98,21 @@ pub struct Store {
     pub(crate) reader: Option<Arc<crate::sqlite_read::SqliteReader>>,
 }
 
+/// A write's turn: held from before its transaction begins until it ends.
+pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
 impl Store {
-    /// Connects to `url`. A SQLite file (and its directory) is created when missing.
+    /// Connects to `url` with the default options.
     pub async fn connect(url: &str, catalogue: Arc<Catalogue>) -> StoreResult<Store> {
+        Store::connect_with(url, catalogue, &StoreOptions::default()).await
+    }
+
+    /// Connects to `url`. A SQLite file (and its directory) is created when missing.
+    pub async fn connect_with(
+        url: &str,
+        catalogue: Arc<Catalogue>,
+        settings: &StoreOptions,
+    ) -> StoreResult<Store> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -77,54 +125,101 @@ impl Store {
             )));
         };
         let url = url.replacen("mariadb:", "mysql:", 1);
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = ConnectOptions::new(url.clone());
-        options.sqlx_logging(false).acquire_timeout(Duration::from_secs(30));
-        if backend == Backend::Sqlite {
-            let memory = url.contains(":memory:") || url.contains("mode=memory");
-            if !memory {
-                if let Some(path) = sqlite_path(&url) {
-                    if let Some(dir) = std::path::Path::new(&path).parent() {
-                        if !dir.as_os_str().is_empty() {
-                            std::fs::create_dir_all(dir).map_err(|e| {
-                                StoreError::Internal(format!("create {}: {e}", dir.display()))
-                            })?;
-                        }
+        options.sqlx_logging(false).acquire_timeout(settings.read_wait);
+        let write_wait = settings.write_wait;
+        let (db, writer_db, reader) = match backend {
+            Backend::Sqlite => {
+                if !memory {
+                    create_parent_dir(&url)?;
+                }
+                let mut writer = options.clone();
+                writer.max_connections(1).min_connections(1).acquire_timeout(write_wait);
+                writer.map_sqlx_sqlite_opts(move |opts| {
+                    let opts = opts
+                        .create_if_missing(true)
+                        .foreign_keys(true)
+                        .busy_timeout(write_wait)
+                        .with_regexp();
+                    if memory {
+                        opts
+                    } else {
+                        opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     }
-                }
-            }
-            // One writer at a time is SQLite's nature; WAL lets readers run beside it.
-            options.max_connections(if memory { 1 } else { 8 }).min_connections(1);
-            options.map_sqlx_sqlite_opts(move |opts| {
-                let opts = opts
-                    .create_if_missing(true)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(30))
-                    .with_regexp();
+                });
+                let writer_db = Database::connect(writer).await?;
                 if memory {
-                    opts
+                    // One in-memory database is one connection: readers share it.
+                    (writer_db.clone(), writer_db, None)
                 } else {
-                    opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    options.max_connections(settings.readers.max(1)).min_connections(1);
+                    options.map_sqlx_sqlite_opts(|opts| {
+                        opts.read_only(true).busy_timeout(Duration::from_secs(5)).with_regexp()
+                    });
+                    let db = Database::connect(options).await?;
+                    let reader = sqlite_path(&url)
+                        .map(|p| Arc::new(crate::sqlite_read::SqliteReader::new(p)));
+                    (db, writer_db, reader)
                 }
-            });
-        } else {
-            options.max_connections(16);
-        }
-        let reader = match backend {
-            Backend::Sqlite if !(url.contains(":memory:") || url.contains("mode=memory")) => {
-                sqlite_path(&url).map(|p| Arc::new(crate::sqlite_read::SqliteReader::new(p)))
             }
-            _ => None,
+            Backend::Postgres => {
+                let mut writer = options.clone();
+                writer.max_connections(2).acquire_timeout(write_wait);
+                // A lock another replica's write holds is waited for as long as a turn here.
+                let lock_timeout = format!("{}ms", write_wait.as_millis());
+                writer.map_sqlx_postgres_opts(move |opts| {
+                    opts.options([("lock_timeout", lock_timeout.as_str())])
+                });
+                options.max_connections(settings.readers.max(1));
+                (Database::connect(options).await?, Database::connect(writer).await?, None)
+            }
+            Backend::MySql => {
+                let seconds = write_wait.as_secs().max(1);
+                let pool = sqlx::mysql::MySqlPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(write_wait)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            use sqlx::Executor;
+                            let set = format!("SET SESSION innodb_lock_wait_timeout = {seconds}");
+                            conn.execute(set.as_str()).await.map(|_| ())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(|e| {
+                        StoreError::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))
+                    })?;
+                options.max_connections(settings.readers.max(1));
+                let writer_db = sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool);
+                (Database::connect(options).await?, writer_db, None)
+            }
         };
-        let db = Database::connect(options).await?;
         Ok(Store {
             db,
+            writer_db,
+            write_turn: Arc::new(tokio::sync::Mutex::new(())),
+            write_wait,
             backend,
             catalogue,
             statements: Arc::new(AtomicU64::new(0)),
             sizes: Default::default(),
             reader,
         })
+    }
+
+    /// Waits for this write's turn, in the order writes asked, for at most the write wait.
+    pub(crate) async fn write_turn(&self) -> StoreResult<WriteTurn> {
+        tokio::time::timeout(self.write_wait, self.write_turn.clone().lock_owned()).await.map_err(
+            |_| {
+                StoreError::Busy(format!(
+                    "Another write held the database for {} ms; nothing was written. Try again.",
+                    self.write_wait.as_millis()
+                ))
+            },
+        )
     }
 
     pub fn backend(&self) -> Backend {
@@ -161,16 +256,29 @@ impl Store {
 
     pub(crate) async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
         self.count();
-        self.db.execute(Statement::from_string(self.backend.db(), sql.to_owned())).await?;
+        let _turn = self.write_turn().await?;
+        self.writer_db.execute(Statement::from_string(self.backend.db(), sql.to_owned())).await?;
         Ok(())
     }
 
-    pub async fn begin(&self) -> StoreResult<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+    /// Begins a write transaction on the writer connection, once it is this write's turn.
+    pub(crate) async fn begin(&self) -> StoreResult<(WriteTurn, DatabaseTransaction)> {
+        let turn = self.write_turn().await?;
+        Ok((turn, self.writer_db.begin().await?))
     }
 
     pub async fn close(self) {
         let _ = self.db.close().await;
+        let _ = self.writer_db.close().await;
+    }
+}
+
+fn create_parent_dir(url: &str) -> StoreResult<()> {
+    let Some(path) = sqlite_path(url) else { return Ok(()) };
+    match std::path::Path::new(&path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Internal(format!("create {}: {e}", dir.display()))),
+        _ => Ok(()),
     }
 }
 
@@ -181,9 +289,9 @@ fn sqlite_path(url: &str) -> Option<String> {
 }
 
 impl Store {
-    /// The raw connection, for the migrator only.
+    /// The writer connection, for the migrator only.
     pub fn connection(&self) -> &DatabaseConnection {
-        &self.db
+        &self.writer_db
     }
 }
 

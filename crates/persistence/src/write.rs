@@ -181,6 +181,9 @@ pub struct Writer<'s> {
     store: &'s Store,
     catalogue: Arc<Catalogue>,
     tx: Option<DatabaseTransaction>,
+    /// This write's turn among the writers of the process; dropped with the writer, after
+    /// the transaction has ended.
+    _turn: crate::store::WriteTurn,
     options: WriteOptions,
     /// The change log's table, when the catalogue has the model and the log is on.
     change_log_table: Option<Arc<str>>,
@@ -252,7 +255,7 @@ enum Found {
 impl Store {
     /// Begins a write: a transaction that holds the change feed's sequence until it ends.
     pub async fn writer(&self, options: WriteOptions) -> StoreResult<Writer<'_>> {
-        let tx = self.begin().await?;
+        let (turn, tx) = self.begin().await?;
         // Lock first: writers take turns from here, so SQLite never has to upgrade a read
         // transaction, and sequence numbers are handed out in commit order.
         let mut lock = Query::update();
@@ -273,6 +276,7 @@ impl Store {
             store: self,
             catalogue: self.catalogue.clone(),
             tx: Some(tx),
+            _turn: turn,
             change_log_table: self
                 .catalogue
                 .by_label(CHANGE_LOG)

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use ferrobot_domain::Catalogue;
 use ferrobot_gateway::{auth, AppState, Config};
 use ferrobot_persistence::import::Document;
-use ferrobot_persistence::Store;
+use ferrobot_persistence::{Store, StoreOptions};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,9 +111,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(backend: Backend) -> Result<TestApp> {
+        TestApp::start_with(backend, StoreOptions::default()).await
+    }
+
+    /// Starts a server whose store has these pool sizes and waits.
+    pub async fn start_with(backend: Backend, options: StoreOptions) -> Result<TestApp> {
         let db = TestDb::new(backend).await?;
         let catalogue = Arc::new(Catalogue::core()?);
-        let store = Store::connect(&db.url, catalogue).await?;
+        let store = Store::connect_with(&db.url, catalogue, &options).await?;
         ferrobot_migrations::migrate(&store).await?;
         let hash = auth::hash_password("secret").map_err(anyhow::Error::msg)?;
         let user = store.create_user("admin", &hash, true).await?;
@@ -194,6 +199,21 @@ impl TestApp {
             .and_then(|v| v.parse().ok());
         let body = response.json::<Value>().await?;
         Ok((status, body, statements))
+    }
+
+    /// POSTs a query with the app's token; returns status, the `Retry-After` header and body.
+    pub async fn graphql_with_headers(&self, query: &str) -> Result<(u16, Option<String>, Value)> {
+        let response = self
+            .client
+            .post(format!("{}/api/graphql/", self.base))
+            .header("Authorization", format!("Token {}", self.token))
+            .json(&serde_json::json!({ "query": query }))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let retry_after =
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
+        Ok((status, retry_after, response.json::<Value>().await?))
     }
 
     pub fn client(&self) -> &reqwest::Client {

@@ -123,6 +123,7 @@ struct RawField {
     choices: Vec<(String, String)>,
     size: Option<String>,
     min: Option<i64>,
+    max: Option<i64>,
     #[serde(default)]
     null: bool,
     #[serde(default)]
@@ -583,6 +584,7 @@ fn resolve_field(
                 Some(other) => return Err(format!("{}: unknown size {other}", f.name)),
             },
             min: f.min,
+            max: f.max,
         },
         "boolean" => FieldKind::Boolean,
         "datetime" => FieldKind::DateTime,

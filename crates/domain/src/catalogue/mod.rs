@@ -125,7 +125,10 @@ pub enum FieldKind {
     },
     Integer {
         size: IntSize,
+        /// The model's validators (`MinValueValidator`, `MaxValueValidator`); the column's own
+        /// range applies besides (see [`IntSize::range`]).
         min: Option<i64>,
+        max: Option<i64>,
     },
     Boolean,
     DateTime,
@@ -155,6 +158,17 @@ pub enum IntSize {
     Small,
     Int,
     Big,
+}
+
+impl IntSize {
+    /// The values the column holds on every backend, as Django's `integer_field_range`.
+    pub fn range(self) -> (i64, i64) {
+        match self {
+            IntSize::Small => (i64::from(i16::MIN), i64::from(i16::MAX)),
+            IntSize::Int => (i64::from(i32::MIN), i64::from(i32::MAX)),
+            IntSize::Big => (i64::MIN, i64::MAX),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
