@@ -181,6 +181,11 @@ async fn values_past_a_range_are_refused(backend: Backend) -> anyhow::Result<()>
             "mtu",
             "Ensure this value is less than or equal to 65536.",
         ),
+        (
+            format!(r#"mutation {{ location_update(ref: {{name: "site-001"}}, input: {{latitude: "{}"}}) {{ latitude }} }}"#, "9".repeat(40)),
+            "latitude",
+            "Ensure that there are no more than 8 digits in total.",
+        ),
     ];
     for (query, field, message) in cases {
         let (status, body, _) = app.graphql(&query, Value::Null).await?;

@@ -59,10 +59,18 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
             }
             Scalar::Text(s)
         }
-        FieldKind::Text | FieldKind::Decimal => Scalar::Text(match v {
+        FieldKind::Text => Scalar::Text(match v {
             Json::Number(n) => n.to_string(),
             _ => text()?,
         }),
+        FieldKind::Decimal { max_digits, decimal_places } => {
+            let s = match v {
+                Json::Number(n) => n.to_string(),
+                _ => text()?,
+            };
+            decimal(s.trim(), *max_digits, *decimal_places)?;
+            Scalar::Text(s.trim().to_owned())
+        }
         FieldKind::Choice { choices, .. } => {
             let s = text()?;
             if s.is_empty() && field.blank {
@@ -129,6 +137,52 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
             return Err("A reference is not a scalar.".into())
         }
     })
+}
+
+/// Checks a decimal's digits as Django's `DecimalValidator` counts them (leading zeros do not
+/// count; `0.001` has three decimal places and three digits).
+fn decimal(text: &str, max_digits: u32, decimal_places: u32) -> Result<(), String> {
+    let not_a_number = || format!("'{text}' value must be a decimal number.");
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i64>().map_err(|_| not_a_number())?),
+        None => (unsigned, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !all_digits(whole) || !all_digits(fraction) {
+        return Err(not_a_number());
+    }
+    // Decimal's (digits, exponent): the digits without leading zeros, the exponent of the last.
+    let digits_all = format!("{whole}{fraction}");
+    let significant = digits_all.trim_start_matches('0').len().max(1) as i64;
+    let exponent = exponent.saturating_sub(fraction.len() as i64);
+    let (digits, decimals) = if exponent >= 0 {
+        let digits = if digits_all.trim_start_matches('0').is_empty() {
+            1
+        } else {
+            significant.saturating_add(exponent)
+        };
+        (digits, 0)
+    } else if -exponent > significant {
+        (-exponent, -exponent)
+    } else {
+        (significant, -exponent)
+    };
+    let (max_digits, decimal_places) = (i64::from(max_digits), i64::from(decimal_places));
+    if digits > max_digits {
+        return Err(format!("Ensure that there are no more than {max_digits} digits in total."));
+    }
+    if decimals > decimal_places {
+        return Err(format!("Ensure that there are no more than {decimal_places} decimal places."));
+    }
+    if digits - decimals > max_digits - decimal_places {
+        return Err(format!(
+            "Ensure that there are no more than {} digits before the decimal point.",
+            max_digits - decimal_places
+        ));
+    }
+    Ok(())
 }
 
 /// The value a field takes when the input leaves it out, if it can be left out: its default,
@@ -238,6 +292,33 @@ mod tests {
         }
         check("dcim.interface", "mtu", Json::Null, Ok(Scalar::Null));
         check("dcim.interface", "name", Json::Null, Err(NOT_NULL));
+    }
+
+    #[test]
+    fn decimals_are_counted_as_django_does() {
+        // Spec: django/core/validators.py DecimalValidator; Location.latitude is (8, 6).
+        let cases: [(&str, Result<(), &str>); 10] = [
+            ("45.123456", Ok(())),
+            ("-45.5", Ok(())),
+            ("0.000001", Ok(())),
+            ("007.5", Ok(())),
+            ("1e1", Ok(())),
+            ("0.1234567", Err("Ensure that there are no more than 6 decimal places.")),
+            ("123.5", Err("Ensure that there are no more than 2 digits before the decimal point.")),
+            ("123456789", Err("Ensure that there are no more than 8 digits in total.")),
+            ("12,5", Err("'12,5' value must be a decimal number.")),
+            ("", Err("'' value must be a decimal number.")),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(decimal(text, 8, 6), expect.map_err(str::to_owned), "{text}");
+        }
+        check("dcim.location", "latitude", Json::from(45.5), Ok(Scalar::Text("45.5".into())));
+        check(
+            "dcim.location",
+            "latitude",
+            Json::String("9".repeat(40)),
+            Err("Ensure that there are no more than 8 digits in total."),
+        );
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn field_input_type(
         FieldKind::Boolean => TypeRef::named("Boolean"),
         FieldKind::DateTime => TypeRef::named("DateTime"),
         FieldKind::Date => TypeRef::named("Date"),
-        FieldKind::Decimal => TypeRef::named("Decimal"),
+        FieldKind::Decimal { .. } => TypeRef::named("Decimal"),
         FieldKind::Json => TypeRef::named("GenericScalar"),
         FieldKind::ContentTypes => TypeRef::named_list("String"),
         FieldKind::ForeignKey { to, .. } => {

@@ -867,7 +867,7 @@ impl Planner<'_> {
                 let render = match &f.kind {
                     FieldKind::Choice { .. } => Render::Enum,
                     FieldKind::IpBytes => Render::Ip,
-                    FieldKind::Decimal => Render::Decimal,
+                    FieldKind::Decimal { .. } => Render::Decimal,
                     _ => Render::Plain,
                 };
                 let col = node.column(

@@ -186,7 +186,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                 FieldKind::Boolean => TypeRef::named_nn("Boolean"),
                 FieldKind::DateTime => named("DateTime"),
                 FieldKind::Date => named("Date"),
-                FieldKind::Decimal => named("Decimal"),
+                FieldKind::Decimal { .. } => named("Decimal"),
                 FieldKind::Json => named("GenericScalar"),
                 FieldKind::IpBytes => TypeRef::named_nn("String"),
                 FieldKind::ContentType => named("String"),

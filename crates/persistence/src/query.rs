@@ -68,7 +68,7 @@ pub fn col_type(kind: &FieldKind) -> ColType {
         FieldKind::String { .. }
         | FieldKind::Text
         | FieldKind::Choice { .. }
-        | FieldKind::Decimal
+        | FieldKind::Decimal { .. }
         | FieldKind::ContentType => ColType::Text,
         FieldKind::Integer { size, .. } => ColType::Int(*size),
         FieldKind::Boolean => ColType::Bool,

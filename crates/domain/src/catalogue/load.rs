@@ -124,6 +124,8 @@ struct RawField {
     size: Option<String>,
     min: Option<i64>,
     max: Option<i64>,
+    max_digits: Option<u32>,
+    decimal_places: Option<u32>,
     #[serde(default)]
     null: bool,
     #[serde(default)]
@@ -589,7 +591,17 @@ fn resolve_field(
         "boolean" => FieldKind::Boolean,
         "datetime" => FieldKind::DateTime,
         "date" => FieldKind::Date,
-        "decimal" => FieldKind::Decimal,
+        "decimal" => match (f.max_digits, f.decimal_places) {
+            (Some(max_digits), Some(decimal_places)) if decimal_places <= max_digits => {
+                FieldKind::Decimal { max_digits, decimal_places }
+            }
+            _ => {
+                return Err(format!(
+                    "{}: a decimal needs max_digits and decimal_places (no more than max_digits)",
+                    f.name
+                ))
+            }
+        },
         "json" => FieldKind::Json,
         "ip_bytes" => FieldKind::IpBytes,
         "content_type" => {

@@ -133,7 +133,11 @@ pub enum FieldKind {
     Boolean,
     DateTime,
     Date,
-    Decimal,
+    /// Stored as text; Django's `DecimalField(max_digits, decimal_places)`.
+    Decimal {
+        max_digits: u32,
+        decimal_places: u32,
+    },
     Json,
     /// An IP address as 4 or 16 bytes (IPv4 / IPv6), so that ranges are indexed comparisons.
     IpBytes,
