@@ -224,3 +224,73 @@ async fn values_past_a_range_are_refused(backend: Backend) -> anyhow::Result<()>
     Ok(())
 }
 backend_test!(values_past_a_range, values_past_a_range_are_refused);
+
+/// Answers say what happened: a write that commits answers its objects, and a document whose
+/// variables do not fit it is refused before anything runs.
+async fn answers_tell_the_truth(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    // A model without an `id` filter is still read back after its create.
+    let create = r#"mutation { external_integration_create(input: {name: "ext", remote_url: "https://example.invalid"}) { name remote_url } }"#;
+    let (status, body, _) = app.graphql(create, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["external_integration_create"],
+        json!({"name": "ext", "remote_url": "https://example.invalid"}),
+        "{body}"
+    );
+    let (_, body, _) = app.graphql(create, Value::Null).await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "CONFLICT", "{body}");
+    // Variables that do not fit their definitions: HTTP 400, no data, graphql-core's words.
+    let has = "query($s: Boolean!) { devices(has_interfaces: $s) { name } }";
+    let limit = "query($n: Int) { devices(limit: $n) { name } }";
+    let names = "query($n: [String]) { devices(name: $n) { name } }";
+    for (query, variables, message) in [
+        (has, Value::Null, "Variable '$s' of required type 'Boolean!' was not provided."),
+        (has, json!({}), "Variable '$s' of required type 'Boolean!' was not provided."),
+        (has, json!({"s": null}), "Variable '$s' of non-null type 'Boolean!' must not be null."),
+        // Ill-typed values are found by validation or by the variable check, whichever first.
+        (has, json!({"s": "yes"}), ""),
+        (limit, json!({"n": "abc"}), ""),
+        (limit, json!({"n": 1.5}), ""),
+        (limit, json!({"n": 3_000_000_000i64}), ""),
+        (names, json!({"n": [1, {"a": 1}]}), ""),
+    ] {
+        let (status, body, _) = app.graphql(query, variables.clone()).await?;
+        assert_eq!(status, 400, "{query} {variables}: {body}");
+        assert!(body.get("data").is_none(), "{body}");
+        let got = error_of(&body)["message"].as_str().unwrap_or_default();
+        assert!(!got.is_empty() && got.starts_with(message), "{query} {variables}: {got}");
+    }
+    // A variable with a default, or nullable and left out, is fine.
+    let (status, body, _) = app
+        .graphql("query($s: Boolean = true) { devices(has_interfaces: $s) { name } }", Value::Null)
+        .await?;
+    assert_eq!((status, body["data"]["devices"].as_array().map(Vec::len)), (200, Some(2)));
+    let (status, body, _) = app.graphql(limit, json!({})).await?;
+    assert_eq!((status, body["data"]["devices"].as_array().map(Vec::len)), (200, Some(2)));
+    // Variables as a JSON string, as graphene-django takes them; anything else is refused.
+    for (variables, want) in [
+        (json!("{\"n\": [\"dev-00002\"]}"), 200),
+        (json!(""), 200),
+        (json!("{not json"), 400),
+        (json!([1, 2]), 400),
+        (json!(7), 400),
+    ] {
+        let response = app
+            .client()
+            .post(format!("{}/api/graphql/", app.base))
+            .header("Authorization", format!("Token {}", app.token))
+            .json(&json!({ "query": names, "variables": variables }))
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await?;
+        assert_eq!(status, want, "{variables}: {body}");
+        if want == 200 && variables != json!("") {
+            assert_eq!(body["data"]["devices"], json!([{"name": "dev-00002"}]), "{body}");
+        }
+    }
+    Ok(())
+}
+backend_test!(truthful_answers, answers_tell_the_truth);

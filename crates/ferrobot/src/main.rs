@@ -36,8 +36,9 @@ enum Command {
         /// Secret for signing JWTs; by default one is generated and kept beside a SQLite file.
         #[arg(long, env = "FERROBOT_JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
-        /// Lifetime of issued JWTs, in minutes.
-        #[arg(long, env = "FERROBOT_JWT_MINUTES", default_value_t = 60)]
+        /// Lifetime of issued JWTs, in minutes (1 to 5,256,000: ten years).
+        #[arg(long, env = "FERROBOT_JWT_MINUTES", default_value_t = 60,
+              value_parser = clap::value_parser!(i64).range(1..=5_256_000))]
         jwt_minutes: i64,
         /// Write no change-log rows (only to measure what they cost: the change feed and every
         /// object's `object_changes` then miss these writes).

@@ -75,6 +75,15 @@ pub fn issue_jwt(
         .map_err(|e| e.to_string())
 }
 
+/// How a JWT is checked: HS256 only, signed with the secret, `exp` required and past it refused,
+/// a `nbf` in the future refused, no leeway.
+fn validation() -> Validation {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.validate_nbf = true;
+    validation
+}
+
 /// The user an `Authorization` header names, or why not.
 pub async fn authenticate(
     store: &Store,
@@ -94,11 +103,11 @@ pub async fn authenticate(
         return Ok(store.user_by_token(&token_digest(credential)).await?.ok_or(Refusal::Invalid));
     }
     if scheme.eq_ignore_ascii_case("bearer") {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        let Ok(data) =
-            decode::<Claims>(credential, &DecodingKey::from_secret(secret.as_bytes()), &validation)
-        else {
+        let Ok(data) = decode::<Claims>(
+            credential,
+            &DecodingKey::from_secret(secret.as_bytes()),
+            &validation(),
+        ) else {
             return Ok(Err(Refusal::Invalid));
         };
         let Ok(id) = uuid::Uuid::parse_str(&data.claims.sub) else {
@@ -125,9 +134,31 @@ mod tests {
     }
 
     fn decodes(secret: &str, token: &str) -> bool {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation).is_ok()
+        decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &validation()).is_ok()
+    }
+
+    #[test]
+    fn jwts_not_valid_yet_are_refused() {
+        #[derive(Serialize)]
+        struct Early {
+            sub: String,
+            exp: i64,
+            iat: i64,
+            nbf: i64,
+        }
+        let now = Utc::now().timestamp();
+        let sign = |nbf: i64| {
+            let claims = Early { sub: "u".into(), exp: now + 600, iat: now, nbf };
+            let key = EncodingKey::from_secret(b"s");
+            encode(&Header::new(Algorithm::HS256), &claims, &key).expect("encode")
+        };
+        assert!(decodes("s", &sign(now - 5)));
+        assert!(!decodes("s", &sign(now + 300)));
+        // Another algorithm, even with the right secret, is refused.
+        let claims = Claims { sub: "u".into(), exp: now + 600, iat: now };
+        let other =
+            encode(&Header::new(Algorithm::HS512), &claims, &EncodingKey::from_secret(b"s"));
+        assert!(!decodes("s", &other.expect("encode")));
     }
 
     #[test]

@@ -153,8 +153,23 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if let Some(name) = parsed.operation_name {
         request = request.operation_name(name);
     }
-    if let Some(vars) = parsed.variables.filter(|v| !v.is_null()) {
-        request = request.variables(async_graphql::Variables::from_json(vars));
+    // graphene-django also takes the variables as a JSON string (some clients send them so).
+    let variables = match parsed.variables {
+        Some(serde_json::Value::String(text)) if !text.trim().is_empty() => {
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(value) => Some(value),
+                Err(_) => return errors(StatusCode::BAD_REQUEST, "Variables are invalid JSON."),
+            }
+        }
+        Some(serde_json::Value::String(_)) => None,
+        other => other,
+    };
+    match variables {
+        None | Some(serde_json::Value::Null) => {}
+        Some(vars @ serde_json::Value::Object(_)) => {
+            request = request.variables(async_graphql::Variables::from_json(vars));
+        }
+        Some(_) => return errors(StatusCode::BAD_REQUEST, "Variables must be a JSON object."),
     }
     let response = served.schema.execute(request).await;
     if let Some(answer) = request_state.take_answer() {

@@ -12,6 +12,7 @@ pub mod mutate;
 pub mod mutation_schema;
 pub mod plan;
 pub mod schema;
+mod variables;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

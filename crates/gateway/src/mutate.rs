@@ -308,8 +308,8 @@ async fn read_back(
         return Ok(RootBody::Json(answer));
     }
     let mut node = planner.node(model, field, false)?;
-    let Some(filter) = planner.served.catalogue.model(model).filter("id").cloned() else {
-        return Err(StoreError::Internal("a writable model without an id filter".into()));
+    let Some(filter) = planner.served.catalogue.model(model).id_filter() else {
+        return Err(StoreError::Internal("a writable model without a primary key".into()));
     };
     let mut chunks = Vec::new();
     for chunk in ids.chunks(1000) {

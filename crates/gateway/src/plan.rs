@@ -159,11 +159,20 @@ impl Extension for PlanExtensionImpl {
         let Some(state) = ctx.data_opt::<Arc<RequestState>>().cloned() else {
             return next.run(ctx, operation_name).await;
         };
-        state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
         let taken = state.document.lock().ok().and_then(|mut d| d.take());
         let Some((document, variables)) = taken else {
+            state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
             return next.run(ctx, operation_name).await;
         };
+        // Variables that do not fit their definitions end the request as a document error
+        // would (HTTP 400): `executed` stays false.
+        if let Some(operation) = operation_definition(&document, operation_name) {
+            let registry = state.served.schema.registry();
+            if let Err(message) = crate::variables::check(registry, operation, &variables) {
+                return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
+            }
+        }
+        state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
         let Some((kind, selection)) = operation_selection(&document, operation_name) else {
             return next.run(ctx, operation_name).await;
         };
@@ -210,17 +219,24 @@ impl Extension for PlanExtensionImpl {
     }
 }
 
-fn operation_selection<'a>(
+fn operation_definition<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
-) -> Option<(OperationType, &'a SelectionSet)> {
+) -> Option<&'a async_graphql::parser::types::OperationDefinition> {
     let op = match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => op,
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
         _ => return None,
     };
-    Some((op.node.ty, &op.node.selection_set.node))
+    Some(&op.node)
+}
+
+fn operation_selection<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, &'a SelectionSet)> {
+    operation_definition(document, name).map(|op| (op.ty, &op.selection_set.node))
 }
 
 /// The most available addresses or prefixes one `available_ips(limit:)` lists.

@@ -539,6 +539,24 @@ impl Model {
         self.filters.iter().find(|f| f.name == name)
     }
 
+    /// A filter on the primary key, whether or not the model offers clients one (objects are
+    /// read back by id after a write).
+    pub fn id_filter(&self) -> Option<Filter> {
+        if let Some(filter) = self.filter("id") {
+            return Some(filter.clone());
+        }
+        let field = self.fields.iter().position(|f| f.primary_key)?;
+        Some(Filter {
+            name: "id".into(),
+            hops: Vec::new(),
+            landing: self.id,
+            field: Some(field),
+            kind: FilterKind::Uuid,
+            value_type: "String".into(),
+            lookups: vec![Lookup::Exact],
+        })
+    }
+
     /// The field that a related filter value names when it is not a UUID (`name`, `model` …).
     pub fn lookup_field(&self) -> Option<usize> {
         self.natural_key

@@ -1,0 +1,159 @@
+//! Checks an operation's variable values against their definitions before anything runs, in
+//! graphql-core's words (`Variable '$s' of required type 'Boolean!' was not provided.`).
+//!
+//! async-graphql coerces variables as resolvers read them; the plan executor reads them itself,
+//! so this is where a missing, null or ill-typed variable is refused (HTTP 400, as graphene does).
+//! Spec: <https://spec.graphql.org/October2021/#sec-Coercing-Variable-Values>.
+
+use async_graphql::parser::types::OperationDefinition;
+use async_graphql::registry::{MetaType, MetaTypeName, Registry};
+use async_graphql::{Name, Value, Variables};
+
+/// The first variable of `operation` whose value does not fit its definition, as a message.
+pub(crate) fn check(
+    registry: &Registry,
+    operation: &OperationDefinition,
+    variables: &Variables,
+) -> Result<(), String> {
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        let name = definition.name.node.as_str();
+        let ty = &definition.var_type.node;
+        match variables.get(&Name::new(name)) {
+            None if definition.default_value.is_none() && !ty.nullable => {
+                return Err(format!(
+                    "Variable '${name}' of required type '{ty}' was not provided."
+                ));
+            }
+            None => {}
+            Some(Value::Null) if !ty.nullable => {
+                return Err(format!(
+                    "Variable '${name}' of non-null type '{ty}' must not be null."
+                ));
+            }
+            Some(value) => {
+                if let Err(problem) = fits(registry, &ty.to_string(), value, name) {
+                    return Err(format!(
+                        "Variable '${name}' got invalid value {}{problem}",
+                        repr(value)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `value` may stand for type `ty` (with input coercion: a single value for a list).
+/// `Err` is the rest of the message: where in the value, and what was expected.
+fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), String> {
+    match MetaTypeName::create(ty) {
+        MetaTypeName::NonNull(inner) => match value {
+            Value::Null => {
+                Err(format!(" at '{path}'; Expected non-nullable type '{ty}' not to be null."))
+            }
+            _ => fits(registry, inner, value, path),
+        },
+        MetaTypeName::List(inner) => match value {
+            Value::List(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, item)| fits(registry, inner, item, &format!("{path}[{i}]"))),
+            other => fits(registry, inner, other, path),
+        },
+        MetaTypeName::Named(name) => {
+            if matches!(value, Value::Null) {
+                return Ok(());
+            }
+            let wrong = || Err(format!(" at '{path}'; Expected type '{name}'."));
+            match (name, value) {
+                ("Int", Value::Number(n))
+                    if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) =>
+                {
+                    Ok(())
+                }
+                ("Float", Value::Number(_)) => Ok(()),
+                ("String", Value::String(_)) => Ok(()),
+                ("Boolean", Value::Boolean(_)) => Ok(()),
+                ("ID", Value::String(_)) => Ok(()),
+                ("ID", Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
+                ("Int" | "Float" | "String" | "Boolean" | "ID", _) => wrong(),
+                _ => match registry.types.get(name) {
+                    Some(MetaType::Scalar { is_valid, .. }) => match is_valid {
+                        Some(valid) if !valid(value) => wrong(),
+                        _ => Ok(()),
+                    },
+                    Some(MetaType::Enum { enum_values, .. }) => {
+                        let item = match value {
+                            Value::String(s) => s.as_str(),
+                            Value::Enum(e) => e.as_str(),
+                            _ => return wrong(),
+                        };
+                        if enum_values.contains_key(item) {
+                            Ok(())
+                        } else {
+                            wrong()
+                        }
+                    }
+                    Some(MetaType::InputObject { input_fields, .. }) => {
+                        let Value::Object(object) = value else { return wrong() };
+                        for key in object.keys() {
+                            if !input_fields.contains_key(key.as_str()) {
+                                return Err(format!(
+                                    " at '{path}'; Field '{key}' is not defined by type '{name}'."
+                                ));
+                            }
+                        }
+                        for (field, meta) in input_fields {
+                            let inner = format!("{path}.{field}");
+                            match object.get(field.as_str()) {
+                                Some(v) => fits(registry, &meta.ty, v, &inner)?,
+                                None if meta.ty.ends_with('!') && meta.default_value.is_none() => {
+                                    return Err(format!(
+                                        " at '{path}'; Field '{field}' of required type '{}' was not provided.",
+                                        meta.ty
+                                    ));
+                                }
+                                None => {}
+                            }
+                        }
+                        Ok(())
+                    }
+                    _ => wrong(),
+                },
+            }
+        }
+    }
+}
+
+/// A value as Python's `repr` shows it, which graphql-core's messages quote.
+fn repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Boolean(true) => "True".into(),
+        Value::Boolean(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("'{}'", truncated(s)),
+        Value::Enum(e) => format!("'{e}'"),
+        Value::List(items) if items.len() > 10 => {
+            format!("[{}, …]", items.iter().take(10).map(repr).collect::<Vec<_>>().join(", "))
+        }
+        Value::List(items) => {
+            format!("[{}]", items.iter().map(repr).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(object) => {
+            let fields: Vec<String> =
+                object.iter().take(10).map(|(k, v)| format!("'{k}': {}", repr(v))).collect();
+            format!("{{{}}}", fields.join(", "))
+        }
+        Value::Binary(_) => "…".into(),
+    }
+}
+
+/// At most 100 characters of a string value: an error never echoes a megabyte back.
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
