@@ -73,6 +73,19 @@ pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
 
 /// [`migrate`], stopping after `last` (to test an upgrade from an older schema).
 pub async fn migrate_through(store: &Store, last: Option<&str>) -> StoreResult<Vec<&'static str>> {
+    // Replicas started together take turns; the later ones find the work done.
+    let lock = store.lock_migrations(LOCK_WAIT).await?;
+    let outcome = migrate_locked(store, last).await;
+    let released = lock.release().await;
+    let done = outcome?;
+    released?;
+    Ok(done)
+}
+
+/// How long a replica waits for another one's migrations.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+async fn migrate_locked(store: &Store, last: Option<&str>) -> StoreResult<Vec<&'static str>> {
     let db = store.connection();
     let backend = db.get_database_backend();
     db.execute(Statement::from_string(

@@ -362,3 +362,4 @@ fn error_of(body: &Value) -> &Value {
 mod behaviour;
 mod hostile;
 mod mutations;
+mod replicas;

@@ -32,6 +32,11 @@ impl SqliteReader {
         SqliteReader { path, idle: Mutex::new(Vec::new()) }
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     fn open(&self) -> StoreResult<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX

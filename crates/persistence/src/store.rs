@@ -288,7 +288,87 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.to_owned())
 }
 
+/// Held while migrations run, so that replicas started together take turns: the first migrates,
+/// the others wait and then find nothing left to do. PostgreSQL: a transaction-scoped advisory
+/// lock; MySQL: a named lock (`GET_LOCK`), released before the connection goes back; SQLite: an
+/// exclusive lock on a file beside the database (another process's `ferrobot migrate` included).
+pub struct MigrationLock {
+    tx: Option<DatabaseTransaction>,
+    file: Option<std::fs::File>,
+    backend: Backend,
+}
+
+/// The advisory lock key and lock name (any constant; "ferrobot" in ASCII, as a number).
+const MIGRATION_LOCK_KEY: i64 = 0x6665_7272_6f62_6f74;
+const MIGRATION_LOCK_NAME: &str = "ferrobot_migrations";
+
+impl MigrationLock {
+    /// Lets the next replica migrate.
+    pub async fn release(mut self) -> StoreResult<()> {
+        if let Some(tx) = self.tx.take() {
+            if self.backend == Backend::MySql {
+                let sql = format!("SELECT RELEASE_LOCK('{MIGRATION_LOCK_NAME}')");
+                tx.execute(Statement::from_string(DbBackend::MySql, sql)).await?;
+            }
+            tx.commit().await?;
+        }
+        if let Some(file) = self.file.take() {
+            file.unlock().map_err(|e| StoreError::Internal(format!("unlock migrations: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
+    /// Waits (up to `wait`) for the right to migrate; see [`MigrationLock`]. The lock is taken on
+    /// the reader pool, whose connections have no lock timeout.
+    pub async fn lock_migrations(&self, wait: Duration) -> StoreResult<MigrationLock> {
+        let mut lock = MigrationLock { tx: None, file: None, backend: self.backend };
+        match self.backend {
+            Backend::Postgres => {
+                let tx = self.db.begin().await?;
+                let sql = format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})");
+                let timeout = format!("SET LOCAL lock_timeout = '{}ms'", wait.as_millis());
+                tx.execute(Statement::from_string(DbBackend::Postgres, timeout)).await?;
+                tx.execute(Statement::from_string(DbBackend::Postgres, sql)).await?;
+                lock.tx = Some(tx);
+            }
+            Backend::MySql => {
+                let tx = self.db.begin().await?;
+                let sql =
+                    format!("SELECT GET_LOCK('{MIGRATION_LOCK_NAME}', {})", wait.as_secs().max(1));
+                let row = tx.query_one(Statement::from_string(DbBackend::MySql, sql)).await?;
+                let got = row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok()).flatten();
+                if got != Some(1) {
+                    let _ = tx.rollback().await;
+                    return Err(StoreError::Busy(format!(
+                        "Another replica held the migration lock for {} s.",
+                        wait.as_secs()
+                    )));
+                }
+                lock.tx = Some(tx);
+            }
+            Backend::Sqlite => {
+                let Some(path) = self.reader.as_ref().map(|r| format!("{}.migrate-lock", r.path()))
+                else {
+                    return Ok(lock); // An in-memory database has one connection.
+                };
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StoreError::Internal(format!("open {path}: {e}")))?;
+                let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                    .await
+                    .map_err(|e| StoreError::Internal(e.to_string()))?
+                    .map_err(|e| StoreError::Internal(format!("lock {path}: {e}")))?;
+                lock.file = Some(file);
+            }
+        }
+        Ok(lock)
+    }
+
     /// The writer connection, for the migrator only.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.writer_db

@@ -221,6 +221,43 @@ impl TestApp {
     }
 }
 
+/// A second server on a [`TestApp`]'s database, as another replica would be.
+pub struct Replica {
+    pub base: String,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts another server on this app's database, with a store (and pools) of its own.
+    pub async fn start_replica(&self) -> Result<Replica> {
+        let catalogue = Arc::new(Catalogue::core()?);
+        let store = Store::connect(&self.db.url, catalogue).await?;
+        ferrobot_migrations::migrate(&store).await?;
+        let state =
+            AppState::new(store, self.state.config.clone()).await.map_err(anyhow::Error::msg)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let _ = ferrobot_gateway::serve(listener, served, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(Replica { base, state, shutdown: Some(tx) })
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
