@@ -67,6 +67,12 @@ pub fn replayed() -> StoreResult<Vec<TableSpec>> {
 }
 
 /// Applies the migrations this database has not seen yet; returns their versions.
+/// How many migrations the database still lacks (readiness: 0).
+pub async fn pending(store: &Store) -> StoreResult<usize> {
+    let applied = store.migration_versions().await?;
+    Ok(MIGRATIONS.iter().filter(|m| !applied.iter().any(|v| v == m.version)).count())
+}
+
 pub async fn migrate(store: &Store) -> StoreResult<Vec<&'static str>> {
     migrate_through(store, None).await
 }

@@ -362,4 +362,5 @@ fn error_of(body: &Value) -> &Value {
 mod behaviour;
 mod hostile;
 mod mutations;
+mod operations;
 mod replicas;

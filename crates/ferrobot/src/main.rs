@@ -1,9 +1,11 @@
-//! The `ferrobot` binary: a thin layer over the crates, configured from flags and environment.
+//! The `ferrobot` binary: a thin layer over the crates, configured from a settings file, flags
+//! and environment ([`config`]).
 
-use std::net::SocketAddr;
+mod config;
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -15,14 +17,17 @@ use ferrobot_persistence::Store;
 #[derive(Parser)]
 #[command(name = "ferrobot", version, about = "A network source of truth with a GraphQL API")]
 struct Cli {
-    /// Database URL: sqlite://PATH, postgres://…, mysql://…
-    #[arg(
-        long,
-        global = true,
-        env = "FERROBOT_DATABASE_URL",
-        default_value = "sqlite://data/ferrobot.sqlite3"
-    )]
-    database_url: String,
+    /// Database URL: sqlite://PATH, postgres://…, mysql://… [default: sqlite://data/ferrobot.sqlite3]
+    #[arg(long, global = true, env = "FERROBOT_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A TOML settings file; flags and environment variables win over it.
+    #[arg(long, global = true, env = "FERROBOT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log lines as text or as JSON objects [default: text].
+    #[arg(long, global = true, env = "FERROBOT_LOG_FORMAT")]
+    log_format: Option<config::LogFormat>,
+    #[command(flatten)]
+    database: config::DatabaseFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,15 +36,8 @@ struct Cli {
 enum Command {
     /// Migrate the database and serve the API.
     Serve {
-        #[arg(long, env = "FERROBOT_BIND", default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
-        /// Secret for signing JWTs; by default one is generated and kept beside a SQLite file.
-        #[arg(long, env = "FERROBOT_JWT_SECRET", hide_env_values = true)]
-        jwt_secret: Option<String>,
-        /// Lifetime of issued JWTs, in minutes (1 to 5,256,000: ten years).
-        #[arg(long, env = "FERROBOT_JWT_MINUTES", default_value_t = 60,
-              value_parser = clap::value_parser!(i64).range(1..=5_256_000))]
-        jwt_minutes: i64,
+        #[command(flatten)]
+        flags: config::ServeFlags,
         /// Write no change-log rows (only to measure what they cost: the change feed and every
         /// object's `object_changes` then miss these writes).
         #[arg(long, hide = true)]
@@ -103,13 +101,21 @@ enum SchemaCommand {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let file = config::File::read(cli.config.as_deref())?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format.or(file.log_format).unwrap_or(config::LogFormat::Text) {
+        config::LogFormat::Json => logs.json().flatten_event(true).init(),
+        config::LogFormat::Text => logs.init(),
+    }
+    let database_url = cli
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| "sqlite://data/ferrobot.sqlite3".into());
+    let store_options = config::store_options(&cli.database, &file)?;
     let started = Instant::now();
     let catalogue = Arc::new(Catalogue::core().context("the core catalogue is invalid")?);
     if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
@@ -118,23 +124,29 @@ async fn main() -> Result<()> {
         print(&ferrobot_gateway::schema::sdl(&served));
         return Ok(());
     }
-    let store =
-        Store::connect(&cli.database_url, catalogue).await.context("connect to the database")?;
+    let store = Store::connect_with(&database_url, catalogue, &store_options)
+        .await
+        .context("connect to the database")?;
     let applied = ferrobot_migrations::migrate(&store).await.context("migrate")?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
     match cli.command {
-        Command::Serve { bind, jwt_secret, jwt_minutes, no_change_log } => {
-            let secret = match jwt_secret {
+        Command::Serve { flags, no_change_log } => {
+            let settings = config::Serve::resolve(flags, &file)?;
+            let bind = settings.bind;
+            let secret = match settings.jwt_secret {
                 Some(s) => s,
-                None => local_secret(&cli.database_url)?,
+                None => local_secret(&database_url)?,
             };
             let config = Config {
-                jwt_secret: secret,
-                jwt_lifetime: chrono::Duration::minutes(jwt_minutes),
-                reload_interval: Duration::from_millis(500),
+                jwt_lifetime: chrono::Duration::minutes(settings.jwt_minutes),
                 change_log: !no_change_log,
+                body_limit: settings.body_limit,
+                request_timeout: settings.request_timeout,
+                cors_origins: settings.cors_origins,
+                login_attempts_per_minute: settings.login_attempts_per_minute,
+                ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
             tracing::info!(
@@ -145,14 +157,29 @@ async fn main() -> Result<()> {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("bind {bind}"))?;
-            tracing::info!(database = %cli.database_url, "data lives here");
+            tracing::info!(database = %redacted(&database_url), "data lives here");
             tracing::info!("get a token: ferrobot createsuperuser --username admin --password …; ferrobot token create --user admin");
             tracing::info!("listening on http://{bind}/api/graphql/");
-            ferrobot_gateway::serve(listener, state, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serve")?;
+            // A stop (SIGTERM from Docker, systemd or Kubernetes, or Ctrl-C) stops accepting
+            // connections, turns /ready to 503 and lets in-flight requests finish, for at most
+            // the drain time.
+            let stopping = Arc::new(tokio::sync::Notify::new());
+            let signalled = stopping.clone();
+            let draining = state.clone();
+            let server = ferrobot_gateway::serve(listener, state, async move {
+                stop_signal().await;
+                tracing::info!("stopping: draining in-flight requests");
+                draining.drain();
+                signalled.notify_one();
+            });
+            let drain = settings.drain;
+            tokio::select! {
+                served = server => served.context("serve")?,
+                () = async { stopping.notified().await; tokio::time::sleep(drain).await } => {
+                    tracing::warn!(seconds = drain.as_secs(), "drain time over: requests still in flight were cut");
+                }
+            }
+            tracing::info!("stopped");
         }
         Command::Migrate => {
             tracing::info!(count = applied.len(), "migrations up to date");
@@ -231,6 +258,45 @@ async fn main() -> Result<()> {
         Command::Schema { .. } => {}
     }
     Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+async fn stop_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "SIGTERM is not handled");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+/// A database URL without its password, for logs.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// Writes to stdout (the binary's output, not a log line).

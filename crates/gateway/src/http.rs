@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -14,8 +15,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::auth::{authenticate, issue_jwt, verify_password};
+use crate::auth::{authenticate, issue_jwt};
+use crate::login::Outcome;
 use crate::plan::{write_response, RequestState};
 use crate::AppState;
 
@@ -23,14 +27,99 @@ use crate::AppState;
 pub const API_VERSION: &str = "3.2";
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let config = &state.config;
+    let api = Router::new()
         .route("/api/graphql/", post(graphql).get(graphiql))
         .route("/graphql/", post(graphql).get(graphiql))
         .route("/api/", get(api_root))
         .route("/api/status/", get(status))
         .route("/api/auth/token/", post(jwt))
-        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(tower_http::compression::CompressionLayer::new());
+    Router::new()
+        .merge(api)
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(state.clone())
+        .layer(cors(&config.cors_origins))
         .layer(axum::middleware::map_response(api_version))
+        // No sniffing of content types, no framing (GraphiQL included), no referrer leaks.
+        .layer(header(axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header(axum::http::header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header(axum::http::header::REFERRER_POLICY, "no-referrer"))
+}
+
+fn header(
+    name: axum::http::HeaderName,
+    value: &'static str,
+) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// HTTP 413 in the GraphQL error shape, naming the limit.
+fn too_large(rejection: BytesRejection, limit: usize) -> Response {
+    let status = rejection.status();
+    if status != StatusCode::PAYLOAD_TOO_LARGE {
+        return errors(status, &rejection.body_text());
+    }
+    let body = json!({ "errors": [{
+        "message": format!("The request body is larger than the limit of {limit} bytes."),
+        "extensions": { "code": "PAYLOAD_TOO_LARGE", "limit": limit },
+    }] });
+    (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
+}
+
+/// Cross-origin calls from the configured origins (`*`: any), so that browser frontends built
+/// on the schema can call the API. Credentials travel in the `Authorization` header, not in
+/// cookies, so no origin is ever allowed credentials.
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::ACCEPT,
+        ])
+        .expose_headers([axum::http::HeaderName::from_static("x-ferrobot-sql-statements")])
+        .max_age(std::time::Duration::from_secs(3600));
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
+
+/// Liveness: the process answers.
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Readiness: not stopping, the database answers, and its migrations are current.
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "stopping" })))
+            .into_response();
+    }
+    match ferrobot_migrations::pending(&state.store).await {
+        Ok(0) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(n) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "migrations pending", "pending": n })),
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unavailable" })))
+                .into_response()
+        }
+    }
 }
 
 async fn api_version(mut response: Response) -> Response {
@@ -72,13 +161,32 @@ struct Credentials {
 }
 
 /// `POST /api/auth/token/ {username, password}` → `{token, expires}` (a JWT).
-async fn jwt(State(state): State<AppState>, body: Bytes) -> Response {
+async fn jwt(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return too_large(rejection, state.config.body_limit),
+    };
     let Ok(creds) = serde_json::from_slice::<Credentials>(&body) else {
         return detail(StatusCode::BAD_REQUEST, "Send a JSON object with username and password.");
     };
-    let user = match state.store.user_by_name(&creds.username).await {
-        Ok(Some(u)) if u.is_active && verify_password(&creds.password, &u.password_hash) => u,
-        Ok(_) => return detail(StatusCode::FORBIDDEN, "Invalid username/password."),
+    let address = peer.map(|p| p.0 .0.ip());
+    let attempt = state.logins.attempt(&state.store, &creds.username, &creds.password, address);
+    let user = match attempt.await {
+        Ok(Outcome::Accepted(user)) => user,
+        Ok(Outcome::Refused) => return detail(StatusCode::FORBIDDEN, "Invalid username/password."),
+        Ok(Outcome::Throttled(seconds)) => {
+            let text = format!("Request was throttled. Expected available in {seconds} seconds.");
+            let mut out = detail(StatusCode::TOO_MANY_REQUESTS, &text);
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                out.headers_mut().insert("retry-after", v);
+            }
+            return out;
+        }
+        Err(ferrobot_persistence::StoreError::Busy(message)) => return busy(&message),
         Err(error) => {
             tracing::error!(%error, "user lookup failed");
             return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
@@ -116,7 +224,15 @@ fn errors(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
 }
 
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return too_large(rejection, state.config.body_limit),
+    };
     let header = headers.get("authorization").and_then(|h| h.to_str().ok());
     let (actor, may_write) = match authenticate(&state.store, &state.config.jwt_secret, header)
         .await

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod login;
 pub mod mutate;
 pub mod mutation_schema;
 pub mod plan;
@@ -31,6 +32,30 @@ pub struct Config {
     pub reload_interval: Duration,
     /// Whether writes add change-log rows; off only to measure their cost.
     pub change_log: bool,
+    /// The largest request body taken, in bytes; larger ones are answered HTTP 413.
+    pub body_limit: usize,
+    /// How long one request may take before it is answered HTTP 408.
+    pub request_timeout: Duration,
+    /// Origins browsers may call the API from (`*` for any); none by default.
+    pub cors_origins: Vec<String>,
+    /// Failed logins allowed per minute for one user, and for one client address.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Config {
+    /// Settings for tests and tools: a generated secret aside, the server's defaults.
+    pub fn new(jwt_secret: String) -> Config {
+        Config {
+            jwt_secret,
+            jwt_lifetime: chrono::Duration::minutes(60),
+            reload_interval: Duration::from_millis(500),
+            change_log: true,
+            body_limit: 64 * 1024 * 1024,
+            request_timeout: Duration::from_secs(300),
+            cors_origins: Vec::new(),
+            login_attempts_per_minute: 10,
+        }
+    }
 }
 
 /// Shared state of a running server.
@@ -39,6 +64,10 @@ pub struct AppState {
     pub store: Store,
     pub config: Config,
     served: Arc<RwLock<Arc<schema::Served>>>,
+    /// Set when the server was asked to stop: `/ready` answers 503 so that load balancers
+    /// send nothing new while in-flight requests finish.
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    pub logins: Arc<login::Logins>,
 }
 
 impl AppState {
@@ -46,7 +75,23 @@ impl AppState {
     pub async fn new(store: Store, config: Config) -> Result<AppState, String> {
         let custom = store.custom_fields().await.map_err(|e| e.to_string())?;
         let served = schema::build(store.catalogue().clone(), custom)?;
-        Ok(AppState { store, config, served: Arc::new(RwLock::new(Arc::new(served))) })
+        let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
+        Ok(AppState {
+            store,
+            config,
+            served: Arc::new(RwLock::new(Arc::new(served))),
+            draining: Default::default(),
+            logins,
+        })
+    }
+
+    /// Marks the server as stopping (see `draining`).
+    pub fn drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The schema requests start on now; in-flight requests keep the one they started on.
@@ -116,5 +161,6 @@ pub async fn serve(
             tracing::warn!(%error, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

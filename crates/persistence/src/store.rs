@@ -369,6 +369,24 @@ impl Store {
         Ok(lock)
     }
 
+    /// The migrations the database records as applied, read on the reader pool (readiness
+    /// checks must not wait behind a long write).
+    pub async fn migration_versions(&self) -> StoreResult<Vec<String>> {
+        let mut select = sea_query::Query::select();
+        select
+            .column(sea_query::Alias::new("version"))
+            .from(sea_query::Alias::new("ferrobot_migrations"));
+        let rows = self.fetch(&select, &[crate::ColType::Text]).await?;
+        Ok(rows
+            .cells
+            .iter()
+            .filter_map(|c| match c {
+                crate::Cell::Text(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The writer connection, for the migrator only.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.writer_db

@@ -116,6 +116,15 @@ impl TestApp {
 
     /// Starts a server whose store has these pool sizes and waits.
     pub async fn start_with(backend: Backend, options: StoreOptions) -> Result<TestApp> {
+        TestApp::start_configured(backend, options, |_| {}).await
+    }
+
+    /// Starts a server with these store options and server settings changed by `edit`.
+    pub async fn start_configured(
+        backend: Backend,
+        options: StoreOptions,
+        edit: impl FnOnce(&mut Config),
+    ) -> Result<TestApp> {
         let db = TestDb::new(backend).await?;
         let catalogue = Arc::new(Catalogue::core()?);
         let store = Store::connect_with(&db.url, catalogue, &options).await?;
@@ -128,11 +137,12 @@ impl TestApp {
         let digest = auth::token_digest(&read_only_token);
         store.create_token_with(user, &digest, None, "read only", false).await?;
         let config = Config {
-            jwt_secret: "test-secret".into(),
             jwt_lifetime: chrono::Duration::minutes(5),
             reload_interval: Duration::from_millis(100),
-            change_log: true,
+            ..Config::new("test-secret".into())
         };
+        let mut config = config;
+        edit(&mut config);
         let state = AppState::new(store.clone(), config).await.map_err(anyhow::Error::msg)?;
         let reloader = state.spawn_reloader();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

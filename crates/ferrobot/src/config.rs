@@ -1,0 +1,218 @@
+//! Settings of `ferrobot serve`: a TOML file (`--config`, `FERROBOT_CONFIG`), flags and
+//! environment variables. A flag (or its variable) wins over the file, the file over the
+//! built-in default. Every value is checked here, once, with the setting named.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct File {
+    pub(crate) database_url: Option<String>,
+    pub(crate) log_format: Option<LogFormat>,
+    #[serde(default)]
+    pub(crate) server: ServerFile,
+    #[serde(default)]
+    pub(crate) auth: AuthFile,
+    #[serde(default)]
+    pub(crate) database: DatabaseFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerFile {
+    pub(crate) bind: Option<SocketAddr>,
+    pub(crate) drain_seconds: Option<u64>,
+    pub(crate) body_limit: Option<usize>,
+    pub(crate) request_timeout_seconds: Option<u64>,
+    pub(crate) cors_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthFile {
+    pub(crate) jwt_secret: Option<String>,
+    pub(crate) jwt_minutes: Option<i64>,
+    pub(crate) login_attempts_per_minute: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DatabaseFile {
+    pub(crate) readers: Option<u32>,
+    pub(crate) write_wait_ms: Option<u64>,
+    pub(crate) read_wait_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+impl File {
+    /// Reads the file, or the empty settings when no file is named.
+    pub(crate) fn read(path: Option<&Path>) -> Result<File> {
+        let Some(path) = path else { return Ok(File::default()) };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parse {}", path.display()))
+    }
+}
+
+/// What `serve` runs with, every value resolved and checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Serve {
+    pub(crate) bind: SocketAddr,
+    pub(crate) jwt_secret: Option<String>,
+    pub(crate) jwt_minutes: i64,
+    pub(crate) drain: Duration,
+    pub(crate) body_limit: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) login_attempts_per_minute: u32,
+}
+
+/// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ServeFlags {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "FERROBOT_BIND")]
+    pub(crate) bind: Option<SocketAddr>,
+    /// Secret for signing JWTs; by default one is generated and kept beside a SQLite file.
+    #[arg(long, env = "FERROBOT_JWT_SECRET", hide_env_values = true)]
+    pub(crate) jwt_secret: Option<String>,
+    /// Lifetime of issued JWTs, in minutes, 1 to 5,256,000 (ten years) [default: 60].
+    #[arg(long, env = "FERROBOT_JWT_MINUTES", allow_negative_numbers = true)]
+    pub(crate) jwt_minutes: Option<i64>,
+    /// How long a stop (SIGTERM, Ctrl-C) waits for in-flight requests, in seconds [default: 30].
+    #[arg(long, env = "FERROBOT_DRAIN_SECONDS")]
+    pub(crate) drain_seconds: Option<u64>,
+    /// The largest request body, in bytes [default: 67108864].
+    #[arg(long, env = "FERROBOT_BODY_LIMIT")]
+    pub(crate) body_limit: Option<usize>,
+    /// How long one request may take, in seconds [default: 300].
+    #[arg(long, env = "FERROBOT_REQUEST_TIMEOUT_SECONDS")]
+    pub(crate) request_timeout_seconds: Option<u64>,
+    /// Origins browsers may call the API from, comma-separated (`*`: any) [default: none].
+    #[arg(long, env = "FERROBOT_CORS_ORIGINS", value_delimiter = ',')]
+    pub(crate) cors_origins: Option<Vec<String>>,
+    /// Failed logins allowed per minute, per user and per client address [default: 10].
+    #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
+    pub(crate) login_attempts_per_minute: Option<u32>,
+}
+
+/// Pool settings shared by every command that opens the database.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct DatabaseFlags {
+    /// Connections for reads [default: 16].
+    #[arg(long, global = true, env = "FERROBOT_DB_READERS")]
+    pub(crate) db_readers: Option<u32>,
+    /// How long a write waits for its turn before it is refused as BUSY, in ms [default: 10000].
+    #[arg(long, global = true, env = "FERROBOT_WRITE_WAIT_MS")]
+    pub(crate) write_wait_ms: Option<u64>,
+    /// How long a read waits for a connection, in ms [default: 10000].
+    #[arg(long, global = true, env = "FERROBOT_READ_WAIT_MS")]
+    pub(crate) read_wait_ms: Option<u64>,
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    low: T,
+    high: T,
+) -> Result<T> {
+    if value < low || value > high {
+        bail!("{name} must be between {low} and {high} (it is {value})");
+    }
+    Ok(value)
+}
+
+impl Serve {
+    pub(crate) fn resolve(flags: ServeFlags, file: &File) -> Result<Serve> {
+        let server = &file.server;
+        let auth = &file.auth;
+        let jwt_minutes = flags.jwt_minutes.or(auth.jwt_minutes).unwrap_or(60);
+        let drain = flags.drain_seconds.or(server.drain_seconds).unwrap_or(30);
+        let body_limit = flags.body_limit.or(server.body_limit).unwrap_or(64 * 1024 * 1024);
+        let timeout =
+            flags.request_timeout_seconds.or(server.request_timeout_seconds).unwrap_or(300);
+        let logins =
+            flags.login_attempts_per_minute.or(auth.login_attempts_per_minute).unwrap_or(10);
+        Ok(Serve {
+            bind: flags.bind.or(server.bind).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            jwt_secret: flags.jwt_secret.or_else(|| auth.jwt_secret.clone()),
+            jwt_minutes: in_range("jwt_minutes", jwt_minutes, 1, 5_256_000)?,
+            drain: Duration::from_secs(in_range("drain_seconds", drain, 0, 3_600)?),
+            body_limit: in_range("body_limit", body_limit, 1_024, 1 << 30)?,
+            request_timeout: Duration::from_secs(in_range(
+                "request_timeout_seconds",
+                timeout,
+                1,
+                86_400,
+            )?),
+            cors_origins: flags
+                .cors_origins
+                .or_else(|| server.cors_origins.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            login_attempts_per_minute: in_range("login_attempts_per_minute", logins, 1, 10_000)?,
+        })
+    }
+}
+
+/// The pool settings, resolved and checked.
+pub(crate) fn store_options(
+    flags: &DatabaseFlags,
+    file: &File,
+) -> Result<ferrobot_persistence::StoreOptions> {
+    let defaults = ferrobot_persistence::StoreOptions::default();
+    let db = &file.database;
+    let readers = flags.db_readers.or(db.readers).unwrap_or(defaults.readers);
+    let millis = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| {
+        let ms = flag.or(file).unwrap_or(default.as_millis() as u64);
+        in_range(name, ms, 1, 3_600_000).map(Duration::from_millis)
+    };
+    Ok(ferrobot_persistence::StoreOptions {
+        readers: in_range("readers", readers, 1, 1_000)?,
+        write_wait: millis(
+            flags.write_wait_ms,
+            db.write_wait_ms,
+            defaults.write_wait,
+            "write_wait_ms",
+        )?,
+        read_wait: millis(flags.read_wait_ms, db.read_wait_ms, defaults.read_wait, "read_wait_ms")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_values_are_checked() -> Result<()> {
+        let file: File = toml::from_str(
+            "[server]\nbind = \"0.0.0.0:9000\"\ndrain_seconds = 5\n[auth]\njwt_minutes = 30\n",
+        )?;
+        let serve = Serve::resolve(ServeFlags::default(), &file)?;
+        assert_eq!((serve.bind.port(), serve.drain.as_secs(), serve.jwt_minutes), (9000, 5, 30));
+        let flags = ServeFlags { jwt_minutes: Some(90), ..ServeFlags::default() };
+        assert_eq!(Serve::resolve(flags, &file)?.jwt_minutes, 90);
+        for minutes in [0, -5, 999_999_999_999_999] {
+            let flags = ServeFlags { jwt_minutes: Some(minutes), ..ServeFlags::default() };
+            let error = Serve::resolve(flags, &file).err().map(|e| e.to_string());
+            assert!(error.is_some_and(|e| e.contains("jwt_minutes")), "{minutes}");
+        }
+        assert!(toml::from_str::<File>("[server]\nbindd = 1\n").is_err());
+        Ok(())
+    }
+}
