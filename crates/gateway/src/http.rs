@@ -107,7 +107,12 @@ async fn ready(State(state): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "stopping" })))
             .into_response();
     }
-    match ferrobot_migrations::pending(&state.store).await {
+    // A database that does not answer soon is as good as gone for a load balancer's check.
+    let pending = ferrobot_migrations::pending(&state.store);
+    let pending = tokio::time::timeout(std::time::Duration::from_secs(2), pending)
+        .await
+        .unwrap_or_else(|_| Err(ferrobot_persistence::StoreError::Busy("no answer in 2 s".into())));
+    match pending {
         Ok(0) => Json(json!({ "status": "ready" })).into_response(),
         Ok(n) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,0 +1,140 @@
+//! The binary as an operator runs it: `serve` on a SQLite file, stopped with SIGTERM.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ferrobot");
+
+struct Server {
+    child: Child,
+    base: String,
+    token: String,
+    url: String,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ferrobot(url: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(BINARY).arg("--database-url").arg(url).args(args).output()?;
+    if !out.status.success() {
+        bail!("ferrobot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `ferrobot serve` on a fresh SQLite file and waits until it is ready.
+async fn start(extra: &[&str]) -> Result<Server> {
+    let dir = std::env::temp_dir().join(format!("ferrobot-serve-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}/db.sqlite3", dir.display());
+    ferrobot(&url, &["migrate"])?;
+    ferrobot(&url, &["createsuperuser", "--username", "admin", "--password", "pw"])?;
+    let token = ferrobot(&url, &["token", "create", "--user", "admin"])?;
+    let port = free_port()?;
+    let child = Command::new(BINARY)
+        .args(["--database-url", &url, "--write-wait-ms", "20000", "serve"])
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let server =
+        Server { child, base: format!("http://127.0.0.1:{port}"), token, url, _dir: TempDir(dir) };
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{}/ready", server.base)).send().await {
+            if r.status().is_success() {
+                return Ok(server);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+fn terminate(child: &Child) -> Result<()> {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+    if !status.success() {
+        bail!("kill -TERM failed");
+    }
+    Ok(())
+}
+
+/// Holds the database's write lock from another connection (as `ferrobot import` would), so
+/// that a mutation sent now is in flight until the lock is released.
+async fn hold_the_lock(url: &str) -> Result<ferrobot_persistence::Store> {
+    let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
+    Ok(ferrobot_persistence::Store::connect(url, catalogue).await?)
+}
+
+fn mutation(server: &Server) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(format!("{}/api/graphql/", server.base))
+        .header("Authorization", format!("Token {}", server.token))
+        .json(&json!({ "query": "mutation { tag_create(input: {name: \"late\"}) { name } }" }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests() -> Result<()> {
+    let mut server = start(&[]).await?;
+    let other = hold_the_lock(&server.url).await?;
+    let actor = ferrobot_persistence::import::import_actor();
+    let options = ferrobot_persistence::write::WriteOptions::new(actor, "orm", "");
+    let holder = other.writer(options).await?;
+    let in_flight = tokio::spawn(mutation(&server).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    terminate(&server.child)?;
+    // Stopping: not ready, no new connections once the listener closed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ready = reqwest::Client::new().get(format!("{}/ready", server.base)).send().await;
+    assert!(ready.map_or(true, |r| r.status().as_u16() == 503));
+    holder.rollback().await?;
+    let response = in_flight.await?.context("the in-flight request was cut")?;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await?;
+    assert_eq!(body["data"]["tag_create"]["name"], "late", "{body}");
+    let status = tokio::task::spawn_blocking(move || server.child.wait()).await??;
+    assert!(status.success(), "{status}");
+    other.close().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_that_takes_too_long_is_cut() -> Result<()> {
+    let mut server = start(&["--drain-seconds", "1"]).await?;
+    let other = hold_the_lock(&server.url).await?;
+    let actor = ferrobot_persistence::import::import_actor();
+    let options = ferrobot_persistence::write::WriteOptions::new(actor, "orm", "");
+    let holder = other.writer(options).await?;
+    let in_flight = tokio::spawn(mutation(&server).send());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    terminate(&server.child)?;
+    let status = tokio::task::spawn_blocking(move || server.child.wait()).await??;
+    assert!(status.success(), "{status}");
+    // The server is gone while the lock is still held: the request was cut, nothing written.
+    assert!(in_flight.await?.is_err());
+    holder.rollback().await?;
+    other.close().await;
+    Ok(())
+}
