@@ -83,6 +83,49 @@ async fn operations_endpoints(backend: Backend) -> anyhow::Result<()> {
     let throttled = login("admin", "secret").await?;
     assert_eq!(throttled.status().as_u16(), 429);
     assert!(throttled.headers().get("retry-after").is_some());
+    // Request ids: the client's is kept (and stored in the change log), else one is made.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let response = client
+        .post(format!("{}/api/graphql/", app.base))
+        .header("Authorization", format!("Token {}", app.token))
+        .header("X-Request-ID", &request_id)
+        .json(&json!({ "query": "mutation { tag_create(input: {name: \"traced\"}) { name } }" }))
+        .send()
+        .await?;
+    assert_eq!(
+        response.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(request_id.as_bytes())
+    );
+    let (_, body, _) = app
+        .graphql(
+            "{ object_changes(changed_object_type: \"extras.tag\") { request_id object_repr } }",
+            Value::Null,
+        )
+        .await?;
+    let logged = body["data"]["object_changes"].as_array().cloned().unwrap_or_default();
+    assert!(
+        logged.iter().any(|c| c["request_id"] == json!(request_id) && c["object_repr"] == "traced"),
+        "{body}"
+    );
+    let response = client.get(format!("{}/health", app.base)).send().await?;
+    let made =
+        response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(String::from);
+    assert!(made.is_some_and(|v| uuid::Uuid::parse_str(&v).is_ok()));
+    // Metrics: requests by operation, root field and status; statements, pools, the sequence.
+    let text = client.get(format!("{}/metrics", app.base)).send().await?.text().await?;
+    for line in [
+        "ferrobot_requests_total{operation=\"query\",root_field=\"devices\",status=\"200\"}",
+        "ferrobot_requests_total{operation=\"mutation\",root_field=\"tag_create\",status=\"200\"}",
+        "ferrobot_requests_total{operation=\"invalid\",root_field=\"\",status=\"413\"} 1",
+        "ferrobot_requests_total{operation=\"login\",root_field=\"\",status=\"429\"} 2",
+        "ferrobot_request_duration_seconds_bucket{",
+        "ferrobot_sql_statements_total ",
+        "ferrobot_write_turns_total ",
+        "ferrobot_pool_connections{pool=\"reader\",state=\"open\"}",
+        "ferrobot_change_log_sequence ",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
     // Draining: not ready any more, still answering what is sent.
     app.state.drain();
     let response = client.get(format!("{}/ready", app.base)).send().await?;

@@ -44,6 +44,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state.clone())
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::map_response(api_version))
@@ -94,6 +96,69 @@ fn cors(origins: &[String]) -> CorsLayer {
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
         .collect();
     layer.allow_origin(AllowOrigin::list(list))
+}
+
+/// The id of a request: the client's `X-Request-ID` when it is a UUID, else a new one.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestId(pub uuid::Uuid);
+
+/// Every request: an id (sent back as `X-Request-ID`), one log line, and the metrics of a
+/// GraphQL request (its handler leaves what the document asked for in the answer's extensions).
+async fn observe(
+    State(state): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4);
+    request.extensions_mut().insert(RequestId(id));
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    let mut operation = response.extensions().get::<crate::metrics::Operation>().cloned();
+    if operation.is_none() && path == "/api/auth/token/" {
+        operation = Some(crate::metrics::Operation { kind: "login", root_fields: Vec::new() });
+    }
+    let statements = response
+        .headers()
+        .get("x-ferrobot-sql-statements")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(operation) = &operation {
+        state.metrics.request(operation, status, elapsed.as_secs_f64());
+    }
+    let (kind, roots) = match &operation {
+        Some(o) => (o.kind, o.root_fields.join(",")),
+        None => ("", String::new()),
+    };
+    tracing::info!(
+        target: "ferrobot::request",
+        request_id = %id,
+        %method,
+        path,
+        status,
+        operation = kind,
+        root_fields = roots,
+        statements,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+    );
+    response
+}
+
+/// Prometheus metrics.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics.render(&state.store).await;
+    ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// Liveness: the process answers.
@@ -231,8 +296,36 @@ fn errors(status: StatusCode, message: &str) -> Response {
 
 async fn graphql(
     State(state): State<AppState>,
+    id: Option<axum::Extension<RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let id = id.map_or_else(uuid::Uuid::new_v4, |e| e.0 .0);
+    let (operation, mut response) = graphql_answer(state, id, headers, body).await;
+    response.extensions_mut().insert(
+        operation.unwrap_or(crate::metrics::Operation { kind: "invalid", root_fields: Vec::new() }),
+    );
+    response
+}
+
+async fn graphql_answer(
+    state: AppState,
+    id: uuid::Uuid,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> (Option<crate::metrics::Operation>, Response) {
+    let mut request_state: Option<Arc<RequestState>> = None;
+    let response = graphql_inner(state, id, headers, body, &mut request_state).await;
+    let operation = request_state.and_then(|s| s.operation.lock().ok().and_then(|mut o| o.take()));
+    (operation, response)
+}
+
+async fn graphql_inner(
+    state: AppState,
+    id: uuid::Uuid,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    keep: &mut Option<Arc<RequestState>>,
 ) -> Response {
     let body = match body {
         Ok(body) => body,
@@ -269,7 +362,9 @@ async fn graphql(
     let mut request_state = RequestState::new(served.clone(), state.store.counted(), actor);
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;
+    request_state.request_id = id;
     let request_state = Arc::new(request_state);
+    *keep = Some(request_state.clone());
     let mut request = async_graphql::Request::new(query).data(request_state.clone());
     if let Some(name) = parsed.operation_name {
         request = request.operation_name(name);

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod http;
 pub mod login;
+pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
 pub mod plan;
@@ -68,6 +69,7 @@ pub struct AppState {
     /// send nothing new while in-flight requests finish.
     draining: Arc<std::sync::atomic::AtomicBool>,
     pub logins: Arc<login::Logins>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -82,6 +84,7 @@ impl AppState {
             served: Arc::new(RwLock::new(Arc::new(served))),
             draining: Default::default(),
             logins,
+            metrics: Default::default(),
         })
     }
 
@@ -115,6 +118,7 @@ impl AppState {
             Ok(mut slot) => *slot = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+        self.metrics.schema_rebuilt();
         tracing::info!("custom fields changed: schema rebuilt");
         Ok(true)
     }

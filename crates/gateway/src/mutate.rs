@@ -57,6 +57,7 @@ pub(crate) async fn mutate(
         return Ok(failed(&fields, error));
     }
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
+    options.request_id = state.request_id;
     options.change_log = state.change_log;
     let mut writer = state.store.writer(options).await?;
     // Global operation number → (root field, index in its list), for errors found later.

@@ -53,6 +53,10 @@ pub struct RequestState {
     pub(crate) executed: std::sync::atomic::AtomicBool,
     /// Set when the database was too busy to answer: the answer is HTTP 503, retryable.
     pub(crate) busy: std::sync::atomic::AtomicBool,
+    /// The request's id: sent back as `X-Request-ID`, stored in the change log.
+    pub request_id: Uuid,
+    /// What the document asked for, once known (metrics and the request's log line).
+    pub(crate) operation: Mutex<Option<crate::metrics::Operation>>,
 }
 
 impl RequestState {
@@ -71,6 +75,8 @@ impl RequestState {
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
             busy: std::sync::atomic::AtomicBool::new(false),
+            request_id: Uuid::new_v4(),
+            operation: Mutex::new(None),
         }
     }
 
@@ -176,6 +182,24 @@ impl Extension for PlanExtensionImpl {
         let Some((kind, selection)) = operation_selection(&document, operation_name) else {
             return next.run(ctx, operation_name).await;
         };
+        if let Ok(mut slot) = state.operation.lock() {
+            let kind = match kind {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            let mut root_fields: Vec<String> = selection
+                .items
+                .iter()
+                .filter_map(|s| match &s.node {
+                    Selection::Field(f) => Some(f.node.name.node.to_string()),
+                    _ => None,
+                })
+                .collect();
+            root_fields.sort_unstable();
+            root_fields.dedup();
+            *slot = Some(crate::metrics::Operation { kind, root_fields });
+        }
         if kind == OperationType::Subscription {
             return next.run(ctx, operation_name).await;
         }

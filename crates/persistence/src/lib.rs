@@ -19,4 +19,4 @@ pub mod write;
 
 pub use error::{StoreError, StoreResult};
 pub use query::{Cell, ColType};
-pub use store::{Backend, Store, StoreOptions};
+pub use store::{Backend, Store, StoreOptions, StoreStats};

@@ -88,6 +88,8 @@ pub struct Store {
     pub(crate) writer_db: DatabaseConnection,
     write_turn: Arc<tokio::sync::Mutex<()>>,
     write_wait: Duration,
+    /// Counters for operators, shared by every handle on this store.
+    activity: Arc<Activity>,
     pub(crate) backend: Backend,
     pub(crate) catalogue: Arc<Catalogue>,
     statements: Arc<AtomicU64>,
@@ -96,6 +98,27 @@ pub struct Store {
     sizes: Arc<std::sync::RwLock<std::collections::HashMap<String, u64>>>,
     /// Fast reads for a SQLite file (not for in-memory databases).
     pub(crate) reader: Option<Arc<crate::sqlite_read::SqliteReader>>,
+}
+
+/// What the store has done since it started, for `/metrics`.
+#[derive(Debug, Default)]
+struct Activity {
+    statements: AtomicU64,
+    write_turns: AtomicU64,
+    write_wait_micros: AtomicU64,
+}
+
+/// A snapshot of the store's pools and counters.
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    /// (connections open, of which idle) in the reader and writer pools.
+    pub readers: (u32, usize),
+    pub writer: (u32, usize),
+    /// SQL statements run since start.
+    pub statements: u64,
+    /// Writes that got their turn, and the time they waited for it in all.
+    pub write_turns: u64,
+    pub write_wait_seconds: f64,
 }
 
 /// A write's turn: held from before its transaction begins until it ends.
@@ -202,6 +225,7 @@ impl Store {
             writer_db,
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
             write_wait,
+            activity: Default::default(),
             backend,
             catalogue,
             statements: Arc::new(AtomicU64::new(0)),
@@ -212,14 +236,60 @@ impl Store {
 
     /// Waits for this write's turn, in the order writes asked, for at most the write wait.
     pub(crate) async fn write_turn(&self) -> StoreResult<WriteTurn> {
-        tokio::time::timeout(self.write_wait, self.write_turn.clone().lock_owned()).await.map_err(
-            |_| {
+        let asked = std::time::Instant::now();
+        let turn = tokio::time::timeout(self.write_wait, self.write_turn.clone().lock_owned())
+            .await
+            .map_err(|_| {
                 StoreError::Busy(format!(
                     "Another write held the database for {} ms; nothing was written. Try again.",
                     self.write_wait.as_millis()
                 ))
-            },
-        )
+            })?;
+        let waited = asked.elapsed().as_micros() as u64;
+        self.activity.write_turns.fetch_add(1, Ordering::Relaxed);
+        self.activity.write_wait_micros.fetch_add(waited, Ordering::Relaxed);
+        Ok(turn)
+    }
+
+    /// The pools and counters now.
+    pub fn stats(&self) -> StoreStats {
+        let pool = |db: &DatabaseConnection| match self.backend {
+            Backend::Sqlite => {
+                let p = db.get_sqlite_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            Backend::Postgres => {
+                let p = db.get_postgres_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            Backend::MySql => {
+                let p = db.get_mysql_connection_pool();
+                (p.size(), p.num_idle())
+            }
+        };
+        let activity = &self.activity;
+        StoreStats {
+            readers: pool(&self.db),
+            writer: pool(&self.writer_db),
+            statements: activity.statements.load(Ordering::Relaxed),
+            write_turns: activity.write_turns.load(Ordering::Relaxed),
+            write_wait_seconds: activity.write_wait_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+
+    /// The change log's last committed sequence number.
+    pub async fn last_sequence(&self) -> StoreResult<i64> {
+        let mut select = sea_query::Query::select();
+        select
+            .column(sea_query::Alias::new("value"))
+            .from(sea_query::Alias::new("ferrobot_sequence"))
+            .and_where(sea_query::Expr::col(sea_query::Alias::new("name")).eq("changes"));
+        let big = crate::ColType::Int(ferrobot_domain::catalogue::IntSize::Big);
+        let rows = self.fetch(&select, &[big]).await?;
+        Ok(match rows.cells.first() {
+            Some(crate::Cell::Int(n)) => *n,
+            _ => 0,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -248,6 +318,7 @@ impl Store {
 
     pub(crate) fn count(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
+        self.activity.statements.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn statement(&self, sql: String, values: sea_query::Values) -> Statement {
