@@ -24,9 +24,9 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # Nothing in the server needs root. Its data directory (the default SQLite database, and the
-# JWT secret and migration lock file kept beside it) belongs to the ferrobot user. It is made here, before VOLUME:
-# Docker copies it, with its owner, into a new named volume, so the volume is writable too.
-# A bind mount keeps the host directory's owner: make it writable by uid 10001.
+# JWT secret and migration lock file kept beside it) belongs to the ferrobot user. It is made
+# here, before VOLUME: Docker copies it, with its owner, into a new volume, so the volume is
+# writable too. A bind mount keeps the host directory's owner: make it writable by uid 10001.
 RUN groupadd --system --gid 10001 ferrobot \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/ferrobot \
         --no-create-home --shell /usr/sbin/nologin ferrobot \
@@ -40,7 +40,9 @@ VOLUME ["/var/lib/ferrobot"]
 USER 10001:10001
 EXPOSE 8080
 # `ferrobot serve` drains requests in flight on SIGTERM and exits 0. Docker sends SIGKILL
-# after its stop timeout (10 s by default; `docker stop -t`, compose `stop_grace_period`).
+# after its stop timeout, 10 s by default, shorter than the server's drain time (30 s unless
+# FERROBOT_DRAIN_SECONDS says otherwise): raise it with `docker stop -t` or compose's
+# `stop_grace_period`.
 STOPSIGNAL SIGTERM
 # Liveness: GET /health answers 200 while the process runs. The slim image has no curl, and
 # installing it would pull libcurl and a dozen libraries into the image for this one check;

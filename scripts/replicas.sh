@@ -38,7 +38,7 @@ TOKEN_FILE="$BASE/token"
 DB_NAME=ferrobot
 DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME"
 TIMEOUT=120      # seconds to wait for PostgreSQL, a replica or nginx to come up
-STOP_TIMEOUT=40  # seconds a replica gets to drain after SIGTERM before SIGKILL
+STOP_TIMEOUT=40  # seconds a replica gets after SIGTERM before SIGKILL (its drain: 30 s by default)
 
 # Settings: flags, else those of the last start (saved in $STATE), else defaults.
 REPLICAS=
@@ -147,6 +147,7 @@ ready() {
             READY_HOW="no /ready (older binary); anonymous POST /api/graphql/ $code"
             [ "$code" = 403 ]
             ;;
+        000) READY_HOW="/ready: no answer within 5 s"; return 1 ;;
         *) READY_HOW="/ready $code"; return 1 ;;
     esac
 }
@@ -189,8 +190,8 @@ anything_running() {
 defaults() {
     : "${REPLICAS:=2}" "${BINARY:=$ROOT/target/release/ferrobot}" \
         "${PORT:=${FERROBOT_REPLICAS_PORT:-58080}}"
-    if ! is_uint "$REPLICAS" || [ "$REPLICAS" -lt 1 ] || [ "$REPLICAS" -gt 50 ]; then
-        die "--replicas wants 1 to 50, not $REPLICAS"
+    if ! is_uint "$REPLICAS" || [ "$REPLICAS" -lt 1 ] || [ "$REPLICAS" -gt 20 ]; then
+        die "--replicas wants 1 to 20, not $REPLICAS"
     fi
     if ! is_uint "$PORT" || [ "$PORT" -lt 1024 ] || [ "$((PORT + REPLICAS))" -gt 65535 ]; then
         die "--port wants 1024 to $((65535 - REPLICAS)), not $PORT"
