@@ -378,6 +378,8 @@ enum Out {
 #[derive(Debug, Clone, Copy)]
 enum Render {
     Plain,
+    /// A JSON column: its text as it is stored.
+    Json,
     Enum,
     Ip,
     Decimal,
@@ -908,12 +910,14 @@ impl Planner<'_> {
                     FieldKind::Choice { .. } => Render::Enum,
                     FieldKind::IpBytes => Render::Ip,
                     FieldKind::Decimal { .. } => Render::Decimal,
+                    FieldKind::Json | FieldKind::ContentTypes => Render::Json,
                     _ => Render::Plain,
                 };
-                let col = node.column(
-                    f.column.as_deref().unwrap_or_default(),
-                    ferrobot_persistence::query::col_type(&f.kind),
-                );
+                let ty = match render {
+                    Render::Json => ColType::JsonText,
+                    _ => ferrobot_persistence::query::col_type(&f.kind),
+                };
+                let col = node.column(f.column.as_deref().unwrap_or_default(), ty);
                 node.outs.push(Out::Column { key, col, render });
             }
         }
@@ -1384,6 +1388,7 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
         Cell::Text(t) => match render {
             Render::Enum if t.is_empty() => sink.push(b"null"),
             Render::Enum => sink.string(&enum_item_name(t)),
+            Render::Json => sink.push(t.as_bytes()),
             Render::Decimal | Render::Plain | Render::Ip => sink.string(t),
         },
         Cell::Uuid(u) => {

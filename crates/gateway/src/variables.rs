@@ -157,3 +157,48 @@ fn truncated(text: &str) -> String {
         None => text.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_graphql::parser::types::DocumentOperations;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Checks `variables` against the one operation of `query`, on the served schema.
+    fn check_with(query: &str, variables: serde_json::Value) -> Result<(), String> {
+        let catalogue = Arc::new(ferrobot_domain::Catalogue::core().expect("catalogue"));
+        let served = crate::schema::build(catalogue, Vec::new()).expect("schema");
+        let document = async_graphql::parser::parse_query(query).expect("parse");
+        let DocumentOperations::Single(operation) = &document.operations else {
+            panic!("one operation")
+        };
+        check(served.schema.registry(), &operation.node, &Variables::from_json(variables))
+    }
+
+    #[test]
+    fn variables_fit_their_definitions() {
+        let has = "query($s: Boolean!) { devices(has_interfaces: $s) { name } }";
+        let input = "mutation($in: TagInput!) { tag_create(input: $in) { id } }";
+        let cases: [(&str, serde_json::Value, Result<(), &str>); 9] = [
+            (has, json!({"s": true}), Ok(())),
+            (has, json!({}), Err("Variable '$s' of required type 'Boolean!' was not provided.")),
+            (has, json!({"s": null}), Err("Variable '$s' of non-null type 'Boolean!' must not be null.")),
+            (has, json!({"s": "yes"}), Err("Variable '$s' got invalid value 'yes' at 's'; Expected type 'Boolean'.")),
+            ("query($n: [String]) { devices(name: $n) { name } }", json!({"n": "one"}), Ok(())),
+            ("query($n: Int) { devices(limit: $n) { name } }", json!({"n": 3_000_000_000i64}), Err("Variable '$n' got invalid value 3000000000 at 'n'; Expected type 'Int'.")),
+            (input, json!({"in": {"name": "t"}}), Ok(())),
+            (input, json!({"in": {"nom": "t"}}), Err("Variable '$in' got invalid value {'nom': 't'} at 'in'; Field 'nom' is not defined by type 'TagInput'.")),
+            (input, json!({"in": {"name": 7}}), Err("Variable '$in' got invalid value {'name': 7} at 'in.name'; Expected type 'String'.")),
+        ];
+        for (query, variables, want) in cases {
+            assert_eq!(
+                check_with(query, variables.clone()),
+                want.map_err(str::to_owned),
+                "{query} {variables}"
+            );
+        }
+    }
+}

@@ -130,6 +130,7 @@ fn decode(raw: ValueRef<'_>, ty: ColType) -> StoreResult<Cell> {
         (ColType::Date, ValueRef::Text(t)) => {
             Cell::Date(NaiveDate::parse_from_str(&text(t), "%F").map_err(internal)?)
         }
+        (ColType::JsonText, ValueRef::Text(t)) => Cell::Text(text(t).into_boxed_str()),
         (ColType::Json, ValueRef::Text(t)) => {
             Cell::Json(Box::new(serde_json::from_slice(t).map_err(internal)?))
         }

@@ -2461,7 +2461,7 @@ pub(crate) fn null_of(kind: &FieldKind) -> Value {
         ColType::Bool => Value::Bool(None),
         ColType::DateTime => Value::ChronoDateTimeUtc(None),
         ColType::Date => Value::ChronoDate(None),
-        ColType::Json => Value::Json(None),
+        ColType::Json | ColType::JsonText => Value::Json(None),
         ColType::Bytes => Value::Bytes(None),
     }
 }
