@@ -170,12 +170,18 @@ impl Serve {
     }
 }
 
-/// The pool settings, resolved and checked.
+/// The pool settings, resolved and checked. A command run by hand (`import`, `migrate` …) is
+/// `patient`: unless told otherwise it waits up to ten minutes for a busy server's writes, where
+/// a request would rather be refused and retried.
 pub(crate) fn store_options(
     flags: &DatabaseFlags,
     file: &File,
+    patient: bool,
 ) -> Result<ferrobot_persistence::StoreOptions> {
-    let defaults = ferrobot_persistence::StoreOptions::default();
+    let mut defaults = ferrobot_persistence::StoreOptions::default();
+    if patient {
+        defaults.write_wait = Duration::from_secs(600);
+    }
     let db = &file.database;
     let readers = flags.db_readers.or(db.readers).unwrap_or(defaults.readers);
     let millis = |flag: Option<u64>, file: Option<u64>, default: Duration, name: &str| {

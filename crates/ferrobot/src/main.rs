@@ -121,7 +121,8 @@ async fn main() -> Result<()> {
         .clone()
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| "sqlite://data/ferrobot.sqlite3".into());
-    let store_options = config::store_options(&cli.database, &file)?;
+    let patient = !matches!(cli.command, Command::Serve { .. });
+    let store_options = config::store_options(&cli.database, &file, patient)?;
     let started = Instant::now();
     let catalogue = Arc::new(Catalogue::core().context("the core catalogue is invalid")?);
     if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
