@@ -49,51 +49,15 @@ MIGRATE=1
 
 log() { echo "replicas: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-is_root() { [ "$(id -u)" -eq 0 ]; }
 usage() {
     sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
 # ---------------------------------------------------------------- helpers
-# (apt_install, poll and the PostgreSQL functions follow scripts/test-dbs.sh, which cannot be
-# sourced: it runs its command line when loaded.)
-
-APT_UPDATED=
-apt_install() {
-    is_root || die "$1 is missing and we are not root; install it yourself"
-    local created_policy=
-    # Debian starts the system service on install; we never want that one.
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        created_policy=1
-    fi
-    if [ -z "$APT_UPDATED" ]; then
-        apt-get update -q
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"
-    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-}
-
-# poll cmd...: retry cmd until it succeeds or TIMEOUT seconds pass.
-poll() {
-    local i
-    for ((i = 0; i < TIMEOUT * 2; i++)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.5
-    done
-    return 1
-}
-
-first_cmd() {
-    local c
-    for c in "$@"; do
-        if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
-    done
-    return 1
-}
+# apt_install, poll, first_cmd and the PostgreSQL basics are shared with scripts/test-dbs.sh.
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 
@@ -200,31 +164,6 @@ defaults() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
-
-find_pg() {
-    # Binaries are versioned under /usr/lib/postgresql; an existing data dir pins the major
-    # version, otherwise take the newest installed.
-    PG_BIN=
-    if [ -f "$PG_DATA/PG_VERSION" ]; then
-        local v
-        v="$(cat "$PG_DATA/PG_VERSION")"
-        [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && PG_BIN="/usr/lib/postgresql/$v/bin"
-    fi
-    if [ -z "$PG_BIN" ]; then
-        PG_BIN="$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null \
-            | sort -V | tail -n 1 || true)"
-    fi
-    [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]
-}
-
-# initdb and the server refuse to run as root.
-as_pg() {
-    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_running() {
-    [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
-}
 
 psql_admin() {
     "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres "$@"
@@ -399,7 +338,7 @@ EOF
 nginx_cmd() { "$NGINX" -p "$NGX/" -e "$NGX/error.log" -c "$NGX/nginx.conf" "$@"; }
 
 nginx_start() {
-    find_nginx || { apt_install nginx; find_nginx || die "nginx not found after install"; }
+    find_nginx || { apt_install --no-install-recommends nginx; find_nginx || die "nginx not found after install"; }
     nginx_config
     nginx_cmd -t -q || die "nginx refuses the generated configuration ($NGX/nginx.conf)"
     local pid
@@ -444,7 +383,7 @@ cmd_start() {
     if [ -n "$running" ] && ! check_same_as_running; then
         die "already running with other settings ($(tr '\n' ' ' <"$STATE")); stop first"
     fi
-    command -v curl >/dev/null || apt_install curl
+    command -v curl >/dev/null || apt_install --no-install-recommends curl
     mkdir -p "$BASE"
     pg_start
     printf 'replicas=%s\nbinary=%s\nport=%s\n' "$REPLICAS" "$BINARY" "$PORT" >"$STATE"

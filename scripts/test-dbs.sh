@@ -24,59 +24,10 @@ TIMEOUT=60
 
 log() { echo "test-dbs: $*" >&2; }
 die() { log "error: $*"; exit 1; }
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
-APT_UPDATED=
-apt_install() {
-    is_root || die "$1 is missing and we are not root; install it yourself"
-    local created_policy=
-    # Debian starts the system service on install; we never want that one.
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod +x /usr/sbin/policy-rc.d
-        created_policy=1
-    fi
-    if [ -z "$APT_UPDATED" ]; then
-        apt-get update -q
-        APT_UPDATED=1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
-    if [ -n "$created_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
-}
-
-# poll cmd...: retry cmd until it succeeds or TIMEOUT seconds pass.
-poll() {
-    local i
-    for ((i = 0; i < TIMEOUT * 2; i++)); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.5
-    done
-    return 1
-}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 # ---------------------------------------------------------------- PostgreSQL
-
-find_pg() {
-    # Binaries are versioned under /usr/lib/postgresql; an existing data dir
-    # pins the major version, otherwise take the newest installed.
-    PG_BIN=
-    if [ -f "$PG_DATA/PG_VERSION" ]; then
-        local v
-        v="$(cat "$PG_DATA/PG_VERSION")"
-        [ -x "/usr/lib/postgresql/$v/bin/pg_ctl" ] && PG_BIN="/usr/lib/postgresql/$v/bin"
-    fi
-    if [ -z "$PG_BIN" ]; then
-        PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
-    fi
-    [ -n "$PG_BIN" ] && [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ]
-}
-
-# initdb and the server refuse to run as root.
-as_pg() {
-    if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-pg_running() { [ -f "$PG_DATA/PG_VERSION" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
 
 pg_start() {
     find_pg || { apt_install postgresql; find_pg || die "PostgreSQL binaries not found after install"; }
@@ -114,13 +65,6 @@ pg_stop() {
 
 # ------------------------------------------------------------------- MariaDB
 
-first_cmd() {
-    local c
-    for c in "$@"; do
-        if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
-    done
-    return 1
-}
 
 find_my() {
     MY_SERVER="$(first_cmd /usr/sbin/mariadbd /usr/sbin/mysqld mariadbd mysqld)" || return 1

@@ -145,17 +145,7 @@ impl TestApp {
         edit(&mut config);
         let state = AppState::new(store.clone(), config).await.map_err(anyhow::Error::msg)?;
         let reloader = state.spawn_reloader();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = state.clone();
-        tokio::spawn(async move {
-            let _ = ferrobot_gateway::serve(listener, served, async {
-                let _ = rx.await;
-            })
-            .await;
-            reloader.abort();
-        });
+        let (base, tx) = serve(state.clone(), Some(reloader)).await?;
         Ok(TestApp {
             base,
             token,
@@ -231,6 +221,27 @@ impl TestApp {
     }
 }
 
+/// Serves `state` on a random loopback port until the returned sender fires (or drops); the
+/// background task, if any, stops with the server.
+async fn serve(
+    state: AppState,
+    background: Option<tokio::task::JoinHandle<()>>,
+) -> Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = ferrobot_gateway::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await;
+        if let Some(task) = background {
+            task.abort();
+        }
+    });
+    Ok((base, tx))
+}
+
 /// A second server on a [`TestApp`]'s database, as another replica would be.
 pub struct Replica {
     pub base: String,
@@ -246,16 +257,7 @@ impl TestApp {
         ferrobot_migrations::migrate(&store).await?;
         let state =
             AppState::new(store, self.state.config.clone()).await.map_err(anyhow::Error::msg)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let served = state.clone();
-        tokio::spawn(async move {
-            let _ = ferrobot_gateway::serve(listener, served, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let (base, tx) = serve(state.clone(), None).await?;
         Ok(Replica { base, state, shutdown: Some(tx) })
     }
 }
