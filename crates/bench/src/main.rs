@@ -9,7 +9,8 @@
 //! ```
 //!
 //! `ferrobot-bench writes …` times bulk creates through GraphQL mutations instead (see
-//! [`write`]).
+//! [`write`]); `ferrobot-bench load …` runs many concurrent clients mixing reads and writes, and
+//! a bulk write under reads (see [`load`](mod@load)).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,6 +25,7 @@ use ferrobot_persistence::import::Document;
 use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
+mod load;
 mod write;
 
 #[derive(Parser)]
@@ -60,13 +62,17 @@ struct Args {
 enum Bench {
     /// Bulk creates through GraphQL mutations (`interface_create_bulk`) on a fresh database.
     Writes(write::WriteArgs),
+    /// Concurrent clients mixing reads and writes, then a bulk write under reads.
+    Load(load::LoadArgs),
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    if let Some(Bench::Writes(writes)) = args.command {
-        return write::run(writes).await;
+    match args.command {
+        Some(Bench::Writes(writes)) => return write::run(writes).await,
+        Some(Bench::Load(load)) => return load::run(load).await,
+        None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
     std::fs::create_dir_all(&dir)?;
@@ -183,6 +189,18 @@ fn spawn_server(
     extra: &[&str],
     rust_log: &str,
 ) -> Result<Child> {
+    spawn_server_to(server, url, port, extra, rust_log, Stdio::inherit())
+}
+
+/// [`spawn_server`] with the server's log (its stderr) sent to `log`.
+fn spawn_server_to(
+    server: &Path,
+    url: &str,
+    port: u16,
+    extra: &[&str],
+    rust_log: &str,
+    log: Stdio,
+) -> Result<Child> {
     Command::new(server)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .args(extra)
@@ -190,7 +208,7 @@ fn spawn_server(
         .env("FERROBOT_JWT_SECRET", "bench-only-secret")
         .env("RUST_LOG", rust_log)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .with_context(|| format!("start {}", server.display()))
 }
@@ -261,7 +279,9 @@ async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String
         .import(&[Document { name: "dataset".into(), body }], &|_| {})
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    create_token(&store).await
+    let key = create_token(&store).await?;
+    store.close().await;
+    Ok(key)
 }
 
 /// Creates the superuser `bench` and returns a new token key for it.

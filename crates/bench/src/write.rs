@@ -17,7 +17,7 @@
 //! target/release/ferrobot-bench writes --database-url "$FERROBOT_TEST_POSTGRES_URL"
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -106,7 +106,7 @@ pub(crate) async fn run(args: WriteArgs) -> Result<()> {
     report("|---|---|---|---|---|---|---|---|---|---|");
     let mut rates = Vec::new();
     for n in 1..=args.runs {
-        let db = FreshDb::new(&args).await?;
+        let db = FreshDb::new(args.database_url.as_deref(), &args.dir, "writes").await?;
         let result = one_run(&args, &db.url, &bodies).await;
         db.drop_database().await?;
         let r = result?;
@@ -144,7 +144,7 @@ pub(crate) async fn run(args: WriteArgs) -> Result<()> {
     Ok(())
 }
 
-fn backend_name(url: &str) -> &'static str {
+pub(crate) fn backend_name(url: &str) -> &'static str {
     if url.starts_with("postgres") {
         "PostgreSQL"
     } else if url.starts_with("mysql") || url.starts_with("mariadb") {
@@ -317,34 +317,34 @@ fn seed_document(devices: usize) -> Value {
     })
 }
 
-/// The database of one run: a new SQLite file, or a new database on a server, dropped by
-/// [`FreshDb::drop_database`].
-struct FreshDb {
-    url: String,
+/// The database of one run: a new SQLite file `<dir>/<stem>.sqlite3`, or a new database
+/// `fb_<stem>_<uuid>` on the server of `database_url`, dropped by [`FreshDb::drop_database`].
+pub(crate) struct FreshDb {
+    pub(crate) url: String,
     admin: Option<(String, String)>,
 }
 
 impl FreshDb {
-    async fn new(args: &WriteArgs) -> Result<FreshDb> {
-        match &args.database_url {
+    pub(crate) async fn new(database_url: Option<&str>, dir: &Path, stem: &str) -> Result<FreshDb> {
+        match database_url {
             None => {
-                std::fs::create_dir_all(&args.dir)?;
-                let path = std::fs::canonicalize(&args.dir)?.join("writes.sqlite3");
+                std::fs::create_dir_all(dir)?;
+                let path = std::fs::canonicalize(dir)?.join(format!("{stem}.sqlite3"));
                 for suffix in ["", "-wal", "-shm", "-journal"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
                 Ok(FreshDb { url: format!("sqlite://{}", path.display()), admin: None })
             }
             Some(admin) => {
-                let name = format!("fb_writes_{}", uuid::Uuid::new_v4().simple());
+                let name = format!("fb_{stem}_{}", uuid::Uuid::new_v4().simple());
                 admin_execute(admin, &format!("CREATE DATABASE {name}")).await?;
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                Ok(FreshDb { url: format!("{base}/{name}"), admin: Some((admin.clone(), name)) })
+                let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+                Ok(FreshDb { url: format!("{base}/{name}"), admin: Some((admin.to_owned(), name)) })
             }
         }
     }
 
-    async fn drop_database(self) -> Result<()> {
+    pub(crate) async fn drop_database(self) -> Result<()> {
         if let Some((admin, name)) = self.admin {
             let sql = if admin.starts_with("postgres") {
                 format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
