@@ -360,5 +360,7 @@ fn error_of(body: &Value) -> &Value {
 }
 
 mod behaviour;
+mod concurrency;
+mod fuzz;
 mod hostile;
 mod mutations;
