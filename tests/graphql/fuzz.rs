@@ -1997,8 +1997,11 @@ async fn fuzz_documents_and_variables(backend: Backend) -> anyhow::Result<()> {
     for f in failures.iter().take(10) {
         eprintln!("FAILED {f}");
     }
-    if !dump.is_empty() {
-        let path = format!("{}/fuzz-failures-{backend:?}.jsonl", env!("CARGO_TARGET_TMPDIR"));
+    let path = format!("{}/fuzz-failures-{backend:?}.jsonl", env!("CARGO_TARGET_TMPDIR"));
+    if dump.is_empty() {
+        // An earlier run's failures are not this one's.
+        let _ = std::fs::remove_file(&path);
+    } else {
         std::fs::write(&path, dump.join("\n"))?;
         eprintln!("fuzz {backend:?}: the failing cases in full: {path}");
     }
