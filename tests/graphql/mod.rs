@@ -360,6 +360,8 @@ fn error_of(body: &Value) -> &Value {
 }
 
 mod behaviour;
+mod concurrency;
+mod fuzz;
 mod hostile;
 mod mutations;
 mod operations;
