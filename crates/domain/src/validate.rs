@@ -30,12 +30,28 @@ pub enum Scalar {
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field cannot be null.";
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
+
+/// Whether a value holds a NUL character in any string or key, however deep.
+pub fn has_nul(value: &Json) -> bool {
+    match value {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(has_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
 
 /// Checks one value of a field that is not a reference. Choice fields take the stored value
 /// (`1000base-t`) or the GraphQL enum item name (`A_1000BASE_T`).
 pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, String> {
     if v.is_null() {
         return if field.null { Ok(Scalar::Null) } else { Err(NOT_NULL.into()) };
+    }
+    // Spec: django/core/validators.py ProhibitNullCharactersValidator (every form CharField).
+    // PostgreSQL stores no NUL in text or jsonb.
+    if has_nul(v) {
+        return Err(NULL_CHARACTERS.into());
     }
     let text =
         || v.as_str().map(str::to_owned).ok_or_else(|| format!("Expected a string, got {v}."));
@@ -291,6 +307,14 @@ mod tests {
             check(label, field, Json::from(value), expect);
         }
         check("dcim.interface", "mtu", Json::Null, Ok(Scalar::Null));
+        check("dcim.device", "serial", "a\0b".into(), Err(NULL_CHARACTERS));
+        check("dcim.device", "comments", "a\0b".into(), Err(NULL_CHARACTERS));
+        check(
+            "dcim.device",
+            "local_config_context_data",
+            serde_json::json!({"k": ["\0"]}),
+            Err(NULL_CHARACTERS),
+        );
         check("dcim.interface", "name", Json::Null, Err(NOT_NULL));
     }
 

@@ -303,6 +303,9 @@ impl<'a> Planner<'a> {
         }
         for value in values {
             if let ArgValue::Str(text) = value {
+                if text.contains('\0') {
+                    return Err(invalid(ferrobot_domain::validate::NULL_CHARACTERS.into()));
+                }
                 let chars = text.chars().count();
                 if chars > MAX_FILTER_TEXT {
                     return Err(invalid(format!(
@@ -450,6 +453,9 @@ pub(crate) fn field_error(
     error: StoreError,
 ) -> FieldError {
     let (message, code, argument) = match error {
+        StoreError::Invalid { argument, message } if argument.is_empty() => {
+            (message, "VALIDATION_FAILED", None)
+        }
         StoreError::Invalid { argument, message } => {
             (format!("{{'{argument}': ['{message}']}}"), "VALIDATION_FAILED", Some(argument))
         }

@@ -46,6 +46,17 @@ impl From<sea_orm::DbErr> for StoreError {
             "deadlock",
             "pool timed out",
         ];
+        // A pattern Rust's regex accepted but the database's dialect does not (PostgreSQL's
+        // ARE, MariaDB's PCRE): the client's mistake, named as such.
+        if ["invalid regular expression", "regex error", "from regexp"]
+            .iter()
+            .any(|r| lower.contains(r))
+        {
+            return StoreError::Invalid {
+                argument: String::new(),
+                message: format!("Invalid regular expression for this database: {text}"),
+            };
+        }
         if busy.iter().any(|b| lower.contains(b)) {
             return StoreError::Busy(
                 "The database was busy and did not take the request in time; nothing was written. Try again."

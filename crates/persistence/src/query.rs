@@ -775,6 +775,12 @@ impl Store {
             }
             FilterKind::Boolean => {
                 let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                if field.kind != FieldKind::Boolean {
+                    // Nautobot's boolean filters on other fields ask whether there is a value
+                    // (`local_config_context_data: true`: `isnull`, excluded).
+                    let c = if want { col(column).is_not_null() } else { col(column).is_null() };
+                    return Ok(c.into_condition());
+                }
                 Ok(expr.eq(want).into_condition())
             }
             FilterKind::DateTime => {
@@ -792,7 +798,55 @@ impl Store {
                 Ok(guard(any_of(terms)))
             }
             FilterKind::Number | FilterKind::Decimal => {
-                let c = text_or_number_condition(self.backend, expr.into(), arg, true)?;
+                // Decimals are stored as text: compare them as numbers.
+                let expr: SimpleExpr = match field.kind {
+                    FieldKind::Decimal { .. } => {
+                        Func::cast_as(expr, Alias::new(numeric_type(self.backend))).into()
+                    }
+                    _ => expr.into(),
+                };
+                let c = text_or_number_condition(self.backend, expr, arg, true)?;
+                Ok(guard(c))
+            }
+            // A text filter on a column that is not text (Nautobot's filters take strings for
+            // integers, dates and JSON): equality binds the column's own type; the pattern
+            // lookups compare the column's text.
+            _ if !matches!(
+                field.kind,
+                FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
+            ) =>
+            {
+                let pattern = !matches!(
+                    arg.lookup.positive(),
+                    Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte
+                );
+                let as_text = || -> SimpleExpr {
+                    Func::cast_as(col(column), Alias::new(text_type(self.backend))).into()
+                };
+                let c = match &field.kind {
+                    FieldKind::Integer { .. } if !pattern => {
+                        text_or_number_condition(self.backend, expr.into(), arg, true)?
+                    }
+                    FieldKind::Date if !pattern => {
+                        let mut terms = Vec::with_capacity(arg.values.len());
+                        for v in &arg.values {
+                            let text = v.text();
+                            let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                                .map_err(|_| invalid(&arg.argument, "Enter a valid date."))?;
+                            let value = Value::ChronoDate(Some(Box::new(day)));
+                            terms.push(
+                                compare(col(column).into(), arg.lookup.positive(), value)
+                                    .into_condition(),
+                            );
+                        }
+                        any_of(terms)
+                    }
+                    FieldKind::Decimal { .. } if !pattern => {
+                        let number = Func::cast_as(expr, Alias::new(numeric_type(self.backend)));
+                        text_or_number_condition(self.backend, number.into(), arg, true)?
+                    }
+                    _ => text_or_number_condition(self.backend, as_text(), arg, false)?,
+                };
                 Ok(guard(c))
             }
             _ => {
@@ -1100,6 +1154,15 @@ fn join_pairing(
                     .ne(Expr::col((near.clone(), Alias::new(side_column)))),
             ),
     );
+}
+
+/// The type a decimal's text is cast to for numeric comparisons.
+fn numeric_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "numeric",
+        Backend::MySql => "decimal(30,10)",
+        Backend::Sqlite => "real",
+    }
 }
 
 pub(crate) fn text_type(backend: Backend) -> &'static str {

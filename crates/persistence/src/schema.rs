@@ -185,6 +185,8 @@ fn column_type(def: &mut ColumnDef, ty: ColumnTy, backend: Backend) {
         (ColumnTy::Uuid, Backend::Postgres) => def.uuid(),
         (ColumnTy::Uuid, _) => def.binary_len(16),
         (ColumnTy::Varchar(n), _) => def.string_len(n),
+        // MySQL's TEXT holds 64 KiB; Django's TextField is LONGTEXT there.
+        (ColumnTy::Text, Backend::MySql) => def.custom(Alias::new("longtext")),
         (ColumnTy::Text, _) => def.text(),
         (ColumnTy::SmallInt, _) => def.small_integer(),
         (ColumnTy::Integer, _) => def.integer(),
@@ -206,6 +208,11 @@ fn column_type(def: &mut ColumnDef, ty: ColumnTy, backend: Backend) {
 pub fn create_statements(spec: &TableSpec, backend: Backend) -> Vec<String> {
     let mut create: TableCreateStatement = Table::create();
     create.table(Alias::new(&spec.name)).if_not_exists();
+    if backend == Backend::MySql {
+        // Every character, whatever the server's default (often latin1); the collation stays
+        // the character set's default, case-insensitive as latin1's was.
+        create.character_set("utf8mb4");
+    }
     for c in &spec.columns {
         let mut def = ColumnDef::new(Alias::new(&c.name));
         column_type(&mut def, c.ty, backend);

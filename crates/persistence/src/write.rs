@@ -1095,6 +1095,9 @@ impl<'s> Writer<'s> {
                             field,
                             format!("{} has no custom field {key}", model.label),
                         )),
+                        Some(_) if ferrobot_domain::validate::has_nul(value) => errors.push(
+                            ValidationError::new(field, ferrobot_domain::validate::NULL_CHARACTERS),
+                        ),
                         Some(def) => match def.check(value) {
                             Ok(()) => {
                                 data.insert(key.clone(), value.clone());
