@@ -21,6 +21,15 @@ pub(crate) struct File {
     pub(crate) auth: AuthFile,
     #[serde(default)]
     pub(crate) database: DatabaseFile,
+    #[serde(default)]
+    pub(crate) telemetry: TelemetryFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TelemetryFile {
+    /// An OTLP/HTTP collector (`http://collector:4318`): traces are exported there when set.
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

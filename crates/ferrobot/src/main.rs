@@ -2,6 +2,7 @@
 //! and environment ([`config`]).
 
 mod config;
+mod telemetry;
 
 /// jemalloc gives freed memory back to the system: its background threads purge pages left
 /// idle for about ten seconds, where glibc's allocator kept an idle server at the peak of its
@@ -32,6 +33,9 @@ struct Cli {
     /// Log lines as text or as JSON objects [default: text].
     #[arg(long, global = true, env = "FERROBOT_LOG_FORMAT")]
     log_format: Option<config::LogFormat>,
+    /// Export traces to this OTLP/HTTP collector (`http://collector:4318`) [default: none].
+    #[arg(long, global = true, env = "FERROBOT_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(flatten)]
     database: config::DatabaseFlags,
     #[command(subcommand)]
@@ -109,13 +113,9 @@ enum SchemaCommand {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     let file = config::File::read(cli.config.as_deref())?;
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match cli.log_format.or(file.log_format).unwrap_or(config::LogFormat::Text) {
-        config::LogFormat::Json => logs.json().flatten_event(true).init(),
-        config::LogFormat::Text => logs.init(),
-    }
+    let format = cli.log_format.or(file.log_format).unwrap_or(config::LogFormat::Text);
+    let endpoint = cli.otlp_endpoint.clone().or_else(|| file.telemetry.otlp_endpoint.clone());
+    let traces = telemetry::init(format, endpoint.as_deref())?;
     let database_url = cli
         .database_url
         .clone()
@@ -264,6 +264,7 @@ async fn main() -> Result<()> {
         }
         Command::Schema { .. } => {}
     }
+    telemetry::finish(traces).await;
     Ok(())
 }
 

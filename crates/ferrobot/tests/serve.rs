@@ -138,3 +138,74 @@ async fn a_drain_that_takes_too_long_is_cut() -> Result<()> {
     other.close().await;
     Ok(())
 }
+
+/// A collector that takes OTLP/HTTP posts and keeps each one's path and body.
+async fn collector() -> Result<(u16, tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let Ok(n) = socket.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&chunk[..n]);
+                    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if data.len() < end + 4 + length {
+                        continue;
+                    }
+                    let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let _ = tx.send((path, data[end + 4..end + 4 + length].to_vec()));
+                    data.drain(..end + 4 + length);
+                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                    if socket.write_all(ok).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok((port, rx))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_go_to_the_collector() -> Result<()> {
+    let (port, mut posts) = collector().await?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let mut server = start(&["--otlp-endpoint", &endpoint]).await?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/graphql/", server.base))
+        .header("Authorization", format!("Token {}", server.token))
+        .json(&json!({ "query": "{ tags { name } }" }))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 200);
+    // Stopping flushes the spans not sent yet.
+    terminate(&server.child)?;
+    let status = tokio::task::spawn_blocking(move || server.child.wait()).await??;
+    assert!(status.success(), "{status}");
+    let mut bodies = Vec::new();
+    while let Ok((path, body)) = posts.try_recv() {
+        assert_eq!(path, "/v1/traces");
+        bodies.extend(body);
+    }
+    let has = |needle: &[u8]| bodies.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"ferrobot"), "no service name in {} bytes", bodies.len());
+    assert!(has(b"request") && has(b"load_level"), "no request or level span");
+    Ok(())
+}

@@ -119,7 +119,8 @@ async fn observe(
     request.extensions_mut().insert(RequestId(id));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
+    let span = tracing::info_span!("request", request_id = %id, %method, path);
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {

@@ -406,6 +406,13 @@ impl Scope {
 impl Store {
     /// Reads one level; returns its rows (link key first when it has a parent) and its scope.
     pub async fn load_level(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
+        use tracing::Instrument;
+        let table = self.catalogue.model(spec.model).table.clone();
+        let span = tracing::info_span!("load_level", table, depth = spec.depth);
+        self.load_level_inner(spec).instrument(span).await
+    }
+
+    async fn load_level_inner(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(spec.model);
         let alias = format!("l{}", spec.depth);
