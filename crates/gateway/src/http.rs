@@ -295,6 +295,8 @@ fn errors(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "errors": [{ "message": message }] }))).into_response()
 }
 
+/// `POST /api/graphql/`: answers the document and leaves what it asked for in the answer's
+/// extensions, for the request's metrics and log line (`observe`).
 async fn graphql(
     State(state): State<AppState>,
     id: Option<axum::Extension<RequestId>>,
@@ -302,26 +304,17 @@ async fn graphql(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = id.map_or_else(uuid::Uuid::new_v4, |e| e.0 .0);
-    let (operation, mut response) = graphql_answer(state, id, headers, body).await;
+    let mut request_state: Option<Arc<RequestState>> = None;
+    let mut response = answer_graphql(state, id, headers, body, &mut request_state).await;
+    let operation = request_state.and_then(|s| s.operation.lock().ok().and_then(|mut o| o.take()));
     response.extensions_mut().insert(
         operation.unwrap_or(crate::metrics::Operation { kind: "invalid", root_fields: Vec::new() }),
     );
     response
 }
 
-async fn graphql_answer(
-    state: AppState,
-    id: uuid::Uuid,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> (Option<crate::metrics::Operation>, Response) {
-    let mut request_state: Option<Arc<RequestState>> = None;
-    let response = graphql_inner(state, id, headers, body, &mut request_state).await;
-    let operation = request_state.and_then(|s| s.operation.lock().ok().and_then(|mut o| o.take()));
-    (operation, response)
-}
-
-async fn graphql_inner(
+/// The answer to one GraphQL request; `keep` receives its state once it has one.
+async fn answer_graphql(
     state: AppState,
     id: uuid::Uuid,
     headers: HeaderMap,
