@@ -1,0 +1,654 @@
+//! Filter arguments → SQL conditions: lookups on fields, related objects by id or natural key
+//! (tree filters with descendants), paths across relations, custom fields, search.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ferrobot_domain::catalogue::{ComputedKind, Filter, FilterKind, Lookup, RelationShape};
+use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
+use sea_query::{
+    Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Query, SimpleExpr, Value,
+};
+use uuid::Uuid;
+
+use super::{
+    any_of, col, col_type, invalid, join_pairing, text_type, uuid_value, ArgTarget, ArgValue, Cell,
+    ColType, FilterArg, Keys,
+};
+use crate::store::{Backend, Store};
+use crate::StoreResult;
+
+impl Store {
+    /// Compiles the filter arguments of one list field into a condition on `model`'s table.
+    ///
+    /// Values that name related objects are checked here, as Nautobot's filter forms do: a name
+    /// that matches nothing is an error naming the argument, not an empty answer.
+    pub async fn compile_filters(
+        &self,
+        model: ModelId,
+        args: &[FilterArg],
+    ) -> StoreResult<Condition> {
+        let catalogue = self.catalogue.clone();
+        let model = catalogue.model(model);
+        let mut all = Cond::all();
+        for arg in args {
+            let cond = self.compile_one(&catalogue, model, arg).await?;
+            all = all.add(cond);
+        }
+        Ok(all)
+    }
+
+    async fn compile_one(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let filter = match &arg.target {
+            ArgTarget::CustomField { key, kind } => {
+                let expr = self.custom_field_expr(key, *kind);
+                if *kind == CustomFieldKind::Boolean {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let literal = match (self.backend, want) {
+                        (Backend::Sqlite, true) => "1",
+                        (Backend::Sqlite, false) => "0",
+                        (_, true) => "true",
+                        (_, false) => "false",
+                    };
+                    return Ok(Expr::expr(expr).eq(literal).into_condition());
+                }
+                let positive = text_or_number_condition(
+                    self.backend,
+                    expr,
+                    arg,
+                    matches!(kind, CustomFieldKind::Integer),
+                )?;
+                return Ok(negate_if(arg.lookup, positive));
+            }
+            ArgTarget::Filter(f) => f,
+        };
+        let landing = catalogue.model(filter.landing);
+        let leaf: Condition = match filter.kind {
+            FilterKind::Search => {
+                let Some(ArgValue::Str(text)) = arg.values.first() else {
+                    return Ok(Cond::all());
+                };
+                let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+                let mut any = Cond::any();
+                for &f in &model.search {
+                    if let Some(c) = &model.fields[f].column {
+                        any = any.add(
+                            Expr::expr(Func::lower(Expr::col(Alias::new(c))))
+                                .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                        );
+                    }
+                }
+                if let Ok(id) = Uuid::parse_str(text.trim()) {
+                    any = any.add(col("id").eq(uuid_value(id)));
+                }
+                return Ok(any);
+            }
+            FilterKind::Has => {
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                let exists = self.path_condition(catalogue, model, &filter.hops, None);
+                return Ok(if want { exists } else { exists.not() });
+            }
+            FilterKind::Related | FilterKind::Tree | FilterKind::Prefix => {
+                if arg.lookup == Lookup::IsNull {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let exists = self.path_condition(catalogue, model, &filter.hops, None);
+                    return Ok(if want { exists.not() } else { exists });
+                }
+                let ids = self.resolve_related(landing, filter, arg).await?;
+                let cond = self.path_condition(catalogue, model, &filter.hops, Some(ids));
+                return Ok(negate_if(arg.lookup, cond));
+            }
+            FilterKind::IsNull => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
+                c.into_condition()
+            }
+            FilterKind::ContentType => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                let any = any_of(arg.values.iter().map(|v| {
+                    let pattern = format!("%\"{}\"%", escape_like(&v.text()));
+                    Expr::expr(Func::cast_as(
+                        Expr::col(Alias::new(&column)),
+                        Alias::new(text_type(self.backend)),
+                    ))
+                    .like(LikeExpr::new(pattern).escape('\\'))
+                    .into_condition()
+                }));
+                negate_if(arg.lookup, any)
+            }
+            _ => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let field = &landing.fields[fidx];
+                let column = field.column.clone().unwrap_or_default();
+                if arg.lookup == Lookup::IsNull {
+                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                    let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
+                    c.into_condition()
+                } else {
+                    let c = self.field_condition(field, &column, filter.kind, arg)?;
+                    negate_if(arg.lookup, c)
+                }
+            }
+        };
+        if filter.hops.is_empty() {
+            return Ok(leaf);
+        }
+        // A field compared across relations: walk down with subqueries.
+        let mut inner = Query::select();
+        inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(leaf);
+        Ok(self.path_condition(catalogue, model, &filter.hops, Some(Keys::Query(Box::new(inner)))))
+    }
+
+    fn field_condition(
+        &self,
+        field: &ferrobot_domain::Field,
+        column: &str,
+        kind: FilterKind,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let expr = col(column);
+        let guard = |c: Condition| {
+            if field.null {
+                Cond::all().add(col(column).is_not_null()).add(c)
+            } else {
+                c
+            }
+        };
+        match kind {
+            FilterKind::Uuid => {
+                let mut ids = Vec::new();
+                for v in &arg.values {
+                    let text = v.text();
+                    let id = Uuid::parse_str(text.trim()).map_err(|_| {
+                        invalid(&arg.argument, format!("'{text}' is not a valid UUID."))
+                    })?;
+                    ids.push(uuid_value(id));
+                }
+                Ok(guard(expr.is_in(ids).into_condition()))
+            }
+            FilterKind::Boolean => {
+                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+                if field.kind != FieldKind::Boolean {
+                    // Nautobot's boolean filters on other fields ask whether there is a value
+                    // (`local_config_context_data: true`: `isnull`, excluded).
+                    let c = if want { col(column).is_not_null() } else { col(column).is_null() };
+                    return Ok(c.into_condition());
+                }
+                Ok(expr.eq(want).into_condition())
+            }
+            FilterKind::DateTime => {
+                let mut terms = Vec::with_capacity(arg.values.len());
+                for v in &arg.values {
+                    let text = v.text();
+                    let when = parse_datetime(&text).ok_or_else(|| {
+                        invalid(&arg.argument, format!("Enter a valid date/time: '{text}'."))
+                    })?;
+                    let value = Value::ChronoDateTimeUtc(Some(Box::new(when)));
+                    terms.push(
+                        compare(col(column).into(), arg.lookup.positive(), value).into_condition(),
+                    );
+                }
+                Ok(guard(any_of(terms)))
+            }
+            FilterKind::Number | FilterKind::Decimal => {
+                // Decimals are stored as text: compare them as numbers.
+                let expr: SimpleExpr = match field.kind {
+                    FieldKind::Decimal { .. } => {
+                        Func::cast_as(expr, Alias::new(numeric_type(self.backend))).into()
+                    }
+                    _ => expr.into(),
+                };
+                let c = text_or_number_condition(self.backend, expr, arg, true)?;
+                Ok(guard(c))
+            }
+            // A text filter on a column that is not text (Nautobot's filters take strings for
+            // integers, dates and JSON): equality binds the column's own type; the pattern
+            // lookups compare the column's text.
+            _ if !matches!(
+                field.kind,
+                FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
+            ) =>
+            {
+                let pattern = !matches!(
+                    arg.lookup.positive(),
+                    Lookup::Exact | Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte
+                );
+                let as_text = || -> SimpleExpr {
+                    Func::cast_as(col(column), Alias::new(text_type(self.backend))).into()
+                };
+                let c = match &field.kind {
+                    FieldKind::Integer { .. } if !pattern => {
+                        text_or_number_condition(self.backend, expr.into(), arg, true)?
+                    }
+                    FieldKind::Date if !pattern => {
+                        let mut terms = Vec::with_capacity(arg.values.len());
+                        for v in &arg.values {
+                            let text = v.text();
+                            let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                                .map_err(|_| invalid(&arg.argument, "Enter a valid date."))?;
+                            let value = Value::ChronoDate(Some(Box::new(day)));
+                            terms.push(
+                                compare(col(column).into(), arg.lookup.positive(), value)
+                                    .into_condition(),
+                            );
+                        }
+                        any_of(terms)
+                    }
+                    FieldKind::Decimal { .. } if !pattern => {
+                        let number = Func::cast_as(expr, Alias::new(numeric_type(self.backend)));
+                        text_or_number_condition(self.backend, number.into(), arg, true)?
+                    }
+                    _ => text_or_number_condition(self.backend, as_text(), arg, false)?,
+                };
+                Ok(guard(c))
+            }
+            _ => {
+                if let FieldKind::Choice { choices, .. } = &field.kind {
+                    if arg.lookup.positive() == Lookup::Exact {
+                        for v in &arg.values {
+                            let text = v.text();
+                            if !choices.iter().any(|(value, _)| *value == text) {
+                                return Err(invalid(
+                                    &arg.argument,
+                                    format!(
+                                        "Select a valid choice. {text} is not one of the available choices."
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                let c = text_or_number_condition(self.backend, expr.into(), arg, false)?;
+                Ok(guard(c))
+            }
+        }
+    }
+
+    fn custom_field_expr(&self, key: &str, kind: CustomFieldKind) -> SimpleExpr {
+        let key = key.replace(['\'', '"', '\\'], "");
+        let integer = kind == CustomFieldKind::Integer;
+        match self.backend {
+            Backend::Sqlite => {
+                Expr::cust(format!("json_extract(_custom_field_data, '$.\"{key}\"')"))
+            }
+            Backend::Postgres if integer => {
+                Expr::cust(format!("((_custom_field_data->>'{key}')::bigint)"))
+            }
+            Backend::Postgres => Expr::cust(format!("(_custom_field_data->>'{key}')")),
+            Backend::MySql if integer => Expr::cust(format!(
+                "CAST(JSON_EXTRACT(_custom_field_data, '$.\"{key}\"') AS SIGNED)"
+            )),
+            Backend::MySql => {
+                Expr::cust(format!("JSON_UNQUOTE(JSON_EXTRACT(_custom_field_data, '$.\"{key}\"'))"))
+            }
+        }
+    }
+
+    /// The ids of `landing` named by the values (ids or natural-key values), plus descendants for
+    /// tree filters. A value that names nothing is an error, as in Nautobot.
+    async fn resolve_related(
+        &self,
+        landing: &Model,
+        filter: &Filter,
+        arg: &FilterArg,
+    ) -> StoreResult<Keys> {
+        let mut ids = Vec::new();
+        let mut names = Vec::new();
+        // Prefixes and addresses are named by their text (`10.0.0.0/16`, `10.0.0.1/24`): the
+        // model's computed value says which stored columns that text stands for.
+        let cidr = landing.computed.iter().find(|c| c.from.len() == 2);
+        let mut prefixes: Vec<(String, Vec<u8>, i64)> = Vec::new();
+        for v in &arg.values {
+            let text = v.text();
+            if let Ok(id) = Uuid::parse_str(text.trim()) {
+                ids.push(id);
+            } else if let Some(computed) = cidr.filter(|_| filter.kind != FilterKind::Tree) {
+                let (bytes, length) = match computed.kind {
+                    ComputedKind::IpNetwork => {
+                        let p = ferrobot_domain::ipam::parse_prefix(&text)
+                            .map_err(|m| invalid(&arg.argument, m))?;
+                        (p.network, i64::from(p.prefix_length))
+                    }
+                    ComputedKind::IpInterface => {
+                        let a = ferrobot_domain::ipam::parse_address(&text)
+                            .map_err(|m| invalid(&arg.argument, m))?;
+                        (a.host, i64::from(a.mask_length))
+                    }
+                };
+                prefixes.push((text, bytes, length));
+            } else {
+                names.push(text);
+            }
+        }
+        // Names match the natural-key field when it is text (a prefix's is its network bytes, which
+        // the CIDR text above covers).
+        let lookup = landing
+            .lookup_field()
+            .filter(|&i| col_type(&landing.fields[i].kind) == ColType::Text)
+            .and_then(|i| landing.fields[i].column.clone());
+        let mut select = Query::select();
+        select.column(Alias::new("id")).from(Alias::new(&landing.table));
+        let mut types = vec![ColType::Uuid];
+        if let Some(l) = &lookup {
+            select.column(Alias::new(l));
+            types.push(ColType::Text);
+        }
+        let tree = filter.kind == FilterKind::Tree && landing.tree;
+        if tree {
+            select.column(Alias::new("parent_id"));
+            types.push(ColType::Uuid);
+        }
+        let mut terms = Vec::new();
+        if !ids.is_empty() {
+            terms.push(col("id").is_in(ids.iter().map(|u| uuid_value(*u))).into_condition());
+        }
+        if let (Some(l), false) = (&lookup, names.is_empty()) {
+            terms.push(col(l).is_in(names.iter().cloned()).into_condition());
+        }
+        if let Some(computed) = cidr {
+            let bytes_col = landing.fields[computed.from[0]].column.clone().unwrap_or_default();
+            let length_col = landing.fields[computed.from[1]].column.clone().unwrap_or_default();
+            for (_, bytes, length) in &prefixes {
+                terms.push(
+                    Cond::all()
+                        .add(col(&bytes_col).eq(bytes.clone()))
+                        .add(col(&length_col).eq(*length)),
+                );
+            }
+        }
+        if !tree {
+            select.cond_where(any_of(terms));
+        }
+        let rows = self.fetch(&select, &types).await?;
+        let mut matched = HashSet::new();
+        let mut found_ids = HashSet::new();
+        let mut found_names = HashSet::new();
+        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for r in 0..rows.len() {
+            let row = rows.row(r);
+            let Some(id) = row[0].as_uuid() else { continue };
+            let name = match row.get(1) {
+                Some(Cell::Text(t)) => Some(t.to_string()),
+                _ => None,
+            };
+            if tree {
+                if let Some(parent) = row.get(2).and_then(Cell::as_uuid) {
+                    children.entry(parent).or_default().push(id);
+                }
+            }
+            let hit =
+                ids.contains(&id) || name.as_ref().is_some_and(|n| names.contains(n)) || !tree;
+            if hit {
+                matched.insert(id);
+                found_ids.insert(id);
+                if let Some(n) = name {
+                    found_names.insert(n);
+                }
+            }
+        }
+        if prefixes.is_empty() {
+            for name in &names {
+                if !found_names.contains(name) {
+                    return Err(invalid(
+                        &arg.argument,
+                        format!(
+                            "Select a valid choice. {name} is not one of the available choices."
+                        ),
+                    ));
+                }
+            }
+            for id in &ids {
+                if !found_ids.contains(id) {
+                    return Err(invalid(
+                        &arg.argument,
+                        format!("Select a valid choice. {id} is not one of the available choices."),
+                    ));
+                }
+            }
+        }
+        if tree {
+            let mut stack: Vec<Uuid> = matched.iter().copied().collect();
+            while let Some(id) = stack.pop() {
+                for child in children.get(&id).into_iter().flatten() {
+                    if matched.insert(*child) {
+                        stack.push(*child);
+                    }
+                }
+            }
+        }
+        let mut out: Vec<Uuid> = matched.into_iter().collect();
+        out.sort();
+        Ok(Keys::List(out))
+    }
+
+    /// `model` rows related through `hops` to landing rows in `leaf` (or to any row when `None`).
+    fn path_condition(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        hops: &[usize],
+        leaf: Option<Keys>,
+    ) -> Condition {
+        let Some((&first, rest)) = hops.split_first() else {
+            return match leaf {
+                Some(keys) => keys.condition(self.backend, col("id")).into_condition(),
+                None => Cond::all(),
+            };
+        };
+        let rel = &model.relations[first];
+        let target = catalogue.model(rel.target);
+        // The keys of the next model that satisfy the rest of the path.
+        let next: Option<Keys> = if rest.is_empty() {
+            leaf
+        } else {
+            let cond = self.path_condition(catalogue, target, rest, leaf);
+            let mut s = Query::select();
+            s.column(Alias::new("id")).from(Alias::new(&target.table)).cond_where(cond);
+            Some(Keys::Query(Box::new(s)))
+        };
+        match &rel.shape {
+            RelationShape::Forward { column, .. } => match next {
+                Some(keys) => Cond::all()
+                    .add(col(column).is_not_null())
+                    .add(keys.condition(self.backend, col(column))),
+                None => col(column).is_not_null().into_condition(),
+            },
+            RelationShape::Reverse { column, content_type, .. } => {
+                let mut s = Query::select();
+                s.column(Alias::new(column)).from(Alias::new(&target.table));
+                let mut c = Cond::all().add(col(column).is_not_null());
+                if let Some((ct_column, label)) = content_type {
+                    c = c.add(col(ct_column).eq(label.as_str()));
+                }
+                if let Some(keys) = next {
+                    c = c.add(keys.condition(self.backend, col("id")));
+                }
+                s.cond_where(c);
+                col("id").in_subquery(s).into_condition()
+            }
+            RelationShape::Peer {
+                table,
+                endpoint_column,
+                target_column,
+                group_column,
+                side_column,
+            } => {
+                let (near, far) = (Alias::new("pa"), Alias::new("pb"));
+                let mut s = Query::select();
+                s.column((near.clone(), Alias::new(endpoint_column)));
+                join_pairing(&mut s, table, &near, &far, group_column, side_column);
+                if let Some(keys) = next {
+                    s.cond_where(
+                        keys.condition(self.backend, Expr::col((far, Alias::new(target_column)))),
+                    );
+                }
+                col("id").in_subquery(s).into_condition()
+            }
+            RelationShape::Through {
+                table,
+                source_column,
+                target_column,
+                content_type,
+                conditions,
+                ..
+            } => {
+                let mut s = Query::select();
+                s.column(Alias::new(source_column)).from(Alias::new(table));
+                let mut c = Cond::all();
+                if let Some(ct) = content_type {
+                    c = c.add(col("content_type").eq(ct.as_str()));
+                }
+                for (column, value) in conditions {
+                    c = c.add(col(column).eq(value.as_str()));
+                }
+                if let Some(keys) = next {
+                    c = c.add(keys.condition(self.backend, col(target_column)));
+                }
+                s.cond_where(c);
+                col("id").in_subquery(s).into_condition()
+            }
+        }
+    }
+}
+
+/// The type a decimal's text is cast to for numeric comparisons.
+fn numeric_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "numeric",
+        Backend::MySql => "decimal(30,10)",
+        Backend::Sqlite => "real",
+    }
+}
+
+fn negate_if(lookup: Lookup, cond: Condition) -> Condition {
+    if lookup.is_negated() {
+        cond.not()
+    } else {
+        cond
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(dt.with_timezone(&Utc));
+    }
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
+        return Some(dt.and_utc());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+fn compare(expr: SimpleExpr, lookup: Lookup, value: Value) -> SimpleExpr {
+    let expr = Expr::expr(expr);
+    match lookup {
+        Lookup::Gt => expr.gt(value),
+        Lookup::Gte => expr.gte(value),
+        Lookup::Lt => expr.lt(value),
+        Lookup::Lte => expr.lte(value),
+        _ => expr.eq(value),
+    }
+}
+
+/// String lookups (exact, contains, starts/ends with, regex — case-insensitive forms lower both
+/// sides) and numeric comparisons. Several values match when any one does.
+fn text_or_number_condition(
+    backend: Backend,
+    expr: SimpleExpr,
+    arg: &FilterArg,
+    numeric: bool,
+) -> StoreResult<Condition> {
+    let lookup = arg.lookup.positive();
+    let mut terms = Vec::with_capacity(arg.values.len());
+    // Exact values are one `IN (…)`, however many there are.
+    let mut exact = Vec::new();
+    for v in &arg.values {
+        let value: Value = if numeric {
+            match v {
+                ArgValue::Int(i) => Value::BigInt(Some(*i)),
+                ArgValue::Float(f) => Value::Double(Some(*f)),
+                ArgValue::Str(s) => match s.trim().parse::<i64>() {
+                    Ok(i) => Value::BigInt(Some(i)),
+                    Err(_) => match s.trim().parse::<f64>() {
+                        Ok(f) => Value::Double(Some(f)),
+                        Err(_) => {
+                            return Err(invalid(&arg.argument, format!("Enter a number: '{s}'.")))
+                        }
+                    },
+                },
+                ArgValue::Bool(b) => Value::BigInt(Some(*b as i64)),
+            }
+        } else {
+            Value::String(Some(Box::new(v.text())))
+        };
+        let text = v.text();
+        let lower = || Expr::expr(Func::lower(expr.clone()));
+        let like = |pattern: String| lower().like(LikeExpr::new(pattern).escape('\\'));
+        let c: SimpleExpr = match lookup {
+            Lookup::Exact => {
+                exact.push(value);
+                continue;
+            }
+            Lookup::Ie => lower().eq(text.to_lowercase()),
+            Lookup::Ic => like(format!("%{}%", escape_like(&text.to_lowercase()))),
+            Lookup::Isw => like(format!("{}%", escape_like(&text.to_lowercase()))),
+            Lookup::Iew => like(format!("%{}", escape_like(&text.to_lowercase()))),
+            Lookup::Re | Lookup::Ire => {
+                // A pattern that does not compile is the client's mistake, not the database's.
+                if let Err(e) = regex::Regex::new(&text) {
+                    return Err(invalid(&arg.argument, format!("Invalid regular expression: {e}")));
+                }
+                let insensitive = lookup == Lookup::Ire;
+                match backend {
+                    Backend::Postgres => {
+                        let op = if insensitive { "~*" } else { "~" };
+                        Expr::cust_with_exprs(
+                            format!("$1 {op} $2"),
+                            [expr.clone(), Expr::val(text).into()],
+                        )
+                    }
+                    // sea-query's custom placeholders are `$n` on PostgreSQL and `?` elsewhere.
+                    Backend::Sqlite | Backend::MySql => {
+                        let flag = if insensitive {
+                            "(?i)"
+                        } else if backend == Backend::MySql {
+                            "(?-i)"
+                        } else {
+                            ""
+                        };
+                        Expr::cust_with_exprs(
+                            "? REGEXP ?",
+                            [expr.clone(), Expr::val(format!("{flag}{text}")).into()],
+                        )
+                    }
+                }
+            }
+            Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte => {
+                compare(expr.clone(), lookup, value)
+            }
+            _ => Expr::expr(expr.clone()).eq(value),
+        };
+        terms.push(c.into_condition());
+    }
+    match exact.len() {
+        0 => {}
+        1 => terms.extend(exact.pop().map(|v| Expr::expr(expr.clone()).eq(v).into_condition())),
+        _ => terms.push(Expr::expr(expr).is_in(exact).into_condition()),
+    }
+    Ok(any_of(terms))
+}
