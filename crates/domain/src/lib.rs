@@ -12,6 +12,7 @@ pub mod error;
 pub mod hooks;
 pub mod ipam;
 pub mod rack;
+pub mod request;
 pub mod validate;
 pub mod value;
 

@@ -19,8 +19,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::auth::{authenticate, issue_jwt};
+use crate::execute::RequestState;
 use crate::login::Outcome;
-use crate::plan::{write_response, RequestState};
+use crate::render::write_response;
 use crate::AppState;
 
 /// The API version clients read from `API-Version` (pynautobot's `nb.version`).
@@ -285,7 +286,7 @@ struct GraphqlBody {
 
 /// HTTP 503 with `Retry-After`: the database did not take the request in time.
 fn busy(message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": crate::plan::BUSY, "retryable": true } }] });
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": crate::execute::BUSY, "retryable": true } }] });
     let mut out = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     out.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
     out

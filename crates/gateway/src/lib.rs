@@ -7,12 +7,14 @@
 //! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
 
 pub mod auth;
+pub mod execute;
 pub mod http;
+mod ir;
 pub mod login;
 pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
-pub mod plan;
+pub mod render;
 pub mod schema;
 mod variables;
 

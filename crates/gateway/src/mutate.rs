@@ -10,17 +10,18 @@ use std::collections::HashMap;
 
 use async_graphql::parser::types::SelectionSet;
 use ferrobot_domain::catalogue::{Lookup, ModelId};
+use ferrobot_domain::request::SelectedKind;
+use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg};
 use ferrobot_domain::DomainError;
-use ferrobot_persistence::query::{ArgTarget, ArgValue, FilterArg, Link};
+use ferrobot_persistence::query::Plan;
 use ferrobot_persistence::write::{Outcome, WriteOptions, Writer};
 use ferrobot_persistence::StoreError;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
+use crate::execute::{field_error, Answer, FieldError, RequestState, RootAnswer, RootBody};
+use crate::ir::{Collected, FieldRef, Lowerer};
 use crate::mutation_schema::{MutationField, Operation};
-use crate::plan::{
-    load, Answer, FieldError, FieldRef, Planner, RequestState, RootAnswer, RootBody,
-};
 
 /// What one root field wrote, to be rendered once the transaction has committed.
 enum Written {
@@ -31,25 +32,24 @@ enum Written {
 }
 
 /// A failure, located: the root field's response key and the operation's index in its list.
-struct Failure {
+struct Failure<'d> {
     key: String,
-    field: FieldRef,
+    field: &'d FieldRef,
     index: Option<usize>,
     error: StoreError,
 }
 
-pub(crate) async fn mutate(
-    planner: &Planner<'_>,
+pub(crate) async fn mutate<'d>(
+    planner: &Lowerer<'d>,
     state: &RequestState,
-    selection: &SelectionSet,
+    selection: &'d SelectionSet,
 ) -> Result<Answer, StoreError> {
-    let fields = planner.collect(selection, "Mutation")?;
+    let fields = planner.collect(selection, "Mutation");
     if !state.may_write {
-        let (key, field) =
-            fields.first().cloned().ok_or(StoreError::Internal("no field".into()))?;
+        let first = fields.first().ok_or(StoreError::Internal("no field".into()))?;
         let error = located_error(
-            key,
-            &field,
+            first.key.clone(),
+            first.field(),
             "FORBIDDEN",
             "This token does not allow writes (write_enabled is false).".into(),
             Map::new(),
@@ -64,16 +64,15 @@ pub(crate) async fn mutate(
     let mut places: Vec<(usize, Option<usize>)> = Vec::new();
     let mut written = Vec::new();
     let mut failure = None;
-    for (root, (key, field)) in fields.iter().enumerate() {
-        match run_field(planner, &mut writer, field, root, &mut places).await {
+    for (root, collected) in fields.iter().enumerate() {
+        match run_field(planner, &mut writer, collected.field(), root, &mut places).await {
             Ok(w) => written.push(w),
             Err(error) => {
                 let place =
                     error.operation().or(Some(writer.operation())).and_then(|o| places.get(o));
                 let (root, index) = place.copied().unwrap_or((root, None));
-                let (key, field) =
-                    fields.get(root).cloned().unwrap_or_else(|| (key.clone(), field.clone()));
-                failure = Some(Failure { key, field, index, error });
+                let at = fields.get(root).unwrap_or(collected);
+                failure = Some(Failure { key: at.key.clone(), field: at.field(), index, error });
                 break;
             }
         }
@@ -82,8 +81,10 @@ pub(crate) async fn mutate(
         if let Err(error) = writer.settle().await {
             let place = places.get(error.operation().unwrap_or(writer.operation())).copied();
             let (root, index) = place.unwrap_or((0, None));
-            match fields.get(root).or(fields.first()).cloned() {
-                Some((key, field)) => failure = Some(Failure { key, field, index, error }),
+            match fields.get(root).or(fields.first()) {
+                Some(at) => {
+                    failure = Some(Failure { key: at.key.clone(), field: at.field(), index, error })
+                }
                 None => return Err(error),
             }
         }
@@ -104,14 +105,15 @@ pub(crate) async fn mutate(
     tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
     let mut roots = Vec::new();
     let mut errors = Vec::new();
-    for ((key, field), w) in fields.iter().zip(written) {
+    for (collected, w) in fields.iter().zip(written) {
+        let (key, field) = (&collected.key, collected);
         let body = match w {
             Written::Typename => RootBody::Typename("Mutation"),
             Written::Objects { model, ids, list } => {
-                match read_back(planner, state, model, field, &ids, list).await {
+                match read_back(planner, state, model, collected, &ids, list).await {
                     Ok(body) => body,
                     Err(e @ StoreError::Invalid { .. }) => {
-                        errors.push(crate::plan::field_error(field, key, e));
+                        errors.push(field_error(collected.field(), key, e));
                         RootBody::Null
                     }
                     Err(e) => return Err(e),
@@ -130,7 +132,7 @@ pub(crate) async fn mutate(
                             &json!({"id": o.id.to_string(), "object_type": label}),
                         )
                     })
-                    .collect::<Result<_, _>>()?;
+                    .collect();
                 RootBody::Json(Json::Array(items))
             }
             Written::Batch(results) => {
@@ -147,7 +149,7 @@ pub(crate) async fn mutate(
                         });
                         select(planner, field, "BatchResult", &value)
                     })
-                    .collect::<Result<_, _>>()?;
+                    .collect();
                 RootBody::Json(Json::Array(items))
             }
         };
@@ -157,7 +159,7 @@ pub(crate) async fn mutate(
 }
 
 /// An argument as the write path's JSON (enums as their item names, ids as strings).
-fn argument(planner: &Planner<'_>, field: &FieldRef, name: &str) -> Json {
+fn argument(planner: &Lowerer<'_>, field: &FieldRef, name: &str) -> Json {
     field
         .node
         .get_argument(name)
@@ -174,7 +176,7 @@ fn object(value: &Json) -> &Map<String, Json> {
 
 /// Runs one root field's operations.
 async fn run_field(
-    planner: &Planner<'_>,
+    planner: &Lowerer<'_>,
     writer: &mut Writer<'_>,
     field: &FieldRef,
     root: usize,
@@ -241,7 +243,7 @@ fn list(value: Json) -> Vec<Json> {
 
 /// Runs one operation on one object.
 async fn run_one(
-    planner: &Planner<'_>,
+    planner: &Lowerer<'_>,
     writer: &mut Writer<'_>,
     target: MutationField,
     body: &Json,
@@ -284,69 +286,74 @@ fn reference(value: &Json) -> Json {
 
 /// Reads the written objects back with the field's selection, in chunks of at most 1,000 ids.
 async fn read_back(
-    planner: &Planner<'_>,
+    planner: &Lowerer<'_>,
     state: &RequestState,
     model: ModelId,
-    field: &FieldRef,
+    collected: &Collected<'_>,
     ids: &[Uuid],
     list: bool,
 ) -> Result<RootBody, StoreError> {
+    let mut select = planner.select(model, collected, false)?;
     // A selection of ids alone (the usual answer to a bulk create) needs no read.
-    let type_name =
-        planner.served.catalogue.model(model).graphql.as_ref().map(|g| g.type_name.clone());
-    let type_name = type_name.unwrap_or_default();
-    let selected = planner.collect(&field.node.selection_set.node, &type_name)?;
-    if selected.iter().all(|(_, f)| matches!(f.node.name.node.as_str(), "id" | "__typename")) {
+    let id_alone = select.fields.iter().all(|f| match &f.kind {
+        SelectedKind::Typename(_) => true,
+        SelectedKind::Column(index) => {
+            planner.served.catalogue.model(model).fields[*index].primary_key
+        }
+        _ => false,
+    });
+    if id_alone {
         let mut items = ids.iter().map(|id| {
-            let value = json!({"id": id.to_string(), "__typename": type_name});
-            let fields = selected
-                .iter()
-                .map(|(key, f)| (key.clone(), value[f.node.name.node.as_str()].clone()));
+            let fields = select.fields.iter().map(|f| {
+                let value = match &f.kind {
+                    SelectedKind::Typename(name) => Json::String(name.clone()),
+                    _ => Json::String(id.to_string()),
+                };
+                (f.key.clone(), value)
+            });
             Json::Object(fields.collect())
         });
         let answer =
             if list { Json::Array(items.collect()) } else { items.next().unwrap_or(Json::Null) };
         return Ok(RootBody::Json(answer));
     }
-    let mut node = planner.node(model, field, false)?;
     let Some(filter) = planner.served.catalogue.model(model).id_filter() else {
         return Err(StoreError::Internal("a writable model without a primary key".into()));
     };
     let mut chunks = Vec::new();
+    let mut plan = None;
     for chunk in ids.chunks(1000) {
         let mut unique = chunk.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        node.filters = vec![FilterArg {
+        select.filters = vec![FilterArg {
             argument: "id".into(),
             target: ArgTarget::Filter(filter.clone()),
             lookup: Lookup::Exact,
             values: unique.iter().map(|u| ArgValue::Str(u.to_string())).collect(),
         }];
-        let level = load(&state.store, &node, Link::Root { limit: None, offset: None }, 0).await?;
+        let chunk_plan = Plan::new(&planner.served.catalogue, &select);
+        let level = state.store.execute(&chunk_plan).await?;
         chunks.push((level, chunk.to_vec()));
+        plan = Some(chunk_plan);
     }
-    Ok(RootBody::Objects { node: Box::new(node), chunks, list })
+    let plan = plan.unwrap_or_else(|| Plan::new(&planner.served.catalogue, &select));
+    Ok(RootBody::Objects { plan: Box::new(plan), chunks, list })
 }
 
 /// The selected keys of an in-memory object (`DeletedObject`, `BatchResult`).
-fn select(
-    planner: &Planner<'_>,
-    field: &FieldRef,
-    type_name: &str,
-    value: &Json,
-) -> Result<Json, StoreError> {
+fn select(planner: &Lowerer<'_>, collected: &Collected<'_>, type_name: &str, value: &Json) -> Json {
     let mut out = Map::new();
-    for (key, sub) in planner.collect(&field.node.selection_set.node, type_name)? {
-        let name = sub.node.name.node.as_str();
+    for sub in planner.collect_merged(collected, type_name) {
+        let name = sub.name();
         let v = if name == "__typename" {
             Json::String(type_name.to_owned())
         } else {
             value.get(name).cloned().unwrap_or(Json::Null)
         };
-        out.insert(key, v);
+        out.insert(sub.key, v);
     }
-    Ok(Json::Object(out))
+    Json::Object(out)
 }
 
 /// A write error as GraphQL answers it: a stable code, the failing fields, the operation.
@@ -393,7 +400,7 @@ fn write_error(failure: Failure) -> FieldError {
         }
         other => ("INTERNAL", other.to_string()),
     };
-    located_error(failure.key, &failure.field, code, message, details)
+    located_error(failure.key, failure.field, code, message, details)
 }
 
 fn located_error(
@@ -415,11 +422,9 @@ fn located_error(
 }
 
 /// The answer of a mutation that wrote nothing: every root field null, one error.
-fn failed(fields: &[(String, FieldRef)], error: FieldError) -> Answer {
-    let roots = fields
-        .iter()
-        .map(|(key, _)| RootAnswer { key: key.clone(), body: RootBody::Null })
-        .collect();
+fn failed(fields: &[Collected<'_>], error: FieldError) -> Answer {
+    let roots =
+        fields.iter().map(|c| RootAnswer { key: c.key.clone(), body: RootBody::Null }).collect();
     Answer { roots, errors: vec![error], statements: 0 }
 }
 

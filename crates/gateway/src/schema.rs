@@ -12,13 +12,14 @@ use async_graphql::dynamic::{
     Enum, EnumItem, Field, FieldFuture, InputValue, Object, Scalar, Schema, SchemaBuilder, TypeRef,
 };
 use ferrobot_domain::catalogue::{
-    CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model,
+    CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
     RelationShape,
 };
+use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::value::{camel_case, enum_item_name};
 use ferrobot_domain::Catalogue;
 
-use crate::plan::PlanExtension;
+use crate::execute::PlanExtension;
 
 /// The deepest selection a query may have.
 pub const MAX_DEPTH: usize = 48;
@@ -29,12 +30,41 @@ pub struct Served {
     pub catalogue: Arc<Catalogue>,
     pub custom_fields: Vec<CustomField>,
     /// GraphQL object type name → model.
-    pub types: HashMap<String, usize>,
-    /// Root list field → model; root single field → model.
-    pub lists: HashMap<String, usize>,
-    pub singles: HashMap<String, usize>,
+    pub types: HashMap<String, ModelId>,
+    /// What each root query field reads.
+    pub roots: HashMap<String, Root>,
+    /// What each field of a model's object type is, recorded as the field was added to the
+    /// schema: the request tree is built from these, one lookup per selected field.
+    pub fields: HashMap<ModelId, HashMap<String, Annotation>>,
     /// Mutation root field → what it writes.
     pub mutations: HashMap<String, crate::mutation_schema::MutationField>,
+}
+
+/// A root query field: a model's list (with filters and a page) or one object by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Root {
+    List(ModelId),
+    Single(ModelId),
+}
+
+/// What a field of a model's object type is (`__typename` aside, which every type has).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Annotation {
+    /// A stored field: `fields[index]`.
+    Column(usize),
+    /// `computed[index]`.
+    Computed(usize),
+    CustomFieldData,
+    /// `cf_<key>`.
+    CustomField(String),
+    /// `relations[index]` to one model.
+    Relation(usize),
+    /// `relations[index]`, typed as a union of its alternatives.
+    Union(usize),
+    /// A usage field of a prefix.
+    Usage(Usage),
+    /// A rack's elevation.
+    Elevation,
 }
 
 impl Served {
@@ -139,19 +169,20 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     let mut uses_utilization = false;
     let mut uses_elevation = false;
     let mut types = HashMap::new();
-    let mut lists = HashMap::new();
-    let mut singles = HashMap::new();
+    let mut roots = HashMap::new();
+    let mut fields = HashMap::new();
     let exposed = |m: &Model| m.graphql.is_some();
     for model in catalogue.models().iter().filter(|m| exposed(m)) {
         let Some(gql) = &model.graphql else { continue };
         let custom: Vec<&CustomField> =
             custom_fields.iter().filter(|cf| applies(cf, model)).collect();
         types.insert(gql.type_name.clone(), model.id);
+        let annotations: &mut HashMap<String, Annotation> = fields.entry(model.id).or_default();
         let mut object = Object::new(&gql.type_name);
         if let Some(desc) = Some(format!("The {} model ({}).", model.verbose_name, model.label)) {
             object = object.description(desc);
         }
-        for field in &model.fields {
+        for (index, field) in model.fields.iter().enumerate() {
             let ty = match &field.kind {
                 FieldKind::Uuid if field.primary_key => TypeRef::named_nn("UUID"),
                 FieldKind::Uuid => named("UUID"),
@@ -198,12 +229,18 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                 f = f.description(help.clone());
             }
             object = object.field(f);
+            annotations.insert(field.name.clone(), Annotation::Column(index));
         }
-        for computed in &model.computed {
+        for (index, computed) in model.computed.iter().enumerate() {
             object = object.field(unresolved(computed.name.clone(), named("String")));
+            annotations.insert(computed.name.clone(), Annotation::Computed(index));
         }
         for (name, usage) in ferrobot_domain::hooks::usage_fields(&model.label) {
-            use ferrobot_domain::hooks::Usage;
+            let annotation = match usage {
+                Usage::Elevation => Annotation::Elevation,
+                other => Annotation::Usage(*other),
+            };
+            annotations.insert((*name).to_owned(), annotation);
             let field = match usage {
                 Usage::Utilization => {
                     uses_utilization = true;
@@ -231,7 +268,10 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         }
         if model.features.custom_fields {
             object = object.field(unresolved("_custom_field_data".into(), named("GenericScalar")));
+            annotations.insert("_custom_field_data".into(), Annotation::CustomFieldData);
             for cf in &custom {
+                annotations
+                    .insert(format!("cf_{}", cf.key), Annotation::CustomField(cf.key.clone()));
                 let mut f = unresolved(format!("cf_{}", cf.key), custom_field_type(cf.kind));
                 if !cf.description.is_empty() {
                     f = f.description(cf.description.clone());
@@ -239,10 +279,15 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                 object = object.field(f);
             }
         }
-        for rel in &model.relations {
+        for (index, rel) in model.relations.iter().enumerate() {
             let target = catalogue.model(rel.target);
             let Some(tg) = &target.graphql else { continue };
             let list = rel.shape.is_list();
+            let annotation = match rel.alternatives.is_empty() {
+                true => Annotation::Relation(index),
+                false => Annotation::Union(index),
+            };
+            annotations.insert(rel.name.clone(), annotation);
             if let Some(union) = &rel.union {
                 let members = unions.entry(union.clone()).or_default();
                 let targets = rel.alternatives.iter().map(|(t, _)| *t).chain([rel.target]);
@@ -268,14 +313,14 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         }
         objects.push(object);
         if let Some(single) = &gql.single {
-            singles.insert(single.clone(), model.id);
+            roots.insert(single.clone(), Root::Single(model.id));
             query = query.field(
                 unresolved(single.clone(), named(&gql.type_name))
                     .argument(InputValue::new("id", named("ID"))),
             );
         }
         if let Some(list) = &gql.list {
-            lists.insert(list.clone(), model.id);
+            roots.insert(list.clone(), Root::List(model.id));
             let f = unresolved(list.clone(), TypeRef::named_list(&gql.type_name));
             query = query.field(filter_arguments(model, &custom, f));
         }
@@ -322,7 +367,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
     schema = with_mutations.register(query).extension(PlanExtension).limit_depth(MAX_DEPTH);
     builder.replace(schema);
     let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
-    Ok(Served { schema, catalogue, custom_fields, types, lists, singles, mutations })
+    Ok(Served { schema, catalogue, custom_fields, types, roots, fields, mutations })
 }
 
 /// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.

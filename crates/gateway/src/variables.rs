@@ -44,6 +44,21 @@ pub(crate) fn check(
     Ok(())
 }
 
+/// Gives every omitted variable its default value, as the operation defines it: the executor
+/// reads variables itself, so a default it did not see would read as absent.
+pub(crate) fn apply_defaults(operation: &OperationDefinition, variables: &mut Variables) {
+    for definition in &operation.variable_definitions {
+        let definition = &definition.node;
+        let name = &definition.name.node;
+        if variables.get(name).is_some() {
+            continue;
+        }
+        if let Some(default) = &definition.default_value {
+            variables.insert(name.clone(), default.node.clone());
+        }
+    }
+}
+
 /// Whether `value` may stand for type `ty` (with input coercion: a single value for a list).
 /// `Err` is the rest of the message: where in the value, and what was expected.
 fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), String> {

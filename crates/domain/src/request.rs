@@ -1,0 +1,132 @@
+//! The request tree: a validated read as typed data, between the schema and SQL.
+//!
+//! The gateway lowers a GraphQL selection into a [`Select`] (one lookup per field in the
+//! schema's annotations, no name chain); persistence plans and executes it; the gateway renders
+//! the rows it returns. Limits and cost are computed on this tree before any SQL runs, and it is
+//! where a row filter per model (permissions) belongs. It knows no GraphQL and no SQL.
+
+use crate::catalogue::{CustomFieldKind, Filter, Lookup, ModelId};
+use crate::hooks::Usage;
+use crate::rack::Face;
+
+/// One object or list of one model: its filters, its page and what is selected of each row.
+#[derive(Debug, Clone)]
+pub struct Select {
+    pub model: ModelId,
+    pub filters: Vec<FilterArg>,
+    pub page: Page,
+    pub fields: Vec<Selected>,
+}
+
+impl Select {
+    pub fn new(model: ModelId) -> Select {
+        Select { model, filters: Vec::new(), page: Page::default(), fields: Vec::new() }
+    }
+
+    /// The selections under this one, depth first (relations and union members).
+    pub fn children(&self) -> impl Iterator<Item = &Select> {
+        self.fields.iter().flat_map(|f| match &f.kind {
+            SelectedKind::Relation { child, .. } => std::slice::from_ref(&**child),
+            SelectedKind::Union { members, .. } => members.as_slice(),
+            _ => &[],
+        })
+    }
+}
+
+/// Which rows of a list: Nautobot's `limit`/`offset`, or a keyset page after a cursor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+    /// Rows strictly after this position in the list's order (a cursor page).
+    pub after: Option<Cursor>,
+}
+
+/// A position in a list's order: the ordering values of the row it names, then its id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub values: Vec<CursorValue>,
+}
+
+/// One ordering value of a cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CursorValue {
+    Null,
+    Int(i64),
+    Text(String),
+    /// A UUID or other bytes, as stored.
+    Bytes(Vec<u8>),
+    Bool(bool),
+}
+
+/// One selected field of an object, under its response key.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub key: String,
+    pub kind: SelectedKind,
+}
+
+/// What a selected field is, as the schema annotated it.
+#[derive(Debug, Clone)]
+pub enum SelectedKind {
+    /// `__typename`: the object type's name.
+    Typename(String),
+    /// A stored field of the model (`fields[index]`).
+    Column(usize),
+    /// A value computed from stored fields (`computed[index]`: `address`, `prefix`).
+    Computed(usize),
+    /// All custom field values, as stored.
+    CustomFieldData,
+    /// One custom field's value (`cf_<key>`).
+    CustomField(String),
+    /// A relation to one model (`relations[index]`), with what is selected of its rows.
+    Relation { relation: usize, child: Box<Select> },
+    /// A relation whose end is one of several models: one selection per member, in the order of
+    /// the relation's alternatives; the first member with a row answers.
+    Union { relation: usize, members: Vec<Select> },
+    /// A prefix's usage: utilisation or free space, the first `limit` when a list.
+    Usage { usage: Usage, limit: usize, select: Vec<(String, String)> },
+    /// A rack face unit by unit; `select` is (response key, unit field).
+    Elevation { face: Face, select: Vec<(String, String)> },
+}
+
+/// One value of a filter argument, as the client sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl ArgValue {
+    pub fn text(&self) -> String {
+        match self {
+            ArgValue::Str(s) => s.clone(),
+            ArgValue::Int(i) => i.to_string(),
+            ArgValue::Float(f) => f.to_string(),
+            ArgValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// What a filter argument filters on.
+#[derive(Debug, Clone)]
+pub enum ArgTarget {
+    Filter(Filter),
+    /// `cf_<key>`: a value inside `_custom_field_data`.
+    CustomField {
+        key: String,
+        kind: CustomFieldKind,
+    },
+}
+
+/// One filter argument of a list field: `name__ic: ["core"]`.
+#[derive(Debug, Clone)]
+pub struct FilterArg {
+    /// The argument name as the client wrote it, for error messages.
+    pub argument: String,
+    pub target: ArgTarget,
+    pub lookup: Lookup,
+    pub values: Vec<ArgValue>,
+}

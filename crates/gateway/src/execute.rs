@@ -1,0 +1,329 @@
+//! Execution: async-graphql parses and validates every request; [`PlanExtension`] then takes
+//! over query and mutation operations in its `execute` hook. A query's root fields are lowered
+//! to request trees ([`crate::ir`]), planned and read by persistence (one statement per level),
+//! and the [`Answer`] is written by [`crate::render`].
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Positioned, Response, ServerResult, Value, Variables};
+use ferrobot_persistence::query::{Level, Plan};
+use ferrobot_persistence::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::ir::Lowerer;
+use crate::schema::{Root, Served};
+
+/// Per-request state shared between the HTTP handler and the extension.
+pub struct RequestState {
+    pub served: Arc<Served>,
+    pub store: Store,
+    /// Who sent the request, for the change log.
+    pub actor: ferrobot_persistence::write::Actor,
+    /// Whether writes add change-log rows (see [`crate::Config::change_log`]).
+    pub change_log: bool,
+    /// Whether the credential may write (a token's `write_enabled`).
+    pub may_write: bool,
+    pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
+    pub(crate) answer: Mutex<Option<Answer>>,
+    /// Set once validation passed and execution began: errors after that are HTTP 200.
+    pub(crate) executed: std::sync::atomic::AtomicBool,
+    /// Set when the database was too busy to answer: the answer is HTTP 503, retryable.
+    pub(crate) busy: std::sync::atomic::AtomicBool,
+    /// The request's id: sent back as `X-Request-ID`, stored in the change log.
+    pub request_id: Uuid,
+    /// What the document asked for, once known (metrics and the request's log line).
+    pub(crate) operation: Mutex<Option<crate::metrics::Operation>>,
+}
+
+impl RequestState {
+    pub fn new(
+        served: Arc<Served>,
+        store: Store,
+        actor: ferrobot_persistence::write::Actor,
+    ) -> Self {
+        Self {
+            served,
+            store,
+            actor,
+            change_log: true,
+            may_write: true,
+            document: Mutex::new(None),
+            answer: Mutex::new(None),
+            executed: std::sync::atomic::AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicBool::new(false),
+            request_id: Uuid::new_v4(),
+            operation: Mutex::new(None),
+        }
+    }
+
+    pub fn executed(&self) -> bool {
+        self.executed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn take_answer(&self) -> Option<Answer> {
+        self.answer.lock().ok().and_then(|mut a| a.take())
+    }
+}
+
+/// An operation's answer: loaded rows ready to be written, and field errors.
+pub struct Answer {
+    pub(crate) roots: Vec<RootAnswer>,
+    pub(crate) errors: Vec<FieldError>,
+    pub statements: u64,
+}
+
+pub(crate) struct RootAnswer {
+    pub(crate) key: String,
+    pub(crate) body: RootBody,
+}
+
+pub(crate) enum RootBody {
+    Typename(&'static str),
+    Null,
+    List(Box<Plan>, Level),
+    Single(Box<Plan>, Level),
+    /// Objects a mutation wrote, read back in chunks of ids and written in the order given.
+    Objects {
+        plan: Box<Plan>,
+        chunks: Vec<(Level, Vec<Uuid>)>,
+        list: bool,
+    },
+    /// An answer built in memory (deleted objects, batch results).
+    Json(serde_json::Value),
+}
+
+#[derive(Debug)]
+pub(crate) struct FieldError {
+    pub(crate) message: String,
+    pub(crate) path: String,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) code: &'static str,
+    pub(crate) argument: Option<String>,
+    /// More `extensions` keys (the failing fields, the operation's index …).
+    pub(crate) details: serde_json::Map<String, serde_json::Value>,
+}
+
+pub struct PlanExtension;
+
+impl ExtensionFactory for PlanExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PlanExtensionImpl)
+    }
+}
+
+struct PlanExtensionImpl;
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PlanExtensionImpl {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        if let Some(state) = ctx.data_opt::<Arc<RequestState>>() {
+            if let Ok(mut slot) = state.document.lock() {
+                *slot = Some((document.clone(), variables.clone()));
+            }
+        }
+        Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let Some(state) = ctx.data_opt::<Arc<RequestState>>().cloned() else {
+            return next.run(ctx, operation_name).await;
+        };
+        let taken = state.document.lock().ok().and_then(|mut d| d.take());
+        let Some((document, variables)) = taken else {
+            state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
+            return next.run(ctx, operation_name).await;
+        };
+        // Variables that do not fit their definitions end the request as a document error
+        // would (HTTP 400): `executed` stays false. An omitted variable takes its default.
+        let mut variables = variables;
+        if let Some(operation) = operation_definition(&document, operation_name) {
+            let registry = state.served.schema.registry();
+            if let Err(message) = crate::variables::check(registry, operation, &variables) {
+                return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
+            }
+            crate::variables::apply_defaults(operation, &mut variables);
+        }
+        state.executed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let Some((kind, selection)) = operation_selection(&document, operation_name) else {
+            return next.run(ctx, operation_name).await;
+        };
+        if let Ok(mut slot) = state.operation.lock() {
+            let kind = match kind {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            let mut root_fields: Vec<String> = selection
+                .items
+                .iter()
+                .filter_map(|s| match &s.node {
+                    Selection::Field(f) => Some(f.node.name.node.to_string()),
+                    _ => None,
+                })
+                .collect();
+            root_fields.sort_unstable();
+            root_fields.dedup();
+            *slot = Some(crate::metrics::Operation { kind, root_fields });
+        }
+        if kind == OperationType::Subscription {
+            return next.run(ctx, operation_name).await;
+        }
+        let introspects = selection.items.iter().any(|s| {
+            matches!(&s.node, Selection::Field(f) if f.node.name.node.starts_with("__") && f.node.name.node != "__typename")
+        });
+        if introspects {
+            return next.run(ctx, operation_name).await;
+        }
+        let lowerer = Lowerer::new(&state.served, &document, &variables);
+        let before = state.store.statements();
+        let started = std::time::Instant::now();
+        let answered = match kind {
+            OperationType::Mutation => crate::mutate::mutate(&lowerer, &state, selection).await,
+            _ => answer(&lowerer, &state.store, selection).await,
+        };
+        match answered {
+            Ok(mut answer) => {
+                answer.statements = state.store.statements().saturating_sub(before);
+                tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer loaded");
+                if let Ok(mut slot) = state.answer.lock() {
+                    *slot = Some(answer);
+                }
+                Response::new(Value::Null)
+            }
+            Err(StoreError::Busy(message)) => {
+                tracing::warn!(%message, "request refused: the database is busy");
+                state.busy.store(true, std::sync::atomic::Ordering::Relaxed);
+                let mut error = async_graphql::ServerError::new(message, None);
+                let mut extensions = async_graphql::ErrorExtensionValues::default();
+                extensions.set("code", BUSY);
+                extensions.set("retryable", true);
+                error.extensions = Some(extensions);
+                Response::from_errors(vec![error])
+            }
+            Err(error) => {
+                tracing::error!(%error, "query failed");
+                Response::from_errors(vec![async_graphql::ServerError::new("internal error", None)])
+            }
+        }
+    }
+}
+
+fn operation_definition<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a async_graphql::parser::types::OperationDefinition> {
+    let op = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    Some(&op.node)
+}
+
+fn operation_selection<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(OperationType, &'a SelectionSet)> {
+    operation_definition(document, name).map(|op| (op.ty, &op.selection_set.node))
+}
+
+/// The `extensions.code` of a request the database was too busy to take (HTTP 503 with
+/// `Retry-After`): nothing was written, and the same request may be sent again.
+pub const BUSY: &str = "BUSY";
+
+pub(crate) fn field_error(
+    field: &Positioned<async_graphql::parser::types::Field>,
+    path: &str,
+    error: StoreError,
+) -> FieldError {
+    let (message, code, argument) = match error {
+        StoreError::Invalid { argument, message } if argument.is_empty() => {
+            (message, "VALIDATION_FAILED", None)
+        }
+        StoreError::Invalid { argument, message } => {
+            (format!("{{'{argument}': ['{message}']}}"), "VALIDATION_FAILED", Some(argument))
+        }
+        other => {
+            tracing::error!(error = %other, "field failed");
+            ("internal error".to_owned(), "INTERNAL", None)
+        }
+    };
+    FieldError {
+        message,
+        path: path.to_owned(),
+        line: field.pos.line,
+        column: field.pos.column,
+        code,
+        argument,
+        details: serde_json::Map::new(),
+    }
+}
+
+/// Answers a query operation: each root field lowered to a request tree, planned and read.
+async fn answer(
+    lowerer: &Lowerer<'_>,
+    store: &Store,
+    selection: &SelectionSet,
+) -> Result<Answer, StoreError> {
+    let mut roots = Vec::new();
+    let mut errors = Vec::new();
+    for collected in lowerer.collect(selection, "Query") {
+        let key = collected.key.clone();
+        let name = collected.name();
+        if name == "__typename" {
+            roots.push(RootAnswer { key, body: RootBody::Typename("Query") });
+            continue;
+        }
+        let (model, single) = match lowerer.served.roots.get(name) {
+            Some(Root::List(m)) => (*m, false),
+            Some(Root::Single(m)) => (*m, true),
+            None => {
+                roots.push(RootAnswer { key, body: RootBody::Null });
+                continue;
+            }
+        };
+        let read = match lowerer.select(model, &collected, single) {
+            Ok(select) => {
+                let plan = Plan::new(&lowerer.served.catalogue, &select);
+                store.execute(&plan).await.map(|level| (plan, level))
+            }
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok((plan, level)) => {
+                let body = if single {
+                    RootBody::Single(Box::new(plan), level)
+                } else {
+                    RootBody::List(Box::new(plan), level)
+                };
+                roots.push(RootAnswer { key, body });
+            }
+            Err(e @ StoreError::Invalid { .. }) => {
+                errors.push(field_error(collected.field(), &key, e));
+                roots.push(RootAnswer { key, body: RootBody::Null });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Answer { roots, errors, statements: 0 })
+}

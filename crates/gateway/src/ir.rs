@@ -1,0 +1,458 @@
+//! Lowering: a validated GraphQL selection becomes a request tree ([`Select`]).
+//!
+//! Each selected field is looked up once in the schema's annotations ([`Annotation`]); nothing
+//! is guessed from its name. Fragments are expanded, `@skip`/`@include` applied, fields that
+//! share a response key merged, variables (with their defaults) substituted, and every filter
+//! argument counted against the request's budget before any SQL is built.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_graphql::parser::types::{ExecutableDocument, Field, Selection, SelectionSet};
+use async_graphql::{Name, Positioned, Value, Variables};
+use ferrobot_domain::catalogue::{Lookup, Model, ModelId};
+use ferrobot_domain::rack::Face;
+use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg, Select, Selected, SelectedKind};
+use ferrobot_persistence::query::{MAX_FILTER_TEXT, MAX_FILTER_VALUES};
+use ferrobot_persistence::StoreError;
+use uuid::Uuid;
+
+use crate::schema::{custom_field_lookups, Annotation, Served};
+
+/// The most available addresses or prefixes one `available_ips(limit:)` lists.
+pub(crate) const MAX_AVAILABLE: i64 = 1_000;
+
+/// A field of the document, with its position.
+pub(crate) type FieldRef = Positioned<Field>;
+
+/// The fields selected under one response key: one, or several that validation found to be the
+/// same field (their sub-selections are merged).
+pub(crate) struct Collected<'d> {
+    pub(crate) key: String,
+    pub(crate) fields: Vec<&'d FieldRef>,
+}
+
+impl<'d> Collected<'d> {
+    /// The first of the merged fields: its name, arguments and position stand for all.
+    pub(crate) fn field(&self) -> &'d FieldRef {
+        self.fields[0]
+    }
+
+    pub(crate) fn name(&self) -> &'d str {
+        self.fields[0].node.name.node.as_str()
+    }
+
+    /// The merged sub-selections.
+    fn selections(&self) -> impl Iterator<Item = &'d SelectionSet> + '_ {
+        self.fields.iter().map(|f| &f.node.selection_set.node)
+    }
+}
+
+/// Turns one operation of a document into request trees.
+pub(crate) struct Lowerer<'a> {
+    pub(crate) served: &'a Served,
+    pub(crate) document: &'a ExecutableDocument,
+    pub(crate) variables: &'a Variables,
+    /// Filter values the document has carried so far (see [`MAX_FILTER_VALUES`]).
+    filter_values: AtomicUsize,
+}
+
+impl<'a> Lowerer<'a> {
+    pub(crate) fn new(
+        served: &'a Served,
+        document: &'a ExecutableDocument,
+        variables: &'a Variables,
+    ) -> Lowerer<'a> {
+        Lowerer { served, document, variables, filter_values: AtomicUsize::new(0) }
+    }
+
+    /// The fields of a selection set for an object of `type_name`, fragments expanded, merged by
+    /// response key in first-seen order.
+    pub(crate) fn collect(&self, set: &'a SelectionSet, type_name: &str) -> Vec<Collected<'a>> {
+        let mut out = Vec::new();
+        self.collect_into(set, type_name, &mut out, 0);
+        out
+    }
+
+    /// The fields under a collected field (its merged sub-selections), for `type_name`.
+    pub(crate) fn collect_merged(
+        &self,
+        collected: &Collected<'a>,
+        type_name: &str,
+    ) -> Vec<Collected<'a>> {
+        self.collect_all(collected.selections(), type_name)
+    }
+
+    /// [`Lowerer::collect`] over several selection sets (merged fields).
+    fn collect_all(
+        &self,
+        sets: impl Iterator<Item = &'a SelectionSet>,
+        type_name: &str,
+    ) -> Vec<Collected<'a>> {
+        let mut out = Vec::new();
+        for set in sets {
+            self.collect_into(set, type_name, &mut out, 0);
+        }
+        out
+    }
+
+    fn collect_into(
+        &self,
+        set: &'a SelectionSet,
+        type_name: &str,
+        out: &mut Vec<Collected<'a>>,
+        depth: usize,
+    ) {
+        // Fragment cycles are refused at validation; this bounds spreads of spreads anyway.
+        if depth > 64 {
+            return;
+        }
+        for item in &set.items {
+            let directives = match &item.node {
+                Selection::Field(f) => &f.node.directives,
+                Selection::FragmentSpread(f) => &f.node.directives,
+                Selection::InlineFragment(f) => &f.node.directives,
+            };
+            if self.skipped(directives) {
+                continue;
+            }
+            match &item.node {
+                Selection::Field(field) => {
+                    let key = field.node.response_key().node.as_str();
+                    match out.iter_mut().find(|c| c.key == key) {
+                        Some(existing) => existing.fields.push(field),
+                        None => out.push(Collected { key: key.to_owned(), fields: vec![field] }),
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = self.document.fragments.get(&spread.node.fragment_name.node);
+                    if let Some(fragment) = fragment {
+                        if fragment.node.type_condition.node.on.node == type_name {
+                            let set = &fragment.node.selection_set.node;
+                            self.collect_into(set, type_name, out, depth + 1);
+                        }
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    let applies = inline
+                        .node
+                        .type_condition
+                        .as_ref()
+                        .is_none_or(|c| c.node.on.node == type_name);
+                    if applies {
+                        let set = &inline.node.selection_set.node;
+                        self.collect_into(set, type_name, out, depth + 1);
+                    }
+                }
+            }
+        }
+    }
+
+    fn skipped(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> bool {
+        directives.iter().any(|d| {
+            let flag = d
+                .node
+                .get_argument("if")
+                .and_then(|v| self.constant(&v.node))
+                .map(|v| v == Value::Boolean(true));
+            match d.node.name.node.as_str() {
+                "skip" => flag == Some(true),
+                "include" => flag == Some(false),
+                _ => false,
+            }
+        })
+    }
+
+    /// A value of the document with its variables substituted.
+    pub(crate) fn constant(&self, value: &async_graphql_value::Value) -> Option<Value> {
+        value
+            .clone()
+            .into_const_with(|name: Name| self.variables.get(&name).cloned().ok_or(()))
+            .ok()
+    }
+
+    /// An argument of a field, variables substituted; `None` when absent or null.
+    fn argument(&self, field: &FieldRef, name: &str) -> Option<Value> {
+        let value = self.constant(&field.node.get_argument(name)?.node)?;
+        (value != Value::Null).then_some(value)
+    }
+
+    /// The request tree of a field that reads `model`: a root list or single, or a relation.
+    pub(crate) fn select(
+        &self,
+        model_id: ModelId,
+        collected: &Collected<'a>,
+        single: bool,
+    ) -> Result<Select, StoreError> {
+        let catalogue = &self.served.catalogue;
+        let model = catalogue.model(model_id);
+        let type_name = model.graphql.as_ref().map(|g| g.type_name.as_str()).unwrap_or_default();
+        let annotations = self.served.fields.get(&model_id);
+        let mut select = Select::new(model_id);
+        self.arguments(model, collected.field(), single, &mut select)?;
+        for sub in self.collect_all(collected.selections(), type_name) {
+            let name = sub.name();
+            let kind = if name == "__typename" {
+                SelectedKind::Typename(type_name.to_owned())
+            } else {
+                let Some(annotation) = annotations.and_then(|a| a.get(name)) else {
+                    // The schema has the field (validation passed) but did not say what it is.
+                    return Err(StoreError::Internal(format!(
+                        "{type_name}.{name} has no annotation in the schema"
+                    )));
+                };
+                self.selected(model, annotation, &sub)?
+            };
+            select.fields.push(Selected { key: sub.key, kind });
+        }
+        Ok(select)
+    }
+
+    fn selected(
+        &self,
+        model: &Model,
+        annotation: &Annotation,
+        sub: &Collected<'a>,
+    ) -> Result<SelectedKind, StoreError> {
+        Ok(match annotation {
+            Annotation::Column(index) => SelectedKind::Column(*index),
+            Annotation::Computed(index) => SelectedKind::Computed(*index),
+            Annotation::CustomFieldData => SelectedKind::CustomFieldData,
+            Annotation::CustomField(key) => SelectedKind::CustomField(key.clone()),
+            Annotation::Relation(index) => {
+                let target = model.relations[*index].target;
+                let child = self.select(target, sub, false)?;
+                SelectedKind::Relation { relation: *index, child: Box::new(child) }
+            }
+            Annotation::Union(index) => {
+                let rel = &model.relations[*index];
+                let members = rel
+                    .alternatives
+                    .iter()
+                    .map(|(target, _)| self.select(*target, sub, false))
+                    .collect::<Result<_, _>>()?;
+                SelectedKind::Union { relation: *index, members }
+            }
+            Annotation::Usage(usage) => {
+                let limit = match self.argument(sub.field(), "limit") {
+                    None => 10,
+                    Some(value) => bounded_limit(&value)?,
+                };
+                let select = self.subfields(sub, "UtilizationType");
+                SelectedKind::Usage { usage: *usage, limit, select }
+            }
+            Annotation::Elevation => {
+                let face = match self.argument(sub.field(), "face") {
+                    None => Face::Front,
+                    Some(value) => face(value)?,
+                };
+                SelectedKind::Elevation { face, select: self.subfields(sub, "RackUnitType") }
+            }
+        })
+    }
+
+    /// The selected fields of a computed object: (response key, field name).
+    fn subfields(&self, sub: &Collected<'a>, type_name: &str) -> Vec<(String, String)> {
+        self.collect_all(sub.selections(), type_name)
+            .into_iter()
+            .map(|c| (c.key.clone(), c.name().to_owned()))
+            .collect()
+    }
+
+    fn arguments(
+        &self,
+        model: &Model,
+        field: &FieldRef,
+        single: bool,
+        select: &mut Select,
+    ) -> Result<(), StoreError> {
+        if single {
+            select.page.limit = Some(1);
+        }
+        for (name, value) in &field.node.arguments {
+            let name = name.node.as_str();
+            // What the argument is for comes first: an argument that is none of these (a
+            // mutation's input, which can hold 100,000 objects) is never copied.
+            let filter = self.filter_target(model, name);
+            let paging = matches!(name, "limit" | "offset") || (single && name == "id");
+            if filter.is_none() && !paging {
+                continue;
+            }
+            let Some(value) = self.constant(&value.node) else { continue };
+            if value == Value::Null {
+                continue;
+            }
+            let invalid =
+                |message: String| StoreError::Invalid { argument: name.to_owned(), message };
+            match name {
+                "limit" | "offset" if !single => {
+                    let n = match &value {
+                        Value::Number(n) => n.as_i64().unwrap_or(0),
+                        _ => 0,
+                    };
+                    if n < 0 {
+                        return Err(invalid(
+                            "Ensure this value is greater than or equal to 0.".into(),
+                        ));
+                    }
+                    if name == "limit" {
+                        select.page.limit = Some(n as u64)
+                    } else {
+                        select.page.offset = Some(n as u64)
+                    }
+                    continue;
+                }
+                "id" if single => {
+                    let text = match &value {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => String::new(),
+                    };
+                    match (Uuid::parse_str(text.trim()), model.id_filter()) {
+                        (Ok(_), Some(filter)) => select.filters.push(FilterArg {
+                            argument: "id".into(),
+                            target: ArgTarget::Filter(filter.clone()),
+                            lookup: Lookup::Exact,
+                            values: vec![ArgValue::Str(text)],
+                        }),
+                        _ => return Err(invalid(format!("'{text}' is not a valid UUID."))),
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let Some((target, lookup)) = filter else { continue };
+            let values = arg_values(&value);
+            self.admit(name, &values)?;
+            select.filters.push(FilterArg { argument: name.to_owned(), target, lookup, values });
+        }
+        Ok(())
+    }
+
+    /// The filter (or custom field) and lookup an argument names: `name__ic` → filter `name`,
+    /// lookup `ic`; a filter whose own name has `__` wins.
+    fn filter_target(&self, model: &Model, name: &str) -> Option<(ArgTarget, Lookup)> {
+        for lookup in Lookup::ALL {
+            let base = if lookup == Lookup::Exact {
+                Some(name)
+            } else {
+                name.strip_suffix(&format!("__{}", lookup.suffix()))
+            };
+            let Some(base) = base else { continue };
+            if let Some(filter) = model.filter(base).filter(|f| f.lookups.contains(&lookup)) {
+                return Some((ArgTarget::Filter(filter.clone()), lookup));
+            }
+            if let Some(key) = base.strip_prefix("cf_") {
+                if let Some(cf) = self.served.custom_fields_of(model).find(|cf| cf.key == key) {
+                    if custom_field_lookups(cf.kind).contains(&lookup) {
+                        return Some((
+                            ArgTarget::CustomField { key: cf.key.clone(), kind: cf.kind },
+                            lookup,
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Counts a filter argument's values against the document's budget and checks each one's
+    /// length: past either limit the argument is refused, before any SQL is built.
+    fn admit(&self, argument: &str, values: &[ArgValue]) -> Result<(), StoreError> {
+        let invalid =
+            |message: String| StoreError::Invalid { argument: argument.to_owned(), message };
+        let total = self
+            .filter_values
+            .fetch_add(values.len(), Ordering::Relaxed)
+            .saturating_add(values.len());
+        if total > MAX_FILTER_VALUES {
+            return Err(invalid(format!(
+                "Ensure the filters of one request have at most {MAX_FILTER_VALUES} values in all (this one has at least {total})."
+            )));
+        }
+        for value in values {
+            if let ArgValue::Str(text) = value {
+                if text.contains('\0') {
+                    return Err(invalid(ferrobot_domain::validate::NULL_CHARACTERS.into()));
+                }
+                let chars = text.chars().count();
+                if chars > MAX_FILTER_TEXT {
+                    return Err(invalid(format!(
+                        "Ensure this value has at most {MAX_FILTER_TEXT} characters (it has {chars})."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `available_ips(limit:)`: 0 to [`MAX_AVAILABLE`].
+fn bounded_limit(value: &Value) -> Result<usize, StoreError> {
+    let n = match value {
+        Value::Number(n) => n.as_i64().unwrap_or(i64::MAX),
+        _ => -1,
+    };
+    let invalid = |message: String| StoreError::Invalid { argument: "limit".into(), message };
+    if n < 0 {
+        return Err(invalid("Ensure this value is greater than or equal to 0.".into()));
+    }
+    if n > MAX_AVAILABLE {
+        return Err(invalid(format!(
+            "Ensure this value is less than or equal to {MAX_AVAILABLE}."
+        )));
+    }
+    Ok(n as usize)
+}
+
+/// `elevation(face:)`: `front` or `rear`, in any case.
+fn face(value: Value) -> Result<Face, StoreError> {
+    let text = match value {
+        Value::String(s) => s,
+        Value::Enum(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    Face::from_stored(&text.to_lowercase()).ok_or_else(|| StoreError::Invalid {
+        argument: "face".into(),
+        message: format!("Select a valid choice. {text} is not one of the available choices."),
+    })
+}
+
+fn arg_values(value: &Value) -> Vec<ArgValue> {
+    match value {
+        Value::List(items) => items.iter().flat_map(arg_values).collect(),
+        Value::String(s) => vec![ArgValue::Str(s.clone())],
+        Value::Enum(s) => vec![ArgValue::Str(s.to_string())],
+        Value::Boolean(b) => vec![ArgValue::Bool(*b)],
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => vec![ArgValue::Int(i)],
+            None => vec![ArgValue::Float(n.as_f64().unwrap_or_default())],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Every annotation the schema needs is there: each field of each model's object type is either
+/// `__typename` or annotated. A field added to the schema without saying what it is fails here.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    #[test]
+    fn every_field_of_every_model_type_is_annotated() {
+        let catalogue = Arc::new(ferrobot_domain::Catalogue::core().expect("catalogue"));
+        let served = crate::schema::build(catalogue, Vec::new()).expect("schema");
+        let registry = served.schema.registry();
+        let mut missing = Vec::new();
+        for (type_name, model) in &served.types {
+            let Some(ty) = registry.types.get(type_name) else { continue };
+            let async_graphql::registry::MetaType::Object { fields, .. } = ty else { continue };
+            let annotated = served.fields.get(model);
+            for name in fields.keys().filter(|n| !n.starts_with("__")) {
+                if annotated.is_none_or(|a| !a.contains_key(name.as_str())) {
+                    missing.push(format!("{type_name}.{name}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "fields without annotation: {missing:?}");
+    }
+}

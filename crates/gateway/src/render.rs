@@ -1,0 +1,408 @@
+//! Writes an answer as JSON straight from the loaded rows, streamed in 64 KiB chunks: no
+//! GraphQL value tree is ever built, so memory stays near the size of the rows, whatever the
+//! size of the answer.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use ferrobot_domain::hooks;
+use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
+use ferrobot_persistence::query::{Level, Out, Plan, Render};
+use ferrobot_persistence::Cell;
+use uuid::Uuid;
+
+use crate::execute::{Answer, RootBody};
+
+/// Streams chunks of an answer into a channel, 64 KiB at a time.
+struct Sink {
+    buf: Vec<u8>,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    closed: bool,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl Sink {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.closed || self.buf.is_empty() {
+            return;
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096)));
+        if self.tx.blocking_send(chunk).is_err() {
+            // The client went away: stop producing.
+            self.closed = true;
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        let _ = serde_json::to_writer(&mut self.buf, s);
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+    }
+
+    /// Writes a pre-escaped `"key":` prefix (see [`json_key`]).
+    fn field(&mut self, first: &mut bool, prefix: &str) {
+        if !*first {
+            self.buf.push(b',');
+        }
+        *first = false;
+        self.buf.extend_from_slice(prefix.as_bytes());
+    }
+
+    fn key(&mut self, first: &mut bool, key: &str) {
+        if !*first {
+            self.buf.push(b',');
+        }
+        *first = false;
+        self.string(key);
+        self.buf.push(b':');
+    }
+}
+
+/// Writes the whole response body for an answer (blocking; run it on a blocking thread).
+pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
+    let started = std::time::Instant::now();
+    let mut sink = Sink { buf: Vec::with_capacity(CHUNK + 4096), tx, closed: false };
+    sink.push(b"{\"data\":{");
+    let mut first = true;
+    for root in &answer.roots {
+        if sink.closed {
+            return;
+        }
+        sink.key(&mut first, &root.key);
+        match &root.body {
+            RootBody::Typename(name) => sink.string(name),
+            RootBody::Objects { plan, chunks, list } => {
+                write_objects(&mut sink, plan, chunks, *list)
+            }
+            RootBody::Json(value) => {
+                let _ = serde_json::to_writer(&mut sink.buf, value);
+            }
+            RootBody::Null => sink.push(b"null"),
+            RootBody::List(plan, level) => {
+                write_list(&mut sink, plan, level, 0, level.rows.len(), None, None)
+            }
+            RootBody::Single(plan, level) => {
+                if level.rows.is_empty() {
+                    sink.push(b"null");
+                } else {
+                    write_object(&mut sink, plan, level, 0);
+                }
+            }
+        }
+    }
+    sink.push(b"}");
+    if !answer.errors.is_empty() {
+        sink.push(b",\"errors\":[");
+        for (i, e) in answer.errors.iter().enumerate() {
+            if i > 0 {
+                sink.push(b",");
+            }
+            let mut extensions = serde_json::json!({ "code": e.code });
+            if let Some(a) = &e.argument {
+                extensions["argument"] = serde_json::Value::String(a.clone());
+            }
+            for (k, v) in &e.details {
+                extensions[k] = v.clone();
+            }
+            let value = serde_json::json!({
+                "message": e.message,
+                "locations": [{"line": e.line, "column": e.column}],
+                "path": [e.path],
+                "extensions": extensions,
+            });
+            let text = value.to_string();
+            sink.push(text.as_bytes());
+        }
+        sink.push(b"]");
+    }
+    sink.push(b"}");
+    sink.flush();
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer written");
+}
+
+/// Objects read back after a write, in the order the write named them.
+fn write_objects(sink: &mut Sink, plan: &Plan, chunks: &[(Level, Vec<Uuid>)], list: bool) {
+    if list {
+        sink.push(b"[");
+    }
+    let mut first = true;
+    for (level, ids) in chunks {
+        let rows: HashMap<Uuid, usize> = (0..level.rows.len())
+            .filter_map(|r| level.rows.row(r)[0].as_uuid().map(|id| (id, r)))
+            .collect();
+        for id in ids {
+            let Some(&row) = rows.get(id) else { continue };
+            if !first {
+                sink.buf.push(b',');
+            }
+            first = false;
+            write_object(sink, plan, level, row);
+            if !list {
+                return;
+            }
+        }
+    }
+    if list {
+        sink.push(b"]");
+    } else if first {
+        sink.push(b"null");
+    }
+}
+
+fn write_list(
+    sink: &mut Sink,
+    plan: &Plan,
+    level: &Level,
+    start: usize,
+    end: usize,
+    limit: Option<u64>,
+    offset: Option<u64>,
+) {
+    sink.push(b"[");
+    let start = (start + offset.unwrap_or(0) as usize).min(end);
+    let end = match limit {
+        Some(l) => (start + l as usize).min(end),
+        None => end,
+    };
+    for row in start..end {
+        if row > start {
+            sink.buf.push(b',');
+        }
+        write_object(sink, plan, level, row);
+        if sink.closed {
+            return;
+        }
+    }
+    sink.push(b"]");
+}
+
+fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
+    let cells = level.rows.row(row);
+    let own = &cells[level.skip..];
+    sink.buf.push(b'{');
+    let mut first = true;
+    for out in &plan.outs {
+        match out {
+            Out::Column { key, col, render } => {
+                sink.field(&mut first, key);
+                write_cell(sink, &own[*col], *render);
+            }
+            // `address` and `prefix` alike: the stored bytes, a slash, the length.
+            Out::Computed { key, cols } => {
+                sink.field(&mut first, key);
+                match (&own[cols[0]], &own[cols[1]]) {
+                    (Cell::Bytes(b), Cell::Int(len)) => match ip_from_bytes(b) {
+                        Some(ip) => sink.string(&format!("{ip}/{len}")),
+                        None => sink.push(b"null"),
+                    },
+                    _ => sink.push(b"null"),
+                }
+            }
+            Out::Typename { key, name } => {
+                sink.field(&mut first, key);
+                sink.string(name);
+            }
+            Out::CustomFieldData { key, col } => {
+                sink.field(&mut first, key);
+                write_json(sink, &own[*col], None);
+            }
+            Out::CustomField { key, col, name } => {
+                sink.field(&mut first, key);
+                write_json(sink, &own[*col], Some(name));
+            }
+            Out::Usage { key, usage, cols, limit, select } => {
+                sink.field(&mut first, key);
+                let prefix = match (&own[cols[0]], &own[cols[1]]) {
+                    (Cell::Bytes(b), Cell::Int(len)) => ip_from_bytes(b)
+                        .and_then(|ip| ipnet::IpNet::new(ip, u8::try_from(*len).ok()?).ok()),
+                    _ => None,
+                };
+                let ty = match &own[cols[2]] {
+                    Cell::Text(t) => t.as_ref(),
+                    _ => "network",
+                };
+                let id = own[0].as_uuid().unwrap_or_default();
+                let empty = ferrobot_persistence::query::PrefixUsage::default();
+                let under = level.usage.as_ref().unwrap_or(&empty);
+                let children = under.children.get(&id).map_or(&[][..], Vec::as_slice);
+                let addresses = under.addresses.get(&id).map_or(&[][..], Vec::as_slice);
+                match prefix {
+                    Some(prefix) if *usage == hooks::Usage::Utilization => {
+                        let kind = ferrobot_domain::ipam::PrefixType::from_value(ty)
+                            .unwrap_or(ferrobot_domain::ipam::PrefixType::Network);
+                        let u = ferrobot_domain::ipam::prefix_utilization(
+                            prefix, kind, children, addresses,
+                        );
+                        write_selected(sink, select, |name| match name {
+                            "numerator" => u.numerator.to_string(),
+                            "denominator" => u.denominator.to_string(),
+                            "percent" => ((u.percent() * 100.0).round() / 100.0).to_string(),
+                            "__typename" => "\"UtilizationType\"".into(),
+                            _ => "null".into(),
+                        });
+                    }
+                    Some(prefix) => {
+                        let text = ferrobot_domain::ipam::usage_json(
+                            *usage, prefix, ty, children, addresses, *limit,
+                        );
+                        sink.push(text.as_bytes());
+                    }
+                    None => sink.push(b"null"),
+                }
+            }
+            Out::Elevation { key, cols, face, select } => {
+                sink.field(&mut first, key);
+                let int = |c: &Cell| match c {
+                    Cell::Int(n) => u16::try_from(*n).ok(),
+                    _ => None,
+                };
+                let rack = ferrobot_domain::rack::Rack::new(
+                    int(&own[cols[0]]).unwrap_or(0),
+                    matches!(own[cols[1]], Cell::Bool(true)),
+                );
+                let id = own[0].as_uuid().unwrap_or_default();
+                let contents = level.racks.as_ref().and_then(|r| r.get(&id));
+                let (devices, reservations) =
+                    contents.map_or((&[][..], &[][..]), |(d, r)| (d.as_slice(), r.as_slice()));
+                let units = ferrobot_domain::rack::elevation(&rack, devices, reservations, *face);
+                sink.buf.push(b'[');
+                for (n, unit) in units.iter().enumerate() {
+                    if n > 0 {
+                        sink.buf.push(b',');
+                    }
+                    let uuid = |u: Option<Uuid>| u.map_or("null".into(), |u| format!("\"{u}\""));
+                    write_selected(sink, select, |name| match name {
+                        "unit" => unit.unit.to_string(),
+                        "name" => format!("\"{}\"", unit.name),
+                        "face" => format!("\"{}\"", unit.face.as_str()),
+                        "device_id" => uuid(unit.device),
+                        "reservation_id" => uuid(unit.reservation),
+                        "occupied" => unit.occupied.to_string(),
+                        "__typename" => "\"RackUnitType\"".into(),
+                        _ => "null".into(),
+                    });
+                }
+                sink.buf.push(b']');
+            }
+            Out::Union { key, children, link } => {
+                sink.field(&mut first, key);
+                let link = own[*link].as_uuid();
+                let found = children.iter().find_map(|&c| {
+                    let level = &level.children[c];
+                    let range = link.and_then(|k| level.index.get(&k)).copied()?;
+                    Some((c, level, range.0))
+                });
+                match found {
+                    Some((c, child_level, row)) => {
+                        write_object(sink, &plan.children[c].1, child_level, row)
+                    }
+                    None => sink.push(b"null"),
+                }
+            }
+            Out::Relation { key, child, list, link } => {
+                sink.field(&mut first, key);
+                let (_, child_plan) = &plan.children[*child];
+                let child_level = &level.children[*child];
+                let link = own[*link].as_uuid();
+                let range = link.and_then(|k| child_level.index.get(&k)).copied();
+                if *list {
+                    let (s, e) = range.unwrap_or((0, 0));
+                    write_list(
+                        sink,
+                        child_plan,
+                        child_level,
+                        s,
+                        e,
+                        child_plan.page.limit,
+                        child_plan.page.offset,
+                    );
+                } else {
+                    match range {
+                        Some((s, _)) => write_object(sink, child_plan, child_level, s),
+                        None => sink.push(b"null"),
+                    }
+                }
+            }
+        }
+    }
+    sink.buf.push(b'}');
+}
+
+/// An object of computed values (a utilisation, a rack unit): the selected fields, each as the
+/// JSON text `value` gives for the field's name.
+fn write_selected(sink: &mut Sink, select: &[(String, String)], value: impl Fn(&str) -> String) {
+    sink.buf.push(b'{');
+    let mut first = true;
+    for (key, name) in select {
+        sink.field(&mut first, key);
+        sink.push(value(name).as_bytes());
+    }
+    sink.buf.push(b'}');
+}
+
+fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
+    match cell {
+        Cell::Null => sink.push(b"null"),
+        Cell::Bool(b) => sink.push(if *b { b"true" } else { b"false" }),
+        Cell::Int(i) => {
+            use std::io::Write;
+            let _ = write!(sink.buf, "{i}");
+        }
+        Cell::Text(t) => match render {
+            Render::Enum if t.is_empty() => sink.push(b"null"),
+            Render::Enum => sink.string(&enum_item_name(t)),
+            Render::Json => sink.push(t.as_bytes()),
+            Render::Decimal | Render::Plain | Render::Ip => sink.string(t),
+        },
+        Cell::Uuid(u) => {
+            let mut buf = [0u8; 40];
+            let text = u.hyphenated().encode_lower(&mut buf);
+            sink.buf.push(b'"');
+            sink.buf.extend_from_slice(text.as_bytes());
+            sink.buf.push(b'"');
+        }
+        Cell::Bytes(b) => match ip_from_bytes(b) {
+            Some(ip) => sink.string(&ip.to_string()),
+            None => sink.push(b"null"),
+        },
+        Cell::Json(v) => {
+            let _ = serde_json::to_writer(&mut sink.buf, &**v);
+        }
+        Cell::DateTime(d) => sink.string(&d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)),
+        Cell::Date(d) => sink.string(&d.to_string()),
+    }
+}
+
+fn write_json(sink: &mut Sink, cell: &Cell, key: Option<&str>) {
+    let value = match cell {
+        Cell::Json(v) => &**v,
+        Cell::Text(t) => {
+            let parsed: serde_json::Value =
+                serde_json::from_str(t).unwrap_or(serde_json::Value::Null);
+            let v = match key {
+                Some(k) => parsed.get(k).cloned().unwrap_or(serde_json::Value::Null),
+                None => parsed,
+            };
+            let _ = serde_json::to_writer(&mut sink.buf, &v);
+            return;
+        }
+        _ => {
+            sink.push(b"null");
+            return;
+        }
+    };
+    let v = match key {
+        Some(k) => value.get(k).unwrap_or(&serde_json::Value::Null),
+        None => value,
+    };
+    let _ = serde_json::to_writer(&mut sink.buf, v);
+}

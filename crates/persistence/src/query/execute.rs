@@ -1,0 +1,198 @@
+//! Executes a [`Plan`]: each level with one statement, children batched under their parents,
+//! and each child level indexed by the key its parent finds it with.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use ferrobot_domain::catalogue::{Relation, RelationShape};
+use uuid::Uuid;
+
+use super::level::{Keys, LevelSpec, Link, Scope};
+use super::plan::Plan;
+use super::usage::{PrefixUsage, RackContents};
+use super::Rows;
+use crate::store::Store;
+use crate::StoreResult;
+
+/// A parent level with at most this many distinct keys hands them to its children as a list;
+/// a larger one hands over its own statement as a subquery.
+const KEY_LIST_LIMIT: usize = 1000;
+
+/// Hashes a UUID by its first eight bytes: they are random for the v4 ids Ferrobot stores, and
+/// the writer looks a key up for every nested object, so SipHash's cost showed.
+#[derive(Default)]
+pub struct UuidHasher(u64);
+
+impl std::hash::Hasher for UuidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8).take(2) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_usize(&mut self, _length: usize) {}
+}
+
+/// Loaded rows of one plan level, with the index its parent uses to find them.
+#[derive(Debug, Default)]
+pub struct Level {
+    pub rows: Rows,
+    /// Columns before the plan's own: 1 when rows carry a link key.
+    pub skip: usize,
+    /// Link key → (first row, end row).
+    pub index: HashMap<Uuid, (usize, usize), BuildHasherDefault<UuidHasher>>,
+    /// One level per child of the plan, in the same order.
+    pub children: Vec<Level>,
+    pub usage: Option<PrefixUsage>,
+    pub racks: Option<RackContents>,
+}
+
+impl Level {
+    /// The plan's own cells of a row (after the link key).
+    pub fn own(&self, row: usize) -> &[crate::Cell] {
+        &self.rows.row(row)[self.skip..]
+    }
+
+    /// The rows a parent's key finds: (first, end).
+    pub fn rows_of(&self, key: Option<Uuid>) -> Option<(usize, usize)> {
+        key.and_then(|k| self.index.get(&k)).copied()
+    }
+}
+
+impl Store {
+    /// Reads a root plan (its page applied) and its children, level by level.
+    pub async fn execute(&self, plan: &Plan) -> StoreResult<Level> {
+        let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset };
+        self.execute_level(plan, link, 0).await
+    }
+
+    fn execute_level<'a>(
+        &'a self,
+        plan: &'a Plan,
+        link: Link,
+        depth: usize,
+    ) -> futures_util::future::BoxFuture<'a, StoreResult<Level>> {
+        Box::pin(async move {
+            let condition = self.compile_filters(plan.model, &plan.filters).await?;
+            let skip = usize::from(!matches!(link, Link::Root { .. }));
+            let spec = LevelSpec {
+                model: plan.model,
+                depth,
+                columns: plan.columns.clone(),
+                condition,
+                link,
+            };
+            let (rows, scope) = self.load_level(&spec).await?;
+            let mut level = Level { rows, skip, ..Level::default() };
+            if skip == 1 {
+                let mut idx = 0;
+                let n = level.rows.len();
+                while idx < n {
+                    let key = level.rows.row(idx)[0].as_uuid();
+                    let start = idx;
+                    while idx < n && level.rows.row(idx)[0].as_uuid() == key {
+                        idx += 1;
+                    }
+                    if let Some(key) = key {
+                        level.index.entry(key).or_insert((start, idx));
+                    }
+                }
+            }
+            if plan.usage || plan.racks {
+                // The level's own ids: what lies under them is read in one go.
+                let mut ids: Vec<Uuid> = (0..level.rows.len())
+                    .filter_map(|r| level.rows.row(r)[skip].as_uuid())
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if plan.usage {
+                    level.usage = Some(self.prefix_usage(&ids).await?);
+                }
+                if plan.racks {
+                    level.racks = Some(self.rack_contents(&ids).await?);
+                }
+            }
+            for (rel, child) in &plan.children {
+                let link = self.child_link(plan, &level, &scope, rel);
+                level.children.push(self.execute_level(child, link, depth + 1).await?);
+            }
+            Ok(level)
+        })
+    }
+
+    /// How a child level names its parents. Few parents: hand over their keys. Many: hand over
+    /// the parent statement, either as `IN (subquery)` (the database walks the parent keys and
+    /// probes the child by index) or as a correlated `EXISTS` (it walks the child rows and probes
+    /// the parent by key), whichever walks fewer rows. Reverse relations always walk the parent
+    /// keys: their child table is the bigger.
+    fn child_link(&self, plan: &Plan, level: &Level, scope: &Scope, rel: &Relation) -> Link {
+        let keys_from = |column: &str, child_table: Option<&str>| -> Keys {
+            let parents = match plan.columns.iter().position(|(c, _)| c == column) {
+                Some(col) => {
+                    let mut keys: Vec<Uuid> = (0..level.rows.len())
+                        .filter_map(|r| level.rows.row(r)[level.skip + col].as_uuid())
+                        .collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    if keys.len() <= KEY_LIST_LIMIT {
+                        return Keys::List(keys);
+                    }
+                    keys.len() as u64
+                }
+                None => u64::MAX,
+            };
+            match child_table {
+                Some(table) if self.table_rows(table).is_none_or(|rows| rows < parents) => {
+                    scope.exists_of(column)
+                }
+                _ => scope.keys_of(column),
+            }
+        };
+        let target_table = self.catalogue().model(rel.target).table.clone();
+        match &rel.shape {
+            RelationShape::Forward { column, .. } => {
+                Link::Forward(keys_from(column, Some(&target_table)))
+            }
+            RelationShape::Reverse { column, content_type, .. } => Link::Reverse {
+                column: column.clone(),
+                content_type: content_type.clone(),
+                keys: keys_from("id", None),
+            },
+            RelationShape::Peer {
+                table,
+                endpoint_column,
+                target_column,
+                group_column,
+                side_column,
+            } => Link::Peer {
+                table: table.clone(),
+                endpoint_column: endpoint_column.clone(),
+                target_column: target_column.clone(),
+                group_column: group_column.clone(),
+                side_column: side_column.clone(),
+                keys: keys_from("id", Some(table)),
+            },
+            RelationShape::Through {
+                table,
+                source_column,
+                target_column,
+                content_type,
+                conditions,
+                ..
+            } => Link::Through {
+                table: table.clone(),
+                source_column: source_column.clone(),
+                target_column: target_column.clone(),
+                content_type: content_type.clone(),
+                conditions: conditions.clone(),
+                keys: keys_from("id", Some(table)),
+            },
+        }
+    }
+}

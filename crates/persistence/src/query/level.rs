@@ -1,0 +1,391 @@
+//! One level of a nested read: how it hangs off its parent ([`Link`], [`Keys`]) and the one
+//! statement that reads it ([`Store::load_level`]), kept as a [`Scope`] for its children.
+
+use sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement, SimpleExpr};
+use uuid::Uuid;
+
+use super::{uuid_constant, uuid_value, ColType, Rows, BOUND_KEYS};
+use crate::store::{Backend, Store};
+use crate::StoreResult;
+use ferrobot_domain::catalogue::ModelId;
+
+/// A set of parent keys: the parents' key values, or a statement that selects them.
+#[derive(Debug, Clone)]
+pub enum Keys {
+    List(Vec<Uuid>),
+    /// `column IN (SELECT key FROM parent WHERE …)`: the database walks the parent's keys.
+    Query(Box<SelectStatement>),
+    /// `EXISTS (SELECT 1 FROM parent AS alias WHERE alias.key = column AND …)`: the database
+    /// walks the child's rows and probes the parent by key. Cheaper when the child table is
+    /// smaller than the parent set (IP assignments under all interfaces, statuses under them).
+    Exists {
+        table: String,
+        alias: String,
+        key: String,
+        condition: Condition,
+    },
+    /// Every row of an unfiltered parent table: any non-null key qualifies.
+    All,
+}
+
+impl Keys {
+    pub(crate) fn condition(&self, backend: Backend, column: Expr) -> SimpleExpr {
+        match self {
+            Keys::List(ids) => {
+                if ids.is_empty() {
+                    Expr::val(1).eq(0)
+                } else if ids.len() > BOUND_KEYS {
+                    column.is_in(ids.iter().map(|u| uuid_constant(backend, *u)))
+                } else {
+                    column.is_in(ids.iter().map(|u| uuid_value(*u)))
+                }
+            }
+            Keys::Query(stmt) => column.in_subquery((**stmt).clone()),
+            Keys::All => column.is_not_null(),
+            Keys::Exists { table, alias, key, condition } => {
+                let a = Alias::new(alias);
+                let mut sub = Query::select();
+                sub.expr(Expr::val(1))
+                    .from_as(Alias::new(table), a.clone())
+                    .and_where(Expr::col((a, Alias::new(key))).eq(column))
+                    .cond_where(condition.clone());
+                Expr::exists(sub)
+            }
+        }
+    }
+}
+
+/// How a level hangs off its parent level.
+#[derive(Debug, Clone)]
+pub enum Link {
+    Root {
+        limit: Option<u64>,
+        offset: Option<u64>,
+    },
+    /// The parent's foreign-key values name the rows (`device.location`).
+    Forward(Keys),
+    /// The rows' `column` holds the parent's id (`device.interfaces`).
+    Reverse {
+        column: String,
+        /// (column, label) for generic references: the rows must name this content type.
+        content_type: Option<(String, String)>,
+        keys: Keys,
+    },
+    /// A through table pairs parent ids with row ids (`interface.ip_addresses`, `tags`).
+    Through {
+        table: String,
+        source_column: String,
+        target_column: String,
+        content_type: Option<String>,
+        /// (column, value) pairs the through rows must hold.
+        conditions: Vec<(String, String)>,
+        keys: Keys,
+    },
+    /// The other end of a pairing: rows of `table` paired with the parent's row by
+    /// `group_column`, on another `side_column` (a cable's far termination).
+    Peer {
+        table: String,
+        endpoint_column: String,
+        target_column: String,
+        group_column: String,
+        side_column: String,
+        keys: Keys,
+    },
+}
+
+/// What to read for one level.
+#[derive(Debug, Clone)]
+pub struct LevelSpec {
+    pub model: ModelId,
+    /// Nesting depth, 0 for the root: the level's table is aliased `l<depth>` everywhere, so
+    /// conditions from several levels can meet in one statement without clashing.
+    pub depth: usize,
+    /// Extra columns beyond the model's: `_custom_field_data`, `_name` …
+    pub columns: Vec<(String, ColType)>,
+    pub condition: Condition,
+    pub link: Link,
+}
+
+/// The statement that selected a level, kept so that its children can use it as a subquery.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    table: String,
+    alias: String,
+    /// Every row of the table (or every row with a parent, when the parent level was whole
+    /// too): children then need no key condition. Rows without a parent may be read along;
+    /// nothing refers to them, so they are never written out.
+    whole: bool,
+    condition: Condition,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    order: Vec<(String, bool)>,
+}
+
+impl Scope {
+    /// Whether this level is a whole table (no filter, no page): its children need no key
+    /// condition beyond a non-null link.
+    fn is_whole_table(&self) -> bool {
+        self.whole && self.limit.is_none() && self.offset.is_none()
+    }
+
+    /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
+    pub fn keys_of(&self, column: &str) -> Keys {
+        if self.is_whole_table() {
+            return Keys::All;
+        }
+        let a = Alias::new(&self.alias);
+        let mut inner = Query::select();
+        inner
+            .column((a.clone(), Alias::new(column)))
+            .from_as(Alias::new(&self.table), a.clone())
+            .cond_where(self.condition.clone());
+        if self.limit.is_some() || self.offset.is_some() {
+            for (c, desc) in &self.order {
+                inner.order_by(
+                    (a.clone(), Alias::new(c)),
+                    if *desc { Order::Desc } else { Order::Asc },
+                );
+            }
+            inner.limit(self.limit.unwrap_or(u64::MAX >> 1));
+            if let Some(o) = self.offset {
+                inner.offset(o);
+            }
+            // MySQL refuses LIMIT inside IN (…); a derived table is accepted everywhere.
+            let mut outer = Query::select();
+            outer.column(Alias::new(column)).from_subquery(inner, Alias::new("page"));
+            return Keys::Query(Box::new(outer));
+        }
+        Keys::Query(Box::new(inner))
+    }
+
+    /// The keys of this level as a correlated `EXISTS` (see [`Keys::Exists`]).
+    pub fn exists_of(&self, column: &str) -> Keys {
+        if self.limit.is_some() || self.offset.is_some() || self.is_whole_table() {
+            return self.keys_of(column);
+        }
+        Keys::Exists {
+            table: self.table.clone(),
+            alias: self.alias.clone(),
+            key: column.to_owned(),
+            condition: self.condition.clone(),
+        }
+    }
+}
+
+impl Store {
+    /// Reads one level; returns its rows (link key first when it has a parent) and its scope.
+    pub async fn load_level(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
+        use tracing::Instrument;
+        let table = self.catalogue.model(spec.model).table.clone();
+        let span = tracing::info_span!("load_level", table, depth = spec.depth);
+        self.load_level_inner(spec).instrument(span).await
+    }
+
+    async fn load_level_inner(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
+        let catalogue = self.catalogue.clone();
+        let model = catalogue.model(spec.model);
+        let alias = format!("l{}", spec.depth);
+        let t = Alias::new(&alias);
+        let qualified = |c: &str| Expr::col((t.clone(), Alias::new(c)));
+        let mut select = Query::select();
+        let mut types = Vec::new();
+        let scope_condition;
+        let order: Vec<(String, bool)> =
+            model.ordering.iter().map(|o| (o.column.clone(), o.descending)).collect();
+        let mut limit = None;
+        let mut offset = None;
+        match &spec.link {
+            Link::Root { limit: l, offset: o } => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                scope_condition = spec.condition.clone();
+                select.cond_where(scope_condition.clone());
+                limit = *l;
+                offset = *o;
+            }
+            Link::Forward(keys) => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.expr(qualified("id"));
+                types.push(ColType::Uuid);
+                scope_condition = Cond::all()
+                    .add(keys.condition(self.backend, qualified("id")))
+                    .add(spec.condition.clone());
+                select.cond_where(scope_condition.clone());
+            }
+            Link::Reverse { column, content_type, keys } => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.expr(qualified(column));
+                types.push(ColType::Uuid);
+                let mut link = Cond::all().add(keys.condition(self.backend, qualified(column)));
+                if let Some((ct_column, label)) = content_type {
+                    link = link.add(qualified(ct_column).eq(label.as_str()));
+                }
+                scope_condition = link.add(spec.condition.clone());
+                select.cond_where(scope_condition.clone());
+                // Children grouped by parent; the model's own ordering may start with the link
+                // (interfaces: device, then name), and a repeated key would cost a sort.
+                if order.first().is_none_or(|(c, _)| c != column) {
+                    select.order_by((t.clone(), Alias::new(column)), Order::Asc);
+                }
+            }
+            Link::Through {
+                table,
+                source_column,
+                target_column,
+                content_type,
+                conditions,
+                keys,
+            } => {
+                // The through table is aliased by depth too: `th<depth>`.
+                let th = Alias::new(format!("th{}", spec.depth));
+                let th_col = |c: &str| Expr::col((th.clone(), Alias::new(c)));
+                select.from_as(Alias::new(table), th.clone());
+                select.inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&model.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    qualified("id").equals((th.clone(), Alias::new(target_column))),
+                );
+                select.expr(th_col(source_column));
+                types.push(ColType::Uuid);
+                let mut link = Cond::all().add(keys.condition(self.backend, th_col(source_column)));
+                let mut sub = Query::select();
+                sub.column((th.clone(), Alias::new(target_column)))
+                    .from_as(Alias::new(table), th.clone());
+                let mut sub_cond =
+                    Cond::all().add(keys.condition(self.backend, th_col(source_column)));
+                if let Some(ct) = content_type {
+                    link = link.add(th_col("content_type").eq(ct.as_str()));
+                    sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
+                }
+                for (column, value) in conditions {
+                    link = link.add(th_col(column).eq(value.as_str()));
+                    sub_cond = sub_cond.add(th_col(column).eq(value.as_str()));
+                }
+                sub.cond_where(sub_cond);
+                if let Some(own) = own_filter(&model.table, &spec.condition) {
+                    link = link.add(qualified("id").in_subquery(own));
+                }
+                select.cond_where(link);
+                scope_condition =
+                    Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
+                select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
+            }
+            Link::Peer {
+                table,
+                endpoint_column,
+                target_column,
+                group_column,
+                side_column,
+                keys,
+            } => {
+                let near = Alias::new(format!("pa{}", spec.depth));
+                let far = Alias::new(format!("pb{}", spec.depth));
+                let pairing = |select: &mut SelectStatement| {
+                    join_pairing(select, table, &near, &far, group_column, side_column);
+                };
+                pairing(&mut select);
+                select.inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&model.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    qualified("id").equals((far.clone(), Alias::new(target_column))),
+                );
+                let near_end = Expr::col((near.clone(), Alias::new(endpoint_column)));
+                select.expr(near_end.clone());
+                types.push(ColType::Uuid);
+                let mut link = Cond::all().add(keys.condition(self.backend, near_end.clone()));
+                if let Some(own) = own_filter(&model.table, &spec.condition) {
+                    link = link.add(qualified("id").in_subquery(own));
+                }
+                select.cond_where(link);
+                let mut sub = Query::select();
+                pairing(&mut sub);
+                sub.column((far.clone(), Alias::new(target_column)))
+                    .cond_where(keys.condition(self.backend, near_end.clone()));
+                scope_condition =
+                    Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
+                select.order_by_expr(near_end.into(), Order::Asc);
+            }
+        }
+        for (name, ty) in &spec.columns {
+            select.expr(qualified(name));
+            types.push(*ty);
+        }
+        if !matches!(spec.link, Link::Forward(_)) {
+            for (c, desc) in &order {
+                select.order_by(
+                    (t.clone(), Alias::new(c)),
+                    if *desc { Order::Desc } else { Order::Asc },
+                );
+            }
+        }
+        if let Some(l) = limit {
+            select.limit(l);
+        }
+        if let Some(o) = offset {
+            if limit.is_none() {
+                select.limit(u64::MAX >> 1);
+            }
+            select.offset(o);
+        }
+        let rows = self.fetch(&select, &types).await?;
+        let whole = spec.condition.is_empty()
+            && match &spec.link {
+                Link::Root { .. } => true,
+                Link::Forward(keys)
+                | Link::Reverse { keys, .. }
+                | Link::Through { keys, .. }
+                | Link::Peer { keys, .. } => matches!(keys, Keys::All),
+            };
+        let scope = Scope {
+            table: model.table.clone(),
+            alias,
+            whole,
+            condition: scope_condition,
+            limit,
+            offset,
+            order,
+        };
+        Ok((rows, scope))
+    }
+}
+
+/// A level's own filters as `SELECT id FROM table WHERE …`, for statements that join other
+/// tables: the filters name bare columns, so they apply where the model's table is alone.
+fn own_filter(table: &str, condition: &Condition) -> Option<SelectStatement> {
+    if condition.is_empty() {
+        return None;
+    }
+    let mut own = Query::select();
+    own.column(Alias::new("id")).from(Alias::new(table)).cond_where(condition.clone());
+    Some(own)
+}
+
+/// `FROM table AS near JOIN table AS far ON far.group = near.group AND far.side <> near.side`:
+/// each row beside the other end of its pairing (a cable's two terminations).
+pub(crate) fn join_pairing(
+    select: &mut SelectStatement,
+    table: &str,
+    near: &Alias,
+    far: &Alias,
+    group_column: &str,
+    side_column: &str,
+) {
+    select.from_as(Alias::new(table), near.clone()).inner_join(
+        sea_query::TableRef::TableAlias(
+            sea_query::SeaRc::new(Alias::new(table)),
+            sea_query::SeaRc::new(far.clone()),
+        ),
+        Cond::all()
+            .add(
+                Expr::col((far.clone(), Alias::new(group_column)))
+                    .equals((near.clone(), Alias::new(group_column))),
+            )
+            .add(
+                Expr::col((far.clone(), Alias::new(side_column)))
+                    .ne(Expr::col((near.clone(), Alias::new(side_column)))),
+            ),
+    );
+}

@@ -1,0 +1,227 @@
+//! The physical plan of a read: a request tree ([`Select`]) as the columns each level reads and
+//! where each selected field comes from in its rows.
+//!
+//! One [`Plan`] per level (a nested object or list); [`Store::execute`] reads each with one
+//! statement, and the answer is written from the plan's [`Out`]s.
+
+use ferrobot_domain::catalogue::{FieldKind, IntSize, Relation};
+use ferrobot_domain::hooks::{self, Usage};
+use ferrobot_domain::request::{FilterArg, Page, Select, SelectedKind};
+use ferrobot_domain::Catalogue;
+
+use super::{col_type, ColType};
+
+/// One level's reads and outputs.
+#[derive(Debug)]
+pub struct Plan {
+    pub model: ferrobot_domain::ModelId,
+    /// What each row gives the answer, in response order.
+    pub outs: Vec<Out>,
+    /// The columns read, `id` first.
+    pub columns: Vec<(String, ColType)>,
+    pub filters: Vec<FilterArg>,
+    pub page: Page,
+    pub children: Vec<(Relation, Plan)>,
+    /// Whether a prefix usage field is selected: the level then reads what lies under its rows.
+    pub usage: bool,
+    /// Whether an elevation is selected: the level then reads the racks' devices.
+    pub racks: bool,
+}
+
+/// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
+/// once at plan time (`"name":`), since the writer puts it before every row's value.
+#[derive(Debug)]
+pub enum Out {
+    Column {
+        key: String,
+        col: usize,
+        render: Render,
+    },
+    /// `address` and `prefix`: the stored bytes, a slash, the length.
+    Computed {
+        key: String,
+        cols: [usize; 2],
+    },
+    Typename {
+        key: String,
+        name: String,
+    },
+    CustomFieldData {
+        key: String,
+        col: usize,
+    },
+    CustomField {
+        key: String,
+        col: usize,
+        name: String,
+    },
+    /// `link`: the column holding the key the child level is indexed by (the foreign key for a
+    /// forward relation, the row's id otherwise).
+    Relation {
+        key: String,
+        child: usize,
+        list: bool,
+        link: usize,
+    },
+    /// A usage field of a prefix, from the prefix's network, length and type columns and what
+    /// lies under it.
+    Usage {
+        key: String,
+        usage: Usage,
+        cols: [usize; 3],
+        limit: usize,
+        /// The selected subfields of an object-valued usage: (JSON key prefix, field name).
+        select: Vec<(String, String)>,
+    },
+    /// A rack's elevation: its height and numbering columns, the face asked for, the selected
+    /// fields of each unit.
+    Elevation {
+        key: String,
+        cols: [usize; 2],
+        face: ferrobot_domain::rack::Face,
+        select: Vec<(String, String)>,
+    },
+    /// One object of a union: the first of `children` with a row for the key.
+    Union {
+        key: String,
+        children: Vec<usize>,
+        link: usize,
+    },
+}
+
+/// How a column's value is written.
+#[derive(Debug, Clone, Copy)]
+pub enum Render {
+    Plain,
+    /// A JSON column: its text as it is stored.
+    Json,
+    Enum,
+    Ip,
+    Decimal,
+}
+
+/// `"key":` with the key escaped as JSON.
+pub fn json_key(key: &str) -> String {
+    let mut out = serde_json::to_string(key).unwrap_or_else(|_| String::from("\"\""));
+    out.push(':');
+    out
+}
+
+impl Plan {
+    /// The plan of a request tree.
+    pub fn new(catalogue: &Catalogue, select: &Select) -> Plan {
+        let model = catalogue.model(select.model);
+        let mut plan = Plan {
+            model: select.model,
+            outs: Vec::with_capacity(select.fields.len()),
+            columns: Vec::new(),
+            filters: select.filters.clone(),
+            page: select.page.clone(),
+            children: Vec::new(),
+            usage: false,
+            racks: false,
+        };
+        plan.column("id", ColType::Uuid);
+        for selected in &select.fields {
+            let key = json_key(&selected.key);
+            let out = match &selected.kind {
+                SelectedKind::Typename(name) => Out::Typename { key, name: name.clone() },
+                SelectedKind::CustomFieldData => {
+                    let col = plan.column("_custom_field_data", ColType::Json);
+                    Out::CustomFieldData { key, col }
+                }
+                SelectedKind::CustomField(name) => {
+                    let col = plan.column("_custom_field_data", ColType::Json);
+                    Out::CustomField { key, col, name: name.clone() }
+                }
+                SelectedKind::Computed(index) => {
+                    let computed = &model.computed[*index];
+                    let a = &model.fields[computed.from[0]];
+                    let b = &model.fields[computed.from[1]];
+                    let ca = plan.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
+                    let cb =
+                        plan.column(b.column.as_deref().unwrap_or_default(), col_type(&b.kind));
+                    Out::Computed { key, cols: [ca, cb] }
+                }
+                SelectedKind::Column(index) => {
+                    let f = &model.fields[*index];
+                    let render = match &f.kind {
+                        FieldKind::Choice { .. } => Render::Enum,
+                        FieldKind::IpBytes => Render::Ip,
+                        FieldKind::Decimal { .. } => Render::Decimal,
+                        FieldKind::Json | FieldKind::ContentTypes => Render::Json,
+                        _ => Render::Plain,
+                    };
+                    let ty = match render {
+                        Render::Json => ColType::JsonText,
+                        _ => col_type(&f.kind),
+                    };
+                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
+                    Out::Column { key, col, render }
+                }
+                SelectedKind::Usage { usage, limit, select } => {
+                    let Some(rule) = hooks::parent(&model.label) else { continue };
+                    let column = |field: &str| model.column_of(field);
+                    let cols = [
+                        plan.column(&column(rule.address), ColType::Bytes),
+                        plan.column(&column(rule.length), ColType::Int(IntSize::Int)),
+                        plan.column(&column("type"), ColType::Text),
+                    ];
+                    plan.usage = true;
+                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                    Out::Usage { key, usage: *usage, cols, limit: *limit, select }
+                }
+                SelectedKind::Elevation { face, select } => {
+                    let column = |field: &str| model.column_of(field);
+                    let cols = [
+                        plan.column(&column("u_height"), ColType::Int(IntSize::Small)),
+                        plan.column(&column("desc_units"), ColType::Bool),
+                    ];
+                    plan.racks = true;
+                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                    Out::Elevation { key, cols, face: *face, select }
+                }
+                SelectedKind::Union { relation, members } => {
+                    // One child a member; the first with a row answers.
+                    let rel = &model.relations[*relation];
+                    let link = plan.column("id", ColType::Uuid);
+                    let mut children = Vec::with_capacity(members.len());
+                    for ((target, shape), member) in rel.alternatives.iter().zip(members) {
+                        let relation = Relation {
+                            target: *target,
+                            shape: shape.clone(),
+                            alternatives: Vec::new(),
+                            ..rel.clone()
+                        };
+                        plan.children.push((relation, Plan::new(catalogue, member)));
+                        children.push(plan.children.len() - 1);
+                    }
+                    Out::Union { key, children, link }
+                }
+                SelectedKind::Relation { relation, child } => {
+                    let rel = &model.relations[*relation];
+                    let link = match &rel.shape {
+                        ferrobot_domain::catalogue::RelationShape::Forward { column, .. } => {
+                            plan.column(column, ColType::Uuid)
+                        }
+                        _ => plan.column("id", ColType::Uuid),
+                    };
+                    let list = rel.shape.is_list();
+                    plan.children.push((rel.clone(), Plan::new(catalogue, child)));
+                    Out::Relation { key, child: plan.children.len() - 1, list, link }
+                }
+            };
+            plan.outs.push(out);
+        }
+        plan
+    }
+
+    /// The index of a column in the level's rows, added if not read yet.
+    pub fn column(&mut self, name: &str, ty: ColType) -> usize {
+        if let Some(idx) = self.columns.iter().position(|(c, _)| c == name) {
+            return idx;
+        }
+        self.columns.push((name.to_owned(), ty));
+        self.columns.len() - 1
+    }
+}
