@@ -366,3 +366,4 @@ mod hostile;
 mod mutations;
 mod operations;
 mod replicas;
+mod requests;

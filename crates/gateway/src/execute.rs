@@ -157,6 +157,14 @@ impl Extension for PlanExtensionImpl {
         let mut variables = variables;
         if let Some(operation) = operation_definition(&document, operation_name) {
             let registry = state.served.schema.registry();
+            let root = match operation.ty {
+                OperationType::Mutation => "Mutation",
+                _ => "Query",
+            };
+            let positions = crate::variables::check_positions(registry, &document, operation, root);
+            if let Err(message) = positions {
+                return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
+            }
             if let Err(message) = crate::variables::check(registry, operation, &variables) {
                 return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
             }

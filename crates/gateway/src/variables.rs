@@ -5,9 +5,14 @@
 //! so this is where a missing, null or ill-typed variable is refused (HTTP 400, as graphene does).
 //! Spec: <https://spec.graphql.org/October2021/#sec-Coercing-Variable-Values>.
 
-use async_graphql::parser::types::OperationDefinition;
+use std::collections::{HashMap, HashSet};
+
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationDefinition, Selection, SelectionSet, VariableDefinition,
+};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
-use async_graphql::{Name, Value, Variables};
+use async_graphql::{Name, Variables};
+use async_graphql_value::{ConstValue as Value, Value as DocValue};
 
 /// The first variable of `operation` whose value does not fit its definition, as a message.
 pub(crate) fn check(
@@ -42,6 +47,137 @@ pub(crate) fn check(
         }
     }
     Ok(())
+}
+
+/// The first variable used where its type is not allowed, in graphql-core's words (async-graphql's
+/// own rule lets `String!` pass where `[String]` is expected).
+/// Spec: <https://spec.graphql.org/October2021/#sec-All-Variable-Usages-Are-Allowed>.
+pub(crate) fn check_positions(
+    registry: &Registry,
+    document: &ExecutableDocument,
+    operation: &OperationDefinition,
+    root: &str,
+) -> Result<(), String> {
+    let definitions: HashMap<&str, &VariableDefinition> = operation
+        .variable_definitions
+        .iter()
+        .map(|d| (d.node.name.node.as_str(), &d.node))
+        .collect();
+    let mut walk = Positions { registry, document, definitions, seen: HashSet::new() };
+    walk.selection_set(&operation.selection_set.node, root)
+}
+
+struct Positions<'a> {
+    registry: &'a Registry,
+    document: &'a ExecutableDocument,
+    definitions: HashMap<&'a str, &'a VariableDefinition>,
+    /// Fragments already walked (each once: their usages do not change).
+    seen: HashSet<&'a str>,
+}
+
+impl<'a> Positions<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet, parent: &str) -> Result<(), String> {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let meta = match self.registry.types.get(parent) {
+                        Some(MetaType::Object { fields, .. })
+                        | Some(MetaType::Interface { fields, .. }) => {
+                            fields.get(field.name.node.as_str())
+                        }
+                        _ => None,
+                    };
+                    let Some(meta) = meta else { continue };
+                    for (name, value) in &field.arguments {
+                        if let Some(arg) = meta.args.get(name.node.as_str()) {
+                            self.value(&value.node, &arg.ty)?;
+                        }
+                    }
+                    let inner = MetaTypeName::concrete_typename(&meta.ty).to_owned();
+                    self.selection_set(&field.selection_set.node, &inner)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(fragment) = self.document.fragments.get(name) {
+                        if self.seen.insert(name) {
+                            let on = fragment.node.type_condition.node.on.node.as_str();
+                            self.selection_set(&fragment.node.selection_set.node, on)?;
+                        }
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    let on = inline.node.type_condition.as_ref().map(|c| c.node.on.node.as_str());
+                    self.selection_set(&inline.node.selection_set.node, on.unwrap_or(parent))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the variables inside an argument value against the type of their position.
+    fn value(&self, value: &DocValue, location: &str) -> Result<(), String> {
+        match value {
+            DocValue::Variable(name) => {
+                let Some(definition) = self.definitions.get(name.as_str()) else { return Ok(()) };
+                let variable = definition.var_type.node.to_string();
+                let location_nn = location.strip_suffix('!');
+                // A nullable variable with a default may stand where a non-null is expected.
+                let has_default = definition.default_value.is_some();
+                let fits = match location_nn {
+                    Some(inner) if !variable.ends_with('!') && has_default => {
+                        compatible(inner, &variable)
+                    }
+                    _ => compatible(location, &variable),
+                };
+                if !fits {
+                    return Err(format!(
+                        "Variable '${name}' of type '{variable}' used in position expecting type '{location}'."
+                    ));
+                }
+                Ok(())
+            }
+            DocValue::List(items) => {
+                let inner = location.trim_end_matches('!');
+                let item = inner.strip_prefix('[').and_then(|t| t.strip_suffix(']'));
+                items.iter().try_for_each(|v| self.value(v, item.unwrap_or(inner)))
+            }
+            DocValue::Object(fields) => {
+                let name = MetaTypeName::concrete_typename(location);
+                let Some(MetaType::InputObject { input_fields, .. }) =
+                    self.registry.types.get(name)
+                else {
+                    return Ok(());
+                };
+                for (key, v) in fields {
+                    if let Some(field) = input_fields.get(key.as_str()) {
+                        self.value(v, &field.ty)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether a variable of type `variable` may be used where `location` is expected (the spec's
+/// AreTypesCompatible).
+fn compatible(location: &str, variable: &str) -> bool {
+    match (location.strip_suffix('!'), variable.strip_suffix('!')) {
+        (Some(location), Some(variable)) => compatible(location, variable),
+        (Some(_), None) => false,
+        (None, Some(variable)) => compatible(location, variable),
+        (None, None) => {
+            let list =
+                |t: &str| t.strip_prefix('[').and_then(|t| t.strip_suffix(']')).map(str::to_owned);
+            match (list(location), list(variable)) {
+                (Some(location), Some(variable)) => compatible(&location, &variable),
+                (None, None) => location == variable,
+                _ => false,
+            }
+        }
+    }
 }
 
 /// Gives every omitted variable its default value, as the operation defines it: the executor
@@ -214,6 +350,30 @@ mod tests {
                 want.map_err(str::to_owned),
                 "{query} {variables}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::compatible;
+
+    /// Spec: <https://spec.graphql.org/October2021/#AreTypesCompatible()>.
+    #[test]
+    fn types_are_compatible_as_the_spec_says() {
+        let cases = [
+            ("[String]", "[String]", true),
+            ("[String]", "[String!]!", true),
+            ("[String]", "String!", false),
+            ("[String]", "String", false),
+            ("String!", "String", false),
+            ("String", "String!", true),
+            ("Int", "String", false),
+            ("[[Int]]", "[[Int!]!]", true),
+            ("[Int]!", "[Int]", false),
+        ];
+        for (location, variable, want) in cases {
+            assert_eq!(compatible(location, variable), want, "{variable} at {location}");
         }
     }
 }
