@@ -38,3 +38,186 @@ async fn variables_as_graphql_defines_them(backend: Backend) -> anyhow::Result<(
     Ok(())
 }
 backend_test!(variables, variables_as_graphql_defines_them);
+
+async fn query_limits_before_any_sql(backend: Backend) -> anyhow::Result<()> {
+    use ferrobot_gateway::limits::Limits;
+    let limits = Limits { depth: 4, aliases: 3, cost: 200 };
+    let app = TestApp::start_configured(backend, Default::default(), |c| c.limits = limits).await?;
+    app.import(seed(20)).await?;
+    // Every answer reports its estimated cost and the limit.
+    let (status, body, _) = app.graphql("{ devices { name } }", Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["extensions"]["cost"], json!({"estimated": 20, "limit": 200}));
+    // 20 devices, 60 interfaces with 3 fields each, and so on: past the budget, nothing is read.
+    let costly = "{ devices { name interfaces { name ip_addresses { address } tags { name } } } }";
+    let (status, body, statements) = app.graphql(costly, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body.get("data"), None);
+    let extensions = &body["errors"][0]["extensions"];
+    assert_eq!(extensions["code"], "QUERY_TOO_COSTLY", "{body}");
+    assert_eq!(extensions["limit"], 200);
+    assert!(extensions["asked"].as_u64().is_some_and(|c| c > 200), "{body}");
+    assert_eq!(statements, None);
+    // A page of it costs its page.
+    let paged = "{ devices(limit: 2) { name interfaces { name ip_addresses { address } } } }";
+    let (status, body, _) = app.graphql(paged, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["extensions"]["cost"]["estimated"].as_u64().is_some_and(|c| c <= 200));
+    // Depth, fragments followed.
+    let deep = "{ devices { location { parent { ...p } } } } fragment p on LocationType { parent { parent { name } } }";
+    let (status, body, _) = app.graphql(deep, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_DEEP", "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Query is nested more than 4 levels deep; at most 4 are allowed."
+    );
+    // Aliases, fragments expanded.
+    let aliased =
+        "{ a: devices { ...f } b: devices { ...f } } fragment f on DeviceType { n: name }";
+    let (status, body, _) = app.graphql(aliased, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_MANY_ALIASES");
+    assert_eq!(body["errors"][0]["extensions"]["asked"], 4);
+    // A mutation whose answer is too deep writes nothing.
+    let mutation = "mutation { location_create(input: {name: \"deep\", location_type: {name: \"Region\"}, status: {name: \"Active\"}}) { parent { parent { parent { parent { name } } } } } }";
+    let (status, body, _) = app.graphql(mutation, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_DEEP", "{body}");
+    let (_, body, _) = app.graphql("{ locations(name: \"deep\") { name } }", Value::Null).await?;
+    assert_eq!(body["data"]["locations"], json!([]), "{body}");
+    Ok(())
+}
+backend_test!(query_limits, query_limits_before_any_sql);
+
+/// Follows a list's cursor pages to the end: (names in page order, totals seen, statements per
+/// page).
+async fn walk_pages(
+    app: &TestApp,
+    field: &str,
+    arguments: &str,
+    first: usize,
+) -> anyhow::Result<(Vec<String>, Vec<u64>, Vec<u64>)> {
+    let (mut names, mut totals, mut statements) = (Vec::new(), Vec::new(), Vec::new());
+    let mut after = Value::Null;
+    loop {
+        let query = format!(
+            "query($after: String) {{ {field}(first: {first}, after: $after{arguments}) {{ total_count has_next_page end_cursor items {{ name }} }} }}"
+        );
+        let (status, body, count) = app.graphql(&query, json!({"after": after})).await?;
+        anyhow::ensure!(status == 200 && body.get("errors").is_none(), "{body}");
+        let page = &body["data"][field];
+        for item in page["items"].as_array().into_iter().flatten() {
+            names.push(item["name"].as_str().unwrap_or_default().to_owned());
+        }
+        totals.push(page["total_count"].as_u64().unwrap_or(u64::MAX));
+        statements.push(count.unwrap_or(u64::MAX));
+        if page["has_next_page"] != json!(true) {
+            break;
+        }
+        after = page["end_cursor"].clone();
+        anyhow::ensure!(names.len() < 10_000, "pages never end");
+    }
+    Ok((names, totals, statements))
+}
+
+async fn cursor_pages_with_totals(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(25)).await?;
+    // Every device once, in the list's order, each page with the total of the filters.
+    let (names, totals, statements) = walk_pages(&app, "devices_page", "", 7).await?;
+    let want: Vec<String> = (1..=25).map(|i| format!("dev-{i:05}")).collect();
+    assert_eq!(names, want);
+    assert_eq!(totals, vec![25; 4]);
+    // A page and its total: two statements, however deep the page.
+    assert_eq!(statements, vec![2; 4]);
+    let (names, totals, _) =
+        walk_pages(&app, "devices_page", ", name__isw: \"dev-0001\"", 4).await?;
+    assert_eq!(names.len(), 10);
+    assert_eq!(totals, vec![10; 3]);
+    // Nullable ordering columns (interfaces order by device, then natural name): every row once.
+    let query = "{ interfaces_page(first: 1000) { total_count items { id } } }";
+    let (_, body, _) = app.graphql(query, Value::Null).await?;
+    assert_eq!(body["data"]["interfaces_page"]["total_count"], 75);
+    // The cursor stays right while others write: a row added before it is not seen again, one
+    // added after it is.
+    let (_, first_page, _) = app
+        .graphql("{ devices_page(first: 10) { end_cursor items { name } } }", Value::Null)
+        .await?;
+    let cursor = first_page["data"]["devices_page"]["end_cursor"].clone();
+    let create = |name: &str| {
+        format!("mutation {{ device_create(input: {{name: \"{name}\", location: {{name: \"site-001\"}}, role: {{name: \"leaf\"}}, status: {{name: \"Active\"}}, device_type: {{model: \"acme-s48\"}}}}) {{ id }} }}")
+    };
+    for name in ["dev-00000", "dev-00999"] {
+        let (status, body, _) = app.graphql(&create(name), Value::Null).await?;
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+    }
+    let (_, body, _) = app
+        .graphql(
+            "query($a: String) { devices_page(first: 100, after: $a) { items { name } } }",
+            json!({"a": cursor}),
+        )
+        .await?;
+    let rest: Vec<&str> = body["data"]["devices_page"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str())
+        .collect();
+    assert_eq!(rest.first(), Some(&"dev-00011"), "{body}");
+    assert_eq!(rest.last(), Some(&"dev-00999"), "{body}");
+    assert_eq!(rest.len(), 16);
+    // Bad input: a cursor that is not one, one of another list, a page too big.
+    for (query, argument) in [
+        ("{ devices_page(after: \"garbage\") { total_count } }", "after"),
+        ("{ devices_page(first: 0) { total_count } }", "first"),
+        ("{ devices_page(first: 1001) { total_count } }", "first"),
+    ] {
+        let (status, body, _) = app.graphql(query, Value::Null).await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["devices_page"], Value::Null, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["argument"], argument, "{body}");
+    }
+    let (_, body, _) = app.graphql("{ tags_page(first: 1) { end_cursor } }", Value::Null).await?;
+    let tag_cursor = body["data"]["tags_page"]["end_cursor"].clone();
+    let (_, body, _) = app
+        .graphql(
+            "query($a: String) { devices_page(after: $a) { total_count } }",
+            json!({"a": tag_cursor}),
+        )
+        .await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    Ok(())
+}
+backend_test!(cursor_pages, cursor_pages_with_totals);
+
+async fn the_change_log_pages_forward(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    let (_, body, _) =
+        app.graphql("{ object_changes(limit: 1) { sequence } }", Value::Null).await?;
+    let last = body["data"]["object_changes"][0]["sequence"].as_i64().unwrap_or_default();
+    assert!(last > 10, "{body}");
+    // Forward by sequence from a point, page by page, no gap and no repeat.
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let (_, body, _) = app
+            .graphql(
+                "query($a: String, $s: [BigInt]) { object_changes_page(first: 4, after: $a, sequence__gt: $s) { has_next_page end_cursor items { sequence } } }",
+                json!({"a": after, "s": [5]}),
+            )
+            .await?;
+        let page = &body["data"]["object_changes_page"];
+        seen.extend(
+            page["items"].as_array().into_iter().flatten().filter_map(|i| i["sequence"].as_i64()),
+        );
+        if page["has_next_page"] != json!(true) {
+            break;
+        }
+        after = page["end_cursor"].clone();
+    }
+    assert_eq!(seen, (6..=last).collect::<Vec<_>>());
+    Ok(())
+}
+backend_test!(change_log_pages, the_change_log_pages_forward);

@@ -8,6 +8,7 @@
 use crate::catalogue::{CustomFieldKind, Filter, Lookup, ModelId};
 use crate::hooks::Usage;
 use crate::rack::Face;
+use crate::Catalogue;
 
 /// One object or list of one model: its filters, its page and what is selected of each row.
 #[derive(Debug, Clone)]
@@ -23,6 +24,71 @@ impl Select {
         Select { model, filters: Vec::new(), page: Page::default(), fields: Vec::new() }
     }
 
+    /// The tree as indented text, one line per level and field: for logs, tests and review.
+    pub fn outline(&self, catalogue: &Catalogue) -> String {
+        let mut out = String::new();
+        self.outline_into(catalogue, 0, &mut out);
+        out
+    }
+
+    fn outline_into(&self, catalogue: &Catalogue, indent: usize, out: &mut String) {
+        use std::fmt::Write;
+        let model = catalogue.model(self.model);
+        let pad = "  ".repeat(indent);
+        let _ = write!(out, "{pad}{}", model.label);
+        for f in &self.filters {
+            let values: Vec<String> = f.values.iter().map(ArgValue::text).collect();
+            let _ = write!(out, " {}={:?}", f.argument, values);
+        }
+        if let Some(limit) = self.page.limit {
+            let _ = write!(out, " limit={limit}");
+        }
+        if let Some(offset) = self.page.offset {
+            let _ = write!(out, " offset={offset}");
+        }
+        if let Some(keyset) = &self.page.keyset {
+            let _ = write!(out, " first={}", keyset.first);
+            if let Some(after) = &keyset.after {
+                let _ = write!(out, " after={after:?}");
+            }
+        }
+        out.push('\n');
+        for field in &self.fields {
+            let _ = write!(out, "{pad}  {}: ", field.key);
+            match &field.kind {
+                SelectedKind::Typename(name) => {
+                    let _ = writeln!(out, "typename {name}");
+                }
+                SelectedKind::Column(i) => {
+                    let _ = writeln!(out, "column {}", model.fields[*i].name);
+                }
+                SelectedKind::Computed(i) => {
+                    let _ = writeln!(out, "computed {}", model.computed[*i].name);
+                }
+                SelectedKind::CustomFieldData => out.push_str("custom field data\n"),
+                SelectedKind::CustomField(key) => {
+                    let _ = writeln!(out, "custom field {key}");
+                }
+                SelectedKind::Relation { relation, child } => {
+                    let _ = writeln!(out, "relation {}", model.relations[*relation].name);
+                    child.outline_into(catalogue, indent + 2, out);
+                }
+                SelectedKind::Union { relation, members } => {
+                    let _ = writeln!(out, "union {}", model.relations[*relation].name);
+                    for member in members {
+                        member.outline_into(catalogue, indent + 2, out);
+                    }
+                }
+                SelectedKind::Usage { usage, limit, select } => {
+                    let _ = writeln!(out, "usage {usage:?} limit={limit} {select:?}");
+                }
+                SelectedKind::Elevation { face, select } => {
+                    let _ = writeln!(out, "elevation {} {select:?}", face.as_str());
+                }
+            }
+        }
+    }
+
     /// The selections under this one, depth first (relations and union members).
     pub fn children(&self) -> impl Iterator<Item = &Select> {
         self.fields.iter().flat_map(|f| match &f.kind {
@@ -33,30 +99,32 @@ impl Select {
     }
 }
 
-/// Which rows of a list: Nautobot's `limit`/`offset`, or a keyset page after a cursor.
+/// Which rows of a list: Nautobot's `limit`/`offset`, or a keyset page (`first` rows after a
+/// cursor, in the model's page ordering).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Page {
     pub limit: Option<u64>,
     pub offset: Option<u64>,
-    /// Rows strictly after this position in the list's order (a cursor page).
-    pub after: Option<Cursor>,
+    /// A cursor page: rows in the page ordering, strictly after `after` when given.
+    pub keyset: Option<Keyset>,
 }
 
-/// A position in a list's order: the ordering values of the row it names, then its id.
+/// A cursor page: `first` rows after the position `after` names.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cursor {
-    pub values: Vec<CursorValue>,
+pub struct Keyset {
+    pub first: u64,
+    pub after: Option<Vec<CursorValue>>,
 }
 
-/// One ordering value of a cursor.
-#[derive(Debug, Clone, PartialEq)]
+/// One value of a cursor: the page-ordering values of the row it names, in order (the id last).
+/// UUIDs, dates and times are their text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum CursorValue {
     Null,
+    Bool(bool),
     Int(i64),
     Text(String),
-    /// A UUID or other bytes, as stored.
-    Bytes(Vec<u8>),
-    Bool(bool),
 }
 
 /// One selected field of an object, under its response key.

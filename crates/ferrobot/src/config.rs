@@ -23,6 +23,16 @@ pub(crate) struct File {
     pub(crate) database: DatabaseFile,
     #[serde(default)]
     pub(crate) telemetry: TelemetryFile,
+    #[serde(default)]
+    pub(crate) limits: LimitsFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsFile {
+    pub(crate) max_depth: Option<usize>,
+    pub(crate) max_aliases: Option<usize>,
+    pub(crate) max_cost: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +96,7 @@ pub(crate) struct Serve {
     pub(crate) request_timeout: Duration,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) login_attempts_per_minute: u32,
+    pub(crate) limits: ferrobot_gateway::limits::Limits,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -115,6 +126,15 @@ pub(crate) struct ServeFlags {
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
+    /// The deepest nesting of a query, 1 to 60 [default: 32].
+    #[arg(long, env = "FERROBOT_MAX_DEPTH")]
+    pub(crate) max_depth: Option<usize>,
+    /// The most aliased fields in a document [default: 256].
+    #[arg(long, env = "FERROBOT_MAX_ALIASES")]
+    pub(crate) max_aliases: Option<usize>,
+    /// The highest estimated cost of a query, rows × fields [default: 50000000].
+    #[arg(long, env = "FERROBOT_MAX_COST")]
+    pub(crate) max_cost: Option<u64>,
 }
 
 /// Pool settings shared by every command that opens the database.
@@ -154,6 +174,16 @@ impl Serve {
             flags.request_timeout_seconds.or(server.request_timeout_seconds).unwrap_or(300);
         let logins =
             flags.login_attempts_per_minute.or(auth.login_attempts_per_minute).unwrap_or(10);
+        let defaults = ferrobot_gateway::limits::Limits::default();
+        let limits = &file.limits;
+        let depth = flags.max_depth.or(limits.max_depth).unwrap_or(defaults.depth);
+        let aliases = flags.max_aliases.or(limits.max_aliases).unwrap_or(defaults.aliases);
+        let cost = flags.max_cost.or(limits.max_cost).unwrap_or(defaults.cost);
+        let limits = ferrobot_gateway::limits::Limits {
+            depth: in_range("max_depth", depth, 1, ferrobot_gateway::limits::MAX_DEPTH_LIMIT)?,
+            aliases: in_range("max_aliases", aliases, 0, 1_000_000)?,
+            cost: in_range("max_cost", cost, 1, u64::MAX >> 1)?,
+        };
         Ok(Serve {
             bind: flags.bind.or(server.bind).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
             jwt_secret: flags.jwt_secret.or_else(|| auth.jwt_secret.clone()),
@@ -175,6 +205,7 @@ impl Serve {
                 .filter(|o| !o.is_empty())
                 .collect(),
             login_attempts_per_minute: in_range("login_attempts_per_minute", logins, 1, 10_000)?,
+            limits,
         })
     }
 }
@@ -228,6 +259,12 @@ mod tests {
             assert!(error.is_some_and(|e| e.contains("jwt_minutes")), "{minutes}");
         }
         assert!(toml::from_str::<File>("[server]\nbindd = 1\n").is_err());
+        let file: File = toml::from_str("[limits]\nmax_depth = 12\nmax_cost = 1000\n")?;
+        let serve = Serve::resolve(ServeFlags::default(), &file)?;
+        assert_eq!((serve.limits.depth, serve.limits.aliases, serve.limits.cost), (12, 256, 1000));
+        let flags = ServeFlags { max_depth: Some(61), ..ServeFlags::default() };
+        let error = Serve::resolve(flags, &file).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("max_depth")));
         Ok(())
     }
 }

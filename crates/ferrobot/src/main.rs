@@ -153,6 +153,7 @@ async fn main() -> Result<()> {
                 request_timeout: settings.request_timeout,
                 cors_origins: settings.cors_origins,
                 login_attempts_per_minute: settings.login_attempts_per_minute,
+                limits: settings.limits,
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

@@ -16,8 +16,11 @@ use ferrobot_persistence::query::{Level, Plan};
 use ferrobot_persistence::{Store, StoreError};
 use uuid::Uuid;
 
-use crate::ir::Lowerer;
+use crate::ir::{Lowerer, PageField};
+use crate::limits::Refusal;
 use crate::schema::{Root, Served};
+use ferrobot_domain::request::Select;
+use ferrobot_persistence::query::json_key;
 
 /// Per-request state shared between the HTTP handler and the extension.
 pub struct RequestState {
@@ -29,6 +32,8 @@ pub struct RequestState {
     pub change_log: bool,
     /// Whether the credential may write (a token's `write_enabled`).
     pub may_write: bool,
+    /// What one request may ask for.
+    pub limits: crate::limits::Limits,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -53,6 +58,7 @@ impl RequestState {
             actor,
             change_log: true,
             may_write: true,
+            limits: crate::limits::Limits::default(),
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
@@ -76,6 +82,8 @@ pub struct Answer {
     pub(crate) roots: Vec<RootAnswer>,
     pub(crate) errors: Vec<FieldError>,
     pub statements: u64,
+    /// The estimated cost and the limit, reported in `extensions.cost`.
+    pub(crate) cost: Option<(u64, u64)>,
 }
 
 pub(crate) struct RootAnswer {
@@ -96,6 +104,37 @@ pub(crate) enum RootBody {
     },
     /// An answer built in memory (deleted objects, batch results).
     Json(serde_json::Value),
+    /// A cursor page: its first `first` rows, whether there are more, the total if asked.
+    Page {
+        /// The list's model, named in its cursors.
+        label: String,
+        plan: Box<Plan>,
+        level: Level,
+        first: usize,
+        total: Option<u64>,
+        /// The page's own fields: (JSON key prefix, field).
+        fields: Vec<(String, PageField)>,
+    },
+}
+
+/// Reads a cursor page: its rows (one more than the page, to know whether another follows) and,
+/// when selected, the total with the same filters.
+async fn read_page(
+    store: &Store,
+    catalogue: &ferrobot_domain::Catalogue,
+    select: &Select,
+    fields: Vec<(String, PageField)>,
+) -> Result<RootBody, StoreError> {
+    let plan = Plan::new(catalogue, select);
+    let level = store.execute(&plan).await?;
+    let total = match fields.iter().any(|(_, f)| *f == PageField::TotalCount) {
+        true => Some(store.count_rows(select.model, &select.filters).await?),
+        false => None,
+    };
+    let first = select.page.keyset.as_ref().map_or(0, |k| k.first as usize);
+    let fields = fields.into_iter().map(|(k, f)| (json_key(&k), f)).collect();
+    let label = catalogue.model(select.model).label.clone();
+    Ok(RootBody::Page { label, plan: Box::new(plan), level, first, total, fields })
 }
 
 #[derive(Debug)]
@@ -201,12 +240,21 @@ impl Extension for PlanExtensionImpl {
         if introspects {
             return next.run(ctx, operation_name).await;
         }
-        let lowerer = Lowerer::new(&state.served, &document, &variables);
+        let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits);
         let before = state.store.statements();
         let started = std::time::Instant::now();
         let answered = match kind {
             OperationType::Mutation => crate::mutate::mutate(&lowerer, &state, selection).await,
             _ => answer(&lowerer, &state.store, selection).await,
+        };
+        let answered = match answered {
+            Ok(Err(refusal)) => {
+                // Refused before anything ran: a document error (HTTP 400).
+                state.executed.store(false, std::sync::atomic::Ordering::Relaxed);
+                return Response::from_errors(vec![refusal.into_error()]);
+            }
+            Ok(Ok(answer)) => Ok(answer),
+            Err(e) => Err(e),
         };
         match answered {
             Ok(mut answer) => {
@@ -287,38 +335,90 @@ pub(crate) fn field_error(
     }
 }
 
-/// Answers a query operation: each root field lowered to a request tree, planned and read.
+/// Answers a query operation: each root field lowered to a request tree, checked against the
+/// limits as a whole, then planned and read. A refused document reads nothing.
 async fn answer(
     lowerer: &Lowerer<'_>,
     store: &Store,
     selection: &SelectionSet,
-) -> Result<Answer, StoreError> {
-    let mut roots = Vec::new();
+) -> Result<Result<Answer, Refusal>, StoreError> {
+    enum Lowered {
+        Typename,
+        Null,
+        Read(Select, bool),
+        Page(Select, Vec<(String, PageField)>),
+        Failed(StoreError),
+    }
+    let collected = lowerer.collect(selection, "Query");
+    let mut lowered = Vec::with_capacity(collected.len());
+    for root in &collected {
+        let item = match (root.name(), lowerer.served.roots.get(root.name())) {
+            ("__typename", _) => Lowered::Typename,
+            (_, Some(Root::List(m))) => match lowerer.select(*m, root, false, 1) {
+                Ok(select) => Lowered::Read(select, false),
+                Err(e) => Lowered::Failed(e),
+            },
+            (_, Some(Root::Single(m))) => match lowerer.select(*m, root, true, 1) {
+                Ok(select) => Lowered::Read(select, true),
+                Err(e) => Lowered::Failed(e),
+            },
+            (_, Some(Root::Page(m))) => match lowerer.page(*m, root) {
+                Ok((select, fields)) => Lowered::Page(select, fields),
+                Err(e) => Lowered::Failed(e),
+            },
+            (_, None) => Lowered::Null,
+        };
+        lowered.push(item);
+    }
+    if let Some(refusal) = lowerer.refusal() {
+        return Ok(Err(refusal));
+    }
+    let catalogue = &lowerer.served.catalogue;
+    let cost = lowered
+        .iter()
+        .map(|l| match l {
+            Lowered::Read(select, single) => {
+                crate::limits::cost(&|t| store.table_rows(t), catalogue, select, *single)
+            }
+            Lowered::Page(select, _) => {
+                crate::limits::cost(&|t| store.table_rows(t), catalogue, select, false)
+            }
+            _ => 0,
+        })
+        .fold(0u64, u64::saturating_add);
+    if cost > lowerer.limits.cost {
+        return Ok(Err(crate::limits::too_costly(cost, lowerer.limits.cost)));
+    }
+    let mut roots = Vec::with_capacity(lowered.len());
     let mut errors = Vec::new();
-    for collected in lowerer.collect(selection, "Query") {
-        let key = collected.key.clone();
-        let name = collected.name();
-        if name == "__typename" {
-            roots.push(RootAnswer { key, body: RootBody::Typename("Query") });
-            continue;
-        }
-        let (model, single) = match lowerer.served.roots.get(name) {
-            Some(Root::List(m)) => (*m, false),
-            Some(Root::Single(m)) => (*m, true),
-            None => {
+    for (root, item) in collected.iter().zip(lowered) {
+        let key = root.key.clone();
+        let read = match item {
+            Lowered::Typename => {
+                roots.push(RootAnswer { key, body: RootBody::Typename("Query") });
+                continue;
+            }
+            Lowered::Null => {
                 roots.push(RootAnswer { key, body: RootBody::Null });
                 continue;
             }
-        };
-        let read = match lowerer.select(model, &collected, single) {
-            Ok(select) => {
-                let plan = Plan::new(&lowerer.served.catalogue, &select);
-                store.execute(&plan).await.map(|level| (plan, level))
+            Lowered::Failed(e) => Err(e),
+            Lowered::Page(select, fields) => {
+                match read_page(store, catalogue, &select, fields).await {
+                    Ok(body) => {
+                        roots.push(RootAnswer { key, body });
+                        continue;
+                    }
+                    Err(e) => Err(e),
+                }
             }
-            Err(e) => Err(e),
+            Lowered::Read(select, single) => {
+                let plan = Plan::new(catalogue, &select);
+                store.execute(&plan).await.map(|level| (single, plan, level))
+            }
         };
         match read {
-            Ok((plan, level)) => {
+            Ok((single, plan, level)) => {
                 let body = if single {
                     RootBody::Single(Box::new(plan), level)
                 } else {
@@ -327,11 +427,11 @@ async fn answer(
                 roots.push(RootAnswer { key, body });
             }
             Err(e @ StoreError::Invalid { .. }) => {
-                errors.push(field_error(collected.field(), &key, e));
+                errors.push(field_error(root.field(), &key, e));
                 roots.push(RootAnswer { key, body: RootBody::Null });
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(Answer { roots, errors, statements: 0 })
+    Ok(Ok(Answer { roots, errors, statements: 0, cost: Some((cost, lowerer.limits.cost)) }))
 }

@@ -357,6 +357,7 @@ async fn answer_graphql(
     let mut request_state = RequestState::new(served.clone(), state.store.counted(), actor);
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;
+    request_state.limits = state.config.limits;
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());
@@ -409,6 +410,10 @@ async fn answer_graphql(
                         .iter()
                         .map(|l| json!({"line": l.line, "column": l.column}))
                         .collect::<Vec<_>>());
+                }
+                // A refusal by a query limit says which, with its figures.
+                if let Some(extensions) = &e.extensions {
+                    v["extensions"] = json!(extensions);
                 }
                 v
             })

@@ -7,9 +7,11 @@
 //! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
 
 pub mod auth;
+mod cursor;
 pub mod execute;
 pub mod http;
 mod ir;
+pub mod limits;
 pub mod login;
 pub mod metrics;
 pub mod mutate;
@@ -43,6 +45,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Failed logins allowed per minute for one user, and for one client address.
     pub login_attempts_per_minute: u32,
+    /// What one request may ask for: depth, aliases, estimated cost.
+    pub limits: limits::Limits,
 }
 
 impl Config {
@@ -57,6 +61,7 @@ impl Config {
             request_timeout: Duration::from_secs(300),
             cors_origins: Vec::new(),
             login_attempts_per_minute: 10,
+            limits: limits::Limits::default(),
         }
     }
 }

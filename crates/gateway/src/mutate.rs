@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use async_graphql::parser::types::SelectionSet;
 use ferrobot_domain::catalogue::{Lookup, ModelId};
-use ferrobot_domain::request::SelectedKind;
 use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg};
+use ferrobot_domain::request::{Select, SelectedKind};
 use ferrobot_domain::DomainError;
 use ferrobot_persistence::query::Plan;
 use ferrobot_persistence::write::{Outcome, WriteOptions, Writer};
@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::execute::{field_error, Answer, FieldError, RequestState, RootAnswer, RootBody};
 use crate::ir::{Collected, FieldRef, Lowerer};
+use crate::limits::{level_cost, Refusal};
 use crate::mutation_schema::{MutationField, Operation};
 
 /// What one root field wrote, to be rendered once the transaction has committed.
@@ -43,8 +44,27 @@ pub(crate) async fn mutate<'d>(
     planner: &Lowerer<'d>,
     state: &RequestState,
     selection: &'d SelectionSet,
-) -> Result<Answer, StoreError> {
+) -> Result<Result<Answer, Refusal>, StoreError> {
     let fields = planner.collect(selection, "Mutation");
+    // The selections of the objects written are lowered first: a document past the depth or
+    // alias limit writes nothing.
+    let mut selects = Vec::with_capacity(fields.len());
+    for collected in &fields {
+        let target = planner.served.mutations.get(collected.name());
+        let select = match target {
+            Some(t) if t.operation != Operation::Delete => {
+                match planner.select(t.model, collected, false, 1) {
+                    Ok(select) => Some(Ok(select)),
+                    Err(e) => Some(Err(e)),
+                }
+            }
+            _ => None,
+        };
+        selects.push(select);
+    }
+    if let Some(refusal) = planner.refusal() {
+        return Ok(Err(refusal));
+    }
     if !state.may_write {
         let first = fields.first().ok_or(StoreError::Internal("no field".into()))?;
         let error = located_error(
@@ -54,7 +74,7 @@ pub(crate) async fn mutate<'d>(
             "This token does not allow writes (write_enabled is false).".into(),
             Map::new(),
         );
-        return Ok(failed(&fields, error));
+        return Ok(Ok(failed(&fields, error)));
     }
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
     options.request_id = state.request_id;
@@ -99,18 +119,33 @@ pub(crate) async fn mutate<'d>(
             StoreError::Busy(_) => return Err(failure.error),
             _ => {}
         }
-        return Ok(failed(&fields, write_error(failure)));
+        return Ok(Ok(failed(&fields, write_error(failure))));
     }
     let committed = writer.commit().await?;
     tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
     let mut roots = Vec::new();
     let mut errors = Vec::new();
-    for (collected, w) in fields.iter().zip(written) {
+    let mut cost = 0u64;
+    for ((collected, w), lowered) in fields.iter().zip(written).zip(selects) {
         let (key, field) = (&collected.key, collected);
         let body = match w {
             Written::Typename => RootBody::Typename("Mutation"),
             Written::Objects { model, ids, list } => {
-                match read_back(planner, state, model, collected, &ids, list).await {
+                let read = match lowered {
+                    Some(Ok(select)) => {
+                        let catalogue = &planner.served.catalogue;
+                        let rows = ids.len() as u64;
+                        let estimate =
+                            level_cost(&|t| state.store.table_rows(t), catalogue, &select, rows);
+                        cost = cost.saturating_add(estimate);
+                        read_back(planner, state, model, select, &ids, list).await
+                    }
+                    Some(Err(e)) => Err(e),
+                    None => {
+                        Err(StoreError::Internal("a written object without a selection".into()))
+                    }
+                };
+                match read {
                     Ok(body) => body,
                     Err(e @ StoreError::Invalid { .. }) => {
                         errors.push(field_error(collected.field(), key, e));
@@ -155,7 +190,7 @@ pub(crate) async fn mutate<'d>(
         };
         roots.push(RootAnswer { key: key.clone(), body });
     }
-    Ok(Answer { roots, errors, statements: 0 })
+    Ok(Ok(Answer { roots, errors, statements: 0, cost: Some((cost, planner.limits.cost)) }))
 }
 
 /// An argument as the write path's JSON (enums as their item names, ids as strings).
@@ -289,11 +324,10 @@ async fn read_back(
     planner: &Lowerer<'_>,
     state: &RequestState,
     model: ModelId,
-    collected: &Collected<'_>,
+    mut select: Select,
     ids: &[Uuid],
     list: bool,
 ) -> Result<RootBody, StoreError> {
-    let mut select = planner.select(model, collected, false)?;
     // A selection of ids alone (the usual answer to a bulk create) needs no read.
     let id_alone = select.fields.iter().all(|f| match &f.kind {
         SelectedKind::Typename(_) => true,
@@ -425,7 +459,7 @@ fn located_error(
 fn failed(fields: &[Collected<'_>], error: FieldError) -> Answer {
     let roots =
         fields.iter().map(|c| RootAnswer { key: c.key.clone(), body: RootBody::Null }).collect();
-    Answer { roots, errors: vec![error], statements: 0 }
+    Answer { roots, errors: vec![error], statements: 0, cost: None }
 }
 
 /// A string as Python prints it in a dict (Django's error dicts, which Nautobot's clients see):

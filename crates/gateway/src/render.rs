@@ -12,6 +12,7 @@ use ferrobot_persistence::Cell;
 use uuid::Uuid;
 
 use crate::execute::{Answer, RootBody};
+use crate::ir::PageField;
 
 /// Streams chunks of an answer into a channel, 64 KiB at a time.
 struct Sink {
@@ -87,6 +88,9 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
                 let _ = serde_json::to_writer(&mut sink.buf, value);
             }
             RootBody::Null => sink.push(b"null"),
+            RootBody::Page { label, plan, level, first, total, fields } => {
+                write_page(&mut sink, label, plan, level, *first, *total, fields)
+            }
             RootBody::List(plan, level) => {
                 write_list(&mut sink, plan, level, 0, level.rows.len(), None, None)
             }
@@ -124,9 +128,47 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
         }
         sink.push(b"]");
     }
+    if let Some((cost, limit)) = answer.cost {
+        let text =
+            format!(",\"extensions\":{{\"cost\":{{\"estimated\":{cost},\"limit\":{limit}}}}}");
+        sink.push(text.as_bytes());
+    }
     sink.push(b"}");
     sink.flush();
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer written");
+}
+
+/// A cursor page: the rows beyond `first` only say that a next page exists.
+fn write_page(
+    sink: &mut Sink,
+    label: &str,
+    plan: &Plan,
+    level: &Level,
+    first: usize,
+    total: Option<u64>,
+    fields: &[(String, PageField)],
+) {
+    let shown = level.rows.len().min(first);
+    sink.buf.push(b'{');
+    let mut started = true;
+    for (key, field) in fields {
+        sink.field(&mut started, key);
+        match field {
+            PageField::TotalCount => sink.push(total.unwrap_or(0).to_string().as_bytes()),
+            PageField::HasNextPage => {
+                sink.push(if level.rows.len() > first { b"true" } else { b"false" })
+            }
+            PageField::EndCursor if shown == 0 => sink.push(b"null"),
+            PageField::EndCursor => {
+                let row = level.own(shown - 1);
+                let cells: Vec<&Cell> = plan.cursor.iter().map(|&c| &row[c]).collect();
+                sink.string(&crate::cursor::encode(label, &cells));
+            }
+            PageField::Items => write_list(sink, plan, level, 0, shown, None, None),
+            PageField::Typename(name) => sink.string(name),
+        }
+    }
+    sink.buf.push(b'}');
 }
 
 /// Objects read back after a write, in the order the write named them.

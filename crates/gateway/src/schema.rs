@@ -21,8 +21,10 @@ use ferrobot_domain::Catalogue;
 
 use crate::execute::PlanExtension;
 
-/// The deepest selection a query may have.
-pub const MAX_DEPTH: usize = 48;
+/// async-graphql's check of selection-set nesting, fragments followed (its default, 32, would
+/// fire before the depth limit): high enough for any depth limit, and bounding the walks of a
+/// document of fragment chains.
+const PARSER_RECURSION: usize = 2 * crate::limits::MAX_DEPTH_LIMIT + 8;
 
 /// Everything a request needs that changes when custom fields change; swapped atomically.
 pub struct Served {
@@ -40,12 +42,18 @@ pub struct Served {
     pub mutations: HashMap<String, crate::mutation_schema::MutationField>,
 }
 
-/// A root query field: a model's list (with filters and a page) or one object by id.
+/// A root query field: a model's list (with filters and a page), one object by id, or the list
+/// as cursor pages (`<list>_page`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
     List(ModelId),
     Single(ModelId),
+    Page(ModelId),
 }
+
+/// Rows of a cursor page when `first` is not given, and the most it may ask for.
+pub const DEFAULT_PAGE: u64 = 100;
+pub const MAX_PAGE: u64 = 1_000;
 
 /// What a field of a model's object type is (`__typename` aside, which every type has).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +121,14 @@ pub fn custom_field_type(kind: CustomFieldKind) -> TypeRef {
     }
 }
 
-fn filter_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
+/// A list field's arguments: `limit`/`offset` (Nautobot's pages) and every filter.
+fn list_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
     field = field.argument(InputValue::new("limit", named("Int")));
     field = field.argument(InputValue::new("offset", named("Int")));
+    filter_arguments(model, custom, field)
+}
+
+fn filter_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
     for filter in &model.filters {
         for lookup in &filter.lookups {
             field = field.argument(InputValue::new(
@@ -308,7 +321,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
                 let target_custom: Vec<&CustomField> =
                     custom_fields.iter().filter(|cf| applies(cf, target)).collect();
                 let f = unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name));
-                object = object.field(filter_arguments(target, &target_custom, f));
+                object = object.field(list_arguments(target, &target_custom, f));
             }
         }
         objects.push(object);
@@ -322,6 +335,31 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         if let Some(list) = &gql.list {
             roots.insert(list.clone(), Root::List(model.id));
             let f = unresolved(list.clone(), TypeRef::named_list(&gql.type_name));
+            query = query.field(list_arguments(model, &custom, f));
+            // The same list as cursor pages, with its total.
+            let page_type = format!("{}Page", gql.type_name);
+            let page =
+                Object::new(&page_type)
+                    .description(format!(
+                        "A page of {}: `first` rows after the cursor `after`, in a stable order.",
+                        model.verbose_name_plural
+                    ))
+                    .field(unresolved("total_count".into(), TypeRef::named_nn("Int")).description(
+                        "How many rows the list has with these filters, on every page.",
+                    ))
+                    .field(unresolved("has_next_page".into(), TypeRef::named_nn("Boolean")))
+                    .field(unresolved("end_cursor".into(), named("String")).description(
+                        "The cursor of the page's last row: pass it as `after` for the next page.",
+                    ))
+                    .field(unresolved("items".into(), TypeRef::named_nn_list_nn(&gql.type_name)));
+            objects.push(page);
+            let name = format!("{list}_page");
+            roots.insert(name.clone(), Root::Page(model.id));
+            let f = unresolved(name, TypeRef::named_nn(&page_type))
+                .argument(InputValue::new("first", named("Int")).description(format!(
+                    "Rows per page, 1 to {MAX_PAGE} (default {DEFAULT_PAGE})."
+                )))
+                .argument(InputValue::new("after", named("String")));
             query = query.field(filter_arguments(model, &custom, f));
         }
     }
@@ -361,10 +399,14 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         }
         schema = schema.register(union);
     }
-    // Nautobot sets no depth limit; a generous one keeps a hostile document from recursing the
-    // planner and the writer into the ground.
+    // The parser's recursion limit bounds every walk of a document (validation, lowering); the
+    // depth limit a request is held to is checked on the request tree (`crate::limits`), with
+    // its own error, and may be set up to `MAX_DEPTH_LIMIT`.
     let (with_mutations, mutations) = crate::mutation_schema::register(&catalogue, schema);
-    schema = with_mutations.register(query).extension(PlanExtension).limit_depth(MAX_DEPTH);
+    schema = with_mutations
+        .register(query)
+        .extension(PlanExtension)
+        .limit_recursive_depth(PARSER_RECURSION);
     builder.replace(schema);
     let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
     Ok(Served { schema, catalogue, custom_fields, types, roots, fields, mutations })

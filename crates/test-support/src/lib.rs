@@ -165,6 +165,8 @@ impl TestApp {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.state.refresh().await.map_err(anyhow::Error::msg)?;
+        // The query cost estimate reads the table sizes the server refreshes every 30 s.
+        self.store.refresh_table_sizes().await?;
         Ok(())
     }
 

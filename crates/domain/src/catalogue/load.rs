@@ -32,6 +32,10 @@ struct RawModel {
     natural_key: Vec<String>,
     #[serde(default)]
     ordering: Vec<String>,
+    /// The order of cursor pages, when not `ordering` (the change log pages forward by
+    /// sequence while its list is newest first).
+    #[serde(default)]
+    page_ordering: Vec<String>,
     #[serde(default)]
     unique_together: Vec<Vec<String>>,
     /// Extra indexes beyond those of foreign keys and the ordering.
@@ -216,6 +220,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             features,
             natural_key: raw.natural_key.clone(),
             ordering: Vec::new(),
+            page_ordering: Vec::new(),
             unique_together: Vec::new(),
             indexes: Vec::new(),
             tree: raw.tree,
@@ -230,6 +235,10 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             return Err(ctx("the first-class `id` primary key is missing".into()));
         }
         model.ordering = resolve_ordering(&model, &raw.ordering).map_err(ctx)?;
+        model.page_ordering = match raw.page_ordering.is_empty() {
+            true => model.ordering.clone(),
+            false => resolve_ordering(&model, &raw.page_ordering).map_err(ctx)?,
+        };
         let groups = |what: &str, groups: &[Vec<String>]| -> DomainResult<Vec<Vec<usize>>> {
             groups
                 .iter()

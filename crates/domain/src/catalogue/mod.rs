@@ -44,6 +44,8 @@ pub struct Model {
     /// Natural key as Nautobot's lookups (`name`, `tenant__name`, `location__name`).
     pub natural_key: Vec<String>,
     pub ordering: Vec<OrderTerm>,
+    /// The order of cursor pages (`<list>_page`): `ordering` unless the catalogue says.
+    pub page_ordering: Vec<OrderTerm>,
     pub unique_together: Vec<Vec<usize>>,
     /// Extra indexes (field indices), beyond foreign keys and the ordering.
     pub indexes: Vec<Vec<usize>>,

@@ -7,12 +7,16 @@ use std::hash::BuildHasherDefault;
 use ferrobot_domain::catalogue::{Relation, RelationShape};
 use uuid::Uuid;
 
-use super::level::{Keys, LevelSpec, Link, Scope};
+use super::level::{Keys, LevelSpec, Link, RootKeyset, Scope};
 use super::plan::Plan;
 use super::usage::{PrefixUsage, RackContents};
 use super::Rows;
+use super::{col_type, uuid_value, ColType};
 use crate::store::Store;
+use crate::StoreError;
 use crate::StoreResult;
+use ferrobot_domain::catalogue::{IntSize, Model, ModelId};
+use ferrobot_domain::request::{CursorValue, FilterArg, Keyset};
 
 /// A parent level with at most this many distinct keys hands them to its children as a list;
 /// a larger one hands over its own statement as a subquery.
@@ -68,8 +72,51 @@ impl Level {
 impl Store {
     /// Reads a root plan (its page applied) and its children, level by level.
     pub async fn execute(&self, plan: &Plan) -> StoreResult<Level> {
-        let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset };
+        let keyset = match &plan.page.keyset {
+            Some(keyset) => Some(self.root_keyset(plan.model, keyset)?),
+            None => None,
+        };
+        let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset, keyset };
         self.execute_level(plan, link, 0).await
+    }
+
+    /// A cursor's values as the page-ordering columns' own types; a cursor that does not fit
+    /// them (another list's, or edited) is refused.
+    fn root_keyset(&self, model: ModelId, keyset: &Keyset) -> StoreResult<RootKeyset> {
+        let model = self.catalogue().model(model);
+        let invalid = || StoreError::Invalid {
+            argument: "after".into(),
+            message: "Invalid cursor: it is not one of this list's.".into(),
+        };
+        let after = match &keyset.after {
+            None => None,
+            Some(values) if values.len() != model.page_ordering.len() => return Err(invalid()),
+            Some(values) => {
+                let mut out = Vec::with_capacity(values.len());
+                for (term, value) in model.page_ordering.iter().zip(values) {
+                    let ty = order_col_type(model, &term.column);
+                    out.push(cursor_value(ty, value).ok_or_else(invalid)?);
+                }
+                Some(out)
+            }
+        };
+        Ok(RootKeyset { first: keyset.first, after })
+    }
+
+    /// How many rows a list has with its filters (a cursor page's `total_count`).
+    pub async fn count_rows(&self, model: ModelId, filters: &[FilterArg]) -> StoreResult<u64> {
+        let condition = self.compile_filters(model, filters).await?;
+        let table = &self.catalogue().model(model).table;
+        let mut select = sea_query::Query::select();
+        select
+            .expr(sea_query::Expr::cust("COUNT(*)"))
+            .from(sea_query::Alias::new(table))
+            .cond_where(condition);
+        let rows = self.fetch(&select, &[ColType::Int(IntSize::Big)]).await?;
+        match rows.cells.first() {
+            Some(crate::Cell::Int(n)) => Ok((*n).max(0) as u64),
+            _ => Ok(0),
+        }
     }
 
     fn execute_level<'a>(
@@ -195,4 +242,40 @@ impl Store {
             },
         }
     }
+}
+
+/// The type of an ordering column: a field's column, or a natural-order column (`_name`).
+pub(crate) fn order_col_type(model: &Model, column: &str) -> ColType {
+    match model.fields.iter().find(|f| f.column.as_deref() == Some(column)) {
+        Some(field) => col_type(&field.kind),
+        None => ColType::Text,
+    }
+}
+
+/// A cursor value as a bound value of the column's type; `Some(None)` is NULL.
+fn cursor_value(ty: ColType, value: &CursorValue) -> Option<Option<sea_query::Value>> {
+    use sea_query::Value;
+    Some(Some(match (ty, value) {
+        (_, CursorValue::Null) => return Some(None),
+        (ColType::Uuid, CursorValue::Text(t)) => uuid_value(uuid::Uuid::parse_str(t).ok()?),
+        (ColType::Text, CursorValue::Text(t)) => Value::String(Some(Box::new(t.clone()))),
+        (ColType::Int(_), CursorValue::Int(i)) => Value::BigInt(Some(*i)),
+        (ColType::Bool, CursorValue::Bool(b)) => Value::Bool(Some(*b)),
+        (ColType::DateTime, CursorValue::Text(t)) => {
+            let at = chrono::DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&chrono::Utc);
+            Value::ChronoDateTimeUtc(Some(Box::new(at)))
+        }
+        (ColType::Date, CursorValue::Text(t)) => {
+            Value::ChronoDate(Some(Box::new(t.parse::<chrono::NaiveDate>().ok()?)))
+        }
+        (ColType::Bytes, CursorValue::Text(t)) => Value::Bytes(Some(Box::new(hex_decode(t)?))),
+        _ => return None,
+    }))
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }

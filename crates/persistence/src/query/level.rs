@@ -61,6 +61,8 @@ pub enum Link {
     Root {
         limit: Option<u64>,
         offset: Option<u64>,
+        /// A cursor page instead of `limit`/`offset`.
+        keyset: Option<RootKeyset>,
     },
     /// The parent's foreign-key values name the rows (`device.location`).
     Forward(Keys),
@@ -93,6 +95,14 @@ pub enum Link {
     },
 }
 
+/// A cursor page of a root level: `first` rows after a position given as the page-ordering
+/// columns' values (`None` for NULL), decoded by the column types.
+#[derive(Debug, Clone)]
+pub struct RootKeyset {
+    pub first: u64,
+    pub after: Option<Vec<Option<sea_query::Value>>>,
+}
+
 /// What to read for one level.
 #[derive(Debug, Clone)]
 pub struct LevelSpec {
@@ -118,7 +128,59 @@ pub struct Scope {
     condition: Condition,
     limit: Option<u64>,
     offset: Option<u64>,
-    order: Vec<(String, bool)>,
+    order: Vec<OrderKey>,
+}
+
+/// One key of a level's order.
+#[derive(Debug, Clone)]
+pub(crate) struct OrderKey {
+    column: String,
+    descending: bool,
+    /// NULL sorts as the lowest value on every backend (a cursor page's order); otherwise each
+    /// backend's own rule applies, as Nautobot's lists have it.
+    nulls_low: bool,
+}
+
+/// `ORDER BY` the keys, on the table aliased `alias`.
+fn order_by(select: &mut SelectStatement, alias: &Alias, keys: &[OrderKey]) {
+    for key in keys {
+        let column = Expr::col((alias.clone(), Alias::new(&key.column)));
+        let direction = if key.descending { Order::Desc } else { Order::Asc };
+        if key.nulls_low {
+            // false (NULL) before true ascending, after it descending.
+            select.order_by_expr(column.clone().is_not_null(), direction.clone());
+        }
+        select.order_by_expr(column.into(), direction);
+    }
+}
+
+/// The rows strictly after the position `values` in the order of `keys` (NULL lowest): the
+/// lexicographic comparison spelled out, one disjunct per key.
+fn after(alias: &Alias, keys: &[OrderKey], values: &[Option<sea_query::Value>]) -> Condition {
+    let column = |k: &OrderKey| Expr::col((alias.clone(), Alias::new(&k.column)));
+    let mut any = Cond::any();
+    for (i, key) in keys.iter().enumerate() {
+        let mut all = Cond::all();
+        for (k, v) in keys.iter().zip(values).take(i) {
+            all = all.add(match v {
+                None => column(k).is_null(),
+                Some(v) => column(k).eq(v.clone()),
+            });
+        }
+        let beyond = match (&values[i], key.descending) {
+            (None, false) => column(key).is_not_null(),
+            (None, true) => continue,
+            (Some(v), false) => column(key).gt(v.clone()),
+            (Some(v), true) => {
+                Cond::any().add(column(key).lt(v.clone())).add(column(key).is_null()).into()
+            }
+        };
+        any = any.add(all.add(beyond));
+    }
+    if any.is_empty() {
+        return Cond::all().add(Expr::val(1).eq(0));
+    }
+    any
 }
 
 impl Scope {
@@ -140,12 +202,7 @@ impl Scope {
             .from_as(Alias::new(&self.table), a.clone())
             .cond_where(self.condition.clone());
         if self.limit.is_some() || self.offset.is_some() {
-            for (c, desc) in &self.order {
-                inner.order_by(
-                    (a.clone(), Alias::new(c)),
-                    if *desc { Order::Desc } else { Order::Asc },
-                );
-            }
+            order_by(&mut inner, &a, &self.order);
             inner.limit(self.limit.unwrap_or(u64::MAX >> 1));
             if let Some(o) = self.offset {
                 inner.offset(o);
@@ -190,17 +247,32 @@ impl Store {
         let mut select = Query::select();
         let mut types = Vec::new();
         let scope_condition;
-        let order: Vec<(String, bool)> =
-            model.ordering.iter().map(|o| (o.column.clone(), o.descending)).collect();
+        let key = |o: &ferrobot_domain::catalogue::OrderTerm, nulls_low: bool| OrderKey {
+            column: o.column.clone(),
+            descending: o.descending,
+            nulls_low,
+        };
+        let mut order: Vec<OrderKey> = model.ordering.iter().map(|o| key(o, false)).collect();
         let mut limit = None;
         let mut offset = None;
         match &spec.link {
-            Link::Root { limit: l, offset: o } => {
+            Link::Root { limit: l, offset: o, keyset } => {
                 select.from_as(Alias::new(&model.table), t.clone());
-                scope_condition = spec.condition.clone();
+                let mut condition = spec.condition.clone();
+                if let Some(keyset) = keyset {
+                    // A cursor page: the page order, NULL lowest, one row more than asked
+                    // (whether a next page exists).
+                    order = model.page_ordering.iter().map(|o| key(o, true)).collect();
+                    if let Some(values) = &keyset.after {
+                        condition = Cond::all().add(condition).add(after(&t, &order, values));
+                    }
+                    limit = Some(keyset.first.saturating_add(1));
+                } else {
+                    limit = *l;
+                    offset = *o;
+                }
+                scope_condition = condition;
                 select.cond_where(scope_condition.clone());
-                limit = *l;
-                offset = *o;
             }
             Link::Forward(keys) => {
                 select.from_as(Alias::new(&model.table), t.clone());
@@ -223,7 +295,7 @@ impl Store {
                 select.cond_where(scope_condition.clone());
                 // Children grouped by parent; the model's own ordering may start with the link
                 // (interfaces: device, then name), and a repeated key would cost a sort.
-                if order.first().is_none_or(|(c, _)| c != column) {
+                if order.first().is_none_or(|k| &k.column != column) {
                     select.order_by((t.clone(), Alias::new(column)), Order::Asc);
                 }
             }
@@ -314,12 +386,7 @@ impl Store {
             types.push(*ty);
         }
         if !matches!(spec.link, Link::Forward(_)) {
-            for (c, desc) in &order {
-                select.order_by(
-                    (t.clone(), Alias::new(c)),
-                    if *desc { Order::Desc } else { Order::Asc },
-                );
-            }
+            order_by(&mut select, &t, &order);
         }
         if let Some(l) = limit {
             select.limit(l);

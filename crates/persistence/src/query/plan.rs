@@ -26,6 +26,8 @@ pub struct Plan {
     pub usage: bool,
     /// Whether an elevation is selected: the level then reads the racks' devices.
     pub racks: bool,
+    /// A cursor page's ordering columns, in order: the end cursor is read from them.
+    pub cursor: Vec<usize>,
 }
 
 /// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
@@ -120,8 +122,16 @@ impl Plan {
             children: Vec::new(),
             usage: false,
             racks: false,
+            cursor: Vec::new(),
         };
         plan.column("id", ColType::Uuid);
+        if select.page.keyset.is_some() {
+            for term in &model.page_ordering {
+                let ty = super::execute::order_col_type(model, &term.column);
+                let col = plan.column(&term.column, ty);
+                plan.cursor.push(col);
+            }
+        }
         for selected in &select.fields {
             let key = json_key(&selected.key);
             let out = match &selected.kind {
