@@ -221,3 +221,37 @@ async fn the_change_log_pages_forward(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(change_log_pages, the_change_log_pages_forward);
+
+async fn decimals_compare_as_numbers(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    for (name, latitude) in [("north", "10.5"), ("south", "9.5"), ("far", "-33.25")] {
+        let query = format!(
+            "mutation {{ location_create(input: {{name: \"{name}\", location_type: {{name: \"Region\"}}, status: {{name: \"Active\"}}, latitude: \"{latitude}\"}}) {{ id }} }}"
+        );
+        let (status, body, _) = app.graphql(&query, Value::Null).await?;
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+    }
+    let names = |body: &Value| -> Vec<String> {
+        body["data"]["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (filter, want) in [
+        ("latitude__gt: 9.6", vec!["north"]),
+        ("latitude__lt: 10", vec!["far", "south"]),
+        ("latitude__gte: -33.25", vec!["far", "north", "south"]),
+        ("latitude: 10.50", vec!["north"]),
+    ] {
+        let (status, body, _) = app
+            .graphql(&format!("{{ locations({filter}) {{ name latitude }} }}"), Value::Null)
+            .await?;
+        assert_eq!(status, 200, "{filter}: {body}");
+        assert_eq!(names(&body), want, "{filter}: {body}");
+    }
+    Ok(())
+}
+backend_test!(decimals, decimals_compare_as_numbers);

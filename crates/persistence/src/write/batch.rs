@@ -1,0 +1,100 @@
+//! Batches: rows queued per table and written as multi-row `INSERT`s.
+
+use super::*;
+
+impl<'s> Writer<'s> {
+    /// Queues a row; rows of one table with the same columns share a batch. The open batches
+    /// are few (a table or two per model written), so finding one is a short scan, with no
+    /// allocation for the rows that join it.
+    pub(super) fn push<S: AsRef<str>>(&mut self, table: &str, columns: &[S], row: Vec<Value>) {
+        let same = |b: &Batch| {
+            b.table == table
+                && b.columns.len() == columns.len()
+                && b.columns.iter().zip(columns).all(|(a, c)| a == c.as_ref())
+        };
+        let at = match self.batches.iter().position(same) {
+            Some(at) => at,
+            None => {
+                self.batches.push(Batch {
+                    table: table.to_owned(),
+                    columns: columns.iter().map(|c| c.as_ref().to_owned()).collect(),
+                    rows: Vec::new(),
+                    origins: Vec::new(),
+                });
+                self.batches.len() - 1
+            }
+        };
+        let batch = &mut self.batches[at];
+        batch.rows.push(row);
+        batch.origins.push(self.operation);
+        if batch.rows.len() >= BATCH_ROWS {
+            let rows = std::mem::take(&mut batch.rows);
+            let origins = std::mem::take(&mut batch.origins);
+            let full =
+                Batch { table: batch.table.clone(), columns: batch.columns.clone(), rows, origins };
+            self.ready.push(full);
+        }
+    }
+
+    /// Writes what is pending when a read is about to look at `table`: reads of tables with
+    /// nothing pending (the devices a bulk create of interfaces names) leave the batches to fill.
+    pub(super) async fn flush_for(&mut self, table: &str) -> StoreResult<()> {
+        let pending = self.ready.iter().any(|b| b.table == table)
+            || self.batches.iter().any(|b| b.table == table && !b.rows.is_empty());
+        if pending {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes every pending batch. A batch the database refuses for a unique constraint is
+    /// diagnosed under a savepoint, so the error names the constraint and the operation.
+    pub(super) async fn flush(&mut self) -> StoreResult<()> {
+        let mut batches = std::mem::take(&mut self.ready);
+        batches
+            .extend(std::mem::take(&mut self.batches).into_iter().filter(|b| !b.rows.is_empty()));
+        self.write_batches(batches).await
+    }
+
+    pub(super) async fn write_batches(&mut self, batches: Vec<Batch>) -> StoreResult<()> {
+        for batch in batches {
+            let suspects = self.suspects(&batch);
+            let tx = self.tx()?;
+            // A statement PostgreSQL refuses spoils the transaction, so the insert runs under
+            // a savepoint there; SQLite and MySQL undo just the failed statement (a savepoint
+            // would make SQLite journal every page the insert touches).
+            let result = if self.store.backend() == crate::Backend::Postgres {
+                let savepoint = tx.begin().await?;
+                let result = self.store.insert_batch(&savepoint, batch).await;
+                match result {
+                    Ok(()) => savepoint.commit().await?,
+                    Err(_) => savepoint.rollback().await?,
+                }
+                result
+            } else {
+                self.store.insert_batch(tx, batch).await
+            };
+            match result {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => return Err(self.diagnose(suspects).await?),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn is_null(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Uuid(None)
+            | Value::String(None)
+            | Value::BigInt(None)
+            | Value::Int(None)
+            | Value::Bool(None)
+            | Value::Json(None)
+            | Value::Bytes(None)
+            | Value::ChronoDate(None)
+            | Value::ChronoDateTimeUtc(None)
+    )
+}

@@ -1,0 +1,438 @@
+//! The domain's behaviour applied to a write: parents and adoption, model rules with the rows they
+//! ask for, components instantiated from templates, cycles in trees.
+
+use super::*;
+
+impl<'s> Writer<'s> {
+    /// The computed parent of a row (the closest containing prefix of its namespace).
+    pub(super) async fn parent_of(
+        &mut self,
+        model: &Model,
+        rule: &hooks::ParentRule,
+        input: &Map<String, Json>,
+        values: &BTreeMap<String, Value>,
+    ) -> StoreResult<Result<Option<Uuid>, ValidationError>> {
+        let namespace = match &rule.namespace {
+            hooks::NamespaceSource::Field(name) => values.get(&column_of(model, name)).cloned(),
+            hooks::NamespaceSource::Input { key, default } => {
+                let given =
+                    input.get(*key).cloned().unwrap_or_else(|| Json::String((*default).into()));
+                let Some(namespace) = self.catalogue.by_label("ipam.namespace").map(|m| m.id)
+                else {
+                    return Ok(Ok(None));
+                };
+                match self.lookup(namespace, &given).await? {
+                    Found::One(id) => Some(uuid_value(id)),
+                    found => {
+                        return Ok(Err(ValidationError::new(
+                            *key,
+                            self.not_found_message(namespace, &given, found),
+                        )))
+                    }
+                }
+            }
+        };
+        let parent = match namespace {
+            Some(ns) => {
+                let address = values.get(&column_of(model, rule.address));
+                let length = values.get(&column_of(model, rule.length));
+                self.closest_prefix(address, length, &ns, rule.strict).await?
+            }
+            None => None,
+        };
+        if parent.is_none() && rule.required {
+            let key = hooks::inputs(&model.label).first().map_or(rule.address, |i| i.key);
+            return Ok(Err(ValidationError::new(
+                key,
+                "No suitable parent Prefix exists in the namespace.",
+            )));
+        }
+        Ok(Ok(parent))
+    }
+
+    /// The most specific prefix of the namespace containing `address` (bytes) of `length`.
+    pub(super) async fn closest_prefix(
+        &mut self,
+        address: Option<&Value>,
+        length: Option<&Value>,
+        ns: &Value,
+        strict: bool,
+    ) -> StoreResult<Option<Uuid>> {
+        self.flush_for("ipam_prefix").await?;
+        let Some(Value::Bytes(Some(address))) = address else { return Ok(None) };
+        let length = match length {
+            Some(Value::BigInt(Some(l))) => Some(*l),
+            Some(Value::Int(Some(l))) => Some(i64::from(*l)),
+            _ => None,
+        };
+        // A prefix's parent is strictly shorter; an address's is no longer than its mask.
+        let below = match length {
+            Some(l) if strict => l as u8,
+            Some(l) => (l as u8).saturating_add(1),
+            None => (address.len() * 8 + 1) as u8,
+        };
+        let mut any = Cond::any();
+        for (network, length) in ipam::containing_networks(address, below) {
+            // The namespace in every term, so that each one is a probe of the unique index.
+            any = any.add(
+                Cond::all()
+                    .add(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
+                    .add(Expr::col(Alias::new("network")).eq(Value::Bytes(Some(Box::new(network)))))
+                    .add(Expr::col(Alias::new("prefix_length")).eq(i64::from(length))),
+            );
+        }
+        let mut select = Query::select();
+        select
+            .column(Alias::new("id"))
+            .from(Alias::new("ipam_prefix"))
+            .cond_where(any)
+            .order_by(Alias::new("prefix_length"), Order::Desc)
+            .limit(1);
+        let tx = self.tx()?;
+        let rows = self.store.query_in(tx, &select).await?;
+        Ok(rows.first().and_then(|r| r.try_get_by_index::<Uuid>(0).ok()))
+    }
+
+    /// Runs the model's rules and the generic ones (a status or role must apply to the model).
+    pub(super) async fn check_rules(
+        &mut self,
+        model: &Model,
+        after: &Json,
+        before: Option<&hooks::Object>,
+        errors: &mut Vec<ValidationError>,
+    ) -> StoreResult<()> {
+        let Some(object) = after.as_object() else { return Ok(()) };
+        for (feature, name) in [(model.features.status, "status"), (model.features.role, "role")] {
+            let Some(id) = object.get(name).and_then(Json::as_str).filter(|_| feature) else {
+                continue;
+            };
+            let Some((_, field)) = model.field(name) else { continue };
+            let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+            let target = self.snapshot_by_id(to, id).await?;
+            let applies = target
+                .get("content_types")
+                .and_then(Json::as_array)
+                .is_some_and(|list| list.iter().any(|l| l.as_str() == Some(&model.label)));
+            if !applies {
+                let shown = target.get("name").and_then(Json::as_str).unwrap_or(id);
+                errors.push(ValidationError::new(
+                    name,
+                    format!("{shown} is not a valid {name} for {}.", model.verbose_name_plural),
+                ));
+            }
+        }
+        for rule in hooks::rules(&model.label) {
+            let mut related = hooks::Related::new();
+            for need in rule.needs {
+                let Some((_, field)) = model.field(need) else { continue };
+                let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+                let value = match object.get(*need).and_then(Json::as_str) {
+                    Some(id) if Some(id) == object.get("id").and_then(Json::as_str) => {
+                        after.clone()
+                    }
+                    Some(id) => self.snapshot_by_id(to, id).await?,
+                    None => Json::Null,
+                };
+                related.insert(need, value);
+            }
+            for list in rule.lists {
+                let rows = self.rule_list(list, object).await?;
+                related.insert(list.name, rows);
+            }
+            errors.extend((rule.check)(object, before, &related));
+        }
+        Ok(())
+    }
+
+    /// A new row becomes the parent of the rows it now contains most closely: those under its
+    /// own parent (or without one) in its namespace, inside its range and longer than it
+    /// ([`hooks::adoptions`]). One `UPDATE` a kind of child; like Nautobot's, it writes no
+    /// change-log rows.
+    pub(super) async fn adopt_children(
+        &mut self,
+        model: &Model,
+        id: Uuid,
+        after: &Json,
+    ) -> StoreResult<()> {
+        let adoptions = hooks::adoptions(&model.label);
+        if adoptions.is_empty() {
+            return Ok(());
+        }
+        let Some(rule) = hooks::parent(&model.label) else { return Ok(()) };
+        let get = |name: &str| after.get(name).cloned().unwrap_or(Json::Null);
+        let (Some(network), Some(length), Some(version)) = (
+            get(rule.address).as_str().and_then(stored_ip),
+            get(rule.length).as_i64(),
+            get("ip_version").as_i64(),
+        ) else {
+            return Ok(());
+        };
+        let Some(broadcast) = get("broadcast").as_str().and_then(stored_ip) else {
+            return Ok(());
+        };
+        let parent = get(rule.field).as_str().and_then(|p| Uuid::parse_str(p).ok());
+        let namespace = get("namespace").as_str().and_then(|p| Uuid::parse_str(p).ok());
+        self.flush().await?;
+        let catalogue = self.catalogue.clone();
+        for adoption in adoptions.iter().filter(|a| a.on_create) {
+            let (Some(child), Some(child_rule)) =
+                (catalogue.by_label(adoption.child), hooks::parent(adoption.child))
+            else {
+                continue;
+            };
+            let col = |name: &str| Expr::col(Alias::new(column_of(child, name)));
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&child.table))
+                .value(Alias::new(column_of(child, child_rule.field)), uuid_value(id))
+                .and_where(Expr::col(Alias::new("id")).ne(uuid_value(id)))
+                .and_where(col("ip_version").eq(version))
+                .and_where(col(child_rule.address).gte(bytes_value(network.clone())))
+                .and_where(col(child_rule.address).lte(bytes_value(broadcast.clone())));
+            let longer = col(child_rule.length);
+            update.and_where(if child_rule.strict {
+                longer.gt(length)
+            } else {
+                longer.gte(length)
+            });
+            match parent {
+                Some(p) => update.and_where(col(child_rule.field).eq(uuid_value(p))),
+                None => {
+                    let Some(ns) = namespace else { continue };
+                    if child.field("namespace").is_none() {
+                        continue;
+                    }
+                    update
+                        .and_where(col(child_rule.field).is_null())
+                        .and_where(col("namespace").eq(uuid_value(ns)))
+                }
+            };
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+        }
+        self.snapshots.clear();
+        Ok(())
+    }
+
+    /// A row about to go hands its children to its own parent; children that need a parent
+    /// keep a row without one from going (`PROTECTED`).
+    pub(super) async fn hand_children_on(&mut self, model: &Model, id: Uuid) -> StoreResult<()> {
+        let adoptions = hooks::adoptions(&model.label);
+        let Some(rule) = hooks::parent(&model.label).filter(|_| !adoptions.is_empty()) else {
+            return Ok(());
+        };
+        let me = self.read_snapshot(model, id).await?;
+        let parent =
+            me.get(rule.field).and_then(Json::as_str).and_then(|p| Uuid::parse_str(p).ok());
+        let catalogue = self.catalogue.clone();
+        for adoption in adoptions {
+            let Some(child) = catalogue.by_label(adoption.child) else { continue };
+            let column = column_of(child, "parent");
+            if parent.is_none() && adoption.required {
+                let orphans = self.ids_where_in(&child.table, &column, &[id]).await?;
+                if !orphans.is_empty() {
+                    let blocking: Vec<(ModelId, Uuid)> =
+                        orphans.into_iter().map(|o| (child.id, o)).collect();
+                    let shown = me.get("prefix").and_then(Json::as_str).unwrap_or_default();
+                    let mut error = self.protected(model, id, &blocking).await?;
+                    if let StoreError::Protected { message, .. } = &mut error {
+                        *message = format!(
+                            "Cannot delete {} {shown} because it has child {} objects that would no longer have a valid parent.",
+                            model.class, child.class
+                        );
+                    }
+                    return Err(error);
+                }
+                continue;
+            }
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&child.table))
+                .value(Alias::new(&column), parent.map(uuid_value).unwrap_or(Value::Uuid(None)))
+                .and_where(Expr::col(Alias::new(&column)).eq(uuid_value(id)));
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+        }
+        self.snapshots.clear();
+        Ok(())
+    }
+
+    pub(super) fn is_user_ref(&self, field: &Field) -> bool {
+        matches!(field.kind, FieldKind::ForeignKey { to, .. } if self.catalogue.model(to).label == "users.user")
+    }
+
+    /// Creates the components a new object gets from its type's templates (through
+    /// [`Writer::create`], so each is validated and logged like any object).
+    pub(super) async fn instantiate(
+        &mut self,
+        model: &Model,
+        spec: &hooks::Components,
+        owner: Uuid,
+        type_id: &str,
+        object: &Json,
+    ) -> StoreResult<()> {
+        let Ok(type_id) = Uuid::parse_str(type_id) else { return Ok(()) };
+        let catalogue = self.catalogue.clone();
+        // A value of the row a reference of the new object names (its module bay's device).
+        let mut through = async |reference: &str, field: &str| -> StoreResult<Json> {
+            let target = object.get(reference).and_then(Json::as_str).map(str::to_owned);
+            let to = model.field(reference).and_then(|(_, f)| match f.kind {
+                FieldKind::ForeignKey { to, .. } => Some(to),
+                _ => None,
+            });
+            Ok(match (target, to) {
+                (Some(target), Some(to)) => self
+                    .snapshot_by_id(to, &target)
+                    .await?
+                    .get(field)
+                    .cloned()
+                    .unwrap_or(Json::Null),
+                _ => Json::Null,
+            })
+        };
+        let inherited = match spec.inherit {
+            Some((field, reference, of)) => Some((field, through(reference, of).await?)),
+            None => None,
+        };
+        let placeholder = match spec.placeholder {
+            Some((text, reference, of)) => {
+                let value = match through(reference, of).await? {
+                    Json::String(s) => s,
+                    Json::Null => String::new(),
+                    other => other.to_string(),
+                };
+                Some((text, value))
+            }
+            None => None,
+        };
+        let templates = match self.templates.get(&type_id) {
+            Some(t) => t.clone(),
+            None => {
+                self.flush().await?;
+                let mut all = Vec::with_capacity(spec.templates.len());
+                for t in spec.templates {
+                    let Some(tm) = catalogue.by_label(t.template) else { continue };
+                    let column = column_of(tm, spec.template_type_field);
+                    let ids = self.ids_where_in(&tm.table, &column, &[type_id]).await?;
+                    let found = self.read_snapshots(tm, &ids).await?;
+                    let mut rows: Vec<Json> = found.into_values().collect();
+                    let name = |r: &Json| {
+                        ferrobot_domain::value::naturalize(
+                            r.get("name").and_then(Json::as_str).unwrap_or_default(),
+                        )
+                    };
+                    rows.sort_by_key(name);
+                    all.push(rows);
+                }
+                let all = Arc::new(all);
+                self.templates.insert(type_id, all.clone());
+                all
+            }
+        };
+        // Template id → the component made from it, for references between components.
+        let mut made: HashMap<String, Uuid> = HashMap::new();
+        for (t, rows) in spec.templates.iter().zip(templates.iter()) {
+            let Some(component) = catalogue.by_label(t.component) else { continue };
+            for template in rows {
+                let mut input = Map::new();
+                input.insert(spec.owner_field.into(), Json::String(owner.to_string()));
+                for name in ["name", "label", "description"].iter().chain(t.copy) {
+                    if let Some(v) = template.get(*name).filter(|v| !v.is_null()) {
+                        let value = match (v, &placeholder, *name) {
+                            (Json::String(s), Some((text, by)), "name" | "label") => {
+                                Json::String(s.replace(text, by))
+                            }
+                            _ => v.clone(),
+                        };
+                        input.insert((*name).into(), value);
+                    }
+                }
+                if let Some((field, value)) = inherited.as_ref().filter(|(_, v)| !v.is_null()) {
+                    input.insert((*field).into(), value.clone());
+                }
+                for (field, template_field) in t.refs {
+                    let target = template.get(*template_field).and_then(Json::as_str);
+                    if let Some(made_id) = target.and_then(|t| made.get(t)) {
+                        input.insert((*field).into(), Json::String(made_id.to_string()));
+                    }
+                }
+                for (field, value) in t.fixed {
+                    input.insert((*field).into(), Json::String((*value).into()));
+                }
+                let id = Box::pin(self.create(component, &input)).await?;
+                if let Some(tid) = template.get("id").and_then(Json::as_str) {
+                    made.insert(tid.to_owned(), id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows a rule's [`hooks::List`] names, in the change-log form with the targets of
+    /// `expand` embedded: an empty list when the object's field is unset.
+    pub(super) async fn rule_list(
+        &mut self,
+        list: &hooks::List,
+        object: &hooks::Object,
+    ) -> StoreResult<Json> {
+        let Some(key) = object.get(list.ours).and_then(Json::as_str) else {
+            return Ok(Json::Array(Vec::new()));
+        };
+        let Ok(key) = Uuid::parse_str(key) else { return Ok(Json::Array(Vec::new())) };
+        let catalogue = self.catalogue.clone();
+        let model = catalogue
+            .by_label(list.model)
+            .ok_or_else(|| StoreError::Internal(format!("rule list of {}", list.model)))?;
+        let column = column_of(model, list.theirs);
+        self.flush().await?;
+        let ids = self.ids_where_in(&model.table, &column, &[key]).await?;
+        let found = self.read_snapshots(model, &ids).await?;
+        let mut rows = Vec::with_capacity(found.len());
+        for id in ids {
+            let Some(mut row) = found.get(&id).cloned() else { continue };
+            for name in list.expand {
+                let Some((_, field)) = model.field(name) else { continue };
+                let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+                let target = row.get(*name).and_then(Json::as_str).map(str::to_owned);
+                if let Some(target) = target {
+                    let embedded = self.snapshot_by_id(to, &target).await?;
+                    if let Some(map) = row.as_object_mut() {
+                        map.insert((*name).to_owned(), embedded);
+                    }
+                }
+            }
+            rows.push(row);
+        }
+        Ok(Json::Array(rows))
+    }
+
+    /// A tree's parent may not be the object itself or one of its descendants.
+    pub(super) async fn check_cycle(
+        &mut self,
+        model: &Model,
+        id: Uuid,
+        after: &Json,
+        errors: &mut Vec<ValidationError>,
+    ) -> StoreResult<()> {
+        let mut current = after.get("parent").and_then(Json::as_str).map(str::to_owned);
+        let mut steps = 0;
+        while let Some(parent) = current {
+            if parent == id.to_string() {
+                errors.push(ValidationError::new(
+                    "parent",
+                    format!("A {} cannot be its own ancestor.", model.verbose_name),
+                ));
+                return Ok(());
+            }
+            steps += 1;
+            if steps > 1000 {
+                break;
+            }
+            let row = self.snapshot_by_id(model.id, &parent).await?;
+            current = row.get("parent").and_then(Json::as_str).map(str::to_owned);
+        }
+        Ok(())
+    }
+
+    // ---- References ---------------------------------------------------------------------
+}

@@ -1,0 +1,91 @@
+//! Deletes: the on-delete rules of the catalogue (cascade, set null, protect).
+
+use super::*;
+
+impl<'s> Writer<'s> {
+    /// Drops what this writer remembers of an object that changed. Every cached reference
+    /// goes: one may have named the object through another (`{device: {name: …}, name: …}`).
+    pub(super) fn forget(&mut self, model: ModelId, id: Uuid) {
+        self.snapshots.remove(&(model, id));
+        self.refs.clear();
+        if self.catalogue.model(model).label.ends_with("template") {
+            self.templates.clear();
+        }
+    }
+
+    pub(super) async fn delete_rows(&mut self, model: &Model, ids: &[Uuid]) -> StoreResult<()> {
+        let catalogue = self.catalogue.clone();
+        for chunk in ids.chunks(1000) {
+            let in_chunk = || chunk.iter().map(|k| uuid_value(*k));
+            let mut delete = Query::delete();
+            delete
+                .from_table(Alias::new(&model.table))
+                .and_where(Expr::col(Alias::new("id")).is_in(in_chunk()));
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &delete).await?;
+            // Link rows that name the object from either end.
+            for other in catalogue.models() {
+                for field in &other.fields {
+                    let FieldKind::ManyToMany { to, through, .. } = &field.kind else { continue };
+                    if through.model.is_some() {
+                        continue;
+                    }
+                    for (owner, column) in
+                        [(other.id, &through.source_column), (*to, &through.target_column)]
+                    {
+                        if owner == model.id {
+                            let mut delete = Query::delete();
+                            delete
+                                .from_table(Alias::new(&through.table))
+                                .and_where(Expr::col(Alias::new(column)).is_in(in_chunk()));
+                            let tx = self.tx()?;
+                            self.store.execute_in(tx, &delete).await?;
+                        }
+                    }
+                }
+            }
+            let mut tagged = Query::delete();
+            tagged.from_table(Alias::new("extras_taggeditem"));
+            if model.label == "extras.tag" {
+                tagged.and_where(Expr::col(Alias::new("tag_id")).is_in(in_chunk()));
+            } else if model.features.tags {
+                tagged
+                    .and_where(Expr::col(Alias::new("content_type")).eq(model.label.as_str()))
+                    .and_where(Expr::col(Alias::new("object_id")).is_in(in_chunk()));
+            } else {
+                continue;
+            }
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &tagged).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn protected(
+        &mut self,
+        model: &Model,
+        id: Uuid,
+        blocking: &[(ModelId, Uuid)],
+    ) -> StoreResult<StoreError> {
+        let catalogue = self.catalogue.clone();
+        let mut objects = Vec::new();
+        for (m, r) in blocking.iter().take(50) {
+            let other = catalogue.model(*m);
+            let snapshot = self.snapshot_by_id(*m, &r.to_string()).await?;
+            objects.push(format!("{} {} ({r})", other.verbose_name, repr_of(other, &snapshot)));
+        }
+        let own = self.snapshot_by_id(model.id, &id.to_string()).await?;
+        Ok(StoreError::Protected {
+            message: format!(
+                "Unable to delete {} {}. {} dependent objects were found: {}",
+                model.verbose_name,
+                repr_of(model, &own),
+                blocking.len(),
+                objects.join(", ")
+            ),
+            objects,
+        })
+    }
+
+    // ---- Uniqueness ---------------------------------------------------------------------
+}

@@ -1,0 +1,250 @@
+//! An input object's values as columns: given values checked and converted, defaults, values the
+//! model derives, custom field data.
+
+use super::*;
+
+impl<'s> Writer<'s> {
+    /// Applies the model's input hooks (`prefix`, `address`): the stored fields they fill.
+    /// On a create, an input that is missing (and whose fields are not given one by one, as an
+    /// export has them) is required, and reported once, on the input.
+    pub(super) fn derive_inputs(
+        &self,
+        model: &Model,
+        input: &Map<String, Json>,
+        values: &mut BTreeMap<String, Value>,
+        errors: &mut Vec<ValidationError>,
+        creating: bool,
+    ) -> HashSet<&'static str> {
+        let mut derived = HashSet::new();
+        for hook in hooks::inputs(&model.label) {
+            let Some(given) = input.get(hook.key) else {
+                if creating && !hook.fills.iter().any(|f| input.contains_key(*f)) {
+                    errors.push(ValidationError::new(hook.key, validate::REQUIRED));
+                    derived.extend(hook.fills.iter().copied());
+                }
+                continue;
+            };
+            derived.extend(hook.fills.iter().copied());
+            let Some(text) = given.as_str() else {
+                errors.push(ValidationError::new(hook.key, "Expected a string."));
+                continue;
+            };
+            match (hook.derive)(text) {
+                Ok(pairs) => {
+                    for (name, value) in pairs {
+                        values.insert(column_of(model, name), derived_value(value));
+                    }
+                }
+                Err(m) => errors.push(ValidationError::new(hook.key, m)),
+            }
+        }
+        derived
+    }
+
+    /// The stored value of a field the input gives: a reference looked up, a scalar checked,
+    /// `null` clearing it (an empty string for blank text). `Ok(None)`: a nullable reference
+    /// that names nothing yet, which the import looks up again at the end.
+    pub(super) async fn given_value(
+        &mut self,
+        field: &Field,
+        v: &Json,
+    ) -> StoreResult<Result<Option<Value>, String>> {
+        Ok(match (&field.kind, v) {
+            (_, Json::Null) if !field.null && !field.blank => Err(validate::NOT_NULL.to_owned()),
+            (FieldKind::ForeignKey { .. }, Json::Null) => Ok(Some(Value::Uuid(None))),
+            (_, Json::Null) => Ok(Some(absent_value(field))),
+            (FieldKind::ForeignKey { to, .. }, v) => match self.lookup(*to, v).await? {
+                Found::One(target) => Ok(Some(uuid_value(target))),
+                Found::None if field.null && self.options.defer_references => Ok(None),
+                found => Err(self.not_found_message(*to, v, found)),
+            },
+            (_, v) => self.scalar(field, v).map(Some),
+        })
+    }
+
+    /// A list field (many-to-many or tags) the input gives: its ids go to `lists`; `true` when
+    /// the import deferred them.
+    pub(super) async fn given_list(
+        &mut self,
+        owner: Uuid,
+        link: LinkField,
+        list: &Json,
+        lists: &mut BTreeMap<String, Vec<Uuid>>,
+        errors: &mut Vec<ValidationError>,
+    ) -> StoreResult<bool> {
+        let name = link.name.clone();
+        Ok(match self.link_targets(owner, link, list).await? {
+            Ok(Some(ids)) => {
+                lists.insert(name, ids);
+                false
+            }
+            Ok(None) => true,
+            Err(m) => {
+                errors.push(ValidationError::new(name, m));
+                false
+            }
+        })
+    }
+
+    pub(super) fn scalar(&self, field: &Field, v: &Json) -> Result<Value, String> {
+        Ok(scalar_value(field, validate::scalar(&self.catalogue, field, v)?))
+    }
+
+    pub(super) async fn default_value(
+        &mut self,
+        field: &Field,
+        default: &Json,
+    ) -> Result<Value, String> {
+        match default {
+            Json::String(s) if s == "now()" => {
+                Ok(Value::ChronoDateTimeUtc(Some(Box::new(self.now))))
+            }
+            Json::String(s) if s.starts_with("natural_key(") => {
+                let name = s.trim_start_matches("natural_key(").trim_end_matches(')');
+                match &field.kind {
+                    FieldKind::ForeignKey { to, .. } => {
+                        let v = Json::String(name.into());
+                        match self.lookup(*to, &v).await.map_err(|e| e.to_string())? {
+                            Found::One(id) => Ok(uuid_value(id)),
+                            found => Err(self.not_found_message(*to, &v, found)),
+                        }
+                    }
+                    _ => Err("a natural-key default on a field that is no reference".into()),
+                }
+            }
+            other => self.scalar(field, other),
+        }
+    }
+
+    /// The checked `_custom_field_data` of an object: `before` merged with the input's
+    /// `custom_fields` (or `_custom_field_data`); `None` when the model has no custom fields.
+    pub(super) async fn custom_field_data(
+        &mut self,
+        model: &Model,
+        input: &Map<String, Json>,
+        before: Option<&Json>,
+        errors: &mut Vec<ValidationError>,
+    ) -> StoreResult<Option<Json>> {
+        if !model.features.custom_fields {
+            return Ok(None);
+        }
+        let mut data = before.and_then(Json::as_object).cloned().unwrap_or_default();
+        let given = input.get("custom_fields").or_else(|| input.get("_custom_field_data"));
+        match given {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(given)) => {
+                if !given.is_empty() && self.custom_fields.is_none() {
+                    self.flush_for("extras_customfield").await?;
+                    let tx = self.tx()?;
+                    self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
+                }
+                let defs = self.custom_fields.as_deref().unwrap_or_default();
+                for (key, value) in given {
+                    let field = format!("custom_fields.{key}");
+                    match defs
+                        .iter()
+                        .find(|d| d.key == *key && d.content_types.contains(&model.label))
+                    {
+                        None => errors.push(ValidationError::new(
+                            field,
+                            format!("{} has no custom field {key}", model.label),
+                        )),
+                        Some(_) if ferrobot_domain::validate::has_nul(value) => errors.push(
+                            ValidationError::new(field, ferrobot_domain::validate::NULL_CHARACTERS),
+                        ),
+                        Some(def) => match def.check(value) {
+                            Ok(()) => {
+                                data.insert(key.clone(), value.clone());
+                            }
+                            Err(m) => errors.push(ValidationError::new(field, m)),
+                        },
+                    }
+                }
+            }
+            Some(_) => errors.push(ValidationError::new("custom_fields", "Expected a mapping.")),
+        }
+        Ok(Some(Json::Object(data)))
+    }
+}
+
+/// Keys of the input that are neither fields nor inputs of the model.
+pub(super) fn unknown_keys(
+    model: &Model,
+    input: &Map<String, Json>,
+    errors: &mut Vec<ValidationError>,
+) {
+    for key in input.keys() {
+        let known = model.field(key).is_some()
+            || (key == "tags" && model.features.tags)
+            || (matches!(key.as_str(), "custom_fields" | "_custom_field_data")
+                && model.features.custom_fields)
+            || hooks::is_input(&model.label, key);
+        if !known {
+            errors.push(ValidationError::new(key, format!("{} has no field {key}.", model.label)));
+        }
+    }
+}
+
+/// Stores a field's value and, for naturally ordered fields, the companion ordering column.
+pub(super) fn put(
+    values: &mut BTreeMap<String, Value>,
+    field: &Field,
+    column: String,
+    value: Value,
+) {
+    if field.natural_order {
+        let text = match &value {
+            Value::String(Some(s)) => Some(naturalize(s)),
+            _ => None,
+        };
+        values.insert(format!("_{}", field.name), Value::String(text.map(Box::new)));
+    }
+    values.insert(column, value);
+}
+
+pub(super) fn derived_value(value: hooks::Derived) -> Value {
+    match value {
+        hooks::Derived::Bytes(b) => Value::Bytes(Some(Box::new(b))),
+        hooks::Derived::Int(i) => Value::BigInt(Some(i)),
+    }
+}
+
+pub(super) fn scalar_value(field: &Field, scalar: Scalar) -> Value {
+    match scalar {
+        Scalar::Null => null_of(&field.kind),
+        Scalar::Text(s) => Value::String(Some(Box::new(s))),
+        Scalar::Int(i) => Value::BigInt(Some(i)),
+        Scalar::Bool(b) => Value::Bool(Some(b)),
+        Scalar::DateTime(d) => Value::ChronoDateTimeUtc(Some(Box::new(d))),
+        Scalar::Date(d) => Value::ChronoDate(Some(Box::new(d))),
+        Scalar::Json(j) => Value::Json(Some(Box::new(j))),
+        Scalar::Bytes(b) => Value::Bytes(Some(Box::new(b))),
+        Scalar::Uuid(u) => uuid_value(u),
+    }
+}
+
+/// The stored value of a field the input left out and that has no default.
+pub(super) fn absent_value(field: &Field) -> Value {
+    match &field.kind {
+        FieldKind::ContentTypes => Value::Json(Some(Box::new(Json::Array(Vec::new())))),
+        FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
+            if field.blank && !field.null =>
+        {
+            Value::String(Some(Box::new(String::new())))
+        }
+        other => null_of(other),
+    }
+}
+
+pub(crate) fn null_of(kind: &FieldKind) -> Value {
+    match col_type(kind) {
+        ColType::Uuid => Value::Uuid(None),
+        ColType::Text => Value::String(None),
+        ColType::Int(_) => Value::BigInt(None),
+        ColType::Bool => Value::Bool(None),
+        ColType::DateTime => Value::ChronoDateTimeUtc(None),
+        ColType::Date => Value::ChronoDate(None),
+        ColType::Json | ColType::JsonText => Value::Json(None),
+        ColType::Bytes => Value::Bytes(None),
+    }
+}

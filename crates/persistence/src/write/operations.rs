@@ -1,0 +1,585 @@
+//! The public operations of a `Writer`: create, update, upsert, delete, and the end of the
+//! transaction (settle, commit, rollback).
+
+use super::*;
+
+impl<'s> Writer<'s> {
+    pub(super) fn tx(&self) -> StoreResult<&DatabaseTransaction> {
+        self.tx.as_ref().ok_or_else(|| internal("the write has ended"))
+    }
+
+    /// Marks the start of operation `index` of the request: errors name it.
+    pub fn begin_operation(&mut self, index: usize) {
+        self.operation = index;
+    }
+
+    /// Creates one object from its input (field name → value, references as above).
+    pub async fn create(&mut self, model: &Model, input: &Map<String, Json>) -> StoreResult<Uuid> {
+        if model.readonly {
+            return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
+        }
+        let mut errors = Vec::new();
+        let id = match input.get("id") {
+            None | Some(Json::Null) => Uuid::new_v4(),
+            Some(Json::String(s)) => match Uuid::parse_str(s) {
+                Ok(id) => id,
+                Err(_) => {
+                    errors.push(ValidationError::new("id", format!("'{s}' is not a valid UUID.")));
+                    Uuid::new_v4()
+                }
+            },
+            Some(other) => {
+                errors.push(ValidationError::new("id", format!("Expected a UUID, got {other}.")));
+                Uuid::new_v4()
+            }
+        };
+        unknown_keys(model, input, &mut errors);
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        let derived = self.derive_inputs(model, input, &mut values, &mut errors, true);
+        let parent_rule = hooks::parent(&model.label).filter(|r| !input.contains_key(r.field));
+        let mut deferred = false;
+        let mut lists: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+        for (fidx, field) in model.fields.iter().enumerate() {
+            if validate::is_automatic(field)
+                || derived.contains(field.name.as_str())
+                || parent_rule.is_some_and(|r| r.field == field.name)
+            {
+                if matches!(field.name.as_str(), "created" | "last_updated") {
+                    // Now, unless the input carries the object's own (an export re-imported).
+                    let given = input.get(&field.name).filter(|v| !v.is_null());
+                    let value = match given.map(|v| self.scalar(field, v)) {
+                        Some(Ok(v)) => v,
+                        Some(Err(m)) => {
+                            errors.push(ValidationError::new(&field.name, m));
+                            continue;
+                        }
+                        None => Value::ChronoDateTimeUtc(Some(Box::new(self.now))),
+                    };
+                    values.insert(field.name.clone(), value);
+                }
+                continue;
+            }
+            let given = input.get(&field.name);
+            if let FieldKind::ManyToMany { .. } = &field.kind {
+                if let Some(list) = given.filter(|l| !l.is_null()) {
+                    let link = link_field(&self.catalogue, model, &field.name);
+                    deferred |= self.given_list(id, link, list, &mut lists, &mut errors).await?;
+                }
+                continue;
+            }
+            let Some(column) = field.column.clone() else { continue };
+            let value = match given {
+                // A reference to a user that the input leaves out is the acting user (a rack
+                // reservation's `user`, a note's author), as Nautobot's API fills it.
+                None if self.is_user_ref(field) && self.options.actor.user_id.is_some() => {
+                    Ok(self.options.actor.user_id.map(uuid_value).unwrap_or(Value::Uuid(None)))
+                }
+                None => match validate::absent(field) {
+                    Ok(Some(default)) => self.default_value(field, default).await,
+                    Ok(None) => Ok(absent_value(field)),
+                    Err(m) => Err(m.to_owned()),
+                },
+                Some(v) => match self.given_value(field, v).await? {
+                    Ok(Some(value)) => Ok(value),
+                    // A nullable reference the import may find later: null until then.
+                    Ok(None) => {
+                        self.deferred.push(Pending {
+                            model: model.id,
+                            id,
+                            field: fidx,
+                            reference: v.clone(),
+                            origin: self.operation,
+                        });
+                        deferred = true;
+                        Ok(Value::Uuid(None))
+                    }
+                    Err(m) => Err(m),
+                },
+            };
+            match value {
+                Ok(value) => {
+                    put(&mut values, field, column, value);
+                }
+                Err(m) => errors.push(ValidationError::new(&field.name, m)),
+            }
+        }
+        let custom = self.custom_field_data(model, input, None, &mut errors).await?;
+        if let Some(data) = &custom {
+            values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data.clone()))));
+        }
+        if model.features.tags {
+            if let Some(list) = input.get("tags").filter(|l| !l.is_null()) {
+                let link = tags_link(&self.catalogue, model);
+                deferred |= self.given_list(id, link, list, &mut lists, &mut errors).await?;
+            }
+        }
+        if let Some(rule) = parent_rule {
+            if errors.is_empty() {
+                match self.parent_of(model, rule, input, &values).await? {
+                    Ok(parent) => {
+                        values.insert(
+                            column_of(model, rule.field),
+                            parent.map(uuid_value).unwrap_or(Value::Uuid(None)),
+                        );
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        let after = snapshot_of(model, id, &values, &lists, custom.as_ref());
+        if errors.is_empty() {
+            self.check_rules(model, &after, None, &mut errors).await?;
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        self.remember_unique(model, id, &values)?;
+        self.check_unique_sets(model, id, &values).await?;
+        let mut columns: Vec<String> = vec!["id".into()];
+        let mut row = vec![uuid_value(id)];
+        for (k, v) in values {
+            columns.push(k);
+            row.push(v);
+        }
+        self.push(&model.table, &columns, row);
+        for (name, ids) in &lists {
+            let link = match name.as_str() {
+                "tags" => tags_link(&self.catalogue, model),
+                _ => link_field(&self.catalogue, model, name),
+            };
+            self.insert_links(&link, id, ids).await?;
+        }
+        self.known.insert((model.id, id));
+        if let Some(idx) = model.lookup_field() {
+            if let Some(Json::String(s)) = after.get(&model.fields[idx].name) {
+                let key = Json::String(s.clone()).to_string();
+                self.refs.entry(model.id).or_default().insert(key, id);
+            }
+        }
+        if model.label == "extras.customfield" {
+            self.custom_fields = None;
+        }
+        // Full batches go out as they fill, so memory stays flat on big writes.
+        if !self.ready.is_empty() {
+            let full = std::mem::take(&mut self.ready);
+            self.write_batches(full).await?;
+        }
+        if model.label.ends_with("template") {
+            self.templates.clear();
+        }
+        self.adopt_children(model, id, &after).await?;
+        if hooks::traces_cable_paths(&model.label) {
+            self.touch_cabling(model, &after);
+        }
+        let components = hooks::components(&model.label)
+            .filter(|_| self.options.instantiate_components)
+            .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
+        let owner = components.as_ref().map(|_| after.clone());
+        let change = Change {
+            action: Action::Create,
+            model: model.id,
+            id,
+            before: None,
+            after: Some(after),
+        };
+        if deferred {
+            self.held.insert(id, change);
+        } else {
+            self.log(change);
+        }
+        if let (Some((spec, type_id)), Some(owner)) = (components, owner) {
+            self.instantiate(model, spec, id, &type_id, &owner).await?;
+        }
+        Ok(id)
+    }
+
+    /// Updates the object `target` names with the keys of `patch` (absent keys stay as they
+    /// are; `null` clears). An update that changes nothing writes nothing.
+    pub async fn update(
+        &mut self,
+        model: &Model,
+        target: &Json,
+        patch: &Map<String, Json>,
+    ) -> StoreResult<Outcome> {
+        if model.readonly {
+            return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
+        }
+        let id = self.resolve(model.id, target).await?;
+        let before = self.read_snapshot(model, id).await?;
+        let mut errors = Vec::new();
+        unknown_keys(model, patch, &mut errors);
+        if let Some(given) = patch.get("id") {
+            if given.as_str().and_then(|s| Uuid::parse_str(s).ok()) != Some(id) {
+                errors.push(ValidationError::new("id", "The id of an object cannot be changed."));
+            }
+        }
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        let derived = self.derive_inputs(model, patch, &mut values, &mut errors, false);
+        let mut lists: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
+        for field in &model.fields {
+            let Some(given) = patch.get(&field.name) else { continue };
+            if validate::is_automatic(field) || derived.contains(field.name.as_str()) {
+                continue;
+            }
+            if let FieldKind::ManyToMany { .. } = &field.kind {
+                let link = link_field(&self.catalogue, model, &field.name);
+                self.given_list(id, link, given, &mut lists, &mut errors).await?;
+                continue;
+            }
+            let Some(column) = field.column.clone() else { continue };
+            let value = match self.given_value(field, given).await? {
+                Ok(Some(value)) => Ok(value),
+                Ok(None) => Err(self.not_found_message(field_target(field), given, Found::None)),
+                Err(m) => Err(m),
+            };
+            match value {
+                Ok(value) => put(&mut values, field, column, value),
+                Err(m) => errors.push(ValidationError::new(&field.name, m)),
+            }
+        }
+        if model.features.tags {
+            if let Some(list) = patch.get("tags") {
+                let link = tags_link(&self.catalogue, model);
+                self.given_list(id, link, list, &mut lists, &mut errors).await?;
+            }
+        }
+        let custom =
+            self.custom_field_data(model, patch, before.get("custom_fields"), &mut errors).await?;
+        if let Some(data) = &custom {
+            values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data.clone()))));
+        }
+        let mut after = before.clone();
+        merge_snapshot(model, &mut after, &values, &lists, custom.as_ref());
+        // A moved address or prefix gets its parent again, unless the input names one.
+        if let Some(rule) = hooks::parent(&model.label) {
+            let moved = hooks::inputs(&model.label).iter().any(|i| patch.contains_key(i.key))
+                || match &rule.namespace {
+                    hooks::NamespaceSource::Field(name) => patch.contains_key(*name),
+                    hooks::NamespaceSource::Input { key, .. } => patch.contains_key(*key),
+                };
+            if moved && !patch.contains_key(rule.field) && errors.is_empty() {
+                let mut full = stored_values(model, &after);
+                full.extend(values.clone());
+                match self.parent_of(model, rule, patch, &full).await? {
+                    Ok(parent) => {
+                        let v = parent.map(uuid_value).unwrap_or(Value::Uuid(None));
+                        values.insert(column_of(model, rule.field), v);
+                        merge_snapshot(model, &mut after, &values, &lists, custom.as_ref());
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        if errors.is_empty() {
+            let before_object = before.as_object().cloned().unwrap_or_default();
+            self.check_rules(model, &after, Some(&before_object), &mut errors).await?;
+            if model.tree && errors.is_empty() {
+                self.check_cycle(model, id, &after, &mut errors).await?;
+            }
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        if without_timestamps(&after) == without_timestamps(&before) {
+            return Ok(Outcome { model: model.id, id, action: None });
+        }
+        self.forget_unique(id);
+        let stored = stored_values(model, &after);
+        self.check_unique_update(model, id, &stored).await?;
+        self.check_unique_sets(model, id, &stored).await?;
+        let now = Value::ChronoDateTimeUtc(Some(Box::new(self.now)));
+        if model.field("last_updated").is_some() {
+            values.insert("last_updated".into(), now);
+            if let Some(map) = after.as_object_mut() {
+                map.insert("last_updated".into(), Json::String(self.now.to_rfc3339()));
+            }
+        }
+        let mut update = Query::update();
+        update.table(Alias::new(&model.table));
+        for (column, value) in values {
+            update.value(Alias::new(column), value);
+        }
+        update.and_where(Expr::col(Alias::new("id")).eq(uuid_value(id)));
+        self.flush_for(&model.table).await?;
+        let tx = self.tx()?;
+        self.store.execute_in(tx, &update).await?;
+        for (name, ids) in &lists {
+            let link = match name.as_str() {
+                "tags" => tags_link(&self.catalogue, model),
+                _ => link_field(&self.catalogue, model, name),
+            };
+            let old: Vec<Uuid> = uuid_list(before.get(name));
+            if old != *ids {
+                self.replace_links(&link, id, &old, ids).await?;
+            }
+        }
+        self.forget(model.id, id);
+        if hooks::traces_cable_paths(&model.label) {
+            self.touch_cabling(model, &before);
+            self.touch_cabling(model, &after);
+        }
+        self.log(Change {
+            action: Action::Update,
+            model: model.id,
+            id,
+            before: Some(before),
+            after: Some(after),
+        });
+        Ok(Outcome { model: model.id, id, action: Some(Action::Update) })
+    }
+
+    /// Creates the object the input's natural key names, or updates it when it exists.
+    pub async fn upsert(
+        &mut self,
+        model: &Model,
+        input: &Map<String, Json>,
+    ) -> StoreResult<Outcome> {
+        let keys = hooks::natural_key_inputs(model);
+        if keys.is_empty() {
+            return Err(one_invalid(
+                "__all__",
+                format!("{} has no natural key to upsert by", model.label),
+            ));
+        }
+        let mut mapping = Map::new();
+        let mut errors = Vec::new();
+        for key in &keys {
+            match input.get(key) {
+                Some(v) => {
+                    mapping.insert(key.clone(), v.clone());
+                }
+                None => match model.field(key).map(|(_, f)| f) {
+                    Some(f) if f.null => {
+                        mapping.insert(key.clone(), Json::Null);
+                    }
+                    Some(Field { default: Some(Json::String(d)), .. })
+                        if d.starts_with("natural_key(") =>
+                    {
+                        let name = d.trim_start_matches("natural_key(").trim_end_matches(')');
+                        mapping.insert(key.clone(), Json::String(name.to_owned()));
+                    }
+                    _ => errors.push(ValidationError::new(key, validate::REQUIRED)),
+                },
+            }
+        }
+        if !errors.is_empty() {
+            return Err(invalid(errors));
+        }
+        match self.lookup(model.id, &Json::Object(mapping.clone())).await? {
+            Found::One(id) => {
+                let mut patch = input.clone();
+                patch.remove("id");
+                self.update(model, &Json::String(id.to_string()), &patch).await
+            }
+            Found::None => {
+                let id = self.create(model, input).await?;
+                Ok(Outcome { model: model.id, id, action: Some(Action::Create) })
+            }
+            Found::Many => Err(StoreError::Conflict {
+                fields: keys,
+                message: format!(
+                    "{} matches more than one {}",
+                    Json::Object(mapping),
+                    model.verbose_name
+                ),
+                operation: None,
+            }),
+        }
+    }
+
+    /// Deletes the object `target` names, with what Nautobot's on-delete rules take along:
+    /// protected references refuse the delete, cascades delete (and log) their rows too, and
+    /// `set null` references are cleared (and logged as updates).
+    pub async fn delete(&mut self, model: &Model, target: &Json) -> StoreResult<Vec<Outcome>> {
+        if model.readonly {
+            return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
+        }
+        let id = self.resolve(model.id, target).await?;
+        self.flush().await?;
+        let catalogue = self.catalogue.clone();
+        self.hand_children_on(model, id).await?;
+        // Breadth first over every foreign key that points at a model being deleted.
+        let mut doomed: Vec<(ModelId, Vec<Uuid>)> = vec![(model.id, vec![id])];
+        let mut seen: HashSet<(ModelId, Uuid)> = HashSet::from([(model.id, id)]);
+        let mut blocking: Vec<(ModelId, Uuid)> = Vec::new();
+        let mut nulling: Vec<(ModelId, usize, Uuid)> = Vec::new();
+        let mut next = 0;
+        while next < doomed.len() {
+            let (target_model, ids) = doomed[next].clone();
+            next += 1;
+            for other in catalogue.models() {
+                for (fidx, field) in other.fields.iter().enumerate() {
+                    let FieldKind::ForeignKey { to, on_delete, .. } = &field.kind else { continue };
+                    if *to != target_model {
+                        continue;
+                    }
+                    let column = field.column.clone().unwrap_or_default();
+                    let referring = self.ids_where_in(&other.table, &column, &ids).await?;
+                    let mut fresh = Vec::new();
+                    for r in referring {
+                        match on_delete {
+                            OnDelete::Cascade => {
+                                if seen.insert((other.id, r)) {
+                                    fresh.push(r);
+                                }
+                            }
+                            OnDelete::Protect => blocking.push((other.id, r)),
+                            OnDelete::SetNull => nulling.push((other.id, fidx, r)),
+                        }
+                    }
+                    if !fresh.is_empty() {
+                        doomed.push((other.id, fresh));
+                    }
+                }
+            }
+        }
+        blocking.retain(|key| !seen.contains(key));
+        if !blocking.is_empty() {
+            return Err(self.protected(model, id, &blocking).await?);
+        }
+        let mut outcomes = Vec::new();
+        nulling.retain(|(m, _, r)| !seen.contains(&(*m, *r)));
+        for (m, fidx, r) in nulling {
+            let other = catalogue.model(m);
+            let mut patch = Map::new();
+            patch.insert(other.fields[fidx].name.clone(), Json::Null);
+            let outcome = self.update(other, &Json::String(r.to_string()), &patch).await?;
+            outcomes.push(outcome);
+        }
+        // Dependents first, so the log reads as the deletes happened.
+        for (m, ids) in doomed.iter().rev() {
+            let doomed_model = catalogue.model(*m);
+            let snapshots = self.read_snapshots(doomed_model, ids).await?;
+            if hooks::traces_cable_paths(&doomed_model.label) {
+                for row in snapshots.values() {
+                    self.touch_cabling(doomed_model, row);
+                }
+            }
+            for id in ids {
+                self.forget(*m, *id);
+                self.forget_unique(*id);
+                self.known.remove(&(*m, *id));
+                let before = snapshots.get(id).cloned();
+                self.log(Change {
+                    action: Action::Delete,
+                    model: *m,
+                    id: *id,
+                    before,
+                    after: None,
+                });
+                outcomes.push(Outcome { model: *m, id: *id, action: Some(Action::Delete) });
+            }
+            self.delete_rows(doomed_model, ids).await?;
+        }
+        Ok(outcomes)
+    }
+
+    /// The operation that ran last (or that a deferred reference came from).
+    pub fn operation(&self) -> usize {
+        self.operation
+    }
+
+    /// Resolves what the import deferred and writes everything pending; errors name the
+    /// operation through [`Writer::operation`].
+    pub async fn settle(&mut self) -> StoreResult<()> {
+        self.finish().await?;
+        self.flush().await
+    }
+
+    /// Ends the write: what is pending goes out, then the transaction commits.
+    pub async fn commit(mut self) -> StoreResult<Committed> {
+        self.finish().await?;
+        self.flush().await?;
+        if self.sequence != self.start_sequence {
+            let mut update = Query::update();
+            update
+                .table(Alias::new("ferrobot_sequence"))
+                .value(Alias::new("value"), self.sequence)
+                .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+        }
+        let tx = self.tx.take().ok_or_else(|| internal("the write has ended"))?;
+        tx.commit().await?;
+        Ok(Committed {
+            request_id: self.options.request_id,
+            changes: self.changes,
+            last_sequence: (self.sequence != self.start_sequence).then_some(self.sequence),
+        })
+    }
+
+    /// Abandons the write: nothing of it stays, and no sequence number is used up.
+    pub async fn rollback(mut self) -> StoreResult<()> {
+        if let Some(tx) = self.tx.take() {
+            tx.rollback().await?;
+        }
+        Ok(())
+    }
+
+    /// Retries what the import deferred, then queues the change rows that waited for it.
+    pub(super) async fn finish(&mut self) -> StoreResult<()> {
+        self.flush().await?;
+        for p in std::mem::take(&mut self.deferred) {
+            self.operation = p.origin;
+            let model = self.catalogue.clone();
+            let model = model.model(p.model);
+            let field = &model.fields[p.field];
+            let FieldKind::ForeignKey { to, .. } = &field.kind else { continue };
+            let target = match self.lookup(*to, &p.reference).await? {
+                Found::One(t) => t,
+                found => {
+                    return Err(one_invalid(
+                        &field.name,
+                        self.not_found_message(*to, &p.reference, found),
+                    ))
+                }
+            };
+            let column = field.column.clone().unwrap_or_default();
+            let mut update = Query::update();
+            update
+                .table(Alias::new(&model.table))
+                .value(Alias::new(column), uuid_value(target))
+                .and_where(Expr::col(Alias::new("id")).eq(uuid_value(p.id)));
+            self.flush().await?;
+            let tx = self.tx()?;
+            self.store.execute_in(tx, &update).await?;
+            if let Some(Json::Object(after)) =
+                self.held.get_mut(&p.id).and_then(|c| c.after.as_mut())
+            {
+                after.insert(field.name.clone(), Json::String(target.to_string()));
+            }
+        }
+        for link in std::mem::take(&mut self.links) {
+            self.operation = link.origin;
+            let mut ids = Vec::new();
+            for item in link.references.as_array().into_iter().flatten() {
+                match self.lookup(link.link.target, item).await? {
+                    Found::One(t) => ids.push(t),
+                    found => {
+                        return Err(one_invalid(
+                            &link.link.name,
+                            self.not_found_message(link.link.target, item, found),
+                        ))
+                    }
+                }
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            self.insert_links(&link.link, link.owner, &ids).await?;
+            if let Some(Json::Object(after)) =
+                self.held.get_mut(&link.owner).and_then(|c| c.after.as_mut())
+            {
+                after.insert(link.link.name.clone(), uuid_json(&ids));
+            }
+        }
+        self.rebuild_paths().await?;
+        let mut held: Vec<Change> = std::mem::take(&mut self.held).into_values().collect();
+        held.sort_by_key(|c| c.id);
+        for change in held {
+            self.log(change);
+        }
+        Ok(())
+    }
+
+    // ---- Inputs -------------------------------------------------------------------------
+}
