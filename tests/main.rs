@@ -1,3 +1,4 @@
 //! End-to-end tests: a real server on a random loopback port, over HTTP, on every backend.
 
+mod generic;
 mod graphql;

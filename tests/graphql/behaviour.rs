@@ -561,9 +561,11 @@ async fn module_components_come_from_templates(backend: Backend) -> anyhow::Resu
       status_update(ref: {{name: "Active"}}, input: {{content_types: ["dcim.device", "dcim.interface", "dcim.module"]}}) {{ name }}
       module_type_create(input: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}) {{ id }}
       interface_template_create(input: {{module_type: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}, name: "Ethernet{{module}}/1", type: A_1000BASE_T}}) {{ id }}
+      module_bay_template_create(input: {{module_type: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}, name: "sub{{module}}", position: "1"}}) {{ id }}
       module_bay_create(input: {{id: "{bay}", parent_device: {{name: "dev-00001"}}, name: "slot 3", position: "3"}}) {{ id }}
       module_create(input: {{module_type: {{manufacturer: {{name: "Acme"}}, model: "lc-8"}}, parent_module_bay: {{id: "{bay}"}}, status: {{name: "Active"}}}}) {{
         interfaces {{ name device {{ name }} }}
+        module_bays {{ name parent_device {{ name }} }}
       }}
     }}"#
     );
@@ -572,6 +574,26 @@ async fn module_components_come_from_templates(backend: Backend) -> anyhow::Resu
     assert_eq!(
         body["data"]["module_create"]["interfaces"],
         json!([{"name": "Ethernet3/1", "device": {"name": "dev-00001"}}]),
+        "{body}"
+    );
+    // A module's module bays name the module alone (Nautobot: a parent device or a parent
+    // module, never both); a device's name the device.
+    assert_eq!(
+        body["data"]["module_create"]["module_bays"],
+        json!([{"name": "sub3", "parent_device": null}]),
+        "{body}"
+    );
+    let device = r#"mutation {
+      module_bay_template_create(input: {device_type: {model: "acme-s48"}, name: "bay 1", position: "1"}) { id }
+      device_create(input: {name: "with-bays", location: {name: "site-001"}, role: {name: "leaf"}, status: {name: "Active"}, device_type: {model: "acme-s48"}}) {
+        module_bays { name parent_device { name } }
+      }
+    }"#;
+    let (_, body, _) = app.graphql(device, Value::Null).await?;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["device_create"]["module_bays"],
+        json!([{"name": "bay 1", "parent_device": {"name": "with-bays"}}]),
         "{body}"
     );
     Ok(())

@@ -1,10 +1,12 @@
-//! Behaviour attached to models that a catalogue entry cannot say, looked up by model label.
+//! Behaviour attached to models that a catalogue entry cannot say.
 //!
-//! The generic write path (mutations and the import alike) asks [`inputs`] which extra input
-//! keys a model takes and how they turn into stored columns, [`parent`] whether its rows get a
-//! computed parent, and [`rules`] which model rules an object must pass. Adding such behaviour
-//! to a model is a line here and a function in the domain module that owns it, never a special
-//! case in the generic code.
+//! [`behaviour`] is asked once per model when the catalogue loads, and the loader checks that
+//! every field, model and list it names exists; from then on each model carries its
+//! [`Behaviour`], and the generic code (writes, reads, the schema) asks it, never a label:
+//! which extra input keys a model takes and how they turn into stored columns, whether its rows
+//! get a computed parent, which model rules an object must pass, which components it gets, which
+//! usage fields it serves. Adding such behaviour to a model is a line here and a function in the
+//! domain module that owns it, never a special case in the generic code.
 
 use std::collections::HashMap;
 
@@ -77,8 +79,86 @@ fn address_columns(text: &str) -> Derivation {
     ])
 }
 
+/// What a model does beyond its catalogue entry (nothing, for most).
+#[derive(Clone, Copy)]
+pub struct Behaviour {
+    /// Input keys that are not fields (`prefix`), and the stored fields they fill.
+    pub inputs: &'static [Input],
+    /// How its rows' computed parent is found.
+    pub parent: Option<&'static ParentRule>,
+    /// Rows of other models that a new row adopts, or a deleted one hands on.
+    pub adoptions: &'static [Adoption],
+    /// Uniqueness the database cannot enforce (nulls equal).
+    pub unique_sets: &'static [&'static [&'static str]],
+    /// Components a new object gets from its type's templates.
+    pub components: Option<&'static Components>,
+    /// Whether writing its rows changes cable paths.
+    pub traces_cable_paths: bool,
+    /// Read-only fields computed from the rows under an object, by GraphQL name.
+    pub usage: &'static [(&'static str, Usage)],
+    /// The stored fields the usage fields are computed from, in the order their computation
+    /// takes them (a prefix's network, length and type; a rack's height and numbering).
+    pub usage_inputs: &'static [&'static str],
+    /// Model rules beyond single fields (`clean()`).
+    pub rules: &'static [Rule],
+}
+
+impl Behaviour {
+    /// No behaviour at all.
+    pub const NONE: Behaviour = Behaviour {
+        inputs: &[],
+        parent: None,
+        adoptions: &[],
+        unique_sets: &[],
+        components: None,
+        traces_cable_paths: false,
+        usage: &[],
+        usage_inputs: &[],
+        rules: &[],
+    };
+
+    /// Whether `key` is an input of the model that is not one of its fields.
+    pub fn is_input(&self, key: &str) -> bool {
+        self.inputs.iter().any(|i| i.key == key)
+            || self.parent.is_some_and(
+                |p| matches!(p.namespace, NamespaceSource::Input { key: k, .. } if k == key),
+            )
+    }
+}
+
+impl std::fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("inputs", &self.inputs.iter().map(|i| i.key).collect::<Vec<_>>())
+            .field("parent", &self.parent.map(|p| p.field))
+            .field("adoptions", &self.adoptions.iter().map(|a| a.child).collect::<Vec<_>>())
+            .field("unique_sets", &self.unique_sets)
+            .field("components", &self.components.map(|c| c.type_field))
+            .field("traces_cable_paths", &self.traces_cable_paths)
+            .field("usage", &self.usage)
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+/// The behaviour of the model `label` (the one place a label is matched: the loader resolves it
+/// into the model and checks it).
+pub fn behaviour(label: &str) -> Behaviour {
+    Behaviour {
+        inputs: inputs(label),
+        parent: parent(label),
+        adoptions: adoptions(label),
+        unique_sets: unique_sets(label),
+        components: components(label),
+        traces_cable_paths: traces_cable_paths(label),
+        usage: usage_fields(label),
+        usage_inputs: usage_inputs(label),
+        rules: rules(label),
+    }
+}
+
 /// The extra inputs of a model.
-pub fn inputs(label: &str) -> &'static [Input] {
+fn inputs(label: &str) -> &'static [Input] {
     match label {
         "ipam.prefix" => &[Input {
             key: "prefix",
@@ -95,7 +175,7 @@ pub fn inputs(label: &str) -> &'static [Input] {
 }
 
 /// The parent rule of a model, if its rows have a computed parent.
-pub fn parent(label: &str) -> Option<&'static ParentRule> {
+fn parent(label: &str) -> Option<&'static ParentRule> {
     // Spec: nautobot/ipam/models.py (Prefix.get_parent, IPAddress._get_closest_parent).
     static PREFIX: ParentRule = ParentRule {
         field: "parent",
@@ -133,7 +213,7 @@ pub struct Adoption {
     pub on_create: bool,
 }
 
-pub fn adoptions(label: &str) -> &'static [Adoption] {
+fn adoptions(label: &str) -> &'static [Adoption] {
     match label {
         "ipam.prefix" => &[
             Adoption { child: "ipam.prefix", required: false, on_create: true },
@@ -144,31 +224,25 @@ pub fn adoptions(label: &str) -> &'static [Adoption] {
     }
 }
 
-/// Whether `key` is an input of the model that is not one of its fields.
-pub fn is_input(label: &str, key: &str) -> bool {
-    inputs(label).iter().any(|i| i.key == key)
-        || parent(label).is_some_and(
-            |p| matches!(p.namespace, NamespaceSource::Input { key: k, .. } if k == key),
-        )
-}
-
 /// The input keys that name an object by its natural key: the first segment of each natural-key
 /// lookup (`location__name` → `location`), with stored fields an input fills replaced by that
 /// input (`network`, `prefix_length` → `prefix`) and computed parents left out.
 pub fn natural_key_inputs(model: &Model) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let computed_parent = parent(&model.label).map(|p| p.field);
+    let behaviour = &model.behaviour;
+    let computed_parent = behaviour.parent.map(|p| p.field);
     for lookup in &model.natural_key {
         let first = lookup.split("__").next().unwrap_or_default();
         if first == "pk" || first == "id" || Some(first) == computed_parent {
             continue;
         }
-        let key = inputs(&model.label)
+        let key = behaviour
+            .inputs
             .iter()
             .find(|i| i.fills.contains(&first))
             .map_or(first, |i| i.key)
             .to_owned();
-        let known = model.field(&key).is_some() || is_input(&model.label, &key);
+        let known = model.field(&key).is_some() || behaviour.is_input(&key);
         if known && !out.contains(&key) {
             out.push(key);
         }
@@ -182,7 +256,7 @@ pub fn natural_key_inputs(model: &Model) -> Vec<String> {
 ///
 /// Spec: nautobot/dcim/custom_validators.py `DeviceUniquenessValidator` (the default
 /// `DEVICE_UNIQUENESS = "location_tenant_name"`).
-pub fn unique_sets(label: &str) -> &'static [&'static [&'static str]] {
+fn unique_sets(label: &str) -> &'static [&'static [&'static str]] {
     match label {
         "dcim.device" => &[&["location", "tenant", "name"]],
         _ => &[],
@@ -221,17 +295,20 @@ pub struct Template {
     pub refs: &'static [(&'static str, &'static str)],
     /// (field, value) set on every component made (an interface's status).
     pub fixed: &'static [(&'static str, &'static str)],
+    /// The component's field naming the new object, when not `owner_field` (a module bay names
+    /// its device as `parent_device`, its module as `parent_module`).
+    pub owner: Option<&'static str>,
 }
 
 /// The components instantiated when an object of the model is created.
-pub fn components(label: &str) -> Option<&'static Components> {
+fn components(label: &str) -> Option<&'static Components> {
     const fn t(
         template: &'static str,
         component: &'static str,
         copy: &'static [&'static str],
         refs: &'static [(&'static str, &'static str)],
     ) -> Template {
-        Template { template, component, copy, refs, fixed: &[] }
+        Template { template, component, copy, refs, fixed: &[], owner: None }
     }
     static DEVICE: Components = Components {
         type_field: "device_type",
@@ -260,6 +337,7 @@ pub fn components(label: &str) -> Option<&'static Components> {
                 copy: &["type", "port_type", "mgmt_only", "speed", "duplex"],
                 refs: &[],
                 fixed: &[("status", "Active")],
+                owner: None,
             },
             t("dcim.rearporttemplate", "dcim.rearport", &["type", "positions"], &[]),
             t(
@@ -269,7 +347,10 @@ pub fn components(label: &str) -> Option<&'static Components> {
                 &[("rear_port", "rear_port_template")],
             ),
             t("dcim.devicebaytemplate", "dcim.devicebay", &[], &[]),
-            t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[]),
+            Template {
+                owner: Some("parent_device"),
+                ..t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[])
+            },
         ],
     };
     // A module has no device bays.
@@ -294,6 +375,7 @@ pub fn components(label: &str) -> Option<&'static Components> {
             copy: &["type", "port_type", "mgmt_only", "speed", "duplex"],
             refs: &[],
             fixed: &[("status", "Active")],
+            owner: None,
         },
         t("dcim.rearporttemplate", "dcim.rearport", &["type", "positions"], &[]),
         t(
@@ -302,7 +384,10 @@ pub fn components(label: &str) -> Option<&'static Components> {
             &["type", "rear_port_position"],
             &[("rear_port", "rear_port_template")],
         ),
-        t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[]),
+        Template {
+            owner: Some("parent_module"),
+            ..t("dcim.modulebaytemplate", "dcim.modulebay", &["position"], &[])
+        },
     ];
     // Spec: nautobot/dcim/models/devices.py (`Module.create_components`,
     // `Module.render_component_names`; `Module.device` is its module bay's device).
@@ -324,7 +409,7 @@ pub fn components(label: &str) -> Option<&'static Components> {
 /// Whether writing rows of the model changes cable paths (they are traced again when the write
 /// ends: nautobot/dcim/signals.py `rebuild_paths`): cable ends, and cables, whose status
 /// decides whether a path is active.
-pub fn traces_cable_paths(label: &str) -> bool {
+fn traces_cable_paths(label: &str) -> bool {
     matches!(label, "dcim.cabletocabletermination" | "dcim.cable")
 }
 
@@ -344,8 +429,17 @@ pub enum Usage {
     Elevation,
 }
 
+/// The stored fields the usage fields of a model are computed from.
+fn usage_inputs(label: &str) -> &'static [&'static str] {
+    match label {
+        "ipam.prefix" => &["network", "prefix_length", "type"],
+        "dcim.rack" => &["u_height", "desc_units"],
+        _ => &[],
+    }
+}
+
 /// The usage fields of a model, by GraphQL name.
-pub fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
+fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
     match label {
         "ipam.prefix" => &[
             ("utilization", Usage::Utilization),
@@ -402,7 +496,7 @@ const RACK_DEVICES_OF_RACK: List = List {
 };
 
 /// The model rules of a model.
-pub fn rules(label: &str) -> &'static [Rule] {
+fn rules(label: &str) -> &'static [Rule] {
     match label {
         "dcim.location" => {
             &[Rule { needs: &["location_type", "parent"], lists: &[], check: location_rules }]
@@ -847,6 +941,7 @@ mod tests {
         assert_eq!(cols[2], ("prefix_length", Derived::Int(16)));
         assert!((inputs("ipam.prefix")[0].derive)("nope").is_err());
         assert!(inputs("dcim.device").is_empty());
+        let is_input = |label: &str, key: &str| behaviour(label).is_input(key);
         assert!(is_input("ipam.ipaddress", "namespace") && !is_input("ipam.prefix", "namespace"));
     }
 

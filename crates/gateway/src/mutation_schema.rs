@@ -146,8 +146,8 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
     let mut object = InputObject::new(input_name(model))
         .description(format!("The fields of a {} to write.", model.verbose_name));
     let filled: Vec<&str> =
-        hooks::inputs(&model.label).iter().flat_map(|i| i.fills.iter().copied()).collect();
-    let computed_parent = hooks::parent(&model.label).map(|p| p.field);
+        model.behaviour.inputs.iter().flat_map(|i| i.fills.iter().copied()).collect();
+    let computed_parent = model.behaviour.parent.map(|p| p.field);
     for field in &model.fields {
         if (validate::is_automatic(field) && !field.primary_key)
             || filled.contains(&field.name.as_str())
@@ -169,12 +169,12 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
         }
         object = object.field(value);
     }
-    for input in hooks::inputs(&model.label) {
+    for input in model.behaviour.inputs {
         object = object.field(
             InputValue::new(input.key, TypeRef::named("String")).description("Required on create."),
         );
     }
-    if let Some(rule) = hooks::parent(&model.label) {
+    if let Some(rule) = model.behaviour.parent {
         if let hooks::NamespaceSource::Input { key, default } = rule.namespace {
             if let Some(ns) = catalogue.by_label("ipam.namespace") {
                 object =

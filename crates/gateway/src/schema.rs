@@ -248,7 +248,7 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
             object = object.field(unresolved(computed.name.clone(), named("String")));
             annotations.insert(computed.name.clone(), Annotation::Computed(index));
         }
-        for (name, usage) in ferrobot_domain::hooks::usage_fields(&model.label) {
+        for (name, usage) in model.behaviour.usage {
             let annotation = match usage {
                 Usage::Elevation => Annotation::Elevation,
                 other => Annotation::Usage(*other),

@@ -220,6 +220,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             features,
             natural_key: raw.natural_key.clone(),
             ordering: Vec::new(),
+            behaviour: crate::hooks::Behaviour::NONE,
             page_ordering: Vec::new(),
             unique_together: Vec::new(),
             indexes: Vec::new(),
@@ -465,7 +466,78 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
         models[id].filters = filters;
     }
+
+    // Pass 4: behaviour, checked against what the catalogue has.
+    for id in 0..models.len() {
+        let (source, _, label, _) = &raws[id];
+        let behaviour = crate::hooks::behaviour(label);
+        check_behaviour(&models, &labels, id, &behaviour).map_err(|m| err(source, label, &m))?;
+        models[id].behaviour = behaviour;
+    }
     Ok(Catalogue::new(models))
+}
+
+/// Every field, model and list a model's behaviour names exists: a hook that names something
+/// the catalogue lacks fails start-up, not a write.
+fn check_behaviour(
+    models: &[Model],
+    labels: &HashMap<String, usize>,
+    id: usize,
+    behaviour: &crate::hooks::Behaviour,
+) -> Result<(), String> {
+    use crate::hooks::NamespaceSource;
+    let model = &models[id];
+    let by_label = |label: &str| -> Result<&Model, String> {
+        labels
+            .get(label)
+            .map(|&i| &models[i])
+            .ok_or_else(|| format!("behaviour names model {label}, which the catalogue lacks"))
+    };
+    let field = |m: &Model, name: &str| -> Result<(), String> {
+        m.field(name).map(|_| ()).ok_or_else(|| {
+            format!("behaviour names field {}.{name}, which the catalogue lacks", m.label)
+        })
+    };
+    for input in behaviour.inputs {
+        input.fills.iter().try_for_each(|f| field(model, f))?;
+    }
+    if let Some(rule) = behaviour.parent {
+        [rule.field, rule.address, rule.length].iter().try_for_each(|f| field(model, f))?;
+        if let NamespaceSource::Field(name) = rule.namespace {
+            field(model, name)?;
+        }
+    }
+    for adoption in behaviour.adoptions {
+        by_label(adoption.child)?;
+    }
+    for set in behaviour.unique_sets {
+        set.iter().try_for_each(|f| field(model, f))?;
+    }
+    if let Some(spec) = behaviour.components {
+        field(model, spec.type_field)?;
+        for t in spec.templates {
+            let (template, component) = (by_label(t.template)?, by_label(t.component)?);
+            field(template, spec.template_type_field)?;
+            field(component, t.owner.unwrap_or(spec.owner_field))?;
+            t.copy.iter().try_for_each(|f| field(template, f).and(field(component, f)))?;
+            for (ours, theirs) in t.refs {
+                field(component, ours)?;
+                field(template, theirs)?;
+            }
+            t.fixed.iter().try_for_each(|(f, _)| field(component, f))?;
+        }
+    }
+    behaviour.usage_inputs.iter().try_for_each(|f| field(model, f))?;
+    for rule in behaviour.rules {
+        rule.needs.iter().try_for_each(|f| field(model, f))?;
+        for list in rule.lists {
+            let other = by_label(list.model)?;
+            field(other, list.theirs)?;
+            field(model, list.ours)?;
+            list.expand.iter().try_for_each(|f| field(other, f))?;
+        }
+    }
+    Ok(())
 }
 
 fn resolve_link(

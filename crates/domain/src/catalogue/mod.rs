@@ -44,6 +44,9 @@ pub struct Model {
     /// Natural key as Nautobot's lookups (`name`, `tenant__name`, `location__name`).
     pub natural_key: Vec<String>,
     pub ordering: Vec<OrderTerm>,
+    /// What the model does beyond this entry (IPAM parents, rules, components …), resolved and
+    /// checked at load.
+    pub behaviour: crate::hooks::Behaviour,
     /// The order of cursor pages (`<list>_page`): `ordering` unless the catalogue says.
     pub page_ordering: Vec<OrderTerm>,
     pub unique_together: Vec<Vec<usize>>,

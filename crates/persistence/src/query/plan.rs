@@ -4,8 +4,8 @@
 //! One [`Plan`] per level (a nested object or list); [`Store::execute`] reads each with one
 //! statement, and the answer is written from the plan's [`Out`]s.
 
-use ferrobot_domain::catalogue::{FieldKind, IntSize, Relation};
-use ferrobot_domain::hooks::{self, Usage};
+use ferrobot_domain::catalogue::{FieldKind, Relation};
+use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::request::{FilterArg, Page, Select, SelectedKind};
 use ferrobot_domain::Catalogue;
 
@@ -170,23 +170,15 @@ impl Plan {
                     Out::Column { key, col, render }
                 }
                 SelectedKind::Usage { usage, limit, select } => {
-                    let Some(rule) = hooks::parent(&model.label) else { continue };
-                    let column = |field: &str| model.column_of(field);
-                    let cols = [
-                        plan.column(&column(rule.address), ColType::Bytes),
-                        plan.column(&column(rule.length), ColType::Int(IntSize::Int)),
-                        plan.column(&column("type"), ColType::Text),
-                    ];
+                    // The network, length and type fields the computation takes.
+                    let cols = plan.usage_columns(model);
                     plan.usage = true;
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Usage { key, usage: *usage, cols, limit: *limit, select }
                 }
                 SelectedKind::Elevation { face, select } => {
-                    let column = |field: &str| model.column_of(field);
-                    let cols = [
-                        plan.column(&column("u_height"), ColType::Int(IntSize::Small)),
-                        plan.column(&column("desc_units"), ColType::Bool),
-                    ];
+                    // The height and numbering fields.
+                    let cols = plan.usage_columns(model);
                     plan.racks = true;
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Elevation { key, cols, face: *face, select }
@@ -224,6 +216,18 @@ impl Plan {
             plan.outs.push(out);
         }
         plan
+    }
+
+    /// The columns of the fields a model's usage fields are computed from, in the order the
+    /// computation takes them (the catalogue checked at load that the fields exist).
+    fn usage_columns<const N: usize>(&mut self, model: &ferrobot_domain::Model) -> [usize; N] {
+        let mut cols = [0; N];
+        for (slot, name) in cols.iter_mut().zip(model.behaviour.usage_inputs) {
+            if let Some((_, f)) = model.field(name) {
+                *slot = self.column(f.column.as_deref().unwrap_or_default(), col_type(&f.kind));
+            }
+        }
+        cols
     }
 
     /// The index of a column in the level's rows, added if not read yet.

@@ -13,7 +13,7 @@ use crate::StoreResult;
 
 /// What lies under a set of prefixes: each prefix's direct child prefixes and the addresses of
 /// its namespace inside its range (whatever their parent), for the usage fields
-/// ([`ferrobot_domain::hooks::usage_fields`]).
+/// ([`ferrobot_domain::hooks::Behaviour::usage`]).
 #[derive(Debug, Default)]
 pub struct PrefixUsage {
     pub children: HashMap<Uuid, Vec<ipnet::IpNet>>,
@@ -25,12 +25,13 @@ impl Store {
     pub async fn prefix_usage(&self, prefixes: &[Uuid]) -> StoreResult<PrefixUsage> {
         use ferrobot_domain::value::ip_from_bytes;
         let catalogue = self.catalogue().clone();
-        let (Some(prefix), Some(address), Some(p_rule), Some(a_rule)) = (
-            catalogue.by_label("ipam.prefix"),
-            catalogue.by_label("ipam.ipaddress"),
-            ferrobot_domain::hooks::parent("ipam.prefix"),
-            ferrobot_domain::hooks::parent("ipam.ipaddress"),
-        ) else {
+        let (Some(prefix), Some(address)) =
+            (catalogue.by_label("ipam.prefix"), catalogue.by_label("ipam.ipaddress"))
+        else {
+            return Ok(PrefixUsage::default());
+        };
+        let (Some(p_rule), Some(a_rule)) = (prefix.behaviour.parent, address.behaviour.parent)
+        else {
             return Ok(PrefixUsage::default());
         };
         let pcol = |name: &str| prefix.column_of(name);

@@ -41,7 +41,7 @@ impl<'s> Writer<'s> {
             None => None,
         };
         if parent.is_none() && rule.required {
-            let key = hooks::inputs(&model.label).first().map_or(rule.address, |i| i.key);
+            let key = model.behaviour.inputs.first().map_or(rule.address, |i| i.key);
             return Ok(Err(ValidationError::new(
                 key,
                 "No suitable parent Prefix exists in the namespace.",
@@ -121,7 +121,7 @@ impl<'s> Writer<'s> {
                 ));
             }
         }
-        for rule in hooks::rules(&model.label) {
+        for rule in model.behaviour.rules {
             let mut related = hooks::Related::new();
             for need in rule.needs {
                 let Some((_, field)) = model.field(need) else { continue };
@@ -146,7 +146,7 @@ impl<'s> Writer<'s> {
 
     /// A new row becomes the parent of the rows it now contains most closely: those under its
     /// own parent (or without one) in its namespace, inside its range and longer than it
-    /// ([`hooks::adoptions`]). One `UPDATE` a kind of child; like Nautobot's, it writes no
+    /// ([`hooks::Behaviour::adoptions`]). One `UPDATE` a kind of child; like Nautobot's, it writes no
     /// change-log rows.
     pub(super) async fn adopt_children(
         &mut self,
@@ -154,11 +154,11 @@ impl<'s> Writer<'s> {
         id: Uuid,
         after: &Json,
     ) -> StoreResult<()> {
-        let adoptions = hooks::adoptions(&model.label);
+        let adoptions = model.behaviour.adoptions;
         if adoptions.is_empty() {
             return Ok(());
         }
-        let Some(rule) = hooks::parent(&model.label) else { return Ok(()) };
+        let Some(rule) = model.behaviour.parent else { return Ok(()) };
         let get = |name: &str| after.get(name).cloned().unwrap_or(Json::Null);
         let (Some(network), Some(length), Some(version)) = (
             get(rule.address).as_str().and_then(stored_ip),
@@ -175,11 +175,8 @@ impl<'s> Writer<'s> {
         self.flush().await?;
         let catalogue = self.catalogue.clone();
         for adoption in adoptions.iter().filter(|a| a.on_create) {
-            let (Some(child), Some(child_rule)) =
-                (catalogue.by_label(adoption.child), hooks::parent(adoption.child))
-            else {
-                continue;
-            };
+            let Some(child) = catalogue.by_label(adoption.child) else { continue };
+            let Some(child_rule) = child.behaviour.parent else { continue };
             let col = |name: &str| Expr::col(Alias::new(column_of(child, name)));
             let mut update = Query::update();
             update
@@ -217,8 +214,8 @@ impl<'s> Writer<'s> {
     /// A row about to go hands its children to its own parent; children that need a parent
     /// keep a row without one from going (`PROTECTED`).
     pub(super) async fn hand_children_on(&mut self, model: &Model, id: Uuid) -> StoreResult<()> {
-        let adoptions = hooks::adoptions(&model.label);
-        let Some(rule) = hooks::parent(&model.label).filter(|_| !adoptions.is_empty()) else {
+        let adoptions = model.behaviour.adoptions;
+        let Some(rule) = model.behaviour.parent.filter(|_| !adoptions.is_empty()) else {
             return Ok(());
         };
         let me = self.read_snapshot(model, id).await?;
@@ -335,7 +332,8 @@ impl<'s> Writer<'s> {
             let Some(component) = catalogue.by_label(t.component) else { continue };
             for template in rows {
                 let mut input = Map::new();
-                input.insert(spec.owner_field.into(), Json::String(owner.to_string()));
+                let owner_field = t.owner.unwrap_or(spec.owner_field);
+                input.insert(owner_field.into(), Json::String(owner.to_string()));
                 for name in ["name", "label", "description"].iter().chain(t.copy) {
                     if let Some(v) = template.get(*name).filter(|v| !v.is_null()) {
                         let value = match (v, &placeholder, *name) {
@@ -347,7 +345,12 @@ impl<'s> Writer<'s> {
                         input.insert((*name).into(), value);
                     }
                 }
-                if let Some((field, value)) = inherited.as_ref().filter(|(_, v)| !v.is_null()) {
+                // Inherited only by components that have the field (a module's module bays
+                // name the module alone).
+                let inherits = |field: &str| component.field(field).is_some();
+                if let Some((field, value)) =
+                    inherited.as_ref().filter(|(f, v)| !v.is_null() && inherits(f))
+                {
                     input.insert((*field).into(), value.clone());
                 }
                 for (field, template_field) in t.refs {

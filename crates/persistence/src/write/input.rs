@@ -16,7 +16,7 @@ impl<'s> Writer<'s> {
         creating: bool,
     ) -> HashSet<&'static str> {
         let mut derived = HashSet::new();
-        for hook in hooks::inputs(&model.label) {
+        for hook in model.behaviour.inputs {
             let Some(given) = input.get(hook.key) else {
                 if creating && !hook.fills.iter().any(|f| input.contains_key(*f)) {
                     errors.push(ValidationError::new(hook.key, validate::REQUIRED));
@@ -178,7 +178,7 @@ pub(super) fn unknown_keys(
             || (key == "tags" && model.features.tags)
             || (matches!(key.as_str(), "custom_fields" | "_custom_field_data")
                 && model.features.custom_fields)
-            || hooks::is_input(&model.label, key);
+            || model.behaviour.is_input(key);
         if !known {
             errors.push(ValidationError::new(key, format!("{} has no field {key}.", model.label)));
         }

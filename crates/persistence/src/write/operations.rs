@@ -36,7 +36,7 @@ impl<'s> Writer<'s> {
         unknown_keys(model, input, &mut errors);
         let mut values: BTreeMap<String, Value> = BTreeMap::new();
         let derived = self.derive_inputs(model, input, &mut values, &mut errors, true);
-        let parent_rule = hooks::parent(&model.label).filter(|r| !input.contains_key(r.field));
+        let parent_rule = model.behaviour.parent.filter(|r| !input.contains_key(r.field));
         let mut deferred = false;
         let mut lists: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
         for (fidx, field) in model.fields.iter().enumerate() {
@@ -168,10 +168,12 @@ impl<'s> Writer<'s> {
             self.templates.clear();
         }
         self.adopt_children(model, id, &after).await?;
-        if hooks::traces_cable_paths(&model.label) {
+        if model.behaviour.traces_cable_paths {
             self.touch_cabling(model, &after);
         }
-        let components = hooks::components(&model.label)
+        let components = model
+            .behaviour
+            .components
             .filter(|_| self.options.instantiate_components)
             .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
         let owner = components.as_ref().map(|_| after.clone());
@@ -251,8 +253,8 @@ impl<'s> Writer<'s> {
         let mut after = before.clone();
         merge_snapshot(model, &mut after, &values, &lists, custom.as_ref());
         // A moved address or prefix gets its parent again, unless the input names one.
-        if let Some(rule) = hooks::parent(&model.label) {
-            let moved = hooks::inputs(&model.label).iter().any(|i| patch.contains_key(i.key))
+        if let Some(rule) = model.behaviour.parent {
+            let moved = model.behaviour.inputs.iter().any(|i| patch.contains_key(i.key))
                 || match &rule.namespace {
                     hooks::NamespaceSource::Field(name) => patch.contains_key(*name),
                     hooks::NamespaceSource::Input { key, .. } => patch.contains_key(*key),
@@ -314,7 +316,7 @@ impl<'s> Writer<'s> {
             }
         }
         self.forget(model.id, id);
-        if hooks::traces_cable_paths(&model.label) {
+        if model.behaviour.traces_cable_paths {
             self.touch_cabling(model, &before);
             self.touch_cabling(model, &after);
         }
@@ -450,7 +452,7 @@ impl<'s> Writer<'s> {
         for (m, ids) in doomed.iter().rev() {
             let doomed_model = catalogue.model(*m);
             let snapshots = self.read_snapshots(doomed_model, ids).await?;
-            if hooks::traces_cable_paths(&doomed_model.label) {
+            if doomed_model.behaviour.traces_cable_paths {
                 for row in snapshots.values() {
                     self.touch_cabling(doomed_model, row);
                 }

@@ -55,7 +55,7 @@ impl<'s> Writer<'s> {
             Json::Object(map) => {
                 for (k, v) in map {
                     // An input such as `address` names the object by its stored columns.
-                    if let Some(input) = hooks::inputs(&model.label).iter().find(|i| i.key == k) {
+                    if let Some(input) = model.behaviour.inputs.iter().find(|i| i.key == k) {
                         let Some(text) = v.as_str() else { return Ok(Found::None) };
                         let Ok(pairs) = (input.derive)(text) else { return Ok(Found::None) };
                         for (name, value) in pairs {

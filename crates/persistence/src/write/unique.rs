@@ -91,7 +91,7 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// The model's hook uniqueness ([`hooks::unique_sets`]), nulls matching nulls: against the
+    /// The model's hook uniqueness ([`hooks::Behaviour::unique_sets`]), nulls matching nulls: against the
     /// rows this write queued (remembered) and the stored ones (one probe).
     pub(super) async fn check_unique_sets(
         &mut self,
@@ -99,7 +99,7 @@ impl<'s> Writer<'s> {
         id: Uuid,
         values: &BTreeMap<String, Value>,
     ) -> StoreResult<()> {
-        for (n, set) in hooks::unique_sets(&model.label).iter().enumerate() {
+        for (n, set) in model.behaviour.unique_sets.iter().enumerate() {
             let columns: Vec<String> = set.iter().map(|f| column_of(model, f)).collect();
             let Some(last) = columns.last() else { continue };
             if values.get(last).is_none_or(is_null) {

@@ -1,0 +1,154 @@
+//! Generic code names no model: persistence and the gateway reach a model's behaviour through
+//! the catalogue (`Model::behaviour`, relations, fields), never by its label, its table or a
+//! column only it has. This scans their non-test source for string literals that do.
+//!
+//! `KNOWN` lists what is still there, each with where it is; a name that appears anywhere else
+//! fails, and so does an entry that is gone (so the list only shrinks).
+
+use std::collections::{BTreeSet, HashMap};
+
+/// (file, literal) pairs not yet moved behind the catalogue.
+const KNOWN: &[(&str, &str)] = &[
+    // Users and tokens are the authentication store's own tables.
+    ("persistence/src/auth.rs", "users_token"),
+    ("persistence/src/auth.rs", "auth_user"),
+    ("persistence/src/auth.rs", "config_data"),
+    ("persistence/src/auth.rs", "date_joined"),
+    ("persistence/src/auth.rs", "first_name"),
+    ("persistence/src/auth.rs", "last_name"),
+    ("persistence/src/auth.rs", "is_staff"),
+    ("persistence/src/auth.rs", "is_superuser"),
+    ("persistence/src/auth.rs", "write_enabled"),
+    // The change-log row, written by the write path for every change.
+    ("persistence/src/write/change_log.rs", "change_context"),
+    ("persistence/src/write/change_log.rs", "change_context_detail"),
+    ("persistence/src/write/change_log.rs", "changed_object_id"),
+    ("persistence/src/write/change_log.rs", "changed_object_type_id"),
+    ("persistence/src/write/change_log.rs", "object_data"),
+    ("persistence/src/write/change_log.rs", "object_repr"),
+    ("persistence/src/write/change_log.rs", "prechange_data"),
+    ("persistence/src/write/change_log.rs", "related_object_id"),
+    ("persistence/src/write/change_log.rs", "related_object_type_id"),
+    ("persistence/src/write/change_log.rs", "request_id"),
+    ("persistence/src/schema.rs", "users.user"),
+    ("persistence/src/schema.rs", "users.token"),
+    // Custom field definitions are read at run time as part of the catalogue.
+    ("persistence/src/query.rs", "extras_customfield"),
+    ("persistence/src/write/input.rs", "extras_customfield"),
+    ("persistence/src/write/operations.rs", "extras.customfield"),
+    // Tags: a through table the catalogue loader adds to every model with the feature.
+    ("persistence/src/schema.rs", "extras_taggeditem"),
+    ("persistence/src/import.rs", "extras_taggeditem"),
+    ("persistence/src/write/cascade.rs", "extras_taggeditem"),
+    ("persistence/src/write/cascade.rs", "extras.tag"),
+    ("persistence/src/write/refs.rs", "extras_taggeditem"),
+    ("persistence/src/write/refs.rs", "extras.tag"),
+    ("gateway/src/mutation_schema.rs", "extras.tag"),
+    // IPAM parenting and usage: to move into the domain's own module.
+    ("persistence/src/query/usage.rs", "ipam.prefix"),
+    ("persistence/src/query/usage.rs", "ipam.ipaddress"),
+    ("persistence/src/write/behaviour.rs", "ipam.namespace"),
+    ("persistence/src/write/behaviour.rs", "ipam_prefix"),
+    ("persistence/src/write/behaviour.rs", "prefix_length"),
+    ("persistence/src/write/behaviour.rs", "users.user"),
+    ("gateway/src/mutation_schema.rs", "ipam.namespace"),
+    // Rack elevations and cable paths: to move into the domain's own modules.
+    ("persistence/src/query/usage.rs", "dcim.device"),
+    ("persistence/src/query/usage.rs", "dcim.devicetype"),
+    ("persistence/src/query/usage.rs", "dcim.rackreservation"),
+    ("persistence/src/query/usage.rs", "is_full_depth"),
+    ("persistence/src/query/usage.rs", "subdevice_role"),
+    ("persistence/src/write/paths.rs", "cable_end"),
+    ("persistence/src/write/paths.rs", "destination_fans_out"),
+    ("persistence/src/write/paths.rs", "destination_id"),
+    ("persistence/src/write/paths.rs", "is_split"),
+    ("persistence/src/write/paths.rs", "origin_fans_out"),
+    ("persistence/src/write/paths.rs", "origin_id"),
+    ("persistence/src/write/paths.rs", "peer_connector"),
+    ("persistence/src/write/paths.rs", "term_side"),
+    ("persistence/src/write/paths.rs", "dcim.cabletocabletermination"),
+    ("persistence/src/write/paths.rs", "dcim.cablepath"),
+    ("persistence/src/write/paths.rs", "dcim.cable"),
+    ("persistence/src/write/paths.rs", "dcim.frontport"),
+    ("persistence/src/write/paths.rs", "dcim.rearport"),
+    ("persistence/src/write/paths.rs", "circuits.circuittermination"),
+    ("persistence/src/write/paths.rs", "extras.status"),
+];
+
+/// Names that stand for one model: labels, tables (through tables too), and the columns only one model has (those
+/// with an underscore: `u_height`, `namespace_id`; one-word columns are too often plain words).
+fn model_names() -> anyhow::Result<BTreeSet<String>> {
+    let catalogue = ferrobot_domain::Catalogue::core()?;
+    let mut names = BTreeSet::new();
+    let mut columns: HashMap<String, usize> = HashMap::new();
+    for model in catalogue.models() {
+        names.insert(model.label.clone());
+        names.insert(model.table.clone());
+        for column in model.fields.iter().filter_map(|f| f.column.clone()) {
+            *columns.entry(column).or_default() += 1;
+        }
+        for relation in &model.relations {
+            if let ferrobot_domain::catalogue::RelationShape::Through { table, .. } =
+                &relation.shape
+            {
+                names.insert(table.clone());
+            }
+        }
+    }
+    names.extend(columns.into_iter().filter(|(c, n)| *n == 1 && c.contains('_')).map(|(c, _)| c));
+    Ok(names)
+}
+
+/// The string literals of a source file's non-test code.
+fn literals(source: &str) -> Vec<String> {
+    let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut out = Vec::new();
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut rest = line;
+        while let Some(start) = rest.find('"') {
+            let after = &rest[start + 1..];
+            let Some(end) = after.find('"') else { break };
+            out.push(after[..end].to_owned());
+            rest = &after[end + 1..];
+        }
+    }
+    out
+}
+
+fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            sources(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn generic_code_names_no_model() -> anyhow::Result<()> {
+    let names = model_names()?;
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    let mut found = BTreeSet::new();
+    for krate in ["persistence", "gateway"] {
+        let mut files = Vec::new();
+        sources(&crates.join(krate).join("src"), &mut files)?;
+        for file in files {
+            let relative = file.strip_prefix(&crates)?.to_string_lossy().replace('\\', "/");
+            for literal in literals(&std::fs::read_to_string(&file)?) {
+                if names.contains(&literal) {
+                    found.insert((relative.clone(), literal));
+                }
+            }
+        }
+    }
+    let known: BTreeSet<(String, String)> =
+        KNOWN.iter().map(|(f, l)| ((*f).to_owned(), (*l).to_owned())).collect();
+    let new: Vec<_> = found.difference(&known).collect();
+    let gone: Vec<_> = known.difference(&found).collect();
+    assert!(new.is_empty(), "generic code names a model (reach it through the catalogue): {new:?}");
+    assert!(gone.is_empty(), "no longer named, take them off KNOWN: {gone:?}");
+    Ok(())
+}
