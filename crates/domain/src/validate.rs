@@ -1,7 +1,7 @@
 //! Validation of one object's input against its model, as Nautobot's model forms do it.
 //!
 //! [`scalar`] checks one field's value (required, null, max length, choices, minimums, dates,
-//! content types) and turns it into a typed [`Scalar`]; [`unique_message`] words a uniqueness
+//! content types) and turns it into a typed [`Datum`]; [`unique_message`] words a uniqueness
 //! conflict as Django does. The write path calls these for every field of an object and reports
 //! every failure at once. Spec: django/db/models/fields/__init__.py (`Field.validate`,
 //! `CharField` max length), django/db/models/base.py (`Model.unique_error_message`).
@@ -11,22 +11,8 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::catalogue::{Field, FieldKind, Model};
-use crate::value::enum_item_name;
+use crate::value::{enum_item_name, Datum};
 use crate::Catalogue;
-
-/// A checked value in its stored type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    Null,
-    Text(String),
-    Int(i64),
-    Bool(bool),
-    DateTime(DateTime<Utc>),
-    Date(NaiveDate),
-    Json(Json),
-    Bytes(Vec<u8>),
-    Uuid(Uuid),
-}
 
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field cannot be null.";
@@ -44,9 +30,9 @@ pub fn has_nul(value: &Json) -> bool {
 
 /// Checks one value of a field that is not a reference. Choice fields take the stored value
 /// (`1000base-t`) or the GraphQL enum item name (`A_1000BASE_T`).
-pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, String> {
+pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, String> {
     if v.is_null() {
-        return if field.null { Ok(Scalar::Null) } else { Err(NOT_NULL.into()) };
+        return if field.null { Ok(Datum::Null) } else { Err(NOT_NULL.into()) };
     }
     // Spec: django/core/validators.py ProhibitNullCharactersValidator (every form CharField).
     // PostgreSQL stores no NUL in text or jsonb.
@@ -56,9 +42,9 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
     let text =
         || v.as_str().map(str::to_owned).ok_or_else(|| format!("Expected a string, got {v}."));
     Ok(match &field.kind {
-        FieldKind::Uuid => Scalar::Uuid(
-            Uuid::parse_str(&text()?).map_err(|_| format!("{v} is not a valid UUID."))?,
-        ),
+        FieldKind::Uuid => {
+            Datum::Uuid(Uuid::parse_str(&text()?).map_err(|_| format!("{v} is not a valid UUID."))?)
+        }
         FieldKind::String { max_length } => {
             let s = match v {
                 Json::Number(n) => n.to_string(),
@@ -73,9 +59,9 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
             if s.is_empty() && !field.blank {
                 return Err("This field cannot be blank.".into());
             }
-            Scalar::Text(s)
+            Datum::text(s)
         }
-        FieldKind::Text => Scalar::Text(match v {
+        FieldKind::Text => Datum::text(match v {
             Json::Number(n) => n.to_string(),
             _ => text()?,
         }),
@@ -85,15 +71,15 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
                 _ => text()?,
             };
             decimal(s.trim(), *max_digits, *decimal_places)?;
-            Scalar::Text(s.trim().to_owned())
+            Datum::text(s.trim().to_owned())
         }
         FieldKind::Choice { choices, .. } => {
             let s = text()?;
             if s.is_empty() && field.blank {
-                return Ok(Scalar::Text(s));
+                return Ok(Datum::text(s));
             }
             match choices.iter().find(|(value, _)| *value == s || enum_item_name(value) == s) {
-                Some((value, _)) => Scalar::Text(value.clone()),
+                Some((value, _)) => Datum::text(value.clone()),
                 None => return Err(format!("Value '{s}' is not a valid choice.")),
             }
         }
@@ -107,25 +93,25 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
             if let Some(m) = max.filter(|m| i > *m).or((i > highest).then_some(highest)) {
                 return Err(format!("Ensure this value is less than or equal to {m}."));
             }
-            Scalar::Int(i)
+            Datum::Int(i)
         }
         FieldKind::Boolean => {
-            Scalar::Bool(v.as_bool().ok_or_else(|| format!("Expected true or false, got {v}."))?)
+            Datum::Bool(v.as_bool().ok_or_else(|| format!("Expected true or false, got {v}."))?)
         }
         FieldKind::DateTime => {
             let s = text()?;
             let d = DateTime::parse_from_rfc3339(&s)
                 .map_err(|_| format!("'{s}' is not an RFC 3339 date-time."))?;
-            Scalar::DateTime(d.with_timezone(&Utc))
+            Datum::DateTime(d.with_timezone(&Utc))
         }
         FieldKind::Date => {
             let s = text()?;
-            Scalar::Date(
+            Datum::Date(
                 NaiveDate::parse_from_str(&s, "%Y-%m-%d")
                     .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD)."))?,
             )
         }
-        FieldKind::Json => Scalar::Json(v.clone()),
+        FieldKind::Json => Datum::Json(Box::new(v.clone())),
         FieldKind::ContentTypes => {
             let list = v.as_array().ok_or("Expected a list of model labels.")?;
             for item in list {
@@ -134,20 +120,20 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Scalar, 
                     return Err(format!("Unknown content type {item}."));
                 }
             }
-            Scalar::Json(v.clone())
+            Datum::Json(Box::new(v.clone()))
         }
         FieldKind::ContentType => {
             let s = text()?;
             if catalogue.by_label(&s).is_none() {
                 return Err(format!("Unknown content type {s}."));
             }
-            Scalar::Text(s)
+            Datum::text(s)
         }
         FieldKind::IpBytes => {
             let s = text()?;
             let ip: std::net::IpAddr =
                 s.parse().map_err(|_| format!("'{s}' is not an IP address."))?;
-            Scalar::Bytes(crate::value::ip_to_bytes(ip))
+            Datum::Bytes(crate::value::ip_to_bytes(ip).into())
         }
         FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => {
             return Err("A reference is not a scalar.".into())
@@ -249,7 +235,7 @@ fn capitalise(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn check(label: &str, field: &str, value: Json, expect: Result<Scalar, &str>) {
+    fn check(label: &str, field: &str, value: Json, expect: Result<Datum, &str>) {
         let catalogue = Catalogue::core().expect("catalogue");
         let model = catalogue.by_label(label).expect("model");
         let (_, f) = model.field(field).expect("field");
@@ -258,13 +244,8 @@ mod tests {
 
     #[test]
     fn scalars_are_checked_as_django_does() {
-        check("dcim.interface", "type", "1000base-t".into(), Ok(Scalar::Text("1000base-t".into())));
-        check(
-            "dcim.interface",
-            "type",
-            "A_1000BASE_T".into(),
-            Ok(Scalar::Text("1000base-t".into())),
-        );
+        check("dcim.interface", "type", "1000base-t".into(), Ok(Datum::text("1000base-t")));
+        check("dcim.interface", "type", "A_1000BASE_T".into(), Ok(Datum::text("1000base-t")));
         check(
             "dcim.interface",
             "type",
@@ -279,9 +260,9 @@ mod tests {
         );
         // Spec: the model's validators (BaseInterface.mtu: 1–65536, VLAN.vid: 1–4094), then the
         // column's range (connection.ops.integer_field_range; PositiveSmallIntegerField ≤ 32767).
-        let ranges: [(&str, &str, i64, Result<Scalar, &str>); 7] = [
+        let ranges: [(&str, &str, i64, Result<Datum, &str>); 7] = [
             ("dcim.interface", "mtu", 0, Err("Ensure this value is greater than or equal to 1.")),
-            ("dcim.interface", "mtu", 65_536, Ok(Scalar::Int(65_536))),
+            ("dcim.interface", "mtu", 65_536, Ok(Datum::Int(65_536))),
             (
                 "dcim.interface",
                 "mtu",
@@ -289,7 +270,7 @@ mod tests {
                 Err("Ensure this value is less than or equal to 65536."),
             ),
             ("ipam.vlan", "vid", 4_095, Err("Ensure this value is less than or equal to 4094.")),
-            ("dcim.device", "position", 32_767, Ok(Scalar::Int(32_767))),
+            ("dcim.device", "position", 32_767, Ok(Datum::Int(32_767))),
             (
                 "dcim.device",
                 "position",
@@ -306,7 +287,7 @@ mod tests {
         for (label, field, value, expect) in ranges {
             check(label, field, Json::from(value), expect);
         }
-        check("dcim.interface", "mtu", Json::Null, Ok(Scalar::Null));
+        check("dcim.interface", "mtu", Json::Null, Ok(Datum::Null));
         check("dcim.device", "serial", "a\0b".into(), Err(NULL_CHARACTERS));
         check("dcim.device", "comments", "a\0b".into(), Err(NULL_CHARACTERS));
         check(
@@ -336,7 +317,7 @@ mod tests {
         for (text, expect) in cases {
             assert_eq!(decimal(text, 8, 6), expect.map_err(str::to_owned), "{text}");
         }
-        check("dcim.location", "latitude", Json::from(45.5), Ok(Scalar::Text("45.5".into())));
+        check("dcim.location", "latitude", Json::from(45.5), Ok(Datum::text("45.5")));
         check(
             "dcim.location",
             "latitude",

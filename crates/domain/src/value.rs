@@ -1,6 +1,61 @@
-//! Typed values: natural ordering keys, IP addresses as bytes, GraphQL enum item names.
+//! Typed values: the one value type every layer shares ([`Datum`]), natural ordering keys, IP
+//! addresses as bytes, GraphQL enum item names.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+/// One value of a field, in its stored type: what validation produces, what a read decodes,
+/// what uniqueness compares. It converts to a database value only at the database edge and to
+/// JSON only at the edges (GraphQL, import files, the change-log column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Datum {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(Box<str>),
+    Uuid(Uuid),
+    Bytes(Box<[u8]>),
+    Json(Box<serde_json::Value>),
+    DateTime(DateTime<Utc>),
+    Date(NaiveDate),
+}
+
+impl Datum {
+    pub fn as_uuid(&self) -> Option<Uuid> {
+        match self {
+            Datum::Uuid(u) => Some(*u),
+            _ => None,
+        }
+    }
+
+    pub fn text(s: impl Into<Box<str>>) -> Datum {
+        Datum::Text(s.into())
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Datum::Null)
+    }
+}
+
+/// JSON values hash by their text, so a datum can key a map (uniqueness, caches).
+impl std::hash::Hash for Datum {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        match self {
+            Datum::Null => {}
+            Datum::Bool(b) => b.hash(state),
+            Datum::Int(i) => i.hash(state),
+            Datum::Text(t) => t.hash(state),
+            Datum::Uuid(u) => u.hash(state),
+            Datum::Bytes(b) => b.hash(state),
+            Datum::Json(j) => j.to_string().hash(state),
+            Datum::DateTime(d) => d.hash(state),
+            Datum::Date(d) => d.hash(state),
+        }
+    }
+}
 
 /// The key Nautobot's natural ordering sorts by: every run of digits is zero-padded to eight
 /// places, so `eth2` sorts before `eth10` with a plain string comparison.

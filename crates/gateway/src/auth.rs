@@ -27,14 +27,17 @@ impl Refusal {
     }
 }
 
-pub fn hash_password(password: &str) -> Result<String, String> {
+pub fn hash_password(password: &str) -> Result<String, crate::error::GatewayError> {
+    let failed = |e: argon2::password_hash::Error| {
+        crate::error::GatewayError::Internal(format!("password hash: {e}"))
+    };
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    let salt = SaltString::encode_b64(&salt).map_err(failed)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(failed)
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {

@@ -1,6 +1,6 @@
 //! Execution: async-graphql parses and validates every request; [`PlanExtension`] then takes
 //! over query and mutation operations in its `execute` hook. A query's root fields are lowered
-//! to request trees ([`crate::ir`]), planned and read by persistence (one statement per level),
+//! to request trees (`ir`), planned and read by persistence (one statement per level),
 //! and the [`Answer`] is written by [`crate::render`].
 
 use std::sync::{Arc, Mutex};
@@ -11,13 +11,13 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Positioned, Response, ServerResult, Value, Variables};
+use async_graphql::{Response, ServerResult, Value, Variables};
 use ferrobot_persistence::query::{Level, Plan};
 use ferrobot_persistence::{Store, StoreError};
 use uuid::Uuid;
 
+use crate::error::{FieldError, GatewayError, Stage, BUSY};
 use crate::ir::{Lowerer, PageField};
-use crate::limits::Refusal;
 use crate::schema::{Root, Served};
 use ferrobot_domain::request::Select;
 use ferrobot_persistence::query::json_key;
@@ -137,18 +137,6 @@ async fn read_page(
     Ok(RootBody::Page { label, plan: Box::new(plan), level, first, total, fields })
 }
 
-#[derive(Debug)]
-pub(crate) struct FieldError {
-    pub(crate) message: String,
-    pub(crate) path: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-    pub(crate) code: &'static str,
-    pub(crate) argument: Option<String>,
-    /// More `extensions` keys (the failing fields, the operation's index …).
-    pub(crate) details: serde_json::Map<String, serde_json::Value>,
-}
-
 pub struct PlanExtension;
 
 impl ExtensionFactory for PlanExtension {
@@ -201,10 +189,10 @@ impl Extension for PlanExtensionImpl {
                 _ => "Query",
             };
             let positions = crate::variables::check_positions(registry, &document, operation, root);
-            if let Err(message) = positions {
-                return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
-            }
-            if let Err(message) = crate::variables::check(registry, operation, &variables) {
+            let checked =
+                positions.and_then(|()| crate::variables::check(registry, operation, &variables));
+            if let Err(error) = checked {
+                let message = error.to_string();
                 return Response::from_errors(vec![async_graphql::ServerError::new(message, None)]);
             }
             crate::variables::apply_defaults(operation, &mut variables);
@@ -247,15 +235,6 @@ impl Extension for PlanExtensionImpl {
             OperationType::Mutation => crate::mutate::mutate(&lowerer, &state, selection).await,
             _ => answer(&lowerer, &state.store, selection).await,
         };
-        let answered = match answered {
-            Ok(Err(refusal)) => {
-                // Refused before anything ran: a document error (HTTP 400).
-                state.executed.store(false, std::sync::atomic::Ordering::Relaxed);
-                return Response::from_errors(vec![refusal.into_error()]);
-            }
-            Ok(Ok(answer)) => Ok(answer),
-            Err(e) => Err(e),
-        };
         match answered {
             Ok(mut answer) => {
                 answer.statements = state.store.statements().saturating_sub(before);
@@ -265,7 +244,12 @@ impl Extension for PlanExtensionImpl {
                 }
                 Response::new(Value::Null)
             }
-            Err(StoreError::Busy(message)) => {
+            Err(GatewayError::Limit(refusal)) => {
+                // Refused before anything ran: a document error (HTTP 400).
+                state.executed.store(false, std::sync::atomic::Ordering::Relaxed);
+                Response::from_errors(vec![refusal.into_error()])
+            }
+            Err(GatewayError::Store(StoreError::Busy(message))) => {
                 tracing::warn!(%message, "request refused: the database is busy");
                 state.busy.store(true, std::sync::atomic::Ordering::Relaxed);
                 let mut error = async_graphql::ServerError::new(message, None);
@@ -303,45 +287,13 @@ fn operation_selection<'a>(
     operation_definition(document, name).map(|op| (op.ty, &op.selection_set.node))
 }
 
-/// The `extensions.code` of a request the database was too busy to take (HTTP 503 with
-/// `Retry-After`): nothing was written, and the same request may be sent again.
-pub const BUSY: &str = "BUSY";
-
-pub(crate) fn field_error(
-    field: &Positioned<async_graphql::parser::types::Field>,
-    path: &str,
-    error: StoreError,
-) -> FieldError {
-    let (message, code, argument) = match error {
-        StoreError::Invalid { argument, message } if argument.is_empty() => {
-            (message, "VALIDATION_FAILED", None)
-        }
-        StoreError::Invalid { argument, message } => {
-            (format!("{{'{argument}': ['{message}']}}"), "VALIDATION_FAILED", Some(argument))
-        }
-        other => {
-            tracing::error!(error = %other, "field failed");
-            ("internal error".to_owned(), "INTERNAL", None)
-        }
-    };
-    FieldError {
-        message,
-        path: path.to_owned(),
-        line: field.pos.line,
-        column: field.pos.column,
-        code,
-        argument,
-        details: serde_json::Map::new(),
-    }
-}
-
 /// Answers a query operation: each root field lowered to a request tree, checked against the
 /// limits as a whole, then planned and read. A refused document reads nothing.
 async fn answer(
     lowerer: &Lowerer<'_>,
     store: &Store,
     selection: &SelectionSet,
-) -> Result<Result<Answer, Refusal>, StoreError> {
+) -> Result<Answer, GatewayError> {
     enum Lowered {
         Typename,
         Null,
@@ -371,7 +323,7 @@ async fn answer(
         lowered.push(item);
     }
     if let Some(refusal) = lowerer.refusal() {
-        return Ok(Err(refusal));
+        return Err(GatewayError::Limit(refusal));
     }
     let catalogue = &lowerer.served.catalogue;
     let cost = lowered
@@ -387,7 +339,7 @@ async fn answer(
         })
         .fold(0u64, u64::saturating_add);
     if cost > lowerer.limits.cost {
-        return Ok(Err(crate::limits::too_costly(cost, lowerer.limits.cost)));
+        return Err(GatewayError::Limit(crate::limits::too_costly(cost, lowerer.limits.cost)));
     }
     let mut roots = Vec::with_capacity(lowered.len());
     let mut errors = Vec::new();
@@ -427,11 +379,11 @@ async fn answer(
                 roots.push(RootAnswer { key, body });
             }
             Err(e @ StoreError::Invalid { .. }) => {
-                errors.push(field_error(root.field(), &key, e));
+                errors.push(FieldError::located(e.into(), Stage::Read, &key, root.field(), None));
                 roots.push(RootAnswer { key, body: RootBody::Null });
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
-    Ok(Ok(Answer { roots, errors, statements: 0, cost: Some((cost, lowerer.limits.cost)) }))
+    Ok(Answer { roots, errors, statements: 0, cost: Some((cost, lowerer.limits.cost)) })
 }

@@ -286,7 +286,7 @@ struct GraphqlBody {
 
 /// HTTP 503 with `Retry-After`: the database did not take the request in time.
 fn busy(message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": crate::execute::BUSY, "retryable": true } }] });
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": crate::error::BUSY, "retryable": true } }] });
     let mut out = (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
     out.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
     out

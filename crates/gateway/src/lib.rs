@@ -1,13 +1,16 @@
 //! The HTTP and GraphQL face of Ferrobot.
 //!
-//! Reading order: [`schema`] (the dynamic schema generated from the catalogue), [`plan`] (the
-//! executor that answers queries from batched SQL and streams JSON), [`http`] (routes, error
-//! mapping, the Nautobot-compatible endpoints), [`auth`] (tokens, JWT, passwords).
+//! Reading order: [`schema`] (the dynamic schema generated from the catalogue, each field
+//! annotated with what it is), [`execute`] (takes over validated operations), `ir` (a selection
+//! lowered to a request tree), [`limits`] (depth, aliases, cost), [`render`] (the answer written
+//! straight from the rows), [`mutate`], [`error`] (the one error type and its codes), [`http`]
+//! (routes, error mapping, the Nautobot-compatible endpoints), [`auth`] (tokens, JWT, passwords).
 //!
 //! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
 
 pub mod auth;
 mod cursor;
+pub mod error;
 pub mod execute;
 pub mod http;
 mod ir;
@@ -81,8 +84,8 @@ pub struct AppState {
 
 impl AppState {
     /// Loads the custom fields and builds the first schema.
-    pub async fn new(store: Store, config: Config) -> Result<AppState, String> {
-        let custom = store.custom_fields().await.map_err(|e| e.to_string())?;
+    pub async fn new(store: Store, config: Config) -> Result<AppState, error::GatewayError> {
+        let custom = store.custom_fields().await?;
         let served = schema::build(store.catalogue().clone(), custom)?;
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
         Ok(AppState {
@@ -113,8 +116,8 @@ impl AppState {
     }
 
     /// Rebuilds the schema when the custom fields changed; returns whether it did.
-    pub async fn refresh(&self) -> Result<bool, String> {
-        let custom = self.store.custom_fields().await.map_err(|e| e.to_string())?;
+    pub async fn refresh(&self) -> Result<bool, error::GatewayError> {
+        let custom = self.store.custom_fields().await?;
         let current = self.served();
         if current.custom_fields == custom {
             return Ok(false);

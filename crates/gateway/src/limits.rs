@@ -35,12 +35,12 @@ impl Default for Limits {
 
 /// A request refused by a limit: HTTP 400, before any SQL.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Refusal {
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
     /// The figures: what the request asked for, and the limit.
-    pub(crate) asked: u64,
-    pub(crate) limit: u64,
+    pub asked: u64,
+    pub limit: u64,
 }
 
 impl Refusal {

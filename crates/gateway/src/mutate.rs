@@ -6,22 +6,20 @@
 //! whole document is rolled back: every root field is `null` and one error names the field,
 //! the operation's index in a list, and each failing field of the object.
 
-use std::collections::HashMap;
-
 use async_graphql::parser::types::SelectionSet;
 use ferrobot_domain::catalogue::{Lookup, ModelId};
 use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg};
 use ferrobot_domain::request::{Select, SelectedKind};
-use ferrobot_domain::DomainError;
 use ferrobot_persistence::query::Plan;
 use ferrobot_persistence::write::{Outcome, WriteOptions, Writer};
 use ferrobot_persistence::StoreError;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
-use crate::execute::{field_error, Answer, FieldError, RequestState, RootAnswer, RootBody};
+use crate::error::{FieldError, GatewayError, Stage};
+use crate::execute::{Answer, RequestState, RootAnswer, RootBody};
 use crate::ir::{Collected, FieldRef, Lowerer};
-use crate::limits::{level_cost, Refusal};
+use crate::limits::level_cost;
 use crate::mutation_schema::{MutationField, Operation};
 
 /// What one root field wrote, to be rendered once the transaction has committed.
@@ -44,7 +42,7 @@ pub(crate) async fn mutate<'d>(
     planner: &Lowerer<'d>,
     state: &RequestState,
     selection: &'d SelectionSet,
-) -> Result<Result<Answer, Refusal>, StoreError> {
+) -> Result<Answer, GatewayError> {
     let fields = planner.collect(selection, "Mutation");
     // The selections of the objects written are lowered first: a document past the depth or
     // alias limit writes nothing.
@@ -63,18 +61,20 @@ pub(crate) async fn mutate<'d>(
         selects.push(select);
     }
     if let Some(refusal) = planner.refusal() {
-        return Ok(Err(refusal));
+        return Err(GatewayError::Limit(refusal));
     }
     if !state.may_write {
         let first = fields.first().ok_or(StoreError::Internal("no field".into()))?;
-        let error = located_error(
-            first.key.clone(),
+        let error = FieldError::located(
+            GatewayError::Forbidden(
+                "This token does not allow writes (write_enabled is false).".into(),
+            ),
+            Stage::Write,
+            &first.key,
             first.field(),
-            "FORBIDDEN",
-            "This token does not allow writes (write_enabled is false).".into(),
-            Map::new(),
+            None,
         );
-        return Ok(Ok(failed(&fields, error)));
+        return Ok(failed(&fields, error));
     }
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
     options.request_id = state.request_id;
@@ -105,7 +105,7 @@ pub(crate) async fn mutate<'d>(
                 Some(at) => {
                     failure = Some(Failure { key: at.key.clone(), field: at.field(), index, error })
                 }
-                None => return Err(error),
+                None => return Err(error.into()),
             }
         }
     }
@@ -114,12 +114,19 @@ pub(crate) async fn mutate<'d>(
         match &failure.error {
             StoreError::Internal(message) => {
                 tracing::error!(%message, "mutation failed");
-                return Err(failure.error);
+                return Err(failure.error.into());
             }
-            StoreError::Busy(_) => return Err(failure.error),
+            StoreError::Busy(_) => return Err(failure.error.into()),
             _ => {}
         }
-        return Ok(Ok(failed(&fields, write_error(failure))));
+        let error = FieldError::located(
+            failure.error.into(),
+            Stage::Write,
+            &failure.key,
+            failure.field,
+            failure.index,
+        );
+        return Ok(failed(&fields, error));
     }
     let committed = writer.commit().await?;
     tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
@@ -148,10 +155,16 @@ pub(crate) async fn mutate<'d>(
                 match read {
                     Ok(body) => body,
                     Err(e @ StoreError::Invalid { .. }) => {
-                        errors.push(field_error(collected.field(), key, e));
+                        errors.push(FieldError::located(
+                            e.into(),
+                            Stage::Read,
+                            key,
+                            collected.field(),
+                            None,
+                        ));
                         RootBody::Null
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             Written::Deleted(outcomes) => {
@@ -190,7 +203,7 @@ pub(crate) async fn mutate<'d>(
         };
         roots.push(RootAnswer { key: key.clone(), body });
     }
-    Ok(Ok(Answer { roots, errors, statements: 0, cost: Some((cost, planner.limits.cost)) }))
+    Ok(Answer { roots, errors, statements: 0, cost: Some((cost, planner.limits.cost)) })
 }
 
 /// An argument as the write path's JSON (enums as their item names, ids as strings).
@@ -390,84 +403,9 @@ fn select(planner: &Lowerer<'_>, collected: &Collected<'_>, type_name: &str, val
     Json::Object(out)
 }
 
-/// A write error as GraphQL answers it: a stable code, the failing fields, the operation.
-fn write_error(failure: Failure) -> FieldError {
-    let mut details = Map::new();
-    if let Some(index) = failure.index {
-        details.insert("index".into(), json!(index));
-    }
-    let (code, message) = match failure.error {
-        StoreError::Domain(DomainError::Validation(errors)) => {
-            let mut by_field: HashMap<String, Vec<String>> = HashMap::new();
-            let mut order = Vec::new();
-            for e in errors {
-                if !by_field.contains_key(&e.field) {
-                    order.push(e.field.clone());
-                }
-                by_field.entry(e.field).or_default().push(e.message);
-            }
-            let text = order
-                .iter()
-                .map(|f| {
-                    let messages = by_field[f].iter().map(|m| python_repr(m)).collect::<Vec<_>>();
-                    format!("'{f}': [{}]", messages.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let fields: Map<String, Json> =
-                order.iter().map(|f| (f.clone(), json!(by_field[f]))).collect();
-            details.insert("fields".into(), Json::Object(fields));
-            ("VALIDATION_FAILED", format!("{{{text}}}"))
-        }
-        StoreError::Invalid { argument, message } => {
-            details.insert("fields".into(), json!({ argument.clone(): [message.clone()] }));
-            ("VALIDATION_FAILED", format!("{{'{argument}': ['{message}']}}"))
-        }
-        StoreError::Conflict { fields, message, .. } => {
-            details.insert("fields".into(), json!(fields));
-            ("CONFLICT", message)
-        }
-        e @ StoreError::NotFound { .. } => ("NOT_FOUND", e.to_string()),
-        StoreError::Protected { message, objects } => {
-            details.insert("objects".into(), json!(objects));
-            ("PROTECTED", message)
-        }
-        other => ("INTERNAL", other.to_string()),
-    };
-    located_error(failure.key, failure.field, code, message, details)
-}
-
-fn located_error(
-    path: String,
-    field: &FieldRef,
-    code: &'static str,
-    message: String,
-    details: Map<String, Json>,
-) -> FieldError {
-    FieldError {
-        message,
-        path,
-        line: field.pos.line,
-        column: field.pos.column,
-        code,
-        argument: None,
-        details,
-    }
-}
-
 /// The answer of a mutation that wrote nothing: every root field null, one error.
 fn failed(fields: &[Collected<'_>], error: FieldError) -> Answer {
     let roots =
         fields.iter().map(|c| RootAnswer { key: c.key.clone(), body: RootBody::Null }).collect();
     Answer { roots, errors: vec![error], statements: 0, cost: None }
-}
-
-/// A string as Python prints it in a dict (Django's error dicts, which Nautobot's clients see):
-/// single quotes, or double quotes when the text holds a single quote.
-fn python_repr(text: &str) -> String {
-    if text.contains('\'') && !text.contains('"') {
-        format!("\"{text}\"")
-    } else {
-        format!("'{}'", text.replace('\'', "\\'"))
-    }
 }

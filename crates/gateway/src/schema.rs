@@ -2,7 +2,7 @@
 //!
 //! async-graphql's dynamic schema gives us parsing, validation with spec-exact errors,
 //! introspection and the SDL. Query operations are not executed by it: the plan executor
-//! ([`crate::plan`]) takes them over after validation, so these field resolvers only ever run
+//! ([`crate::execute`]) takes them over after validation, so these field resolvers only ever run
 //! for introspection-adjacent cases and answer with an error.
 
 use std::collections::HashMap;
@@ -173,7 +173,10 @@ fn filter_type(filter: &Filter, lookup: Lookup) -> TypeRef {
 }
 
 /// Builds the schema for a catalogue and a set of custom fields.
-pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Result<Served, String> {
+pub fn build(
+    catalogue: Arc<Catalogue>,
+    custom_fields: Vec<CustomField>,
+) -> Result<Served, crate::error::GatewayError> {
     let mut query = Object::new("Query");
     let mut builder: Option<SchemaBuilder> = None;
     let mut objects = Vec::new();
@@ -408,7 +411,11 @@ pub fn build(catalogue: Arc<Catalogue>, custom_fields: Vec<CustomField>) -> Resu
         .extension(PlanExtension)
         .limit_recursive_depth(PARSER_RECURSION);
     builder.replace(schema);
-    let schema = builder.take().ok_or("no schema")?.finish().map_err(|e| e.to_string())?;
+    let schema = builder
+        .take()
+        .ok_or_else(|| crate::error::GatewayError::Schema("no schema".into()))?
+        .finish()
+        .map_err(|e| crate::error::GatewayError::Schema(e.to_string()))?;
     Ok(Served { schema, catalogue, custom_fields, types, roots, fields, mutations })
 }
 

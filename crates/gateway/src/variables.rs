@@ -12,6 +12,8 @@ use async_graphql::parser::types::{
 };
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
 use async_graphql::{Name, Variables};
+
+use crate::error::GatewayError;
 use async_graphql_value::{ConstValue as Value, Value as DocValue};
 
 /// The first variable of `operation` whose value does not fit its definition, as a message.
@@ -19,29 +21,29 @@ pub(crate) fn check(
     registry: &Registry,
     operation: &OperationDefinition,
     variables: &Variables,
-) -> Result<(), String> {
+) -> Result<(), GatewayError> {
     for definition in &operation.variable_definitions {
         let definition = &definition.node;
         let name = definition.name.node.as_str();
         let ty = &definition.var_type.node;
         match variables.get(&Name::new(name)) {
             None if definition.default_value.is_none() && !ty.nullable => {
-                return Err(format!(
+                return Err(GatewayError::Document(format!(
                     "Variable '${name}' of required type '{ty}' was not provided."
-                ));
+                )));
             }
             None => {}
             Some(Value::Null) if !ty.nullable => {
-                return Err(format!(
+                return Err(GatewayError::Document(format!(
                     "Variable '${name}' of non-null type '{ty}' must not be null."
-                ));
+                )));
             }
             Some(value) => {
-                if let Err(problem) = fits(registry, &ty.to_string(), value, name) {
-                    return Err(format!(
+                if let Err(Misfit(problem)) = fits(registry, &ty.to_string(), value, name) {
+                    return Err(GatewayError::Document(format!(
                         "Variable '${name}' got invalid value {}{problem}",
                         repr(value)
-                    ));
+                    )));
                 }
             }
         }
@@ -57,7 +59,7 @@ pub(crate) fn check_positions(
     document: &ExecutableDocument,
     operation: &OperationDefinition,
     root: &str,
-) -> Result<(), String> {
+) -> Result<(), GatewayError> {
     let definitions: HashMap<&str, &VariableDefinition> = operation
         .variable_definitions
         .iter()
@@ -76,7 +78,7 @@ struct Positions<'a> {
 }
 
 impl<'a> Positions<'a> {
-    fn selection_set(&mut self, set: &'a SelectionSet, parent: &str) -> Result<(), String> {
+    fn selection_set(&mut self, set: &'a SelectionSet, parent: &str) -> Result<(), GatewayError> {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
@@ -116,7 +118,7 @@ impl<'a> Positions<'a> {
     }
 
     /// Checks the variables inside an argument value against the type of their position.
-    fn value(&self, value: &DocValue, location: &str) -> Result<(), String> {
+    fn value(&self, value: &DocValue, location: &str) -> Result<(), GatewayError> {
         match value {
             DocValue::Variable(name) => {
                 let Some(definition) = self.definitions.get(name.as_str()) else { return Ok(()) };
@@ -131,9 +133,9 @@ impl<'a> Positions<'a> {
                     _ => compatible(location, &variable),
                 };
                 if !fits {
-                    return Err(format!(
+                    return Err(GatewayError::Document(format!(
                         "Variable '${name}' of type '{variable}' used in position expecting type '{location}'."
-                    ));
+                    )));
                 }
                 Ok(())
             }
@@ -195,14 +197,18 @@ pub(crate) fn apply_defaults(operation: &OperationDefinition, variables: &mut Va
     }
 }
 
+/// Where a value does not fit its type, and what was expected: the tail of graphql-core's
+/// message (` at 'in.name'; Expected type 'String'.`).
+struct Misfit(String);
+
 /// Whether `value` may stand for type `ty` (with input coercion: a single value for a list).
-/// `Err` is the rest of the message: where in the value, and what was expected.
-fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), String> {
+/// `Err` says where in the value, and what was expected.
+fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), Misfit> {
     match MetaTypeName::create(ty) {
         MetaTypeName::NonNull(inner) => match value {
-            Value::Null => {
-                Err(format!(" at '{path}'; Expected non-nullable type '{ty}' not to be null."))
-            }
+            Value::Null => Err(Misfit(format!(
+                " at '{path}'; Expected non-nullable type '{ty}' not to be null."
+            ))),
             _ => fits(registry, inner, value, path),
         },
         MetaTypeName::List(inner) => match value {
@@ -216,7 +222,7 @@ fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), 
             if matches!(value, Value::Null) {
                 return Ok(());
             }
-            let wrong = || Err(format!(" at '{path}'; Expected type '{name}'."));
+            let wrong = || Err(Misfit(format!(" at '{path}'; Expected type '{name}'.")));
             match (name, value) {
                 ("Int", Value::Number(n))
                     if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) =>
@@ -250,9 +256,9 @@ fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), 
                         let Value::Object(object) = value else { return wrong() };
                         for key in object.keys() {
                             if !input_fields.contains_key(key.as_str()) {
-                                return Err(format!(
+                                return Err(Misfit(format!(
                                     " at '{path}'; Field '{key}' is not defined by type '{name}'."
-                                ));
+                                )));
                             }
                         }
                         for (field, meta) in input_fields {
@@ -260,10 +266,10 @@ fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), 
                             match object.get(field.as_str()) {
                                 Some(v) => fits(registry, &meta.ty, v, &inner)?,
                                 None if meta.ty.ends_with('!') && meta.default_value.is_none() => {
-                                    return Err(format!(
+                                    return Err(Misfit(format!(
                                         " at '{path}'; Field '{field}' of required type '{}' was not provided.",
                                         meta.ty
-                                    ));
+                                    )));
                                 }
                                 None => {}
                             }
@@ -327,6 +333,7 @@ mod tests {
             panic!("one operation")
         };
         check(served.schema.registry(), &operation.node, &Variables::from_json(variables))
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -1,10 +1,10 @@
-//! Reads: the batched load of one level of a nested selection, with its filters compiled to SQL
-//! by [`filter`].
+//! Reads: a request tree planned ([`Plan`]) and executed level by level ([`Store::execute`]),
+//! one statement a level, with filters compiled to SQL by `filter`.
 //!
-//! A nested query is read level by level, one statement per level. A child level names its
-//! parents either by the parents' keys (when there are few) or by the parent level's own
-//! `SELECT` as a subquery (when there are many): handing hundreds of thousands of ids to one
-//! `IN (…)` costs several times more than letting the database join down from the root filter.
+//! A nested query is read level by level. A child level names its parents either by the
+//! parents' keys (when there are few) or by the parent level's own `SELECT` as a subquery (when
+//! there are many): handing hundreds of thousands of ids to one `IN (…)` costs several times
+//! more than letting the database join down from the root filter.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{CustomFieldKind, FieldKind, IntSize};
@@ -48,28 +48,8 @@ pub enum ColType {
     Bytes,
 }
 
-/// One decoded value of a row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Text(Box<str>),
-    Uuid(Uuid),
-    Bytes(Box<[u8]>),
-    Json(Box<serde_json::Value>),
-    DateTime(DateTime<Utc>),
-    Date(NaiveDate),
-}
-
-impl Cell {
-    pub fn as_uuid(&self) -> Option<Uuid> {
-        match self {
-            Cell::Uuid(u) => Some(*u),
-            _ => None,
-        }
-    }
-}
+/// One decoded value of a row: the domain's one value type.
+pub use ferrobot_domain::value::Datum as Cell;
 
 pub fn col_type(kind: &FieldKind) -> ColType {
     match kind {

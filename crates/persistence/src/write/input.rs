@@ -209,17 +209,35 @@ pub(super) fn derived_value(value: hooks::Derived) -> Value {
     }
 }
 
-pub(super) fn scalar_value(field: &Field, scalar: Scalar) -> Value {
+pub(super) fn scalar_value(field: &Field, scalar: Datum) -> Value {
     match scalar {
-        Scalar::Null => null_of(&field.kind),
-        Scalar::Text(s) => Value::String(Some(Box::new(s))),
-        Scalar::Int(i) => Value::BigInt(Some(i)),
-        Scalar::Bool(b) => Value::Bool(Some(b)),
-        Scalar::DateTime(d) => Value::ChronoDateTimeUtc(Some(Box::new(d))),
-        Scalar::Date(d) => Value::ChronoDate(Some(Box::new(d))),
-        Scalar::Json(j) => Value::Json(Some(Box::new(j))),
-        Scalar::Bytes(b) => Value::Bytes(Some(Box::new(b))),
-        Scalar::Uuid(u) => uuid_value(u),
+        Datum::Null => null_of(&field.kind),
+        Datum::Text(s) => Value::String(Some(Box::new(s.into()))),
+        Datum::Int(i) => Value::BigInt(Some(i)),
+        Datum::Bool(b) => Value::Bool(Some(b)),
+        Datum::DateTime(d) => Value::ChronoDateTimeUtc(Some(Box::new(d))),
+        Datum::Date(d) => Value::ChronoDate(Some(Box::new(d))),
+        Datum::Json(j) => Value::Json(Some(j)),
+        Datum::Bytes(b) => Value::Bytes(Some(Box::new(b.into()))),
+        Datum::Uuid(u) => uuid_value(u),
+    }
+}
+
+/// A value on its way to the database, as the domain's value: what uniqueness compares.
+pub(super) fn datum_of(value: &Value) -> Datum {
+    match value {
+        Value::Bool(Some(b)) => Datum::Bool(*b),
+        Value::TinyInt(Some(i)) => Datum::Int(i64::from(*i)),
+        Value::SmallInt(Some(i)) => Datum::Int(i64::from(*i)),
+        Value::Int(Some(i)) => Datum::Int(i64::from(*i)),
+        Value::BigInt(Some(i)) => Datum::Int(*i),
+        Value::String(Some(s)) => Datum::text(s.as_str()),
+        Value::Uuid(Some(u)) => Datum::Uuid(**u),
+        Value::Bytes(Some(b)) => Datum::Bytes(b.as_slice().into()),
+        Value::Json(Some(j)) => Datum::Json(j.clone()),
+        Value::ChronoDateTimeUtc(Some(d)) => Datum::DateTime(**d),
+        Value::ChronoDate(Some(d)) => Datum::Date(**d),
+        _ => Datum::Null,
     }
 }
 

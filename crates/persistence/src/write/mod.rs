@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ferrobot_domain::catalogue::{FieldKind, Model, ModelId, OnDelete, CHANGE_LOG};
-use ferrobot_domain::validate::{self, Scalar};
+use ferrobot_domain::validate;
+use ferrobot_domain::value::Datum;
 use ferrobot_domain::value::{ip_from_bytes, naturalize};
 use ferrobot_domain::{hooks, ipam, Catalogue, CustomField, DomainError, Field, ValidationError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
@@ -185,7 +186,7 @@ struct Suspects {
 type UniqueSlot = (ModelId, usize);
 
 /// The values one object holds in a unique constraint's columns.
-type UniqueKey = Vec<String>;
+type UniqueKey = Vec<Datum>;
 
 /// One write transaction.
 pub struct Writer<'s> {

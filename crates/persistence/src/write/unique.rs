@@ -29,7 +29,7 @@ impl<'s> Writer<'s> {
             for &f in &fields {
                 let column = model.fields[f].column.clone().unwrap_or_default();
                 match values.get(&column) {
-                    Some(v) if !is_null(v) => key.push(format!("{v:?}")),
+                    Some(v) if !is_null(v) => key.push(datum_of(v)),
                     _ => {
                         key.clear();
                         break;
@@ -105,15 +105,9 @@ impl<'s> Writer<'s> {
             if values.get(last).is_none_or(is_null) {
                 continue;
             }
-            let key: Vec<String> = columns
+            let key: Vec<Datum> = columns
                 .iter()
-                .map(|c| {
-                    values
-                        .get(c)
-                        .filter(|v| !is_null(v))
-                        .map(|v| format!("{v:?}"))
-                        .unwrap_or_default()
-                })
+                .map(|c| values.get(c).filter(|v| !is_null(v)).map_or(Datum::Null, datum_of))
                 .collect();
             let fields: Vec<usize> =
                 set.iter().filter_map(|f| model.field(f).map(|(i, _)| i)).collect();
