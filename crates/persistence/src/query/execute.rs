@@ -201,46 +201,19 @@ impl Store {
                 _ => scope.keys_of(column),
             }
         };
-        let target_table = self.catalogue().model(rel.target).table.clone();
-        match &rel.shape {
+        // Forward relations and through tables walk the parent keys or probe the parent,
+        // whichever is fewer rows; reverse relations always walk the parent keys (their child
+        // table is the bigger).
+        let keys = match &rel.shape {
             RelationShape::Forward { column, .. } => {
-                Link::Forward(keys_from(column, Some(&target_table)))
+                keys_from(column, Some(&self.catalogue().model(rel.target).table))
             }
-            RelationShape::Reverse { column, content_type, .. } => Link::Reverse {
-                column: column.clone(),
-                content_type: content_type.clone(),
-                keys: keys_from("id", None),
-            },
-            RelationShape::Peer {
-                table,
-                endpoint_column,
-                target_column,
-                group_column,
-                side_column,
-            } => Link::Peer {
-                table: table.clone(),
-                endpoint_column: endpoint_column.clone(),
-                target_column: target_column.clone(),
-                group_column: group_column.clone(),
-                side_column: side_column.clone(),
-                keys: keys_from("id", Some(table)),
-            },
-            RelationShape::Through {
-                table,
-                source_column,
-                target_column,
-                content_type,
-                conditions,
-                ..
-            } => Link::Through {
-                table: table.clone(),
-                source_column: source_column.clone(),
-                target_column: target_column.clone(),
-                content_type: content_type.clone(),
-                conditions: conditions.clone(),
-                keys: keys_from("id", Some(table)),
-            },
-        }
+            RelationShape::Reverse { .. } => keys_from("id", None),
+            RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => {
+                keys_from("id", Some(table))
+            }
+        };
+        Link::Child { shape: rel.shape.clone(), keys }
     }
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{uuid_constant, uuid_value, ColType, Rows, BOUND_KEYS};
 use crate::store::{Backend, Store};
 use crate::StoreResult;
-use ferrobot_domain::catalogue::ModelId;
+use ferrobot_domain::catalogue::{ModelId, RelationShape};
 
 /// A set of parent keys: the parents' key values, or a statement that selects them.
 #[derive(Debug, Clone)]
@@ -64,35 +64,9 @@ pub enum Link {
         /// A cursor page instead of `limit`/`offset`.
         keyset: Option<RootKeyset>,
     },
-    /// The parent's foreign-key values name the rows (`device.location`).
-    Forward(Keys),
-    /// The rows' `column` holds the parent's id (`device.interfaces`).
-    Reverse {
-        column: String,
-        /// (column, label) for generic references: the rows must name this content type.
-        content_type: Option<(String, String)>,
-        keys: Keys,
-    },
-    /// A through table pairs parent ids with row ids (`interface.ip_addresses`, `tags`).
-    Through {
-        table: String,
-        source_column: String,
-        target_column: String,
-        content_type: Option<String>,
-        /// (column, value) pairs the through rows must hold.
-        conditions: Vec<(String, String)>,
-        keys: Keys,
-    },
-    /// The other end of a pairing: rows of `table` paired with the parent's row by
-    /// `group_column`, on another `side_column` (a cable's far termination).
-    Peer {
-        table: String,
-        endpoint_column: String,
-        target_column: String,
-        group_column: String,
-        side_column: String,
-        keys: Keys,
-    },
+    /// A child level: the relation's shape (the parent's foreign key, the rows' reference to
+    /// the parent, a through table, a pairing) and the parents it serves.
+    Child { shape: RelationShape, keys: Keys },
 }
 
 /// A cursor page of a root level: `first` rows after a position given as the page-ordering
@@ -274,7 +248,7 @@ impl Store {
                 scope_condition = condition;
                 select.cond_where(scope_condition.clone());
             }
-            Link::Forward(keys) => {
+            Link::Child { shape: RelationShape::Forward { .. }, keys } => {
                 select.from_as(Alias::new(&model.table), t.clone());
                 select.expr(qualified("id"));
                 types.push(ColType::Uuid);
@@ -283,7 +257,7 @@ impl Store {
                     .add(spec.condition.clone());
                 select.cond_where(scope_condition.clone());
             }
-            Link::Reverse { column, content_type, keys } => {
+            Link::Child { shape: RelationShape::Reverse { column, content_type, .. }, keys } => {
                 select.from_as(Alias::new(&model.table), t.clone());
                 select.expr(qualified(column));
                 types.push(ColType::Uuid);
@@ -299,12 +273,16 @@ impl Store {
                     select.order_by((t.clone(), Alias::new(column)), Order::Asc);
                 }
             }
-            Link::Through {
-                table,
-                source_column,
-                target_column,
-                content_type,
-                conditions,
+            Link::Child {
+                shape:
+                    RelationShape::Through {
+                        table,
+                        source_column,
+                        target_column,
+                        content_type,
+                        conditions,
+                        ..
+                    },
                 keys,
             } => {
                 // The through table is aliased by depth too: `th<depth>`.
@@ -343,12 +321,15 @@ impl Store {
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
             }
-            Link::Peer {
-                table,
-                endpoint_column,
-                target_column,
-                group_column,
-                side_column,
+            Link::Child {
+                shape:
+                    RelationShape::Peer {
+                        table,
+                        endpoint_column,
+                        target_column,
+                        group_column,
+                        side_column,
+                    },
                 keys,
             } => {
                 let near = Alias::new(format!("pa{}", spec.depth));
@@ -385,7 +366,7 @@ impl Store {
             select.expr(qualified(name));
             types.push(*ty);
         }
-        if !matches!(spec.link, Link::Forward(_)) {
+        if !matches!(spec.link, Link::Child { shape: RelationShape::Forward { .. }, .. }) {
             order_by(&mut select, &t, &order);
         }
         if let Some(l) = limit {
@@ -401,10 +382,7 @@ impl Store {
         let whole = spec.condition.is_empty()
             && match &spec.link {
                 Link::Root { .. } => true,
-                Link::Forward(keys)
-                | Link::Reverse { keys, .. }
-                | Link::Through { keys, .. }
-                | Link::Peer { keys, .. } => matches!(keys, Keys::All),
+                Link::Child { keys, .. } => matches!(keys, Keys::All),
             };
         let scope = Scope {
             table: model.table.clone(),
