@@ -2,3 +2,4 @@
 
 mod generic;
 mod graphql;
+mod planner;
