@@ -32,26 +32,12 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/write/change_log.rs", "request_id"),
     ("persistence/src/schema.rs", "users.user"),
     ("persistence/src/schema.rs", "users.token"),
+    // A user reference left out defaults to the user who writes.
+    ("persistence/src/write/behaviour.rs", "users.user"),
     // Custom field definitions are read at run time as part of the catalogue.
     ("persistence/src/query.rs", "extras_customfield"),
     ("persistence/src/write/input.rs", "extras_customfield"),
     ("persistence/src/write/operations.rs", "extras.customfield"),
-    // Tags: a through table the catalogue loader adds to every model with the feature.
-    ("persistence/src/schema.rs", "extras_taggeditem"),
-    ("persistence/src/import.rs", "extras_taggeditem"),
-    ("persistence/src/write/cascade.rs", "extras_taggeditem"),
-    ("persistence/src/write/cascade.rs", "extras.tag"),
-    ("persistence/src/write/refs.rs", "extras_taggeditem"),
-    ("persistence/src/write/refs.rs", "extras.tag"),
-    ("gateway/src/mutation_schema.rs", "extras.tag"),
-    // IPAM parenting and usage: to move into the domain's own module.
-    ("persistence/src/query/usage.rs", "ipam.prefix"),
-    ("persistence/src/query/usage.rs", "ipam.ipaddress"),
-    ("persistence/src/write/behaviour.rs", "ipam.namespace"),
-    ("persistence/src/write/behaviour.rs", "ipam_prefix"),
-    ("persistence/src/write/behaviour.rs", "prefix_length"),
-    ("persistence/src/write/behaviour.rs", "users.user"),
-    ("gateway/src/mutation_schema.rs", "ipam.namespace"),
     // Rack elevations and cable paths: to move into the domain's own modules.
     ("persistence/src/query/usage.rs", "dcim.device"),
     ("persistence/src/query/usage.rs", "dcim.devicetype"),

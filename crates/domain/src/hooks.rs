@@ -43,6 +43,11 @@ pub struct ParentRule {
     pub address: &'static str,
     /// The field holding its length (prefix length or mask length).
     pub length: &'static str,
+    /// The field holding the IP version: parents and children share it.
+    pub version: &'static str,
+    /// The field holding the last address of the range, when the row is a range that can contain
+    /// others (a prefix's broadcast address); rows without one adopt nothing.
+    pub end: Option<&'static str>,
     /// Whether the parent must be strictly shorter (prefixes) or may be as long (addresses).
     pub strict: bool,
     /// Where the namespace comes from: a field of the row, or an input key naming one.
@@ -53,9 +58,11 @@ pub struct ParentRule {
 
 pub enum NamespaceSource {
     Field(&'static str),
-    /// An input key (a reference to an `ipam.namespace`), with the name used when it is absent.
+    /// An input key naming an object of `model` (the namespace), with the name used when it is
+    /// absent.
     Input {
         key: &'static str,
+        model: &'static str,
         default: &'static str,
     },
 }
@@ -181,6 +188,8 @@ fn parent(label: &str) -> Option<&'static ParentRule> {
         field: "parent",
         address: "network",
         length: "prefix_length",
+        version: "ip_version",
+        end: Some("broadcast"),
         strict: true,
         namespace: NamespaceSource::Field("namespace"),
         required: false,
@@ -189,8 +198,14 @@ fn parent(label: &str) -> Option<&'static ParentRule> {
         field: "parent",
         address: "host",
         length: "mask_length",
+        version: "ip_version",
+        end: None,
         strict: false,
-        namespace: NamespaceSource::Input { key: "namespace", default: "Global" },
+        namespace: NamespaceSource::Input {
+            key: "namespace",
+            model: "ipam.namespace",
+            default: "Global",
+        },
         required: true,
     };
     match label {

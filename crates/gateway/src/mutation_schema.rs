@@ -175,8 +175,8 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
         );
     }
     if let Some(rule) = model.behaviour.parent {
-        if let hooks::NamespaceSource::Input { key, default } = rule.namespace {
-            if let Some(ns) = catalogue.by_label("ipam.namespace") {
+        if let hooks::NamespaceSource::Input { key, model: namespace, default } = rule.namespace {
+            if let Some(ns) = catalogue.by_label(namespace) {
                 object =
                     object.field(InputValue::new(key, TypeRef::named(ref_name(ns))).description(
                         format!("Where the parent prefix is looked for ({default} by default)."),
@@ -184,10 +184,10 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
             }
         }
     }
-    if model.features.tags {
-        if let Some(tag) = catalogue.by_label("extras.tag") {
-            object = object.field(InputValue::new("tags", TypeRef::named_nn_list(ref_name(tag))));
-        }
+    for through in catalogue.generic_throughs_of(model) {
+        let target = catalogue.model(through.target);
+        object =
+            object.field(InputValue::new(&through.name, TypeRef::named_nn_list(ref_name(target))));
     }
     if model.features.custom_fields {
         object = object.field(

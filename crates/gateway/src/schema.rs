@@ -13,7 +13,6 @@ use async_graphql::dynamic::{
 };
 use ferrobot_domain::catalogue::{
     CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
-    RelationShape,
 };
 use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::value::{camel_case, enum_item_name};
@@ -315,9 +314,7 @@ pub fn build(
                 object = object.field(unresolved(rel.name.clone(), named(union)));
             } else if !list {
                 object = object.field(unresolved(rel.name.clone(), named(&tg.type_name)));
-            } else if rel.name == "tags"
-                && matches!(rel.shape, RelationShape::Through { content_type: Some(_), .. })
-            {
+            } else if rel.is_generic_through() {
                 object =
                     object.field(unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name)));
             } else {

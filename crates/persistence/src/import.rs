@@ -184,12 +184,15 @@ impl Store {
                     ));
                 }
             }
-            if model.features.tags {
-                links.push((
-                    "tags".into(),
-                    self.pairs("extras_taggeditem", "object_id", "tag_id", Some(&model.label))
-                        .await?,
-                ));
+            for through in catalogue.generic_throughs_of(model) {
+                let content_type = Some((through.type_column.as_str(), model.label.as_str()));
+                let pairs = self.pairs(
+                    &through.table,
+                    &through.object_column,
+                    &through.target_column,
+                    content_type,
+                );
+                links.push((through.name.clone(), pairs.await?));
             }
             let mut list = Vec::with_capacity(rows.len());
             for r in 0..rows.len() {
@@ -214,12 +217,12 @@ impl Store {
         table: &str,
         source: &str,
         target: &str,
-        content_type: Option<&str>,
+        content_type: Option<(&str, &str)>,
     ) -> Result<HashMap<Uuid, Vec<Json>>, StoreError> {
         let mut select = Query::select();
         select.columns([source, target].map(Alias::new)).from(Alias::new(table));
-        if let Some(ct) = content_type {
-            select.and_where(Expr::col(Alias::new("content_type")).eq(ct));
+        if let Some((column, label)) = content_type {
+            select.and_where(Expr::col(Alias::new(column)).eq(label));
         }
         select.order_by(Alias::new(source), Order::Asc).order_by(Alias::new(target), Order::Asc);
         let rows = self.fetch(&select, &[ColType::Uuid, ColType::Uuid]).await?;

@@ -165,17 +165,22 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
         indexes: Vec::new(),
         uniques: Vec::new(),
     });
-    tables.push(TableSpec {
-        name: "extras_taggeditem".into(),
-        columns: vec![
-            ColumnSpec { primary_key: true, ..col("id", ColumnTy::Uuid, false) },
-            col("content_type", ColumnTy::Varchar(100), false),
-            col("object_id", ColumnTy::Uuid, false),
-            col("tag_id", ColumnTy::Uuid, false),
-        ],
-        indexes: vec![vec!["object_id".into()], vec!["tag_id".into()]],
-        uniques: vec![vec!["content_type".into(), "object_id".into(), "tag_id".into()]],
-    });
+    // Generic through tables (tags): (content type, object, target) triples.
+    for through in catalogue.generic_throughs() {
+        let (ty, object, target) =
+            (&through.type_column, &through.object_column, &through.target_column);
+        tables.push(TableSpec {
+            name: through.table.clone(),
+            columns: vec![
+                ColumnSpec { primary_key: true, ..col("id", ColumnTy::Uuid, false) },
+                col(ty, ColumnTy::Varchar(100), false),
+                col(object, ColumnTy::Uuid, false),
+                col(target, ColumnTy::Uuid, false),
+            ],
+            indexes: vec![vec![object.clone()], vec![target.clone()]],
+            uniques: vec![vec![ty.clone(), object.clone(), target.clone()]],
+        });
+    }
     tables
 }
 

@@ -59,6 +59,21 @@ struct RawModel {
     /// served over GraphQL (with `feature`, when given) gets a reverse relation `name` to them.
     #[serde(default)]
     generic_relations: Vec<RawGeneric>,
+    /// Objects of any model with `feature` reach rows of this model through a table of
+    /// (content type, object, this row) triples: every such model gets a list relation `name`.
+    #[serde(default)]
+    generic_through: Vec<RawGenericThrough>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGenericThrough {
+    name: String,
+    feature: String,
+    table: String,
+    type_column: String,
+    object_column: String,
+    target_column: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -286,7 +301,6 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
     }
 
     // Pass 2: relations, forward then reverse, with clash checks.
-    let tag = labels.get("extras.tag").copied();
     for model in models.iter_mut() {
         let mut rels = Vec::new();
         for (idx, f) in model.fields.iter().enumerate() {
@@ -317,25 +331,6 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 }),
                 _ => {}
             }
-        }
-        if model.features.tags {
-            let target = tag.ok_or_else(|| {
-                err("catalogue", &model.label, "has tags but extras.tag is missing")
-            })?;
-            rels.push(Relation {
-                name: "tags".into(),
-                target,
-                shape: RelationShape::Through {
-                    table: "extras_taggeditem".into(),
-                    source_column: "object_id".into(),
-                    target_column: "tag_id".into(),
-                    content_type: Some(model.label.clone()),
-                    conditions: Vec::new(),
-                    single: false,
-                },
-                union: None,
-                alternatives: Vec::new(),
-            });
         }
         model.relations = rels;
     }
@@ -442,6 +437,49 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
     }
 
+    // Generic through tables (tags): declared once on the model the rows lead to.
+    let mut generic_throughs = Vec::new();
+    for (owner, (source, _, label, raw)) in raws.iter().enumerate() {
+        for through in &raw.generic_through {
+            let ctx =
+                |msg: &str| err(source, label, &format!("generic_through {}: {msg}", through.name));
+            let has = Features::by_name(&through.feature).ok_or_else(|| ctx("unknown feature"))?;
+            for model in models.iter_mut().filter(|m| has(&m.features)) {
+                if model.relation(&through.name).is_some() || model.field(&through.name).is_some() {
+                    return Err(err(
+                        "catalogue",
+                        &model.label,
+                        &format!("{} clashes", through.name),
+                    ));
+                }
+                let label = model.label.clone();
+                model.relations.push(Relation {
+                    name: through.name.clone(),
+                    target: owner,
+                    shape: RelationShape::Through {
+                        table: through.table.clone(),
+                        source_column: through.object_column.clone(),
+                        target_column: through.target_column.clone(),
+                        content_type: Some((through.type_column.clone(), label)),
+                        conditions: Vec::new(),
+                        single: false,
+                    },
+                    union: None,
+                    alternatives: Vec::new(),
+                });
+            }
+            generic_throughs.push(GenericThrough {
+                name: through.name.clone(),
+                feature: has,
+                table: through.table.clone(),
+                type_column: through.type_column.clone(),
+                object_column: through.object_column.clone(),
+                target_column: through.target_column.clone(),
+                target: owner,
+            });
+        }
+    }
+
     // Declared links through other models' rows.
     for id in 0..models.len() {
         let (source, _, label, raw) = &raws[id];
@@ -474,7 +512,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         check_behaviour(&models, &labels, id, &behaviour).map_err(|m| err(source, label, &m))?;
         models[id].behaviour = behaviour;
     }
-    Ok(Catalogue::new(models))
+    Ok(Catalogue::new(models, generic_throughs))
 }
 
 /// Every field, model and list a model's behaviour names exists: a hook that names something
@@ -502,9 +540,11 @@ fn check_behaviour(
         input.fills.iter().try_for_each(|f| field(model, f))?;
     }
     if let Some(rule) = behaviour.parent {
-        [rule.field, rule.address, rule.length].iter().try_for_each(|f| field(model, f))?;
-        if let NamespaceSource::Field(name) = rule.namespace {
-            field(model, name)?;
+        let fields = [rule.field, rule.address, rule.length, rule.version];
+        fields.iter().chain(&rule.end).try_for_each(|f| field(model, f))?;
+        match rule.namespace {
+            NamespaceSource::Field(name) => field(model, name)?,
+            NamespaceSource::Input { model: label, .. } => drop(by_label(label)?),
         }
     }
     for adoption in behaviour.adoptions {

@@ -26,6 +26,23 @@ pub const CHANGE_LOG: &str = "extras.objectchange";
 pub struct Catalogue {
     models: Vec<Model>,
     by_label: HashMap<String, ModelId>,
+    generic_throughs: Vec<GenericThrough>,
+}
+
+/// A table of (content type, object, target) rows through which every model with a feature
+/// reaches rows of one model (`tags`: `extras_taggeditem`, to `extras.tag`). Each such model has
+/// a list relation `name` of shape `Through` with its content type.
+#[derive(Debug, Clone)]
+pub struct GenericThrough {
+    pub name: String,
+    /// Whether a model has the feature.
+    pub feature: fn(&Features) -> bool,
+    pub table: String,
+    pub type_column: String,
+    pub object_column: String,
+    pub target_column: String,
+    /// The model the rows lead to.
+    pub target: ModelId,
 }
 
 #[derive(Debug)]
@@ -234,12 +251,13 @@ pub enum RelationShape {
     /// `target.column = self.id`: a list (or one object when the column is unique).
     /// `content_type` (column, label) restricts generic references (`object_changes`).
     Reverse { column: String, unique: bool, content_type: Option<(String, String)> },
-    /// Rows of a through table: a list. `content_type` restricts generic through tables (tags).
+    /// Rows of a through table: a list. `content_type` (column, label) restricts generic through
+    /// tables (tags).
     Through {
         table: String,
         source_column: String,
         target_column: String,
-        content_type: Option<String>,
+        content_type: Option<(String, String)>,
         /// (column, value) pairs the through rows must hold (`dcim.cablepath`: the origin's and
         /// the destination's content types).
         conditions: Vec<(String, String)>,
@@ -519,9 +537,29 @@ impl Catalogue {
         self.by_label.get(label).map(|&id| &self.models[id])
     }
 
-    pub(crate) fn new(models: Vec<Model>) -> Catalogue {
+    pub(crate) fn new(models: Vec<Model>, generic_throughs: Vec<GenericThrough>) -> Catalogue {
         let by_label = models.iter().map(|m| (m.label.clone(), m.id)).collect();
-        Catalogue { models, by_label }
+        Catalogue { models, by_label, generic_throughs }
+    }
+
+    /// The generic through tables (tags).
+    pub fn generic_throughs(&self) -> &[GenericThrough] {
+        &self.generic_throughs
+    }
+
+    /// The generic through tables a model's objects reach rows through.
+    pub fn generic_throughs_of<'a>(
+        &'a self,
+        model: &'a Model,
+    ) -> impl Iterator<Item = &'a GenericThrough> + 'a {
+        self.generic_throughs.iter().filter(move |g| (g.feature)(&model.features))
+    }
+}
+
+impl Relation {
+    /// Whether the relation goes through a generic through table ([`GenericThrough`]: tags).
+    pub fn is_generic_through(&self) -> bool {
+        matches!(self.shape, RelationShape::Through { content_type: Some(_), .. })
     }
 }
 

@@ -159,7 +159,7 @@ impl Store {
                 ids.sort_unstable();
                 ids.dedup();
                 if plan.usage {
-                    level.usage = Some(self.prefix_usage(&ids).await?);
+                    level.usage = Some(self.prefix_usage(plan.model, &ids).await?);
                 }
                 if plan.racks {
                     level.racks = Some(self.rack_contents(&ids).await?);

@@ -503,8 +503,8 @@ impl Store {
                 let mut s = Query::select();
                 s.column(Alias::new(source_column)).from(Alias::new(table));
                 let mut c = Cond::all();
-                if let Some(ct) = content_type {
-                    c = c.add(col("content_type").eq(ct.as_str()));
+                if let Some((ct_column, label)) = content_type {
+                    c = c.add(col(ct_column).eq(label.as_str()));
                 }
                 for (column, value) in conditions {
                     c = c.add(col(column).eq(value.as_str()));

@@ -304,9 +304,9 @@ impl Store {
                     .from_as(Alias::new(table), th.clone());
                 let mut sub_cond =
                     Cond::all().add(keys.condition(self.backend, th_col(source_column)));
-                if let Some(ct) = content_type {
-                    link = link.add(th_col("content_type").eq(ct.as_str()));
-                    sub_cond = sub_cond.add(th_col("content_type").eq(ct.as_str()));
+                if let Some((ct_column, label)) = content_type {
+                    link = link.add(th_col(ct_column).eq(label.as_str()));
+                    sub_cond = sub_cond.add(th_col(ct_column).eq(label.as_str()));
                 }
                 for (column, value) in conditions {
                     link = link.add(th_col(column).eq(value.as_str()));

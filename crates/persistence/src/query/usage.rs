@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ferrobot_domain::catalogue::{IntSize, Model};
+use ferrobot_domain::catalogue::{IntSize, Model, ModelId};
 use sea_query::{Alias, Cond, Expr, Query};
 use uuid::Uuid;
 
@@ -21,17 +21,26 @@ pub struct PrefixUsage {
 }
 
 impl Store {
-    /// Two statements per 1,000 prefixes: the child prefixes, and the addresses in range.
-    pub async fn prefix_usage(&self, prefixes: &[Uuid]) -> StoreResult<PrefixUsage> {
+    /// Two statements per 1,000 prefixes: the child prefixes, and the addresses in range. What
+    /// lies under a prefix is what it adopts (`Behaviour::adoptions`): rows of its own model, and
+    /// the rows of the other model it adopts on create (the addresses).
+    pub async fn prefix_usage(
+        &self,
+        model: ModelId,
+        prefixes: &[Uuid],
+    ) -> StoreResult<PrefixUsage> {
+        use ferrobot_domain::hooks::NamespaceSource;
         use ferrobot_domain::value::ip_from_bytes;
         let catalogue = self.catalogue().clone();
-        let (Some(prefix), Some(address)) =
-            (catalogue.by_label("ipam.prefix"), catalogue.by_label("ipam.ipaddress"))
+        let prefix = catalogue.model(model);
+        let adopted = prefix.behaviour.adoptions.iter().filter(|a| a.on_create);
+        let address = adopted.filter_map(|a| catalogue.by_label(a.child)).find(|m| m.id != model);
+        let Some(address) = address else { return Ok(PrefixUsage::default()) };
+        let (Some(p_rule), Some(a_rule)) = (prefix.behaviour.parent, address.behaviour.parent)
         else {
             return Ok(PrefixUsage::default());
         };
-        let (Some(p_rule), Some(a_rule)) = (prefix.behaviour.parent, address.behaviour.parent)
-        else {
+        let (Some(end), NamespaceSource::Field(namespace)) = (p_rule.end, &p_rule.namespace) else {
             return Ok(PrefixUsage::default());
         };
         let pcol = |name: &str| prefix.column_of(name);
@@ -75,8 +84,8 @@ impl Store {
                     ),
                     Cond::all()
                         .add(
-                            Expr::col((a.clone(), Alias::new(acol("ip_version"))))
-                                .equals((p.clone(), Alias::new(pcol("ip_version")))),
+                            Expr::col((a.clone(), Alias::new(acol(a_rule.version))))
+                                .equals((p.clone(), Alias::new(pcol(p_rule.version)))),
                         )
                         .add(
                             Expr::col((a.clone(), Alias::new(acol(a_rule.address))))
@@ -84,7 +93,7 @@ impl Store {
                         )
                         .add(
                             Expr::col((a.clone(), Alias::new(acol(a_rule.address))))
-                                .lte(Expr::col((p.clone(), Alias::new(pcol("broadcast"))))),
+                                .lte(Expr::col((p.clone(), Alias::new(pcol(end))))),
                         ),
                 )
                 .inner_join(
@@ -98,8 +107,8 @@ impl Store {
                                 .equals((a.clone(), Alias::new(acol(a_rule.field)))),
                         )
                         .add(
-                            Expr::col((q.clone(), Alias::new(pcol("namespace"))))
-                                .equals((p.clone(), Alias::new(pcol("namespace")))),
+                            Expr::col((q.clone(), Alias::new(pcol(namespace))))
+                                .equals((p.clone(), Alias::new(pcol(namespace)))),
                         ),
                 )
                 .and_where(Expr::col((p.clone(), Alias::new("id"))).is_in(keys()));

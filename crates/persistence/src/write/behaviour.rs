@@ -14,11 +14,10 @@ impl<'s> Writer<'s> {
     ) -> StoreResult<Result<Option<Uuid>, ValidationError>> {
         let namespace = match &rule.namespace {
             hooks::NamespaceSource::Field(name) => values.get(&column_of(model, name)).cloned(),
-            hooks::NamespaceSource::Input { key, default } => {
+            hooks::NamespaceSource::Input { key, model: label, default } => {
                 let given =
                     input.get(*key).cloned().unwrap_or_else(|| Json::String((*default).into()));
-                let Some(namespace) = self.catalogue.by_label("ipam.namespace").map(|m| m.id)
-                else {
+                let Some(namespace) = self.catalogue.by_label(label).map(|m| m.id) else {
                     return Ok(Ok(None));
                 };
                 match self.lookup(namespace, &given).await? {
@@ -36,7 +35,11 @@ impl<'s> Writer<'s> {
             Some(ns) => {
                 let address = values.get(&column_of(model, rule.address));
                 let length = values.get(&column_of(model, rule.length));
-                self.closest_prefix(address, length, &ns, rule.strict).await?
+                let target =
+                    field_target(model.field(rule.field).map(|(_, f)| f).ok_or_else(|| {
+                        StoreError::Internal(format!("{} has no {}", model.label, rule.field))
+                    })?);
+                self.closest_prefix(target, address, length, &ns, rule.strict).await?
             }
             None => None,
         };
@@ -50,15 +53,22 @@ impl<'s> Writer<'s> {
         Ok(Ok(parent))
     }
 
-    /// The most specific prefix of the namespace containing `address` (bytes) of `length`.
+    /// The most specific row of `parents` (prefixes) of the namespace containing `address`
+    /// (bytes) of `length`, by the parent model's own network, length and namespace fields.
     pub(super) async fn closest_prefix(
         &mut self,
+        parents: ModelId,
         address: Option<&Value>,
         length: Option<&Value>,
         ns: &Value,
         strict: bool,
     ) -> StoreResult<Option<Uuid>> {
-        self.flush_for("ipam_prefix").await?;
+        let catalogue = self.catalogue.clone();
+        let parent_model = catalogue.model(parents);
+        let Some(rule) = parent_model.behaviour.parent else { return Ok(None) };
+        let hooks::NamespaceSource::Field(namespace) = rule.namespace else { return Ok(None) };
+        let column = |name: &str| Alias::new(column_of(parent_model, name));
+        self.flush_for(&parent_model.table).await?;
         let Some(Value::Bytes(Some(address))) = address else { return Ok(None) };
         let length = match length {
             Some(Value::BigInt(Some(l))) => Some(*l),
@@ -76,17 +86,17 @@ impl<'s> Writer<'s> {
             // The namespace in every term, so that each one is a probe of the unique index.
             any = any.add(
                 Cond::all()
-                    .add(Expr::col(Alias::new("namespace_id")).eq(ns.clone()))
-                    .add(Expr::col(Alias::new("network")).eq(Value::Bytes(Some(Box::new(network)))))
-                    .add(Expr::col(Alias::new("prefix_length")).eq(i64::from(length))),
+                    .add(Expr::col(column(namespace)).eq(ns.clone()))
+                    .add(Expr::col(column(rule.address)).eq(Value::Bytes(Some(Box::new(network)))))
+                    .add(Expr::col(column(rule.length)).eq(i64::from(length))),
             );
         }
         let mut select = Query::select();
         select
             .column(Alias::new("id"))
-            .from(Alias::new("ipam_prefix"))
+            .from(Alias::new(&parent_model.table))
             .cond_where(any)
-            .order_by(Alias::new("prefix_length"), Order::Desc)
+            .order_by(column(rule.length), Order::Desc)
             .limit(1);
         let tx = self.tx()?;
         let rows = self.store.query_in(tx, &select).await?;
@@ -163,15 +173,20 @@ impl<'s> Writer<'s> {
         let (Some(network), Some(length), Some(version)) = (
             get(rule.address).as_str().and_then(stored_ip),
             get(rule.length).as_i64(),
-            get("ip_version").as_i64(),
+            get(rule.version).as_i64(),
         ) else {
             return Ok(());
         };
-        let Some(broadcast) = get("broadcast").as_str().and_then(stored_ip) else {
+        let Some(broadcast) = rule.end.and_then(|end| get(end).as_str().and_then(stored_ip)) else {
             return Ok(());
         };
         let parent = get(rule.field).as_str().and_then(|p| Uuid::parse_str(p).ok());
-        let namespace = get("namespace").as_str().and_then(|p| Uuid::parse_str(p).ok());
+        let namespace = match rule.namespace {
+            hooks::NamespaceSource::Field(name) => {
+                get(name).as_str().and_then(|p| Uuid::parse_str(p).ok())
+            }
+            hooks::NamespaceSource::Input { .. } => None,
+        };
         self.flush().await?;
         let catalogue = self.catalogue.clone();
         for adoption in adoptions.iter().filter(|a| a.on_create) {
@@ -183,7 +198,7 @@ impl<'s> Writer<'s> {
                 .table(Alias::new(&child.table))
                 .value(Alias::new(column_of(child, child_rule.field)), uuid_value(id))
                 .and_where(Expr::col(Alias::new("id")).ne(uuid_value(id)))
-                .and_where(col("ip_version").eq(version))
+                .and_where(col(child_rule.version).eq(version))
                 .and_where(col(child_rule.address).gte(bytes_value(network.clone())))
                 .and_where(col(child_rule.address).lte(bytes_value(broadcast.clone())));
             let longer = col(child_rule.length);
@@ -195,13 +210,15 @@ impl<'s> Writer<'s> {
             match parent {
                 Some(p) => update.and_where(col(child_rule.field).eq(uuid_value(p))),
                 None => {
+                    // Rows without a parent, of the same namespace (when they hold one).
                     let Some(ns) = namespace else { continue };
-                    if child.field("namespace").is_none() {
+                    let hooks::NamespaceSource::Field(child_namespace) = child_rule.namespace
+                    else {
                         continue;
-                    }
+                    };
                     update
                         .and_where(col(child_rule.field).is_null())
-                        .and_where(col("namespace").eq(uuid_value(ns)))
+                        .and_where(col(child_namespace).eq(uuid_value(ns)))
                 }
             };
             let tx = self.tx()?;
@@ -224,13 +241,21 @@ impl<'s> Writer<'s> {
         let catalogue = self.catalogue.clone();
         for adoption in adoptions {
             let Some(child) = catalogue.by_label(adoption.child) else { continue };
-            let column = column_of(child, "parent");
+            let Some(child_rule) = child.behaviour.parent else { continue };
+            let column = column_of(child, child_rule.field);
             if parent.is_none() && adoption.required {
                 let orphans = self.ids_where_in(&child.table, &column, &[id]).await?;
                 if !orphans.is_empty() {
                     let blocking: Vec<(ModelId, Uuid)> =
                         orphans.into_iter().map(|o| (child.id, o)).collect();
-                    let shown = me.get("prefix").and_then(Json::as_str).unwrap_or_default();
+                    // The row as its input names it (a prefix's `prefix`).
+                    let shown = model
+                        .behaviour
+                        .inputs
+                        .first()
+                        .and_then(|i| me.get(i.key))
+                        .and_then(Json::as_str)
+                        .unwrap_or_default();
                     let mut error = self.protected(model, id, &blocking).await?;
                     if let StoreError::Protected { message, .. } = &mut error {
                         *message = format!(

@@ -44,19 +44,23 @@ impl<'s> Writer<'s> {
                     }
                 }
             }
-            let mut tagged = Query::delete();
-            tagged.from_table(Alias::new("extras_taggeditem"));
-            if model.label == "extras.tag" {
-                tagged.and_where(Expr::col(Alias::new("tag_id")).is_in(in_chunk()));
-            } else if model.features.tags {
-                tagged
-                    .and_where(Expr::col(Alias::new("content_type")).eq(model.label.as_str()))
-                    .and_where(Expr::col(Alias::new("object_id")).is_in(in_chunk()));
-            } else {
-                continue;
+            // Generic link rows (tags) that name the object from either end.
+            for through in catalogue.generic_throughs() {
+                let col = |name: &str| Expr::col(Alias::new(name));
+                let mut delete = Query::delete();
+                delete.from_table(Alias::new(&through.table));
+                if through.target == model.id {
+                    delete.and_where(col(&through.target_column).is_in(in_chunk()));
+                } else if (through.feature)(&model.features) {
+                    delete
+                        .and_where(col(&through.type_column).eq(model.label.as_str()))
+                        .and_where(col(&through.object_column).is_in(in_chunk()));
+                } else {
+                    continue;
+                }
+                let tx = self.tx()?;
+                self.store.execute_in(tx, &delete).await?;
             }
-            let tx = self.tx()?;
-            self.store.execute_in(tx, &tagged).await?;
         }
         Ok(())
     }

@@ -39,9 +39,7 @@ impl<'s> Writer<'s> {
             .filter(|f| matches!(f.kind, FieldKind::ManyToMany { .. }))
             .map(|f| link_field(&self.catalogue, model, &f.name))
             .collect();
-        if model.features.tags {
-            lists.push(tags_link(&self.catalogue, model));
-        }
+        lists.extend(generic_links(&self.catalogue, model));
         for chunk in ids.chunks(1000) {
             let mut select = select.clone();
             select
@@ -66,8 +64,8 @@ impl<'s> Writer<'s> {
                         Expr::col(Alias::new(&link.source))
                             .is_in(chunk.iter().map(|k| uuid_value(*k))),
                     );
-                if let Some(ct) = &link.content_type {
-                    select.and_where(Expr::col(Alias::new("content_type")).eq(ct.as_str()));
+                if let Some((ct_column, ct)) = &link.content_type {
+                    select.and_where(Expr::col(Alias::new(ct_column)).eq(ct.as_str()));
                 }
                 let tx = self.tx()?;
                 let rows =
@@ -205,8 +203,8 @@ pub(super) fn snapshot_of(
             lists.entry(field.name.clone()).or_default();
         }
     }
-    if model.features.tags {
-        lists.entry("tags".into()).or_default();
+    for rel in model.relations.iter().filter(|r| r.is_generic_through()) {
+        lists.entry(rel.name.clone()).or_default();
     }
     merge_snapshot(model, &mut after, &BTreeMap::new(), &lists, custom);
     after

@@ -175,7 +175,7 @@ pub(super) fn unknown_keys(
 ) {
     for key in input.keys() {
         let known = model.field(key).is_some()
-            || (key == "tags" && model.features.tags)
+            || model.relation(key).is_some_and(|(_, r)| r.is_generic_through())
             || (matches!(key.as_str(), "custom_fields" | "_custom_field_data")
                 && model.features.custom_fields)
             || model.behaviour.is_input(key);

@@ -162,7 +162,8 @@ struct LinkField {
     target: ModelId,
     /// The through model, when the link rows are objects of their own.
     through: Option<ModelId>,
-    content_type: Option<String>,
+    /// (column, label): the content type the link rows name (generic through tables).
+    content_type: Option<(String, String)>,
 }
 
 /// A change-log row not yet queued; held while the object waits for deferred references.

@@ -107,9 +107,9 @@ impl<'s> Writer<'s> {
         if let Some(data) = &custom {
             values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data.clone()))));
         }
-        if model.features.tags {
-            if let Some(list) = input.get("tags").filter(|l| !l.is_null()) {
-                let link = tags_link(&self.catalogue, model);
+        let catalogue = self.catalogue.clone();
+        for link in generic_links(&catalogue, model) {
+            if let Some(list) = input.get(&link.name).filter(|l| !l.is_null()) {
                 deferred |= self.given_list(id, link, list, &mut lists, &mut errors).await?;
             }
         }
@@ -143,10 +143,7 @@ impl<'s> Writer<'s> {
         }
         self.push(&model.table, &columns, row);
         for (name, ids) in &lists {
-            let link = match name.as_str() {
-                "tags" => tags_link(&self.catalogue, model),
-                _ => link_field(&self.catalogue, model, name),
-            };
+            let link = link_field(&self.catalogue, model, name);
             self.insert_links(&link, id, ids).await?;
         }
         self.known.insert((model.id, id));
@@ -239,9 +236,9 @@ impl<'s> Writer<'s> {
                 Err(m) => errors.push(ValidationError::new(&field.name, m)),
             }
         }
-        if model.features.tags {
-            if let Some(list) = patch.get("tags") {
-                let link = tags_link(&self.catalogue, model);
+        let catalogue = self.catalogue.clone();
+        for link in generic_links(&catalogue, model) {
+            if let Some(list) = patch.get(&link.name) {
                 self.given_list(id, link, list, &mut lists, &mut errors).await?;
             }
         }
@@ -306,10 +303,7 @@ impl<'s> Writer<'s> {
         let tx = self.tx()?;
         self.store.execute_in(tx, &update).await?;
         for (name, ids) in &lists {
-            let link = match name.as_str() {
-                "tags" => tags_link(&self.catalogue, model),
-                _ => link_field(&self.catalogue, model, name),
-            };
+            let link = link_field(&self.catalogue, model, name);
             let old: Vec<Uuid> = uuid_list(before.get(name));
             if old != *ids {
                 self.replace_links(&link, id, &old, ids).await?;

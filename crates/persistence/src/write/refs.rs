@@ -158,8 +158,8 @@ impl<'s> Writer<'s> {
             let row_id = Uuid::new_v4();
             let mut cols = vec!["id".to_owned(), link.source.clone(), link.target_column.clone()];
             let mut row = vec![uuid_value(row_id), uuid_value(owner), uuid_value(*other)];
-            if let Some(ct) = &link.content_type {
-                cols.push("content_type".into());
+            if let Some((ct_column, ct)) = &link.content_type {
+                cols.push(ct_column.clone());
                 row.push(ct.as_str().into());
             }
             if let Some(tm) = link.through {
@@ -241,8 +241,8 @@ impl<'s> Writer<'s> {
                     Expr::col(Alias::new(&link.target_column))
                         .is_in(gone.iter().map(|g| uuid_value(*g))),
                 );
-            if let Some(ct) = &link.content_type {
-                delete.and_where(Expr::col(Alias::new("content_type")).eq(ct.as_str()));
+            if let Some((ct_column, ct)) = &link.content_type {
+                delete.and_where(Expr::col(Alias::new(ct_column)).eq(ct.as_str()));
             }
             let tx = self.tx()?;
             self.store.execute_in(tx, &delete).await?;
@@ -284,20 +284,34 @@ pub(super) fn link_field(catalogue: &Catalogue, model: &Model, name: &str) -> Li
             through: through.model,
             content_type: None,
         },
-        _ => tags_link(catalogue, model),
+        _ => {
+            generic_links(catalogue, model).find(|l| l.name == name).unwrap_or_else(|| LinkField {
+                name: name.to_owned(),
+                table: String::new(),
+                source: String::new(),
+                target_column: String::new(),
+                target: 0,
+                through: None,
+                content_type: None,
+            })
+        }
     }
 }
 
-pub(super) fn tags_link(catalogue: &Catalogue, model: &Model) -> LinkField {
-    LinkField {
-        name: "tags".into(),
-        table: "extras_taggeditem".into(),
-        source: "object_id".into(),
-        target_column: "tag_id".into(),
-        target: catalogue.by_label("extras.tag").map(|m| m.id).unwrap_or_default(),
+/// The generic through tables a model's objects are linked through (`tags`).
+pub(super) fn generic_links<'a>(
+    catalogue: &'a Catalogue,
+    model: &'a Model,
+) -> impl Iterator<Item = LinkField> + 'a {
+    catalogue.generic_throughs_of(model).map(|g| LinkField {
+        name: g.name.clone(),
+        table: g.table.clone(),
+        source: g.object_column.clone(),
+        target_column: g.target_column.clone(),
+        target: g.target,
         through: None,
-        content_type: Some(model.label.clone()),
-    }
+        content_type: Some((g.type_column.clone(), model.label.clone())),
+    })
 }
 
 /// The model a reference field names.
