@@ -125,6 +125,7 @@ async fn main() -> Result<()> {
     let store_options = config::store_options(&cli.database, &file, patient)?;
     let started = Instant::now();
     let catalogue = Arc::new(Catalogue::core().context("the core catalogue is invalid")?);
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "catalogue resolved");
     if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
         let served =
             ferrobot_gateway::schema::build(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;

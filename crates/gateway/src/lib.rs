@@ -86,7 +86,9 @@ impl AppState {
     /// Loads the custom fields and builds the first schema.
     pub async fn new(store: Store, config: Config) -> Result<AppState, error::GatewayError> {
         let custom = store.custom_fields().await?;
+        let started = std::time::Instant::now();
         let served = schema::build(store.catalogue().clone(), custom)?;
+        tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema built");
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
         Ok(AppState {
             store,

@@ -120,33 +120,50 @@ pub fn custom_field_type(kind: CustomFieldKind) -> TypeRef {
     }
 }
 
-/// A list field's arguments: `limit`/`offset` (Nautobot's pages) and every filter.
-fn list_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
-    field = field.argument(InputValue::new("limit", named("Int")));
-    field = field.argument(InputValue::new("offset", named("Int")));
-    filter_arguments(model, custom, field)
+/// Every model's filter arguments, (name, type), made once per schema: a model's list appears
+/// under many others (`devices` on locations, racks, tenants …) with the same arguments.
+struct FilterArguments<'c> {
+    custom_fields: &'c [CustomField],
+    made: HashMap<ModelId, Vec<(String, TypeRef)>>,
 }
 
-fn filter_arguments(model: &Model, custom: &[&CustomField], mut field: Field) -> Field {
-    for filter in &model.filters {
-        for lookup in &filter.lookups {
-            field = field.argument(InputValue::new(
-                lookup.argument(&filter.name),
-                filter_type(filter, *lookup),
-            ));
-        }
+impl FilterArguments<'_> {
+    fn of(&mut self, model: &Model) -> &[(String, TypeRef)] {
+        let custom_fields = self.custom_fields;
+        self.made.entry(model.id).or_insert_with(|| {
+            let mut out = Vec::new();
+            for filter in &model.filters {
+                for lookup in &filter.lookups {
+                    out.push((lookup.argument(&filter.name), filter_type(filter, *lookup)));
+                }
+            }
+            for cf in custom_fields.iter().filter(|cf| applies(cf, model)) {
+                for lookup in custom_field_lookups(cf.kind) {
+                    let ty = match (lookup, cf.kind) {
+                        (Lookup::IsNull, _) | (_, CustomFieldKind::Boolean) => named("Boolean"),
+                        (_, CustomFieldKind::Integer) => TypeRef::named_list("Int"),
+                        _ => TypeRef::named_list("String"),
+                    };
+                    out.push((lookup.argument(&format!("cf_{}", cf.key)), ty));
+                }
+            }
+            out
+        })
     }
-    for cf in custom {
-        for lookup in custom_field_lookups(cf.kind) {
-            let ty = match (lookup, cf.kind) {
-                (Lookup::IsNull, _) | (_, CustomFieldKind::Boolean) => named("Boolean"),
-                (_, CustomFieldKind::Integer) => TypeRef::named_list("Int"),
-                _ => TypeRef::named_list("String"),
-            };
-            field = field.argument(InputValue::new(lookup.argument(&format!("cf_{}", cf.key)), ty));
-        }
+
+    /// A list field's arguments: `limit`/`offset` (Nautobot's pages) and every filter.
+    fn list(&mut self, model: &Model, mut field: Field) -> Field {
+        field = field.argument(InputValue::new("limit", named("Int")));
+        field = field.argument(InputValue::new("offset", named("Int")));
+        self.filters(model, field)
     }
-    field
+
+    fn filters(&mut self, model: &Model, mut field: Field) -> Field {
+        for (name, ty) in self.of(model) {
+            field = field.argument(InputValue::new(name.clone(), ty.clone()));
+        }
+        field
+    }
 }
 
 /// The lookups a custom field filter accepts, by kind, as Nautobot offers them.
@@ -176,6 +193,7 @@ pub fn build(
     catalogue: Arc<Catalogue>,
     custom_fields: Vec<CustomField>,
 ) -> Result<Served, crate::error::GatewayError> {
+    let started = std::time::Instant::now();
     let mut query = Object::new("Query");
     let mut builder: Option<SchemaBuilder> = None;
     let mut objects = Vec::new();
@@ -183,6 +201,7 @@ pub fn build(
     let mut unions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut uses_utilization = false;
     let mut uses_elevation = false;
+    let mut arguments = FilterArguments { custom_fields: &custom_fields, made: HashMap::new() };
     let mut types = HashMap::new();
     let mut roots = HashMap::new();
     let mut fields = HashMap::new();
@@ -318,10 +337,8 @@ pub fn build(
                 object =
                     object.field(unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name)));
             } else {
-                let target_custom: Vec<&CustomField> =
-                    custom_fields.iter().filter(|cf| applies(cf, target)).collect();
                 let f = unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name));
-                object = object.field(list_arguments(target, &target_custom, f));
+                object = object.field(arguments.list(target, f));
             }
         }
         objects.push(object);
@@ -335,7 +352,7 @@ pub fn build(
         if let Some(list) = &gql.list {
             roots.insert(list.clone(), Root::List(model.id));
             let f = unresolved(list.clone(), TypeRef::named_list(&gql.type_name));
-            query = query.field(list_arguments(model, &custom, f));
+            query = query.field(arguments.list(model, f));
             // The same list as cursor pages, with its total.
             let page_type = format!("{}Page", gql.type_name);
             let page =
@@ -360,7 +377,7 @@ pub fn build(
                     "Rows per page, 1 to {MAX_PAGE} (default {DEFAULT_PAGE})."
                 )))
                 .argument(InputValue::new("after", named("String")));
-            query = query.field(filter_arguments(model, &custom, f));
+            query = query.field(arguments.filters(model, f));
         }
     }
     let mut schema = Schema::build("Query", Some("Mutation"), None);
@@ -408,6 +425,7 @@ pub fn build(
         .extension(PlanExtension)
         .limit_recursive_depth(PARSER_RECURSION);
     builder.replace(schema);
+    tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema types made");
     let schema = builder
         .take()
         .ok_or_else(|| crate::error::GatewayError::Schema("no schema".into()))?
