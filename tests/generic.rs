@@ -38,12 +38,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/query.rs", "extras_customfield"),
     ("persistence/src/write/input.rs", "extras_customfield"),
     ("persistence/src/write/operations.rs", "extras.customfield"),
-    // Rack elevations and cable paths: to move into the domain's own modules.
-    ("persistence/src/query/usage.rs", "dcim.device"),
-    ("persistence/src/query/usage.rs", "dcim.devicetype"),
-    ("persistence/src/query/usage.rs", "dcim.rackreservation"),
-    ("persistence/src/query/usage.rs", "is_full_depth"),
-    ("persistence/src/query/usage.rs", "subdevice_role"),
+    // Cable paths: to move into the domain's own module.
     ("persistence/src/write/paths.rs", "cable_end"),
     ("persistence/src/write/paths.rs", "destination_fans_out"),
     ("persistence/src/write/paths.rs", "destination_id"),

@@ -106,6 +106,9 @@ pub struct Behaviour {
     /// The stored fields the usage fields are computed from, in the order their computation
     /// takes them (a prefix's network, length and type; a rack's height and numbering).
     pub usage_inputs: &'static [&'static str],
+    /// Rows of other models the usage fields read, each a list whose `ours` is the object's id
+    /// (a rack's devices with their types, its reservations).
+    pub usage_lists: &'static [List],
     /// Model rules beyond single fields (`clean()`).
     pub rules: &'static [Rule],
 }
@@ -121,6 +124,7 @@ impl Behaviour {
         traces_cable_paths: false,
         usage: &[],
         usage_inputs: &[],
+        usage_lists: &[],
         rules: &[],
     };
 
@@ -160,6 +164,7 @@ pub fn behaviour(label: &str) -> Behaviour {
         traces_cable_paths: traces_cable_paths(label),
         usage: usage_fields(label),
         usage_inputs: usage_inputs(label),
+        usage_lists: usage_lists(label),
         rules: rules(label),
     }
 }
@@ -453,6 +458,15 @@ fn usage_inputs(label: &str) -> &'static [&'static str] {
     }
 }
 
+/// The rows the usage fields of a model read: a rack's elevation, its devices and reservations
+/// ([`crate::rack::contents`]).
+fn usage_lists(label: &str) -> &'static [List] {
+    match label {
+        "dcim.rack" => &[RACK_DEVICES_OF_RACK, RACK_RESERVATIONS_OF_RACK],
+        _ => &[],
+    }
+}
+
 /// The usage fields of a model, by GraphQL name.
 fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
     match label {
@@ -500,6 +514,14 @@ const RACK_DEVICES: List = List {
     theirs: "rack",
     ours: "rack",
     expand: &["device_type"],
+};
+
+const RACK_RESERVATIONS_OF_RACK: List = List {
+    name: "reservations",
+    model: "dcim.rackreservation",
+    theirs: "rack",
+    ours: "id",
+    expand: &[],
 };
 
 const RACK_DEVICES_OF_RACK: List = List {

@@ -392,6 +392,26 @@ fn rack_device(device: &Json, device_type: Option<&Json>) -> RackDevice {
     }
 }
 
+/// What a rack holds, from the rows its usage lists read ([`crate::hooks::Behaviour::usage_lists`]):
+/// its devices (with their device types) and its reservations, for [`elevation`].
+pub fn contents(related: &Related) -> (Vec<RackDevice>, Vec<RackReservation>) {
+    let devices = list(related, "rack_devices").iter().map(|d| rack_device(d, None)).collect();
+    let reservations = list(related, "reservations")
+        .iter()
+        .map(|r| RackReservation { id: uuid_of(r), units: reserved_units(r) })
+        .collect();
+    (devices, reservations)
+}
+
+/// The units a reservation holds.
+fn reserved_units(reservation: &Json) -> Vec<u16> {
+    reservation
+        .get("units")
+        .and_then(Json::as_array)
+        .map(|l| l.iter().filter_map(|u| u.as_u64().and_then(|n| u16::try_from(n).ok())).collect())
+        .unwrap_or_default()
+}
+
 fn list<'a>(related: &'a Related, name: &str) -> &'a [Json] {
     related.get(name).and_then(Json::as_array).map_or(&[], Vec::as_slice)
 }
@@ -417,19 +437,11 @@ pub fn reservation_rule(
     related: &Related,
 ) -> Vec<ValidationError> {
     let Some(rack) = related.get("rack").filter(|r| r.is_object()) else { return Vec::new() };
-    let units = |r: &Json| -> Vec<u16> {
-        r.get("units")
-            .and_then(Json::as_array)
-            .map(|l| {
-                l.iter().filter_map(|u| u.as_u64().and_then(|n| u16::try_from(n).ok())).collect()
-            })
-            .unwrap_or_default()
-    };
     let me = Json::Object(object.clone());
-    let candidate = RackReservation { id: uuid_of(&me), units: units(&me) };
+    let candidate = RackReservation { id: uuid_of(&me), units: reserved_units(&me) };
     let others: Vec<RackReservation> = list(related, "reservations")
         .iter()
-        .map(|r| RackReservation { id: uuid_of(r), units: units(r) })
+        .map(|r| RackReservation { id: uuid_of(r), units: reserved_units(r) })
         .collect();
     check_reservation(&rack_of(rack), &others, &candidate).err().unwrap_or_default()
 }

@@ -312,10 +312,11 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
                     matches!(own[cols[1]], Cell::Bool(true)),
                 );
                 let id = own[0].as_uuid().unwrap_or_default();
-                let contents = level.racks.as_ref().and_then(|r| r.get(&id));
-                let (devices, reservations) =
-                    contents.map_or((&[][..], &[][..]), |(d, r)| (d.as_slice(), r.as_slice()));
-                let units = ferrobot_domain::rack::elevation(&rack, devices, reservations, *face);
+                let (devices, reservations) = match level.lists.as_ref().and_then(|l| l.get(&id)) {
+                    Some(related) => ferrobot_domain::rack::contents(related),
+                    None => (Vec::new(), Vec::new()),
+                };
+                let units = ferrobot_domain::rack::elevation(&rack, &devices, &reservations, *face);
                 sink.buf.push(b'[');
                 for (n, unit) in units.iter().enumerate() {
                     if n > 0 {

@@ -27,7 +27,7 @@ pub use plan::{json_key, Out, Plan, Render};
 
 pub(crate) use level::join_pairing;
 pub use level::{Keys, LevelSpec, Link, Scope};
-pub use usage::{PrefixUsage, RackContents};
+pub use usage::{PrefixUsage, UsageLists};
 
 /// How a column is decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -568,6 +568,14 @@ fn check_behaviour(
         }
     }
     behaviour.usage_inputs.iter().try_for_each(|f| field(model, f))?;
+    for list in behaviour.usage_lists {
+        if list.ours != "id" {
+            return Err(format!("usage list {} must start from the object's id", list.name));
+        }
+        let other = by_label(list.model)?;
+        field(other, list.theirs)?;
+        list.expand.iter().try_for_each(|f| field(other, f))?;
+    }
     for rule in behaviour.rules {
         rule.needs.iter().try_for_each(|f| field(model, f))?;
         for list in rule.lists {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::level::{Keys, LevelSpec, Link, RootKeyset, Scope};
 use super::plan::Plan;
-use super::usage::{PrefixUsage, RackContents};
+use super::usage::{PrefixUsage, UsageLists};
 use super::Rows;
 use super::{col_type, uuid_value, ColType};
 use crate::store::Store;
@@ -54,7 +54,8 @@ pub struct Level {
     /// One level per child of the plan, in the same order.
     pub children: Vec<Level>,
     pub usage: Option<PrefixUsage>,
-    pub racks: Option<RackContents>,
+    /// The rows the level's usage lists read, by object (a rack's devices and reservations).
+    pub lists: Option<UsageLists>,
 }
 
 impl Level {
@@ -151,7 +152,7 @@ impl Store {
                     }
                 }
             }
-            if plan.usage || plan.racks {
+            if plan.usage || plan.lists {
                 // The level's own ids: what lies under them is read in one go.
                 let mut ids: Vec<Uuid> = (0..level.rows.len())
                     .filter_map(|r| level.rows.row(r)[skip].as_uuid())
@@ -161,8 +162,8 @@ impl Store {
                 if plan.usage {
                     level.usage = Some(self.prefix_usage(plan.model, &ids).await?);
                 }
-                if plan.racks {
-                    level.racks = Some(self.rack_contents(&ids).await?);
+                if plan.lists {
+                    level.lists = Some(self.usage_lists(plan.model, &ids).await?);
                 }
             }
             for (rel, child) in &plan.children {

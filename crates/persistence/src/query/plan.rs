@@ -24,8 +24,9 @@ pub struct Plan {
     pub children: Vec<(Relation, Plan)>,
     /// Whether a prefix usage field is selected: the level then reads what lies under its rows.
     pub usage: bool,
-    /// Whether an elevation is selected: the level then reads the racks' devices.
-    pub racks: bool,
+    /// Whether an elevation is selected: the level then reads its model's usage lists (the
+    /// racks' devices and reservations).
+    pub lists: bool,
     /// A cursor page's ordering columns, in order: the end cursor is read from them.
     pub cursor: Vec<usize>,
 }
@@ -121,7 +122,7 @@ impl Plan {
             page: select.page.clone(),
             children: Vec::new(),
             usage: false,
-            racks: false,
+            lists: false,
             cursor: Vec::new(),
         };
         plan.column("id", ColType::Uuid);
@@ -179,7 +180,7 @@ impl Plan {
                 SelectedKind::Elevation { face, select } => {
                     // The height and numbering fields.
                     let cols = plan.usage_columns(model);
-                    plan.racks = true;
+                    plan.lists = true;
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Elevation { key, cols, face: *face, select }
                 }

@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
-use ferrobot_domain::catalogue::{IntSize, Model, ModelId};
+use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
+use ferrobot_domain::hooks::Related;
+use ferrobot_domain::Field;
 use sea_query::{Alias, Cond, Expr, Query};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
-use super::{uuid_value, Cell, ColType};
+use super::{col_type, uuid_value, Cell, ColType};
 use crate::store::Store;
 use crate::StoreResult;
 
@@ -126,113 +129,97 @@ impl Store {
     }
 }
 
-/// The devices (with their device types) and reservations of each of a set of racks, for the
-/// elevation ([`ferrobot_domain::rack::elevation`]).
-pub type RackContents = HashMap<
-    Uuid,
-    (Vec<ferrobot_domain::rack::RackDevice>, Vec<ferrobot_domain::rack::RackReservation>),
->;
+/// The rows each object's usage lists read ([`ferrobot_domain::hooks::Behaviour::usage_lists`]),
+/// by object id: what a rack holds, for its elevation.
+pub type UsageLists = HashMap<Uuid, Related>;
 
 impl Store {
-    /// Two statements per 1,000 racks: the devices joined to their device types, and the
-    /// reservations.
-    pub async fn rack_contents(&self, racks: &[Uuid]) -> StoreResult<RackContents> {
-        use ferrobot_domain::rack::{Face, RackDevice, RackReservation};
+    /// One statement per list per 1,000 objects: the list's rows whose `theirs` field names one
+    /// of `ids`, in the change-log object form, with the targets of `expand` joined in.
+    pub async fn usage_lists(&self, model: ModelId, ids: &[Uuid]) -> StoreResult<UsageLists> {
         let catalogue = self.catalogue().clone();
-        let (Some(device), Some(ty), Some(reservation)) = (
-            catalogue.by_label("dcim.device"),
-            catalogue.by_label("dcim.devicetype"),
-            catalogue.by_label("dcim.rackreservation"),
-        ) else {
-            return Ok(RackContents::default());
-        };
-        let column = |model: &Model, name: &str| model.column_of(name);
-        let (d, t) = (Alias::new("d"), Alias::new("t"));
-        let mut out = RackContents::default();
-        for chunk in racks.chunks(1000) {
-            let keys = || chunk.iter().map(|id| uuid_value(*id));
+        let mut out = UsageLists::default();
+        for list in catalogue.model(model).behaviour.usage_lists {
+            let Some(rows_of) = catalogue.by_label(list.model) else { continue };
+            let base = Alias::new("b");
             let mut select = Query::select();
             select
-                .column((d.clone(), Alias::new(column(device, "rack"))))
-                .column((d.clone(), Alias::new("id")))
-                .column((d.clone(), Alias::new(column(device, "position"))))
-                .column((d.clone(), Alias::new(column(device, "face"))))
-                .column((t.clone(), Alias::new(column(ty, "u_height"))))
-                .column((t.clone(), Alias::new(column(ty, "is_full_depth"))))
-                .column((t.clone(), Alias::new(column(ty, "subdevice_role"))))
-                .column((t.clone(), Alias::new(column(ty, "model"))))
-                .from_as(Alias::new(&device.table), d.clone())
-                .inner_join(
+                .column((base.clone(), Alias::new(rows_of.column_of(list.theirs))))
+                .from_as(Alias::new(&rows_of.table), base.clone());
+            let mut types = vec![ColType::Uuid];
+            let mut parts: Vec<(&Model, Vec<&Field>)> = Vec::new();
+            let own = columns_of(rows_of, &base, &mut select, &mut types);
+            parts.push((rows_of, own));
+            for (i, name) in list.expand.iter().enumerate() {
+                let Some((_, field)) = rows_of.field(name) else { continue };
+                let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+                let target = catalogue.model(to);
+                let alias = Alias::new(format!("e{i}"));
+                select.left_join(
                     sea_query::TableRef::TableAlias(
-                        sea_query::SeaRc::new(Alias::new(&ty.table)),
-                        sea_query::SeaRc::new(t.clone()),
+                        sea_query::SeaRc::new(Alias::new(&target.table)),
+                        sea_query::SeaRc::new(alias.clone()),
                     ),
-                    Expr::col((t.clone(), Alias::new("id")))
-                        .equals((d.clone(), Alias::new(column(device, "device_type")))),
-                )
-                .and_where(
-                    Expr::col((d.clone(), Alias::new(column(device, "rack")))).is_in(keys()),
+                    Expr::col((alias.clone(), Alias::new("id")))
+                        .equals((base.clone(), Alias::new(rows_of.column_of(name)))),
                 );
-            let small = ColType::Int(IntSize::Small);
-            let types = [
-                ColType::Uuid,
-                ColType::Uuid,
-                small,
-                ColType::Text,
-                small,
-                ColType::Bool,
-                ColType::Text,
-                ColType::Text,
-            ];
-            let rows = self.fetch(&select, &types).await?;
-            let text = |c: &Cell| match c {
-                Cell::Text(t) => t.to_string(),
-                _ => String::new(),
-            };
-            for r in 0..rows.len() {
-                let row = rows.row(r);
-                let (Some(rack), Some(id)) = (row[0].as_uuid(), row[1].as_uuid()) else { continue };
-                let int = |c: &Cell| match c {
-                    Cell::Int(n) => u16::try_from(*n).ok(),
-                    _ => None,
-                };
-                out.entry(rack).or_default().0.push(RackDevice {
-                    id,
-                    device_type: text(&row[7]),
-                    position: int(&row[2]),
-                    u_height: int(&row[4]).unwrap_or(1),
-                    face: Face::from_stored(&text(&row[3])),
-                    is_full_depth: !matches!(row[5], Cell::Bool(false)),
-                    is_child_device: text(&row[6]) == "child",
-                });
+                let fields = columns_of(target, &alias, &mut select, &mut types);
+                parts.push((target, fields));
             }
-            let mut select = Query::select();
-            select
-                .columns(
-                    [column(reservation, "rack"), "id".into(), column(reservation, "units")]
-                        .map(Alias::new),
-                )
-                .from(Alias::new(&reservation.table))
-                .and_where(Expr::col(Alias::new(column(reservation, "rack"))).is_in(keys()));
-            let rows = self.fetch(&select, &[ColType::Uuid, ColType::Uuid, ColType::Json]).await?;
-            for r in 0..rows.len() {
-                let row = rows.row(r);
-                let (Some(rack), Some(id)) = (row[0].as_uuid(), row[1].as_uuid()) else { continue };
-                let units = match &row[2] {
-                    Cell::Json(v) => v
-                        .as_array()
-                        .map(|l| {
-                            l.iter()
-                                .filter_map(|u| u.as_u64())
-                                .filter_map(|u| u16::try_from(u).ok())
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                };
-                out.entry(rack).or_default().1.push(RackReservation { id, units });
+            for chunk in ids.chunks(1000) {
+                let mut select = select.clone();
+                select.and_where(
+                    Expr::col((base.clone(), Alias::new(rows_of.column_of(list.theirs))))
+                        .is_in(chunk.iter().map(|id| uuid_value(*id))),
+                );
+                let rows = self.fetch(&select, &types).await?;
+                for r in 0..rows.len() {
+                    let row = rows.row(r);
+                    let Some(owner) = row[0].as_uuid() else { continue };
+                    let mut at = 1;
+                    let mut objects = parts.iter().map(|(model, fields)| {
+                        let object = crate::import::object_json(model, fields, &row[at..]);
+                        at += fields.len() + usize::from(model.features.custom_fields);
+                        object
+                    });
+                    let Some(mut object) = objects.next() else { continue };
+                    for (name, expanded) in list.expand.iter().zip(objects) {
+                        if object.get(*name).is_some_and(|v| !v.is_null()) {
+                            object.insert((*name).to_owned(), Json::Object(expanded));
+                        }
+                    }
+                    let rows = out
+                        .entry(owner)
+                        .or_default()
+                        .entry(list.name)
+                        .or_insert(Json::Array(Vec::new()));
+                    if let Json::Array(items) = rows {
+                        items.push(Json::Object(object));
+                    }
+                }
             }
         }
         Ok(out)
     }
+}
+
+/// A model's columns (as [`crate::import::object_select`] reads them) on the table aliased
+/// `alias`, added to `select`; returns the fields, in order.
+fn columns_of<'m>(
+    model: &'m Model,
+    alias: &Alias,
+    select: &mut sea_query::SelectStatement,
+    types: &mut Vec<ColType>,
+) -> Vec<&'m Field> {
+    let mut fields = Vec::new();
+    for (_, field, column) in model.columns() {
+        select.column((alias.clone(), Alias::new(column)));
+        types.push(col_type(&field.kind));
+        fields.push(field);
+    }
+    if model.features.custom_fields {
+        select.column((alias.clone(), Alias::new("_custom_field_data")));
+        types.push(ColType::Json);
+    }
+    fields
 }
