@@ -79,6 +79,21 @@ async fn query_limits_before_any_sql(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_MANY_ALIASES");
     assert_eq!(body["errors"][0]["extensions"]["asked"], 4);
+    // Fragments spread ten times over, ten deep (a billion fields): refused before validation
+    // walks them, at once.
+    let fragments: Vec<String> = (0..10)
+        .map(|i| {
+            let body =
+                if i == 9 { "name".to_owned() } else { format!("...F{} ", i + 1).repeat(10) };
+            format!("fragment F{i} on DeviceType {{ {body} }}")
+        })
+        .collect();
+    let bomb = format!("{{ devices(limit: 1) {{ ...F0 }} }} {}", fragments.join(" "));
+    let started = std::time::Instant::now();
+    let (status, body, _) = app.graphql(&bomb, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_LARGE", "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     // A mutation whose answer is too deep writes nothing.
     let mutation = "mutation { location_create(input: {name: \"deep\", location_type: {name: \"Region\"}, status: {name: \"Active\"}}) { parent { parent { parent { parent { name } } } } } }";
     let (status, body, _) = app.graphql(mutation, Value::Null).await?;

@@ -383,6 +383,18 @@ async fn answer_graphql(
         }
         Some(_) => return errors(StatusCode::BAD_REQUEST, "Variables must be a JSON object."),
     }
+    // Measured before async-graphql walks the document (its depth check and validation expand
+    // fragments as often as they are spread: fragments spreading each other ten times over,
+    // ten deep, are a billion fields). The parse is kept for the execution.
+    if let Ok(document) = request.parsed_query() {
+        if let Some(refusal) = crate::limits::too_large(document) {
+            let error = json!({
+                "message": refusal.message,
+                "extensions": {"code": refusal.code, "asked": refusal.asked, "limit": refusal.limit},
+            });
+            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": [error] }))).into_response();
+        }
+    }
     let response = served.schema.execute(request).await;
     if let Some(answer) = request_state.take_answer() {
         let statements = answer.statements;

@@ -6,6 +6,11 @@
 //! its `limit`), a forward relation one row per parent, a list relation the parents times the
 //! average fan-out (child rows over parent rows, at most its `limit`).
 
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
 use ferrobot_domain::catalogue::RelationShape;
 use ferrobot_domain::request::{Select, SelectedKind};
 use ferrobot_domain::Catalogue;
@@ -89,6 +94,83 @@ pub(crate) fn too_costly(cost: u64, limit: u64) -> Refusal {
 /// A table's row count, as the store last counted it.
 pub(crate) type Sizes<'a> = &'a dyn Fn(&str) -> Option<u64>;
 
+/// The most fields a document may select with its fragments expanded (each spread counts the
+/// fragment's fields again); checked on the parsed document, before validation walks it.
+pub const MAX_FIELDS: u64 = 100_000;
+
+/// Fragment spreads followed inside one another at most: a deeper chain is refused too.
+const MAX_SPREAD_DEPTH: usize = 128;
+
+/// The refusal of a document that selects more than [`MAX_FIELDS`] fields, fragments expanded.
+/// Counted once per fragment (memoised), so the count itself costs the document's size.
+pub(crate) fn too_large(document: &ExecutableDocument) -> Option<Refusal> {
+    let mut sizes: HashMap<&str, Option<u64>> = HashMap::new();
+    let mut total = 0u64;
+    let operations: Vec<&SelectionSet> = match &document.operations {
+        DocumentOperations::Single(op) => vec![&op.node.selection_set.node],
+        DocumentOperations::Multiple(ops) => {
+            ops.values().map(|op| &op.node.selection_set.node).collect()
+        }
+    };
+    for set in operations {
+        let size = fields_in(document, set, &mut sizes, 0).unwrap_or(u64::MAX);
+        total = total.max(size);
+    }
+    (total > MAX_FIELDS).then(|| Refusal {
+        code: "QUERY_TOO_LARGE",
+        message: if total == u64::MAX {
+            format!("Query spreads fragments more than {MAX_SPREAD_DEPTH} deep.")
+        } else {
+            format!("Query selects {total} fields with its fragments expanded; at most {MAX_FIELDS} are allowed.")
+        },
+        asked: total,
+        limit: MAX_FIELDS,
+    })
+}
+
+/// The fields of a selection set, fragments expanded; `None` past [`MAX_SPREAD_DEPTH`].
+fn fields_in<'d>(
+    document: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    sizes: &mut HashMap<&'d str, Option<u64>>,
+    depth: usize,
+) -> Option<u64> {
+    if depth > MAX_SPREAD_DEPTH {
+        return None;
+    }
+    let mut total = 0u64;
+    for item in &set.items {
+        let size = match &item.node {
+            Selection::Field(field) => {
+                1 + fields_in(document, &field.node.selection_set.node, sizes, depth + 1)?
+            }
+            Selection::InlineFragment(inline) => {
+                fields_in(document, &inline.node.selection_set.node, sizes, depth + 1)?
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                match sizes.get(name) {
+                    Some(known) => (*known)?,
+                    None => {
+                        // A cycle (refused by validation later) counts nothing meanwhile.
+                        sizes.insert(name, Some(0));
+                        let size = match document.fragments.get(name) {
+                            Some(f) => {
+                                fields_in(document, &f.node.selection_set.node, sizes, depth + 1)
+                            }
+                            None => Some(0),
+                        };
+                        sizes.insert(name, size);
+                        size?
+                    }
+                }
+            }
+        };
+        total = total.saturating_add(size);
+    }
+    Some(total)
+}
+
 /// The estimated cost of a root selection.
 pub(crate) fn cost(sizes: Sizes<'_>, catalogue: &Catalogue, select: &Select, single: bool) -> u64 {
     let model = catalogue.model(select.model);
@@ -162,4 +244,49 @@ pub(crate) fn level_cost(
         total = total.saturating_add(below);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fragments that spread the next one ten times, `n` deep.
+    fn bomb(n: usize) -> String {
+        let fragments: Vec<String> = (0..n)
+            .map(|i| {
+                let body = if i + 1 == n {
+                    "name".to_owned()
+                } else {
+                    format!("...F{} ", i + 1).repeat(10)
+                };
+                format!("fragment F{i} on DeviceType {{ {body} }}")
+            })
+            .collect();
+        format!("{{ devices(limit: 1) {{ ...F0 }} }} {}", fragments.join(" "))
+    }
+
+    fn refusal(query: &str) -> Option<(&'static str, u64)> {
+        let document = async_graphql::parser::parse_query(query).expect("parse");
+        too_large(&document).map(|r| (r.code, r.asked))
+    }
+
+    #[test]
+    fn documents_are_measured_with_fragments_expanded() {
+        assert_eq!(refusal("{ devices { name interfaces { name } } }"), None);
+        // 10^4 + 1 fields: under the limit; 10^5 + 1 and a billion are refused, counted once
+        // per fragment.
+        assert_eq!(refusal(&bomb(5)), None);
+        assert_eq!(refusal(&bomb(6)), Some(("QUERY_TOO_LARGE", 100_001)));
+        assert_eq!(refusal(&bomb(10)), Some(("QUERY_TOO_LARGE", 1_000_000_001)));
+        // A chain of spreads deeper than any document needs.
+        let chain: Vec<String> = (0..300)
+            .map(|i| format!("fragment C{i} on DeviceType {{ name ...C{} }}", i + 1))
+            .chain(["fragment C300 on DeviceType { name }".to_owned()])
+            .collect();
+        let query = format!("{{ devices {{ ...C0 }} }} {}", chain.join(" "));
+        assert_eq!(refusal(&query).map(|(code, _)| code), Some("QUERY_TOO_LARGE"));
+        // A cycle counts nothing here; validation refuses it.
+        let cycle = "{ devices { ...A } } fragment A on DeviceType { name ...B } fragment B on DeviceType { ...A }";
+        assert_eq!(refusal(cycle), None);
+    }
 }
