@@ -19,17 +19,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/auth.rs", "is_staff"),
     ("persistence/src/auth.rs", "is_superuser"),
     ("persistence/src/auth.rs", "write_enabled"),
-    // The change-log row, written by the write path for every change.
-    ("persistence/src/write/change_log.rs", "change_context"),
-    ("persistence/src/write/change_log.rs", "change_context_detail"),
-    ("persistence/src/write/change_log.rs", "changed_object_id"),
-    ("persistence/src/write/change_log.rs", "changed_object_type_id"),
-    ("persistence/src/write/change_log.rs", "object_data"),
-    ("persistence/src/write/change_log.rs", "object_repr"),
-    ("persistence/src/write/change_log.rs", "prechange_data"),
-    ("persistence/src/write/change_log.rs", "related_object_id"),
-    ("persistence/src/write/change_log.rs", "related_object_type_id"),
-    ("persistence/src/write/change_log.rs", "request_id"),
     ("persistence/src/schema.rs", "users.user"),
     ("persistence/src/schema.rs", "users.token"),
     // A user reference left out defaults to the user who writes.

@@ -111,6 +111,76 @@ pub struct Behaviour {
     pub usage_lists: &'static [List],
     /// Model rules beyond single fields (`clean()`).
     pub rules: &'static [Rule],
+    /// The fields of a change-log row, on the change-log model.
+    pub change_log: Option<&'static ChangeLogFields>,
+}
+
+/// Which field of the change-log model holds what the write path records of each change.
+///
+/// Spec: nautobot/extras/models/change_logging.py (`ObjectChange`).
+pub struct ChangeLogFields {
+    pub time: &'static str,
+    pub user: &'static str,
+    pub user_name: &'static str,
+    pub request_id: &'static str,
+    pub action: &'static str,
+    pub object_type: &'static str,
+    pub object_id: &'static str,
+    pub context: &'static str,
+    pub context_detail: &'static str,
+    pub related_type: &'static str,
+    pub related_id: &'static str,
+    pub repr: &'static str,
+    /// The object after the change (before it, for a delete).
+    pub data: &'static str,
+    /// The object before an update or a delete.
+    pub prechange: &'static str,
+    /// The change feed's position.
+    pub sequence: &'static str,
+}
+
+impl ChangeLogFields {
+    /// Every field, in the order the write path fills them.
+    pub fn all(&self) -> [&'static str; 15] {
+        [
+            self.time,
+            self.user,
+            self.user_name,
+            self.request_id,
+            self.action,
+            self.object_type,
+            self.object_id,
+            self.context,
+            self.context_detail,
+            self.related_type,
+            self.related_id,
+            self.repr,
+            self.data,
+            self.prechange,
+            self.sequence,
+        ]
+    }
+}
+
+fn change_log(label: &str) -> Option<&'static ChangeLogFields> {
+    static OBJECT_CHANGE: ChangeLogFields = ChangeLogFields {
+        time: "time",
+        user: "user",
+        user_name: "user_name",
+        request_id: "request_id",
+        action: "action",
+        object_type: "changed_object_type",
+        object_id: "changed_object_id",
+        context: "change_context",
+        context_detail: "change_context_detail",
+        related_type: "related_object_type",
+        related_id: "related_object_id",
+        repr: "object_repr",
+        data: "object_data",
+        prechange: "prechange_data",
+        sequence: "sequence",
+    };
+    (label == crate::catalogue::CHANGE_LOG).then_some(&OBJECT_CHANGE)
 }
 
 impl Behaviour {
@@ -126,6 +196,7 @@ impl Behaviour {
         usage_inputs: &[],
         usage_lists: &[],
         rules: &[],
+        change_log: None,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -166,6 +237,7 @@ pub fn behaviour(label: &str) -> Behaviour {
         usage_inputs: usage_inputs(label),
         usage_lists: usage_lists(label),
         rules: rules(label),
+        change_log: change_log(label),
     }
 }
 

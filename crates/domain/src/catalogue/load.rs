@@ -568,6 +568,9 @@ fn check_behaviour(
         }
     }
     behaviour.usage_inputs.iter().try_for_each(|f| field(model, f))?;
+    if let Some(fields) = behaviour.change_log {
+        fields.all().iter().try_for_each(|f| field(model, f))?;
+    }
     for list in behaviour.usage_lists {
         if list.ours != "id" {
             return Err(format!("usage list {} must start from the object's id", list.name));

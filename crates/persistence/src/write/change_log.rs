@@ -94,6 +94,8 @@ impl<'s> Writer<'s> {
         self.changes += 1;
         let Some(log_table) = self.change_log_table.clone() else { return };
         let catalogue = self.catalogue.clone();
+        let Some(log_model) = catalogue.by_label(CHANGE_LOG) else { return };
+        let Some(fields) = log_model.behaviour.change_log else { return };
         let model = catalogue.model(change.model);
         self.sequence += 1;
         let shown = change
@@ -118,24 +120,8 @@ impl<'s> Writer<'s> {
             None => Value::Json(None),
         };
         let text = |s: &str| Value::String(Some(Box::new(s.to_owned())));
-        let columns = [
-            "id",
-            "time",
-            "user_id",
-            "user_name",
-            "request_id",
-            "action",
-            "changed_object_type_id",
-            "changed_object_id",
-            "change_context",
-            "change_context_detail",
-            "related_object_type_id",
-            "related_object_id",
-            "object_repr",
-            "object_data",
-            "prechange_data",
-            "sequence",
-        ];
+        let mut columns = vec!["id".to_owned()];
+        columns.extend(fields.all().iter().map(|f| column_of(log_model, f)));
         // Time-ordered ids: change-log rows are only ever appended, and so is their key index.
         let row = vec![
             uuid_value(Uuid::now_v7()),
