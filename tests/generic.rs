@@ -23,10 +23,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/schema.rs", "users.token"),
     // A user reference left out defaults to the user who writes.
     ("persistence/src/write/behaviour.rs", "users.user"),
-    // Custom field definitions are read at run time as part of the catalogue.
-    ("persistence/src/query.rs", "extras_customfield"),
-    ("persistence/src/write/input.rs", "extras_customfield"),
-    ("persistence/src/write/operations.rs", "extras.customfield"),
     // Cable paths: to move into the domain's own module.
     ("persistence/src/write/paths.rs", "cable_end"),
     ("persistence/src/write/paths.rs", "destination_fans_out"),

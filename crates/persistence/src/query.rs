@@ -240,13 +240,19 @@ pub(crate) fn text_type(backend: Backend) -> &'static str {
 
 /// The custom field definitions, as one statement and a row reader shared by the request path
 /// and the import transaction.
-fn custom_field_select() -> (SelectStatement, [ColType; 5]) {
+fn custom_field_select(
+    catalogue: &ferrobot_domain::Catalogue,
+) -> StoreResult<(SelectStatement, [ColType; 5])> {
+    let model = catalogue
+        .by_label(ferrobot_domain::catalogue::CUSTOM_FIELD)
+        .ok_or_else(|| StoreError::Internal("the catalogue has no custom-field model".into()))?;
+    let column = |name: &str| Alias::new(model.column_of(name));
     let mut select = Query::select();
     select
-        .columns(["key", "label", "type", "description", "content_types"].map(Alias::new))
-        .from(Alias::new("extras_customfield"))
-        .order_by(Alias::new("key"), Order::Asc);
-    (select, [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json])
+        .columns(["key", "label", "type", "description", "content_types"].map(column))
+        .from(Alias::new(&model.table))
+        .order_by(column("key"), Order::Asc);
+    Ok((select, [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json]))
 }
 
 fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
@@ -281,7 +287,7 @@ fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
 impl Store {
     /// The custom field definitions, ordered by key: part of the catalogue, read at run time.
     pub async fn custom_fields(&self) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
-        let (select, types) = custom_field_select();
+        let (select, types) = custom_field_select(&self.catalogue)?;
         Ok(custom_fields_from(&self.fetch(&select, &types).await?))
     }
 
@@ -290,7 +296,7 @@ impl Store {
         &self,
         tx: &sea_orm::DatabaseTransaction,
     ) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
-        let (select, types) = custom_field_select();
+        let (select, types) = custom_field_select(&self.catalogue)?;
         let results = self.query_in(tx, &select).await?;
         let mut rows = Rows { width: types.len(), cells: Vec::new() };
         for row in &results {

@@ -236,6 +236,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             natural_key: raw.natural_key.clone(),
             ordering: Vec::new(),
             behaviour: crate::hooks::Behaviour::NONE,
+            is_template: false,
             page_ordering: Vec::new(),
             unique_together: Vec::new(),
             indexes: Vec::new(),
@@ -511,6 +512,15 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         let behaviour = crate::hooks::behaviour(label);
         check_behaviour(&models, &labels, id, &behaviour).map_err(|m| err(source, label, &m))?;
         models[id].behaviour = behaviour;
+    }
+    let templates: Vec<usize> = models
+        .iter()
+        .filter_map(|m| m.behaviour.components)
+        .flat_map(|c| c.templates.iter())
+        .filter_map(|t| labels.get(t.template).copied())
+        .collect();
+    for id in templates {
+        models[id].is_template = true;
     }
     Ok(Catalogue::new(models, generic_throughs))
 }

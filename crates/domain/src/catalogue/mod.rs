@@ -21,6 +21,10 @@ pub type ModelId = usize;
 /// The label of the change-log model: every write adds its rows, every model shows its own.
 pub const CHANGE_LOG: &str = "extras.objectchange";
 
+/// The label of the custom-field model: its rows are part of the catalogue, read at run time
+/// (`key`, `label`, `type`, `description`, `content_types`).
+pub const CUSTOM_FIELD: &str = "extras.customfield";
+
 /// The resolved, immutable catalogue.
 #[derive(Debug)]
 pub struct Catalogue {
@@ -64,6 +68,9 @@ pub struct Model {
     /// What the model does beyond this entry (IPAM parents, rules, components …), resolved and
     /// checked at load.
     pub behaviour: crate::hooks::Behaviour,
+    /// Whether rows of this model are templates some model's components are made from (a write
+    /// to them invalidates what the writer remembers of templates).
+    pub is_template: bool,
     /// The order of cursor pages (`<list>_page`): `ordering` unless the catalogue says.
     pub page_ordering: Vec<OrderTerm>,
     pub unique_together: Vec<Vec<usize>>,

@@ -8,7 +8,7 @@ impl<'s> Writer<'s> {
     pub(super) fn forget(&mut self, model: ModelId, id: Uuid) {
         self.snapshots.remove(&(model, id));
         self.refs.clear();
-        if self.catalogue.model(model).label.ends_with("template") {
+        if self.catalogue.model(model).is_template {
             self.templates.clear();
         }
     }

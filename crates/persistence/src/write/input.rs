@@ -134,7 +134,10 @@ impl<'s> Writer<'s> {
             None | Some(Json::Null) => {}
             Some(Json::Object(given)) => {
                 if !given.is_empty() && self.custom_fields.is_none() {
-                    self.flush_for("extras_customfield").await?;
+                    let catalogue = self.catalogue.clone();
+                    if let Some(definitions) = catalogue.by_label(CUSTOM_FIELD) {
+                        self.flush_for(&definitions.table).await?;
+                    }
                     let tx = self.tx()?;
                     self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
                 }

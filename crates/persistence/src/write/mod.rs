@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ferrobot_domain::catalogue::{FieldKind, Model, ModelId, OnDelete, CHANGE_LOG};
+use ferrobot_domain::catalogue::{FieldKind, Model, ModelId, OnDelete, CHANGE_LOG, CUSTOM_FIELD};
 use ferrobot_domain::validate;
 use ferrobot_domain::value::Datum;
 use ferrobot_domain::value::{ip_from_bytes, naturalize};

@@ -153,7 +153,7 @@ impl<'s> Writer<'s> {
                 self.refs.entry(model.id).or_default().insert(key, id);
             }
         }
-        if model.label == "extras.customfield" {
+        if model.label == CUSTOM_FIELD {
             self.custom_fields = None;
         }
         // Full batches go out as they fill, so memory stays flat on big writes.
@@ -161,7 +161,7 @@ impl<'s> Writer<'s> {
             let full = std::mem::take(&mut self.ready);
             self.write_batches(full).await?;
         }
-        if model.label.ends_with("template") {
+        if model.is_template {
             self.templates.clear();
         }
         self.adopt_children(model, id, &after).await?;
