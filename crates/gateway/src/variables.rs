@@ -60,6 +60,11 @@ pub(crate) fn check_positions(
     operation: &OperationDefinition,
     root: &str,
 ) -> Result<(), GatewayError> {
+    // Without variables there is nothing to place (and a bulk mutation's literal input, which
+    // can hold 100,000 objects, is not walked).
+    if operation.variable_definitions.is_empty() {
+        return Ok(());
+    }
     let definitions: HashMap<&str, &VariableDefinition> = operation
         .variable_definitions
         .iter()

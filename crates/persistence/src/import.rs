@@ -244,17 +244,35 @@ pub(crate) fn object_select(
 ) -> (sea_query::SelectStatement, Vec<ColType>, Vec<&Field>) {
     let mut select = Query::select();
     let mut types = Vec::new();
-    let mut names = Vec::new();
+    let names = object_columns(model, None, &mut select, &mut types);
+    (select, types, names)
+}
+
+/// A model's columns as [`object_json`] reads them, added to `select` (on the table aliased
+/// `alias`, when given) with their types; returns the fields, in order.
+pub(crate) fn object_columns<'m>(
+    model: &'m Model,
+    alias: Option<&Alias>,
+    select: &mut sea_query::SelectStatement,
+    types: &mut Vec<ColType>,
+) -> Vec<&'m Field> {
+    let mut add = |column: &str| {
+        match alias {
+            Some(a) => select.column((a.clone(), Alias::new(column))),
+            None => select.column(Alias::new(column)),
+        };
+    };
+    let mut fields = Vec::new();
     for (_, field, column) in model.columns() {
-        select.column(Alias::new(column));
+        add(column);
         types.push(col_type(&field.kind));
-        names.push(field);
+        fields.push(field);
     }
     if model.features.custom_fields {
-        select.column(Alias::new("_custom_field_data"));
+        add("_custom_field_data");
         types.push(ColType::Json);
     }
-    (select, types, names)
+    fields
 }
 
 /// A row of [`object_select`] in the import format: field name → value, `custom_fields`.

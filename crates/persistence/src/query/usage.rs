@@ -10,7 +10,7 @@ use sea_query::{Alias, Cond, Expr, Query};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use super::{col_type, uuid_value, Cell, ColType};
+use super::{uuid_value, Cell, ColType};
 use crate::store::Store;
 use crate::StoreResult;
 
@@ -148,7 +148,7 @@ impl Store {
                 .from_as(Alias::new(&rows_of.table), base.clone());
             let mut types = vec![ColType::Uuid];
             let mut parts: Vec<(&Model, Vec<&Field>)> = Vec::new();
-            let own = columns_of(rows_of, &base, &mut select, &mut types);
+            let own = crate::import::object_columns(rows_of, Some(&base), &mut select, &mut types);
             parts.push((rows_of, own));
             for (i, name) in list.expand.iter().enumerate() {
                 let Some((_, field)) = rows_of.field(name) else { continue };
@@ -163,7 +163,8 @@ impl Store {
                     Expr::col((alias.clone(), Alias::new("id")))
                         .equals((base.clone(), Alias::new(rows_of.column_of(name)))),
                 );
-                let fields = columns_of(target, &alias, &mut select, &mut types);
+                let fields =
+                    crate::import::object_columns(target, Some(&alias), &mut select, &mut types);
                 parts.push((target, fields));
             }
             for chunk in ids.chunks(1000) {
@@ -201,25 +202,4 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// A model's columns (as [`crate::import::object_select`] reads them) on the table aliased
-/// `alias`, added to `select`; returns the fields, in order.
-fn columns_of<'m>(
-    model: &'m Model,
-    alias: &Alias,
-    select: &mut sea_query::SelectStatement,
-    types: &mut Vec<ColType>,
-) -> Vec<&'m Field> {
-    let mut fields = Vec::new();
-    for (_, field, column) in model.columns() {
-        select.column((alias.clone(), Alias::new(column)));
-        types.push(col_type(&field.kind));
-        fields.push(field);
-    }
-    if model.features.custom_fields {
-        select.column((alias.clone(), Alias::new("_custom_field_data")));
-        types.push(ColType::Json);
-    }
-    fields
 }

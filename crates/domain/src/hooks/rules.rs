@@ -1,0 +1,345 @@
+//! The model rules: what Nautobot's `clean()` methods check beyond single fields, each a
+//! function over the object, its stored form before an update and the rows it asked for.
+
+use super::*;
+
+pub(super) fn text<'a>(object: &'a Object, key: &str) -> Option<&'a str> {
+    object.get(key).and_then(Json::as_str).filter(|s| !s.is_empty())
+}
+
+pub(super) fn name_of(object: &Json) -> String {
+    object.get("name").and_then(Json::as_str).unwrap_or("?").to_owned()
+}
+
+/// Spec: nautobot/dcim/models/locations.py `Location.clean`.
+pub(super) fn location_rules(
+    object: &Object,
+    before: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    if let Some(before) = before {
+        if text(before, "location_type") != text(object, "location_type") {
+            errors.push(ValidationError::new(
+                "location_type",
+                "Changing the type of an existing Location is not permitted.",
+            ));
+            return errors;
+        }
+    }
+    let Some(ty) = related.get("location_type").filter(|t| t.is_object()) else { return errors };
+    let type_name = name_of(ty);
+    let own_type = ty.get("id").and_then(Json::as_str);
+    let parent_of_type = ty.get("parent").and_then(Json::as_str);
+    let nestable = ty.get("nestable").and_then(Json::as_bool).unwrap_or(false);
+    let parent = related.get("parent").filter(|p| p.is_object());
+    let parent_type = parent.and_then(|p| p.get("location_type")).and_then(Json::as_str);
+    if parent.is_some() && text(object, "parent") == text(object, "id") {
+        errors.push(ValidationError::new("parent", "A Location cannot be its own parent."));
+        return errors;
+    }
+    let message = match (parent_of_type, parent_type) {
+        (None, None) => None,
+        (None, Some(p)) if nestable && Some(p) == own_type => None,
+        (None, Some(_)) if nestable => Some(format!(
+            "A Location of type {type_name} may only have a Location of the same type as its parent."
+        )),
+        (None, Some(_)) => {
+            Some(format!("A Location of type {type_name} must not have a parent Location."))
+        }
+        (Some(_), None) => {
+            Some(format!("A Location of type {type_name} must have a parent Location."))
+        }
+        (Some(want), Some(p)) if p == want || (nestable && Some(p) == own_type) => None,
+        (Some(_), Some(_)) if nestable => Some(format!(
+            "A Location of type {type_name} can only have a Location of the same type or of its parent type as its parent."
+        )),
+        (Some(_), Some(_)) => Some(format!(
+            "A Location of type {type_name} can only have a Location of its parent type as its parent."
+        )),
+    };
+    errors.extend(message.map(|m| ValidationError::new("parent", m)));
+    errors
+}
+
+/// Spec: nautobot/dcim/models/device_components.py (`ModularComponentModel.clean`,
+/// `Interface.clean`): a component belongs to a device; LAG, parent and bridge interfaces are
+/// other interfaces of the same device.
+pub(super) fn interface_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let device = text(object, "device");
+    if device.is_none() {
+        errors.push(ValidationError::new("device", "Either device or module must be set."));
+    }
+    let own = text(object, "id");
+    for (field, what) in [
+        ("lag", "LAG interface"),
+        ("parent_interface", "parent interface"),
+        ("bridge", "bridge interface"),
+    ] {
+        let Some(other) = related.get(field).filter(|o| o.is_object()) else { continue };
+        if other.get("id").and_then(Json::as_str) == own {
+            errors.push(ValidationError::new(
+                field,
+                format!("An interface cannot be its own {what}."),
+            ));
+        } else if other.get("device").and_then(Json::as_str) != device {
+            errors.push(ValidationError::new(
+                field,
+                format!("The selected {what} ({}) belongs to a different device.", name_of(other)),
+            ));
+        }
+    }
+    errors
+}
+
+/// Spec: nautobot/dcim/models/devices.py `Device.clean` (rack, face and position).
+pub(super) fn device_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let rack = related.get("rack").filter(|r| r.is_object());
+    let has_face = text(object, "face").is_some();
+    let has_position = object.get("position").is_some_and(|p| !p.is_null());
+    if let Some(rack) = rack {
+        if rack.get("location").and_then(Json::as_str) != text(object, "location") {
+            errors.push(ValidationError::new(
+                "rack",
+                format!("Rack \"{}\" does not belong to the device's location.", name_of(rack)),
+            ));
+        }
+    } else {
+        if has_face {
+            errors.push(ValidationError::new(
+                "face",
+                "Cannot select a rack face without assigning a rack.",
+            ));
+        }
+        if has_position {
+            errors.push(ValidationError::new(
+                "position",
+                "Cannot select a rack position without assigning a rack.",
+            ));
+        }
+    }
+    errors
+}
+
+/// A numeric range list (`1-100,200,300-399`) as (low, high) pairs, each within `min..=max`.
+/// Spec: nautobot/core/models/fields.py (`PositiveRangeNumberTextField`) and
+/// nautobot/core/utils/data.py (`parse_numeric_range`).
+pub fn parse_ranges(text: &str, min: u32, max: u32) -> Result<Vec<(u32, u32)>, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (low, high) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let (Ok(low), Ok(high)) = (low.parse::<u32>(), high.parse::<u32>()) else {
+            return Err(format!(
+                "Invalid range: \"{part}\" is not a number or a range of numbers."
+            ));
+        };
+        if low > high {
+            return Err(format!("Invalid range: \"{part}\" starts after it ends."));
+        }
+        if low < min || high > max {
+            return Err(format!("Invalid range: \"{part}\" is outside {min}-{max}."));
+        }
+        out.push((low, high));
+    }
+    if out.is_empty() {
+        return Err("This field cannot be blank.".into());
+    }
+    Ok(out)
+}
+
+pub(super) fn in_ranges(ranges: &[(u32, u32)], n: u32) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&n))
+}
+
+/// Spec: nautobot/ipam/models.py (`VLAN.clean`): a VLAN's id lies in its group's range.
+pub(super) fn vlan_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let Some(group) = related.get("vlan_group").filter(|g| g.is_object()) else { return vec![] };
+    let range = group.get("range").and_then(Json::as_str).unwrap_or("1-4094");
+    let vid = object.get("vid").and_then(Json::as_u64).and_then(|v| u32::try_from(v).ok());
+    match (parse_ranges(range, 1, 4094), vid) {
+        (Ok(ranges), Some(vid)) if !in_ranges(&ranges, vid) => vec![ValidationError::new(
+            "vid",
+            format!("VLAN ID is not contained in VLAN Group range ({range})"),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+/// Spec: nautobot/ipam/models.py (`VLANGroup.clean`, the range field's validation): the range
+/// is a list of VLAN ids and ranges, and still holds the group's VLANs.
+pub(super) fn vlan_group_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let range = object.get("range").and_then(Json::as_str).unwrap_or("1-4094");
+    let ranges = match parse_ranges(range, 1, 4094) {
+        Ok(r) => r,
+        Err(m) => return vec![ValidationError::new("range", m)],
+    };
+    let vlans = related.get("vlans").and_then(Json::as_array);
+    let outside: Vec<String> = vlans
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.get("vid").and_then(Json::as_u64))
+        .filter(|&vid| u32::try_from(vid).is_ok_and(|vid| !in_ranges(&ranges, vid)))
+        .map(|vid| vid.to_string())
+        .collect();
+    if outside.is_empty() {
+        return Vec::new();
+    }
+    vec![ValidationError::new(
+        "range",
+        format!(
+            "VLAN group range may not be re-sized due to existing VLANs (IDs: {}).",
+            outside.join(",")
+        ),
+    )]
+}
+
+pub(super) fn set(object: &Object, key: &str) -> bool {
+    object.get(key).is_some_and(|v| !v.is_null())
+}
+
+/// Spec: nautobot/ipam/models.py (`Service.clean`): on a device or a virtual machine, not both.
+pub(super) fn service_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let message = match (set(object, "device"), set(object, "virtual_machine")) {
+        (true, true) => "A service cannot be associated with both a device and a virtual machine.",
+        (false, false) => "A service must be associated with either a device or a virtual machine.",
+        _ => return Vec::new(),
+    };
+    vec![ValidationError::new("__all__", message)]
+}
+
+/// Spec: nautobot/circuits/models.py (`CircuitTermination.clean`): one of a location, a
+/// provider network or a cloud network.
+pub(super) fn circuit_termination_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let message = match (
+        set(object, "location"),
+        set(object, "provider_network"),
+        set(object, "cloud_network"),
+    ) {
+        (false, false, false) => {
+            "A circuit termination must attach to a location, a provider network or a cloud network."
+        }
+        (true, true, _) => "A circuit termination cannot attach to both a location and a provider network.",
+        (true, _, true) => "A circuit termination cannot attach to both a location and a cloud network.",
+        (_, true, true) => {
+            "A circuit termination cannot attach to both a provider network and a cloud network."
+        }
+        _ => return Vec::new(),
+    };
+    vec![ValidationError::new("__all__", message)]
+}
+
+/// Spec: nautobot/dcim/models/power.py (`PowerFeed.clean`): AC voltage is not negative, a feed
+/// does not feed its own panel. (The rack / panel location hierarchy and breaker positions are
+/// not checked yet.)
+pub(super) fn power_feed_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let voltage = object.get("voltage").and_then(Json::as_i64).unwrap_or(0);
+    if voltage < 0 && text(object, "supply") == Some("ac") {
+        errors.push(ValidationError::new("voltage", "Voltage cannot be negative for AC supply"));
+    }
+    if set(object, "destination_panel")
+        && text(object, "destination_panel") == text(object, "power_panel")
+    {
+        errors.push(ValidationError::new(
+            "destination_panel",
+            "A power feed cannot connect a panel to itself",
+        ));
+    }
+    errors
+}
+
+/// Spec: nautobot/dcim/models/devices.py (`VirtualChassis.clean`): the master is a member (not
+/// checked on create, when the chassis has no members yet).
+pub(super) fn virtual_chassis_rules(
+    object: &Object,
+    before: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let Some(master) = related.get("master").filter(|m| m.is_object()) else { return vec![] };
+    if before.is_none() {
+        return Vec::new();
+    }
+    let own = object.get("id").and_then(Json::as_str);
+    if master.get("virtual_chassis").and_then(Json::as_str) == own {
+        return Vec::new();
+    }
+    vec![ValidationError::new(
+        "master",
+        format!(
+            "The selected master ({}) is not assigned to this virtual chassis.",
+            name_of(master)
+        ),
+    )]
+}
+
+/// A custom field's key names a GraphQL field (`cf_<key>`) and the stored data: it must be an
+/// identifier, and it never changes. Spec: nautobot/extras/models/customfields.py
+/// (`CustomField.clean`: the key cannot be changed once created).
+pub(super) fn custom_field_rules(
+    object: &Object,
+    before: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    let key = object.get("key").and_then(Json::as_str).unwrap_or_default();
+    let identifier = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        return vec![ValidationError::new(
+            "key",
+            "The key must be letters, digits and underscores, not starting with a digit.",
+        )];
+    }
+    match before.and_then(|b| b.get("key")).and_then(Json::as_str) {
+        Some(old) if old != key => {
+            vec![ValidationError::new("key", "Key cannot be changed once created.")]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Spec: nautobot/ipam/models.py `IPAddress.clean` (the host never changes).
+pub(super) fn address_rules(
+    object: &Object,
+    before: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    match before {
+        Some(before) if before.get("host") != object.get("host") => {
+            vec![ValidationError::new("address", "Host address cannot be changed once created.")]
+        }
+        _ => Vec::new(),
+    }
+}
