@@ -23,22 +23,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/schema.rs", "users.token"),
     // A user reference left out defaults to the user who writes.
     ("persistence/src/write/behaviour.rs", "users.user"),
-    // Cable paths: to move into the domain's own module.
-    ("persistence/src/write/paths.rs", "cable_end"),
-    ("persistence/src/write/paths.rs", "destination_fans_out"),
-    ("persistence/src/write/paths.rs", "destination_id"),
-    ("persistence/src/write/paths.rs", "is_split"),
-    ("persistence/src/write/paths.rs", "origin_fans_out"),
-    ("persistence/src/write/paths.rs", "origin_id"),
-    ("persistence/src/write/paths.rs", "peer_connector"),
-    ("persistence/src/write/paths.rs", "term_side"),
-    ("persistence/src/write/paths.rs", "dcim.cabletocabletermination"),
-    ("persistence/src/write/paths.rs", "dcim.cablepath"),
-    ("persistence/src/write/paths.rs", "dcim.cable"),
-    ("persistence/src/write/paths.rs", "dcim.frontport"),
-    ("persistence/src/write/paths.rs", "dcim.rearport"),
-    ("persistence/src/write/paths.rs", "circuits.circuittermination"),
-    ("persistence/src/write/paths.rs", "extras.status"),
 ];
 
 /// Names that stand for one model: labels, tables (through tables too), and the columns only one model has (those

@@ -17,7 +17,8 @@ use ferrobot_persistence::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::error::{FieldError, GatewayError, Stage, BUSY};
-use crate::ir::{Lowerer, PageField};
+use crate::ir::Lowerer;
+use crate::schema::PageField;
 use crate::schema::{Root, Served};
 use ferrobot_domain::request::Select;
 use ferrobot_persistence::query::json_key;

@@ -19,7 +19,9 @@ use ferrobot_persistence::StoreError;
 use uuid::Uuid;
 
 use crate::limits::{Limits, Refusal};
-use crate::schema::{custom_field_lookups, Annotation, Served, DEFAULT_PAGE, MAX_PAGE};
+use crate::schema::{
+    custom_field_lookups, Annotation, PageField, Served, DEFAULT_PAGE, MAX_PAGE, PAGE_FIELDS,
+};
 
 /// Which kind of field a tree is lowered for: its arguments differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,16 +29,6 @@ enum Mode {
     List,
     Single,
     Page,
-}
-
-/// A field of a cursor page, other than its items' own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PageField {
-    TotalCount,
-    HasNextPage,
-    EndCursor,
-    Items,
-    Typename(String),
 }
 
 /// The most available addresses or prefixes one `available_ips(limit:)` lists.
@@ -248,21 +240,20 @@ impl<'a> Lowerer<'a> {
         model_id: ModelId,
         collected: &Collected<'a>,
     ) -> Result<(Select, Vec<(String, PageField)>), StoreError> {
-        let model = self.served.catalogue.model(model_id);
-        let type_name = model.graphql.as_ref().map(|g| g.type_name.as_str()).unwrap_or_default();
-        let page_type = format!("{type_name}Page");
+        let page_type = self.served.page_types.get(&model_id).map_or("", String::as_str);
         let mut fields = Vec::new();
         let mut items: Option<Collected<'a>> = None;
-        for sub in self.collect_all(collected.selections(), &page_type) {
+        for sub in self.collect_all(collected.selections(), page_type) {
             let field = match sub.name() {
-                "__typename" => PageField::Typename(page_type.clone()),
-                "total_count" => PageField::TotalCount,
-                "has_next_page" => PageField::HasNextPage,
-                "end_cursor" => PageField::EndCursor,
-                "items" => PageField::Items,
-                other => {
-                    return Err(StoreError::Internal(format!("{page_type}.{other} is not known")))
-                }
+                "__typename" => PageField::Typename(page_type.to_owned()),
+                name => match PAGE_FIELDS.iter().find(|(n, ..)| *n == name) {
+                    Some((_, field, ..)) => field.clone(),
+                    None => {
+                        return Err(StoreError::Internal(format!(
+                            "{page_type}.{name} is not known"
+                        )))
+                    }
+                },
             };
             if matches!(field, PageField::Items) {
                 // Every `items` under one key is one list; under several keys, the same list.

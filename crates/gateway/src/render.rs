@@ -12,7 +12,7 @@ use ferrobot_persistence::Cell;
 use uuid::Uuid;
 
 use crate::execute::{Answer, RootBody};
-use crate::ir::PageField;
+use crate::schema::PageField;
 
 /// Streams chunks of an answer into a channel, 64 KiB at a time.
 struct Sink {

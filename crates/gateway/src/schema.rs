@@ -37,6 +37,8 @@ pub struct Served {
     /// What each field of a model's object type is, recorded as the field was added to the
     /// schema: the request tree is built from these, one lookup per selected field.
     pub fields: HashMap<ModelId, HashMap<String, Annotation>>,
+    /// The cursor page type of each model with a list (`<Type>Page`).
+    pub page_types: HashMap<ModelId, String>,
     /// Mutation root field → what it writes.
     pub mutations: HashMap<String, crate::mutation_schema::MutationField>,
 }
@@ -53,6 +55,46 @@ pub enum Root {
 /// Rows of a cursor page when `first` is not given, and the most it may ask for.
 pub const DEFAULT_PAGE: u64 = 100;
 pub const MAX_PAGE: u64 = 1_000;
+
+/// What a field of a cursor page type is: every page type has the fields of [`PAGE_FIELDS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageField {
+    TotalCount,
+    HasNextPage,
+    EndCursor,
+    Items,
+    Typename(String),
+}
+
+/// The fields of a page type, as the schema declares them and the request tree looks them up:
+/// name, what it is, its type (given the items' type name), description.
+#[allow(clippy::type_complexity)]
+pub const PAGE_FIELDS: [(&str, PageField, fn(&str) -> TypeRef, &str); 4] = [
+    (
+        "total_count",
+        PageField::TotalCount,
+        |_| TypeRef::named_nn("Int"),
+        "How many rows the list has with these filters, on every page.",
+    ),
+    (
+        "has_next_page",
+        PageField::HasNextPage,
+        |_| TypeRef::named_nn("Boolean"),
+        "Whether a page follows this one.",
+    ),
+    (
+        "end_cursor",
+        PageField::EndCursor,
+        |_| TypeRef::named("String"),
+        "The cursor of the page's last row: pass it as `after` for the next page.",
+    ),
+    (
+        "items",
+        PageField::Items,
+        |items| TypeRef::named_nn_list_nn(items),
+        "The page's rows, in the list's order.",
+    ),
+];
 
 /// What a field of a model's object type is (`__typename` aside, which every type has).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +246,7 @@ pub fn build(
     let mut arguments = FilterArguments { custom_fields: &custom_fields, made: HashMap::new() };
     let mut types = HashMap::new();
     let mut roots = HashMap::new();
+    let mut page_types = HashMap::new();
     let mut fields = HashMap::new();
     let exposed = |m: &Model| m.graphql.is_some();
     for model in catalogue.models().iter().filter(|m| exposed(m)) {
@@ -355,20 +398,15 @@ pub fn build(
             query = query.field(arguments.list(model, f));
             // The same list as cursor pages, with its total.
             let page_type = format!("{}Page", gql.type_name);
-            let page =
-                Object::new(&page_type)
-                    .description(format!(
-                        "A page of {}: `first` rows after the cursor `after`, in a stable order.",
-                        model.verbose_name_plural
-                    ))
-                    .field(unresolved("total_count".into(), TypeRef::named_nn("Int")).description(
-                        "How many rows the list has with these filters, on every page.",
-                    ))
-                    .field(unresolved("has_next_page".into(), TypeRef::named_nn("Boolean")))
-                    .field(unresolved("end_cursor".into(), named("String")).description(
-                        "The cursor of the page's last row: pass it as `after` for the next page.",
-                    ))
-                    .field(unresolved("items".into(), TypeRef::named_nn_list_nn(&gql.type_name)));
+            let mut page = Object::new(&page_type).description(format!(
+                "A page of {}: `first` rows after the cursor `after`, in a stable order.",
+                model.verbose_name_plural
+            ));
+            for (name, _, ty, description) in PAGE_FIELDS {
+                let field = unresolved(name.into(), ty(&gql.type_name));
+                page = page.field(field.description(description));
+            }
+            page_types.insert(model.id, page_type.clone());
             objects.push(page);
             let name = format!("{list}_page");
             roots.insert(name.clone(), Root::Page(model.id));
@@ -431,7 +469,7 @@ pub fn build(
         .ok_or_else(|| crate::error::GatewayError::Schema("no schema".into()))?
         .finish()
         .map_err(|e| crate::error::GatewayError::Schema(e.to_string()))?;
-    Ok(Served { schema, catalogue, custom_fields, types, roots, fields, mutations })
+    Ok(Served { schema, catalogue, custom_fields, types, roots, fields, page_types, mutations })
 }
 
 /// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.

@@ -9,6 +9,7 @@
 //! [`Cell`]s, never as entities.
 
 pub mod auth;
+pub mod bind;
 pub mod error;
 pub mod import;
 pub mod query;

@@ -17,8 +17,10 @@
 //! * here: the termination kinds, the ends of a cable and its layout;
 //! * `rules`: [`check_pairing`], [`check_termination`], [`check_termination_pair`],
 //!   [`check_cable`] and the smaller checks, on plain facts the caller has loaded;
-//! * `trace`: [`trace()`] and [`paths_from`] walk a [`CableGraph`] (the persistence layer loads one,
-//!   e.g. a [`MemoryGraph`], in a few batched queries) and give what a `dcim.cablepath` row holds.
+//! * `trace`: [`trace()`] and [`paths_from`] walk a [`CableGraph`] and give what a
+//!   `dcim.cablepath` row holds;
+//! * `load`: which paths a write changes, and the [`MemoryGraph`] around them loaded through a
+//!   [`CableRows`] reader the store implements, a few batched reads a step.
 
 use uuid::Uuid;
 
@@ -273,9 +275,11 @@ impl CableLayout {
     }
 }
 
+mod load;
 mod rules;
 mod trace;
 
+pub use load::*;
 pub use rules::*;
 pub use trace::*;
 

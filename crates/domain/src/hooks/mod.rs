@@ -502,7 +502,7 @@ fn components(label: &str) -> Option<&'static Components> {
 /// ends: nautobot/dcim/signals.py `rebuild_paths`): cable ends, and cables, whose status
 /// decides whether a path is active.
 fn traces_cable_paths(label: &str) -> bool {
-    matches!(label, "dcim.cabletocabletermination" | "dcim.cable")
+    crate::cable::traces_paths(label)
 }
 
 /// Read-only fields computed from the rows under an object, served beside its own fields:

@@ -10,7 +10,7 @@ impl<'s> Writer<'s> {
         model: &Model,
         rule: &hooks::ParentRule,
         input: &Map<String, Json>,
-        values: &BTreeMap<String, Value>,
+        values: &Values,
     ) -> StoreResult<Result<Option<Uuid>, ValidationError>> {
         let namespace = match &rule.namespace {
             hooks::NamespaceSource::Field(name) => values.get(&column_of(model, name)).cloned(),
@@ -21,7 +21,7 @@ impl<'s> Writer<'s> {
                     return Ok(Ok(None));
                 };
                 match self.lookup(namespace, &given).await? {
-                    Found::One(id) => Some(uuid_value(id)),
+                    Found::One(id) => Some(Datum::Uuid(id)),
                     found => {
                         return Ok(Err(ValidationError::new(
                             *key,
@@ -58,9 +58,9 @@ impl<'s> Writer<'s> {
     pub(super) async fn closest_prefix(
         &mut self,
         parents: ModelId,
-        address: Option<&Value>,
-        length: Option<&Value>,
-        ns: &Value,
+        address: Option<&Datum>,
+        length: Option<&Datum>,
+        ns: &Datum,
         strict: bool,
     ) -> StoreResult<Option<Uuid>> {
         let catalogue = self.catalogue.clone();
@@ -69,10 +69,10 @@ impl<'s> Writer<'s> {
         let hooks::NamespaceSource::Field(namespace) = rule.namespace else { return Ok(None) };
         let column = |name: &str| Alias::new(column_of(parent_model, name));
         self.flush_for(&parent_model.table).await?;
-        let Some(Value::Bytes(Some(address))) = address else { return Ok(None) };
+        let Some(Datum::Bytes(address)) = address else { return Ok(None) };
+        let &Datum::Uuid(ns) = ns else { return Ok(None) };
         let length = match length {
-            Some(Value::BigInt(Some(l))) => Some(*l),
-            Some(Value::Int(Some(l))) => Some(i64::from(*l)),
+            Some(Datum::Int(l)) => Some(*l),
             _ => None,
         };
         // A prefix's parent is strictly shorter; an address's is no longer than its mask.
@@ -86,7 +86,7 @@ impl<'s> Writer<'s> {
             // The namespace in every term, so that each one is a probe of the unique index.
             any = any.add(
                 Cond::all()
-                    .add(Expr::col(column(namespace)).eq(ns.clone()))
+                    .add(Expr::col(column(namespace)).eq(uuid_value(ns)))
                     .add(Expr::col(column(rule.address)).eq(Value::Bytes(Some(Box::new(network)))))
                     .add(Expr::col(column(rule.length)).eq(i64::from(length))),
             );

@@ -145,22 +145,21 @@ impl<'s> Writer<'s> {
     }
 }
 
-/// A stored value in the change-log form.
-pub(super) fn value_json(field: &Field, value: &Value) -> Json {
+/// A stored value in the change-log form (the edge where a value becomes JSON).
+pub(super) fn value_json(field: &Field, value: &Datum) -> Json {
     match value {
-        Value::Bool(Some(b)) => Json::Bool(*b),
-        Value::BigInt(Some(i)) => Json::from(*i),
-        Value::Int(Some(i)) => Json::from(*i),
-        Value::String(Some(s)) => Json::String(s.to_string()),
-        Value::Uuid(Some(u)) => Json::String(u.to_string()),
-        Value::Json(Some(j)) => (**j).clone(),
-        Value::ChronoDateTimeUtc(Some(d)) => Json::String(d.to_rfc3339()),
-        Value::ChronoDate(Some(d)) => Json::String(d.to_string()),
-        Value::Bytes(Some(b)) => match (&field.kind, ip_from_bytes(b)) {
+        Datum::Null => Json::Null,
+        Datum::Bool(b) => Json::Bool(*b),
+        Datum::Int(i) => Json::from(*i),
+        Datum::Text(s) => Json::String(s.to_string()),
+        Datum::Uuid(u) => Json::String(u.to_string()),
+        Datum::Json(j) => (**j).clone(),
+        Datum::DateTime(d) => Json::String(d.to_rfc3339()),
+        Datum::Date(d) => Json::String(d.to_string()),
+        Datum::Bytes(b) => match (&field.kind, ip_from_bytes(b)) {
             (FieldKind::IpBytes, Some(ip)) => Json::String(ip.to_string()),
             _ => Json::Null,
         },
-        _ => Json::Null,
     }
 }
 
@@ -168,7 +167,7 @@ pub(super) fn value_json(field: &Field, value: &Value) -> Json {
 pub(super) fn snapshot_of(
     model: &Model,
     id: Uuid,
-    values: &BTreeMap<String, Value>,
+    values: &Values,
     lists: &BTreeMap<String, Vec<Uuid>>,
     custom: Option<&Json>,
 ) -> Json {
@@ -192,7 +191,7 @@ pub(super) fn snapshot_of(
     for rel in model.relations.iter().filter(|r| r.is_generic_through()) {
         lists.entry(rel.name.clone()).or_default();
     }
-    merge_snapshot(model, &mut after, &BTreeMap::new(), &lists, custom);
+    merge_snapshot(model, &mut after, &Values::new(), &lists, custom);
     after
 }
 
@@ -200,7 +199,7 @@ pub(super) fn snapshot_of(
 pub(super) fn merge_snapshot(
     model: &Model,
     snapshot: &mut Json,
-    values: &BTreeMap<String, Value>,
+    values: &Values,
     lists: &BTreeMap<String, Vec<Uuid>>,
     custom: Option<&Json>,
 ) {
@@ -233,23 +232,25 @@ pub(super) fn computed_json(model: &Model, map: &mut Map<String, Json>) {
 }
 
 /// The stored values a snapshot holds, by column (for uniqueness checks and parent rules).
-pub(super) fn stored_values(model: &Model, snapshot: &Json) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
+pub(super) fn stored_values(model: &Model, snapshot: &Json) -> Values {
+    let mut out = Values::new();
     for (_, field, column) in model.columns() {
         let Some(v) = snapshot.get(&field.name) else { continue };
         let value = match (&field.kind, v) {
             (FieldKind::ForeignKey { .. } | FieldKind::Uuid, Json::String(s)) => {
-                Uuid::parse_str(s).map(uuid_value).unwrap_or(Value::Uuid(None))
+                Uuid::parse_str(s).map_or(Datum::Null, Datum::Uuid)
             }
             (FieldKind::IpBytes, Json::String(s)) => match s.parse::<std::net::IpAddr>() {
-                Ok(ip) => Value::Bytes(Some(Box::new(ferrobot_domain::value::ip_to_bytes(ip)))),
-                Err(_) => Value::Bytes(None),
+                Ok(ip) => Datum::Bytes(ferrobot_domain::value::ip_to_bytes(ip).into()),
+                Err(_) => Datum::Null,
             },
-            (FieldKind::Integer { .. }, Json::Number(n)) => Value::BigInt(n.as_i64()),
-            (FieldKind::Boolean, Json::Bool(b)) => Value::Bool(Some(*b)),
-            (_, Json::String(s)) => Value::String(Some(Box::new(s.clone()))),
-            (_, Json::Null) => null_of(&field.kind),
-            (_, other) => Value::Json(Some(Box::new(other.clone()))),
+            (FieldKind::Integer { .. }, Json::Number(n)) => {
+                n.as_i64().map_or(Datum::Null, Datum::Int)
+            }
+            (FieldKind::Boolean, Json::Bool(b)) => Datum::Bool(*b),
+            (_, Json::String(s)) => Datum::text(s.as_str()),
+            (_, Json::Null) => Datum::Null,
+            (_, other) => Datum::Json(Box::new(other.clone())),
         };
         out.insert(column.to_owned(), value);
     }

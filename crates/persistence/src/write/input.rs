@@ -11,7 +11,7 @@ impl<'s> Writer<'s> {
         &self,
         model: &Model,
         input: &Map<String, Json>,
-        values: &mut BTreeMap<String, Value>,
+        values: &mut Values,
         errors: &mut Vec<ValidationError>,
         creating: bool,
     ) -> HashSet<&'static str> {
@@ -32,7 +32,7 @@ impl<'s> Writer<'s> {
             match (hook.derive)(text) {
                 Ok(pairs) => {
                     for (name, value) in pairs {
-                        values.insert(column_of(model, name), derived_value(value));
+                        values.insert(column_of(model, name), derived_datum(value));
                     }
                 }
                 Err(m) => errors.push(ValidationError::new(hook.key, m)),
@@ -48,13 +48,13 @@ impl<'s> Writer<'s> {
         &mut self,
         field: &Field,
         v: &Json,
-    ) -> StoreResult<Result<Option<Value>, String>> {
+    ) -> StoreResult<Result<Option<Datum>, String>> {
         Ok(match (&field.kind, v) {
             (_, Json::Null) if !field.null && !field.blank => Err(validate::NOT_NULL.to_owned()),
-            (FieldKind::ForeignKey { .. }, Json::Null) => Ok(Some(Value::Uuid(None))),
+            (FieldKind::ForeignKey { .. }, Json::Null) => Ok(Some(Datum::Null)),
             (_, Json::Null) => Ok(Some(absent_value(field))),
             (FieldKind::ForeignKey { to, .. }, v) => match self.lookup(*to, v).await? {
-                Found::One(target) => Ok(Some(uuid_value(target))),
+                Found::One(target) => Ok(Some(Datum::Uuid(target))),
                 Found::None if field.null && self.options.defer_references => Ok(None),
                 found => Err(self.not_found_message(*to, v, found)),
             },
@@ -86,26 +86,24 @@ impl<'s> Writer<'s> {
         })
     }
 
-    pub(super) fn scalar(&self, field: &Field, v: &Json) -> Result<Value, String> {
-        Ok(scalar_value(field, validate::scalar(&self.catalogue, field, v)?))
+    pub(super) fn scalar(&self, field: &Field, v: &Json) -> Result<Datum, String> {
+        validate::scalar(&self.catalogue, field, v)
     }
 
     pub(super) async fn default_value(
         &mut self,
         field: &Field,
         default: &Json,
-    ) -> Result<Value, String> {
+    ) -> Result<Datum, String> {
         match default {
-            Json::String(s) if s == "now()" => {
-                Ok(Value::ChronoDateTimeUtc(Some(Box::new(self.now))))
-            }
+            Json::String(s) if s == "now()" => Ok(Datum::DateTime(self.now)),
             Json::String(s) if s.starts_with("natural_key(") => {
                 let name = s.trim_start_matches("natural_key(").trim_end_matches(')');
                 match &field.kind {
                     FieldKind::ForeignKey { to, .. } => {
                         let v = Json::String(name.into());
                         match self.lookup(*to, &v).await.map_err(|e| e.to_string())? {
-                            Found::One(id) => Ok(uuid_value(id)),
+                            Found::One(id) => Ok(Datum::Uuid(id)),
                             found => Err(self.not_found_message(*to, &v, found)),
                         }
                     }
@@ -189,83 +187,33 @@ pub(super) fn unknown_keys(
 }
 
 /// Stores a field's value and, for naturally ordered fields, the companion ordering column.
-pub(super) fn put(
-    values: &mut BTreeMap<String, Value>,
-    field: &Field,
-    column: String,
-    value: Value,
-) {
+pub(super) fn put(values: &mut Values, field: &Field, column: String, value: Datum) {
     if field.natural_order {
-        let text = match &value {
-            Value::String(Some(s)) => Some(naturalize(s)),
-            _ => None,
+        let natural = match &value {
+            Datum::Text(s) => Datum::text(naturalize(s)),
+            _ => Datum::Null,
         };
-        values.insert(format!("_{}", field.name), Value::String(text.map(Box::new)));
+        values.insert(format!("_{}", field.name), natural);
     }
     values.insert(column, value);
 }
 
-pub(super) fn derived_value(value: hooks::Derived) -> Value {
+pub(super) fn derived_datum(value: hooks::Derived) -> Datum {
     match value {
-        hooks::Derived::Bytes(b) => Value::Bytes(Some(Box::new(b))),
-        hooks::Derived::Int(i) => Value::BigInt(Some(i)),
-    }
-}
-
-pub(super) fn scalar_value(field: &Field, scalar: Datum) -> Value {
-    match scalar {
-        Datum::Null => null_of(&field.kind),
-        Datum::Text(s) => Value::String(Some(Box::new(s.into()))),
-        Datum::Int(i) => Value::BigInt(Some(i)),
-        Datum::Bool(b) => Value::Bool(Some(b)),
-        Datum::DateTime(d) => Value::ChronoDateTimeUtc(Some(Box::new(d))),
-        Datum::Date(d) => Value::ChronoDate(Some(Box::new(d))),
-        Datum::Json(j) => Value::Json(Some(j)),
-        Datum::Bytes(b) => Value::Bytes(Some(Box::new(b.into()))),
-        Datum::Uuid(u) => uuid_value(u),
-    }
-}
-
-/// A value on its way to the database, as the domain's value: what uniqueness compares.
-pub(super) fn datum_of(value: &Value) -> Datum {
-    match value {
-        Value::Bool(Some(b)) => Datum::Bool(*b),
-        Value::TinyInt(Some(i)) => Datum::Int(i64::from(*i)),
-        Value::SmallInt(Some(i)) => Datum::Int(i64::from(*i)),
-        Value::Int(Some(i)) => Datum::Int(i64::from(*i)),
-        Value::BigInt(Some(i)) => Datum::Int(*i),
-        Value::String(Some(s)) => Datum::text(s.as_str()),
-        Value::Uuid(Some(u)) => Datum::Uuid(**u),
-        Value::Bytes(Some(b)) => Datum::Bytes(b.as_slice().into()),
-        Value::Json(Some(j)) => Datum::Json(j.clone()),
-        Value::ChronoDateTimeUtc(Some(d)) => Datum::DateTime(**d),
-        Value::ChronoDate(Some(d)) => Datum::Date(**d),
-        _ => Datum::Null,
+        hooks::Derived::Bytes(b) => Datum::Bytes(b.into()),
+        hooks::Derived::Int(i) => Datum::Int(i),
     }
 }
 
 /// The stored value of a field the input left out and that has no default.
-pub(super) fn absent_value(field: &Field) -> Value {
+pub(super) fn absent_value(field: &Field) -> Datum {
     match &field.kind {
-        FieldKind::ContentTypes => Value::Json(Some(Box::new(Json::Array(Vec::new())))),
+        FieldKind::ContentTypes => Datum::Json(Box::new(Json::Array(Vec::new()))),
         FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
             if field.blank && !field.null =>
         {
-            Value::String(Some(Box::new(String::new())))
+            Datum::text("")
         }
-        other => null_of(other),
-    }
-}
-
-pub(crate) fn null_of(kind: &FieldKind) -> Value {
-    match col_type(kind) {
-        ColType::Uuid => Value::Uuid(None),
-        ColType::Text => Value::String(None),
-        ColType::Int(_) => Value::BigInt(None),
-        ColType::Bool => Value::Bool(None),
-        ColType::DateTime => Value::ChronoDateTimeUtc(None),
-        ColType::Date => Value::ChronoDate(None),
-        ColType::Json | ColType::JsonText => Value::Json(None),
-        ColType::Bytes => Value::Bytes(None),
+        _ => Datum::Null,
     }
 }

@@ -35,10 +35,10 @@ mod paths;
 mod refs;
 mod unique;
 
-#[allow(unused_imports)]
-use self::{batch::*, change_log::*, input::*, refs::*, unique::*};
+use self::{batch::is_null, change_log::*, input::*, refs::*};
+use crate::bind::{bind, bind_row, column_type, CUSTOM_FIELD_DATA};
 
-use crate::query::{col_type, Cell, ColType, Rows};
+use crate::query::{Cell, ColType, Rows};
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
 
@@ -133,6 +133,10 @@ pub struct Committed {
     /// The last sequence number handed out, when anything changed.
     pub last_sequence: Option<i64>,
 }
+
+/// A row on its way to a model's table: column → value. It becomes database values only in
+/// [`crate::bind`], as a statement is built.
+type Values = BTreeMap<String, Datum>;
 
 /// A nullable reference that named nothing yet (import mode), retried at commit.
 struct Pending {

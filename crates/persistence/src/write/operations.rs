@@ -34,7 +34,7 @@ impl<'s> Writer<'s> {
             }
         };
         unknown_keys(model, input, &mut errors);
-        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        let mut values = Values::new();
         let derived = self.derive_inputs(model, input, &mut values, &mut errors, true);
         let parent_rule = model.behaviour.parent.filter(|r| !input.contains_key(r.field));
         let mut deferred = false;
@@ -53,7 +53,7 @@ impl<'s> Writer<'s> {
                             errors.push(ValidationError::new(&field.name, m));
                             continue;
                         }
-                        None => Value::ChronoDateTimeUtc(Some(Box::new(self.now))),
+                        None => Datum::DateTime(self.now),
                     };
                     values.insert(field.name.clone(), value);
                 }
@@ -72,7 +72,7 @@ impl<'s> Writer<'s> {
                 // A reference to a user that the input leaves out is the acting user (a rack
                 // reservation's `user`, a note's author), as Nautobot's API fills it.
                 None if self.is_user_ref(field) && self.options.actor.user_id.is_some() => {
-                    Ok(self.options.actor.user_id.map(uuid_value).unwrap_or(Value::Uuid(None)))
+                    Ok(self.options.actor.user_id.map_or(Datum::Null, Datum::Uuid))
                 }
                 None => match validate::absent(field) {
                     Ok(Some(default)) => self.default_value(field, default).await,
@@ -91,7 +91,7 @@ impl<'s> Writer<'s> {
                             origin: self.operation,
                         });
                         deferred = true;
-                        Ok(Value::Uuid(None))
+                        Ok(Datum::Null)
                     }
                     Err(m) => Err(m),
                 },
@@ -105,7 +105,7 @@ impl<'s> Writer<'s> {
         }
         let custom = self.custom_field_data(model, input, None, &mut errors).await?;
         if let Some(data) = &custom {
-            values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data.clone()))));
+            values.insert(CUSTOM_FIELD_DATA.into(), Datum::Json(Box::new(data.clone())));
         }
         let catalogue = self.catalogue.clone();
         for link in generic_links(&catalogue, model) {
@@ -119,7 +119,7 @@ impl<'s> Writer<'s> {
                     Ok(parent) => {
                         values.insert(
                             column_of(model, rule.field),
-                            parent.map(uuid_value).unwrap_or(Value::Uuid(None)),
+                            parent.map_or(Datum::Null, Datum::Uuid),
                         );
                     }
                     Err(e) => errors.push(e),
@@ -135,12 +135,8 @@ impl<'s> Writer<'s> {
         }
         self.remember_unique(model, id, &values)?;
         self.check_unique_sets(model, id, &values).await?;
-        let mut columns: Vec<String> = vec!["id".into()];
-        let mut row = vec![uuid_value(id)];
-        for (k, v) in values {
-            columns.push(k);
-            row.push(v);
-        }
+        let id_column = ("id".to_owned(), Datum::Uuid(id));
+        let (columns, row) = bind_row(model, std::iter::once(id_column).chain(values));
         self.push(&model.table, &columns, row);
         for (name, ids) in &lists {
             let link = link_field(&self.catalogue, model, name);
@@ -212,7 +208,7 @@ impl<'s> Writer<'s> {
                 errors.push(ValidationError::new("id", "The id of an object cannot be changed."));
             }
         }
-        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        let mut values = Values::new();
         let derived = self.derive_inputs(model, patch, &mut values, &mut errors, false);
         let mut lists: BTreeMap<String, Vec<Uuid>> = BTreeMap::new();
         for field in &model.fields {
@@ -245,7 +241,7 @@ impl<'s> Writer<'s> {
         let custom =
             self.custom_field_data(model, patch, before.get("custom_fields"), &mut errors).await?;
         if let Some(data) = &custom {
-            values.insert("_custom_field_data".into(), Value::Json(Some(Box::new(data.clone()))));
+            values.insert(CUSTOM_FIELD_DATA.into(), Datum::Json(Box::new(data.clone())));
         }
         let mut after = before.clone();
         merge_snapshot(model, &mut after, &values, &lists, custom.as_ref());
@@ -261,7 +257,7 @@ impl<'s> Writer<'s> {
                 full.extend(values.clone());
                 match self.parent_of(model, rule, patch, &full).await? {
                     Ok(parent) => {
-                        let v = parent.map(uuid_value).unwrap_or(Value::Uuid(None));
+                        let v = parent.map_or(Datum::Null, Datum::Uuid);
                         values.insert(column_of(model, rule.field), v);
                         merge_snapshot(model, &mut after, &values, &lists, custom.as_ref());
                     }
@@ -286,16 +282,16 @@ impl<'s> Writer<'s> {
         let stored = stored_values(model, &after);
         self.check_unique_update(model, id, &stored).await?;
         self.check_unique_sets(model, id, &stored).await?;
-        let now = Value::ChronoDateTimeUtc(Some(Box::new(self.now)));
         if model.field("last_updated").is_some() {
-            values.insert("last_updated".into(), now);
+            values.insert("last_updated".into(), Datum::DateTime(self.now));
             if let Some(map) = after.as_object_mut() {
                 map.insert("last_updated".into(), Json::String(self.now.to_rfc3339()));
             }
         }
         let mut update = Query::update();
         update.table(Alias::new(&model.table));
-        for (column, value) in values {
+        let (columns, row) = bind_row(model, values);
+        for (column, value) in columns.into_iter().zip(row) {
             update.value(Alias::new(column), value);
         }
         update.and_where(Expr::col(Alias::new("id")).eq(uuid_value(id)));
@@ -576,6 +572,4 @@ impl<'s> Writer<'s> {
         }
         Ok(())
     }
-
-    // ---- Inputs -------------------------------------------------------------------------
 }

@@ -35,14 +35,14 @@ impl<'s> Writer<'s> {
         }
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(target);
-        let mut conditions: Vec<(String, Value)> = Vec::new();
+        let mut conditions: Vec<(String, Datum)> = Vec::new();
         match value {
             Json::String(s) => {
                 if let Ok(id) = Uuid::parse_str(s) {
                     if self.known.contains(&(target, id)) {
                         return Ok(Found::One(id));
                     }
-                    conditions.push(("id".into(), uuid_value(id)));
+                    conditions.push(("id".into(), Datum::Uuid(id)));
                 } else {
                     let Some(idx) = model.lookup_field() else {
                         return Ok(Found::None);
@@ -59,7 +59,7 @@ impl<'s> Writer<'s> {
                         let Some(text) = v.as_str() else { return Ok(Found::None) };
                         let Ok(pairs) = (input.derive)(text) else { return Ok(Found::None) };
                         for (name, value) in pairs {
-                            conditions.push((column_of(model, name), derived_value(value)));
+                            conditions.push((column_of(model, name), derived_datum(value)));
                         }
                         continue;
                     }
@@ -70,14 +70,14 @@ impl<'s> Writer<'s> {
                     let Some((_, f)) = model.field(name) else { return Ok(Found::None) };
                     let Some(column) = f.column.clone() else { return Ok(Found::None) };
                     let v = match (&f.kind, v) {
-                        (_, Json::Null) => Value::Uuid(None),
+                        (_, Json::Null) => Datum::Null,
                         (FieldKind::ForeignKey { to, .. }, v) => {
                             let nested = match rest {
                                 Some(r) => serde_json::json!({ r: v }),
                                 None => v.clone(),
                             };
                             match Box::pin(self.lookup(*to, &nested)).await? {
-                                Found::One(id) => uuid_value(id),
+                                Found::One(id) => Datum::Uuid(id),
                                 other => return Ok(other),
                             }
                         }
@@ -99,8 +99,8 @@ impl<'s> Writer<'s> {
         select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(2);
         for (c, v) in conditions {
             select.and_where(match v {
-                Value::Uuid(None) => Expr::col(Alias::new(c)).is_null(),
-                v => Expr::col(Alias::new(c)).eq(v),
+                Datum::Null => Expr::col(Alias::new(c)).is_null(),
+                v => Expr::col(Alias::new(&c)).eq(bind(column_type(model, &c), v)),
             });
         }
         let tx = self.tx()?;

@@ -22,14 +22,14 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        values: &BTreeMap<String, Value>,
+        values: &Values,
     ) -> StoreResult<()> {
         for (cidx, fields) in Self::constraints(model).into_iter().enumerate() {
             let mut key = Vec::with_capacity(fields.len());
             for &f in &fields {
                 let column = model.fields[f].column.clone().unwrap_or_default();
                 match values.get(&column) {
-                    Some(v) if !is_null(v) => key.push(datum_of(v)),
+                    Some(v) if !v.is_null() => key.push(v.clone()),
                     _ => {
                         key.clear();
                         break;
@@ -63,7 +63,7 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        stored: &BTreeMap<String, Value>,
+        stored: &Values,
     ) -> StoreResult<()> {
         for fields in Self::constraints(model) {
             let mut select = Query::select();
@@ -72,8 +72,9 @@ impl<'s> Writer<'s> {
             for &f in &fields {
                 let column = model.fields[f].column.clone().unwrap_or_default();
                 match stored.get(&column) {
-                    Some(v) if !is_null(v) => {
-                        select.and_where(Expr::col(Alias::new(column)).eq(v.clone()));
+                    Some(v) if !v.is_null() => {
+                        let value = bind(column_type(model, &column), v.clone());
+                        select.and_where(Expr::col(Alias::new(column)).eq(value));
                     }
                     _ => complete = false,
                 }
@@ -97,26 +98,24 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        values: &BTreeMap<String, Value>,
+        values: &Values,
     ) -> StoreResult<()> {
         for (n, set) in model.behaviour.unique_sets.iter().enumerate() {
             let columns: Vec<String> = set.iter().map(|f| column_of(model, f)).collect();
             let Some(last) = columns.last() else { continue };
-            if values.get(last).is_none_or(is_null) {
+            if values.get(last).is_none_or(Datum::is_null) {
                 continue;
             }
-            let key: Vec<Datum> = columns
-                .iter()
-                .map(|c| values.get(c).filter(|v| !is_null(v)).map_or(Datum::Null, datum_of))
-                .collect();
+            let key: Vec<Datum> =
+                columns.iter().map(|c| values.get(c).cloned().unwrap_or(Datum::Null)).collect();
             let fields: Vec<usize> =
                 set.iter().filter_map(|f| model.field(f).map(|(i, _)| i)).collect();
             let slot = (model.id, usize::MAX - n);
             let mut select = Query::select();
             select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(1);
             for c in &columns {
-                select.and_where(match values.get(c).filter(|v| !is_null(v)) {
-                    Some(v) => Expr::col(Alias::new(c)).eq(v.clone()),
+                select.and_where(match values.get(c).filter(|v| !v.is_null()) {
+                    Some(v) => Expr::col(Alias::new(c)).eq(bind(column_type(model, c), v.clone())),
                     None => Expr::col(Alias::new(c)).is_null(),
                 });
             }
@@ -137,7 +136,6 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// After the database refused a batch: the first row that takes existing unique values.
     /// What a diagnosis needs should the database refuse a batch: for each unique constraint
     /// of the table's model, the constrained values of every row (not the whole rows, which
     /// the insert consumes).
@@ -201,8 +199,6 @@ impl<'s> Writer<'s> {
             operation: None,
         })
     }
-
-    // ---- Batching and the change log ----------------------------------------------------
 }
 
 pub(super) fn conflict(model: &Model, fields: &[usize], operation: Option<usize>) -> StoreError {
