@@ -1,10 +1,13 @@
 //! The domain of Ferrobot: the model catalogue and the behaviour no catalogue can say.
 //!
 //! Reading order: [`catalogue`] (what models exist, resolved once at start-up), [`value`]
-//! (how typed values are parsed and rendered: IP addresses, natural ordering, enum names),
+//! (the one value type, [`value::Datum`], and how values are parsed and rendered: IP addresses,
+//! natural ordering, enum names), [`row`] (an object as rules, snapshots and uniqueness see it),
 //! [`ipam`] (prefix and address math), [`hooks`] (which models get that behaviour), [`error`].
 //!
-//! This crate does no IO, knows no SQL, HTTP or GraphQL, and is not async.
+//! This crate does no IO and knows no SQL, HTTP or GraphQL. One algorithm reads rows as it goes
+//! (the cable graph a write changes, [`cable::origins`]): it is async over a reader trait the
+//! store implements, and needs no runtime of its own.
 
 pub mod cable;
 pub mod catalogue;
@@ -13,6 +16,7 @@ pub mod hooks;
 pub mod ipam;
 pub mod rack;
 pub mod request;
+pub mod row;
 pub mod validate;
 pub mod value;
 

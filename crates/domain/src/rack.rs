@@ -19,7 +19,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::hooks::{Object, Related};
+use crate::hooks::{Listed, Object, Related};
+use crate::row::Row;
 use crate::ValidationError;
 use serde_json::Value as Json;
 
@@ -350,70 +351,52 @@ pub fn elevation(
 
 // ---- The rules of the write path (see `hooks::rules`) --------------------------------------
 
-fn int(object: &Json, key: &str) -> Option<u16> {
-    object.get(key).and_then(Json::as_u64).and_then(|n| u16::try_from(n).ok())
+fn int(object: &Row, key: &str) -> Option<u16> {
+    object.int(key).and_then(|n| u16::try_from(n).ok())
 }
 
-fn uuid_of(object: &Json) -> Uuid {
-    object
-        .get("id")
-        .and_then(Json::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_default()
+fn rack_of(rack: &Row) -> Rack {
+    Rack::new(int(rack, "u_height").unwrap_or(0), rack.bool("desc_units").unwrap_or(false))
 }
 
-fn rack_of(rack: &Json) -> Rack {
-    Rack::new(
-        int(rack, "u_height").unwrap_or(0),
-        rack.get("desc_units").and_then(Json::as_bool).unwrap_or(false),
-    )
-}
-
-/// A stored device (with its `device_type` embedded, or given apart) as rack space sees it.
-fn rack_device(device: &Json, device_type: Option<&Json>) -> RackDevice {
-    let ty = device_type.or_else(|| device.get("device_type").filter(|t| t.is_object()));
+/// A stored device, with its device type, as rack space sees it.
+fn rack_device(device: &Row, ty: Option<&Row>) -> RackDevice {
     let ty_int = |k| ty.and_then(|t| int(t, k));
     RackDevice {
-        id: uuid_of(device),
-        device_type: ty
-            .and_then(|t| t.get("model"))
-            .and_then(Json::as_str)
-            .unwrap_or("?")
-            .to_owned(),
+        id: device.id().unwrap_or_default(),
+        device_type: ty.and_then(|t| t.text("model")).unwrap_or("?").to_owned(),
         position: int(device, "position"),
         u_height: ty_int("u_height").unwrap_or(1),
-        face: device.get("face").and_then(Json::as_str).and_then(Face::from_stored),
-        is_full_depth: ty
-            .and_then(|t| t.get("is_full_depth"))
-            .and_then(Json::as_bool)
-            .unwrap_or(true),
-        is_child_device: ty.and_then(|t| t.get("subdevice_role")).and_then(Json::as_str)
-            == Some("child"),
+        face: device.text("face").and_then(Face::from_stored),
+        is_full_depth: ty.and_then(|t| t.bool("is_full_depth")).unwrap_or(true),
+        is_child_device: ty.and_then(|t| t.text("subdevice_role")) == Some("child"),
     }
+}
+
+/// A device of a rule's or usage's list, its device type expanded.
+fn listed_device(listed: &Listed) -> RackDevice {
+    rack_device(&listed.row, listed.expanded.get("device_type"))
+}
+
+fn reservation(row: &Row) -> RackReservation {
+    RackReservation { id: row.id().unwrap_or_default(), units: reserved_units(row) }
 }
 
 /// What a rack holds, from the rows its usage lists read ([`crate::hooks::Behaviour::usage_lists`]):
 /// its devices (with their device types) and its reservations, for [`elevation`].
 pub fn contents(related: &Related) -> (Vec<RackDevice>, Vec<RackReservation>) {
-    let devices = list(related, "rack_devices").iter().map(|d| rack_device(d, None)).collect();
-    let reservations = list(related, "reservations")
-        .iter()
-        .map(|r| RackReservation { id: uuid_of(r), units: reserved_units(r) })
-        .collect();
+    let devices = related.list("rack_devices").iter().map(listed_device).collect();
+    let reservations = related.list("reservations").iter().map(|r| reservation(&r.row)).collect();
     (devices, reservations)
 }
 
 /// The units a reservation holds.
-fn reserved_units(reservation: &Json) -> Vec<u16> {
+fn reserved_units(reservation: &Row) -> Vec<u16> {
     reservation
-        .get("units")
+        .json("units")
         .and_then(Json::as_array)
         .map(|l| l.iter().filter_map(|u| u.as_u64().and_then(|n| u16::try_from(n).ok())).collect())
         .unwrap_or_default()
-}
-
-fn list<'a>(related: &'a Related, name: &str) -> &'a [Json] {
-    related.get(name).and_then(Json::as_array).map_or(&[], Vec::as_slice)
 }
 
 /// A device in a rack fits its position (`Device.clean`).
@@ -422,11 +405,9 @@ pub fn device_fit_rule(
     _: Option<&Object>,
     related: &Related,
 ) -> Vec<ValidationError> {
-    let Some(rack) = related.get("rack").filter(|r| r.is_object()) else { return Vec::new() };
-    let device = Json::Object(object.clone());
-    let candidate = rack_device(&device, related.get("device_type").filter(|t| t.is_object()));
-    let others: Vec<RackDevice> =
-        list(related, "rack_devices").iter().map(|d| rack_device(d, None)).collect();
+    let Some(rack) = related.row("rack") else { return Vec::new() };
+    let candidate = rack_device(object, related.row("device_type"));
+    let others: Vec<RackDevice> = related.list("rack_devices").iter().map(listed_device).collect();
     check_fit(&rack_of(rack), &others, &candidate).err().unwrap_or_default()
 }
 
@@ -436,14 +417,10 @@ pub fn reservation_rule(
     _: Option<&Object>,
     related: &Related,
 ) -> Vec<ValidationError> {
-    let Some(rack) = related.get("rack").filter(|r| r.is_object()) else { return Vec::new() };
-    let me = Json::Object(object.clone());
-    let candidate = RackReservation { id: uuid_of(&me), units: reserved_units(&me) };
-    let others: Vec<RackReservation> = list(related, "reservations")
-        .iter()
-        .map(|r| RackReservation { id: uuid_of(r), units: reserved_units(r) })
-        .collect();
-    check_reservation(&rack_of(rack), &others, &candidate).err().unwrap_or_default()
+    let Some(rack) = related.row("rack") else { return Vec::new() };
+    let others: Vec<RackReservation> =
+        related.list("reservations").iter().map(|r| reservation(&r.row)).collect();
+    check_reservation(&rack_of(rack), &others, &reservation(object)).err().unwrap_or_default()
 }
 
 /// A rack stays tall enough for the devices in it (`Rack.clean`).
@@ -455,9 +432,8 @@ pub fn rack_height_rule(
     if before.is_none() {
         return Vec::new();
     }
-    let devices: Vec<RackDevice> =
-        list(related, "rack_devices").iter().map(|d| rack_device(d, None)).collect();
-    check_rack_height(&rack_of(&Json::Object(object.clone())), &devices).err().unwrap_or_default()
+    let devices: Vec<RackDevice> = related.list("rack_devices").iter().map(listed_device).collect();
+    check_rack_height(&rack_of(object), &devices).err().unwrap_or_default()
 }
 
 #[cfg(test)]

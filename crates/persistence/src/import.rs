@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use ferrobot_domain::catalogue::FieldKind;
-use ferrobot_domain::value::ip_from_bytes;
+use ferrobot_domain::row::Row;
 use ferrobot_domain::{DomainError, Field, Model};
 use sea_query::{Alias, Expr, Order, Query};
 use serde_json::{Map, Value as Json};
@@ -275,42 +275,26 @@ pub(crate) fn object_columns<'m>(
     fields
 }
 
-/// A row of [`object_select`] in the import format: field name → value, `custom_fields`.
-pub(crate) fn object_json(model: &Model, fields: &[&Field], row: &[Cell]) -> Map<String, Json> {
-    let mut obj = Map::new();
-    for (i, field) in fields.iter().enumerate() {
-        obj.insert(field.name.clone(), cell_json(&row[i], field));
+/// A row of [`object_select`] as the domain's row: its fields' values, its custom field data.
+pub(crate) fn object_row(model: &Model, fields: &[&Field], cells: &[Cell]) -> Row {
+    let mut row = Row::new();
+    for (field, cell) in fields.iter().zip(cells) {
+        row.set(field.name.clone(), cell.clone());
     }
     if model.features.custom_fields {
-        obj.insert("custom_fields".into(), cell_json_raw(&row[fields.len()]));
+        let data = match cells.get(fields.len()) {
+            Some(Cell::Json(v)) => Some((**v).clone()),
+            Some(Cell::Text(t)) => serde_json::from_str(t).ok(),
+            _ => None,
+        };
+        row.set_custom_fields(data);
     }
-    obj
+    row
 }
 
-fn cell_json_raw(cell: &Cell) -> Json {
-    match cell {
-        Cell::Json(v) => (**v).clone(),
-        Cell::Null => Json::Null,
-        Cell::Text(t) => serde_json::from_str(t).unwrap_or(Json::Null),
-        _ => Json::Null,
-    }
-}
-
-fn cell_json(cell: &Cell, field: &Field) -> Json {
-    match cell {
-        Cell::Null => Json::Null,
-        Cell::Bool(b) => Json::Bool(*b),
-        Cell::Int(i) => Json::from(*i),
-        Cell::Text(t) => Json::String(t.to_string()),
-        Cell::Uuid(u) => Json::String(u.to_string()),
-        Cell::Bytes(b) => match (&field.kind, ip_from_bytes(b)) {
-            (FieldKind::IpBytes, Some(ip)) => Json::String(ip.to_string()),
-            _ => Json::Null,
-        },
-        Cell::Json(v) => (**v).clone(),
-        Cell::DateTime(d) => Json::String(d.to_rfc3339()),
-        Cell::Date(d) => Json::String(d.to_string()),
-    }
+/// A row of [`object_select`] in the import format: field name → value, `custom_fields`.
+pub(crate) fn object_json(model: &Model, fields: &[&Field], cells: &[Cell]) -> Map<String, Json> {
+    object_row(model, fields, cells).fields_json(model)
 }
 
 /// Who the change log names for an import that names nobody.

@@ -3,6 +3,7 @@
 //! Reading order: [`store`] (connecting to SQLite, PostgreSQL or MySQL/MariaDB and running
 //! statements), [`schema`] (the tables the catalogue describes, as DDL), [`query`] (filters and
 //! batched level loads compiled to SQL), [`write`] (inserts with their change-log rows),
+//! [`bind`] (where the domain's values become the values a statement binds),
 //! [`import`] (the documented import/export format), [`auth`] (users and tokens).
 //!
 //! This is the only crate, with `migrations/`, that names sea-orm or sea-query; rows leave it as

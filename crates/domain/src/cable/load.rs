@@ -18,6 +18,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use super::{paths_from, CableEnd, CircuitSide, Endpoint, EndpointKind, MemoryGraph, PathNode};
+use crate::row::Row;
 use crate::value::Datum;
 
 /// The model whose rows are a cable's ends.
@@ -32,8 +33,7 @@ const REAR_PORT: &str = "dcim.rearport";
 const CIRCUIT_TERMINATION: &str = "circuits.circuittermination";
 const STATUS: &str = "extras.status";
 
-/// What loading the graph reads. Rows come in the change-log form: field name → value,
-/// references as ids.
+/// What loading the graph reads.
 pub trait CableRows {
     type Error;
     /// Ids of the rows of `model` whose reference `field` names one of `ids`.
@@ -48,7 +48,7 @@ pub trait CableRows {
         &mut self,
         model: &str,
         ids: &[Uuid],
-    ) -> impl Future<Output = Result<HashMap<Uuid, Json>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<HashMap<Uuid, Row>, Self::Error>> + Send;
     /// The row of `model` whose natural key is `name`.
     fn named(
         &mut self,
@@ -59,10 +59,10 @@ pub trait CableRows {
 
 /// Whether a row of `model` is part of the cable graph, and what of it a change touches: the
 /// cable (a cable's own row, or a termination's cable) and the endpoint a termination sets.
-pub fn touches(model: &str, row: &Json) -> Option<(Option<Uuid>, Option<Endpoint>)> {
+pub fn touches(model: &str, row: &Row) -> Option<(Option<Uuid>, Option<Endpoint>)> {
     match model {
-        CABLE => Some((uuid_at(row, "id"), None)),
-        TERMINATION => Some((uuid_at(row, "cable"), endpoint_of(row))),
+        CABLE => Some((row.id(), None)),
+        TERMINATION => Some((row.uuid("cable"), endpoint_of(row))),
         _ => None,
     }
 }
@@ -147,7 +147,7 @@ async fn load_graph<R: CableRows + Send>(
             }
             let found = rows.ids_where(TERMINATION, kind.column(), &ids).await?;
             for row in rows.rows(TERMINATION, &found).await?.values() {
-                cables.extend(uuid_at(row, "cable").filter(|c| cables_seen.insert(*c)));
+                cables.extend(row.uuid("cable").filter(|c| cables_seen.insert(*c)));
             }
         }
         if !cables.is_empty() {
@@ -156,15 +156,15 @@ async fn load_graph<R: CableRows + Send>(
             }
             let connected = connected_status.flatten();
             for (id, cable) in rows.rows(CABLE, &cables).await? {
-                let status = uuid_at(&cable, "status");
+                let status = cable.uuid("status");
                 graph.add_cable(id, status.is_some() && status == connected, None);
             }
             let found = rows.ids_where(TERMINATION, "cable", &cables).await?;
             for row in rows.rows(TERMINATION, &found).await?.values() {
-                let (Some(cable), Some(end)) = (uuid_at(row, "cable"), endpoint_of(row)) else {
+                let (Some(cable), Some(end)) = (row.uuid("cable"), endpoint_of(row)) else {
                     continue;
                 };
-                let side = row.get("cable_end").and_then(Json::as_str).and_then(CableEnd::parse);
+                let side = row.text("cable_end").and_then(CableEnd::parse);
                 if let Some(side) = side {
                     graph.add_termination(cable, side, number(row, "connector"), end);
                     next.push(end);
@@ -175,7 +175,7 @@ async fn load_graph<R: CableRows + Send>(
         let fronts = of_kind(&wave, EndpointKind::FrontPort);
         let mut rears = of_kind(&wave, EndpointKind::RearPort);
         for (id, front) in rows.rows(FRONT_PORT, &fronts).await? {
-            if let Some(rear) = uuid_at(&front, "rear_port") {
+            if let Some(rear) = front.uuid("rear_port") {
                 graph.add_front_port(id, rear, number(&front, "rear_port_position"));
                 rears.push(rear);
                 next.push(Endpoint::new(EndpointKind::RearPort, rear));
@@ -188,7 +188,7 @@ async fn load_graph<R: CableRows + Send>(
         }
         let found = rows.ids_where(FRONT_PORT, "rear_port", &rears).await?;
         for (id, front) in rows.rows(FRONT_PORT, &found).await? {
-            if let Some(rear) = uuid_at(&front, "rear_port") {
+            if let Some(rear) = front.uuid("rear_port") {
                 graph.add_front_port(id, rear, number(&front, "rear_port_position"));
                 next.push(Endpoint::new(EndpointKind::FrontPort, id));
             }
@@ -198,16 +198,16 @@ async fn load_graph<R: CableRows + Send>(
             .rows(CIRCUIT_TERMINATION, &terms)
             .await?
             .values()
-            .filter_map(|t| uuid_at(t, "circuit"))
+            .filter_map(|t| t.uuid("circuit"))
             .collect();
         let found = rows.ids_where(CIRCUIT_TERMINATION, "circuit", &circuits).await?;
         for (id, term) in rows.rows(CIRCUIT_TERMINATION, &found).await? {
-            let side = match term.get("term_side").and_then(Json::as_str) {
+            let side = match term.text("term_side") {
                 Some("A") => CircuitSide::A,
                 Some("Z") => CircuitSide::Z,
                 _ => continue,
             };
-            if let Some(circuit) = uuid_at(&term, "circuit") {
+            if let Some(circuit) = term.uuid("circuit") {
                 graph.add_circuit_termination(id, circuit, side);
                 next.push(Endpoint::new(EndpointKind::CircuitTermination, id));
             }
@@ -224,16 +224,12 @@ fn of_kind(wave: &[Endpoint], kind: EndpointKind) -> Vec<Uuid> {
     wave.iter().filter(|e| e.kind == kind).map(|e| e.id).collect()
 }
 
-fn uuid_at(row: &Json, key: &str) -> Option<Uuid> {
-    row.get(key).and_then(Json::as_str).and_then(|s| Uuid::parse_str(s).ok())
-}
-
 /// A small count of a row (a connector, a position), 1 when unset.
-fn number(row: &Json, key: &str) -> u16 {
-    row.get(key).and_then(Json::as_u64).and_then(|n| u16::try_from(n).ok()).unwrap_or(1)
+fn number(row: &Row, key: &str) -> u16 {
+    row.int(key).and_then(|n| u16::try_from(n).ok()).unwrap_or(1)
 }
 
 /// The endpoint a termination row sets, if any.
-fn endpoint_of(row: &Json) -> Option<Endpoint> {
-    EndpointKind::ALL.iter().find_map(|k| uuid_at(row, k.column()).map(|id| Endpoint::new(*k, id)))
+fn endpoint_of(row: &Row) -> Option<Endpoint> {
+    EndpointKind::ALL.iter().find_map(|k| row.uuid(k.column()).map(|id| Endpoint::new(*k, id)))
 }

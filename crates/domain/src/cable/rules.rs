@@ -3,6 +3,8 @@
 
 use uuid::Uuid;
 
+use crate::row::Row;
+
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -277,50 +279,37 @@ pub fn check_cable(
 // ---------------------------------------------------------------------------------------------
 
 /// The termination a row of `dcim.cabletocabletermination` sets, from the row and the objects
-/// its references name (`related`, by column).
+/// its references name (`target`, by field).
 fn row_facts<'a>(
-    row: &'a serde_json::Map<String, serde_json::Value>,
-    endpoint_of: impl Fn(&str) -> Option<&'a serde_json::Value>,
+    row: &'a Row,
+    target_of: impl Fn(&str) -> Option<&'a Row>,
 ) -> Result<Option<TerminationFacts<'a>>, String> {
-    let set: Vec<&str> = EndpointKind::ALL
-        .iter()
-        .map(|k| k.column())
-        .filter(|c| row.get(*c).is_some_and(|v| !v.is_null()))
-        .collect();
+    let set: Vec<&str> =
+        EndpointKind::ALL.iter().map(|k| k.column()).filter(|c| row.has(c)).collect();
     check_one_termination(&set)?;
     let Some(kind) = set.first().and_then(|c| EndpointKind::from_column(c)) else {
         return Ok(None);
     };
-    let id = row
-        .get(kind.column())
-        .and_then(serde_json::Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .unwrap_or_default();
-    let Some(target) = endpoint_of(kind.column()).filter(|t| t.is_object()) else {
+    let id = row.uuid(kind.column()).unwrap_or_default();
+    let Some(target) = target_of(kind.column()) else {
         return Ok(None);
     };
-    let text = |k: &str| target.get(k).and_then(serde_json::Value::as_str);
-    let mut facts = TerminationFacts::new(Endpoint::new(kind, id), text("name").unwrap_or("?"));
-    facts.interface_type = text("type").filter(|_| kind == K::Interface);
-    facts.on_provider_network = kind == K::CircuitTermination
-        && target.get("provider_network").is_some_and(|p| !p.is_null());
-    facts.rear_port = text("rear_port").and_then(|s| Uuid::parse_str(s).ok());
+    let mut facts =
+        TerminationFacts::new(Endpoint::new(kind, id), target.text("name").unwrap_or("?"));
+    facts.interface_type = target.text("type").filter(|_| kind == K::Interface);
+    facts.on_provider_network = kind == K::CircuitTermination && target.has("provider_network");
+    facts.rear_port = target.uuid("rear_port");
     facts.positions = target
-        .get("positions")
-        .and_then(serde_json::Value::as_u64)
+        .int("positions")
         .and_then(|n| u16::try_from(n).ok())
         .filter(|_| kind == K::RearPort)
         .unwrap_or(1);
     Ok(Some(facts))
 }
 
-fn row_end(row: &serde_json::Map<String, serde_json::Value>) -> (Option<CableEnd>, u16) {
-    let end = row.get("cable_end").and_then(serde_json::Value::as_str).and_then(CableEnd::parse);
-    let connector = row
-        .get("connector")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|n| u16::try_from(n).ok())
-        .unwrap_or(1);
+fn row_end(row: &Row) -> (Option<CableEnd>, u16) {
+    let end = row.text("cable_end").and_then(CableEnd::parse);
+    let connector = row.int("connector").and_then(|n| u16::try_from(n).ok()).unwrap_or(1);
     (end, connector)
 }
 
@@ -334,32 +323,25 @@ pub fn termination_rule(
     related: &crate::hooks::Related,
 ) -> Vec<crate::ValidationError> {
     let fail = |m: String| vec![crate::ValidationError::new("__all__", m)];
-    let own = match row_facts(object, |c| related.get(c)) {
+    let own = match row_facts(object, |c| related.row(c)) {
         Ok(Some(facts)) => facts,
         Ok(None) => return Vec::new(),
         Err(m) => return fail(m),
     };
-    let own_id = object.get("id").and_then(serde_json::Value::as_str);
     let mut rows = Vec::new();
     let (end, connector) = row_end(object);
     let Some(end) = end else { return Vec::new() };
     rows.push(CableRow { end, connector, termination: own });
-    let others = related.get("terminations").and_then(serde_json::Value::as_array);
-    for other in others.into_iter().flatten() {
-        let Some(map) = other.as_object() else { continue };
-        if map.get("id").and_then(serde_json::Value::as_str) == own_id {
+    for other in related.list("terminations") {
+        if other.row.id() == object.id() {
             continue;
         }
-        let (Some(end), connector) = row_end(map) else { continue };
-        if let Ok(Some(termination)) = row_facts(map, |c| map.get(c)) {
+        let (Some(end), connector) = row_end(&other.row) else { continue };
+        if let Ok(Some(termination)) = row_facts(&other.row, |c| other.expanded.get(c)) {
             rows.push(CableRow { end, connector, termination });
         }
     }
-    let cable = object
-        .get("cable")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|s| Uuid::parse_str(s).ok());
-    match check_cable(cable, None, &rows) {
+    match check_cable(object.uuid("cable"), None, &rows) {
         Ok(()) => Vec::new(),
         Err(m) => fail(m),
     }

@@ -10,9 +10,8 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value as Json};
-
 use crate::catalogue::Model;
+use crate::row::Row;
 use crate::{ipam, ValidationError};
 
 /// A stored value an input produced.
@@ -553,11 +552,35 @@ fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
     }
 }
 
-/// An object as the rules see it: field name → value, references as ids (the change-log form).
-pub type Object = Map<String, Json>;
+/// An object as the rules see it: field name → typed value, references as ids.
+pub type Object = Row;
 
-/// The rows a rule asked for, by the reference field that names them (`Json::Null` when unset).
-pub type Related = HashMap<&'static str, Json>;
+/// The rows a rule asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Related {
+    /// The targets of the rule's `needs`, by reference field; absent when the field is unset.
+    pub rows: HashMap<&'static str, Row>,
+    /// The rows of each of the rule's [`List`]s, by list name.
+    pub lists: HashMap<&'static str, Vec<Listed>>,
+}
+
+impl Related {
+    pub fn row(&self, field: &str) -> Option<&Row> {
+        self.rows.get(field)
+    }
+
+    /// The rows of a list; none when the rule did not ask for it or the object's field is unset.
+    pub fn list(&self, name: &str) -> &[Listed] {
+        self.lists.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A row of a rule's list, with the targets of the list's `expand` references.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub row: Row,
+    pub expanded: HashMap<&'static str, Row>,
+}
 
 /// A model rule: what Nautobot's `clean()` checks beyond single fields.
 pub struct Rule {
@@ -702,31 +725,76 @@ mod tests {
         }
     }
 
+    use crate::value::Datum;
+    use serde_json::{json, Value as Json};
+
+    /// A made-up id, named: rows of these tests refer to each other by names.
+    fn fake_id(name: &str) -> uuid::Uuid {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        name.hash(&mut hasher);
+        uuid::Uuid::from_u64_pair(hasher.finish(), 1)
+    }
+
+    /// A row of `label` written as JSON, typed by the catalogue's fields; references and ids
+    /// are names of made-up ids.
+    fn row(label: &str, value: Json) -> Row {
+        let catalogue = crate::Catalogue::core().expect("catalogue");
+        let model = catalogue.by_label(label).expect(label);
+        let mut row = Row::new();
+        for (key, v) in value.as_object().into_iter().flatten() {
+            let kind = model.field(key).map(|(_, f)| &f.kind);
+            let reference =
+                matches!(kind, Some(crate::FieldKind::ForeignKey { .. } | crate::FieldKind::Uuid));
+            let datum = match v {
+                Json::Null => Datum::Null,
+                Json::String(s) if reference => Datum::Uuid(fake_id(s)),
+                Json::String(s) => Datum::text(s.as_str()),
+                Json::Number(n) => Datum::Int(n.as_i64().expect("an integer")),
+                Json::Bool(b) => Datum::Bool(*b),
+                other => Datum::Json(Box::new(other.clone())),
+            };
+            row.set(key.clone(), datum);
+        }
+        row
+    }
+
+    fn related(rows: &[(&'static str, Row)]) -> Related {
+        Related { rows: rows.iter().cloned().collect(), lists: HashMap::new() }
+    }
+
     #[test]
     fn model_rules_refuse_what_nautobot_refuses() {
-        let obj = |v: Json| v.as_object().cloned().unwrap_or_default();
-        let group = serde_json::json!({"range": "100-199"});
-        let related: Related = [("vlan_group", group)].into_iter().collect();
-        assert_eq!(vlan_rules(&obj(serde_json::json!({"vid": 150})), None, &related), vec![]);
-        assert_eq!(vlan_rules(&obj(serde_json::json!({"vid": 200})), None, &related).len(), 1);
-        let vlans: Related =
-            [("vlans", serde_json::json!([{"vid": 150}, {"vid": 250}]))].into_iter().collect();
-        let errors = vlan_group_rules(&obj(serde_json::json!({"range": "100-199"})), None, &vlans);
+        let group = related(&[("vlan_group", row("ipam.vlangroup", json!({"range": "100-199"})))]);
+        let vlan = |v: Json| row("ipam.vlan", v);
+        assert_eq!(vlan_rules(&vlan(json!({"vid": 150})), None, &group), vec![]);
+        assert_eq!(vlan_rules(&vlan(json!({"vid": 200})), None, &group).len(), 1);
+        let listed = |vid: i64| Listed { row: vlan(json!({ "vid": vid })), ..Listed::default() };
+        let vlans = Related {
+            rows: HashMap::new(),
+            lists: [("vlans", vec![listed(150), listed(250)])].into_iter().collect(),
+        };
+        let range = row("ipam.vlangroup", json!({"range": "100-199"}));
+        let errors = vlan_group_rules(&range, None, &vlans);
         assert!(errors[0].message.contains("IDs: 250"), "{errors:?}");
-        let none = Related::new();
-        assert_eq!(service_rules(&obj(serde_json::json!({"device": "d"})), None, &none), vec![]);
-        assert_eq!(service_rules(&obj(serde_json::json!({})), None, &none).len(), 1);
-        let both = serde_json::json!({"location": "l", "provider_network": "p"});
-        assert_eq!(circuit_termination_rules(&obj(both), None, &none).len(), 1);
-        let master: Related =
-            [("master", serde_json::json!({"name": "m", "virtual_chassis": "other"}))]
-                .into_iter()
-                .collect();
-        let feed = serde_json::json!({"voltage": -48, "supply": "ac", "power_panel": "p", "destination_panel": "p"});
-        assert_eq!(power_feed_rules(&obj(feed), None, &none).len(), 2);
-        let dc = serde_json::json!({"voltage": -48, "supply": "dc", "power_panel": "p"});
-        assert_eq!(power_feed_rules(&obj(dc), None, &none), vec![]);
-        let vc = obj(serde_json::json!({"id": "vc1"}));
+        let none = Related::default();
+        let service = |v: Json| row("ipam.service", v);
+        assert_eq!(service_rules(&service(json!({"device": "d"})), None, &none), vec![]);
+        assert_eq!(service_rules(&service(json!({})), None, &none).len(), 1);
+        let both = json!({"location": "l", "provider_network": "p"});
+        let termination = row("circuits.circuittermination", both);
+        assert_eq!(circuit_termination_rules(&termination, None, &none).len(), 1);
+        let master = related(&[(
+            "master",
+            row("dcim.device", json!({"name": "m", "virtual_chassis": "other"})),
+        )]);
+        let feed = |v: Json| row("dcim.powerfeed", v);
+        let ac =
+            json!({"voltage": -48, "supply": "ac", "power_panel": "p", "destination_panel": "p"});
+        assert_eq!(power_feed_rules(&feed(ac), None, &none).len(), 2);
+        let dc = json!({"voltage": -48, "supply": "dc", "power_panel": "p"});
+        assert_eq!(power_feed_rules(&feed(dc), None, &none), vec![]);
+        let vc = row("dcim.virtualchassis", json!({"id": "vc1"}));
         assert_eq!(virtual_chassis_rules(&vc, None, &master), vec![]);
         assert_eq!(virtual_chassis_rules(&vc, Some(&vc), &master).len(), 1);
     }
@@ -752,28 +820,33 @@ mod tests {
         assert_eq!(keys("dcim.devicetype"), ["manufacturer", "model"]);
     }
 
-    fn object(value: Json) -> Object {
-        value.as_object().cloned().unwrap_or_default()
-    }
-
+    /// The messages of a model's rules; `related` rows are those of the references they are
+    /// keyed by (a null: the reference is unset).
     fn check(
         label: &str,
         obj: Json,
         before: Option<Json>,
         related: &[(&'static str, Json)],
     ) -> Vec<String> {
-        let related: Related = related.iter().cloned().collect();
-        let before = before.map(object);
+        let catalogue = crate::Catalogue::core().expect("catalogue");
+        let model = catalogue.by_label(label).expect(label);
+        let mut rows = HashMap::new();
+        for (name, value) in related.iter().filter(|(_, v)| !v.is_null()) {
+            let Some((_, field)) = model.field(name) else { panic!("{label} has no {name}") };
+            let crate::FieldKind::ForeignKey { to, .. } = field.kind else { panic!("{name}") };
+            rows.insert(*name, row(&catalogue.model(to).label, value.clone()));
+        }
+        let related = Related { rows, lists: HashMap::new() };
+        let before = before.map(|b| row(label, b));
         rules(label)
             .iter()
-            .flat_map(|r| (r.check)(&object(obj.clone()), before.as_ref(), &related))
+            .flat_map(|r| (r.check)(&row(label, obj.clone()), before.as_ref(), &related))
             .map(|e| e.to_string())
             .collect()
     }
 
     #[test]
     fn location_parents_follow_their_types() {
-        use serde_json::json;
         let region = json!({"id": "t-region", "name": "Region", "parent": null, "nestable": false});
         let site = json!({"id": "t-site", "name": "Site", "parent": "t-region", "nestable": false});
         let in_region = json!({"id": "r1", "location_type": "t-region"});
@@ -809,7 +882,6 @@ mod tests {
 
     #[test]
     fn interfaces_and_devices_hold_together() {
-        use serde_json::json;
         let lag = json!({"id": "i2", "name": "po1", "device": "d2"});
         let errors = check(
             "dcim.interface",

@@ -3,12 +3,13 @@
 
 use super::*;
 
+/// A text field's value, unless blank.
 pub(super) fn text<'a>(object: &'a Object, key: &str) -> Option<&'a str> {
-    object.get(key).and_then(Json::as_str).filter(|s| !s.is_empty())
+    object.text(key).filter(|s| !s.is_empty())
 }
 
-pub(super) fn name_of(object: &Json) -> String {
-    object.get("name").and_then(Json::as_str).unwrap_or("?").to_owned()
+pub(super) fn name_of(object: &Row) -> String {
+    object.text("name").unwrap_or("?").to_owned()
 }
 
 /// Spec: nautobot/dcim/models/locations.py `Location.clean`.
@@ -19,7 +20,7 @@ pub(super) fn location_rules(
 ) -> Vec<ValidationError> {
     let mut errors = Vec::new();
     if let Some(before) = before {
-        if text(before, "location_type") != text(object, "location_type") {
+        if before.uuid("location_type") != object.uuid("location_type") {
             errors.push(ValidationError::new(
                 "location_type",
                 "Changing the type of an existing Location is not permitted.",
@@ -27,14 +28,14 @@ pub(super) fn location_rules(
             return errors;
         }
     }
-    let Some(ty) = related.get("location_type").filter(|t| t.is_object()) else { return errors };
+    let Some(ty) = related.row("location_type") else { return errors };
     let type_name = name_of(ty);
-    let own_type = ty.get("id").and_then(Json::as_str);
-    let parent_of_type = ty.get("parent").and_then(Json::as_str);
-    let nestable = ty.get("nestable").and_then(Json::as_bool).unwrap_or(false);
-    let parent = related.get("parent").filter(|p| p.is_object());
-    let parent_type = parent.and_then(|p| p.get("location_type")).and_then(Json::as_str);
-    if parent.is_some() && text(object, "parent") == text(object, "id") {
+    let own_type = ty.id();
+    let parent_of_type = ty.uuid("parent");
+    let nestable = ty.bool("nestable").unwrap_or(false);
+    let parent = related.row("parent");
+    let parent_type = parent.and_then(|p| p.uuid("location_type"));
+    if parent.is_some() && object.uuid("parent") == object.id() {
         errors.push(ValidationError::new("parent", "A Location cannot be its own parent."));
         return errors;
     }
@@ -71,23 +72,23 @@ pub(super) fn interface_rules(
     related: &Related,
 ) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let device = text(object, "device");
+    let device = object.uuid("device");
     if device.is_none() {
         errors.push(ValidationError::new("device", "Either device or module must be set."));
     }
-    let own = text(object, "id");
+    let own = object.id();
     for (field, what) in [
         ("lag", "LAG interface"),
         ("parent_interface", "parent interface"),
         ("bridge", "bridge interface"),
     ] {
-        let Some(other) = related.get(field).filter(|o| o.is_object()) else { continue };
-        if other.get("id").and_then(Json::as_str) == own {
+        let Some(other) = related.row(field) else { continue };
+        if other.id() == own {
             errors.push(ValidationError::new(
                 field,
                 format!("An interface cannot be its own {what}."),
             ));
-        } else if other.get("device").and_then(Json::as_str) != device {
+        } else if other.uuid("device") != device {
             errors.push(ValidationError::new(
                 field,
                 format!("The selected {what} ({}) belongs to a different device.", name_of(other)),
@@ -104,11 +105,11 @@ pub(super) fn device_rules(
     related: &Related,
 ) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let rack = related.get("rack").filter(|r| r.is_object());
+    let rack = related.row("rack");
     let has_face = text(object, "face").is_some();
-    let has_position = object.get("position").is_some_and(|p| !p.is_null());
+    let has_position = object.has("position");
     if let Some(rack) = rack {
-        if rack.get("location").and_then(Json::as_str) != text(object, "location") {
+        if rack.uuid("location") != object.uuid("location") {
             errors.push(ValidationError::new(
                 "rack",
                 format!("Rack \"{}\" does not belong to the device's location.", name_of(rack)),
@@ -170,9 +171,9 @@ pub(super) fn vlan_rules(
     _: Option<&Object>,
     related: &Related,
 ) -> Vec<ValidationError> {
-    let Some(group) = related.get("vlan_group").filter(|g| g.is_object()) else { return vec![] };
-    let range = group.get("range").and_then(Json::as_str).unwrap_or("1-4094");
-    let vid = object.get("vid").and_then(Json::as_u64).and_then(|v| u32::try_from(v).ok());
+    let Some(group) = related.row("vlan_group") else { return vec![] };
+    let range = group.text("range").unwrap_or("1-4094");
+    let vid = object.int("vid").and_then(|v| u32::try_from(v).ok());
     match (parse_ranges(range, 1, 4094), vid) {
         (Ok(ranges), Some(vid)) if !in_ranges(&ranges, vid) => vec![ValidationError::new(
             "vid",
@@ -189,16 +190,15 @@ pub(super) fn vlan_group_rules(
     _: Option<&Object>,
     related: &Related,
 ) -> Vec<ValidationError> {
-    let range = object.get("range").and_then(Json::as_str).unwrap_or("1-4094");
+    let range = object.text("range").unwrap_or("1-4094");
     let ranges = match parse_ranges(range, 1, 4094) {
         Ok(r) => r,
         Err(m) => return vec![ValidationError::new("range", m)],
     };
-    let vlans = related.get("vlans").and_then(Json::as_array);
-    let outside: Vec<String> = vlans
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.get("vid").and_then(Json::as_u64))
+    let outside: Vec<String> = related
+        .list("vlans")
+        .iter()
+        .filter_map(|v| v.row.int("vid"))
         .filter(|&vid| u32::try_from(vid).is_ok_and(|vid| !in_ranges(&ranges, vid)))
         .map(|vid| vid.to_string())
         .collect();
@@ -215,7 +215,7 @@ pub(super) fn vlan_group_rules(
 }
 
 pub(super) fn set(object: &Object, key: &str) -> bool {
-    object.get(key).is_some_and(|v| !v.is_null())
+    object.has(key)
 }
 
 /// Spec: nautobot/ipam/models.py (`Service.clean`): on a device or a virtual machine, not both.
@@ -266,12 +266,12 @@ pub(super) fn power_feed_rules(
     _: &Related,
 ) -> Vec<ValidationError> {
     let mut errors = Vec::new();
-    let voltage = object.get("voltage").and_then(Json::as_i64).unwrap_or(0);
+    let voltage = object.int("voltage").unwrap_or(0);
     if voltage < 0 && text(object, "supply") == Some("ac") {
         errors.push(ValidationError::new("voltage", "Voltage cannot be negative for AC supply"));
     }
     if set(object, "destination_panel")
-        && text(object, "destination_panel") == text(object, "power_panel")
+        && object.uuid("destination_panel") == object.uuid("power_panel")
     {
         errors.push(ValidationError::new(
             "destination_panel",
@@ -288,12 +288,11 @@ pub(super) fn virtual_chassis_rules(
     before: Option<&Object>,
     related: &Related,
 ) -> Vec<ValidationError> {
-    let Some(master) = related.get("master").filter(|m| m.is_object()) else { return vec![] };
+    let Some(master) = related.row("master") else { return vec![] };
     if before.is_none() {
         return Vec::new();
     }
-    let own = object.get("id").and_then(Json::as_str);
-    if master.get("virtual_chassis").and_then(Json::as_str) == own {
+    if master.uuid("virtual_chassis") == object.id() {
         return Vec::new();
     }
     vec![ValidationError::new(
@@ -313,7 +312,7 @@ pub(super) fn custom_field_rules(
     before: Option<&Object>,
     _: &Related,
 ) -> Vec<ValidationError> {
-    let key = object.get("key").and_then(Json::as_str).unwrap_or_default();
+    let key = object.text("key").unwrap_or_default();
     let identifier = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !identifier {
@@ -322,7 +321,7 @@ pub(super) fn custom_field_rules(
             "The key must be letters, digits and underscores, not starting with a digit.",
         )];
     }
-    match before.and_then(|b| b.get("key")).and_then(Json::as_str) {
+    match before.and_then(|b| b.text("key")) {
         Some(old) if old != key => {
             vec![ValidationError::new("key", "Key cannot be changed once created.")]
         }

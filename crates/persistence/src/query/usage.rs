@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
-use ferrobot_domain::hooks::Related;
+use ferrobot_domain::hooks::{Listed, Related};
 use ferrobot_domain::Field;
 use sea_query::{Alias, Cond, Expr, Query};
-use serde_json::Value as Json;
+
 use uuid::Uuid;
 
 use super::{uuid_value, Cell, ColType};
@@ -147,9 +147,8 @@ impl Store {
                 .column((base.clone(), Alias::new(rows_of.column_of(list.theirs))))
                 .from_as(Alias::new(&rows_of.table), base.clone());
             let mut types = vec![ColType::Uuid];
-            let mut parts: Vec<(&Model, Vec<&Field>)> = Vec::new();
             let own = crate::import::object_columns(rows_of, Some(&base), &mut select, &mut types);
-            parts.push((rows_of, own));
+            let mut expanded: Vec<(&'static str, &Model, Vec<&Field>)> = Vec::new();
             for (i, name) in list.expand.iter().enumerate() {
                 let Some((_, field)) = rows_of.field(name) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
@@ -165,7 +164,7 @@ impl Store {
                 );
                 let fields =
                     crate::import::object_columns(target, Some(&alias), &mut select, &mut types);
-                parts.push((target, fields));
+                expanded.push((name, target, fields));
             }
             for chunk in ids.chunks(1000) {
                 let mut select = select.clone();
@@ -177,26 +176,21 @@ impl Store {
                 for r in 0..rows.len() {
                     let row = rows.row(r);
                     let Some(owner) = row[0].as_uuid() else { continue };
+                    let width = |model: &Model, fields: &[&Field]| {
+                        fields.len() + usize::from(model.features.custom_fields)
+                    };
                     let mut at = 1;
-                    let mut objects = parts.iter().map(|(model, fields)| {
-                        let object = crate::import::object_json(model, fields, &row[at..]);
-                        at += fields.len() + usize::from(model.features.custom_fields);
-                        object
-                    });
-                    let Some(mut object) = objects.next() else { continue };
-                    for (name, expanded) in list.expand.iter().zip(objects) {
-                        if object.get(*name).is_some_and(|v| !v.is_null()) {
-                            object.insert((*name).to_owned(), Json::Object(expanded));
+                    let object = crate::import::object_row(rows_of, &own, &row[at..]);
+                    at += width(rows_of, &own);
+                    let mut listed = Listed { row: object, expanded: HashMap::new() };
+                    for (name, model, fields) in &expanded {
+                        if listed.row.has(name) {
+                            let target = crate::import::object_row(model, fields, &row[at..]);
+                            listed.expanded.insert(name, target);
                         }
+                        at += width(model, fields);
                     }
-                    let rows = out
-                        .entry(owner)
-                        .or_default()
-                        .entry(list.name)
-                        .or_insert(Json::Array(Vec::new()));
-                    if let Json::Array(items) = rows {
-                        items.push(Json::Object(object));
-                    }
+                    out.entry(owner).or_default().lists.entry(list.name).or_default().push(listed);
                 }
             }
         }

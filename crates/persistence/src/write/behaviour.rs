@@ -107,24 +107,21 @@ impl<'s> Writer<'s> {
     pub(super) async fn check_rules(
         &mut self,
         model: &Model,
-        after: &Json,
-        before: Option<&hooks::Object>,
+        object: &Row,
+        before: Option<&Row>,
         errors: &mut Vec<ValidationError>,
     ) -> StoreResult<()> {
-        let Some(object) = after.as_object() else { return Ok(()) };
         for (feature, name) in [(model.features.status, "status"), (model.features.role, "role")] {
-            let Some(id) = object.get(name).and_then(Json::as_str).filter(|_| feature) else {
-                continue;
-            };
+            let Some(id) = object.uuid(name).filter(|_| feature) else { continue };
             let Some((_, field)) = model.field(name) else { continue };
             let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
-            let target = self.snapshot_by_id(to, id).await?;
+            let target = self.snapshot_by_id(to, id).await?.unwrap_or_default();
             let applies = target
-                .get("content_types")
+                .json("content_types")
                 .and_then(Json::as_array)
                 .is_some_and(|list| list.iter().any(|l| l.as_str() == Some(&model.label)));
             if !applies {
-                let shown = target.get("name").and_then(Json::as_str).unwrap_or(id);
+                let shown = target.text("name").map_or_else(|| id.to_string(), str::to_owned);
                 errors.push(ValidationError::new(
                     name,
                     format!("{shown} is not a valid {name} for {}.", model.verbose_name_plural),
@@ -132,22 +129,22 @@ impl<'s> Writer<'s> {
             }
         }
         for rule in model.behaviour.rules {
-            let mut related = hooks::Related::new();
+            let mut related = hooks::Related::default();
             for need in rule.needs {
                 let Some((_, field)) = model.field(need) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
-                let value = match object.get(*need).and_then(Json::as_str) {
-                    Some(id) if Some(id) == object.get("id").and_then(Json::as_str) => {
-                        after.clone()
-                    }
+                let row = match object.uuid(need) {
+                    Some(id) if Some(id) == object.id() => Some(object.clone()),
                     Some(id) => self.snapshot_by_id(to, id).await?,
-                    None => Json::Null,
+                    None => None,
                 };
-                related.insert(need, value);
+                if let Some(row) = row {
+                    related.rows.insert(need, row);
+                }
             }
             for list in rule.lists {
                 let rows = self.rule_list(list, object).await?;
-                related.insert(list.name, rows);
+                related.lists.insert(list.name, rows);
             }
             errors.extend((rule.check)(object, before, &related));
         }
@@ -162,29 +159,28 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        after: &Json,
+        after: &Row,
     ) -> StoreResult<()> {
         let adoptions = model.behaviour.adoptions;
         if adoptions.is_empty() {
             return Ok(());
         }
         let Some(rule) = model.behaviour.parent else { return Ok(()) };
-        let get = |name: &str| after.get(name).cloned().unwrap_or(Json::Null);
-        let (Some(network), Some(length), Some(version)) = (
-            get(rule.address).as_str().and_then(stored_ip),
-            get(rule.length).as_i64(),
-            get(rule.version).as_i64(),
-        ) else {
+        let bytes = |name: &str| match after.get(name) {
+            Datum::Bytes(b) => Some(b.to_vec()),
+            _ => None,
+        };
+        let (Some(network), Some(length), Some(version)) =
+            (bytes(rule.address), after.int(rule.length), after.int(rule.version))
+        else {
             return Ok(());
         };
-        let Some(broadcast) = rule.end.and_then(|end| get(end).as_str().and_then(stored_ip)) else {
+        let Some(broadcast) = rule.end.and_then(bytes) else {
             return Ok(());
         };
-        let parent = get(rule.field).as_str().and_then(|p| Uuid::parse_str(p).ok());
+        let parent = after.uuid(rule.field);
         let namespace = match rule.namespace {
-            hooks::NamespaceSource::Field(name) => {
-                get(name).as_str().and_then(|p| Uuid::parse_str(p).ok())
-            }
+            hooks::NamespaceSource::Field(name) => after.uuid(name),
             hooks::NamespaceSource::Input { .. } => None,
         };
         self.flush().await?;
@@ -236,8 +232,7 @@ impl<'s> Writer<'s> {
             return Ok(());
         };
         let me = self.read_snapshot(model, id).await?;
-        let parent =
-            me.get(rule.field).and_then(Json::as_str).and_then(|p| Uuid::parse_str(p).ok());
+        let parent = me.uuid(rule.field);
         let catalogue = self.catalogue.clone();
         for adoption in adoptions {
             let Some(child) = catalogue.by_label(adoption.child) else { continue };
@@ -253,8 +248,8 @@ impl<'s> Writer<'s> {
                         .behaviour
                         .inputs
                         .first()
-                        .and_then(|i| me.get(i.key))
-                        .and_then(Json::as_str)
+                        .and_then(|i| model.computed.iter().position(|c| c.name == i.key))
+                        .and_then(|c| me.computed(model, c))
                         .unwrap_or_default();
                     let mut error = self.protected(model, id, &blocking).await?;
                     if let StoreError::Protected { message, .. } = &mut error {
@@ -290,27 +285,23 @@ impl<'s> Writer<'s> {
         model: &Model,
         spec: &hooks::Components,
         owner: Uuid,
-        type_id: &str,
-        object: &Json,
+        type_id: Uuid,
+        object: &Row,
     ) -> StoreResult<()> {
-        let Ok(type_id) = Uuid::parse_str(type_id) else { return Ok(()) };
         let catalogue = self.catalogue.clone();
-        // A value of the row a reference of the new object names (its module bay's device).
+        // A value of the row a reference of the new object names (its module bay's device), in
+        // the input form the components are created from.
         let mut through = async |reference: &str, field: &str| -> StoreResult<Json> {
-            let target = object.get(reference).and_then(Json::as_str).map(str::to_owned);
             let to = model.field(reference).and_then(|(_, f)| match f.kind {
                 FieldKind::ForeignKey { to, .. } => Some(to),
                 _ => None,
             });
-            Ok(match (target, to) {
-                (Some(target), Some(to)) => self
-                    .snapshot_by_id(to, &target)
-                    .await?
-                    .get(field)
-                    .cloned()
-                    .unwrap_or(Json::Null),
-                _ => Json::Null,
-            })
+            let (Some(target), Some(to)) = (object.uuid(reference), to) else {
+                return Ok(Json::Null);
+            };
+            let Some((_, of)) = catalogue.model(to).field(field) else { return Ok(Json::Null) };
+            let row = self.snapshot_by_id(to, target).await?.unwrap_or_default();
+            Ok(ferrobot_domain::row::value_json(of, row.get(field)))
         };
         let inherited = match spec.inherit {
             Some((field, reference, of)) => Some((field, through(reference, of).await?)),
@@ -337,7 +328,7 @@ impl<'s> Writer<'s> {
                     let column = column_of(tm, spec.template_type_field);
                     let ids = self.ids_where_in(&tm.table, &column, &[type_id]).await?;
                     let found = self.read_snapshots(tm, &ids).await?;
-                    let mut rows: Vec<Json> = found.into_values().collect();
+                    let mut rows: Vec<Json> = found.into_values().map(|r| r.to_json(tm)).collect();
                     let name = |r: &Json| {
                         ferrobot_domain::value::naturalize(
                             r.get("name").and_then(Json::as_str).unwrap_or_default(),
@@ -396,17 +387,14 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// The rows a rule's [`hooks::List`] names, in the change-log form with the targets of
-    /// `expand` embedded: an empty list when the object's field is unset.
+    /// The rows a rule's [`hooks::List`] names, with the targets of `expand`: none when the
+    /// object's field is unset.
     pub(super) async fn rule_list(
         &mut self,
         list: &hooks::List,
-        object: &hooks::Object,
-    ) -> StoreResult<Json> {
-        let Some(key) = object.get(list.ours).and_then(Json::as_str) else {
-            return Ok(Json::Array(Vec::new()));
-        };
-        let Ok(key) = Uuid::parse_str(key) else { return Ok(Json::Array(Vec::new())) };
+        object: &Row,
+    ) -> StoreResult<Vec<hooks::Listed>> {
+        let Some(key) = object.uuid(list.ours) else { return Ok(Vec::new()) };
         let catalogue = self.catalogue.clone();
         let model = catalogue
             .by_label(list.model)
@@ -414,24 +402,23 @@ impl<'s> Writer<'s> {
         let column = column_of(model, list.theirs);
         self.flush().await?;
         let ids = self.ids_where_in(&model.table, &column, &[key]).await?;
-        let found = self.read_snapshots(model, &ids).await?;
+        let mut found = self.read_snapshots(model, &ids).await?;
         let mut rows = Vec::with_capacity(found.len());
         for id in ids {
-            let Some(mut row) = found.get(&id).cloned() else { continue };
+            let Some(row) = found.remove(&id) else { continue };
+            let mut listed = hooks::Listed { row, expanded: HashMap::new() };
             for name in list.expand {
                 let Some((_, field)) = model.field(name) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
-                let target = row.get(*name).and_then(Json::as_str).map(str::to_owned);
-                if let Some(target) = target {
-                    let embedded = self.snapshot_by_id(to, &target).await?;
-                    if let Some(map) = row.as_object_mut() {
-                        map.insert((*name).to_owned(), embedded);
+                if let Some(target) = listed.row.uuid(name) {
+                    if let Some(embedded) = self.snapshot_by_id(to, target).await? {
+                        listed.expanded.insert(name, embedded);
                     }
                 }
             }
-            rows.push(row);
+            rows.push(listed);
         }
-        Ok(Json::Array(rows))
+        Ok(rows)
     }
 
     /// A tree's parent may not be the object itself or one of its descendants.
@@ -439,13 +426,13 @@ impl<'s> Writer<'s> {
         &mut self,
         model: &Model,
         id: Uuid,
-        after: &Json,
+        after: &Row,
         errors: &mut Vec<ValidationError>,
     ) -> StoreResult<()> {
-        let mut current = after.get("parent").and_then(Json::as_str).map(str::to_owned);
+        let mut current = after.uuid("parent");
         let mut steps = 0;
         while let Some(parent) = current {
-            if parent == id.to_string() {
+            if parent == id {
                 errors.push(ValidationError::new(
                     "parent",
                     format!("A {} cannot be its own ancestor.", model.verbose_name),
@@ -456,8 +443,7 @@ impl<'s> Writer<'s> {
             if steps > 1000 {
                 break;
             }
-            let row = self.snapshot_by_id(model.id, &parent).await?;
-            current = row.get("parent").and_then(Json::as_str).map(str::to_owned);
+            current = self.snapshot_by_id(model.id, parent).await?.and_then(|r| r.uuid("parent"));
         }
         Ok(())
     }

@@ -75,21 +75,19 @@ impl<'s> Writer<'s> {
         let mut objects = Vec::new();
         for (m, r) in blocking.iter().take(50) {
             let other = catalogue.model(*m);
-            let snapshot = self.snapshot_by_id(*m, &r.to_string()).await?;
-            objects.push(format!("{} {} ({r})", other.verbose_name, repr_of(other, &snapshot)));
+            let shown = self.snapshot_by_id(*m, *r).await?.map(|s| s.repr(other));
+            objects.push(format!("{} {} ({r})", other.verbose_name, shown.unwrap_or_default()));
         }
-        let own = self.snapshot_by_id(model.id, &id.to_string()).await?;
+        let own = self.snapshot_by_id(model.id, id).await?.map(|s| s.repr(model));
         Ok(StoreError::Protected {
             message: format!(
                 "Unable to delete {} {}. {} dependent objects were found: {}",
                 model.verbose_name,
-                repr_of(model, &own),
+                own.unwrap_or_default(),
                 blocking.len(),
                 objects.join(", ")
             ),
             objects,
         })
     }
-
-    // ---- Uniqueness ---------------------------------------------------------------------
 }

@@ -3,20 +3,24 @@
 use super::*;
 
 impl<'s> Writer<'s> {
-    /// One stored object in the change-log form, cached for the rules.
-    pub(super) async fn snapshot_by_id(&mut self, model: ModelId, id: &str) -> StoreResult<Json> {
-        let Ok(id) = Uuid::parse_str(id) else { return Ok(Json::Null) };
+    /// One stored object, cached for the rules (`None`: no such row).
+    pub(super) async fn snapshot_by_id(
+        &mut self,
+        model: ModelId,
+        id: Uuid,
+    ) -> StoreResult<Option<Row>> {
         if let Some(s) = self.snapshots.get(&(model, id)) {
-            return Ok(s.clone());
+            return Ok(Some(s.clone()));
         }
         let catalogue = self.catalogue.clone();
-        let found = self.read_snapshots(catalogue.model(model), &[id]).await?;
-        let snapshot = found.get(&id).cloned().unwrap_or(Json::Null);
-        self.snapshots.insert((model, id), snapshot.clone());
-        Ok(snapshot)
+        let found = self.read_snapshots(catalogue.model(model), &[id]).await?.remove(&id);
+        if let Some(row) = &found {
+            self.snapshots.insert((model, id), row.clone());
+        }
+        Ok(found)
     }
 
-    pub(super) async fn read_snapshot(&mut self, model: &Model, id: Uuid) -> StoreResult<Json> {
+    pub(super) async fn read_snapshot(&mut self, model: &Model, id: Uuid) -> StoreResult<Row> {
         let found = self.read_snapshots(model, &[id]).await?;
         found
             .get(&id)
@@ -24,12 +28,12 @@ impl<'s> Writer<'s> {
             .ok_or_else(|| StoreError::NotFound { kind: model.label.clone(), id: id.to_string() })
     }
 
-    /// Stored objects in the change-log form: fields, custom fields, tags and list fields.
+    /// Stored objects: fields, custom field data, tags and list fields.
     pub(super) async fn read_snapshots(
         &mut self,
         model: &Model,
         ids: &[Uuid],
-    ) -> StoreResult<HashMap<Uuid, Json>> {
+    ) -> StoreResult<HashMap<Uuid, Row>> {
         self.flush().await?;
         let mut out = HashMap::new();
         let (select, types, names) = crate::import::object_select(model);
@@ -49,10 +53,8 @@ impl<'s> Writer<'s> {
             let rows = self.store.fetch_in(tx, &select, &types).await?;
             for r in 0..rows.len() {
                 let row = rows.row(r);
-                let mut obj = crate::import::object_json(model, &names, row);
-                computed_json(model, &mut obj);
                 if let Some(id) = row[0].as_uuid() {
-                    out.insert(id, Json::Object(obj));
+                    out.insert(id, crate::import::object_row(model, &names, row));
                 }
             }
             for link in &lists {
@@ -78,11 +80,7 @@ impl<'s> Writer<'s> {
                     }
                 }
                 for (owner, obj) in out.iter_mut() {
-                    let mut targets = by_owner.remove(owner).unwrap_or_default();
-                    targets.sort_unstable();
-                    if let Some(map) = obj.as_object_mut() {
-                        map.insert(link.name.clone(), uuid_json(&targets));
-                    }
+                    obj.set_list(link.name.clone(), by_owner.remove(owner).unwrap_or_default());
                 }
             }
         }
@@ -102,7 +100,7 @@ impl<'s> Writer<'s> {
             .after
             .as_ref()
             .or(change.before.as_ref())
-            .map(|s| repr_of(model, s))
+            .map(|s| s.repr(model))
             .unwrap_or_default();
         // One snapshot is stored once: `object_data` is the object after the change (before it,
         // for a delete), `prechange_data` the object before an update or a delete.
@@ -113,7 +111,7 @@ impl<'s> Writer<'s> {
         // SQLite and MySQL take the snapshots as text, serialised once here; PostgreSQL binds
         // jsonb from the value.
         let as_text = self.store.backend() != crate::Backend::Postgres;
-        let json = |v: Option<Json>| match v {
+        let json = |v: Option<Row>| match v.map(|row| row.to_json(model)) {
             Some(v) if as_text => Value::String(Some(Box::new(v.to_string()))),
             Some(v) => Value::Json(Some(Box::new(v))),
             None if as_text => Value::String(None),
@@ -145,154 +143,53 @@ impl<'s> Writer<'s> {
     }
 }
 
-/// A stored value in the change-log form (the edge where a value becomes JSON).
-pub(super) fn value_json(field: &Field, value: &Datum) -> Json {
-    match value {
-        Datum::Null => Json::Null,
-        Datum::Bool(b) => Json::Bool(*b),
-        Datum::Int(i) => Json::from(*i),
-        Datum::Text(s) => Json::String(s.to_string()),
-        Datum::Uuid(u) => Json::String(u.to_string()),
-        Datum::Json(j) => (**j).clone(),
-        Datum::DateTime(d) => Json::String(d.to_rfc3339()),
-        Datum::Date(d) => Json::String(d.to_string()),
-        Datum::Bytes(b) => match (&field.kind, ip_from_bytes(b)) {
-            (FieldKind::IpBytes, Some(ip)) => Json::String(ip.to_string()),
-            _ => Json::Null,
-        },
-    }
-}
-
-/// The change-log form of a new object.
+/// The snapshot of a new object.
 pub(super) fn snapshot_of(
     model: &Model,
     id: Uuid,
     values: &Values,
     lists: &BTreeMap<String, Vec<Uuid>>,
     custom: Option<&Json>,
-) -> Json {
-    let mut obj = Map::new();
-    obj.insert("id".into(), Json::String(id.to_string()));
-    let mut after = Json::Object(obj);
-    for (_, field, column) in model.columns() {
-        if !field.primary_key {
-            let v = values.get(column).map(|v| value_json(field, v)).unwrap_or(Json::Null);
-            if let Some(map) = after.as_object_mut() {
-                map.insert(field.name.clone(), v);
-            }
-        }
-    }
-    let mut lists = lists.clone();
+) -> Row {
+    let mut after = Row::new();
+    after.set("id", Datum::Uuid(id));
     for field in &model.fields {
         if matches!(field.kind, FieldKind::ManyToMany { .. }) {
-            lists.entry(field.name.clone()).or_default();
+            after.set_list(field.name.clone(), Vec::new());
         }
     }
     for rel in model.relations.iter().filter(|r| r.is_generic_through()) {
-        lists.entry(rel.name.clone()).or_default();
+        after.set_list(rel.name.clone(), Vec::new());
     }
-    merge_snapshot(model, &mut after, &Values::new(), &lists, custom);
+    merge_snapshot(model, &mut after, values, lists, custom);
     after
 }
 
 /// Applies changed columns, list fields and custom fields to a snapshot.
 pub(super) fn merge_snapshot(
     model: &Model,
-    snapshot: &mut Json,
+    snapshot: &mut Row,
     values: &Values,
     lists: &BTreeMap<String, Vec<Uuid>>,
     custom: Option<&Json>,
 ) {
-    let Some(map) = snapshot.as_object_mut() else { return };
     for (_, field, column) in model.columns() {
         if let Some(v) = values.get(column) {
-            map.insert(field.name.clone(), value_json(field, v));
+            snapshot.set(field.name.clone(), v.clone());
         }
     }
     for (name, ids) in lists {
-        map.insert(name.clone(), uuid_json(ids));
+        snapshot.set_list(name.clone(), ids.clone());
     }
     if let Some(custom) = custom {
-        map.insert("custom_fields".into(), custom.clone());
-    }
-    computed_json(model, map);
-}
-
-/// `address` and `prefix`: the stored bytes, a slash, the length.
-pub(super) fn computed_json(model: &Model, map: &mut Map<String, Json>) {
-    for computed in &model.computed {
-        let a = map.get(&model.fields[computed.from[0]].name).and_then(Json::as_str);
-        let b = map.get(&model.fields[computed.from[1]].name).and_then(Json::as_i64);
-        let value = match (a, b) {
-            (Some(ip), Some(len)) => Json::String(format!("{ip}/{len}")),
-            _ => Json::Null,
-        };
-        map.insert(computed.name.clone(), value);
+        snapshot.set_custom_fields(Some(custom.clone()));
     }
 }
 
 /// The stored values a snapshot holds, by column (for uniqueness checks and parent rules).
-pub(super) fn stored_values(model: &Model, snapshot: &Json) -> Values {
-    let mut out = Values::new();
-    for (_, field, column) in model.columns() {
-        let Some(v) = snapshot.get(&field.name) else { continue };
-        let value = match (&field.kind, v) {
-            (FieldKind::ForeignKey { .. } | FieldKind::Uuid, Json::String(s)) => {
-                Uuid::parse_str(s).map_or(Datum::Null, Datum::Uuid)
-            }
-            (FieldKind::IpBytes, Json::String(s)) => match s.parse::<std::net::IpAddr>() {
-                Ok(ip) => Datum::Bytes(ferrobot_domain::value::ip_to_bytes(ip).into()),
-                Err(_) => Datum::Null,
-            },
-            (FieldKind::Integer { .. }, Json::Number(n)) => {
-                n.as_i64().map_or(Datum::Null, Datum::Int)
-            }
-            (FieldKind::Boolean, Json::Bool(b)) => Datum::Bool(*b),
-            (_, Json::String(s)) => Datum::text(s.as_str()),
-            (_, Json::Null) => Datum::Null,
-            (_, other) => Datum::Json(Box::new(other.clone())),
-        };
-        out.insert(column.to_owned(), value);
-    }
-    out
-}
-
-pub(super) fn without_timestamps(snapshot: &Json) -> Json {
-    let mut s = snapshot.clone();
-    if let Some(map) = s.as_object_mut() {
-        map.remove("created");
-        map.remove("last_updated");
-    }
-    s
-}
-
-pub(super) fn uuid_json(ids: &[Uuid]) -> Json {
-    Json::Array(ids.iter().map(|i| Json::String(i.to_string())).collect())
-}
-
-pub(super) fn uuid_list(value: Option<&Json>) -> Vec<Uuid> {
-    let mut out: Vec<Uuid> = value
-        .and_then(Json::as_array)
-        .map(|a| {
-            a.iter().filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect()
-        })
-        .unwrap_or_default();
-    out.sort_unstable();
-    out
-}
-
-/// How an object is named in the change log: its natural-key field, its address or prefix, or
-/// its id (Nautobot's `str(obj)`).
-pub(super) fn repr_of(model: &Model, snapshot: &Json) -> String {
-    if let Some(computed) = model.computed.first() {
-        if let Some(s) = snapshot.get(&computed.name).and_then(Json::as_str) {
-            return s.to_owned();
-        }
-    }
-    if let Some(idx) = model.lookup_field() {
-        if let Some(s) = snapshot.get(&model.fields[idx].name).and_then(Json::as_str) {
-            return s.to_owned();
-        }
-    }
-    snapshot.get("id").and_then(Json::as_str).unwrap_or_default().to_owned()
+pub(super) fn stored_values(model: &Model, snapshot: &Row) -> Values {
+    model
+        .columns()
+        .map(|(_, field, column)| (column.to_owned(), snapshot.get(&field.name).clone()))
+        .collect()
 }

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ferrobot_domain::catalogue::{FieldKind, Model, ModelId, OnDelete, CHANGE_LOG, CUSTOM_FIELD};
+use ferrobot_domain::row::Row;
 use ferrobot_domain::validate;
+use ferrobot_domain::value::naturalize;
 use ferrobot_domain::value::Datum;
-use ferrobot_domain::value::{ip_from_bytes, naturalize};
 use ferrobot_domain::{hooks, ipam, Catalogue, CustomField, DomainError, Field, ValidationError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
 use sea_query::{Alias, Cond, Expr, Order, Query, Value};
@@ -175,8 +176,8 @@ struct Change {
     action: Action,
     model: ModelId,
     id: Uuid,
-    before: Option<Json>,
-    after: Option<Json>,
+    before: Option<Row>,
+    after: Option<Row>,
 }
 
 /// The unique values of a batch's rows, kept to name the culprit if the database refuses it.
@@ -222,7 +223,7 @@ pub struct Writer<'s> {
     unique_keys: HashMap<UniqueSlot, HashMap<UniqueKey, (Uuid, usize)>>,
     /// The keys above by object, so that an update or a delete can take them back.
     keys_of: HashMap<Uuid, Vec<(UniqueSlot, UniqueKey)>>,
-    snapshots: HashMap<(ModelId, Uuid), Json>,
+    snapshots: HashMap<(ModelId, Uuid), Row>,
     deferred: Vec<Pending>,
     links: Vec<PendingLink>,
     held: HashMap<Uuid, Change>,
@@ -232,14 +233,6 @@ pub struct Writer<'s> {
     /// Cables and cable ends this write touched: their paths are traced again at the end.
     dirty_cables: HashSet<Uuid>,
     dirty_endpoints: HashSet<ferrobot_domain::cable::Endpoint>,
-}
-
-/// An address in the snapshot form (`10.0.0.0`) as stored: 4 or 16 bytes.
-fn stored_ip(text: &str) -> Option<Vec<u8>> {
-    match text.parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(a) => Some(a.octets().to_vec()),
-        std::net::IpAddr::V6(a) => Some(a.octets().to_vec()),
-    }
 }
 
 fn bytes_value(b: Vec<u8>) -> Value {

@@ -144,8 +144,8 @@ impl<'s> Writer<'s> {
         }
         self.known.insert((model.id, id));
         if let Some(idx) = model.lookup_field() {
-            if let Some(Json::String(s)) = after.get(&model.fields[idx].name) {
-                let key = Json::String(s.clone()).to_string();
+            if let Some(s) = after.text(&model.fields[idx].name) {
+                let key = Json::String(s.to_owned()).to_string();
                 self.refs.entry(model.id).or_default().insert(key, id);
             }
         }
@@ -168,7 +168,7 @@ impl<'s> Writer<'s> {
             .behaviour
             .components
             .filter(|_| self.options.instantiate_components)
-            .and_then(|spec| Some((spec, after.get(spec.type_field)?.as_str()?.to_owned())));
+            .and_then(|spec| Some((spec, after.uuid(spec.type_field)?)));
         let owner = components.as_ref().map(|_| after.clone());
         let change = Change {
             action: Action::Create,
@@ -183,7 +183,7 @@ impl<'s> Writer<'s> {
             self.log(change);
         }
         if let (Some((spec, type_id)), Some(owner)) = (components, owner) {
-            self.instantiate(model, spec, id, &type_id, &owner).await?;
+            self.instantiate(model, spec, id, type_id, &owner).await?;
         }
         Ok(id)
     }
@@ -239,7 +239,7 @@ impl<'s> Writer<'s> {
             }
         }
         let custom =
-            self.custom_field_data(model, patch, before.get("custom_fields"), &mut errors).await?;
+            self.custom_field_data(model, patch, before.custom_fields(), &mut errors).await?;
         if let Some(data) = &custom {
             values.insert(CUSTOM_FIELD_DATA.into(), Datum::Json(Box::new(data.clone())));
         }
@@ -266,8 +266,7 @@ impl<'s> Writer<'s> {
             }
         }
         if errors.is_empty() {
-            let before_object = before.as_object().cloned().unwrap_or_default();
-            self.check_rules(model, &after, Some(&before_object), &mut errors).await?;
+            self.check_rules(model, &after, Some(&before), &mut errors).await?;
             if model.tree && errors.is_empty() {
                 self.check_cycle(model, id, &after, &mut errors).await?;
             }
@@ -275,7 +274,7 @@ impl<'s> Writer<'s> {
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
-        if without_timestamps(&after) == without_timestamps(&before) {
+        if after.same_as(&before) {
             return Ok(Outcome { model: model.id, id, action: None });
         }
         self.forget_unique(id);
@@ -284,9 +283,7 @@ impl<'s> Writer<'s> {
         self.check_unique_sets(model, id, &stored).await?;
         if model.field("last_updated").is_some() {
             values.insert("last_updated".into(), Datum::DateTime(self.now));
-            if let Some(map) = after.as_object_mut() {
-                map.insert("last_updated".into(), Json::String(self.now.to_rfc3339()));
-            }
+            after.set("last_updated", Datum::DateTime(self.now));
         }
         let mut update = Query::update();
         update.table(Alias::new(&model.table));
@@ -300,7 +297,7 @@ impl<'s> Writer<'s> {
         self.store.execute_in(tx, &update).await?;
         for (name, ids) in &lists {
             let link = link_field(&self.catalogue, model, name);
-            let old: Vec<Uuid> = uuid_list(before.get(name));
+            let old = before.list(name).to_vec();
             if old != *ids {
                 self.replace_links(&link, id, &old, ids).await?;
             }
@@ -535,10 +532,8 @@ impl<'s> Writer<'s> {
             self.flush().await?;
             let tx = self.tx()?;
             self.store.execute_in(tx, &update).await?;
-            if let Some(Json::Object(after)) =
-                self.held.get_mut(&p.id).and_then(|c| c.after.as_mut())
-            {
-                after.insert(field.name.clone(), Json::String(target.to_string()));
+            if let Some(after) = self.held.get_mut(&p.id).and_then(|c| c.after.as_mut()) {
+                after.set(field.name.clone(), Datum::Uuid(target));
             }
         }
         for link in std::mem::take(&mut self.links) {
@@ -558,10 +553,8 @@ impl<'s> Writer<'s> {
             ids.sort_unstable();
             ids.dedup();
             self.insert_links(&link.link, link.owner, &ids).await?;
-            if let Some(Json::Object(after)) =
-                self.held.get_mut(&link.owner).and_then(|c| c.after.as_mut())
-            {
-                after.insert(link.link.name.clone(), uuid_json(&ids));
+            if let Some(after) = self.held.get_mut(&link.owner).and_then(|c| c.after.as_mut()) {
+                after.set_list(link.link.name.clone(), ids);
             }
         }
         self.rebuild_paths().await?;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use ferrobot_domain::cable::{self, CableRows, PATH, PATH_ORIGIN};
 use ferrobot_domain::catalogue::Model;
+use ferrobot_domain::row::Row;
 use sea_query::{Alias, Expr, Query};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
@@ -19,7 +20,7 @@ impl Writer<'_> {
     /// Remembers a cable or a cable end the write touched (its state before or after), so that
     /// the paths through it are traced again when the write finishes (a cable's status decides
     /// whether the paths through it are active).
-    pub(super) fn touch_cabling(&mut self, model: &Model, row: &Json) {
+    pub(super) fn touch_cabling(&mut self, model: &Model, row: &Row) {
         if let Some((cable, end)) = cable::touches(&model.label, row) {
             self.dirty_cables.extend(cable);
             self.dirty_endpoints.extend(end);
@@ -77,7 +78,7 @@ impl CableRows for Writer<'_> {
         self.ids_where_in(&model.table, &column_of(model, field), ids).await
     }
 
-    async fn rows(&mut self, model: &str, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Json>> {
+    async fn rows(&mut self, model: &str, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, Row>> {
         let catalogue = self.catalogue.clone();
         let model =
             catalogue.by_label(model).ok_or_else(|| internal(format!("no model {model}")))?;

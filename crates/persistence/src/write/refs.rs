@@ -165,24 +165,21 @@ impl<'s> Writer<'s> {
             if let Some(tm) = link.through {
                 let through = self.catalogue.clone();
                 let through = through.model(tm);
-                let mut snapshot = Map::new();
-                snapshot.insert("id".into(), Json::String(row_id.to_string()));
+                let mut snapshot = Row::new();
+                snapshot.set("id", Datum::Uuid(row_id));
                 for f in &through.fields {
                     match (&f.kind, &f.column) {
                         (FieldKind::Boolean, Some(c)) => {
                             let flag = f.default.as_ref().and_then(Json::as_bool).unwrap_or(false);
                             cols.push(c.clone());
                             row.push(Value::Bool(Some(flag)));
-                            snapshot.insert(f.name.clone(), Json::Bool(flag));
+                            snapshot.set(f.name.clone(), Datum::Bool(flag));
                         }
                         (_, Some(c)) if *c == link.source => {
-                            snapshot.insert(f.name.clone(), Json::String(owner.to_string()));
+                            snapshot.set(f.name.clone(), Datum::Uuid(owner));
                         }
                         (_, Some(c)) if *c == link.target_column => {
-                            snapshot.insert(f.name.clone(), Json::String(other.to_string()));
-                        }
-                        (FieldKind::ForeignKey { .. }, Some(_)) => {
-                            snapshot.insert(f.name.clone(), Json::Null);
+                            snapshot.set(f.name.clone(), Datum::Uuid(*other));
                         }
                         _ => {}
                     }
@@ -193,7 +190,7 @@ impl<'s> Writer<'s> {
                     model: tm,
                     id: row_id,
                     before: None,
-                    after: Some(Json::Object(snapshot)),
+                    after: Some(snapshot),
                 });
             }
             self.push(&link.table, &cols, row);
