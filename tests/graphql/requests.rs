@@ -267,6 +267,13 @@ async fn decimals_compare_as_numbers(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(status, 200, "{filter}: {body}");
         assert_eq!(names(&body), want, "{filter}: {body}");
     }
+    // Stored with the field's decimal places, as Nautobot's database hands them back.
+    let (_, body, _) =
+        app.graphql("{ locations(name: [\"far\", \"north\"]) { latitude } }", Value::Null).await?;
+    assert_eq!(
+        body["data"]["locations"],
+        json!([{"latitude": "-33.250000"}, {"latitude": "10.500000"}])
+    );
     Ok(())
 }
 backend_test!(decimals, decimals_compare_as_numbers);

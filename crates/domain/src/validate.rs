@@ -70,8 +70,7 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, S
                 Json::Number(n) => n.to_string(),
                 _ => text()?,
             };
-            decimal(s.trim(), *max_digits, *decimal_places)?;
-            Datum::text(s.trim().to_owned())
+            Datum::text(decimal(s.trim(), *max_digits, *decimal_places)?)
         }
         FieldKind::Choice { choices, .. } => {
             let s = text()?;
@@ -142,8 +141,10 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, S
 }
 
 /// Checks a decimal's digits as Django's `DecimalValidator` counts them (leading zeros do not
-/// count; `0.001` has three decimal places and three digits).
-fn decimal(text: &str, max_digits: u32, decimal_places: u32) -> Result<(), String> {
+/// count; `0.001` has three decimal places and three digits), and gives it as stored: with the
+/// field's decimal places, as the database's `DECIMAL` column hands it to Nautobot
+/// (`45.5` is `45.500000` for a latitude).
+fn decimal(text: &str, max_digits: u32, decimal_places: u32) -> Result<String, String> {
     let not_a_number = || format!("'{text}' value must be a decimal number.");
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
@@ -184,7 +185,23 @@ fn decimal(text: &str, max_digits: u32, decimal_places: u32) -> Result<(), Strin
             max_digits - decimal_places
         ));
     }
-    Ok(())
+    // The value is digits_all × 10^exponent, with no more decimal places than the field's: as
+    // an integer count of 10^-decimal_places, it is digits_all followed by zeros.
+    let mut scaled = digits_all.trim_start_matches('0').to_owned();
+    if !scaled.is_empty() {
+        scaled.extend(std::iter::repeat_n('0', (exponent + decimal_places) as usize));
+    }
+    let places = decimal_places as usize;
+    if scaled.len() <= places {
+        scaled = format!("{}{scaled}", "0".repeat(places + 1 - scaled.len()));
+    }
+    let negative = text.starts_with('-') && scaled.bytes().any(|b| b != b'0');
+    let (whole, fraction) = scaled.split_at(scaled.len() - places);
+    let sign = if negative { "-" } else { "" };
+    Ok(match places {
+        0 => format!("{sign}{whole}"),
+        _ => format!("{sign}{whole}.{fraction}"),
+    })
 }
 
 /// The value a field takes when the input leaves it out, if it can be left out: its default,
@@ -302,12 +319,16 @@ mod tests {
     #[test]
     fn decimals_are_counted_as_django_does() {
         // Spec: django/core/validators.py DecimalValidator; Location.latitude is (8, 6).
-        let cases: [(&str, Result<(), &str>); 10] = [
-            ("45.123456", Ok(())),
-            ("-45.5", Ok(())),
-            ("0.000001", Ok(())),
-            ("007.5", Ok(())),
-            ("1e1", Ok(())),
+        let cases: [(&str, Result<&str, &str>); 14] = [
+            ("45.123456", Ok("45.123456")),
+            ("-45.5", Ok("-45.500000")),
+            ("0.000001", Ok("0.000001")),
+            ("007.5", Ok("7.500000")),
+            ("1e1", Ok("10.000000")),
+            ("+2.5E-3", Ok("0.002500")),
+            ("-0.0", Ok("0.000000")),
+            ("0", Ok("0.000000")),
+            (".5", Ok("0.500000")),
             ("0.1234567", Err("Ensure that there are no more than 6 decimal places.")),
             ("123.5", Err("Ensure that there are no more than 2 digits before the decimal point.")),
             ("123456789", Err("Ensure that there are no more than 8 digits in total.")),
@@ -315,9 +336,15 @@ mod tests {
             ("", Err("'' value must be a decimal number.")),
         ];
         for (text, expect) in cases {
-            assert_eq!(decimal(text, 8, 6), expect.map_err(str::to_owned), "{text}");
+            assert_eq!(
+                decimal(text, 8, 6),
+                expect.map(str::to_owned).map_err(str::to_owned),
+                "{text}"
+            );
         }
-        check("dcim.location", "latitude", Json::from(45.5), Ok(Datum::text("45.5")));
+        assert_eq!(decimal("0.95", 4, 2), Ok("0.95".to_owned()));
+        assert_eq!(decimal("12", 4, 0), Ok("12".to_owned()));
+        check("dcim.location", "latitude", Json::from(45.5), Ok(Datum::text("45.500000")));
         check(
             "dcim.location",
             "latitude",
