@@ -102,3 +102,107 @@ fn generic_code_names_no_model() -> anyhow::Result<()> {
     assert!(gone.is_empty(), "no longer named, take them off KNOWN: {gone:?}");
     Ok(())
 }
+
+/// The top-level modules a crate's module names (`crate::x`, `crate::{x, y}`, and names the
+/// crate root re-exports, resolved through its `pub use x::…`), outside comments and tests.
+fn module_edges(src: &std::path::Path) -> anyhow::Result<BTreeSet<(String, String)>> {
+    let root = std::fs::read_to_string(src.join("lib.rs"))?;
+    let mut reexports: HashMap<String, String> = HashMap::new();
+    for line in root.lines().map(str::trim) {
+        let Some(rest) = line.strip_prefix("pub use ") else { continue };
+        let Some((module, names)) = rest.split_once("::") else { continue };
+        let names = names.trim_end_matches(';').trim_start_matches('{').trim_end_matches('}');
+        for name in names.split(',').map(|n| n.trim().rsplit(' ').next().unwrap_or_default()) {
+            reexports.insert(name.to_owned(), module.to_owned());
+        }
+    }
+    let mut files = Vec::new();
+    sources(src, &mut files)?;
+    let mut edges = BTreeSet::new();
+    for file in files {
+        let relative = file.strip_prefix(src)?.to_string_lossy().replace('\\', "/");
+        let module = relative.split('/').next().unwrap_or_default().trim_end_matches(".rs");
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        for line in std::fs::read_to_string(&file)?.lines().map(str::trim) {
+            if line.starts_with("#[cfg(test)]") {
+                break;
+            }
+            if line.starts_with("//") {
+                continue;
+            }
+            let mut rest = line;
+            while let Some(at) = rest.find("crate::") {
+                rest = &rest[at + "crate::".len()..];
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group
+                        .split('}')
+                        .next()
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(|n| n.trim().split("::").next().unwrap_or_default())
+                        .collect(),
+                    None => rest
+                        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .into_iter()
+                        .collect(),
+                };
+                for name in names.into_iter().filter(|n| !n.is_empty()) {
+                    let target = match name.starts_with(char::is_uppercase) {
+                        true => reexports.get(name).cloned().unwrap_or_default(),
+                        false => name.to_owned(),
+                    };
+                    if !target.is_empty() && target != module {
+                        edges.insert((module.to_owned(), target));
+                    }
+                }
+            }
+        }
+    }
+    Ok(edges)
+}
+
+/// Spec: the brief's "Each module has one job": a crate's modules depend on each other in one
+/// direction, so that each can be read (and tested) knowing only those below it.
+#[test]
+fn the_modules_of_a_crate_import_each_other_without_cycles() -> anyhow::Result<()> {
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    for krate in ["domain", "persistence", "gateway"] {
+        let edges = module_edges(&crates.join(krate).join("src"))?;
+        // Depth-first from every module; a module met again on the current path is a cycle.
+        let mut graph: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (from, to) in &edges {
+            graph.entry(from.as_str()).or_default().push(to.as_str());
+        }
+        fn visit<'a>(
+            node: &'a str,
+            graph: &HashMap<&'a str, Vec<&'a str>>,
+            path: &mut Vec<&'a str>,
+            done: &mut BTreeSet<&'a str>,
+        ) -> Option<Vec<&'a str>> {
+            if let Some(at) = path.iter().position(|n| *n == node) {
+                return Some(path[at..].iter().copied().chain([node]).collect());
+            }
+            if !done.insert(node) {
+                return None;
+            }
+            path.push(node);
+            for next in graph.get(node).into_iter().flatten() {
+                if let Some(cycle) = visit(next, graph, path, done) {
+                    return Some(cycle);
+                }
+            }
+            path.pop();
+            None
+        }
+        let mut done = BTreeSet::new();
+        for node in graph.keys().copied().collect::<Vec<_>>() {
+            let cycle = visit(node, &graph, &mut Vec::new(), &mut done);
+            assert!(cycle.is_none(), "{krate}: modules import each other in a cycle: {cycle:?}");
+        }
+        assert!(edges.len() > 10, "{krate}: the scan found too few imports to mean anything");
+    }
+    Ok(())
+}

@@ -346,7 +346,7 @@ backend_test!(cables, cables_connect_interfaces);
 fn committed_sdl_is_current() -> anyhow::Result<()> {
     let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
     let served =
-        ferrobot_gateway::schema::build(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+        ferrobot_gateway::build_schema(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
     let want = ferrobot_gateway::schema::sdl(&served);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/schema.graphql");
     let have = std::fs::read_to_string(path).unwrap_or_default();

@@ -452,18 +452,18 @@ fn push_cidrs(out: &mut Vec<IpNet>, v4: bool, mut lo: u128, hi: u128) {
     }
 }
 
-/// A list or text usage field of a prefix ([`crate::hooks::Usage`]) as JSON text, from the prefix, its type
+/// A list or text usage field of a prefix ([`crate::usage::Usage`]) as JSON text, from the prefix, its type
 /// value, its direct child prefixes and the addresses of its namespace inside it. `limit` caps
 /// `available_ips`. Counts are written as integers of any size (an IPv6 prefix has 2^64 and more).
 pub fn usage_json(
-    usage: crate::hooks::Usage,
+    usage: crate::usage::Usage,
     prefix: IpNet,
     type_value: &str,
     children: &[IpNet],
     addresses: &[IpAddr],
     limit: usize,
 ) -> String {
-    use crate::hooks::Usage;
+    use crate::usage::Usage;
     let kind = PrefixType::from_value(type_value).unwrap_or(PrefixType::Network);
     let quoted = |items: Vec<String>| {
         let inner: Vec<String> = items.into_iter().map(|i| format!("\"{i}\"")).collect();

@@ -17,6 +17,7 @@ pub mod ipam;
 pub mod rack;
 pub mod request;
 pub mod row;
+pub mod usage;
 pub mod validate;
 pub mod value;
 

@@ -19,8 +19,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::hooks::{Listed, Object, Related};
-use crate::row::Row;
+use crate::row::{Listed, Related, Row};
 use crate::ValidationError;
 use serde_json::Value as Json;
 
@@ -400,11 +399,7 @@ fn reserved_units(reservation: &Row) -> Vec<u16> {
 }
 
 /// A device in a rack fits its position (`Device.clean`).
-pub fn device_fit_rule(
-    object: &Object,
-    _: Option<&Object>,
-    related: &Related,
-) -> Vec<ValidationError> {
+pub fn device_fit_rule(object: &Row, _: Option<&Row>, related: &Related) -> Vec<ValidationError> {
     let Some(rack) = related.row("rack") else { return Vec::new() };
     let candidate = rack_device(object, related.row("device_type"));
     let others: Vec<RackDevice> = related.list("rack_devices").iter().map(listed_device).collect();
@@ -412,11 +407,7 @@ pub fn device_fit_rule(
 }
 
 /// A reservation's units exist and are not reserved already (`RackReservation.clean`).
-pub fn reservation_rule(
-    object: &Object,
-    _: Option<&Object>,
-    related: &Related,
-) -> Vec<ValidationError> {
+pub fn reservation_rule(object: &Row, _: Option<&Row>, related: &Related) -> Vec<ValidationError> {
     let Some(rack) = related.row("rack") else { return Vec::new() };
     let others: Vec<RackReservation> =
         related.list("reservations").iter().map(|r| reservation(&r.row)).collect();
@@ -425,8 +416,8 @@ pub fn reservation_rule(
 
 /// A rack stays tall enough for the devices in it (`Rack.clean`).
 pub fn rack_height_rule(
-    object: &Object,
-    before: Option<&Object>,
+    object: &Row,
+    before: Option<&Row>,
     related: &Related,
 ) -> Vec<ValidationError> {
     if before.is_none() {

@@ -6,8 +6,8 @@
 //! where a row filter per model (permissions) belongs. It knows no GraphQL and no SQL.
 
 use crate::catalogue::{CustomFieldKind, Filter, Lookup, ModelId};
-use crate::hooks::Usage;
 use crate::rack::Face;
+use crate::usage::Usage;
 use crate::Catalogue;
 
 /// One object or list of one model: its filters, its page and what is selected of each row.

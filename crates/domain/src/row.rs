@@ -1,15 +1,14 @@
 //! An object as the domain sees it: its stored fields by name as typed values, its
-//! many-to-many lists and its custom field data. The model rules read it, the writer's
-//! snapshots and uniqueness are made of it, and it becomes JSON only at the edge, in the
-//! change-log form ([`Row::to_json`]).
+//! many-to-many lists and its custom field data. The model rules read it (with the rows they
+//! asked for, [`Related`]), the writer's snapshots and uniqueness are made of it, and it becomes
+//! JSON only at the edge, in the change-log form (`Model::row_json`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
-use crate::catalogue::{ComputedKind, Field, FieldKind, Model};
-use crate::value::{ip_from_bytes, Datum};
+use crate::value::Datum;
 
 /// The key of the custom field data in the change-log form.
 pub const CUSTOM_FIELDS: &str = "custom_fields";
@@ -95,6 +94,11 @@ impl Row {
         self.lists.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// The list fields and their ids.
+    pub fn lists(&self) -> impl Iterator<Item = (&str, &[Uuid])> {
+        self.lists.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
     /// Sets a list field, sorted.
     pub fn set_list(&mut self, name: impl Into<String>, mut ids: Vec<Uuid>) {
         ids.sort_unstable();
@@ -116,78 +120,33 @@ impl Row {
         }
         self.lists == other.lists && self.custom == other.custom && content(self).eq(content(other))
     }
+}
 
-    /// The value of a computed field (`address`, `prefix`): `host/length`.
-    pub fn computed(&self, model: &Model, index: usize) -> Option<String> {
-        let computed = model.computed.get(index)?;
-        match computed.kind {
-            ComputedKind::IpInterface | ComputedKind::IpNetwork => {
-                let (a, b) = (computed.from.first()?, computed.from.get(1)?);
-                let Datum::Bytes(bytes) = self.get(&model.fields[*a].name) else { return None };
-                let length = self.int(&model.fields[*b].name)?;
-                Some(format!("{}/{length}", ip_from_bytes(bytes)?))
-            }
-        }
+/// The rows a model rule asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Related {
+    /// The targets of the rule's `needs`, by reference field; absent when the field is unset.
+    pub rows: HashMap<&'static str, Row>,
+    /// The rows of each of the rule's lists, by list name.
+    pub lists: HashMap<&'static str, Vec<Listed>>,
+}
+
+impl Related {
+    pub fn row(&self, field: &str) -> Option<&Row> {
+        self.rows.get(field)
     }
 
-    /// The stored fields in the import and export form: each column's field in the model's
-    /// order, then the custom field data.
-    pub fn fields_json(&self, model: &Model) -> Map<String, Json> {
-        let mut map = Map::new();
-        for (_, field, _) in model.columns() {
-            map.insert(field.name.clone(), value_json(field, self.get(&field.name)));
-        }
-        if model.features.custom_fields {
-            map.insert(CUSTOM_FIELDS.into(), self.custom.clone().unwrap_or(Json::Null));
-        }
-        map
-    }
-
-    /// The change-log form: the stored fields, the computed ones, then the list fields.
-    pub fn to_json(&self, model: &Model) -> Json {
-        let mut map = self.fields_json(model);
-        for (i, computed) in model.computed.iter().enumerate() {
-            map.insert(
-                computed.name.clone(),
-                self.computed(model, i).map_or(Json::Null, Json::String),
-            );
-        }
-        for (name, ids) in &self.lists {
-            map.insert(name.clone(), ids.iter().map(|i| Json::String(i.to_string())).collect());
-        }
-        Json::Object(map)
-    }
-
-    /// How the change log names the object: its computed field (an address, a prefix), its
-    /// natural-key field, or its id (Nautobot's `str(obj)`).
-    pub fn repr(&self, model: &Model) -> String {
-        if let Some(shown) = (!model.computed.is_empty()).then(|| self.computed(model, 0)).flatten()
-        {
-            return shown;
-        }
-        if let Some(text) = model.lookup_field().and_then(|i| self.text(&model.fields[i].name)) {
-            return text.to_owned();
-        }
-        self.id().map(|id| id.to_string()).unwrap_or_default()
+    /// The rows of a list; none when the rule did not ask for it or the object's field is unset.
+    pub fn list(&self, name: &str) -> &[Listed] {
+        self.lists.get(name).map_or(&[], Vec::as_slice)
     }
 }
 
-/// A stored value in the JSON of the change log and the export: addresses as text.
-pub fn value_json(field: &Field, value: &Datum) -> Json {
-    match value {
-        Datum::Null => Json::Null,
-        Datum::Bool(b) => Json::Bool(*b),
-        Datum::Int(i) => Json::from(*i),
-        Datum::Text(s) => Json::String(s.to_string()),
-        Datum::Uuid(u) => Json::String(u.to_string()),
-        Datum::Json(j) => (**j).clone(),
-        Datum::DateTime(d) => Json::String(d.to_rfc3339()),
-        Datum::Date(d) => Json::String(d.to_string()),
-        Datum::Bytes(b) => match (&field.kind, ip_from_bytes(b)) {
-            (FieldKind::IpBytes, Some(ip)) => Json::String(ip.to_string()),
-            _ => Json::Null,
-        },
-    }
+/// A row of a rule's list, with the targets of the list's `expand` references.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    pub row: Row,
+    pub expanded: HashMap<&'static str, Row>,
 }
 
 #[cfg(test)]
@@ -195,6 +154,7 @@ mod tests {
     use super::*;
     use crate::value::ip_to_bytes;
     use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
 
     fn address(host: &str, length: i64) -> Row {
         let mut row = Row::new();
@@ -210,7 +170,7 @@ mod tests {
     fn the_change_log_form_has_every_column_then_computed_then_lists() {
         let catalogue = crate::Catalogue::core().expect("catalogue");
         let model = catalogue.by_label("ipam.ipaddress").expect("ipaddress");
-        let json = address("10.0.0.1", 24).to_json(model);
+        let json = model.row_json(&address("10.0.0.1", 24));
         let keys: Vec<&str> =
             json.as_object().expect("object").keys().map(String::as_str).collect();
         let columns = model.columns().count();
@@ -220,7 +180,7 @@ mod tests {
         assert_eq!(json["custom_fields"], Json::Null);
         assert_eq!(json["tags"][0], Uuid::from_u128(1).to_string(), "lists are sorted");
         assert_eq!(json["dns_name"], Json::Null, "a column the row lacks is null");
-        assert_eq!(address("10.0.0.1", 24).repr(model), "10.0.0.1/24");
+        assert_eq!(model.repr(&address("10.0.0.1", 24)), "10.0.0.1/24");
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn main() -> Result<()> {
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "catalogue resolved");
     if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
         let served =
-            ferrobot_gateway::schema::build(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+            ferrobot_gateway::build_schema(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
         print(&ferrobot_gateway::schema::sdl(&served));
         return Ok(());
     }

@@ -18,8 +18,8 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::answer::RequestState;
 use crate::auth::{authenticate, issue_jwt};
-use crate::execute::RequestState;
 use crate::login::Outcome;
 use crate::render::write_response;
 use crate::AppState;

@@ -577,7 +577,7 @@ pub(crate) mod tests {
 
     pub(crate) fn served() -> Served {
         let catalogue = Arc::new(ferrobot_domain::Catalogue::core().expect("catalogue"));
-        crate::schema::build(catalogue, Vec::new()).expect("schema")
+        crate::build_schema(catalogue, Vec::new()).expect("schema")
     }
 
     /// A root field lowered: its tree and whether it is a single.

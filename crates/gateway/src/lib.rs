@@ -8,6 +8,7 @@
 //!
 //! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
 
+pub mod answer;
 pub mod auth;
 mod cursor;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod mutate;
 pub mod mutation_schema;
 pub mod render;
 pub mod schema;
+mod schema_parts;
 mod variables;
 
 use std::sync::{Arc, RwLock};
@@ -29,7 +31,17 @@ use std::time::Duration;
 use ferrobot_domain::{Catalogue, CustomField};
 use ferrobot_persistence::Store;
 
+pub use answer::{Answer, RequestState};
 pub use http::router;
+
+/// The schema a server serves: generated from the catalogue and the custom fields, with the
+/// executor that answers its queries and mutations ([`execute::PlanExtension`]).
+pub fn build_schema(
+    catalogue: Arc<Catalogue>,
+    custom_fields: Vec<CustomField>,
+) -> Result<schema::Served, error::GatewayError> {
+    schema::build(catalogue, custom_fields, execute::PlanExtension)
+}
 
 /// Server settings the gateway needs.
 #[derive(Debug, Clone)]
@@ -87,7 +99,7 @@ impl AppState {
     pub async fn new(store: Store, config: Config) -> Result<AppState, error::GatewayError> {
         let custom = store.custom_fields().await?;
         let started = std::time::Instant::now();
-        let served = schema::build(store.catalogue().clone(), custom)?;
+        let served = build_schema(store.catalogue().clone(), custom)?;
         tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema built");
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
         Ok(AppState {
@@ -125,7 +137,7 @@ impl AppState {
             return Ok(false);
         }
         let catalogue: Arc<Catalogue> = current.catalogue.clone();
-        let fresh = Arc::new(schema::build(catalogue, custom)?);
+        let fresh = Arc::new(build_schema(catalogue, custom)?);
         match self.served.write() {
             Ok(mut slot) => *slot = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,

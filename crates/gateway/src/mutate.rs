@@ -16,8 +16,8 @@ use ferrobot_persistence::StoreError;
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
 
+use crate::answer::{Answer, RequestState, RootAnswer, RootBody};
 use crate::error::{FieldError, GatewayError, Stage};
-use crate::execute::{Answer, RequestState, RootAnswer, RootBody};
 use crate::ir::{Collected, FieldRef, Lowerer};
 use crate::limits::level_cost;
 use crate::mutation_schema::{MutationField, Operation};

@@ -22,7 +22,7 @@ use async_graphql::dynamic::{InputObject, InputValue, Object, SchemaBuilder, Typ
 use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
 use ferrobot_domain::{hooks, validate, Catalogue};
 
-use crate::schema::{enum_name, unresolved};
+use crate::schema_parts::{enum_name, unresolved};
 
 /// What one mutation root field does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +71,7 @@ pub fn writable(model: &Model) -> bool {
 
 /// Whether a model can be upserted: it has a natural key other than its id.
 pub fn upsertable(model: &Model) -> bool {
-    !hooks::natural_key_inputs(model).is_empty()
+    !model.natural_key_inputs().is_empty()
 }
 
 fn ref_name(model: &Model) -> String {
@@ -125,10 +125,10 @@ fn ref_type(catalogue: &Catalogue, model: &Model) -> InputObject {
     let mut object = InputObject::new(ref_name(model)).description(format!(
         "Names one {}: by `id`, or by its natural key ({}).",
         model.verbose_name,
-        hooks::natural_key_inputs(model).join(", ")
+        model.natural_key_inputs().join(", ")
     ));
     object = object.field(InputValue::new("id", TypeRef::named("ID")));
-    for key in hooks::natural_key_inputs(model) {
+    for key in model.natural_key_inputs() {
         let ty = match model.field(&key) {
             Some((_, field)) => field_input_type(catalogue, model, field),
             None => Some(TypeRef::named("String")),

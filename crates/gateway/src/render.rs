@@ -11,7 +11,7 @@ use ferrobot_persistence::query::{Level, Out, Plan, Render};
 use ferrobot_persistence::Cell;
 use uuid::Uuid;
 
-use crate::execute::{Answer, RootBody};
+use crate::answer::{Answer, RootBody};
 use crate::schema::PageField;
 
 /// Streams chunks of an answer into a channel, 64 KiB at a time.

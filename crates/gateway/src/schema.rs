@@ -9,16 +9,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dynamic::{
-    Enum, EnumItem, Field, FieldFuture, InputValue, Object, Scalar, Schema, SchemaBuilder, TypeRef,
+    Enum, EnumItem, Field, InputValue, Object, Scalar, Schema, SchemaBuilder, TypeRef,
 };
 use ferrobot_domain::catalogue::{
     CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
 };
 use ferrobot_domain::hooks::Usage;
-use ferrobot_domain::value::{camel_case, enum_item_name};
+use ferrobot_domain::value::enum_item_name;
 use ferrobot_domain::Catalogue;
 
-use crate::execute::PlanExtension;
+pub use crate::schema_parts::enum_name;
+use crate::schema_parts::unresolved;
 
 /// async-graphql's check of selection-set nesting, fragments followed (its default, 32, would
 /// fire before the depth limit): high enough for any depth limit, and bounding the walks of a
@@ -131,21 +132,6 @@ pub fn applies(cf: &CustomField, model: &Model) -> bool {
     model.features.custom_fields && cf.content_types.contains(&model.label)
 }
 
-/// The enum type of a choice field, named as graphene names it (`DcimDeviceFaceChoices`).
-pub fn enum_name(model: &Model, field: &str) -> String {
-    format!("{}{}{}Choices", camel_case(&model.app_label), model.class, camel_case(field))
-}
-
-pub(crate) fn unresolved(name: String, ty: TypeRef) -> Field {
-    Field::new(name, ty, |_| {
-        FieldFuture::new(async {
-            Err::<Option<async_graphql::Value>, _>(
-                "this field is answered by the plan executor".into(),
-            )
-        })
-    })
-}
-
 fn named(name: &str) -> TypeRef {
     TypeRef::named(name)
 }
@@ -234,6 +220,7 @@ fn filter_type(filter: &Filter, lookup: Lookup) -> TypeRef {
 pub fn build(
     catalogue: Arc<Catalogue>,
     custom_fields: Vec<CustomField>,
+    extension: impl async_graphql::extensions::ExtensionFactory,
 ) -> Result<Served, crate::error::GatewayError> {
     let started = std::time::Instant::now();
     let mut query = Object::new("Query");
@@ -458,10 +445,8 @@ pub fn build(
     // depth limit a request is held to is checked on the request tree (`crate::limits`), with
     // its own error, and may be set up to `MAX_DEPTH_LIMIT`.
     let (with_mutations, mutations) = crate::mutation_schema::register(&catalogue, schema);
-    schema = with_mutations
-        .register(query)
-        .extension(PlanExtension)
-        .limit_recursive_depth(PARSER_RECURSION);
+    schema =
+        with_mutations.register(query).extension(extension).limit_recursive_depth(PARSER_RECURSION);
     builder.replace(schema);
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema types made");
     let schema = builder

@@ -6,7 +6,7 @@ use ferrobot_domain::catalogue::Model;
 use ferrobot_domain::value::Datum;
 use sea_query::Value;
 
-use crate::query::{col_type, ColType};
+use crate::cell::{col_type, ColType};
 
 /// The column the custom field data of a model is kept in.
 pub const CUSTOM_FIELD_DATA: &str = "_custom_field_data";

@@ -11,14 +11,16 @@
 
 pub mod auth;
 pub mod bind;
+pub mod cell;
 pub mod error;
 pub mod import;
+mod object;
 pub mod query;
 pub mod schema;
 mod sqlite_read;
 pub mod store;
 pub mod write;
 
+pub use cell::{Cell, ColType};
 pub use error::{StoreError, StoreResult};
-pub use query::{Cell, ColType};
 pub use store::{Backend, Store, StoreOptions, StoreStats};

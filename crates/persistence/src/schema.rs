@@ -345,4 +345,22 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Counts the rows of every table the catalogue describes (run off the request path).
+    pub async fn refresh_table_sizes(&self) -> StoreResult<()> {
+        let tables = tables_for(self.catalogue());
+        let mut sizes = std::collections::HashMap::new();
+        for table in tables {
+            let mut select = sea_query::Query::select();
+            select.expr(sea_query::Expr::cust("COUNT(*)")).from(sea_query::Alias::new(&table.name));
+            let rows = self
+                .fetch(&select, &[crate::ColType::Int(ferrobot_domain::catalogue::IntSize::Big)])
+                .await?;
+            if let Some(crate::Cell::Int(n)) = rows.cells.first() {
+                sizes.insert(table.name, *n as u64);
+            }
+        }
+        self.set_table_sizes(sizes);
+        Ok(())
+    }
 }

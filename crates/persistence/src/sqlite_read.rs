@@ -14,7 +14,7 @@ use rusqlite::types::{Value as Lite, ValueRef};
 use rusqlite::{Connection, OpenFlags};
 use sea_query::Value;
 
-use crate::query::{Cell, ColType, Rows};
+use crate::cell::{Cell, ColType, Rows};
 use crate::{StoreError, StoreResult};
 
 /// A small pool of read-only connections to one SQLite file.

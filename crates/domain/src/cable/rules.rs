@@ -318,9 +318,9 @@ fn row_end(row: &Row) -> (Option<CableEnd>, u16) {
 /// column, a connectable termination, compatible kinds on the two ends, no front port to its own
 /// rear port, rear ports of matching positions.
 pub fn termination_rule(
-    object: &crate::hooks::Object,
-    _: Option<&crate::hooks::Object>,
-    related: &crate::hooks::Related,
+    object: &Row,
+    _: Option<&Row>,
+    related: &crate::row::Related,
 ) -> Vec<crate::ValidationError> {
     let fail = |m: String| vec![crate::ValidationError::new("__all__", m)];
     let own = match row_facts(object, |c| related.row(c)) {

@@ -10,20 +10,17 @@
 
 #[cfg(test)]
 mod coverage;
+mod forms;
 mod load;
 
 use std::collections::HashMap;
 
+pub use forms::value_json;
 pub use load::CatalogueFile;
 
 pub type ModelId = usize;
 
-/// The label of the change-log model: every write adds its rows, every model shows its own.
-pub const CHANGE_LOG: &str = "extras.objectchange";
-
-/// The label of the custom-field model: its rows are part of the catalogue, read at run time
-/// (`key`, `label`, `type`, `description`, `content_types`).
-pub const CUSTOM_FIELD: &str = "extras.customfield";
+pub use crate::hooks::{CHANGE_LOG, CUSTOM_FIELD};
 
 /// The resolved, immutable catalogue.
 #[derive(Debug)]
@@ -618,6 +615,33 @@ impl Model {
     }
 
     /// Columns that every row of this model stores, in declaration order.
+    /// The input keys that name an object by its natural key: the first segment of each natural-key
+    /// lookup (`location__name` → `location`), with stored fields an input fills replaced by that
+    /// input (`network`, `prefix_length` → `prefix`) and computed parents left out.
+    pub fn natural_key_inputs(&self) -> Vec<String> {
+        let model = self;
+        let mut out: Vec<String> = Vec::new();
+        let behaviour = &model.behaviour;
+        let computed_parent = behaviour.parent.map(|p| p.field);
+        for lookup in &model.natural_key {
+            let first = lookup.split("__").next().unwrap_or_default();
+            if first == "pk" || first == "id" || Some(first) == computed_parent {
+                continue;
+            }
+            let key = behaviour
+                .inputs
+                .iter()
+                .find(|i| i.fills.contains(&first))
+                .map_or(first, |i| i.key)
+                .to_owned();
+            let known = model.field(&key).is_some() || behaviour.is_input(&key);
+            if known && !out.contains(&key) {
+                out.push(key);
+            }
+        }
+        out
+    }
+
     pub fn columns(&self) -> impl Iterator<Item = (usize, &Field, &str)> {
         self.fields
             .iter()

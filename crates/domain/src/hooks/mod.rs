@@ -8,11 +8,15 @@
 //! usage fields it serves. Adding such behaviour to a model is a line here and a function in the
 //! domain module that owns it, never a special case in the generic code.
 
-use std::collections::HashMap;
-
-use crate::catalogue::Model;
-use crate::row::Row;
+use crate::row::{Related, Row};
 use crate::{ipam, ValidationError};
+
+/// The label of the change-log model: every write adds its rows, every model shows its own.
+pub const CHANGE_LOG: &str = "extras.objectchange";
+
+/// The label of the custom-field model: its rows are part of the catalogue, read at run time
+/// (`key`, `label`, `type`, `description`, `content_types`).
+pub const CUSTOM_FIELD: &str = "extras.customfield";
 
 /// A stored value an input produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +183,7 @@ fn change_log(label: &str) -> Option<&'static ChangeLogFields> {
         prechange: "prechange_data",
         sequence: "sequence",
     };
-    (label == crate::catalogue::CHANGE_LOG).then_some(&OBJECT_CHANGE)
+    (label == CHANGE_LOG).then_some(&OBJECT_CHANGE)
 }
 
 impl Behaviour {
@@ -313,32 +317,6 @@ fn adoptions(label: &str) -> &'static [Adoption] {
         ],
         _ => &[],
     }
-}
-
-/// The input keys that name an object by its natural key: the first segment of each natural-key
-/// lookup (`location__name` → `location`), with stored fields an input fills replaced by that
-/// input (`network`, `prefix_length` → `prefix`) and computed parents left out.
-pub fn natural_key_inputs(model: &Model) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let behaviour = &model.behaviour;
-    let computed_parent = behaviour.parent.map(|p| p.field);
-    for lookup in &model.natural_key {
-        let first = lookup.split("__").next().unwrap_or_default();
-        if first == "pk" || first == "id" || Some(first) == computed_parent {
-            continue;
-        }
-        let key = behaviour
-            .inputs
-            .iter()
-            .find(|i| i.fills.contains(&first))
-            .map_or(first, |i| i.key)
-            .to_owned();
-        let known = model.field(&key).is_some() || behaviour.is_input(&key);
-        if known && !out.contains(&key) {
-            out.push(key);
-        }
-    }
-    out
 }
 
 /// Uniqueness the database cannot enforce: sets of fields that no two objects share, where a
@@ -504,21 +482,7 @@ fn traces_cable_paths(label: &str) -> bool {
     crate::cable::traces_paths(label)
 }
 
-/// Read-only fields computed from the rows under an object, served beside its own fields:
-/// a prefix's utilisation and its free space ([`crate::ipam`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Usage {
-    /// `{numerator, denominator, percent}` (`Prefix.get_utilization`).
-    Utilization,
-    /// The free space as CIDR blocks (`Prefix.get_available_prefixes`).
-    AvailablePrefixes,
-    /// Free addresses, the first `limit` (`Prefix.get_available_ips`).
-    AvailableIps,
-    /// The first free address with the prefix's length (`Prefix.get_first_available_ip`).
-    FirstAvailableIp,
-    /// A rack face unit by unit, top first (`Rack.get_rack_units`): [`crate::rack::elevation`].
-    Elevation,
-}
+pub use crate::usage::Usage;
 
 /// The stored fields the usage fields of a model are computed from.
 fn usage_inputs(label: &str) -> &'static [&'static str] {
@@ -552,35 +516,8 @@ fn usage_fields(label: &str) -> &'static [(&'static str, Usage)] {
     }
 }
 
-/// An object as the rules see it: field name → typed value, references as ids.
+/// An object as the rules see it.
 pub type Object = Row;
-
-/// The rows a rule asked for.
-#[derive(Debug, Clone, Default)]
-pub struct Related {
-    /// The targets of the rule's `needs`, by reference field; absent when the field is unset.
-    pub rows: HashMap<&'static str, Row>,
-    /// The rows of each of the rule's [`List`]s, by list name.
-    pub lists: HashMap<&'static str, Vec<Listed>>,
-}
-
-impl Related {
-    pub fn row(&self, field: &str) -> Option<&Row> {
-        self.rows.get(field)
-    }
-
-    /// The rows of a list; none when the rule did not ask for it or the object's field is unset.
-    pub fn list(&self, name: &str) -> &[Listed] {
-        self.lists.get(name).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// A row of a rule's list, with the targets of the list's `expand` references.
-#[derive(Debug, Clone, Default)]
-pub struct Listed {
-    pub row: Row,
-    pub expanded: HashMap<&'static str, Row>,
-}
 
 /// A model rule: what Nautobot's `clean()` checks beyond single fields.
 pub struct Rule {
@@ -725,8 +662,10 @@ mod tests {
         }
     }
 
+    use crate::row::Listed;
     use crate::value::Datum;
     use serde_json::{json, Value as Json};
+    use std::collections::HashMap;
 
     /// A made-up id, named: rows of these tests refer to each other by names.
     fn fake_id(name: &str) -> uuid::Uuid {
@@ -813,7 +752,7 @@ mod tests {
     #[test]
     fn natural_keys_are_named_by_inputs() {
         let catalogue = crate::Catalogue::core().expect("catalogue");
-        let keys = |label: &str| natural_key_inputs(catalogue.by_label(label).expect(label));
+        let keys = |label: &str| catalogue.by_label(label).expect(label).natural_key_inputs();
         assert_eq!(keys("ipam.prefix"), ["namespace", "prefix"]);
         assert_eq!(keys("ipam.ipaddress"), ["address"]);
         assert_eq!(keys("dcim.device"), ["name", "tenant", "location"]);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
-use ferrobot_domain::hooks::{Listed, Related};
+use ferrobot_domain::row::{Listed, Related};
 use ferrobot_domain::Field;
 use sea_query::{Alias, Cond, Expr, Query};
 
@@ -147,7 +147,7 @@ impl Store {
                 .column((base.clone(), Alias::new(rows_of.column_of(list.theirs))))
                 .from_as(Alias::new(&rows_of.table), base.clone());
             let mut types = vec![ColType::Uuid];
-            let own = crate::import::object_columns(rows_of, Some(&base), &mut select, &mut types);
+            let own = crate::object::object_columns(rows_of, Some(&base), &mut select, &mut types);
             let mut expanded: Vec<(&'static str, &Model, Vec<&Field>)> = Vec::new();
             for (i, name) in list.expand.iter().enumerate() {
                 let Some((_, field)) = rows_of.field(name) else { continue };
@@ -163,7 +163,7 @@ impl Store {
                         .equals((base.clone(), Alias::new(rows_of.column_of(name)))),
                 );
                 let fields =
-                    crate::import::object_columns(target, Some(&alias), &mut select, &mut types);
+                    crate::object::object_columns(target, Some(&alias), &mut select, &mut types);
                 expanded.push((name, target, fields));
             }
             for chunk in ids.chunks(1000) {
@@ -180,12 +180,12 @@ impl Store {
                         fields.len() + usize::from(model.features.custom_fields)
                     };
                     let mut at = 1;
-                    let object = crate::import::object_row(rows_of, &own, &row[at..]);
+                    let object = crate::object::object_row(rows_of, &own, &row[at..]);
                     at += width(rows_of, &own);
                     let mut listed = Listed { row: object, expanded: HashMap::new() };
                     for (name, model, fields) in &expanded {
                         if listed.row.has(name) {
-                            let target = crate::import::object_row(model, fields, &row[at..]);
+                            let target = crate::object::object_row(model, fields, &row[at..]);
                             listed.expanded.insert(name, target);
                         }
                         at += width(model, fields);

@@ -129,7 +129,7 @@ impl<'s> Writer<'s> {
             }
         }
         for rule in model.behaviour.rules {
-            let mut related = hooks::Related::default();
+            let mut related = ferrobot_domain::row::Related::default();
             for need in rule.needs {
                 let Some((_, field)) = model.field(need) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
@@ -249,7 +249,7 @@ impl<'s> Writer<'s> {
                         .inputs
                         .first()
                         .and_then(|i| model.computed.iter().position(|c| c.name == i.key))
-                        .and_then(|c| me.computed(model, c))
+                        .and_then(|c| model.computed_of(&me, c))
                         .unwrap_or_default();
                     let mut error = self.protected(model, id, &blocking).await?;
                     if let StoreError::Protected { message, .. } = &mut error {
@@ -301,7 +301,7 @@ impl<'s> Writer<'s> {
             };
             let Some((_, of)) = catalogue.model(to).field(field) else { return Ok(Json::Null) };
             let row = self.snapshot_by_id(to, target).await?.unwrap_or_default();
-            Ok(ferrobot_domain::row::value_json(of, row.get(field)))
+            Ok(ferrobot_domain::catalogue::value_json(of, row.get(field)))
         };
         let inherited = match spec.inherit {
             Some((field, reference, of)) => Some((field, through(reference, of).await?)),
@@ -328,7 +328,8 @@ impl<'s> Writer<'s> {
                     let column = column_of(tm, spec.template_type_field);
                     let ids = self.ids_where_in(&tm.table, &column, &[type_id]).await?;
                     let found = self.read_snapshots(tm, &ids).await?;
-                    let mut rows: Vec<Json> = found.into_values().map(|r| r.to_json(tm)).collect();
+                    let mut rows: Vec<Json> =
+                        found.into_values().map(|r| tm.row_json(&r)).collect();
                     let name = |r: &Json| {
                         ferrobot_domain::value::naturalize(
                             r.get("name").and_then(Json::as_str).unwrap_or_default(),
@@ -393,7 +394,7 @@ impl<'s> Writer<'s> {
         &mut self,
         list: &hooks::List,
         object: &Row,
-    ) -> StoreResult<Vec<hooks::Listed>> {
+    ) -> StoreResult<Vec<ferrobot_domain::row::Listed>> {
         let Some(key) = object.uuid(list.ours) else { return Ok(Vec::new()) };
         let catalogue = self.catalogue.clone();
         let model = catalogue
@@ -406,7 +407,7 @@ impl<'s> Writer<'s> {
         let mut rows = Vec::with_capacity(found.len());
         for id in ids {
             let Some(row) = found.remove(&id) else { continue };
-            let mut listed = hooks::Listed { row, expanded: HashMap::new() };
+            let mut listed = ferrobot_domain::row::Listed { row, expanded: HashMap::new() };
             for name in list.expand {
                 let Some((_, field)) = model.field(name) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };

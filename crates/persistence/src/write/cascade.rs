@@ -75,10 +75,10 @@ impl<'s> Writer<'s> {
         let mut objects = Vec::new();
         for (m, r) in blocking.iter().take(50) {
             let other = catalogue.model(*m);
-            let shown = self.snapshot_by_id(*m, *r).await?.map(|s| s.repr(other));
+            let shown = self.snapshot_by_id(*m, *r).await?.map(|s| other.repr(&s));
             objects.push(format!("{} {} ({r})", other.verbose_name, shown.unwrap_or_default()));
         }
-        let own = self.snapshot_by_id(model.id, id).await?.map(|s| s.repr(model));
+        let own = self.snapshot_by_id(model.id, id).await?.map(|s| model.repr(&s));
         Ok(StoreError::Protected {
             message: format!(
                 "Unable to delete {} {}. {} dependent objects were found: {}",

@@ -36,7 +36,7 @@ impl<'s> Writer<'s> {
     ) -> StoreResult<HashMap<Uuid, Row>> {
         self.flush().await?;
         let mut out = HashMap::new();
-        let (select, types, names) = crate::import::object_select(model);
+        let (select, types, names) = crate::object::object_select(model);
         let mut lists: Vec<LinkField> = model
             .fields
             .iter()
@@ -54,7 +54,7 @@ impl<'s> Writer<'s> {
             for r in 0..rows.len() {
                 let row = rows.row(r);
                 if let Some(id) = row[0].as_uuid() {
-                    out.insert(id, crate::import::object_row(model, &names, row));
+                    out.insert(id, crate::object::object_row(model, &names, row));
                 }
             }
             for link in &lists {
@@ -100,7 +100,7 @@ impl<'s> Writer<'s> {
             .after
             .as_ref()
             .or(change.before.as_ref())
-            .map(|s| s.repr(model))
+            .map(|s| model.repr(s))
             .unwrap_or_default();
         // One snapshot is stored once: `object_data` is the object after the change (before it,
         // for a delete), `prechange_data` the object before an update or a delete.
@@ -111,7 +111,7 @@ impl<'s> Writer<'s> {
         // SQLite and MySQL take the snapshots as text, serialised once here; PostgreSQL binds
         // jsonb from the value.
         let as_text = self.store.backend() != crate::Backend::Postgres;
-        let json = |v: Option<Row>| match v.map(|row| row.to_json(model)) {
+        let json = |v: Option<Row>| match v.map(|row| model.row_json(&row)) {
             Some(v) if as_text => Value::String(Some(Box::new(v.to_string()))),
             Some(v) => Value::Json(Some(Box::new(v))),
             None if as_text => Value::String(None),

@@ -39,7 +39,7 @@ mod unique;
 use self::{batch::is_null, change_log::*, input::*, refs::*};
 use crate::bind::{bind, bind_row, column_type, CUSTOM_FIELD_DATA};
 
-use crate::query::{Cell, ColType, Rows};
+use crate::cell::{Cell, ColType, Rows};
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
 
@@ -364,7 +364,7 @@ impl Store {
         let mut rows = Rows { width: types.len(), cells: Vec::with_capacity(results.len()) };
         for row in &results {
             for (idx, ty) in types.iter().enumerate() {
-                rows.cells.push(crate::query::decode(row, idx, *ty)?);
+                rows.cells.push(crate::cell::decode(row, idx, *ty)?);
             }
         }
         Ok(rows)

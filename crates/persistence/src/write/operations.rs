@@ -323,7 +323,7 @@ impl<'s> Writer<'s> {
         model: &Model,
         input: &Map<String, Json>,
     ) -> StoreResult<Outcome> {
-        let keys = hooks::natural_key_inputs(model);
+        let keys = model.natural_key_inputs();
         if keys.is_empty() {
             return Err(one_invalid(
                 "__all__",

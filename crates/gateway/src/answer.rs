@@ -1,0 +1,109 @@
+//! What one request carries between the HTTP handler and the executor: its credentials and
+//! limits on the way in ([`RequestState`]), the parsed document, and the loaded [`Answer`] on the
+//! way out, which [`crate::render`] writes.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::Variables;
+use ferrobot_persistence::query::{Level, Plan};
+use ferrobot_persistence::Store;
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::schema::{PageField, Served};
+
+/// Per-request state shared between the HTTP handler and the extension.
+pub struct RequestState {
+    pub served: Arc<Served>,
+    pub store: Store,
+    /// Who sent the request, for the change log.
+    pub actor: ferrobot_persistence::write::Actor,
+    /// Whether writes add change-log rows (see [`crate::Config::change_log`]).
+    pub change_log: bool,
+    /// Whether the credential may write (a token's `write_enabled`).
+    pub may_write: bool,
+    /// What one request may ask for.
+    pub limits: crate::limits::Limits,
+    pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
+    pub(crate) answer: Mutex<Option<Answer>>,
+    /// Set once validation passed and execution began: errors after that are HTTP 200.
+    pub(crate) executed: std::sync::atomic::AtomicBool,
+    /// Set when the database was too busy to answer: the answer is HTTP 503, retryable.
+    pub(crate) busy: std::sync::atomic::AtomicBool,
+    /// The request's id: sent back as `X-Request-ID`, stored in the change log.
+    pub request_id: Uuid,
+    /// What the document asked for, once known (metrics and the request's log line).
+    pub(crate) operation: Mutex<Option<crate::metrics::Operation>>,
+}
+
+impl RequestState {
+    pub fn new(
+        served: Arc<Served>,
+        store: Store,
+        actor: ferrobot_persistence::write::Actor,
+    ) -> Self {
+        Self {
+            served,
+            store,
+            actor,
+            change_log: true,
+            may_write: true,
+            limits: crate::limits::Limits::default(),
+            document: Mutex::new(None),
+            answer: Mutex::new(None),
+            executed: std::sync::atomic::AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicBool::new(false),
+            request_id: Uuid::new_v4(),
+            operation: Mutex::new(None),
+        }
+    }
+
+    pub fn executed(&self) -> bool {
+        self.executed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn take_answer(&self) -> Option<Answer> {
+        self.answer.lock().ok().and_then(|mut a| a.take())
+    }
+}
+
+/// An operation's answer: loaded rows ready to be written, and field errors.
+pub struct Answer {
+    pub(crate) roots: Vec<RootAnswer>,
+    pub(crate) errors: Vec<FieldError>,
+    pub statements: u64,
+    /// The estimated cost and the limit, reported in `extensions.cost`.
+    pub(crate) cost: Option<(u64, u64)>,
+}
+
+pub(crate) struct RootAnswer {
+    pub(crate) key: String,
+    pub(crate) body: RootBody,
+}
+
+pub(crate) enum RootBody {
+    Typename(&'static str),
+    Null,
+    List(Box<Plan>, Level),
+    Single(Box<Plan>, Level),
+    /// Objects a mutation wrote, read back in chunks of ids and written in the order given.
+    Objects {
+        plan: Box<Plan>,
+        chunks: Vec<(Level, Vec<Uuid>)>,
+        list: bool,
+    },
+    /// An answer built in memory (deleted objects, batch results).
+    Json(serde_json::Value),
+    /// A cursor page: its first `first` rows, whether there are more, the total if asked.
+    Page {
+        /// The list's model, named in its cursors.
+        label: String,
+        plan: Box<Plan>,
+        level: Level,
+        first: usize,
+        total: Option<u64>,
+        /// The page's own fields: (JSON key prefix, field).
+        fields: Vec<(String, PageField)>,
+    },
+}
