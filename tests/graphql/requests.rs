@@ -72,6 +72,13 @@ async fn query_limits_before_any_sql(backend: Backend) -> anyhow::Result<()> {
         body["errors"][0]["message"],
         "Query is nested more than 4 levels deep; at most 4 are allowed."
     );
+    // Nested past anything a limit may allow: refused by the parser, with the same code.
+    let abyss =
+        format!("{{ locations {{ {} name {} }} }}", "parent { ".repeat(200), "}".repeat(200));
+    let (status, body, _) = app.graphql(&abyss, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_DEEP", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], 4, "{body}");
     // Aliases, fragments expanded.
     let aliased =
         "{ a: devices { ...f } b: devices { ...f } } fragment f on DeviceType { n: name }";
@@ -182,6 +189,39 @@ async fn cursor_pages_with_totals(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(rest.first(), Some(&"dev-00011"), "{body}");
     assert_eq!(rest.last(), Some(&"dev-00999"), "{body}");
     assert_eq!(rest.len(), 16);
+    // NULLs in the order (devices without a name) are paged where the database sorts them,
+    // each row once, across pages of three.
+    for _ in 0..4 {
+        let query = create("x").replace("name: \"x\"", "name: null");
+        let (status, body, _) = app.graphql(&query, Value::Null).await?;
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+    }
+    let mut paged: Vec<String> = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let query = "query($a: String) { devices_page(first: 3, after: $a) { has_next_page end_cursor items { id } } }";
+        let (_, body, _) = app.graphql(query, json!({"a": after})).await?;
+        let page = &body["data"]["devices_page"];
+        let ids = page["items"].as_array().into_iter().flatten();
+        paged.extend(ids.filter_map(|i| i["id"].as_str().map(str::to_owned)));
+        anyhow::ensure!(paged.len() < 100, "pages never end: {body}");
+        if page["has_next_page"] != json!(true) {
+            break;
+        }
+        after = page["end_cursor"].clone();
+    }
+    let (_, body, _) = app.graphql("{ devices { id } }", Value::Null).await?;
+    let mut all: Vec<String> = body["data"]["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(paged.len(), all.len(), "every device once");
+    let mut seen = paged.clone();
+    seen.sort();
+    all.sort();
+    assert_eq!(seen, all);
     // Bad input: a cursor that is not one, one of another list, a page too big.
     for (query, argument) in [
         ("{ devices_page(after: \"garbage\") { total_count } }", "after"),

@@ -415,6 +415,16 @@ async fn answer_graphql(
             .errors
             .iter()
             .map(|e| {
+                // The parser's own recursion bound (far past any depth limit) is the depth
+                // refusal too, with its code.
+                if e.message == "recursion limit exceeded." {
+                    let limit = request_state.limits.depth;
+                    let refusal = crate::limits::too_deep(crate::limits::MAX_DEPTH_LIMIT + 1, limit);
+                    return json!({
+                        "message": refusal.message,
+                        "extensions": {"code": refusal.code, "asked": refusal.asked, "limit": refusal.limit},
+                    });
+                }
                 let mut v = json!({ "message": graphql_core_message(&e.message) });
                 if !e.locations.is_empty() {
                     v["locations"] = json!(e

@@ -110,28 +110,35 @@ pub struct Scope {
 pub(crate) struct OrderKey {
     column: String,
     descending: bool,
-    /// NULL sorts as the lowest value on every backend (a cursor page's order); otherwise each
-    /// backend's own rule applies, as Nautobot's lists have it.
-    nulls_low: bool,
 }
 
-/// `ORDER BY` the keys, on the table aliased `alias`.
+/// `ORDER BY` the keys, on the table aliased `alias`, NULLs where each backend's indexes keep
+/// them (so that an index on the columns serves the order).
 fn order_by(select: &mut SelectStatement, alias: &Alias, keys: &[OrderKey]) {
     for key in keys {
         let column = Expr::col((alias.clone(), Alias::new(&key.column)));
         let direction = if key.descending { Order::Desc } else { Order::Asc };
-        if key.nulls_low {
-            // false (NULL) before true ascending, after it descending.
-            select.order_by_expr(column.clone().is_not_null(), direction.clone());
-        }
         select.order_by_expr(column.into(), direction);
     }
 }
 
-/// The rows strictly after the position `values` in the order of `keys` (NULL lowest): the
-/// lexicographic comparison spelled out, one disjunct per key.
-fn after(alias: &Alias, keys: &[OrderKey], values: &[Option<sea_query::Value>]) -> Condition {
+/// Where a backend sorts NULL: below every value on SQLite and MySQL, above on PostgreSQL.
+fn null_is_highest(backend: Backend) -> bool {
+    backend == Backend::Postgres
+}
+
+/// The rows strictly after the position `values` in the order of `keys`, NULL placed as the
+/// backend places it: the lexicographic comparison spelled out, one disjunct per key, and
+/// ahead of it the first key's bound (`col >= v`), which lets the database seek to the cursor
+/// through an index on that column rather than read the rows before it.
+fn after(
+    alias: &Alias,
+    keys: &[OrderKey],
+    values: &[Option<sea_query::Value>],
+    backend: Backend,
+) -> Condition {
     let column = |k: &OrderKey| Expr::col((alias.clone(), Alias::new(&k.column)));
+    let null_high = null_is_highest(backend);
     let mut any = Cond::any();
     for (i, key) in keys.iter().enumerate() {
         let mut all = Cond::all();
@@ -141,20 +148,36 @@ fn after(alias: &Alias, keys: &[OrderKey], values: &[Option<sea_query::Value>]) 
                 Some(v) => column(k).eq(v.clone()),
             });
         }
-        let beyond = match (&values[i], key.descending) {
-            (None, false) => column(key).is_not_null(),
-            (None, true) => continue,
-            (Some(v), false) => column(key).gt(v.clone()),
-            (Some(v), true) => {
-                Cond::any().add(column(key).lt(v.clone())).add(column(key).is_null()).into()
-            }
+        // Whether NULL comes after every value in this key's direction.
+        let null_after = null_high != key.descending;
+        let beyond: Condition = match (&values[i], key.descending) {
+            (None, _) if null_after => continue,
+            (None, _) => Cond::all().add(column(key).is_not_null()),
+            (Some(v), false) => Cond::any().add(column(key).gt(v.clone())),
+            (Some(v), true) => Cond::any().add(column(key).lt(v.clone())),
+        };
+        let beyond = match (&values[i], null_after) {
+            (Some(_), true) => beyond.add(column(key).is_null()),
+            _ => beyond,
         };
         any = any.add(all.add(beyond));
     }
     if any.is_empty() {
         return Cond::all().add(Expr::val(1).eq(0));
     }
-    any
+    let mut out = Cond::all();
+    if let (Some(first), Some(Some(v))) = (keys.first(), values.first()) {
+        let null_after = null_high != first.descending;
+        let bound = match first.descending {
+            false => column(first).gte(v.clone()),
+            true => column(first).lte(v.clone()),
+        };
+        out = out.add(match null_after {
+            true => Cond::any().add(bound).add(column(first).is_null()),
+            false => Cond::all().add(bound),
+        });
+    }
+    out.add(any)
 }
 
 impl Scope {
@@ -221,12 +244,11 @@ impl Store {
         let mut select = Query::select();
         let mut types = Vec::new();
         let scope_condition;
-        let key = |o: &ferrobot_domain::catalogue::OrderTerm, nulls_low: bool| OrderKey {
+        let key = |o: &ferrobot_domain::catalogue::OrderTerm| OrderKey {
             column: o.column.clone(),
             descending: o.descending,
-            nulls_low,
         };
-        let mut order: Vec<OrderKey> = model.ordering.iter().map(|o| key(o, false)).collect();
+        let mut order: Vec<OrderKey> = model.ordering.iter().map(key).collect();
         let mut limit = None;
         let mut offset = None;
         match &spec.link {
@@ -234,11 +256,12 @@ impl Store {
                 select.from_as(Alias::new(&model.table), t.clone());
                 let mut condition = spec.condition.clone();
                 if let Some(keyset) = keyset {
-                    // A cursor page: the page order, NULL lowest, one row more than asked
+                    // A cursor page: the page order, one row more than asked
                     // (whether a next page exists).
-                    order = model.page_ordering.iter().map(|o| key(o, true)).collect();
+                    order = model.page_ordering.iter().map(key).collect();
                     if let Some(values) = &keyset.after {
-                        condition = Cond::all().add(condition).add(after(&t, &order, values));
+                        condition =
+                            Cond::all().add(condition).add(after(&t, &order, values, self.backend));
                     }
                     limit = Some(keyset.first.saturating_add(1));
                 } else {
