@@ -15,6 +15,7 @@ pub mod cell;
 pub mod error;
 pub mod import;
 mod object;
+mod pattern;
 pub mod query;
 pub mod schema;
 mod sqlite_read;

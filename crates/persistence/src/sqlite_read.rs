@@ -27,6 +27,7 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 impl SqliteReader {
     pub(crate) fn new(path: String) -> SqliteReader {
         SqliteReader { path, idle: Mutex::new(Vec::new()) }
@@ -50,16 +51,19 @@ impl SqliteReader {
             2,
             FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
             |ctx| {
-                let pattern: String = ctx.get(0)?;
-                let regex = regex::Regex::new(&pattern)
-                    .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-                let text = match ctx.get_raw(1) {
-                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    ValueRef::Integer(i) => i.to_string(),
-                    ValueRef::Real(r) => r.to_string(),
-                    _ => return Ok(false),
-                };
-                Ok(regex.is_match(&text))
+                // The pattern is a constant of the statement: compiled on the first row and kept
+                // by SQLite beside it (auxiliary data) for the rows after.
+                let regex =
+                    ctx.get_or_create_aux(0, |pattern| -> Result<regex::Regex, BoxError> {
+                        let pattern = pattern.as_str().map_err(|e| Box::new(e) as BoxError)?;
+                        Ok(crate::pattern::compile(pattern)?)
+                    })?;
+                Ok(match ctx.get_raw(1) {
+                    ValueRef::Text(t) => regex.is_match(&String::from_utf8_lossy(t)),
+                    ValueRef::Integer(i) => regex.is_match(&i.to_string()),
+                    ValueRef::Real(r) => regex.is_match(&r.to_string()),
+                    _ => false,
+                })
             },
         )
         .map_err(internal)?;

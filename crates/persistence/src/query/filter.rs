@@ -610,7 +610,7 @@ fn text_or_number_condition(
             Lookup::Iew => like(format!("%{}", escape_like(&text.to_lowercase()))),
             Lookup::Re | Lookup::Ire => {
                 // A pattern that does not compile is the client's mistake, not the database's.
-                if let Err(e) = regex::Regex::new(&text) {
+                if let Err(e) = crate::pattern::compile(&text) {
                     return Err(invalid(&arg.argument, format!("Invalid regular expression: {e}")));
                 }
                 let insensitive = lookup == Lookup::Ire;
