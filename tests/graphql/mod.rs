@@ -232,9 +232,62 @@ async fn authentication(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(status, 200, "{body}");
     let response = app.client().get(format!("{}/api/status/", app.base)).send().await?;
     assert_eq!(response.headers().get("API-Version").and_then(|v| v.to_str().ok()), Some("3.2"));
+    assert_eq!(response.status().as_u16(), 403, "the status wants a credential, as Nautobot's");
+    let body: Value = response.json().await?;
+    assert_eq!(body, json!({"detail": "Authentication credentials were not provided."}));
     Ok(())
 }
 backend_test!(auth, authentication);
+
+/// `/api/` and `/api/status/` as Nautobot answers them; any other REST path a JSON 404.
+async fn rest_endpoints_clients_touch(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let token = format!("Token {}", app.token);
+    let get = |path: &str| {
+        app.client().get(format!("{}{path}", app.base)).header("Authorization", token.as_str())
+    };
+    let response = get("/api/status/").send().await?;
+    assert_eq!(response.status().as_u16(), 200);
+    let header =
+        |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("allow").as_deref(), Some("GET, HEAD, OPTIONS"));
+    assert_eq!(header("vary").as_deref(), Some("Accept"));
+    assert_eq!(header("api-version").as_deref(), Some("3.2"));
+    let status: Value = response.json().await?;
+    let keys: Vec<&str> =
+        status.as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "django-version",
+            "installed-apps",
+            "nautobot-version",
+            "nautobot-apps",
+            "plugins",
+            "python-version",
+            "celery-workers-running"
+        ]
+    );
+    assert_eq!(status["nautobot-version"], "3.2.7");
+    let root: Value = get("/api/")
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Forwarded-Host", "nautobot.example.com")
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(root["graphql"], "https://nautobot.example.com/api/graphql/", "{root}");
+    assert_eq!(root["dcim"], "https://nautobot.example.com/api/dcim/", "{root}");
+    assert_eq!(root.as_object().map(|o| o.len()), Some(13), "{root}");
+    let response = get("/api/dcim/devices/?limit=1").send().await?;
+    assert_eq!(response.status().as_u16(), 404);
+    let body: Value = response.json().await?;
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("/api/dcim/devices/")), "{body}");
+    let response = app.client().get(format!("{}/api/", app.base)).send().await?;
+    assert_eq!(response.status().as_u16(), 403);
+    Ok(())
+}
+backend_test!(rest, rest_endpoints_clients_touch);
 
 async fn import_is_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;

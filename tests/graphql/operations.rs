@@ -24,7 +24,7 @@ async fn operations_endpoints(backend: Backend) -> anyhow::Result<()> {
         );
         assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]));
     }
-    // A body over the limit: HTTP 413 in the GraphQL error shape, naming the limit.
+    // A body over the limit: HTTP 413 naming the limit, as `detail` and as a GraphQL error.
     let big =
         json!({ "query": format!("{{ devices(name: \"{}\") {{ name }} }}", "x".repeat(70_000)) });
     let response = client
@@ -37,6 +37,7 @@ async fn operations_endpoints(backend: Backend) -> anyhow::Result<()> {
     let body: Value = response.json().await?;
     assert_eq!(error_of(&body)["extensions"]["code"], "PAYLOAD_TOO_LARGE", "{body}");
     assert_eq!(error_of(&body)["extensions"]["limit"], 65536, "{body}");
+    assert_eq!(body["detail"], "The request body is larger than the limit of 65536 bytes.");
     // CORS: the configured origin may call, with the headers a GraphQL client sends; others not.
     for (origin, allowed) in [("https://ui.example.com", true), ("https://evil.example", false)] {
         let response = client

@@ -1,5 +1,6 @@
-//! Routes: the Nautobot-compatible GraphQL endpoint, GraphiQL, the JWT endpoint, `/api/` and
-//! `/api/status/`, with Nautobot's error shapes (403 `{"detail"}`, 400 for invalid documents).
+//! Routes: the Nautobot-compatible GraphQL endpoint, GraphiQL, the JWT endpoint and the REST
+//! endpoints of [`crate::rest`], with Nautobot's error shapes (403 `{"detail"}`, 400 for invalid
+//! documents).
 
 use std::sync::Arc;
 
@@ -32,9 +33,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/graphql/", post(graphql).get(graphiql))
         .route("/graphql/", post(graphql).get(graphiql))
-        .route("/api/", get(api_root))
-        .route("/api/status/", get(status))
+        .route("/api/", get(crate::rest::api_root))
+        .route("/api/status/", get(crate::rest::status))
         .route("/api/auth/token/", post(jwt))
+        .route("/api/{*rest}", axum::routing::any(crate::rest::not_found))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -63,16 +65,18 @@ fn header(
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
-/// HTTP 413 in the GraphQL error shape, naming the limit.
+/// HTTP 413 naming the limit, in the REST shape (`detail`) and the GraphQL one (`errors`).
 fn too_large(rejection: BytesRejection, limit: usize) -> Response {
     let status = rejection.status();
     if status != StatusCode::PAYLOAD_TOO_LARGE {
         return errors(status, &rejection.body_text());
     }
-    let body = json!({ "errors": [{
-        "message": format!("The request body is larger than the limit of {limit} bytes."),
-        "extensions": { "code": "PAYLOAD_TOO_LARGE", "limit": limit },
-    }] });
+    // `detail` as Nautobot's REST answers put it, `errors` for GraphQL clients.
+    let message = format!("The request body is larger than the limit of {limit} bytes.");
+    let body = json!({
+        "detail": message,
+        "errors": [{ "message": message, "extensions": { "code": "PAYLOAD_TOO_LARGE", "limit": limit } }],
+    });
     (StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
 }
 
@@ -205,25 +209,6 @@ fn detail(status: StatusCode, text: &str) -> Response {
 
 async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/api/graphql/").finish())
-}
-
-async fn api_root() -> Json<serde_json::Value> {
-    Json(
-        json!({ "graphql": "/api/graphql/", "status": "/api/status/", "auth": "/api/auth/token/" }),
-    )
-}
-
-async fn status() -> Json<serde_json::Value> {
-    Json(json!({
-        "nautobot-version": "3.2.7",
-        "ferrobot-version": env!("CARGO_PKG_VERSION"),
-        "django-version": null,
-        "python-version": null,
-        "installed-apps": {},
-        "nautobot-apps": {},
-        "plugins": {},
-        "celery-workers-running": 0,
-    }))
 }
 
 #[derive(Deserialize)]

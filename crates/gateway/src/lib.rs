@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
 pub mod render;
+mod rest;
 pub mod schema;
 mod schema_parts;
 mod variables;

@@ -1,0 +1,122 @@
+//! The REST endpoints Nautobot's clients touch besides GraphQL: the API root (`/api/`) and the
+//! status (`/api/status/`) as Nautobot answers them (authenticated, the same keys, `Allow` and
+//! `Vary` as Django REST framework sends them), and a JSON 404 for every other `/api/` path,
+//! which Ferrobot does not serve.
+//!
+//! Spec: nautobot/core/api/views.py (`APIRootView`, `StatusView`).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::auth::authenticate;
+use crate::AppState;
+
+/// The apps `/api/` lists, in Nautobot's order, each at `/api/<app>/`.
+const APPS: [&str; 13] = [
+    "apps",
+    "circuits",
+    "cloud",
+    "dcim",
+    "extras",
+    "graphql",
+    "ipam",
+    "plugins",
+    "status",
+    "tenancy",
+    "users",
+    "virtualization",
+    "wireless",
+];
+
+/// The Nautobot release whose API Ferrobot answers as.
+const NAUTOBOT_VERSION: &str = "3.2.7";
+
+/// `GET /api/`: the URL of each app's API root, absolute as Django's `reverse` writes them.
+pub(crate) async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refuse(&state, &headers).await {
+        return refused;
+    }
+    let base = base_url(&headers);
+    let mut body = Map::new();
+    for app in APPS {
+        body.insert(app.into(), Value::String(format!("{base}/api/{app}/")));
+    }
+    drf(Json(Value::Object(body)).into_response())
+}
+
+/// `GET /api/status/`: Nautobot's keys, the versions it reports as.
+pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = refuse(&state, &headers).await {
+        return refused;
+    }
+    let body = json!({
+        "django-version": null,
+        "installed-apps": {},
+        "nautobot-version": NAUTOBOT_VERSION,
+        "nautobot-apps": {},
+        "plugins": {},
+        "python-version": null,
+        "celery-workers-running": 0,
+    });
+    drf(Json(body).into_response())
+}
+
+/// Any other path under `/api/`: a JSON 404 that says what Ferrobot serves.
+pub(crate) async fn not_found(uri: Uri) -> Response {
+    let body = json!({
+        "detail": format!(
+            "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/ and /api/auth/token/ only.",
+            uri.path()
+        ),
+    });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
+
+/// Nautobot's 403 when the request carries no valid credential; `None` when it does.
+async fn refuse(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
+    let refusal = match authenticate(&state.store, &state.config.jwt_secret, header).await {
+        Ok(Ok(_)) => return None,
+        Ok(Err(refusal)) => refusal.detail().to_owned(),
+        Err(ferrobot_persistence::StoreError::Busy(message)) => {
+            let body = json!({ "detail": message });
+            return Some((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
+        }
+        Err(error) => {
+            tracing::error!(%error, "authentication failed");
+            let body = json!({ "detail": "Internal error." });
+            return Some((StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response());
+        }
+    };
+    Some(drf((StatusCode::FORBIDDEN, Json(json!({ "detail": refusal }))).into_response()))
+}
+
+/// The headers Django REST framework's views send with every answer.
+fn drf(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("allow", HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    headers.insert("vary", HeaderValue::from_static("Accept"));
+    response
+}
+
+/// `scheme://host` of the request as the client addressed it (behind a proxy, its
+/// `X-Forwarded-Proto` and `X-Forwarded-Host`).
+fn base_url(headers: &HeaderMap) -> String {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic()))
+    };
+    let scheme = match text("x-forwarded-proto") {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = text("x-forwarded-host").or_else(|| text("host")).unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
