@@ -317,3 +317,34 @@ async fn decimals_compare_as_numbers(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(decimals, decimals_compare_as_numbers);
+
+/// MAC addresses as Nautobot keeps them: any accepted form stored as `AA:BB:CC:DD:EE:FF`, a
+/// malformed one refused, an unset one answered as null.
+async fn mac_addresses_as_nautobot_keeps_them(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let set = |name: &str, mac: &str| {
+        format!("mutation {{ interface_update(ref: {{device: {{name: \"dev-00001\"}}, name: \"{name}\"}}, input: {{mac_address: \"{mac}\"}}) {{ mac_address }} }}")
+    };
+    let (_, body, _) =
+        app.graphql("{ interfaces(limit: 2) { name mac_address } }", Value::Null).await?;
+    let names: Vec<String> = body["data"]["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(body["data"]["interfaces"][0]["mac_address"], Value::Null, "unset is null: {body}");
+    let (_, body, _) = app.graphql(&set(&names[0], "aabb.ccdd.eeff"), Value::Null).await?;
+    assert_eq!(body["data"]["interface_update"]["mac_address"], "AA:BB:CC:DD:EE:FF", "{body}");
+    let (_, body, _) = app.graphql(&set(&names[1], "aa:bb:cc:dd:ee"), Value::Null).await?;
+    assert_eq!(
+        error_of(&body)["message"],
+        "{'mac_address': ['Invalid MAC address format: aa:bb:cc:dd:ee']}",
+        "{body}"
+    );
+    let (_, body, _) = app.graphql(&set(&names[0], ""), Value::Null).await?;
+    assert_eq!(body["data"]["interface_update"]["mac_address"], Value::Null, "{body}");
+    Ok(())
+}
+backend_test!(mac_addresses, mac_addresses_as_nautobot_keeps_them);

@@ -128,6 +128,16 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, S
             }
             Datum::text(s)
         }
+        FieldKind::MacAddress => {
+            let s = text()?;
+            match s.trim() {
+                "" => Datum::text(""),
+                given => Datum::text(
+                    crate::value::mac_address(given)
+                        .ok_or_else(|| format!("Invalid MAC address format: {given}"))?,
+                ),
+            }
+        }
         FieldKind::IpBytes => {
             let s = text()?;
             let ip: std::net::IpAddr =

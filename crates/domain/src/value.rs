@@ -107,6 +107,40 @@ pub fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     }
 }
 
+/// A MAC address in the form Nautobot stores and answers (`AA:BB:CC:DD:EE:FF`), from any of
+/// the forms it accepts: six groups of 1–2 hex digits (`:` or `-`), three of 1–4 (`:`, `-` or
+/// `.`, Cisco's `aabb.ccdd.eeff`), two of 5–6 (`-` or `:`), or 11–12 bare digits; `None` for
+/// anything else. Spec: nautobot/core/models/fields.py (`MACAddressCharField`: netaddr's `EUI`,
+/// version 48, `mac_unix_expanded_uppercase`); netaddr/strategy/eui48.py (the accepted forms).
+pub fn mac_address(text: &str) -> Option<String> {
+    let text = text.trim();
+    let separator = text.chars().find(|c| matches!(c, ':' | '-' | '.'));
+    let groups: Vec<&str> = match separator {
+        Some(sep) => text.split(sep).collect(),
+        None => vec![text],
+    };
+    let hex = |g: &&str| g.bytes().all(|b| b.is_ascii_hexdigit());
+    let width = match (groups.len(), separator) {
+        (6, Some(':' | '-')) => 2,
+        (3, Some(_)) => 4,
+        (2, Some(':' | '-')) => 6,
+        (1, None) => 12,
+        _ => return None,
+    };
+    let low = match width {
+        6 => 5,
+        12 => 11,
+        _ => 1,
+    };
+    if !groups.iter().all(|g| hex(g) && (low..=width).contains(&g.len())) {
+        return None;
+    }
+    let digits: String =
+        groups.iter().map(|g| format!("{:0>width$}", g.to_ascii_uppercase())).collect();
+    let pairs: Vec<&str> = (0..6).map(|i| &digits[2 * i..2 * i + 2]).collect();
+    Some(pairs.join(":"))
+}
+
 /// The GraphQL enum item for a choice value, as graphene names it: upper case, every other
 /// character an underscore, and `A_` before a leading digit (`1000base-t` → `A_1000BASE_T`).
 pub fn enum_item_name(value: &str) -> String {
@@ -157,6 +191,27 @@ mod tests {
         assert_eq!(enum_item_name("1000base-t"), "A_1000BASE_T");
         assert_eq!(enum_item_name("front"), "FRONT");
         assert_eq!(enum_item_name("tagged-all"), "TAGGED_ALL");
+    }
+
+    #[test]
+    fn mac_addresses_read_as_nautobot_reads_them() {
+        let cases: [(&str, Option<&str>); 12] = [
+            ("aa:bb:cc:dd:ee:ff", Some("AA:BB:CC:DD:EE:FF")),
+            ("AA-BB-CC-DD-EE-FF", Some("AA:BB:CC:DD:EE:FF")),
+            ("a:b:c:d:e:f", Some("0A:0B:0C:0D:0E:0F")),
+            ("aabb.ccdd.eeff", Some("AA:BB:CC:DD:EE:FF")),
+            ("aabb:ccdd:eeff", Some("AA:BB:CC:DD:EE:FF")),
+            ("aabbcc-ddeeff", Some("AA:BB:CC:DD:EE:FF")),
+            ("aabbccddeeff", Some("AA:BB:CC:DD:EE:FF")),
+            (" 00:11:22:33:44:55 ", Some("00:11:22:33:44:55")),
+            ("aa:bb:cc:dd:ee", None),
+            ("aa:bb-cc:dd:ee:ff", None),
+            ("gg:bb:cc:dd:ee:ff", None),
+            ("aabb.ccdd.eeff.0011", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(mac_address(text).as_deref(), want, "{text}");
+        }
     }
 
     #[test]

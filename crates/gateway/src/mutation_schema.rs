@@ -97,6 +97,7 @@ fn field_input_type(
         FieldKind::String { .. }
         | FieldKind::Text
         | FieldKind::IpBytes
+        | FieldKind::MacAddress
         | FieldKind::ContentType => TypeRef::named("String"),
         FieldKind::Choice { .. } => TypeRef::named(enum_name(model, &field.name)),
         FieldKind::Integer { size: IntSize::Big, .. } => TypeRef::named("BigInt"),

@@ -401,10 +401,10 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
             let _ = write!(sink.buf, "{i}");
         }
         Cell::Text(t) => match render {
-            Render::Enum if t.is_empty() => sink.push(b"null"),
+            Render::Enum | Render::EmptyIsNull if t.is_empty() => sink.push(b"null"),
             Render::Enum => sink.string(&enum_item_name(t)),
             Render::Json => sink.push(t.as_bytes()),
-            Render::Decimal | Render::Plain | Render::Ip => sink.string(t),
+            Render::Decimal | Render::Plain | Render::Ip | Render::EmptyIsNull => sink.string(t),
         },
         Cell::Uuid(u) => {
             let mut buf = [0u8; 40];

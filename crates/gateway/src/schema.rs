@@ -284,7 +284,7 @@ pub fn build(
                 FieldKind::Decimal { .. } => named("Decimal"),
                 FieldKind::Json => named("GenericScalar"),
                 FieldKind::IpBytes => TypeRef::named_nn("String"),
-                FieldKind::ContentType => named("String"),
+                FieldKind::ContentType | FieldKind::MacAddress => named("String"),
                 FieldKind::ContentTypes => TypeRef::named_list("String"),
                 FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => continue,
             };

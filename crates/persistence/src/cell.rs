@@ -38,7 +38,8 @@ pub fn col_type(kind: &FieldKind) -> ColType {
         | FieldKind::Text
         | FieldKind::Choice { .. }
         | FieldKind::Decimal { .. }
-        | FieldKind::ContentType => ColType::Text,
+        | FieldKind::ContentType
+        | FieldKind::MacAddress => ColType::Text,
         FieldKind::Integer { size, .. } => ColType::Int(*size),
         FieldKind::Boolean => ColType::Bool,
         FieldKind::DateTime => ColType::DateTime,

@@ -81,6 +81,7 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
                 FieldKind::Json | FieldKind::ContentTypes => ColumnTy::Json,
                 FieldKind::IpBytes => ColumnTy::Bytes,
                 FieldKind::ContentType => ColumnTy::Varchar(100),
+                FieldKind::MacAddress => ColumnTy::Varchar(18),
                 FieldKind::ManyToMany { .. } => continue,
             };
             let mut spec = col(column, ty, field.null);

@@ -112,13 +112,13 @@ fn same_kind(catalogue: &Catalogue, kind: &FieldKind, theirs: &str, target: &str
             target == "contenttypes.contenttype" && theirs == "ManyToManyField"
         }
         FieldKind::Uuid => theirs == "UUIDField",
+        FieldKind::MacAddress => theirs == "MACAddressCharField",
         FieldKind::String { .. } | FieldKind::Choice { .. } => matches!(
             theirs,
             "CharField"
                 | "EmailField"
                 | "ColorField"
                 | "AutoSlugField"
-                | "MACAddressCharField"
                 | "TimeZoneField"
                 | "PositiveRangeNumberTextField"
                 | "SlugField"

@@ -746,6 +746,7 @@ fn resolve_field(
         },
         "json" => FieldKind::Json,
         "ip_bytes" => FieldKind::IpBytes,
+        "mac_address" => FieldKind::MacAddress,
         "content_type" => {
             column = Some(format!("{}_id", f.name));
             FieldKind::ContentType

@@ -167,6 +167,9 @@ pub enum FieldKind {
     Json,
     /// An IP address as 4 or 16 bytes (IPv4 / IPv6), so that ranges are indexed comparisons.
     IpBytes,
+    /// A MAC address (Nautobot's `MACAddressCharField`): stored as `AA:BB:CC:DD:EE:FF`, or `""`
+    /// when unset, which reads as null.
+    MacAddress,
     /// A content type label (`dcim.device`).
     ContentType,
     /// A list of content type labels, stored as a JSON array.

@@ -101,6 +101,8 @@ pub enum Render {
     Enum,
     Ip,
     Decimal,
+    /// Text where the empty string stands for no value (a MAC address).
+    EmptyIsNull,
 }
 
 /// `"key":` with the key escaped as JSON.
@@ -158,6 +160,7 @@ impl Plan {
                     let f = &model.fields[*index];
                     let render = match &f.kind {
                         FieldKind::Choice { .. } => Render::Enum,
+                        FieldKind::MacAddress => Render::EmptyIsNull,
                         FieldKind::IpBytes => Render::Ip,
                         FieldKind::Decimal { .. } => Render::Decimal,
                         FieldKind::Json | FieldKind::ContentTypes => Render::Json,
