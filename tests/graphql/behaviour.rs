@@ -599,3 +599,70 @@ async fn module_components_come_from_templates(backend: Backend) -> anyhow::Resu
     Ok(())
 }
 backend_test!(module_components, module_components_come_from_templates);
+
+/// Nautobot's network filters: prefixes by network, within (strictly or not), containing;
+/// addresses by host (with or without their mask) and by the prefix they lie in.
+async fn network_filters_compare_networks(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    for p in ["172.16.0.0/12", "172.16.0.0/16", "172.16.1.0/24", "172.17.0.0/16", "2001:db8::/32"] {
+        let q = format!(
+            r#"mutation {{ prefix_create(input: {{prefix: "{p}", status: {{name: "Active"}}, namespace: {{name: "Global"}}}}) {{ id }} }}"#
+        );
+        let (_, body, _) = app.graphql(&q, Value::Null).await?;
+        anyhow::ensure!(body.get("errors").is_none(), "{body}");
+    }
+    for a in ["172.16.1.5/24", "172.16.1.6/24", "172.17.0.9/16"] {
+        let q = format!(
+            r#"mutation {{ ip_address_create(input: {{address: "{a}", status: {{name: "Active"}}}}) {{ id }} }}"#
+        );
+        let (_, body, _) = app.graphql(&q, Value::Null).await?;
+        anyhow::ensure!(body.get("errors").is_none(), "{body}");
+    }
+    let listed = |body: &Value, list: &str, field: &str| -> Vec<String> {
+        let mut out: Vec<String> = body["data"][list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p[field].as_str().map(str::to_owned))
+            .collect();
+        out.sort();
+        out
+    };
+    for (filter, want) in [
+        (r#"prefix: "172.16.0.0/16""#, vec!["172.16.0.0/16"]),
+        (r#"within: "172.16.0.0/12""#, vec!["172.16.0.0/16", "172.16.1.0/24", "172.17.0.0/16"]),
+        (
+            r#"within_include: "172.16.0.0/12""#,
+            vec!["172.16.0.0/12", "172.16.0.0/16", "172.16.1.0/24", "172.17.0.0/16"],
+        ),
+        (r#"contains: "172.16.1.77""#, vec!["172.16.0.0/12", "172.16.0.0/16", "172.16.1.0/24"]),
+        (r#"contains: "2001:db8::/48""#, vec!["2001:db8::/32"]),
+        (r#"within: ["172.17.0.0/16", "2001:db8::/31"]"#, vec!["2001:db8::/32"]),
+    ] {
+        let (status, body, _) =
+            app.graphql(&format!("{{ prefixes({filter}) {{ prefix }} }}"), Value::Null).await?;
+        assert_eq!(status, 200, "{filter}: {body}");
+        assert_eq!(listed(&body, "prefixes", "prefix"), want, "{filter}: {body}");
+    }
+    for (filter, want) in [
+        (r#"address: "172.16.1.5""#, vec!["172.16.1.5/24"]),
+        (r#"address: "172.16.1.5/24""#, vec!["172.16.1.5/24"]),
+        (r#"address: "172.16.1.5/25""#, vec![]),
+        (r#"address: ["172.16.1.6/24", "172.17.0.9"]"#, vec!["172.16.1.6/24", "172.17.0.9/16"]),
+        (r#"prefix: "172.16.1.0/24""#, vec!["172.16.1.5/24", "172.16.1.6/24"]),
+        (r#"prefix: "172.16.0.0/12", address: "172.16.1.5""#, vec!["172.16.1.5/24"]),
+    ] {
+        let (status, body, _) = app
+            .graphql(&format!("{{ ip_addresses({filter}) {{ address }} }}"), Value::Null)
+            .await?;
+        assert_eq!(status, 200, "{filter}: {body}");
+        let want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+        assert_eq!(listed(&body, "ip_addresses", "address"), want, "{filter}: {body}");
+    }
+    let (_, body, _) =
+        app.graphql(r#"{ prefixes(within: "not-a-prefix") { prefix } }"#, Value::Null).await?;
+    assert_eq!(error_of(&body)["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    Ok(())
+}
+backend_test!(network_filters, network_filters_compare_networks);

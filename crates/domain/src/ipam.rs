@@ -75,6 +75,39 @@ pub fn parse_address(text: &str) -> Result<StoredAddress, String> {
     Ok(StoredAddress { host: ip_to_bytes(ip), mask_length: mask, ip_version: version(ip) })
 }
 
+/// A network a filter value names: `10.0.0.0/16`, `10.0.0.1/24` (the host kept beside its
+/// network), or a bare address, which stands for its own /32 (/128) and is `masked: false`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterNet {
+    pub host: Vec<u8>,
+    pub network: Vec<u8>,
+    pub broadcast: Vec<u8>,
+    pub length: u8,
+    pub masked: bool,
+    pub ip_version: u8,
+}
+
+pub fn filter_net(text: &str) -> Result<FilterNet, String> {
+    let address = parse_address(text)?;
+    let ip = ip_from_stored(&address.host)
+        .ok_or_else(|| format!("'{text}' is not a valid IP address"))?;
+    let net = IpNet::new(ip, address.mask_length)
+        .map_err(|_| format!("'{text}' is not a valid IP address"))?
+        .trunc();
+    Ok(FilterNet {
+        host: address.host,
+        network: ip_to_bytes(net.network()),
+        broadcast: ip_to_bytes(net.broadcast()),
+        length: address.mask_length,
+        masked: text.contains('/'),
+        ip_version: address.ip_version,
+    })
+}
+
+fn ip_from_stored(bytes: &[u8]) -> Option<IpAddr> {
+    crate::value::ip_from_bytes(bytes)
+}
+
 fn version(ip: IpAddr) -> u8 {
     if ip.is_ipv4() {
         4
@@ -491,6 +524,23 @@ pub fn usage_json(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_values_name_networks() {
+        let n = filter_net("10.1.2.3/16").expect("masked");
+        assert_eq!(
+            (n.network, n.broadcast, n.length, n.masked),
+            (vec![10, 1, 0, 0], vec![10, 1, 255, 255], 16, true)
+        );
+        assert_eq!(n.host, vec![10, 1, 2, 3]);
+        let bare = filter_net("10.1.2.3").expect("bare");
+        assert_eq!(
+            (bare.network.clone(), bare.length, bare.masked),
+            (vec![10, 1, 2, 3], 32, false)
+        );
+        assert_eq!(filter_net("2001:db8::1").expect("v6").ip_version, 6);
+        assert!(filter_net("10.1.2.3/33").is_err() && filter_net("ten").is_err());
+    }
 
     #[test]
     fn prefixes_clear_host_bits() {

@@ -885,6 +885,12 @@ fn resolve_filter(
         "content_type" => FilterKind::ContentType,
         "search" => FilterKind::Search,
         "prefix" => FilterKind::Prefix,
+        "net_in" => FilterKind::Network(NetMatch::In),
+        "net_equals" => FilterKind::Network(NetMatch::Equals),
+        "net_within" => FilterKind::Network(NetMatch::Within),
+        "net_within_include" => FilterKind::Network(NetMatch::WithinInclude),
+        "net_contains" => FilterKind::Network(NetMatch::Contains),
+        "net_host_within" => FilterKind::Network(NetMatch::HostWithin),
         other => return Err(format!("unknown kind {other}")),
     };
     let mut lookups = Vec::new();
@@ -903,7 +909,7 @@ fn resolve_filter(
         }
         .to_owned()
     });
-    if kind == FilterKind::Search {
+    if matches!(kind, FilterKind::Search | FilterKind::Network(_)) {
         return Ok(Filter {
             name: name.to_owned(),
             hops: Vec::new(),

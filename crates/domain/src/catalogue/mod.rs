@@ -331,6 +331,29 @@ pub enum FilterKind {
     Prefix,
     /// Free-text search over the model's search fields.
     Search,
+    /// Rows of an IP model (its address layout: [`crate::hooks::ParentRule`]) compared with
+    /// the networks the values name.
+    Network(NetMatch),
+}
+
+/// How a network filter compares rows with the networks it is given.
+/// Spec: nautobot/ipam/querysets.py (`net_in`, `net_equals`, `net_contained`,
+/// `net_contained_or_equal`, `net_contains_or_equals`, `net_host_contained`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetMatch {
+    /// An address: its host and mask when the value has a mask, its host alone otherwise
+    /// (`ip_addresses(address:)`).
+    In,
+    /// The network and its length (`prefixes(prefix:)`).
+    Equals,
+    /// Strictly inside (`prefixes(within:)`).
+    Within,
+    /// Inside or equal (`prefixes(within_include:)`).
+    WithinInclude,
+    /// Containing or equal (`prefixes(contains:)`; an address stands for its own /32 or /128).
+    Contains,
+    /// Whose host lies in the network (`ip_addresses(prefix:)`).
+    HostWithin,
 }
 
 /// A lookup suffix with its name as it appears in an argument (`name__ic`).

@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ferrobot_domain::catalogue::{ComputedKind, Filter, FilterKind, Lookup, RelationShape};
+use ferrobot_domain::catalogue::{
+    ComputedKind, Filter, FilterKind, Lookup, NetMatch, RelationShape,
+};
 use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
 use sea_query::{
     Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Query, SimpleExpr, Value,
@@ -87,6 +89,10 @@ impl Store {
                     any = any.add(col("id").eq(uuid_value(id)));
                 }
                 return Ok(any);
+            }
+            FilterKind::Network(how) => {
+                let cond = network_condition(landing, how, arg)?;
+                return Ok(negate_if(arg.lookup, cond));
             }
             FilterKind::Has => {
                 let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
@@ -651,4 +657,69 @@ fn text_or_number_condition(
         _ => terms.push(Expr::expr(expr).is_in(exact).into_condition()),
     }
     Ok(any_of(terms))
+}
+
+/// Rows of an IP model compared with the networks the values name, on the model's address
+/// layout (its address, length, version and, for ranges, last-address fields).
+fn network_condition(model: &Model, how: NetMatch, arg: &FilterArg) -> StoreResult<Condition> {
+    let Some(layout) = model.behaviour.parent else {
+        return Err(crate::StoreError::Internal(format!(
+            "{}: a network filter on a model without an address layout",
+            model.label
+        )));
+    };
+    let column = |name: &str| col(&model.column_of(name));
+    let bytes = |b: &[u8]| Value::Bytes(Some(Box::new(b.to_vec())));
+    let address = || column(layout.address);
+    let end = || column(layout.end.unwrap_or(layout.address));
+    let length = || column(layout.length);
+    let version = |v: u8| column(layout.version).eq(i64::from(v));
+    let mut nets = Vec::with_capacity(arg.values.len());
+    for v in &arg.values {
+        let net =
+            ferrobot_domain::ipam::filter_net(&v.text()).map_err(|m| invalid(&arg.argument, m))?;
+        nets.push(net);
+    }
+    if how == NetMatch::In {
+        // Nautobot's `net_in`: masked values match host and mask (any of the hosts with any of
+        // the masks), bare ones the host alone.
+        let (masked, bare): (Vec<_>, Vec<_>) = nets.iter().partition(|n| n.masked);
+        let mut any = Cond::any();
+        if !masked.is_empty() {
+            any = any.add(
+                Cond::all()
+                    .add(address().is_in(masked.iter().map(|n| bytes(&n.host))))
+                    .add(length().is_in(masked.iter().map(|n| i64::from(n.length)))),
+            );
+        }
+        if !bare.is_empty() {
+            any = any.add(address().is_in(bare.iter().map(|n| bytes(&n.host))));
+        }
+        return Ok(any);
+    }
+    Ok(any_of(nets.iter().map(|n| {
+        let length_of = i64::from(n.length);
+        let all = Cond::all().add(version(n.ip_version));
+        match how {
+            NetMatch::Equals => {
+                all.add(address().eq(bytes(&n.network))).add(length().eq(length_of))
+            }
+            NetMatch::Within | NetMatch::WithinInclude => {
+                let longer = match how {
+                    NetMatch::Within => length().gt(length_of),
+                    _ => length().gte(length_of),
+                };
+                all.add(address().gte(bytes(&n.network)))
+                    .add(end().lte(bytes(&n.broadcast)))
+                    .add(longer)
+            }
+            NetMatch::Contains => all
+                .add(address().lte(bytes(&n.network)))
+                .add(end().gte(bytes(&n.broadcast)))
+                .add(length().lte(length_of)),
+            NetMatch::HostWithin | NetMatch::In => {
+                all.add(address().gte(bytes(&n.network))).add(address().lte(bytes(&n.broadcast)))
+            }
+        }
+    })))
 }
