@@ -343,6 +343,20 @@ async fn mac_addresses_as_nautobot_keeps_them(backend: Backend) -> anyhow::Resul
         "{'mac_address': ['Invalid MAC address format: aa:bb:cc:dd:ee']}",
         "{body}"
     );
+    // Filters compare in the stored form, on interfaces and on their devices.
+    for query in [
+        "{ interfaces(mac_address: \"aa-bb-cc-dd-ee-ff\") { mac_address } }",
+        "{ devices(mac_address: \"aabbccddeeff\") { name } }",
+        "{ devices(mac_address__ic: \"cc:dd\") { name } }",
+    ] {
+        let (_, body, _) = app.graphql(query, Value::Null).await?;
+        let found = body["data"].as_object().and_then(|d| d.values().next()).cloned();
+        assert_eq!(found.and_then(|l| l.as_array().map(Vec::len)), Some(1), "{query}: {body}");
+    }
+    let (_, body, _) = app
+        .graphql("{ devices(mac_address__n: \"AA:BB:CC:DD:EE:FF\") { name } }", Value::Null)
+        .await?;
+    assert_eq!(body["data"]["devices"], json!([]), "{body}");
     let (_, body, _) = app.graphql(&set(&names[0], ""), Value::Null).await?;
     assert_eq!(body["data"]["interface_update"]["mac_address"], Value::Null, "{body}");
     Ok(())

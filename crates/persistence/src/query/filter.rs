@@ -70,6 +70,12 @@ impl Store {
             ArgTarget::Filter(f) => f,
         };
         let landing = catalogue.model(filter.landing);
+        // Negated lookups are applied here on the model's own fields, after the walk across
+        // relations otherwise.
+        let negate_here = |lookup: Lookup, c: Condition| match filter.hops.is_empty() {
+            true => negate_if(lookup, c),
+            false => c,
+        };
         let leaf: Condition = match filter.kind {
             FilterKind::Search => {
                 let Some(ArgValue::Str(text)) = arg.values.first() else {
@@ -128,7 +134,7 @@ impl Store {
                     .like(LikeExpr::new(pattern).escape('\\'))
                     .into_condition()
                 }));
-                negate_if(arg.lookup, any)
+                negate_here(arg.lookup, any)
             }
             _ => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
@@ -140,17 +146,20 @@ impl Store {
                     c.into_condition()
                 } else {
                     let c = self.field_condition(field, &column, filter.kind, arg)?;
-                    negate_if(arg.lookup, c)
+                    negate_here(arg.lookup, c)
                 }
             }
         };
         if filter.hops.is_empty() {
             return Ok(leaf);
         }
-        // A field compared across relations: walk down with subqueries.
+        // A field compared across relations: walk down with subqueries. A negated lookup
+        // excludes the rows any related row matches (Django's `exclude`), so it negates the
+        // walk, not the comparison at its end.
         let mut inner = Query::select();
         inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(leaf);
-        Ok(self.path_condition(catalogue, model, &filter.hops, Some(Keys::Query(Box::new(inner)))))
+        let keys = Some(Keys::Query(Box::new(inner)));
+        Ok(negate_if(arg.lookup, self.path_condition(catalogue, model, &filter.hops, keys)))
     }
 
     fn field_condition(
@@ -220,7 +229,10 @@ impl Store {
             // lookups compare the column's text.
             _ if !matches!(
                 field.kind,
-                FieldKind::String { .. } | FieldKind::Text | FieldKind::Choice { .. }
+                FieldKind::String { .. }
+                    | FieldKind::Text
+                    | FieldKind::Choice { .. }
+                    | FieldKind::MacAddress
             ) =>
             {
                 let pattern = !matches!(
@@ -272,6 +284,21 @@ impl Store {
                         }
                     }
                 }
+                // MAC addresses compare in their stored form, whatever form the value has.
+                let normalized;
+                let arg = match &field.kind {
+                    FieldKind::MacAddress if arg.lookup.positive() == Lookup::Exact => {
+                        let mut copy = arg.clone();
+                        for v in &mut copy.values {
+                            if let Some(mac) = ferrobot_domain::value::mac_address(&v.text()) {
+                                *v = ArgValue::Str(mac);
+                            }
+                        }
+                        normalized = copy;
+                        &normalized
+                    }
+                    _ => arg,
+                };
                 let c = text_or_number_condition(self.backend, expr.into(), arg, false)?;
                 Ok(guard(c))
             }
