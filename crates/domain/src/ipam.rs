@@ -55,6 +55,12 @@ pub fn parse_prefix(text: &str) -> Result<StoredPrefix, String> {
 
 /// Parses `10.0.0.1/24` (a host with its mask); a bare address gets the full-length mask.
 pub fn parse_address(text: &str) -> Result<StoredAddress, String> {
+    let (ip, mask) = host_and_mask(text)?;
+    Ok(StoredAddress { host: ip_to_bytes(ip), mask_length: mask, ip_version: version(ip) })
+}
+
+/// `10.0.0.1/24` or `10.0.0.1` (the full-length mask) as its address and mask.
+fn host_and_mask(text: &str) -> Result<(IpAddr, u8), String> {
     let text = text.trim();
     let invalid = || format!("'{text}' is not a valid IP address");
     let (ip, mask) = match text.split_once('/') {
@@ -72,7 +78,7 @@ pub fn parse_address(text: &str) -> Result<StoredAddress, String> {
     if mask > max {
         return Err(invalid());
     }
-    Ok(StoredAddress { host: ip_to_bytes(ip), mask_length: mask, ip_version: version(ip) })
+    Ok((ip, mask))
 }
 
 /// A network a filter value names: `10.0.0.0/16`, `10.0.0.1/24` (the host kept beside its
@@ -88,24 +94,16 @@ pub struct FilterNet {
 }
 
 pub fn filter_net(text: &str) -> Result<FilterNet, String> {
-    let address = parse_address(text)?;
-    let ip = ip_from_stored(&address.host)
-        .ok_or_else(|| format!("'{text}' is not a valid IP address"))?;
-    let net = IpNet::new(ip, address.mask_length)
-        .map_err(|_| format!("'{text}' is not a valid IP address"))?
-        .trunc();
+    let (ip, length) = host_and_mask(text)?;
+    let net = IpNet::new(ip, length).map_err(|_| format!("'{text}' is not a valid IP address"))?;
     Ok(FilterNet {
-        host: address.host,
+        host: ip_to_bytes(ip),
         network: ip_to_bytes(net.network()),
         broadcast: ip_to_bytes(net.broadcast()),
-        length: address.mask_length,
+        length,
         masked: text.contains('/'),
-        ip_version: address.ip_version,
+        ip_version: version(ip),
     })
-}
-
-fn ip_from_stored(bytes: &[u8]) -> Option<IpAddr> {
-    crate::value::ip_from_bytes(bytes)
 }
 
 fn version(ip: IpAddr) -> u8 {

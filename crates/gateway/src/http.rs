@@ -203,7 +203,26 @@ async fn api_version(mut response: Response) -> Response {
     response
 }
 
-fn detail(status: StatusCode, text: &str) -> Response {
+/// The user the request's `Authorization` header names, or the answer that refuses it: 403
+/// `{"detail"}` as Nautobot's, `busy` when the database did not answer in time, 500 otherwise.
+pub(crate) async fn user_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    busy: fn(&str) -> Response,
+) -> Result<ferrobot_persistence::auth::User, Response> {
+    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
+    match authenticate(&state.store, &state.config.jwt_secret, header).await {
+        Ok(Ok(user)) => Ok(user),
+        Ok(Err(refusal)) => Err(detail(StatusCode::FORBIDDEN, refusal.detail())),
+        Err(ferrobot_persistence::StoreError::Busy(message)) => Err(busy(&message)),
+        Err(error) => {
+            tracing::error!(%error, "authentication failed");
+            Err(detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))
+        }
+    }
+}
+
+pub(crate) fn detail(status: StatusCode, text: &str) -> Response {
     (status, Json(json!({ "detail": text }))).into_response()
 }
 
@@ -311,20 +330,12 @@ async fn answer_graphql(
         Ok(body) => body,
         Err(rejection) => return too_large(rejection, state.config.body_limit),
     };
-    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    let (actor, may_write) = match authenticate(&state.store, &state.config.jwt_secret, header)
-        .await
-    {
-        Ok(Ok(user)) => (
+    let (actor, may_write) = match user_of(&state, &headers, busy).await {
+        Ok(user) => (
             ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username },
             user.write_enabled,
         ),
-        Ok(Err(refusal)) => return detail(StatusCode::FORBIDDEN, refusal.detail()),
-        Err(ferrobot_persistence::StoreError::Busy(message)) => return busy(&message),
-        Err(error) => {
-            tracing::error!(%error, "authentication failed");
-            return detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
-        }
+        Err(refused) => return refused,
     };
     let parsed: GraphqlBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
@@ -373,11 +384,8 @@ async fn answer_graphql(
     // ten deep, are a billion fields). The parse is kept for the execution.
     if let Ok(document) = request.parsed_query() {
         if let Some(refusal) = crate::limits::too_large(document) {
-            let error = json!({
-                "message": refusal.message,
-                "extensions": {"code": refusal.code, "asked": refusal.asked, "limit": refusal.limit},
-            });
-            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": [error] }))).into_response();
+            let errors = json!({ "errors": [refusal.to_json()] });
+            return (StatusCode::BAD_REQUEST, Json(errors)).into_response();
         }
     }
     let response = served.schema.execute(request).await;
@@ -404,11 +412,8 @@ async fn answer_graphql(
                 // refusal too, with its code.
                 if e.message == "recursion limit exceeded." {
                     let limit = request_state.limits.depth;
-                    let refusal = crate::limits::too_deep(crate::limits::MAX_DEPTH_LIMIT + 1, limit);
-                    return json!({
-                        "message": refusal.message,
-                        "extensions": {"code": refusal.code, "asked": refusal.asked, "limit": refusal.limit},
-                    });
+                    return crate::limits::too_deep(crate::limits::MAX_DEPTH_LIMIT + 1, limit)
+                        .to_json();
                 }
                 let mut v = json!({ "message": graphql_core_message(&e.message) });
                 if !e.locations.is_empty() {

@@ -49,6 +49,14 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The refusal as one GraphQL error of an HTTP 400 answer written by hand.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "message": self.message,
+            "extensions": {"code": self.code, "asked": self.asked, "limit": self.limit},
+        })
+    }
+
     pub(crate) fn into_error(self) -> async_graphql::ServerError {
         let mut error = async_graphql::ServerError::new(self.message, None);
         let mut extensions = async_graphql::ErrorExtensionValues::default();

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::auth::authenticate;
+use crate::http::{detail, user_of};
 use crate::AppState;
 
 /// The apps `/api/` lists, in Nautobot's order, each at `/api/<app>/`.
@@ -66,32 +66,17 @@ pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
 
 /// Any other path under `/api/`: a JSON 404 that says what Ferrobot serves.
 pub(crate) async fn not_found(uri: Uri) -> Response {
-    let body = json!({
-        "detail": format!(
-            "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/ and /api/auth/token/ only.",
-            uri.path()
-        ),
-    });
-    (StatusCode::NOT_FOUND, Json(body)).into_response()
+    let text = format!(
+        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/ and /api/auth/token/ only.",
+        uri.path()
+    );
+    detail(StatusCode::NOT_FOUND, &text)
 }
 
-/// Nautobot's 403 when the request carries no valid credential; `None` when it does.
+/// Nautobot's refusal when the request carries no valid credential; `None` when it does.
 async fn refuse(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    let refusal = match authenticate(&state.store, &state.config.jwt_secret, header).await {
-        Ok(Ok(_)) => return None,
-        Ok(Err(refusal)) => refusal.detail().to_owned(),
-        Err(ferrobot_persistence::StoreError::Busy(message)) => {
-            let body = json!({ "detail": message });
-            return Some((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response());
-        }
-        Err(error) => {
-            tracing::error!(%error, "authentication failed");
-            let body = json!({ "detail": "Internal error." });
-            return Some((StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response());
-        }
-    };
-    Some(drf((StatusCode::FORBIDDEN, Json(json!({ "detail": refusal }))).into_response()))
+    let busy = |message: &str| detail(StatusCode::SERVICE_UNAVAILABLE, message);
+    user_of(state, headers, busy).await.err().map(drf)
 }
 
 /// The headers Django REST framework's views send with every answer.
