@@ -1,8 +1,12 @@
 //! Authentication: Nautobot-format API tokens (40 hex characters, stored as a SHA-256 digest),
-//! JWTs (HS256, expiry enforced) obtained with a username and password (argon2 hashes).
+//! JWTs (HS256, expiry enforced) obtained with a username and password (argon2 hashes), and the
+//! gate every endpoint that wants a user passes ([`user_of`]).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use chrono::{Duration, Utc};
 use ferrobot_persistence::auth::User;
 use ferrobot_persistence::{Store, StoreResult};
@@ -119,6 +123,30 @@ pub async fn authenticate(
         return Ok(store.user_by_id(id).await?.filter(|u| u.is_active).ok_or(Refusal::Invalid));
     }
     Ok(Err(Refusal::Invalid))
+}
+
+/// The user the request's `Authorization` header names, or the answer that refuses it: 403
+/// `{"detail"}` as Nautobot's, `busy` when the database did not answer in time, 500 otherwise.
+pub(crate) async fn user_of(
+    state: &crate::AppState,
+    headers: &HeaderMap,
+    busy: fn(&str) -> Response,
+) -> Result<User, Response> {
+    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
+    match authenticate(&state.store, &state.config.jwt_secret, header).await {
+        Ok(Ok(user)) => Ok(user),
+        Ok(Err(refusal)) => Err(detail(StatusCode::FORBIDDEN, refusal.detail())),
+        Err(ferrobot_persistence::StoreError::Busy(message)) => Err(busy(&message)),
+        Err(error) => {
+            tracing::error!(%error, "authentication failed");
+            Err(detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))
+        }
+    }
+}
+
+/// An answer in Nautobot's REST error shape: `{"detail": text}`.
+pub(crate) fn detail(status: StatusCode, text: &str) -> Response {
+    (status, Json(serde_json::json!({ "detail": text }))).into_response()
 }
 
 #[cfg(test)]

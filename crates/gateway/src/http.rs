@@ -20,7 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::answer::RequestState;
-use crate::auth::{authenticate, issue_jwt};
+use crate::auth::{detail, issue_jwt, user_of};
 use crate::login::Outcome;
 use crate::render::write_response;
 use crate::AppState;
@@ -201,29 +201,6 @@ async fn ready(State(state): State<AppState>) -> Response {
 async fn api_version(mut response: Response) -> Response {
     response.headers_mut().insert("API-Version", HeaderValue::from_static(API_VERSION));
     response
-}
-
-/// The user the request's `Authorization` header names, or the answer that refuses it: 403
-/// `{"detail"}` as Nautobot's, `busy` when the database did not answer in time, 500 otherwise.
-pub(crate) async fn user_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    busy: fn(&str) -> Response,
-) -> Result<ferrobot_persistence::auth::User, Response> {
-    let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    match authenticate(&state.store, &state.config.jwt_secret, header).await {
-        Ok(Ok(user)) => Ok(user),
-        Ok(Err(refusal)) => Err(detail(StatusCode::FORBIDDEN, refusal.detail())),
-        Err(ferrobot_persistence::StoreError::Busy(message)) => Err(busy(&message)),
-        Err(error) => {
-            tracing::error!(%error, "authentication failed");
-            Err(detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))
-        }
-    }
-}
-
-pub(crate) fn detail(status: StatusCode, text: &str) -> Response {
-    (status, Json(json!({ "detail": text }))).into_response()
 }
 
 async fn graphiql() -> Html<String> {

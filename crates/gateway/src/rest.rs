@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::http::{detail, user_of};
+use crate::auth::{detail, user_of};
 use crate::AppState;
 
 /// The apps `/api/` lists, in Nautobot's order, each at `/api/<app>/`.
