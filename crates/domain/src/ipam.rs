@@ -106,6 +106,110 @@ pub fn filter_net(text: &str) -> Result<FilterNet, String> {
     })
 }
 
+/// A filter network written back as text: `10.0.0.0/24`.
+pub fn network_text(net: &FilterNet) -> String {
+    let ip = match net.network.len() {
+        4 => <[u8; 4]>::try_from(net.network.as_slice()).map(IpAddr::from).ok(),
+        _ => <[u8; 16]>::try_from(net.network.as_slice()).map(IpAddr::from).ok(),
+    };
+    match ip {
+        Some(ip) => format!("{ip}/{}", net.length),
+        None => String::new(),
+    }
+}
+
+/// The networks a free-text search names, as Nautobot's IPAM search reads a partial address:
+/// `10.1` is 10.1.0.0/16, `2001:db8` is 2001:db8::/32, `2001:db8::1` is that host; a mask is
+/// ignored. Digits below 256 could begin either version and name both (`10`: 10.0.0.0/8 and
+/// 10::/16). Text that parses as neither names 0.0.0.0/32 (or ::/128), as Nautobot's does.
+/// Spec: nautobot/ipam/querysets.py (`BaseNetworkQuerySet.parse_network_string`).
+pub fn search_nets(text: &str) -> Vec<FilterNet> {
+    let text = text.split('/').next().unwrap_or_default();
+    let ambiguous = text.len() <= 3
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && !text.is_empty()
+        && text.parse::<u16>().is_ok_and(|n| n < 256);
+    if ambiguous {
+        return vec![partial_v4(text), partial_v6(&prepare_v6(text))];
+    }
+    let text = prepare_v6(text);
+    if text.contains(':') {
+        vec![partial_v6(&text)]
+    } else {
+        vec![partial_v4(&text)]
+    }
+}
+
+/// Completes a partial IPv6 search so that its groups parse: `2001:db8` → `2001:db8:`, a lone
+/// group (`fe80`, or a number past 255) → `fe80::`.
+fn prepare_v6(text: &str) -> String {
+    let hextet = (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    // A trailing single colon, or groups without `::`, end in an empty group.
+    let open_end = text.ends_with(':') && !text.ends_with("::");
+    let groups_only = !text.ends_with(':') && text.contains(':') && !text.contains("::");
+    if open_end || groups_only {
+        format!("{text}:")
+    } else if (digits && text.parse::<u64>().map_or(true, |n| n > 255)) || hextet {
+        format!("{text}::")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `10.1` → 10.1.0.0/16: eight bits per group given.
+fn partial_v4(text: &str) -> FilterNet {
+    let groups: Vec<&str> = text.split('.').filter(|g| !g.is_empty()).collect();
+    let parsed = (groups.len() <= 4)
+        .then(|| {
+            let mut full = groups.clone();
+            full.resize(4, "0");
+            full.join(".").parse::<Ipv4Addr>().ok()
+        })
+        .flatten();
+    match parsed {
+        Some(ip) => net_of(IpAddr::V4(ip), 8 * groups.len() as u8),
+        None => net_of(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 32),
+    }
+}
+
+/// `2001:db8::` → 2001:db8::/32 (sixteen bits per group given); a last group that is present
+/// (`2001:db8::1`) names the host itself.
+fn partial_v6(text: &str) -> FilterNet {
+    let groups: Vec<&str> = text.split(':').collect();
+    let whole = groups
+        .last()
+        .is_some_and(|g| !g.is_empty() && g.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let parsed = if whole {
+        text.parse::<Ipv6Addr>().ok().map(|ip| (ip, 128))
+    } else {
+        let given: Vec<&str> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+        (given.len() <= 8)
+            .then(|| {
+                let mut full = given.clone();
+                full.resize(8, "0");
+                full.join(":").parse::<Ipv6Addr>().ok().map(|ip| (ip, 16 * given.len() as u8))
+            })
+            .flatten()
+    };
+    match parsed {
+        Some((ip, length)) => net_of(IpAddr::V6(ip), length),
+        None => net_of(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 128),
+    }
+}
+
+fn net_of(ip: IpAddr, length: u8) -> FilterNet {
+    let net = IpNet::new(ip, length).unwrap_or_else(|_| IpNet::from(ip));
+    FilterNet {
+        host: ip_to_bytes(ip),
+        network: ip_to_bytes(net.network()),
+        broadcast: ip_to_bytes(net.broadcast()),
+        length: net.prefix_len(),
+        masked: true,
+        ip_version: version(ip),
+    }
+}
+
 fn version(ip: IpAddr) -> u8 {
     if ip.is_ipv4() {
         4
@@ -521,6 +625,40 @@ pub fn usage_json(
 
 #[cfg(test)]
 mod tests {
+
+    /// Spec: nautobot/ipam/querysets.py (`parse_network_string`, `_check_and_prep_ipv6`).
+    #[test]
+    fn a_search_reads_a_partial_address_as_nautobot_does() {
+        let cases: &[(&str, &[&str])] = &[
+            ("10.1", &["10.1.0.0/16"]),
+            ("10.1.2.3", &["10.1.2.3/32"]),
+            ("10.1.2.3/24", &["10.1.2.3/32"]),
+            ("10", &["10.0.0.0/8", "10::/16"]),
+            ("300", &["300::/16"]),
+            ("fe80", &["fe80::/16"]),
+            ("2001:db8", &["2001:db8::/32"]),
+            ("2001:db8::", &["2001:db8::/32"]),
+            ("2001:db8::1", &["2001:db8::1/128"]),
+            ("router", &["0.0.0.0/32"]),
+            ("1.2.3.4.5", &["0.0.0.0/32"]),
+            ("1:2:3:4:5:6:7:8:9:", &["::/128"]),
+        ];
+        for (text, want) in cases {
+            let got: Vec<String> = search_nets(text)
+                .iter()
+                .map(|n| {
+                    let ip = if n.ip_version == 4 {
+                        IpAddr::from(<[u8; 4]>::try_from(n.network.as_slice()).unwrap())
+                    } else {
+                        IpAddr::from(<[u8; 16]>::try_from(n.network.as_slice()).unwrap())
+                    };
+                    format!("{ip}/{}", n.length)
+                })
+                .collect();
+            assert_eq!(&got, want, "{text}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -20,6 +20,8 @@ pub mod login;
 pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
+#[cfg(test)]
+mod parity;
 pub mod render;
 mod rest;
 pub mod schema;

@@ -210,8 +210,13 @@ fn filter_type(filter: &Filter, lookup: Lookup) -> TypeRef {
         return named("Boolean");
     }
     match filter.kind {
-        FilterKind::Boolean | FilterKind::IsNull | FilterKind::Has => named("Boolean"),
+        FilterKind::Boolean
+        | FilterKind::IsNull
+        | FilterKind::Has
+        | FilterKind::AnyTrue
+        | FilterKind::HasEmpty => named("Boolean"),
         FilterKind::Search => named("String"),
+        _ if filter.single => named(&filter.value_type),
         _ => TypeRef::named_list(filter.value_type.clone()),
     }
 }

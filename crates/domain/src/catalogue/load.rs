@@ -171,7 +171,16 @@ struct RawComputed {
 #[serde(deny_unknown_fields)]
 struct RawFilter {
     path: Option<String>,
+    /// Alternative paths: a row matches along any of them.
+    #[serde(default)]
+    paths: Vec<String>,
     kind: String,
+    /// One value rather than a list.
+    #[serde(default)]
+    single: bool,
+    /// Network filters: refuse values with host bits set.
+    #[serde(default)]
+    strict: bool,
     #[serde(rename = "type")]
     ty: Option<String>,
     #[serde(default)]
@@ -512,6 +521,17 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         let behaviour = crate::hooks::behaviour(label);
         check_behaviour(&models, &labels, id, &behaviour).map_err(|m| err(source, label, &m))?;
         models[id].behaviour = behaviour;
+    }
+    // Network filters compare the address layout of the model they land on.
+    for model in &models {
+        for f in &model.filters {
+            let network = matches!(f.kind, FilterKind::Network(_));
+            if network && models[f.landing].behaviour.parent.is_none() {
+                let (source, _, label, _) = &raws[model.id];
+                let m = format!("filter {}: lands on a model without an address layout", f.name);
+                return Err(err(source, label, &m));
+            }
+        }
     }
     let templates: Vec<usize> = models
         .iter()
@@ -882,6 +902,8 @@ fn resolve_filter(
         "related" => FilterKind::Related,
         "tree" => FilterKind::Tree,
         "has" => FilterKind::Has,
+        "any_true" => FilterKind::AnyTrue,
+        "has_empty" => FilterKind::HasEmpty,
         "content_type" => FilterKind::ContentType,
         "search" => FilterKind::Search,
         "prefix" => FilterKind::Prefix,
@@ -891,6 +913,7 @@ fn resolve_filter(
         "net_within_include" => FilterKind::Network(NetMatch::WithinInclude),
         "net_contains" => FilterKind::Network(NetMatch::Contains),
         "net_host_within" => FilterKind::Network(NetMatch::HostWithin),
+        "net_in_or_id" => FilterKind::Network(NetMatch::InOrId),
         other => return Err(format!("unknown kind {other}")),
     };
     let mut lookups = Vec::new();
@@ -904,27 +927,71 @@ fn resolve_filter(
         match kind {
             FilterKind::Number => "Int",
             FilterKind::Decimal => "Float",
-            FilterKind::Boolean | FilterKind::IsNull | FilterKind::Has => "Boolean",
+            FilterKind::Boolean
+            | FilterKind::IsNull
+            | FilterKind::Has
+            | FilterKind::AnyTrue
+            | FilterKind::HasEmpty => "Boolean",
             _ => "String",
         }
         .to_owned()
     });
-    if matches!(kind, FilterKind::Search | FilterKind::Network(_)) {
-        return Ok(Filter {
-            name: name.to_owned(),
-            hops: Vec::new(),
-            landing: id,
-            field: None,
-            kind,
-            value_type,
-            lookups,
-        });
+    if f.strict && !matches!(kind, FilterKind::Network(_)) {
+        return Err("strict applies to network filters only".into());
     }
-    let path = f.path.clone().unwrap_or_else(|| name.to_owned());
-    let segments: Vec<&str> = path.split("__").collect();
+    let texts: Vec<String> = match (&f.path, f.paths.is_empty()) {
+        (Some(_), false) => return Err("both path and paths".into()),
+        (Some(path), true) => vec![path.clone()],
+        (None, false) => f.paths.clone(),
+        // Search and network filters compare the model itself unless a path says otherwise.
+        (None, true) if matches!(kind, FilterKind::Search | FilterKind::Network(_)) => {
+            vec![String::new()]
+        }
+        (None, true) => vec![name.to_owned()],
+    };
+    let mut paths = Vec::new();
+    let mut end: Option<(ModelId, Option<usize>)> = None;
+    for text in &texts {
+        let (hops, landing, field) = walk_path(models, id, text, &mut kind)?;
+        if end.is_some_and(|e| e != (landing, field)) {
+            return Err(format!("path {text} ends elsewhere than the filter's other paths"));
+        }
+        end = Some((landing, field));
+        paths.push(hops);
+    }
+    let (landing, field) = end.unwrap_or((id, None));
+    if kind == FilterKind::HasEmpty && paths.iter().any(|p| p.len() < 2) {
+        return Err("has_empty needs a path of two relations or more".into());
+    }
+    Ok(Filter {
+        name: name.to_owned(),
+        paths,
+        landing,
+        field,
+        kind,
+        value_type,
+        single: f.single,
+        strict: f.strict,
+        lookups,
+    })
+}
+
+/// Walks a filter path (`location__parent`) from model `id`: the relations, the model it lands
+/// on, and the field it ends on. A path ending on a many-to-many field makes a value filter a
+/// related one.
+fn walk_path(
+    models: &[Model],
+    id: ModelId,
+    path: &str,
+    kind: &mut FilterKind,
+) -> Result<(Vec<usize>, ModelId, Option<usize>), String> {
     let mut current = id;
     let mut hops = Vec::new();
     let mut field = None;
+    if path.is_empty() {
+        return Ok((hops, current, field));
+    }
+    let segments: Vec<&str> = path.split("__").collect();
     for (i, seg) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
         let model = &models[current];
@@ -934,8 +1001,14 @@ fn resolve_filter(
             seg
         };
         let wants_relation = matches!(
-            kind,
-            FilterKind::Related | FilterKind::Tree | FilterKind::Has | FilterKind::Prefix
+            *kind,
+            FilterKind::Related
+                | FilterKind::Tree
+                | FilterKind::Has
+                | FilterKind::HasEmpty
+                | FilterKind::Prefix
+                | FilterKind::Network(_)
+                | FilterKind::Search
         );
         if let Some((ridx, rel)) = model.relation(seg) {
             // A value filter on a many-to-many field (`interfaces(ip_addresses: "10.0.0.1/24")`)
@@ -943,7 +1016,7 @@ fn resolve_filter(
             let columnless = model.field(seg).is_some_and(|(_, f)| f.column.is_none());
             if !last || wants_relation || columnless {
                 if last && columnless && !wants_relation {
-                    kind = FilterKind::Related;
+                    *kind = FilterKind::Related;
                 }
                 hops.push(ridx);
                 current = rel.target;
@@ -955,5 +1028,5 @@ fn resolve_filter(
             _ => return Err(format!("path {path}: cannot resolve {seg} on {}", model.label)),
         }
     }
-    Ok(Filter { name: name.to_owned(), hops, landing: current, field, kind, value_type, lookups })
+    Ok((hops, current, field))
 }

@@ -298,8 +298,11 @@ impl RelationShape {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub name: String,
-    /// Relations walked from the model, then the field (if the path ends on a field).
-    pub hops: Vec<usize>,
+    /// The relations walked from the model, one list per path: a row matches when it matches
+    /// along any of them (`has_primary_ip`: `primary_ip4` or `primary_ip6`). One empty path
+    /// when the filter compares the model's own fields. All paths land on the same model and
+    /// compare the same field.
+    pub paths: Vec<Vec<usize>>,
     /// The model the last hop lands on.
     pub landing: ModelId,
     /// The field compared at the end of the path, on `landing`.
@@ -307,7 +310,18 @@ pub struct Filter {
     pub kind: FilterKind,
     /// The GraphQL scalar of one value: `String`, `Int`, `Float`, `BigInt`, `Boolean`.
     pub value_type: String,
+    /// Whether the argument takes one value (`vlan_id: String`) rather than a list.
+    pub single: bool,
+    /// Network filters: a value with host bits set is refused (`prefix_exact`).
+    pub strict: bool,
     pub lookups: Vec<Lookup>,
+}
+
+impl Filter {
+    /// Whether the filter compares the model's own fields (no relation walked).
+    pub fn is_local(&self) -> bool {
+        self.paths.iter().all(|p| p.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,10 +340,17 @@ pub enum FilterKind {
     Tree,
     /// Whether any related object exists (`has_interfaces`).
     Has,
+    /// Whether any related row holds `true` in the boolean field the path ends on; `false`
+    /// asks for none (`connected`: an active cable path, or none or an inactive one).
+    AnyTrue,
+    /// Whether any row along the path but its last relation has nothing along that last one
+    /// (`has_empty_module_bays`: a module bay with no installed module).
+    HasEmpty,
     ContentType,
     /// A related prefix named by its CIDR text (`parent: ["10.0.0.0/16"]`).
     Prefix,
-    /// Free-text search over the model's search fields.
+    /// Free-text search over the model's search fields; on a model with an address layout
+    /// also the networks a partial address names (`q: "10.1"`: within or containing 10.1.0.0/16).
     Search,
     /// Rows of an IP model (its address layout: [`crate::hooks::ParentRule`]) compared with
     /// the networks the values name.
@@ -354,6 +375,8 @@ pub enum NetMatch {
     Contains,
     /// Whose host lies in the network (`ip_addresses(prefix:)`).
     HostWithin,
+    /// Like `In`, and a UUID value names the row itself (`devices(ip_addresses:)`).
+    InOrId,
 }
 
 /// A lookup suffix with its name as it appears in an argument (`name__ic`).
@@ -621,11 +644,13 @@ impl Model {
         let field = self.fields.iter().position(|f| f.primary_key)?;
         Some(Filter {
             name: "id".into(),
-            hops: Vec::new(),
+            paths: vec![Vec::new()],
             landing: self.id,
             field: Some(field),
             kind: FilterKind::Uuid,
             value_type: "String".into(),
+            single: false,
+            strict: false,
             lookups: vec![Lookup::Exact],
         })
     }

@@ -70,57 +70,43 @@ impl Store {
             ArgTarget::Filter(f) => f,
         };
         let landing = catalogue.model(filter.landing);
-        // Negated lookups are applied here on the model's own fields, after the walk across
-        // relations otherwise.
-        let negate_here = |lookup: Lookup, c: Condition| match filter.hops.is_empty() {
-            true => negate_if(lookup, c),
-            false => c,
-        };
-        let leaf: Condition = match filter.kind {
+        let want = || matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+        // What the landing rows must satisfy, and whether the answer is the rows that match
+        // along no path instead (a negated lookup excludes the rows any related row matches,
+        // as Django's `exclude`; `has_x: false` asks for rows with none).
+        let (leaf, flip) = match filter.kind {
             FilterKind::Search => {
                 let Some(ArgValue::Str(text)) = arg.values.first() else {
                     return Ok(Cond::all());
                 };
-                let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-                let mut any = Cond::any();
-                for &f in &model.search {
-                    if let Some(c) = &model.fields[f].column {
-                        any = any.add(
-                            Expr::expr(Func::lower(Expr::col(Alias::new(c))))
-                                .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                        );
-                    }
+                if text.trim().is_empty() {
+                    return Ok(Cond::all());
                 }
-                if let Ok(id) = Uuid::parse_str(text.trim()) {
-                    any = any.add(col("id").eq(uuid_value(id)));
-                }
-                return Ok(any);
+                (Leaf::Rows(self.search_condition(landing, text.trim())), false)
             }
             FilterKind::Network(how) => {
-                let cond = network_condition(landing, how, arg)?;
-                return Ok(negate_if(arg.lookup, cond));
+                let cond = network_condition(landing, how, filter.strict, arg)?;
+                (Leaf::Rows(cond), arg.lookup.is_negated())
             }
-            FilterKind::Has => {
-                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
-                let exists = self.path_condition(catalogue, model, &filter.hops, None);
-                return Ok(if want { exists } else { exists.not() });
+            FilterKind::Has | FilterKind::HasEmpty => (Leaf::Any, !want()),
+            FilterKind::AnyTrue => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                (Leaf::Rows(col(&column).eq(true).into_condition()), !want())
             }
             FilterKind::Related | FilterKind::Tree | FilterKind::Prefix => {
                 if arg.lookup == Lookup::IsNull {
-                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
-                    let exists = self.path_condition(catalogue, model, &filter.hops, None);
-                    return Ok(if want { exists.not() } else { exists });
+                    (Leaf::Any, want())
+                } else {
+                    let ids = self.resolve_related(landing, filter, arg).await?;
+                    (Leaf::Keys(ids), arg.lookup.is_negated())
                 }
-                let ids = self.resolve_related(landing, filter, arg).await?;
-                let cond = self.path_condition(catalogue, model, &filter.hops, Some(ids));
-                return Ok(negate_if(arg.lookup, cond));
             }
             FilterKind::IsNull => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
-                let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
-                let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
-                c.into_condition()
+                let c = if want() { col(&column).is_null() } else { col(&column).is_not_null() };
+                (Leaf::Rows(c.into_condition()), false)
             }
             FilterKind::ContentType => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
@@ -134,32 +120,91 @@ impl Store {
                     .like(LikeExpr::new(pattern).escape('\\'))
                     .into_condition()
                 }));
-                negate_here(arg.lookup, any)
+                (Leaf::Rows(any), arg.lookup.is_negated())
             }
             _ => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let field = &landing.fields[fidx];
                 let column = field.column.clone().unwrap_or_default();
                 if arg.lookup == Lookup::IsNull {
-                    let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
-                    let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
-                    c.into_condition()
+                    let c =
+                        if want() { col(&column).is_null() } else { col(&column).is_not_null() };
+                    (Leaf::Rows(c.into_condition()), false)
                 } else {
                     let c = self.field_condition(field, &column, filter.kind, arg)?;
-                    negate_here(arg.lookup, c)
+                    (Leaf::Rows(c), arg.lookup.is_negated())
                 }
             }
         };
-        if filter.hops.is_empty() {
-            return Ok(leaf);
+        // Along each path: the model's own rows, or rows related to matching landing rows
+        // (walked down with subqueries).
+        let keys = match leaf {
+            Leaf::Any => None,
+            Leaf::Keys(keys) => Some(keys),
+            Leaf::Rows(cond) if filter.is_local() => {
+                return Ok(if flip { cond.not() } else { cond });
+            }
+            Leaf::Rows(cond) => {
+                let mut inner = Query::select();
+                inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(cond);
+                Some(Keys::Query(Box::new(inner)))
+            }
+        };
+        let along = any_of(filter.paths.iter().map(|hops| match filter.kind {
+            FilterKind::HasEmpty => self.empty_condition(catalogue, model, hops),
+            _ => self.path_condition(catalogue, model, hops, keys.clone()),
+        }));
+        Ok(if flip { along.not() } else { along })
+    }
+
+    /// Free text over the model's search fields (and its id), and on a model with an address
+    /// layout the networks the text names as a partial address (within or containing them, or
+    /// holding a host inside them). Spec: nautobot/ipam/querysets.py (`string_search`).
+    fn search_condition(&self, model: &Model, text: &str) -> Condition {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        let mut any = Cond::any();
+        for &f in &model.search {
+            if let Some(c) = &model.fields[f].column {
+                any = any.add(
+                    Expr::expr(Func::lower(Expr::col(Alias::new(c))))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                );
+            }
         }
-        // A field compared across relations: walk down with subqueries. A negated lookup
-        // excludes the rows any related row matches (Django's `exclude`), so it negates the
-        // walk, not the comparison at its end.
-        let mut inner = Query::select();
-        inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(leaf);
-        let keys = Some(Keys::Query(Box::new(inner)));
-        Ok(negate_if(arg.lookup, self.path_condition(catalogue, model, &filter.hops, keys)))
+        if let Ok(id) = Uuid::parse_str(text) {
+            any = any.add(col("id").eq(uuid_value(id)));
+        }
+        if let Some(layout) = model.behaviour.parent {
+            let column = |name: &str| col(&model.column_of(name));
+            let bytes = |b: &[u8]| Value::Bytes(Some(Box::new(b.to_vec())));
+            for net in ferrobot_domain::ipam::search_nets(text) {
+                let (first, last) = (bytes(&net.network), bytes(&net.broadcast));
+                let version = column(layout.version).eq(i64::from(net.ip_version));
+                let address = || column(layout.address);
+                any = any.add(match layout.end {
+                    // Ranges: within the network, or containing it.
+                    Some(end) => Cond::all().add(version).add(
+                        Cond::any()
+                            .add(
+                                Cond::all()
+                                    .add(address().gte(first.clone()))
+                                    .add(column(end).lte(last.clone())),
+                            )
+                            .add(
+                                Cond::all()
+                                    .add(column(layout.length).lte(i64::from(net.length)))
+                                    .add(address().lte(first))
+                                    .add(column(end).gte(last)),
+                            ),
+                    ),
+                    // Hosts: inside the network.
+                    None => {
+                        Cond::all().add(version).add(address().gte(first)).add(address().lte(last))
+                    }
+                });
+            }
+        }
+        any
     }
 
     fn field_condition(
@@ -462,6 +507,20 @@ impl Store {
         Ok(Keys::List(out))
     }
 
+    /// `model` rows related through all but the last of `hops` to a row that has nothing along
+    /// the last one.
+    fn empty_condition(&self, catalogue: &Catalogue, model: &Model, hops: &[usize]) -> Condition {
+        let Some((&last, walk)) = hops.split_last() else { return Cond::all() };
+        let mut holder = model;
+        for &hop in walk {
+            holder = catalogue.model(holder.relations[hop].target);
+        }
+        let empty = self.path_condition(catalogue, holder, &[last], None).not();
+        let mut inner = Query::select();
+        inner.column(Alias::new("id")).from(Alias::new(&holder.table)).cond_where(empty);
+        self.path_condition(catalogue, model, walk, Some(Keys::Query(Box::new(inner))))
+    }
+
     /// `model` rows related through `hops` to landing rows in `leaf` (or to any row when `None`).
     fn path_condition(
         &self,
@@ -559,6 +618,16 @@ fn numeric_type(backend: Backend) -> &'static str {
         Backend::MySql => "decimal(30,10)",
         Backend::Sqlite => "real",
     }
+}
+
+/// What the rows a filter lands on must satisfy.
+enum Leaf {
+    /// Any row (whether one exists).
+    Any,
+    /// Rows with these keys.
+    Keys(Keys),
+    /// Rows meeting a condition on the landing model's table.
+    Rows(Condition),
 }
 
 fn negate_if(lookup: Lookup, cond: Condition) -> Condition {
@@ -688,7 +757,12 @@ fn text_or_number_condition(
 
 /// Rows of an IP model compared with the networks the values name, on the model's address
 /// layout (its address, length, version and, for ranges, last-address fields).
-fn network_condition(model: &Model, how: NetMatch, arg: &FilterArg) -> StoreResult<Condition> {
+fn network_condition(
+    model: &Model,
+    how: NetMatch,
+    strict: bool,
+    arg: &FilterArg,
+) -> StoreResult<Condition> {
     let Some(layout) = model.behaviour.parent else {
         return Err(crate::StoreError::Internal(format!(
             "{}: a network filter on a model without an address layout",
@@ -702,16 +776,41 @@ fn network_condition(model: &Model, how: NetMatch, arg: &FilterArg) -> StoreResu
     let length = || column(layout.length);
     let version = |v: u8| column(layout.version).eq(i64::from(v));
     let mut nets = Vec::with_capacity(arg.values.len());
+    let mut ids = Vec::new();
     for v in &arg.values {
+        let text = v.text();
+        if how == NetMatch::InOrId {
+            if let Ok(id) = Uuid::parse_str(text.trim()) {
+                ids.push(uuid_value(id));
+                continue;
+            }
+        }
         let net =
-            ferrobot_domain::ipam::filter_net(&v.text()).map_err(|m| invalid(&arg.argument, m))?;
+            ferrobot_domain::ipam::filter_net(&text).map_err(|m| invalid(&arg.argument, m))?;
+        if strict {
+            if !net.masked {
+                let m = format!("Invalid {} value (missing mask): {text}", arg.argument);
+                return Err(invalid(&arg.argument, m));
+            }
+            if net.host != net.network {
+                let m = format!(
+                    "Invalid {} value as it is not a subnet boundary: {text}, did you mean {}?",
+                    arg.argument,
+                    ferrobot_domain::ipam::network_text(&net)
+                );
+                return Err(invalid(&arg.argument, m));
+            }
+        }
         nets.push(net);
     }
-    if how == NetMatch::In {
+    if matches!(how, NetMatch::In | NetMatch::InOrId) {
         // Nautobot's `net_in`: masked values match host and mask (any of the hosts with any of
         // the masks), bare ones the host alone.
         let (masked, bare): (Vec<_>, Vec<_>) = nets.iter().partition(|n| n.masked);
         let mut any = Cond::any();
+        if !ids.is_empty() {
+            any = any.add(col("id").is_in(ids));
+        }
         if !masked.is_empty() {
             any = any.add(
                 Cond::all()
@@ -744,7 +843,7 @@ fn network_condition(model: &Model, how: NetMatch, arg: &FilterArg) -> StoreResu
                 .add(address().lte(bytes(&n.network)))
                 .add(end().gte(bytes(&n.broadcast)))
                 .add(length().lte(length_of)),
-            NetMatch::HostWithin | NetMatch::In => {
+            NetMatch::HostWithin | NetMatch::In | NetMatch::InOrId => {
                 all.add(address().gte(bytes(&n.network))).add(address().lte(bytes(&n.broadcast)))
             }
         }

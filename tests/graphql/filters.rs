@@ -1,0 +1,141 @@
+//! The FilterSet filters Nautobot's clients send, with Nautobot's semantics: several paths
+//! (`has_primary_ip`, `vlan_id`, `cables(device:)`), network filters under a path
+//! (`devices(ip_addresses:)`), the IPAM search (`q`), strict networks (`prefix_exact`), cable
+//! paths (`connected`), empty module bays and trees (`subtree`).
+
+use super::*;
+
+/// The sorted values of `field` in the list `list` of an answer.
+fn listed(body: &Value, list: &str, field: &str) -> Vec<String> {
+    let mut out: Vec<String> = body["data"][list]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row[field].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let mut data = seed(3);
+    data["extras.status"][0]["content_types"] = json!([
+        "dcim.device",
+        "dcim.interface",
+        "dcim.location",
+        "ipam.prefix",
+        "ipam.ipaddress",
+        "ipam.vlan",
+        "dcim.cable"
+    ]);
+    if let Some(list) = data["extras.status"].as_array_mut() {
+        list.push(json!({"name": "Connected", "content_types": ["dcim.cable"]}));
+    }
+    data["tenancy.tenant"] = json!([{"name": "acme-corp"}]);
+    data["dcim.device"][2]["primary_ip4"] = Value::Null;
+    data["dcim.device"][2]["tenant"] = json!("acme-corp");
+    data["ipam.prefix"] = json!([
+        {"prefix": "10.1.0.0/16", "status": "Active", "type": "network", "namespace": "Global", "tenant": "acme-corp"},
+        {"prefix": "10.2.0.0/16", "status": "Active", "type": "network", "namespace": "Global", "description": "backbone"},
+        {"prefix": "2001:db8::/32", "status": "Active", "type": "network", "namespace": "Global"}
+    ]);
+    app.import(data).await?;
+    let setup = r#"mutation {
+      v10: vlan_create(input: {id: "00000000-0000-4000-8000-0000000000a1", vid: 10, name: "users", status: {name: "Active"}}) { id }
+      v20: vlan_create(input: {id: "00000000-0000-4000-8000-0000000000a2", vid: 20, name: "voice", status: {name: "Active"}}) { id }
+      untagged: interface_update(ref: {device: {name: "dev-00001"}, name: "eth1"}, input: {mode: ACCESS, untagged_vlan: {id: "00000000-0000-4000-8000-0000000000a1"}}) { id }
+      tagged: interface_update(ref: {device: {name: "dev-00002"}, name: "eth1"}, input: {mode: TAGGED, tagged_vlans: [{id: "00000000-0000-4000-8000-0000000000a1"}, {id: "00000000-0000-4000-8000-0000000000a2"}]}) { id }
+      cable_create(input: {id: "00000000-0000-4000-8000-0000000000c1", status: {name: "Connected"}, type: CAT6}) { id }
+      a: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: A, interface: {device: {name: "dev-00001"}, name: "eth2"}}) { id }
+      b: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: B, interface: {device: {name: "dev-00002"}, name: "eth2"}}) { id }
+      module_bay_create(input: {parent_device: {name: "dev-00003"}, name: "slot 1", position: "1"}) { id }
+    }"#;
+    let (_, body, _) = app.graphql(setup, Value::Null).await?;
+    anyhow::ensure!(body.get("errors").is_none(), "{body}");
+    let (_, body, _) =
+        app.graphql(r#"{ ip_addresses(address: "10.1.0.1") { id } }"#, Value::Null).await?;
+    let ip_id = body["data"]["ip_addresses"][0]["id"].as_str().unwrap_or_default().to_owned();
+
+    let ip_id_filter = format!(r#"ip_addresses: "{ip_id}""#);
+    let cases: Vec<(&str, &str, &str, Vec<&str>)> = vec![
+        // Spec: nautobot/dcim/filters.py (DeviceFilterSet._has_primary_ip: IPv4 or IPv6).
+        ("devices", "has_primary_ip: true", "name", vec!["dev-00001", "dev-00002"]),
+        ("devices", "has_primary_ip: false", "name", vec!["dev-00003"]),
+        // Addresses of the device's interfaces, by address (with or without mask) or id.
+        ("devices", r#"ip_addresses: "10.1.0.2""#, "name", vec!["dev-00002"]),
+        ("devices", r#"ip_addresses: ["10.1.0.1/16", "10.9.9.9"]"#, "name", vec!["dev-00001"]),
+        ("devices", &ip_id_filter, "name", vec!["dev-00001"]),
+        ("devices", r#"ip_addresses: "10.1.0.2/24""#, "name", vec![]),
+        ("devices", "has_empty_module_bays: true", "name", vec!["dev-00003"]),
+        ("devices", "has_empty_module_bays: false", "name", vec!["dev-00001", "dev-00002"]),
+        // Spec: nautobot/dcim/filters.py (InterfaceFilterSet.filter_vlan_id, filter_vlan:
+        // untagged or tagged).
+        ("interfaces", "vlan: 10", "name", vec!["eth1", "eth1"]),
+        ("interfaces", "vlan: 20", "name", vec!["eth1"]),
+        ("interfaces", "connected: true", "name", vec!["eth2", "eth2"]),
+        ("cables", r#"device: "dev-00002""#, "label", vec![""]),
+        ("cables", r#"device: "dev-00003""#, "label", vec![]),
+        ("cables", r#"location: "site-001""#, "label", vec![""]),
+        // Spec: nautobot/ipam/querysets.py (string_search): a partial address, or text.
+        (
+            "ip_addresses",
+            r#"q: "10.1.0""#,
+            "address",
+            vec!["10.1.0.1/16", "10.1.0.2/16", "10.1.0.3/16"],
+        ),
+        ("ip_addresses", r#"q: "10.2""#, "address", vec![]),
+        ("prefixes", r#"q: "10""#, "prefix", vec!["10.1.0.0/16", "10.2.0.0/16"]),
+        ("prefixes", r#"q: "10.1.7""#, "prefix", vec!["10.1.0.0/16"]),
+        ("prefixes", r#"q: "2001:db8""#, "prefix", vec!["2001:db8::/32"]),
+        ("prefixes", r#"q: "BACKBONE""#, "prefix", vec!["10.2.0.0/16"]),
+        ("prefixes", r#"prefix_exact: "10.2.0.0/16""#, "prefix", vec!["10.2.0.0/16"]),
+        (
+            "ip_addresses",
+            r#"prefix_exact: "10.1.0.0/24""#,
+            "address",
+            vec!["10.1.0.1/16", "10.1.0.2/16", "10.1.0.3/16"],
+        ),
+        ("ip_addresses", r#"prefix_exact: "10.1.1.0/24""#, "address", vec![]),
+        ("ip_addresses", r#"device: "dev-00002""#, "address", vec!["10.1.0.2/16"]),
+        ("locations", r#"subtree: "region-1""#, "name", vec!["region-1", "site-001"]),
+        ("tenants", r#"prefixes: "10.1.0.0/16""#, "name", vec!["acme-corp"]),
+    ];
+    for (list, filter, field, want) in cases {
+        let query = format!("{{ {list}({filter}) {{ {field} }} }}");
+        let (status, body, _) = app.graphql(&query, Value::Null).await?;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+        assert_eq!(listed(&body, list, field), want, "{query}: {body}");
+    }
+    // `vlan_id` names the VLAN by id: the untagged port and the tagged one.
+    let (_, body, _) = app.graphql(r#"{ vlans(vid: 10) { id } }"#, Value::Null).await?;
+    let vlan = body["data"]["vlans"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let query = format!(r#"{{ interfaces(vlan_id: "{vlan}") {{ device {{ name }} }} }}"#);
+    let (_, body, _) = app.graphql(&query, Value::Null).await?;
+    assert_eq!(body["data"]["interfaces"].as_array().map(Vec::len), Some(2), "{body}");
+    // A negated lookup excludes along every path: interfaces on neither VLAN end.
+    let (_, body, _) =
+        app.graphql(r#"{ interfaces(connected: false) { name } }"#, Value::Null).await?;
+    assert_eq!(body["data"]["interfaces"].as_array().map(Vec::len), Some(7), "{body}");
+    // `prefix_exact` refuses host bits and bare addresses, as Nautobot's strict filter does.
+    for (filter, message) in [
+        (
+            r#"prefix_exact: "10.1.0.7/16""#,
+            "Invalid prefix_exact value as it is not a subnet boundary: 10.1.0.7/16, did you mean 10.1.0.0/16?",
+        ),
+        (r#"prefix_exact: "10.1.0.0""#, "Invalid prefix_exact value (missing mask): 10.1.0.0"),
+    ] {
+        let query = format!("{{ ip_addresses({filter}) {{ address }} }}");
+        let (_, body, _) = app.graphql(&query, Value::Null).await?;
+        let error = error_of(&body);
+        assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+        assert!(error["message"].as_str().unwrap_or_default().contains(message), "{body}");
+    }
+    // The single-valued arguments are typed as Nautobot types them.
+    let (status, body, _) =
+        app.graphql(r#"{ interfaces(vlan: [10]) { name } }"#, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    Ok(())
+}
+backend_test!(client_filters, client_filters_answer_as_nautobot);
