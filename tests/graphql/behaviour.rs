@@ -394,13 +394,18 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
     let batch = format!("mutation {{ batch(operations: [{}]) {{ index }} }}", ops.join(", "));
     let (_, body, _) = app.graphql(&batch, Value::Null).await?;
     assert!(body["errors"].is_null(), "{body}");
-    let query = r#"{ a: interfaces(device: "dev-00001", name: "eth2") { path { is_active is_split destination_type path } }
+    let query = r#"{ a: interfaces(device: "dev-00001", name: "eth2") { path { is_active is_split destination_type { app_label model } path } }
                     b: interfaces(device: "dev-00002", name: "eth1") { id path { destination_id } cable_paths { is_active } } }"#;
     let (_, body, _) = app.graphql(query, Value::Null).await?;
     let path = &body["data"]["a"][0]["path"];
     assert_eq!(path["is_active"], true, "{body}");
     assert_eq!(path["is_split"], false, "{body}");
-    assert_eq!(path["destination_type"], "dcim.interface", "{body}");
+    // Nautobot's ContentTypeType object.
+    assert_eq!(
+        path["destination_type"],
+        json!({"app_label": "dcim", "model": "interface"}),
+        "{body}"
+    );
     let hops: Vec<String> = path["path"]
         .as_array()
         .into_iter()

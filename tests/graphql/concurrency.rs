@@ -396,7 +396,7 @@ const READS_OF: &[&str] = &[
     "{ devices { name serial location { name parent { name } } status { name } role { name } tags { name } interfaces { name ip_addresses { address } } } }",
     "{ locations(name__isw: \"cc-\") { name description location_type { name } parent { name } devices { name serial status { name } } } }",
     "{ tags(name__isw: \"cc-\") { id name description } }",
-    "{ object_changes(limit: 50) { sequence action changed_object_type changed_object_id } }",
+    "{ object_changes(limit: 50) { sequence action changed_object_type { model } changed_object_id } }",
     "{ devices(name__isw: \"cc-\") { name serial location { name parent { name } } role { name } } }",
 ];
 

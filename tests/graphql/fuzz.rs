@@ -1900,7 +1900,7 @@ backend_test!(fuzz, fuzz_documents_and_variables);
 async fn change_log_matches_objects(app: &TestApp, gen: &Gen<'_>) -> anyhow::Result<()> {
     let (status, body, _) = app
         .graphql(
-            "{ object_changes { sequence action changed_object_id changed_object_type } }",
+            "{ object_changes { sequence action changed_object_id changed_object_type { app_label model } } }",
             Value::Null,
         )
         .await?;
@@ -1924,7 +1924,12 @@ async fn change_log_matches_objects(app: &TestApp, gen: &Gen<'_>) -> anyhow::Res
     order.sort_by_key(|r| r["sequence"].as_i64());
     for r in order {
         let id = r["changed_object_id"].as_str().unwrap_or_default().to_owned();
-        let ty = r["changed_object_type"].as_str().unwrap_or_default().to_owned();
+        let ty = &r["changed_object_type"];
+        let ty = format!(
+            "{}.{}",
+            ty["app_label"].as_str().unwrap_or_default(),
+            ty["model"].as_str().unwrap_or_default()
+        );
         match r["action"].as_str() {
             Some("CREATE") => {
                 live.insert(id, ty);

@@ -47,7 +47,7 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
         );
     }
     let (_, body, _) = app
-        .graphql(&format!("{{ device(id: \"{id}\") {{ object_changes {{ action user_name changed_object_type prechange_data object_data request_id sequence }} }} }}"), Value::Null)
+        .graphql(&format!("{{ device(id: \"{id}\") {{ object_changes {{ action user_name changed_object_type {{ id app_label model __typename }} prechange_data object_data request_id sequence }} }} }}"), Value::Null)
         .await?;
     let changes = body["data"]["device"]["object_changes"].as_array().cloned().unwrap_or_default();
     assert_eq!(changes.len(), 2, "{body}");
@@ -55,7 +55,16 @@ async fn creates_updates_and_logs(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(changes[0]["action"], "UPDATE");
     assert_eq!(changes[1]["action"], "CREATE");
     assert_eq!(changes[0]["user_name"], "admin");
-    assert_eq!(changes[0]["changed_object_type"], "dcim.device");
+    // Nautobot's ContentTypeType object; its id is the same on every server.
+    assert_eq!(
+        changes[0]["changed_object_type"],
+        json!({
+            "id": ferrobot_domain::catalogue::content_type_id("dcim.device").to_string(),
+            "app_label": "dcim",
+            "model": "device",
+            "__typename": "ContentTypeType"
+        })
+    );
     assert_eq!(changes[0]["prechange_data"]["serial"], "");
     assert_eq!(changes[0]["object_data"]["serial"], "SN1");
     assert_eq!(changes[1]["prechange_data"], Value::Null);

@@ -85,6 +85,9 @@ impl Select {
                 SelectedKind::Elevation { face, select } => {
                     let _ = writeln!(out, "elevation {} {select:?}", face.as_str());
                 }
+                SelectedKind::ContentType { field, select } => {
+                    let _ = writeln!(out, "content type {} {select:?}", model.fields[*field].name);
+                }
             }
         }
     }
@@ -156,6 +159,9 @@ pub enum SelectedKind {
     Usage { usage: Usage, limit: usize, select: Vec<(String, String)> },
     /// A rack face unit by unit; `select` is (response key, unit field).
     Elevation { face: Face, select: Vec<(String, String)> },
+    /// A content type field (`fields[field]`: one label, or a list of them) as Nautobot's
+    /// `ContentTypeType` objects; `select` is (response key, object field).
+    ContentType { field: usize, select: Vec<(String, String)> },
 }
 
 /// One value of a filter argument, as the client sent it.

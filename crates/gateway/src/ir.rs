@@ -349,6 +349,10 @@ impl<'a> Lowerer<'a> {
                 };
                 SelectedKind::Elevation { face, select: self.subfields(sub, "RackUnitType") }
             }
+            Annotation::ContentType(index) => SelectedKind::ContentType {
+                field: *index,
+                select: self.subfields(sub, "ContentTypeType"),
+            },
         })
     }
 

@@ -247,6 +247,10 @@ pub(crate) fn level_cost(
             SelectedKind::Elevation { select, .. } => {
                 rows.saturating_mul(48).saturating_mul(select.len().max(1) as u64)
             }
+            // A list of content types: a handful per row, typically.
+            SelectedKind::ContentType { select, .. } => {
+                rows.saturating_mul(select.len().max(1) as u64)
+            }
             _ => 0,
         };
         total = total.saturating_add(below);

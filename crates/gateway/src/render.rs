@@ -336,6 +336,26 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
                 }
                 sink.buf.push(b']');
             }
+            Out::ContentType { key, col, list, select } => {
+                sink.field(&mut first, key);
+                let Cell::Text(text) = &own[*col] else {
+                    sink.push(b"null");
+                    continue;
+                };
+                if !*list {
+                    write_content_type(sink, select, text);
+                    continue;
+                }
+                let labels: Vec<String> = serde_json::from_str(text).unwrap_or_default();
+                sink.buf.push(b'[');
+                for (n, label) in labels.iter().enumerate() {
+                    if n > 0 {
+                        sink.buf.push(b',');
+                    }
+                    write_content_type(sink, select, label);
+                }
+                sink.buf.push(b']');
+            }
             Out::Union { key, children, link } => {
                 sink.field(&mut first, key);
                 let link = own[*link].as_uuid();
@@ -382,6 +402,19 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
 
 /// An object of computed values (a utilisation, a rack unit): the selected fields, each as the
 /// JSON text `value` gives for the field's name.
+/// A content type label (`dcim.device`) as a `ContentTypeType` object.
+fn write_content_type(sink: &mut Sink, select: &[(String, String)], label: &str) {
+    let (app_label, model) = label.split_once('.').unwrap_or(("", label));
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    write_selected(sink, select, |name| match name {
+        "id" => format!("\"{}\"", ferrobot_domain::catalogue::content_type_id(label)),
+        "app_label" => quoted(app_label),
+        "model" => quoted(model),
+        "__typename" => "\"ContentTypeType\"".into(),
+        _ => "null".into(),
+    });
+}
+
 fn write_selected(sink: &mut Sink, select: &[(String, String)], value: impl Fn(&str) -> String) {
     sink.buf.push(b'{');
     let mut first = true;

@@ -115,6 +115,8 @@ pub enum Annotation {
     Usage(Usage),
     /// A rack's elevation.
     Elevation,
+    /// A content type field (`fields[index]`), answered as `ContentTypeType` objects.
+    ContentType(usize),
 }
 
 impl Served {
@@ -289,8 +291,10 @@ pub fn build(
                 FieldKind::Decimal { .. } => named("Decimal"),
                 FieldKind::Json => named("GenericScalar"),
                 FieldKind::IpBytes => TypeRef::named_nn("String"),
-                FieldKind::ContentType | FieldKind::MacAddress => named("String"),
-                FieldKind::ContentTypes => TypeRef::named_list("String"),
+                FieldKind::MacAddress => named("String"),
+                // Nautobot's `ContentTypeType`: id, app_label, model.
+                FieldKind::ContentType => named("ContentTypeType"),
+                FieldKind::ContentTypes => TypeRef::named_list("ContentTypeType"),
                 FieldKind::ForeignKey { .. } | FieldKind::ManyToMany { .. } => continue,
             };
             let mut f = unresolved(field.name.clone(), ty);
@@ -298,7 +302,11 @@ pub fn build(
                 f = f.description(help.clone());
             }
             object = object.field(f);
-            annotations.insert(field.name.clone(), Annotation::Column(index));
+            let annotation = match field.kind {
+                FieldKind::ContentType | FieldKind::ContentTypes => Annotation::ContentType(index),
+                _ => Annotation::Column(index),
+            };
+            annotations.insert(field.name.clone(), annotation);
         }
         for (index, computed) in model.computed.iter().enumerate() {
             object = object.field(unresolved(computed.name.clone(), named("String")));
@@ -428,6 +436,12 @@ pub fn build(
             .field(unresolved("percent".into(), named("Float")));
         schema = schema.register(utilization);
     }
+    // Django's content types, as Nautobot's GraphQL answers them.
+    let content_type = async_graphql::dynamic::Object::new("ContentTypeType")
+        .field(unresolved("id".into(), TypeRef::named_nn("ID")))
+        .field(unresolved("app_label".into(), TypeRef::named_nn("String")))
+        .field(unresolved("model".into(), TypeRef::named_nn("String")));
+    schema = schema.register(content_type);
     if uses_elevation {
         // `Rack.get_rack_units`: which device takes each unit of a face, and which reservation.
         let unit = async_graphql::dynamic::Object::new("RackUnitType")

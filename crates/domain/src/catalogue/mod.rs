@@ -138,6 +138,18 @@ pub struct Field {
     pub default: Option<serde_json::Value>,
 }
 
+/// The id a content type (`dcim.device`) answers with as Nautobot's `ContentTypeType`: Django
+/// numbers its rows as they are made; Ferrobot has no such table, so the id is a hash of the
+/// label (32-bit FNV-1a, kept positive), the same on every server and every start.
+pub fn content_type_id(label: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in label.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash & 0x7fff_ffff
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldKind {
     Uuid,

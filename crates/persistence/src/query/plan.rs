@@ -84,6 +84,13 @@ pub enum Out {
         face: ferrobot_domain::rack::Face,
         select: Vec<(String, String)>,
     },
+    /// A content type field as objects: `list` when the column holds a JSON list of labels.
+    ContentType {
+        key: String,
+        col: usize,
+        list: bool,
+        select: Vec<(String, String)>,
+    },
     /// One object of a union: the first of `children` with a row for the key.
     Union {
         key: String,
@@ -186,6 +193,14 @@ impl Plan {
                     plan.lists = true;
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Elevation { key, cols, face: *face, select }
+                }
+                SelectedKind::ContentType { field, select } => {
+                    let f = &model.fields[*field];
+                    let list = f.kind == FieldKind::ContentTypes;
+                    let ty = if list { ColType::JsonText } else { col_type(&f.kind) };
+                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
+                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                    Out::ContentType { key, col, list, select }
                 }
                 SelectedKind::Union { relation, members } => {
                     // One child a member; the first with a row answers.
