@@ -85,6 +85,9 @@ impl Select {
                 SelectedKind::Elevation { face, select } => {
                     let _ = writeln!(out, "elevation {} {select:?}", face.as_str());
                 }
+                SelectedKind::Url { prefix } => {
+                    let _ = writeln!(out, "url {prefix}<id>/");
+                }
                 SelectedKind::ContentType { field, select } => {
                     let _ = writeln!(out, "content type {} {select:?}", model.fields[*field].name);
                 }
@@ -162,6 +165,9 @@ pub enum SelectedKind {
     /// A content type field (`fields[field]`: one label, or a list of them) as Nautobot's
     /// `ContentTypeType` objects; `select` is (response key, object field).
     ContentType { field: usize, select: Vec<(String, String)> },
+    /// The object's REST URL: `prefix` (the configured base and the model's API path), then
+    /// its id and a slash.
+    Url { prefix: String },
 }
 
 /// One value of a filter argument, as the client sent it.

@@ -50,6 +50,7 @@ pub(crate) struct ServerFile {
     pub(crate) body_limit: Option<usize>,
     pub(crate) request_timeout_seconds: Option<u64>,
     pub(crate) cors_origins: Option<Vec<String>>,
+    pub(crate) base_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +98,7 @@ pub(crate) struct Serve {
     pub(crate) cors_origins: Vec<String>,
     pub(crate) login_attempts_per_minute: u32,
     pub(crate) limits: ferrobot_gateway::limits::Limits,
+    pub(crate) base_url: String,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -123,6 +125,10 @@ pub(crate) struct ServeFlags {
     /// Origins browsers may call the API from, comma-separated (`*`: any) [default: none].
     #[arg(long, env = "FERROBOT_CORS_ORIGINS", value_delimiter = ',')]
     pub(crate) cors_origins: Option<Vec<String>>,
+    /// What objects' `url`s begin with: a path prefix, or a scheme and host for absolute URLs
+    /// (`https://ferrobot.example.com`) [default: none, Nautobot's `/api/…` paths].
+    #[arg(long, env = "FERROBOT_BASE_URL")]
+    pub(crate) base_url: Option<String>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -206,8 +212,22 @@ impl Serve {
                 .collect(),
             login_attempts_per_minute: in_range("login_attempts_per_minute", logins, 1, 10_000)?,
             limits,
+            base_url: base_url(flags.base_url.or_else(|| server.base_url.clone()))?,
         })
     }
+}
+
+/// The base of objects' `url`s: empty, a path (`/nautobot`) or an http(s) origin with an
+/// optional path, without a trailing slash.
+fn base_url(value: Option<String>) -> anyhow::Result<String> {
+    let text = value.unwrap_or_default().trim().trim_end_matches('/').to_owned();
+    let path_only = text.is_empty() || text.starts_with('/');
+    let origin = text.starts_with("http://") || text.starts_with("https://");
+    let plain = !text.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"');
+    if (path_only || origin) && plain && text.len() <= 2_048 {
+        return Ok(text);
+    }
+    anyhow::bail!("base_url must be a path (/nautobot) or an http(s) URL, not {text:?}")
 }
 
 /// The pool settings, resolved and checked. A command run by hand (`import`, `migrate` …) is

@@ -155,6 +155,7 @@ async fn main() -> Result<()> {
                 cors_origins: settings.cors_origins,
                 login_attempts_per_minute: settings.login_attempts_per_minute,
                 limits: settings.limits,
+                base_url: settings.base_url,
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

@@ -25,6 +25,8 @@ pub struct RequestState {
     pub may_write: bool,
     /// What one request may ask for.
     pub limits: crate::limits::Limits,
+    /// What objects' `url`s begin with (see [`crate::Config::base_url`]).
+    pub base_url: String,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -50,6 +52,7 @@ impl RequestState {
             change_log: true,
             may_write: true,
             limits: crate::limits::Limits::default(),
+            base_url: String::new(),
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),

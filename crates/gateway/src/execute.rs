@@ -135,7 +135,8 @@ impl Extension for PlanExtensionImpl {
         if introspects {
             return next.run(ctx, operation_name).await;
         }
-        let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits);
+        let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
+            .with_base_url(&state.base_url);
         let before = state.store.statements();
         let started = std::time::Instant::now();
         let answered = match kind {

@@ -331,6 +331,7 @@ async fn answer_graphql(
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;
     request_state.limits = state.config.limits;
+    request_state.base_url = state.config.base_url.clone();
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());

@@ -66,6 +66,8 @@ pub(crate) struct Lowerer<'a> {
     pub(crate) document: &'a ExecutableDocument,
     pub(crate) variables: &'a Variables,
     pub(crate) limits: Limits,
+    /// What objects' `url`s begin with (`Config::base_url`).
+    base_url: &'a str,
     /// Filter values the document has carried so far (see [`MAX_FILTER_VALUES`]).
     filter_values: AtomicUsize,
     /// Aliased fields met so far, fragments expanded.
@@ -86,10 +88,17 @@ impl<'a> Lowerer<'a> {
             document,
             variables,
             limits,
+            base_url: "",
             filter_values: AtomicUsize::new(0),
             aliases: AtomicUsize::new(0),
             too_deep: AtomicUsize::new(0),
         }
+    }
+
+    /// Objects' `url`s begin with `base` (a path prefix or a scheme and host).
+    pub(crate) fn with_base_url(mut self, base: &'a str) -> Lowerer<'a> {
+        self.base_url = base;
+        self
     }
 
     /// The depth or alias limit the document went past, if any (cost is the caller's: it needs
@@ -349,6 +358,7 @@ impl<'a> Lowerer<'a> {
                 };
                 SelectedKind::Elevation { face, select: self.subfields(sub, "RackUnitType") }
             }
+            Annotation::Url(path) => SelectedKind::Url { prefix: format!("{}{path}", self.base_url) },
             Annotation::ContentType(index) => SelectedKind::ContentType {
                 field: *index,
                 select: self.subfields(sub, "ContentTypeType"),

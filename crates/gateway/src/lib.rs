@@ -65,6 +65,10 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     /// What one request may ask for: depth, aliases, estimated cost.
     pub limits: limits::Limits,
+    /// What objects' `url`s begin with: empty for Nautobot's own form (`/api/dcim/devices/<id>/`,
+    /// a path), a path prefix where the API is served under one, or a scheme and host for
+    /// absolute URLs (`https://ferrobot.example.com`). No trailing slash.
+    pub base_url: String,
 }
 
 impl Config {
@@ -80,6 +84,7 @@ impl Config {
             cors_origins: Vec::new(),
             login_attempts_per_minute: 10,
             limits: limits::Limits::default(),
+            base_url: String::new(),
         }
     }
 }

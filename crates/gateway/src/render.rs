@@ -336,6 +336,13 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
                 }
                 sink.buf.push(b']');
             }
+            Out::Url { key, prefix } => {
+                sink.field(&mut first, key);
+                match own[0].as_uuid() {
+                    Some(id) => sink.string(&format!("{prefix}{id}/")),
+                    None => sink.push(b"null"),
+                }
+            }
             Out::ContentType { key, col, list, select } => {
                 sink.field(&mut first, key);
                 let Cell::Text(text) = &own[*col] else {

@@ -117,6 +117,8 @@ pub enum Annotation {
     Elevation,
     /// A content type field (`fields[index]`), answered as `ContentTypeType` objects.
     ContentType(usize),
+    /// `url`: the object's REST URL, under this API path (`/api/dcim/devices/`).
+    Url(String),
 }
 
 impl Served {
@@ -307,6 +309,11 @@ pub fn build(
                 _ => Annotation::Column(index),
             };
             annotations.insert(field.name.clone(), annotation);
+        }
+        // Nautobot's `url`: where the object is in its REST API.
+        if let Some(path) = &gql.api_path {
+            object = object.field(unresolved("url".into(), named("String")));
+            annotations.insert("url".into(), Annotation::Url(path.clone()));
         }
         for (index, computed) in model.computed.iter().enumerate() {
             object = object.field(unresolved(computed.name.clone(), named("String")));

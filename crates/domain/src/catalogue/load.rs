@@ -126,6 +126,9 @@ struct RawGraphql {
     ty: String,
     list: Option<String>,
     single: Option<String>,
+    /// The REST route where it is not the list name with dashes (`ip-address-to-interface`),
+    /// or `none` where Nautobot has none.
+    rest: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -240,6 +243,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 type_name: g.ty.clone(),
                 list: g.list.clone(),
                 single: g.single.clone(),
+                api_path: api_path(app, g),
             }),
             features,
             natural_key: raw.natural_key.clone(),
@@ -883,6 +887,17 @@ fn resolve_ordering(model: &Model, terms: &[String]) -> Result<Vec<OrderTerm>, S
         out.push(OrderTerm { column: "id".into(), descending: false });
     }
     Ok(out)
+}
+
+/// `/api/<app>/<route>/`: Nautobot's REST routes are the app label and the list name with
+/// dashes, unless the catalogue names another route (or none).
+fn api_path(app: &str, g: &RawGraphql) -> Option<String> {
+    let route = match g.rest.as_deref() {
+        Some("none") => return None,
+        Some(route) => route.to_owned(),
+        None => g.list.as_ref()?.replace('_', "-"),
+    };
+    Some(format!("/api/{}/{route}/", app.replace('_', "-")))
 }
 
 fn resolve_filter(

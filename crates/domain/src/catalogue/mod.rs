@@ -90,6 +90,9 @@ pub struct GraphqlNames {
     pub type_name: String,
     pub list: Option<String>,
     pub single: Option<String>,
+    /// The path of the model's objects in Nautobot's REST API (`/api/dcim/devices/`), which
+    /// an object's `url` names; `None` where Nautobot has no route for the model.
+    pub api_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]

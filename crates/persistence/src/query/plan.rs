@@ -84,6 +84,11 @@ pub enum Out {
         face: ferrobot_domain::rack::Face,
         select: Vec<(String, String)>,
     },
+    /// `prefix`, the row's id, a slash: the object's REST URL.
+    Url {
+        key: String,
+        prefix: String,
+    },
     /// A content type field as objects: `list` when the column holds a JSON list of labels.
     ContentType {
         key: String,
@@ -194,6 +199,7 @@ impl Plan {
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Elevation { key, cols, face: *face, select }
                 }
+                SelectedKind::Url { prefix } => Out::Url { key, prefix: prefix.clone() },
                 SelectedKind::ContentType { field, select } => {
                     let f = &model.fields[*field];
                     let list = f.kind == FieldKind::ContentTypes;
