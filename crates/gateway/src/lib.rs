@@ -24,6 +24,7 @@ pub mod render;
 mod rest;
 pub mod schema;
 mod schema_parts;
+mod syntax;
 mod variables;
 
 use std::sync::{Arc, RwLock};
