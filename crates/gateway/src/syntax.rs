@@ -114,6 +114,48 @@ pub(crate) fn argument_at(source: &str, line: usize, column: usize) -> Option<(S
     Some((name, value))
 }
 
+/// What graphql-core locates where async-graphql locates the start of a construct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Within {
+    /// The fragment name of a spread (`...F`: the `F`).
+    SpreadName,
+    /// The selection set of a field (`name { x }`: the `{`).
+    SelectionSet,
+    /// The named type of a variable definition (`$x: [Foo]`: the `Foo`).
+    VariableType,
+}
+
+/// The place graphql-core reports for the construct starting at `line`:`column`.
+pub(crate) fn place_within(
+    source: &str,
+    line: usize,
+    column: usize,
+    within: Within,
+) -> Option<(usize, usize)> {
+    let text = Text::new(source);
+    let mut parser = Parser::at(&text, text.offset(line, column)?).ok()?;
+    let found: Parsed<()> = (|| match within {
+        Within::SpreadName => parser.expect(Kind::Spread).map(drop),
+        Within::SelectionSet => {
+            parser.name()?;
+            if parser.optional(Kind::Colon)? {
+                parser.name()?;
+            }
+            parser.arguments(false)?;
+            parser.directives(false)
+        }
+        Within::VariableType => {
+            parser.expect(Kind::Dollar)?;
+            parser.name()?;
+            parser.expect(Kind::Colon)?;
+            while parser.optional(Kind::BracketL)? {}
+            Ok(())
+        }
+    })();
+    found.ok()?;
+    Some(text.locate(parser.token.start))
+}
+
 /// The source as graphql-core sees it: code points, with the start of every line.
 struct Text {
     chars: Vec<char>,

@@ -324,8 +324,23 @@ pub(crate) fn document_errors(
             out.push(v);
             continue;
         }
+        // graphql-core has no parent type below a leaf, so it does not report its fields.
+        if let (true, [_, ty, ..]) =
+            (e.message.starts_with("Unknown field "), quoted(&e.message).as_slice())
+        {
+            if registry.types.get(*ty).is_some_and(MetaType::is_leaf) {
+                continue;
+            }
+        }
         match reword(registry, &e.message) {
-            Some(message) => worded.push(Worded { message, locations }),
+            Some(message) => {
+                let locations = relocated(source, &message, locations);
+                let w = Worded { message, locations };
+                // async-graphql reports some errors twice (an unknown variable type).
+                if !worded.contains(&w) {
+                    worded.push(w);
+                }
+            }
             None => {
                 let literal = match (&document, locations.first()) {
                     (Some((doc, _)), Some(&(line, column))) => {
@@ -358,6 +373,24 @@ pub(crate) fn document_errors(
         out.push(serde_json::json!({ "message": TOO_MANY }));
     }
     out
+}
+
+/// The places graphql-core reports where async-graphql reports the start of a construct.
+fn relocated(source: &str, message: &str, locations: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    use crate::syntax::{place_within, Within};
+    let within = if message.starts_with("Unknown fragment ") {
+        Within::SpreadName
+    } else if message.contains("must not have a selection since type") {
+        Within::SelectionSet
+    } else if message.starts_with("Unknown type ") {
+        Within::VariableType
+    } else {
+        return locations;
+    };
+    locations
+        .into_iter()
+        .map(|(line, column)| place_within(source, line, column, within).unwrap_or((line, column)))
+        .collect()
 }
 
 fn locations_json(locations: &[(usize, usize)]) -> serde_json::Value {
