@@ -307,6 +307,10 @@ pub(crate) fn document_errors(
     let mut worded: Vec<Worded> = Vec::new();
     let mut through_variables = false;
     for e in errors {
+        // Past the cap nothing more is read (each error may re-read the document's text).
+        if worded.len() > MAX_ERRORS {
+            break;
+        }
         // The parser's own recursion bound (far past any depth limit) is the depth refusal.
         if e.message == "recursion limit exceeded." {
             let limit = state.limits.depth;
