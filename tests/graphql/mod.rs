@@ -414,6 +414,7 @@ fn error_of(body: &Value) -> &Value {
 
 mod behaviour;
 mod concurrency;
+mod error_words;
 mod filters;
 mod fuzz;
 mod hostile;

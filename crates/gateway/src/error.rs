@@ -63,9 +63,9 @@ impl GatewayError {
             GatewayError::Forbidden(_) => "FORBIDDEN",
             GatewayError::Schema(_) | GatewayError::Internal(_) => "INTERNAL",
             GatewayError::Store(error) => match error {
-                StoreError::Invalid { .. } | StoreError::Domain(DomainError::Validation(_)) => {
-                    "VALIDATION_FAILED"
-                }
+                StoreError::Invalid { .. }
+                | StoreError::Filters(_)
+                | StoreError::Domain(DomainError::Validation(_)) => "VALIDATION_FAILED",
                 StoreError::Conflict { .. } => "CONFLICT",
                 StoreError::NotFound { .. } => "NOT_FOUND",
                 StoreError::Protected { .. } => "PROTECTED",
@@ -134,8 +134,22 @@ impl FieldError {
             {
                 message
             }
+            GatewayError::Store(StoreError::Filters(refused)) => {
+                // Nautobot's `str(dict(filterset.errors))`: every refused filter, one message
+                // each; `extensions.argument` names the first, `arguments` all of them.
+                argument = refused.first().map(|(name, _)| name.clone());
+                let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+                details.insert("arguments".into(), json!(names));
+                let text: Vec<String> = refused
+                    .iter()
+                    .map(|(name, message)| {
+                        format!("{}: [{}]", python_repr(name), python_repr(message))
+                    })
+                    .collect();
+                format!("{{{}}}", text.join(", "))
+            }
             GatewayError::Store(StoreError::Invalid { argument: name, message }) => {
-                let text = format!("{{'{name}': ['{message}']}}");
+                let text = format!("{{{}: [{}]}}", python_repr(&name), python_repr(&message));
                 match stage {
                     Stage::Read => argument = Some(name),
                     Stage::Write => {

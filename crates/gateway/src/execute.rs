@@ -175,7 +175,7 @@ impl Extension for PlanExtensionImpl {
     }
 }
 
-fn operation_definition<'a>(
+pub(crate) fn operation_definition<'a>(
     document: &'a ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'a async_graphql::parser::types::OperationDefinition> {
@@ -286,7 +286,7 @@ async fn answer(
                 };
                 roots.push(RootAnswer { key, body });
             }
-            Err(e @ StoreError::Invalid { .. }) => {
+            Err(e @ (StoreError::Invalid { .. } | StoreError::Filters(_))) => {
                 errors.push(FieldError::located(e.into(), Stage::Read, &key, root.field(), None));
                 roots.push(RootAnswer { key, body: RootBody::Null });
             }

@@ -335,9 +335,12 @@ async fn answer_graphql(
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());
+    // The text is kept to place the errors of a refused document as graphql-core does.
+    let source = query.clone();
+    let operation_name = parsed.operation_name;
     let mut request = async_graphql::Request::new(query).data(request_state.clone());
-    if let Some(name) = parsed.operation_name {
-        request = request.operation_name(name);
+    if let Some(name) = &operation_name {
+        request = request.operation_name(name.clone());
     }
     // graphene-django also takes the variables as a JSON string (some clients send them so).
     let variables = match parsed.variables {
@@ -359,7 +362,17 @@ async fn answer_graphql(
     }
     // Measured before async-graphql walks the document (its depth check and validation expand
     // fragments as often as they are spread: fragments spreading each other ten times over,
-    // ten deep, are a billion fields). The parse is kept for the execution.
+    // ten deep, are a billion fields). The parse is kept for the execution. A document that
+    // does not parse is answered with graphql-core's syntax error.
+    if request.parsed_query().is_err() {
+        if let Some(error) = crate::syntax::first_error(&source) {
+            let error = json!({
+                "message": error.message,
+                "locations": [{ "line": error.line, "column": error.column }],
+            });
+            return (StatusCode::BAD_REQUEST, Json(json!({ "errors": [error] }))).into_response();
+        }
+    }
     if let Ok(document) = request.parsed_query() {
         if let Some(refusal) = crate::limits::too_large(document) {
             let errors = json!({ "errors": [refusal.to_json()] });
@@ -380,34 +393,14 @@ async fn answer_graphql(
         return out;
     }
     // Not answered by the plan: a document that failed to parse or validate (HTTP 400, no
-    // `data`, as graphene answers), or an introspection query.
+    // `data`, as graphene answers, in graphql-core's words), or an introspection query.
     if !request_state.executed() {
-        let errs: Vec<serde_json::Value> = response
-            .errors
-            .iter()
-            .map(|e| {
-                // The parser's own recursion bound (far past any depth limit) is the depth
-                // refusal too, with its code.
-                if e.message == "recursion limit exceeded." {
-                    let limit = request_state.limits.depth;
-                    return crate::limits::too_deep(crate::limits::MAX_DEPTH_LIMIT + 1, limit)
-                        .to_json();
-                }
-                let mut v = json!({ "message": graphql_core_message(&e.message) });
-                if !e.locations.is_empty() {
-                    v["locations"] = json!(e
-                        .locations
-                        .iter()
-                        .map(|l| json!({"line": l.line, "column": l.column}))
-                        .collect::<Vec<_>>());
-                }
-                // A refusal by a query limit says which, with its figures.
-                if let Some(extensions) = &e.extensions {
-                    v["extensions"] = json!(extensions);
-                }
-                v
-            })
-            .collect();
+        let errs = crate::wording::document_errors(
+            &request_state,
+            &source,
+            operation_name.as_deref(),
+            &response.errors,
+        );
         return (StatusCode::BAD_REQUEST, Json(json!({ "errors": errs }))).into_response();
     }
     if request_state.busy.load(std::sync::atomic::Ordering::Relaxed) {
@@ -425,45 +418,4 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures_util::Stream<Item = Bytes> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-/// Rewrites async-graphql's validation messages in graphql-core's words, which Nautobot's
-/// clients see (`Cannot query field 'site' on type 'DeviceType'.`).
-pub fn graphql_core_message(message: &str) -> String {
-    let quoted: Vec<&str> = message.split('"').skip(1).step_by(2).collect();
-    if message.starts_with("Unknown field ") && quoted.len() >= 2 {
-        return format!("Cannot query field '{}' on type '{}'.", quoted[0], quoted[1]);
-    }
-    if message.starts_with("Unknown argument ") && quoted.len() >= 3 {
-        return format!("Unknown argument '{}' on field '{}.{}'.", quoted[0], quoted[2], quoted[1]);
-    }
-    if message.starts_with(" --> ") || message.starts_with("-->") {
-        let detail =
-            message.lines().last().unwrap_or_default().trim_start_matches([' ', '=']).trim();
-        return format!("Syntax Error: {detail}");
-    }
-    message.replace('"', "'")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::graphql_core_message;
-
-    #[test]
-    fn messages_read_like_graphql_core() {
-        assert_eq!(
-            graphql_core_message("Unknown field \"site\" on type \"DeviceType\"."),
-            "Cannot query field 'site' on type 'DeviceType'."
-        );
-        assert_eq!(
-            graphql_core_message("Unknown argument \"x\" on field \"devices\" of type \"Query\"."),
-            "Unknown argument 'x' on field 'Query.devices'."
-        );
-        assert_eq!(
-            graphql_core_message(
-                "Variable \"$id\" of type \"Int!\" used in position expecting type \"ID\"."
-            ),
-            "Variable '$id' of type 'Int!' used in position expecting type 'ID'."
-        );
-    }
 }

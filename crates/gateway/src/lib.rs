@@ -16,6 +16,7 @@ pub mod execute;
 pub mod http;
 mod ir;
 pub mod limits;
+mod literals;
 pub mod login;
 pub mod metrics;
 pub mod mutate;
@@ -26,7 +27,9 @@ pub mod render;
 mod rest;
 pub mod schema;
 mod schema_parts;
+mod syntax;
 mod variables;
+mod wording;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

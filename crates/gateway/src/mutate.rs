@@ -154,7 +154,7 @@ pub(crate) async fn mutate<'d>(
                 };
                 match read {
                     Ok(body) => body,
-                    Err(e @ StoreError::Invalid { .. }) => {
+                    Err(e @ (StoreError::Invalid { .. } | StoreError::Filters(_))) => {
                         errors.push(FieldError::located(
                             e.into(),
                             Stage::Read,

@@ -22,6 +22,10 @@ pub enum StoreError {
     /// Client input that the catalogue or the data rejects; `argument` names the culprit.
     #[error("{message}")]
     Invalid { argument: String, message: String },
+    /// Filter values of one list that its filter form refuses, more than one: (argument,
+    /// message) per argument, in the order the arguments were given.
+    #[error("{}", .0.iter().map(|(a, m)| format!("{a}: {m}")).collect::<Vec<_>>().join("; "))]
+    Filters(Vec<(String, String)>),
     #[error(transparent)]
     Domain(#[from] DomainError),
     /// The database could not take the request in time: a write waited too long for its turn

@@ -18,7 +18,7 @@ use super::{
     ColType, FilterArg, Keys,
 };
 use crate::store::{Backend, Store};
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 impl Store {
     /// Compiles the filter arguments of one list field into a condition on `model`'s table.
@@ -33,11 +33,24 @@ impl Store {
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(model);
         let mut all = Cond::all();
+        // Every refused value is reported, one message per argument, as a filter form's
+        // errors are.
+        let mut refused = Vec::new();
         for arg in args {
-            let cond = self.compile_one(&catalogue, model, arg).await?;
-            all = all.add(cond);
+            match self.compile_one(&catalogue, model, arg).await {
+                Ok(cond) => all = all.add(cond),
+                Err(StoreError::Invalid { argument, message }) => refused.push((argument, message)),
+                Err(e) => return Err(e),
+            }
         }
-        Ok(all)
+        match refused.len() {
+            0 => Ok(all),
+            1 => {
+                let (argument, message) = refused.remove(0);
+                Err(StoreError::Invalid { argument, message })
+            }
+            _ => Err(StoreError::Filters(refused)),
+        }
     }
 
     async fn compile_one(
@@ -64,6 +77,7 @@ impl Store {
                     expr,
                     arg,
                     matches!(kind, CustomFieldKind::Integer),
+                    false,
                 )?;
                 return Ok(negate_if(arg.lookup, positive));
             }
@@ -227,9 +241,8 @@ impl Store {
                 let mut ids = Vec::new();
                 for v in &arg.values {
                     let text = v.text();
-                    let id = Uuid::parse_str(text.trim()).map_err(|_| {
-                        invalid(&arg.argument, format!("'{text}' is not a valid UUID."))
-                    })?;
+                    let id = Uuid::parse_str(text.trim())
+                        .map_err(|_| invalid(&arg.argument, "Enter a valid UUID."))?;
                     ids.push(uuid_value(id));
                 }
                 Ok(guard(expr.is_in(ids).into_condition()))
@@ -248,9 +261,8 @@ impl Store {
                 let mut terms = Vec::with_capacity(arg.values.len());
                 for v in &arg.values {
                     let text = v.text();
-                    let when = parse_datetime(&text).ok_or_else(|| {
-                        invalid(&arg.argument, format!("Enter a valid date/time: '{text}'."))
-                    })?;
+                    let when = parse_datetime(&text)
+                        .ok_or_else(|| invalid(&arg.argument, "Enter a valid date/time."))?;
                     let value = Value::ChronoDateTimeUtc(Some(Box::new(when)));
                     terms.push(
                         compare(col(column).into(), arg.lookup.positive(), value).into_condition(),
@@ -266,7 +278,8 @@ impl Store {
                     }
                     _ => expr.into(),
                 };
-                let c = text_or_number_condition(self.backend, expr, arg, true)?;
+                let whole = matches!(field.kind, FieldKind::Integer { .. });
+                let c = text_or_number_condition(self.backend, expr, arg, true, whole)?;
                 Ok(guard(c))
             }
             // A text filter on a column that is not text (Nautobot's filters take strings for
@@ -289,7 +302,7 @@ impl Store {
                 };
                 let c = match &field.kind {
                     FieldKind::Integer { .. } if !pattern => {
-                        text_or_number_condition(self.backend, expr.into(), arg, true)?
+                        text_or_number_condition(self.backend, expr.into(), arg, true, true)?
                     }
                     FieldKind::Date if !pattern => {
                         let mut terms = Vec::with_capacity(arg.values.len());
@@ -307,9 +320,9 @@ impl Store {
                     }
                     FieldKind::Decimal { .. } if !pattern => {
                         let number = Func::cast_as(expr, Alias::new(numeric_type(self.backend)));
-                        text_or_number_condition(self.backend, number.into(), arg, true)?
+                        text_or_number_condition(self.backend, number.into(), arg, true, false)?
                     }
-                    _ => text_or_number_condition(self.backend, as_text(), arg, false)?,
+                    _ => text_or_number_condition(self.backend, as_text(), arg, false, false)?,
                 };
                 Ok(guard(c))
             }
@@ -344,7 +357,7 @@ impl Store {
                     }
                     _ => arg,
                 };
-                let c = text_or_number_condition(self.backend, expr.into(), arg, false)?;
+                let c = text_or_number_condition(self.backend, expr.into(), arg, false, false)?;
                 Ok(guard(c))
             }
         }
@@ -674,6 +687,7 @@ fn text_or_number_condition(
     expr: SimpleExpr,
     arg: &FilterArg,
     numeric: bool,
+    whole: bool,
 ) -> StoreResult<Condition> {
     let lookup = arg.lookup.positive();
     let mut terms = Vec::with_capacity(arg.values.len());
@@ -689,7 +703,12 @@ fn text_or_number_condition(
                     Err(_) => match s.trim().parse::<f64>() {
                         Ok(f) => Value::Double(Some(f)),
                         Err(_) => {
-                            return Err(invalid(&arg.argument, format!("Enter a number: '{s}'.")))
+                            // Django's IntegerField and DecimalField words.
+                            let message = match whole {
+                                true => "Enter a whole number.",
+                                false => "Enter a number.",
+                            };
+                            return Err(invalid(&arg.argument, message));
                         }
                     },
                 },
