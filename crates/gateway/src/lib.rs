@@ -13,6 +13,7 @@ pub mod auth;
 mod cursor;
 pub mod error;
 pub mod execute;
+mod graphiql;
 pub mod http;
 mod ir;
 pub mod limits;
