@@ -415,6 +415,7 @@ fn error_of(body: &Value) -> &Value {
 mod behaviour;
 mod concurrency;
 mod fuzz;
+mod graphiql;
 mod hostile;
 mod mutations;
 mod operations;

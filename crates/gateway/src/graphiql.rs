@@ -111,7 +111,11 @@ mod tests {
         let page = html();
         assert!(!page.contains("{{"), "a placeholder is left: {page}");
         for asset in &ASSETS {
-            assert!(page.contains(&format!("\"{STATIC_PREFIX}{}?v=", asset.name)), "{}", asset.name);
+            assert!(
+                page.contains(&format!("\"{STATIC_PREFIX}{}?v=", asset.name)),
+                "{}",
+                asset.name
+            );
         }
         assert!(!page.contains("http://") && !page.contains("https://"));
     }
