@@ -418,6 +418,7 @@ mod fuzz;
 mod graphiql;
 mod hostile;
 mod mutations;
+mod openapi;
 mod operations;
 mod replicas;
 mod requests;

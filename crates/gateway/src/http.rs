@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/static/{name}", get(crate::graphiql::asset))
         .route("/api/", get(crate::rest::api_root))
         .route("/api/status/", get(crate::rest::status))
+        .route("/api/docs/", get(crate::rest::docs))
         .route("/api/auth/token/", post(jwt))
         .route("/api/{*rest}", axum::routing::any(crate::rest::not_found))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))

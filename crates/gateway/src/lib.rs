@@ -21,6 +21,7 @@ pub mod login;
 pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
+mod openapi;
 pub mod render;
 mod rest;
 pub mod schema;
