@@ -25,7 +25,7 @@ use crate::render::write_response;
 use crate::AppState;
 
 /// The API version clients read from `API-Version` (pynautobot's `nb.version`).
-pub const API_VERSION: &str = "3.2";
+pub use crate::rest::API_VERSION;
 
 pub fn router(state: AppState) -> Router {
     let config = &state.config;

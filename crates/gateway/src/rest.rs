@@ -36,6 +36,10 @@ const APPS: [&str; 13] = [
 /// The Nautobot release whose API Ferrobot answers as.
 const NAUTOBOT_VERSION: &str = "3.2.7";
 
+/// Its API version: every answer's `API-Version` header (pynautobot's `nb.version`), and the
+/// OpenAPI document's `info.version`.
+pub const API_VERSION: &str = "3.2";
+
 /// `GET /api/`: the URL of each app's API root, absolute as Django's `reverse` writes them.
 pub(crate) async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(refused) = refuse(&state, &headers).await {
@@ -88,7 +92,7 @@ pub(crate) async fn docs(
         );
         return drf(detail(StatusCode::NOT_FOUND, &text));
     }
-    let document = crate::openapi::document(&state.served(), crate::http::API_VERSION);
+    let document = crate::openapi::document(&state.served(), API_VERSION);
     let mut response = drf(Json(document).into_response());
     response
         .headers_mut()
