@@ -125,6 +125,11 @@
       }
       var extra = (options && options.headers) || {};
       Object.keys(extra).forEach(function (name) {
+        Object.keys(headers).forEach(function (have) {
+          if (have.toLowerCase() === name.toLowerCase()) {
+            delete headers[have];
+          }
+        });
         headers[name] = extra[name];
       });
       var named = Object.keys(headers).some(function (name) {
