@@ -1,5 +1,6 @@
-# Shell functions shared by scripts/test-dbs.sh and scripts/replicas.sh. Sourced, never run.
-# The sourcing script defines log and die, and sets TIMEOUT (seconds) and PG_DATA.
+# Shell functions shared by scripts/test.sh, scripts/test-dbs.sh and scripts/replicas.sh. Sourced,
+# never run. The sourcing script defines log and die, and sets TIMEOUT (seconds) and PG_DATA
+# (those two only for poll and the PostgreSQL functions).
 # shellcheck shell=bash
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
@@ -41,6 +42,20 @@ first_cmd() {
         if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
     done
     return 1
+}
+
+# ensure_browser: Chromium and chromedriver, for the GraphiQL browser test
+# (tests/graphql/graphiql.rs), installed from Debian when missing; paths given in
+# FERROBOT_TEST_CHROMIUM and FERROBOT_TEST_CHROMEDRIVER are taken as they are.
+ensure_browser() {
+    if [ -n "${FERROBOT_TEST_CHROMIUM:-}" ] && [ -n "${FERROBOT_TEST_CHROMEDRIVER:-}" ]; then
+        return 0
+    fi
+    if first_cmd chromedriver >/dev/null && first_cmd chromium chromium-browser google-chrome >/dev/null; then
+        return 0
+    fi
+    log "installing chromium and chromium-driver for the GraphiQL browser test"
+    apt_install chromium chromium-driver
 }
 
 # find_pg: sets PG_BIN. Binaries are versioned under /usr/lib/postgresql; an existing data dir

@@ -1,15 +1,14 @@
-//! Routes: the Nautobot-compatible GraphQL endpoint, GraphiQL, the JWT endpoint and the REST
-//! endpoints of [`crate::rest`], with Nautobot's error shapes (403 `{"detail"}`, 400 for invalid
-//! documents).
+//! Routes: the Nautobot-compatible GraphQL endpoint, the GraphiQL page of [`crate::graphiql`],
+//! the JWT endpoint and the REST endpoints of [`crate::rest`], with Nautobot's error shapes (403
+//! `{"detail"}`, 400 for invalid documents).
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -26,15 +25,17 @@ use crate::render::write_response;
 use crate::AppState;
 
 /// The API version clients read from `API-Version` (pynautobot's `nb.version`).
-pub const API_VERSION: &str = "3.2";
+pub use crate::rest::API_VERSION;
 
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
     let api = Router::new()
-        .route("/api/graphql/", post(graphql).get(graphiql))
-        .route("/graphql/", post(graphql).get(graphiql))
+        .route("/api/graphql/", post(graphql).get(crate::graphiql::page))
+        .route("/graphql/", post(graphql).get(crate::graphiql::page))
+        .route("/graphql/static/{name}", get(crate::graphiql::asset))
         .route("/api/", get(crate::rest::api_root))
         .route("/api/status/", get(crate::rest::status))
+        .route("/api/docs/", get(crate::rest::docs))
         .route("/api/auth/token/", post(jwt))
         .route("/api/{*rest}", axum::routing::any(crate::rest::not_found))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
@@ -201,10 +202,6 @@ async fn ready(State(state): State<AppState>) -> Response {
 async fn api_version(mut response: Response) -> Response {
     response.headers_mut().insert("API-Version", HeaderValue::from_static(API_VERSION));
     response
-}
-
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/api/graphql/").finish())
 }
 
 #[derive(Deserialize)]

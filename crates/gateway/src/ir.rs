@@ -358,7 +358,9 @@ impl<'a> Lowerer<'a> {
                 };
                 SelectedKind::Elevation { face, select: self.subfields(sub, "RackUnitType") }
             }
-            Annotation::Url(path) => SelectedKind::Url { prefix: format!("{}{path}", self.base_url) },
+            Annotation::Url(path) => {
+                SelectedKind::Url { prefix: format!("{}{path}", self.base_url) }
+            }
             Annotation::ContentType(index) => SelectedKind::ContentType {
                 field: *index,
                 select: self.subfields(sub, "ContentTypeType"),

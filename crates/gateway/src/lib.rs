@@ -13,6 +13,7 @@ pub mod auth;
 mod cursor;
 pub mod error;
 pub mod execute;
+mod graphiql;
 pub mod http;
 mod ir;
 pub mod limits;
@@ -21,6 +22,7 @@ pub mod login;
 pub mod metrics;
 pub mod mutate;
 pub mod mutation_schema;
+mod openapi;
 #[cfg(test)]
 mod parity;
 pub mod render;

@@ -1,11 +1,13 @@
-//! The REST endpoints Nautobot's clients touch besides GraphQL: the API root (`/api/`) and the
-//! status (`/api/status/`) as Nautobot answers them (authenticated, the same keys, `Allow` and
+//! The REST endpoints Nautobot's clients touch besides GraphQL: the API root (`/api/`), the
+//! status (`/api/status/`) and the OpenAPI document (`/api/docs/?format=openapi`, made by
+//! [`crate::openapi`]) as Nautobot answers them (authenticated, the same keys, `Allow` and
 //! `Vary` as Django REST framework sends them), and a JSON 404 for every other `/api/` path,
 //! which Ferrobot does not serve.
 //!
-//! Spec: nautobot/core/api/views.py (`APIRootView`, `StatusView`).
+//! Spec: nautobot/core/api/views.py (`APIRootView`, `StatusView`), nautobot/core/urls.py
+//! (`/api/docs/`).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,6 +35,10 @@ const APPS: [&str; 13] = [
 
 /// The Nautobot release whose API Ferrobot answers as.
 const NAUTOBOT_VERSION: &str = "3.2.7";
+
+/// Its API version: every answer's `API-Version` header (pynautobot's `nb.version`), and the
+/// OpenAPI document's `info.version`.
+pub const API_VERSION: &str = "3.2";
 
 /// `GET /api/`: the URL of each app's API root, absolute as Django's `reverse` writes them.
 pub(crate) async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -64,10 +70,40 @@ pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
     drf(Json(body).into_response())
 }
 
+/// `GET /api/docs/?format=openapi`: the OpenAPI document (JSON). Nautobot answers the page of
+/// its Swagger UI without `format`; Ferrobot has none and answers the document then too
+/// (`?format=json` as well). Any other format is a JSON 404, as Django REST framework answers a
+/// format it does not render.
+pub(crate) async fn docs(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refuse(&state, &headers).await {
+        return refused;
+    }
+    let format = query.as_deref().unwrap_or_default().split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == "format").then_some(value)
+    });
+    if let Some(other) = format.filter(|f| !matches!(*f, "openapi" | "json")) {
+        let text = format!(
+            "Not found: format {other:?}. /api/docs/ serves the OpenAPI document as JSON only (?format=openapi)."
+        );
+        return drf(detail(StatusCode::NOT_FOUND, &text));
+    }
+    let document = crate::openapi::document(&state.served(), API_VERSION);
+    let mut response = drf(Json(document).into_response());
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/vnd.oai.openapi+json"));
+    response
+}
+
 /// Any other path under `/api/`: a JSON 404 that says what Ferrobot serves.
 pub(crate) async fn not_found(uri: Uri) -> Response {
     let text = format!(
-        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/ and /api/auth/token/ only.",
+        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/, /api/docs/ and /api/auth/token/ only.",
         uri.path()
     );
     detail(StatusCode::NOT_FOUND, &text)
