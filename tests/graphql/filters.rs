@@ -132,6 +132,35 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         assert_eq!(error["extensions"]["code"], "VALIDATION_FAILED", "{body}");
         assert!(error["message"].as_str().unwrap_or_default().contains(message), "{body}");
     }
+    // A nested list's filters are checked where Nautobot resolves the list, once per parent:
+    // each parent's list is null with an error at its path; without parents, nothing is checked.
+    let (status, body, _) = app
+        .graphql(
+            r#"{ locations(name: "nowhere") { devices(role: "nope") { name } } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!({"locations": []}), "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let (status, body, _) = app
+        .graphql(
+            r#"{ locations(name: ["region-1", "site-001"]) { name devices(role: "nope", status: "gone") { name } } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["locations"],
+        json!([{"name": "region-1", "devices": null}, {"name": "site-001", "devices": null}]),
+        "{body}"
+    );
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 2, "{body}");
+    assert_eq!(errors[1]["path"], json!(["locations", 1, "devices"]), "{body}");
+    assert_eq!(errors[1]["extensions"]["arguments"], json!(["role", "status"]), "{body}");
+    let message = errors[1]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("{'role': ["), "{body}");
     // The single-valued arguments are typed as Nautobot types them.
     let (status, body, _) =
         app.graphql(r#"{ interfaces(vlan: [10]) { name } }"#, Value::Null).await?;

@@ -135,18 +135,10 @@ impl FieldError {
                 message
             }
             GatewayError::Store(StoreError::Filters(refused)) => {
-                // Nautobot's `str(dict(filterset.errors))`: every refused filter, one message
-                // each; `extensions.argument` names the first, `arguments` all of them.
-                argument = refused.first().map(|(name, _)| name.clone());
-                let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
-                details.insert("arguments".into(), json!(names));
-                let text: Vec<String> = refused
-                    .iter()
-                    .map(|(name, message)| {
-                        format!("{}: [{}]", python_repr(name), python_repr(message))
-                    })
-                    .collect();
-                format!("{{{}}}", text.join(", "))
+                let (message, first, more) = filter_refusal(&refused);
+                argument = first;
+                details.extend(more);
+                message
             }
             GatewayError::Store(StoreError::Invalid { argument: name, message }) => {
                 let text = format!("{{{}: [{}]}}", python_repr(&name), python_repr(&message));
@@ -184,6 +176,25 @@ impl FieldError {
             details,
         }
     }
+}
+
+/// Refused filter values as Nautobot reports them, `str(dict(filterset.errors))`: every refused
+/// filter, one message each; the first's argument (`extensions.argument`), and `arguments`
+/// naming all of them when there are several.
+pub(crate) fn filter_refusal(
+    refused: &[(String, String)],
+) -> (String, Option<String>, Map<String, Json>) {
+    let argument = refused.first().map(|(name, _)| name.clone());
+    let mut details = Map::new();
+    if refused.len() > 1 {
+        let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+        details.insert("arguments".into(), json!(names));
+    }
+    let text: Vec<String> = refused
+        .iter()
+        .map(|(name, message)| format!("{}: [{}]", python_repr(name), python_repr(message)))
+        .collect();
+    (format!("{{{}}}", text.join(", ")), argument, details)
 }
 
 /// A string as Python prints it in a dict (Django's error dicts, which Nautobot's clients see):

@@ -29,6 +29,7 @@ pub mod render;
 mod rest;
 pub mod schema;
 mod schema_parts;
+mod suggest;
 mod syntax;
 mod variables;
 mod wording;

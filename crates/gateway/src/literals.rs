@@ -9,8 +9,8 @@ use async_graphql::parser::types::{
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
 use async_graphql::Positioned;
 
+use crate::suggest::{did_you_mean, suggestion_list, Worded};
 use crate::syntax::{Literal, LiteralValue};
-use crate::wording::{did_you_mean, suggestion_list, Worded};
 
 /// The errors of the argument whose name is at `line`:`column`, or `None` when that place
 /// holds no argument this check can type (the caller keeps async-graphql's words then).

@@ -14,16 +14,40 @@ use uuid::Uuid;
 use crate::answer::{Answer, RootBody};
 use crate::schema::PageField;
 
+/// The response key of a `"key":` prefix.
+fn unprefixed(prefix: &str) -> String {
+    let quoted = prefix.strip_suffix(':').unwrap_or(prefix);
+    serde_json::from_str(quoted).unwrap_or_default()
+}
+
 /// Streams chunks of an answer into a channel, 64 KiB at a time.
-struct Sink {
+struct Sink<'a> {
     buf: Vec<u8>,
     tx: tokio::sync::mpsc::Sender<Bytes>,
     closed: bool,
+    /// Where in the answer the writer is: response keys (raw, or `"key":` as the plan keeps
+    /// them) and list indexes, for the path of an error found while writing.
+    path: Vec<Seg<'a>>,
+    /// Errors found while writing (nested lists whose filters were refused), as JSON.
+    late: Vec<serde_json::Value>,
 }
+
+/// One step of an answer path.
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    /// A root field's response key.
+    Root(&'a str),
+    /// A nested field's `"key":` prefix.
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Errors of nested lists written at most; past it their lists are still `null`.
+const MAX_LATE_ERRORS: usize = 100;
 
 const CHUNK: usize = 64 * 1024;
 
-impl Sink {
+impl<'a> Sink<'a> {
     fn push(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= CHUNK {
@@ -58,6 +82,33 @@ impl Sink {
         self.buf.extend_from_slice(prefix.as_bytes());
     }
 
+    /// A nested list's filters were refused: it is `null`, with an error at this path.
+    fn refused(&mut self, key: &'a str, refused: &[(String, String)]) {
+        self.push(b"null");
+        if self.late.len() >= MAX_LATE_ERRORS {
+            return;
+        }
+        let mut path: Vec<serde_json::Value> = self
+            .path
+            .iter()
+            .map(|seg| match *seg {
+                Seg::Root(key) => key.into(),
+                Seg::Key(prefix) => unprefixed(prefix).into(),
+                Seg::Index(i) => i.into(),
+            })
+            .collect();
+        path.push(unprefixed(key).into());
+        let (message, argument, details) = crate::error::filter_refusal(refused);
+        let mut extensions =
+            serde_json::json!({ "code": "VALIDATION_FAILED", "argument": argument });
+        for (k, v) in details {
+            extensions[k] = v;
+        }
+        self.late.push(
+            serde_json::json!({ "message": message, "path": path, "extensions": extensions }),
+        );
+    }
+
     fn key(&mut self, first: &mut bool, key: &str) {
         if !*first {
             self.buf.push(b',');
@@ -71,7 +122,13 @@ impl Sink {
 /// Writes the whole response body for an answer (blocking; run it on a blocking thread).
 pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
     let started = std::time::Instant::now();
-    let mut sink = Sink { buf: Vec::with_capacity(CHUNK + 4096), tx, closed: false };
+    let mut sink = Sink {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        tx,
+        closed: false,
+        path: Vec::new(),
+        late: Vec::new(),
+    };
     sink.push(b"{\"data\":{");
     let mut first = true;
     for root in &answer.roots {
@@ -79,6 +136,7 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
             return;
         }
         sink.key(&mut first, &root.key);
+        sink.path.push(Seg::Root(&root.key));
         match &root.body {
             RootBody::Typename(name) => sink.string(name),
             RootBody::Objects { plan, chunks, list } => {
@@ -102,9 +160,10 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
                 }
             }
         }
+        sink.path.pop();
     }
     sink.push(b"}");
-    if !answer.errors.is_empty() {
+    if !answer.errors.is_empty() || !sink.late.is_empty() {
         sink.push(b",\"errors\":[");
         for (i, e) in answer.errors.iter().enumerate() {
             if i > 0 {
@@ -126,6 +185,13 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
             let text = value.to_string();
             sink.push(text.as_bytes());
         }
+        let late = std::mem::take(&mut sink.late);
+        for (i, value) in late.iter().enumerate() {
+            if i > 0 || !answer.errors.is_empty() {
+                sink.push(b",");
+            }
+            sink.push(value.to_string().as_bytes());
+        }
         sink.push(b"]");
     }
     if let Some((cost, limit)) = answer.cost {
@@ -139,11 +205,11 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
 }
 
 /// A cursor page: the rows beyond `first` only say that a next page exists.
-fn write_page(
-    sink: &mut Sink,
+fn write_page<'a>(
+    sink: &mut Sink<'a>,
     label: &str,
-    plan: &Plan,
-    level: &Level,
+    plan: &'a Plan,
+    level: &'a Level,
     first: usize,
     total: Option<u64>,
     fields: &[(String, PageField)],
@@ -172,11 +238,17 @@ fn write_page(
 }
 
 /// Objects read back after a write, in the order the write named them.
-fn write_objects(sink: &mut Sink, plan: &Plan, chunks: &[(Level, Vec<Uuid>)], list: bool) {
+fn write_objects<'a>(
+    sink: &mut Sink<'a>,
+    plan: &'a Plan,
+    chunks: &'a [(Level, Vec<Uuid>)],
+    list: bool,
+) {
     if list {
         sink.push(b"[");
     }
     let mut first = true;
+    let mut position = 0;
     for (level, ids) in chunks {
         let rows: HashMap<Uuid, usize> = (0..level.rows.len())
             .filter_map(|r| level.rows.row(r)[0].as_uuid().map(|id| (id, r)))
@@ -187,7 +259,10 @@ fn write_objects(sink: &mut Sink, plan: &Plan, chunks: &[(Level, Vec<Uuid>)], li
                 sink.buf.push(b',');
             }
             first = false;
+            sink.path.push(Seg::Index(position));
             write_object(sink, plan, level, row);
+            sink.path.pop();
+            position += 1;
             if !list {
                 return;
             }
@@ -200,10 +275,10 @@ fn write_objects(sink: &mut Sink, plan: &Plan, chunks: &[(Level, Vec<Uuid>)], li
     }
 }
 
-fn write_list(
-    sink: &mut Sink,
-    plan: &Plan,
-    level: &Level,
+fn write_list<'a>(
+    sink: &mut Sink<'a>,
+    plan: &'a Plan,
+    level: &'a Level,
     start: usize,
     end: usize,
     limit: Option<u64>,
@@ -219,7 +294,9 @@ fn write_list(
         if row > start {
             sink.buf.push(b',');
         }
+        sink.path.push(Seg::Index(row - start));
         write_object(sink, plan, level, row);
+        sink.path.pop();
         if sink.closed {
             return;
         }
@@ -227,7 +304,7 @@ fn write_list(
     sink.push(b"]");
 }
 
-fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
+fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &'a Level, row: usize) {
     let cells = level.rows.row(row);
     let own = &cells[level.skip..];
     sink.buf.push(b'{');
@@ -382,7 +459,12 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
                 sink.field(&mut first, key);
                 let (_, child_plan) = &plan.children[*child];
                 let child_level = &level.children[*child];
+                if let Some(refused) = &child_level.refused {
+                    sink.refused(key, refused);
+                    continue;
+                }
                 let link = own[*link].as_uuid();
+                sink.path.push(Seg::Key(key));
                 let range = link.and_then(|k| child_level.index.get(&k)).copied();
                 if *list {
                     let (s, e) = range.unwrap_or((0, 0));
@@ -401,14 +483,13 @@ fn write_object(sink: &mut Sink, plan: &Plan, level: &Level, row: usize) {
                         None => sink.push(b"null"),
                     }
                 }
+                sink.path.pop();
             }
         }
     }
     sink.buf.push(b'}');
 }
 
-/// An object of computed values (a utilisation, a rack unit): the selected fields, each as the
-/// JSON text `value` gives for the field's name.
 /// A content type label (`dcim.device`) as a `ContentTypeType` object.
 fn write_content_type(sink: &mut Sink, select: &[(String, String)], label: &str) {
     let (app_label, model) = label.split_once('.').unwrap_or(("", label));
@@ -422,6 +503,8 @@ fn write_content_type(sink: &mut Sink, select: &[(String, String)], label: &str)
     });
 }
 
+/// An object of computed values (a utilisation, a rack unit): the selected fields, each as the
+/// JSON text `value` gives for the field's name.
 fn write_selected(sink: &mut Sink, select: &[(String, String)], value: impl Fn(&str) -> String) {
     sink.buf.push(b'{');
     let mut first = true;

@@ -56,6 +56,10 @@ pub struct Level {
     pub usage: Option<PrefixUsage>,
     /// The rows the level's usage lists read, by object (a rack's devices and reservations).
     pub lists: Option<UsageLists>,
+    /// A nested list whose filter values were refused: (argument, message) per refused filter.
+    /// Nautobot checks a nested list's filters each time it resolves the list for a parent, so
+    /// each parent's list is `null` with an error, and with no parents nothing is checked.
+    pub refused: Option<Vec<(String, String)>>,
 }
 
 impl Level {
@@ -127,8 +131,20 @@ impl Store {
         depth: usize,
     ) -> futures_util::future::BoxFuture<'a, StoreResult<Level>> {
         Box::pin(async move {
-            let condition = self.compile_filters(plan.model, &plan.filters).await?;
             let skip = usize::from(!matches!(link, Link::Root { .. }));
+            let condition = match self.compile_filters(plan.model, &plan.filters).await {
+                Ok(condition) => condition,
+                Err(StoreError::Invalid { argument, message }) if skip == 1 => {
+                    return Ok(Level {
+                        refused: Some(vec![(argument, message)]),
+                        ..Level::default()
+                    })
+                }
+                Err(StoreError::Filters(refused)) if skip == 1 => {
+                    return Ok(Level { refused: Some(refused), ..Level::default() })
+                }
+                Err(e) => return Err(e),
+            };
             let spec = LevelSpec {
                 model: plan.model,
                 depth,
@@ -167,6 +183,11 @@ impl Store {
                 }
             }
             for (rel, child) in &plan.children {
+                // No parents: nothing to read, and nothing of the child's is checked.
+                if level.rows.is_empty() {
+                    level.children.push(Level::default());
+                    continue;
+                }
                 let link = self.child_link(plan, &level, &scope, rel);
                 level.children.push(self.execute_level(child, link, depth + 1).await?);
             }
