@@ -413,6 +413,7 @@ fn error_of(body: &Value) -> &Value {
 }
 
 mod behaviour;
+mod clients;
 mod concurrency;
 mod error_words;
 mod filters;

@@ -440,12 +440,12 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &'a Level, row: 
                 }
                 sink.buf.push(b']');
             }
-            Out::Union { key, children, link } => {
+            Out::Union { key, children } => {
                 sink.field(&mut first, key);
-                let link = own[*link].as_uuid();
-                let found = children.iter().find_map(|&c| {
+                let found = children.iter().find_map(|&(c, link)| {
                     let level = &level.children[c];
-                    let range = link.and_then(|k| level.index.get(&k)).copied()?;
+                    let key = own[link].as_uuid()?;
+                    let range = level.index.get(&key).copied()?;
                     Some((c, level, range.0))
                 });
                 match found {
@@ -517,6 +517,8 @@ fn write_selected(sink: &mut Sink, select: &[(String, String)], value: impl Fn(&
 
 fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
     match cell {
+        // No driver: no library names one (`{}`).
+        Cell::Null if matches!(render, Render::DriverMappings) => sink.push(b"{}"),
         Cell::Null => sink.push(b"null"),
         Cell::Bool(b) => sink.push(if *b { b"true" } else { b"false" }),
         Cell::Int(i) => {
@@ -527,6 +529,10 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
             Render::Enum | Render::EmptyIsNull if t.is_empty() => sink.push(b"null"),
             Render::Enum => sink.string(&enum_item_name(t)),
             Render::Json => sink.push(t.as_bytes()),
+            Render::DriverMappings => {
+                let mappings = ferrobot_domain::platform::network_driver_mappings(t);
+                let _ = serde_json::to_writer(&mut sink.buf, &mappings);
+            }
             Render::Decimal | Render::Plain | Render::Ip | Render::EmptyIsNull => sink.string(t),
         },
         Cell::Uuid(u) => {

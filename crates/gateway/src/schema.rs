@@ -316,7 +316,11 @@ pub fn build(
             annotations.insert("url".into(), Annotation::Url(path.clone()));
         }
         for (index, computed) in model.computed.iter().enumerate() {
-            object = object.field(unresolved(computed.name.clone(), named("String")));
+            let ty = match computed.kind {
+                ferrobot_domain::catalogue::ComputedKind::DriverMappings => named("GenericScalar"),
+                _ => named("String"),
+            };
+            object = object.field(unresolved(computed.name.clone(), ty));
             annotations.insert(computed.name.clone(), Annotation::Computed(index));
         }
         for (name, usage) in model.behaviour.usage {

@@ -8,16 +8,26 @@ use crate::row::{Row, CUSTOM_FIELDS};
 use crate::value::{ip_from_bytes, Datum};
 
 impl Model {
-    /// The value of a computed field (`address`, `prefix`): `host/length`.
+    /// The text of an address-valued computed field (`address`, `prefix`): `host/length`.
     pub fn computed_of(&self, row: &Row, index: usize) -> Option<String> {
         let model = self;
-        let computed = model.computed.get(index)?;
+        let computed = model.computed.get(index).filter(|c| c.kind.is_address())?;
+        let (a, b) = (computed.from.first()?, computed.from.get(1)?);
+        let Datum::Bytes(bytes) = row.get(&model.fields[*a].name) else { return None };
+        let length = row.int(&model.fields[*b].name)?;
+        Some(format!("{}/{length}", ip_from_bytes(bytes)?))
+    }
+
+    /// A computed field's value as JSON (its change-log form).
+    pub fn computed_json(&self, row: &Row, index: usize) -> Json {
+        let Some(computed) = self.computed.get(index) else { return Json::Null };
         match computed.kind {
             ComputedKind::IpInterface | ComputedKind::IpNetwork => {
-                let (a, b) = (computed.from.first()?, computed.from.get(1)?);
-                let Datum::Bytes(bytes) = row.get(&model.fields[*a].name) else { return None };
-                let length = row.int(&model.fields[*b].name)?;
-                Some(format!("{}/{length}", ip_from_bytes(bytes)?))
+                self.computed_of(row, index).map_or(Json::Null, Json::String)
+            }
+            ComputedKind::DriverMappings => {
+                let driver = computed.from.first().and_then(|f| row.text(&self.fields[*f].name));
+                crate::platform::network_driver_mappings(driver.unwrap_or_default())
             }
         }
     }
@@ -40,10 +50,7 @@ impl Model {
     pub fn row_json(&self, row: &Row) -> Json {
         let mut map = self.fields_json(row);
         for (i, computed) in self.computed.iter().enumerate() {
-            map.insert(
-                computed.name.clone(),
-                self.computed_of(row, i).map_or(Json::Null, Json::String),
-            );
+            map.insert(computed.name.clone(), self.computed_json(row, i));
         }
         for (name, ids) in row.lists() {
             map.insert(name.to_owned(), ids.iter().map(|i| Json::String(i.to_string())).collect());

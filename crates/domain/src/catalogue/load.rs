@@ -97,11 +97,14 @@ struct RawGeneric {
 #[serde(deny_unknown_fields)]
 struct RawLink {
     name: String,
-    /// `through` (one object reached through a row of `via`) or `peer` (the object at the other
-    /// end of a pairing in `via`).
+    /// `through` (one object reached through a row of `via`), `peer` (the object at the other
+    /// end of a pairing in `via`) or `first_of` (the first of the model's own references in
+    /// `targets` that is set: a device's `primary_ip`).
     kind: String,
+    #[serde(default)]
     via: String,
     /// The key of `via` that names this model.
+    #[serde(default)]
     source: String,
     /// `through`: the key of `via` that names the target.
     target: Option<String>,
@@ -293,6 +296,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             let kind = match c.kind.as_str() {
                 "ip_interface" => ComputedKind::IpInterface,
                 "ip_network" => ComputedKind::IpNetwork,
+                "network_driver_mappings" => ComputedKind::DriverMappings,
                 other => return Err(ctx(format!("unknown computed kind {other}"))),
             };
             let mut from = Vec::new();
@@ -482,6 +486,35 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     alternatives: Vec::new(),
                 });
             }
+            // And the way back, as Django names reverse relations (`Tag.device_set`): the
+            // objects of each model that carry the row, a list with the model's filters.
+            let mut back = Vec::new();
+            for model in models.iter().filter(|m| has(&m.features) && m.graphql.is_some()) {
+                let model_name = model.label.rsplit('.').next().unwrap_or(&model.label);
+                back.push(Relation {
+                    name: format!("{model_name}_set"),
+                    target: model.id,
+                    shape: RelationShape::Through {
+                        table: through.table.clone(),
+                        source_column: through.target_column.clone(),
+                        target_column: through.object_column.clone(),
+                        content_type: None,
+                        conditions: vec![(through.type_column.clone(), model.label.clone())],
+                        single: false,
+                    },
+                    union: None,
+                    alternatives: Vec::new(),
+                });
+            }
+            for rel in back {
+                let owner_model = &models[owner];
+                if owner_model.relation(&rel.name).is_some()
+                    || owner_model.field(&rel.name).is_some()
+                {
+                    return Err(ctx(&format!("{} clashes", rel.name)));
+                }
+                models[owner].relations.push(rel);
+            }
             generic_throughs.push(GenericThrough {
                 name: through.name.clone(),
                 feature: has,
@@ -631,6 +664,9 @@ fn resolve_link(
     id: ModelId,
     link: &RawLink,
 ) -> Result<Relation, String> {
+    if link.kind == "first_of" {
+        return first_of(&models[id], link);
+    }
     let via = *labels.get(&link.via).ok_or_else(|| format!("unknown model {}", link.via))?;
     let via_model = &models[via];
     let key = |name: &str| -> Result<(String, Option<ModelId>), String> {
@@ -715,6 +751,25 @@ fn resolve_link(
         union: link.union.clone(),
         alternatives: if link.union.is_some() { alternatives } else { Vec::new() },
     })
+}
+
+/// The first of a model's own references that is set, in the order `targets` names them, all
+/// to one model: `primary_ip` is `primary_ip6`, else `primary_ip4` (Nautobot's
+/// `Device.primary_ip` without `PREFER_IPV4`).
+fn first_of(model: &Model, link: &RawLink) -> Result<Relation, String> {
+    let mut alternatives = Vec::new();
+    for name in &link.targets {
+        let (index, f) = model.field(name).ok_or_else(|| format!("no field {name}"))?;
+        let (FieldKind::ForeignKey { to, .. }, Some(column)) = (&f.kind, &f.column) else {
+            return Err(format!("{name} is not a reference"));
+        };
+        if alternatives.first().is_some_and(|(first, _)| first != to) {
+            return Err(format!("{name} refers to another model than the first target"));
+        }
+        alternatives.push((*to, RelationShape::Forward { column: column.clone(), field: index }));
+    }
+    let (target, shape) = alternatives.first().cloned().ok_or("first_of needs `targets`")?;
+    Ok(Relation { name: link.name.clone(), target, shape, union: None, alternatives })
 }
 
 fn err(source: &str, label: &str, msg: &str) -> DomainError {

@@ -250,6 +250,16 @@ pub enum ComputedKind {
     IpInterface,
     /// `network/prefix_length`, e.g. `10.0.0.0/24`.
     IpNetwork,
+    /// What each automation library calls a normalized network driver (a JSON object, see
+    /// [`crate::platform`]).
+    DriverMappings,
+}
+
+impl ComputedKind {
+    /// Whether the value is an address or a network in text (what names the object).
+    pub fn is_address(self) -> bool {
+        matches!(self, ComputedKind::IpInterface | ComputedKind::IpNetwork)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -395,7 +395,7 @@ impl Store {
         let mut names = Vec::new();
         // Prefixes and addresses are named by their text (`10.0.0.0/16`, `10.0.0.1/24`): the
         // model's computed value says which stored columns that text stands for.
-        let cidr = landing.computed.iter().find(|c| c.from.len() == 2);
+        let cidr = landing.computed.iter().find(|c| c.kind.is_address());
         let mut prefixes: Vec<(String, Vec<u8>, i64)> = Vec::new();
         for v in &arg.values {
             let text = v.text();
@@ -408,7 +408,7 @@ impl Store {
                             .map_err(|m| invalid(&arg.argument, m))?;
                         (p.network, i64::from(p.prefix_length))
                     }
-                    ComputedKind::IpInterface => {
+                    _ => {
                         let a = ferrobot_domain::ipam::parse_address(&text)
                             .map_err(|m| invalid(&arg.argument, m))?;
                         (a.host, i64::from(a.mask_length))

@@ -4,7 +4,7 @@
 //! One [`Plan`] per level (a nested object or list); [`Store::execute`] reads each with one
 //! statement, and the answer is written from the plan's [`Out`]s.
 
-use ferrobot_domain::catalogue::{FieldKind, Relation};
+use ferrobot_domain::catalogue::{ComputedKind, FieldKind, Relation};
 use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::request::{FilterArg, Page, Select, SelectedKind};
 use ferrobot_domain::Catalogue;
@@ -96,11 +96,12 @@ pub enum Out {
         list: bool,
         select: Vec<(String, String)>,
     },
-    /// One object of a union: the first of `children` with a row for the key.
+    /// One object of several alternatives: the first of `children` with a row for its link
+    /// (the column holding the key that child level is indexed by: the row's id, or a foreign
+    /// key for `primary_ip`'s alternatives).
     Union {
         key: String,
-        children: Vec<usize>,
-        link: usize,
+        children: Vec<(usize, usize)>,
     },
 }
 
@@ -115,6 +116,8 @@ pub enum Render {
     Decimal,
     /// Text where the empty string stands for no value (a MAC address).
     EmptyIsNull,
+    /// A normalized network driver, written as the libraries' names for it (a JSON object).
+    DriverMappings,
 }
 
 /// `"key":` with the key escaped as JSON.
@@ -158,6 +161,14 @@ impl Plan {
                 SelectedKind::CustomField(name) => {
                     let col = plan.column("_custom_field_data", ColType::Json);
                     Out::CustomField { key, col, name: name.clone() }
+                }
+                SelectedKind::Computed(index)
+                    if model.computed[*index].kind == ComputedKind::DriverMappings =>
+                {
+                    let computed = &model.computed[*index];
+                    let f = &model.fields[computed.from[0]];
+                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ColType::Text);
+                    Out::Column { key, col, render: Render::DriverMappings }
                 }
                 SelectedKind::Computed(index) => {
                     let computed = &model.computed[*index];
@@ -211,9 +222,14 @@ impl Plan {
                 SelectedKind::Union { relation, members } => {
                     // One child a member; the first with a row answers.
                     let rel = &model.relations[*relation];
-                    let link = plan.column("id", ColType::Uuid);
                     let mut children = Vec::with_capacity(members.len());
                     for ((target, shape), member) in rel.alternatives.iter().zip(members) {
+                        let link = match shape {
+                            ferrobot_domain::catalogue::RelationShape::Forward { column, .. } => {
+                                plan.column(column, ColType::Uuid)
+                            }
+                            _ => plan.column("id", ColType::Uuid),
+                        };
                         let relation = Relation {
                             target: *target,
                             shape: shape.clone(),
@@ -221,9 +237,9 @@ impl Plan {
                             ..rel.clone()
                         };
                         plan.children.push((relation, Plan::new(catalogue, member)));
-                        children.push(plan.children.len() - 1);
+                        children.push((plan.children.len() - 1, link));
                     }
-                    Out::Union { key, children, link }
+                    Out::Union { key, children }
                 }
                 SelectedKind::Relation { relation, child } => {
                     let rel = &model.relations[*relation];
