@@ -226,14 +226,7 @@ async fn deep_queries_across_new_relations(backend: Backend) -> anyhow::Result<(
     for n in [20, 1100] {
         let app = TestApp::start(backend).await?;
         let mut data = seed(n);
-        data["extras.status"][0]["content_types"] = json!([
-            "dcim.device",
-            "dcim.interface",
-            "dcim.location",
-            "ipam.prefix",
-            "ipam.ipaddress",
-            "dcim.cable"
-        ]);
+        active_for(&mut data, &["dcim.cable"]);
         // Device i's eth2 to device i+1's eth1, for every even i.
         let mut cables = Vec::new();
         let mut ends = Vec::new();
@@ -278,14 +271,7 @@ backend_test!(deep_statements, deep_queries_across_new_relations);
 async fn cables_follow_the_rules(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     let mut data = seed(2);
-    data["extras.status"][0]["content_types"] = json!([
-        "dcim.device",
-        "dcim.interface",
-        "dcim.location",
-        "ipam.prefix",
-        "ipam.ipaddress",
-        "dcim.cable"
-    ]);
+    active_for(&mut data, &["dcim.cable"]);
     data["dcim.powerport"] = json!([{"device": "dev-00002", "name": "psu1"}]);
     if let Some(list) = data["dcim.interface"].as_array_mut() {
         list.push(

@@ -20,15 +20,7 @@ fn listed(body: &Value, list: &str, field: &str) -> Vec<String> {
 async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     let mut data = seed(3);
-    data["extras.status"][0]["content_types"] = json!([
-        "dcim.device",
-        "dcim.interface",
-        "dcim.location",
-        "ipam.prefix",
-        "ipam.ipaddress",
-        "ipam.vlan",
-        "dcim.cable"
-    ]);
+    active_for(&mut data, &["ipam.vlan", "dcim.cable"]);
     if let Some(list) = data["extras.status"].as_array_mut() {
         list.push(json!({"name": "Connected", "content_types": ["dcim.cable"]}));
     }

@@ -360,14 +360,7 @@ backend_test!(custom_fields, custom_fields_appear_live);
 async fn cables_connect_interfaces(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     let mut data = seed(3);
-    data["extras.status"][0]["content_types"] = json!([
-        "dcim.device",
-        "dcim.interface",
-        "dcim.location",
-        "ipam.prefix",
-        "ipam.ipaddress",
-        "dcim.cable"
-    ]);
+    active_for(&mut data, &["dcim.cable"]);
     let cable = "5b0f1c84-8f77-4a54-9d3b-2f6f6c1e2a11";
     data["dcim.cable"] = json!([{"id": cable, "status": "Active", "type": "cat6"}]);
     data["dcim.cabletocabletermination"] = json!([
@@ -410,6 +403,13 @@ fn committed_sdl_is_current() -> anyhow::Result<()> {
 /// The first error of an answer.
 fn error_of(body: &Value) -> &Value {
     &body["errors"][0]
+}
+
+/// The seed's `Active` status applied also to these content types (cables, VLANs …).
+fn active_for(data: &mut Value, more: &[&str]) {
+    if let Some(types) = data["extras.status"][0]["content_types"].as_array_mut() {
+        types.extend(more.iter().map(|t| json!(t)));
+    }
 }
 
 mod behaviour;
