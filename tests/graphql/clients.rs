@@ -8,7 +8,9 @@ use super::*;
 
 async fn client_queries_answer_as_nautobot(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
-    app.import(seed(2)).await?;
+    let mut data = seed(2);
+    active_for(&mut data, &["dcim.cable"]);
+    app.import(data).await?;
     let ask = |query: &'static str| {
         let app = &app;
         async move {
@@ -92,6 +94,23 @@ async fn client_queries_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         json!([{"name": "dev-00002", "has_primary": {"address": "10.1.0.2/16"}}])
     );
 
+    // Cables' end types, as Nautobot 3.2 keeps them for older clients: the model of each
+    // end's first connector (Spec: nautobot/dcim/graphql/types.py, CableType).
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation {
+              cable_create(input: {id: "00000000-0000-4000-8000-0000000000c2", status: {name: "Active"}}) { id }
+              a: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c2"}, cable_end: A, interface: {device: {name: "dev-00001"}, name: "eth2"}}) { id }
+            }"#,
+            Value::Null,
+        )
+        .await?;
+    assert!(body.get("errors").is_none(), "{body}");
+    let data = ask(r#"{ cables { termination_a_type termination_b_type } }"#).await?;
+    assert_eq!(
+        data["cables"],
+        json!([{"termination_a_type": "dcim.interface", "termination_b_type": null}])
+    );
     // Two refused filters of one list: one error naming both, the list null (Nautobot's
     // str(dict(filterset.errors))).
     let (status, body, _) = app

@@ -85,6 +85,10 @@ impl Select {
                 SelectedKind::Elevation { face, select } => {
                     let _ = writeln!(out, "elevation {} {select:?}", face.as_str());
                 }
+                SelectedKind::TypeOf { relation, child, labels } => {
+                    let _ = writeln!(out, "type of {} {labels:?}", model.relations[*relation].name);
+                    child.outline_into(catalogue, indent + 2, out);
+                }
                 SelectedKind::Url { prefix } => {
                     let _ = writeln!(out, "url {prefix}<id>/");
                 }
@@ -98,7 +102,9 @@ impl Select {
     /// The selections under this one, depth first (relations and union members).
     pub fn children(&self) -> impl Iterator<Item = &Select> {
         self.fields.iter().flat_map(|f| match &f.kind {
-            SelectedKind::Relation { child, .. } => std::slice::from_ref(&**child),
+            SelectedKind::Relation { child, .. } | SelectedKind::TypeOf { child, .. } => {
+                std::slice::from_ref(&**child)
+            }
             SelectedKind::Union { members, .. } => members.as_slice(),
             _ => &[],
         })
@@ -168,6 +174,9 @@ pub enum SelectedKind {
     /// The object's REST URL: `prefix` (the configured base and the model's API path), then
     /// its id and a slash.
     Url { prefix: String },
+    /// The model of the first set reference in the first row `child` reads along `relation`
+    /// (`child` selects the references, in the order of `labels`, each model's label).
+    TypeOf { relation: usize, child: Box<Select>, labels: Vec<String> },
 }
 
 /// One value of a filter argument, as the client sent it.

@@ -358,6 +358,27 @@ impl<'a> Lowerer<'a> {
                 };
                 SelectedKind::Elevation { face, select: self.subfields(sub, "RackUnitType") }
             }
+            Annotation::TypeOf(index) => {
+                let t = &model.type_fields[*index];
+                let target = model.relations[t.relation].target;
+                let mut child = Select::new(target);
+                for (filter, value) in &t.conditions {
+                    child.filters.push(FilterArg {
+                        argument: filter.name.clone(),
+                        target: ArgTarget::Filter(filter.clone()),
+                        lookup: Lookup::Exact,
+                        values: vec![ArgValue::Str(value.clone())],
+                    });
+                }
+                for (i, (field, _)) in t.types.iter().enumerate() {
+                    child.fields.push(Selected {
+                        key: format!("t{i}"),
+                        kind: SelectedKind::Column(*field),
+                    });
+                }
+                let labels = t.types.iter().map(|(_, label)| label.clone()).collect();
+                SelectedKind::TypeOf { relation: t.relation, child: Box::new(child), labels }
+            }
             Annotation::Url(path) => {
                 SelectedKind::Url { prefix: format!("{}{path}", self.base_url) }
             }

@@ -413,6 +413,25 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &'a Level, row: 
                 }
                 sink.buf.push(b']');
             }
+            Out::TypeOf { key, child, link, labels } => {
+                sink.field(&mut first, key);
+                let (child_plan, child_level) = (&plan.children[*child].1, &level.children[*child]);
+                let found = own[*link].as_uuid().and_then(|k| child_level.index.get(&k)).and_then(
+                    |&(row, _)| {
+                        let cells = child_level.own(row);
+                        child_plan.outs.iter().zip(labels).find_map(|(out, label)| match out {
+                            Out::Column { col, .. } if !matches!(cells[*col], Cell::Null) => {
+                                Some(label)
+                            }
+                            _ => None,
+                        })
+                    },
+                );
+                match found {
+                    Some(label) => sink.string(label),
+                    None => sink.push(b"null"),
+                }
+            }
             Out::Url { key, prefix } => {
                 sink.field(&mut first, key);
                 match own[0].as_uuid() {

@@ -119,6 +119,8 @@ pub enum Annotation {
     ContentType(usize),
     /// `url`: the object's REST URL, under this API path (`/api/dcim/devices/`).
     Url(String),
+    /// `type_fields[index]`: the model a related row's first set reference names.
+    TypeOf(usize),
 }
 
 impl Served {
@@ -309,6 +311,10 @@ pub fn build(
                 _ => Annotation::Column(index),
             };
             annotations.insert(field.name.clone(), annotation);
+        }
+        for (index, t) in model.type_fields.iter().enumerate() {
+            object = object.field(unresolved(t.name.clone(), named("String")));
+            annotations.insert(t.name.clone(), Annotation::TypeOf(index));
         }
         // Nautobot's `url`: where the object is in its REST API.
         if let Some(path) = &gql.api_path {

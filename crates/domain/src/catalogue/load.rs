@@ -55,6 +55,8 @@ struct RawModel {
     search: Vec<String>,
     #[serde(default)]
     links: Vec<RawLink>,
+    #[serde(default)]
+    type_fields: Vec<RawTypeField>,
     /// Rows of this model attach to objects of any model by content type and id: every model
     /// served over GraphQL (with `feature`, when given) gets a reverse relation `name` to them.
     #[serde(default)]
@@ -63,6 +65,18 @@ struct RawModel {
     /// (content type, object, this row) triples: every such model gets a list relation `name`.
     #[serde(default)]
     generic_through: Vec<RawGenericThrough>,
+}
+
+/// A field naming the model of the first set reference of a related row (see
+/// [`TypeField`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTypeField {
+    name: String,
+    relation: String,
+    #[serde(rename = "where", default)]
+    conditions: BTreeMap<String, String>,
+    types: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +275,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             fields,
             computed: Vec::new(),
             relations: Vec::new(),
+            type_fields: Vec::new(),
             filters: Vec::new(),
             search: Vec::new(),
         };
@@ -551,6 +566,16 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
         models[id].filters = filters;
     }
+    for id in 0..models.len() {
+        let (source, _, label, raw) = &raws[id];
+        let mut type_fields = Vec::new();
+        for t in &raw.type_fields {
+            let resolved = resolve_type_field(&models, id, t)
+                .map_err(|m| err(source, label, &format!("type field {}: {m}", t.name)))?;
+            type_fields.push(resolved);
+        }
+        models[id].type_fields = type_fields;
+    }
 
     // Pass 4: behaviour, checked against what the catalogue has.
     for id in 0..models.len() {
@@ -751,6 +776,41 @@ fn resolve_link(
         union: link.union.clone(),
         alternatives: if link.union.is_some() { alternatives } else { Vec::new() },
     })
+}
+
+/// A type field: the list relation, the related model's filters that pick the row, and the
+/// references whose models it names.
+fn resolve_type_field(
+    models: &[Model],
+    id: ModelId,
+    t: &RawTypeField,
+) -> Result<TypeField, String> {
+    let model = &models[id];
+    if model.relation(&t.name).is_some() || model.field(&t.name).is_some() {
+        return Err("clashes with a field or relation".into());
+    }
+    let (relation, rel) =
+        model.relation(&t.relation).ok_or_else(|| format!("no relation {}", t.relation))?;
+    if !rel.shape.is_list() || !rel.alternatives.is_empty() {
+        return Err(format!("{} is not a list of one model", t.relation));
+    }
+    let target = &models[rel.target];
+    let mut conditions = Vec::new();
+    for (name, value) in &t.conditions {
+        let filter =
+            target.filter(name).ok_or_else(|| format!("{} has no filter {name}", target.label))?;
+        conditions.push((filter.clone(), value.clone()));
+    }
+    let mut types = Vec::new();
+    for name in &t.types {
+        let (index, f) =
+            target.field(name).ok_or_else(|| format!("{} has no field {name}", target.label))?;
+        let FieldKind::ForeignKey { to, .. } = &f.kind else {
+            return Err(format!("{name} is not a reference"));
+        };
+        types.push((index, models[*to].label.clone()));
+    }
+    Ok(TypeField { name: t.name.clone(), relation, conditions, types })
 }
 
 /// The first of a model's own references that is set, in the order `targets` names them, all

@@ -81,6 +81,8 @@ pub struct Model {
     /// Every nested object or list: forward and reverse foreign keys, many-to-many, tags.
     pub relations: Vec<Relation>,
     pub filters: Vec<Filter>,
+    /// Fields naming the model of a related row's first set reference (`type_fields`).
+    pub type_fields: Vec<TypeField>,
     /// Fields searched by the `q` filter.
     pub search: Vec<usize>,
 }
@@ -318,6 +320,20 @@ impl RelationShape {
             RelationShape::Peer { .. } => false,
         }
     }
+}
+
+/// A field that names the model (`dcim.interface`) of the first reference that is set in a
+/// related row: `Cable.termination_a_type`, the type of the A end's first connector.
+#[derive(Debug, Clone)]
+pub struct TypeField {
+    pub name: String,
+    /// The list relation to the rows (`terminations`).
+    pub relation: usize,
+    /// Which of those rows: filters of the related model with their value (`cable_end` `A`,
+    /// `connector` `1`).
+    pub conditions: Vec<(Filter, String)>,
+    /// The related model's references, in order, each with the label of the model it names.
+    pub types: Vec<(usize, String)>,
 }
 
 #[derive(Debug, Clone)]

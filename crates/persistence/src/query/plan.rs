@@ -84,6 +84,14 @@ pub enum Out {
         face: ferrobot_domain::rack::Face,
         select: Vec<(String, String)>,
     },
+    /// The label of the first reference set in the first row of child level `child` (its
+    /// columns in the order of `labels`), found by the key in column `link`.
+    TypeOf {
+        key: String,
+        child: usize,
+        link: usize,
+        labels: Vec<String>,
+    },
     /// `prefix`, the row's id, a slash: the object's REST URL.
     Url {
         key: String,
@@ -211,6 +219,13 @@ impl Plan {
                     Out::Elevation { key, cols, face: *face, select }
                 }
                 SelectedKind::Url { prefix } => Out::Url { key, prefix: prefix.clone() },
+                SelectedKind::TypeOf { relation, child, labels } => {
+                    let rel = &model.relations[*relation];
+                    let link = plan.column("id", ColType::Uuid);
+                    plan.children.push((rel.clone(), Plan::new(catalogue, child)));
+                    let child = plan.children.len() - 1;
+                    Out::TypeOf { key, child, link, labels: labels.clone() }
+                }
                 SelectedKind::ContentType { field, select } => {
                     let f = &model.fields[*field];
                     let list = f.kind == FieldKind::ContentTypes;
@@ -225,9 +240,9 @@ impl Plan {
                     let mut children = Vec::with_capacity(members.len());
                     for ((target, shape), member) in rel.alternatives.iter().zip(members) {
                         let link = match shape {
-                            ferrobot_domain::catalogue::RelationShape::Forward { column, .. } => {
-                                plan.column(column, ColType::Uuid)
-                            }
+                            ferrobot_domain::catalogue::RelationShape::Forward {
+                                column, ..
+                            } => plan.column(column, ColType::Uuid),
                             _ => plan.column("id", ColType::Uuid),
                         };
                         let relation = Relation {
