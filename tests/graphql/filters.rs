@@ -42,6 +42,8 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
       a: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: A, interface: {device: {name: "dev-00001"}, name: "eth2"}}) { id }
       b: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: B, interface: {device: {name: "dev-00002"}, name: "eth2"}}) { id }
       module_bay_create(input: {parent_device: {name: "dev-00003"}, name: "slot 1", position: "1"}) { id }
+      ssh: service_create(input: {name: "ssh", protocol: TCP, ports: [22, 2222], device: {name: "dev-00001"}}) { id }
+      web: service_create(input: {name: "web", protocol: TCP, ports: [80, 443], device: {name: "dev-00002"}}) { id }
     }"#;
     let (_, body, _) = app.graphql(setup, Value::Null).await?;
     anyhow::ensure!(body.get("errors").is_none(), "{body}");
@@ -92,6 +94,10 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         ("ip_addresses", r#"device: "dev-00002""#, "address", vec!["10.1.0.2/16"]),
         ("locations", r#"subtree: "region-1""#, "name", vec!["region-1", "site-001"]),
         ("tenants", r#"prefixes: "10.1.0.0/16""#, "name", vec!["acme-corp"]),
+        // Spec: nautobot/ipam/filters.py (ServiceFilterSet.ports: the port is in the list).
+        ("services", "ports: 443", "name", vec!["web"]),
+        ("services", "ports: 2222", "name", vec!["ssh"]),
+        ("services", "ports: 8080", "name", vec![]),
     ];
     for (list, filter, field, want) in cases {
         let query = format!("{{ {list}({filter}) {{ {field} }} }}");

@@ -1034,6 +1034,7 @@ fn resolve_filter(
         "has" => FilterKind::Has,
         "any_true" => FilterKind::AnyTrue,
         "has_empty" => FilterKind::HasEmpty,
+        "json_contains" => FilterKind::JsonContains,
         "content_type" => FilterKind::ContentType,
         "search" => FilterKind::Search,
         "prefix" => FilterKind::Prefix,

@@ -387,6 +387,9 @@ pub enum FilterKind {
     /// Whether any row along the path but its last relation has nothing along that last one
     /// (`has_empty_module_bays`: a module bay with no installed module).
     HasEmpty,
+    /// A JSON list column holding the number (`services(ports: 22)`; Nautobot's
+    /// `NumericArrayFilter` with `contains`).
+    JsonContains,
     ContentType,
     /// A related prefix named by its CIDR text (`parent: ["10.0.0.0/16"]`).
     Prefix,

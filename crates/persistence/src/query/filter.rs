@@ -116,6 +116,23 @@ impl Store {
                     (Leaf::Keys(ids), arg.lookup.is_negated())
                 }
             }
+            FilterKind::JsonContains => {
+                let Some(fidx) = filter.field else { return Ok(Cond::all()) };
+                let column = landing.fields[fidx].column.clone().unwrap_or_default();
+                let mut any = Vec::with_capacity(arg.values.len());
+                for v in &arg.values {
+                    let n = match v {
+                        ArgValue::Int(n) => *n,
+                        other => other
+                            .text()
+                            .trim()
+                            .parse::<i64>()
+                            .map_err(|_| invalid(&arg.argument, "Enter a whole number."))?,
+                    };
+                    any.push(json_list_holds(self.backend, &column, n));
+                }
+                (Leaf::Rows(any_of(any)), arg.lookup.is_negated())
+            }
             FilterKind::IsNull => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
@@ -631,6 +648,20 @@ fn numeric_type(backend: Backend) -> &'static str {
         Backend::MySql => "decimal(30,10)",
         Backend::Sqlite => "real",
     }
+}
+
+/// `column` (a JSON list) holds the number `n`. The number is written into the statement: it
+/// is an integer, so nothing else can be.
+fn json_list_holds(backend: Backend, column: &str, n: i64) -> Condition {
+    let column = column.replace('"', "");
+    let sql = match backend {
+        Backend::Sqlite => {
+            format!("EXISTS (SELECT 1 FROM json_each(\"{column}\") WHERE json_each.value = {n})")
+        }
+        Backend::Postgres => format!("\"{column}\" @> '[{n}]'::jsonb"),
+        Backend::MySql => format!("JSON_CONTAINS(`{column}`, '{n}')"),
+    };
+    Expr::cust(sql).into_condition()
 }
 
 /// What the rows a filter lands on must satisfy.
