@@ -30,7 +30,8 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
     data["ipam.prefix"] = json!([
         {"prefix": "10.1.0.0/16", "status": "Active", "type": "network", "namespace": "Global", "tenant": "acme-corp"},
         {"prefix": "10.2.0.0/16", "status": "Active", "type": "network", "namespace": "Global", "description": "backbone"},
-        {"prefix": "2001:db8::/32", "status": "Active", "type": "network", "namespace": "Global"}
+        {"prefix": "2001:db8::/32", "status": "Active", "type": "network", "namespace": "Global"},
+        {"prefix": "10.1.5.0/24", "status": "Active", "type": "network", "namespace": "Global"}
     ]);
     app.import(data).await?;
     let setup = r#"mutation {
@@ -79,7 +80,7 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
             vec!["10.1.0.1/16", "10.1.0.2/16", "10.1.0.3/16"],
         ),
         ("ip_addresses", r#"q: "10.2""#, "address", vec![]),
-        ("prefixes", r#"q: "10""#, "prefix", vec!["10.1.0.0/16", "10.2.0.0/16"]),
+        ("prefixes", r#"q: "10""#, "prefix", vec!["10.1.0.0/16", "10.1.5.0/24", "10.2.0.0/16"]),
         ("prefixes", r#"q: "10.1.7""#, "prefix", vec!["10.1.0.0/16"]),
         ("prefixes", r#"q: "2001:db8""#, "prefix", vec!["2001:db8::/32"]),
         ("prefixes", r#"q: "BACKBONE""#, "prefix", vec!["10.2.0.0/16"]),
@@ -94,6 +95,12 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         ("ip_addresses", r#"device: "dev-00002""#, "address", vec!["10.1.0.2/16"]),
         ("locations", r#"subtree: "region-1""#, "name", vec!["region-1", "site-001"]),
         ("tenants", r#"prefixes: "10.1.0.0/16""#, "name", vec!["acme-corp"]),
+        // Spec: nautobot/dcim/filters.py, nautobot/ipam/filters.py (filter_max_depth: rows
+        // fewer than N parents deep).
+        ("locations", "max_depth: 1", "name", vec!["region-1"]),
+        ("locations", "max_depth: 2", "name", vec!["region-1", "site-001"]),
+        ("locations", "max_depth: 0", "name", vec!["region-1", "site-001"]),
+        ("prefixes", "max_depth: 1", "prefix", vec!["10.1.0.0/16", "10.2.0.0/16", "2001:db8::/32"]),
         // Spec: nautobot/ipam/filters.py (ServiceFilterSet.ports: the port is in the list).
         ("services", "ports: 443", "name", vec!["web"]),
         ("services", "ports: 2222", "name", vec!["ssh"]),

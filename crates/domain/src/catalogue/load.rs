@@ -1035,6 +1035,7 @@ fn resolve_filter(
         "any_true" => FilterKind::AnyTrue,
         "has_empty" => FilterKind::HasEmpty,
         "json_contains" => FilterKind::JsonContains,
+        "max_depth" => FilterKind::MaxDepth,
         "content_type" => FilterKind::ContentType,
         "search" => FilterKind::Search,
         "prefix" => FilterKind::Prefix,
@@ -1091,6 +1092,9 @@ fn resolve_filter(
         paths.push(hops);
     }
     let (landing, field) = end.unwrap_or((id, None));
+    if kind == FilterKind::MaxDepth && (paths.len() != 1 || paths[0].len() != 1) {
+        return Err("max_depth needs one path of one relation (the parent)".into());
+    }
     if kind == FilterKind::HasEmpty && paths.iter().any(|p| p.len() < 2) {
         return Err("has_empty needs a path of two relations or more".into());
     }
@@ -1137,6 +1141,7 @@ fn walk_path(
                 | FilterKind::Tree
                 | FilterKind::Has
                 | FilterKind::HasEmpty
+                | FilterKind::MaxDepth
                 | FilterKind::Prefix
                 | FilterKind::Network(_)
                 | FilterKind::Search

@@ -390,6 +390,9 @@ pub enum FilterKind {
     /// A JSON list column holding the number (`services(ports: 22)`; Nautobot's
     /// `NumericArrayFilter` with `contains`).
     JsonContains,
+    /// Rows fewer than N steps below a root along the path's relation (`max_depth: 1`: the
+    /// roots), as Nautobot excludes those with `parent__…__parent` (N times) set.
+    MaxDepth,
     ContentType,
     /// A related prefix named by its CIDR text (`parent: ["10.0.0.0/16"]`).
     Prefix,

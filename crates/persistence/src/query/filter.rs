@@ -116,6 +116,24 @@ impl Store {
                     (Leaf::Keys(ids), arg.lookup.is_negated())
                 }
             }
+            FilterKind::MaxDepth => {
+                // Nautobot ignores a depth below 1; deeper than MAX_TREE_DEPTH, no tree goes.
+                let depth = match arg.values.first() {
+                    Some(ArgValue::Int(n)) => *n,
+                    Some(other) => other
+                        .text()
+                        .trim()
+                        .parse::<i64>()
+                        .map_err(|_| invalid(&arg.argument, "Enter a whole number."))?,
+                    None => 0,
+                };
+                if depth < 1 || depth > MAX_TREE_DEPTH {
+                    return Ok(Cond::all());
+                }
+                let hop = filter.paths.first().and_then(|p| p.first()).copied().unwrap_or_default();
+                let hops = vec![hop; depth as usize];
+                return Ok(self.path_condition(catalogue, model, &hops, None).not());
+            }
             FilterKind::JsonContains => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
@@ -649,6 +667,10 @@ fn numeric_type(backend: Backend) -> &'static str {
         Backend::Sqlite => "real",
     }
 }
+
+/// The deepest `max_depth` compared: a tree deeper than this many levels is not one a network
+/// has, and each level is a subquery.
+const MAX_TREE_DEPTH: i64 = 64;
 
 /// `column` (a JSON list) holds the number `n`. The number is written into the statement: it
 /// is an integer, so nothing else can be.
