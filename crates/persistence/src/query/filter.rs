@@ -127,7 +127,7 @@ impl Store {
                         .map_err(|_| invalid(&arg.argument, "Enter a whole number."))?,
                     None => 0,
                 };
-                if depth < 1 || depth > MAX_TREE_DEPTH {
+                if !(1..=MAX_TREE_DEPTH).contains(&depth) {
                     return Ok(Cond::all());
                 }
                 let hop = filter.paths.first().and_then(|p| p.first()).copied().unwrap_or_default();
