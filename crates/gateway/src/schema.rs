@@ -260,6 +260,7 @@ pub fn build(
         for (index, field) in model.fields.iter().enumerate() {
             let ty = match &field.kind {
                 FieldKind::Uuid if field.primary_key => TypeRef::named_nn("UUID"),
+                FieldKind::Uuid if !field.null => TypeRef::named_nn("UUID"),
                 FieldKind::Uuid => named("UUID"),
                 FieldKind::String { .. } | FieldKind::Text => {
                     if field.null {
@@ -290,8 +291,12 @@ pub fn build(
                     }
                 }
                 FieldKind::Boolean => TypeRef::named_nn("Boolean"),
+                // Non-null where the column is, as graphene types Django's fields.
+                FieldKind::DateTime if !field.null => TypeRef::named_nn("DateTime"),
                 FieldKind::DateTime => named("DateTime"),
+                FieldKind::Date if !field.null => TypeRef::named_nn("Date"),
                 FieldKind::Date => named("Date"),
+                FieldKind::Decimal { .. } if !field.null => TypeRef::named_nn("Decimal"),
                 FieldKind::Decimal { .. } => named("Decimal"),
                 FieldKind::Json => named("GenericScalar"),
                 FieldKind::IpBytes => TypeRef::named_nn("String"),
