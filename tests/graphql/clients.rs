@@ -9,7 +9,7 @@ use super::*;
 async fn client_queries_answer_as_nautobot(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     let mut data = seed(2);
-    active_for(&mut data, &["dcim.cable"]);
+    active_for(&mut data, &["dcim.cable", "dcim.rack"]);
     app.import(data).await?;
     let ask = |query: &'static str| {
         let app = &app;
@@ -111,6 +111,27 @@ async fn client_queries_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         data["cables"],
         json!([{"termination_a_type": "dcim.interface", "termination_b_type": null}])
     );
+    // Integer choices are graphene enums (`DcimRackWidthChoices`), and only they are taken.
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { rack_create(input: {name: "r1", location: {name: "site-001"}, status: {name: "Active"}, width: 19}) { width } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(body["data"]["rack_create"], json!({"width": "A_19"}), "{body}");
+    let (_, body, _) = app
+        .graphql(
+            r#"mutation { rack_create(input: {name: "r2", location: {name: "site-001"}, status: {name: "Active"}, width: 20}) { width } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"]["width"],
+        json!(["Value 20 is not a valid choice."]),
+        "{body}"
+    );
+    let data = ask(r#"{ racks(width: "19") { name width } }"#).await?;
+    assert_eq!(data["racks"], json!([{"name": "r1", "width": "A_19"}]));
     // Two refused filters of one list: one error naming both, the list null (Nautobot's
     // str(dict(filterset.errors))).
     let (status, body, _) = app

@@ -82,8 +82,11 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, S
                 None => return Err(format!("Value '{s}' is not a valid choice.")),
             }
         }
-        FieldKind::Integer { size, min, max } => {
+        FieldKind::Integer { size, min, max, choices } => {
             let i = v.as_i64().ok_or_else(|| format!("Expected an integer, got {v}."))?;
+            if !choices.is_empty() && !choices.iter().any(|(value, _)| *value == i) {
+                return Err(format!("Value {i} is not a valid choice."));
+            }
             // The model's validators first, then the column's range, as Django runs them.
             let (lowest, highest) = size.range();
             if let Some(m) = min.filter(|m| i < *m).or((i < lowest).then_some(lowest)) {

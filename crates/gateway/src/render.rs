@@ -540,6 +540,10 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
         Cell::Null if matches!(render, Render::DriverMappings) => sink.push(b"{}"),
         Cell::Null => sink.push(b"null"),
         Cell::Bool(b) => sink.push(if *b { b"true" } else { b"false" }),
+        // An integer choice as graphene's enum item (`A_19`).
+        Cell::Int(i) if matches!(render, Render::Enum) => {
+            sink.string(&enum_item_name(&i.to_string()))
+        }
         Cell::Int(i) => {
             use std::io::Write;
             let _ = write!(sink.buf, "{i}");

@@ -282,6 +282,21 @@ pub fn build(
                         TypeRef::named_nn(name)
                     }
                 }
+                // Integer choices are graphene enums too (`DcimRackWidthChoices.A_19`).
+                FieldKind::Integer { choices, .. } if !choices.is_empty() => {
+                    let name = enum_name(model, &field.name);
+                    let mut e = Enum::new(&name);
+                    for (value, label) in choices {
+                        let item = enum_item_name(&value.to_string());
+                        e = e.item(EnumItem::new(item).description(label.clone()));
+                    }
+                    enums.push(e);
+                    if field.null {
+                        named(&name)
+                    } else {
+                        TypeRef::named_nn(name)
+                    }
+                }
                 FieldKind::Integer { size: IntSize::Big, .. } => named("BigInt"),
                 FieldKind::Integer { .. } => {
                     if field.null {

@@ -868,6 +868,15 @@ fn resolve_field(
             },
             min: f.min,
             max: f.max,
+            choices: f
+                .choices
+                .iter()
+                .map(|(value, label)| {
+                    let n = value.parse::<i64>();
+                    n.map(|n| (n, label.clone()))
+                        .map_err(|_| format!("{}: choice {value} is not an integer", f.name))
+                })
+                .collect::<Result<_, _>>()?,
         },
         "boolean" => FieldKind::Boolean,
         "datetime" => FieldKind::DateTime,

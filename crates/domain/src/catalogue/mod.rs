@@ -172,6 +172,9 @@ pub enum FieldKind {
         /// range applies besides (see [`IntSize::range`]).
         min: Option<i64>,
         max: Option<i64>,
+        /// The values allowed, with their labels, when the field has choices (a rack's
+        /// `width`); empty otherwise. Answered as graphene's enum (`A_19`).
+        choices: Vec<(i64, String)>,
     },
     Boolean,
     DateTime,

@@ -191,6 +191,7 @@ impl Plan {
                     let f = &model.fields[*index];
                     let render = match &f.kind {
                         FieldKind::Choice { .. } => Render::Enum,
+                        FieldKind::Integer { choices, .. } if !choices.is_empty() => Render::Enum,
                         FieldKind::MacAddress => Render::EmptyIsNull,
                         FieldKind::IpBytes => Render::Ip,
                         FieldKind::Decimal { .. } => Render::Decimal,
