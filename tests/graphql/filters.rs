@@ -20,7 +20,12 @@ fn listed(body: &Value, list: &str, field: &str) -> Vec<String> {
 async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     let mut data = seed(3);
-    active_for(&mut data, &["ipam.vlan", "dcim.cable"]);
+    active_for(&mut data, &["ipam.vlan", "dcim.cable", "dcim.module"]);
+    data["dcim.virtualchassis"] = json!([{"name": "vc1"}]);
+    for (i, position) in [(0, 1), (1, 2)] {
+        data["dcim.device"][i]["virtual_chassis"] = json!("vc1");
+        data["dcim.device"][i]["vc_position"] = json!(position);
+    }
     if let Some(list) = data["extras.status"].as_array_mut() {
         list.push(json!({"name": "Connected", "content_types": ["dcim.cable"]}));
     }
@@ -43,6 +48,9 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
       a: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: A, interface: {device: {name: "dev-00001"}, name: "eth2"}}) { id }
       b: cable_to_cable_termination_create(input: {cable: {id: "00000000-0000-4000-8000-0000000000c1"}, cable_end: B, interface: {device: {name: "dev-00002"}, name: "eth2"}}) { id }
       module_bay_create(input: {parent_device: {name: "dev-00003"}, name: "slot 1", position: "1"}) { id }
+      slot2: module_bay_create(input: {id: "00000000-0000-4000-8000-0000000000b2", parent_device: {name: "dev-00003"}, name: "slot 2", position: "2"}) { id }
+      module_type_create(input: {manufacturer: {name: "Acme"}, model: "lc-8"}) { id }
+      module_create(input: {module_type: {manufacturer: {name: "Acme"}, model: "lc-8"}, parent_module_bay: {id: "00000000-0000-4000-8000-0000000000b2"}, status: {name: "Active"}, serial: "m-1"}) { id }
       ssh: service_create(input: {name: "ssh", protocol: TCP, ports: [22, 2222], device: {name: "dev-00001"}}) { id }
       web: service_create(input: {name: "web", protocol: TCP, ports: [80, 443], device: {name: "dev-00002"}}) { id }
     }"#;
@@ -112,6 +120,31 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         assert_eq!(status, 200, "{query}: {body}");
         assert!(body.get("errors").is_none(), "{query}: {body}");
         assert_eq!(listed(&body, list, field), want, "{query}: {body}");
+    }
+    // Spec: nautobot/dcim/filters.py (modules installed in the device, or in its modules).
+    let (_, body, _) =
+        app.graphql(r#"{ modules(device: "dev-00003") { serial } }"#, Value::Null).await?;
+    assert_eq!(body["data"]["modules"], json!([{"serial": "m-1"}]), "{body}");
+    let (_, body, _) =
+        app.graphql(r#"{ modules(device: "dev-00001") { serial } }"#, Value::Null).await?;
+    assert_eq!(body["data"]["modules"], json!([]), "{body}");
+    // Device.common_vc_interfaces: a virtual chassis member's interfaces are all its members'.
+    let (_, body, _) = app.graphql(r#"{ devices { id name } }"#, Value::Null).await?;
+    let id_of = |name: &str| {
+        body["data"]["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (device, count) in [("dev-00002", 6), ("dev-00003", 3)] {
+        let query =
+            format!(r#"{{ interfaces(device_with_common_vc: "{}") {{ name }} }}"#, id_of(device));
+        let (_, answer, _) = app.graphql(&query, Value::Null).await?;
+        assert_eq!(answer["data"]["interfaces"].as_array().map(Vec::len), Some(count), "{answer}");
     }
     // `vlan_id` names the VLAN by id: the untagged port and the tagged one.
     let (_, body, _) = app.graphql(r#"{ vlans(vid: 10) { id } }"#, Value::Null).await?;
