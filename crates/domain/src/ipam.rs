@@ -657,6 +657,22 @@ mod tests {
                 .collect();
             assert_eq!(&got, want, "{text}");
         }
+        // Whatever the text, a search names some network and never panics.
+        let odd = [
+            "",
+            ":",
+            "::",
+            ".",
+            "1.",
+            "256",
+            "1e5",
+            "::1::2",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ];
+        for text in odd.iter().map(|s| s.to_string()).chain([("9".repeat(40)), ("a:".repeat(5000))])
+        {
+            assert!(!search_nets(&text).is_empty(), "{text}");
+        }
     }
 
     use super::*;
