@@ -22,6 +22,10 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
     let mut data = seed(3);
     active_for(&mut data, &["ipam.vlan", "dcim.cable", "dcim.module"]);
     data["dcim.virtualchassis"] = json!([{"name": "vc1"}]);
+    data["dcim.rackgroup"] = json!([
+        {"name": "rg-region", "location": "region-1"},
+        {"name": "rg-site", "location": "site-001"}
+    ]);
     for (i, position) in [(0, 1), (1, 2)] {
         data["dcim.device"][i]["virtual_chassis"] = json!("vc1");
         data["dcim.device"][i]["vc_position"] = json!(position);
@@ -109,6 +113,17 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         ("locations", "max_depth: 2", "name", vec!["region-1", "site-001"]),
         ("locations", "max_depth: 0", "name", vec!["region-1", "site-001"]),
         ("prefixes", "max_depth: 1", "prefix", vec!["10.1.0.0/16", "10.2.0.0/16", "2001:db8::/32"]),
+        // Trees walked from the objects named: a prefix's ancestors (without it), a prefix and
+        // what lies under it, rack groups in a location or any location above it.
+        ("prefixes", r#"ancestors: "10.1.5.0/24""#, "prefix", vec!["10.1.0.0/16"]),
+        (
+            "prefixes",
+            r#"prefix_and_descendants: "10.1.0.0/16""#,
+            "prefix",
+            vec!["10.1.0.0/16", "10.1.5.0/24"],
+        ),
+        ("rack_groups", r#"ancestors: "site-001""#, "name", vec!["rg-region", "rg-site"]),
+        ("rack_groups", r#"ancestors: "region-1""#, "name", vec!["rg-region"]),
         // Spec: nautobot/ipam/filters.py (ServiceFilterSet.ports: the port is in the list).
         ("services", "ports: 443", "name", vec!["web"]),
         ("services", "ports: 2222", "name", vec!["ssh"]),

@@ -1045,6 +1045,9 @@ fn resolve_filter(
         "has_empty" => FilterKind::HasEmpty,
         "json_contains" => FilterKind::JsonContains,
         "max_depth" => FilterKind::MaxDepth,
+        "ancestors" => FilterKind::TreeWalk(TreeWalk { up: true, include_self: false }),
+        "self_and_ancestors" => FilterKind::TreeWalk(TreeWalk { up: true, include_self: true }),
+        "self_and_descendants" => FilterKind::TreeWalk(TreeWalk { up: false, include_self: true }),
         "content_type" => FilterKind::ContentType,
         "search" => FilterKind::Search,
         "prefix" => FilterKind::Prefix,
@@ -1101,6 +1104,9 @@ fn resolve_filter(
         paths.push(hops);
     }
     let (landing, field) = end.unwrap_or((id, None));
+    if matches!(kind, FilterKind::TreeWalk(_)) && models[landing].tree_parent().is_none() {
+        return Err(format!("{} has no reference to itself to walk", models[landing].label));
+    }
     if kind == FilterKind::MaxDepth && (paths.len() != 1 || paths[0].len() != 1) {
         return Err("max_depth needs one path of one relation (the parent)".into());
     }
@@ -1151,6 +1157,7 @@ fn walk_path(
                 | FilterKind::Has
                 | FilterKind::HasEmpty
                 | FilterKind::MaxDepth
+                | FilterKind::TreeWalk(_)
                 | FilterKind::Prefix
                 | FilterKind::Network(_)
                 | FilterKind::Search

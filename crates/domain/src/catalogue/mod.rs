@@ -396,6 +396,10 @@ pub enum FilterKind {
     /// Rows fewer than N steps below a root along the path's relation (`max_depth: 1`: the
     /// roots), as Nautobot excludes those with `parent__…__parent` (N times) set.
     MaxDepth,
+    /// The objects the values name walked up or down their model's tree (its reference to
+    /// itself): `prefixes(ancestors:)`, `prefixes(prefix_and_descendants:)`,
+    /// `rack_groups(ancestors:)` (through their location).
+    TreeWalk(TreeWalk),
     ContentType,
     /// A related prefix named by its CIDR text (`parent: ["10.0.0.0/16"]`).
     Prefix,
@@ -405,6 +409,13 @@ pub enum FilterKind {
     /// Rows of an IP model (its address layout: [`crate::hooks::ParentRule`]) compared with
     /// the networks the values name.
     Network(NetMatch),
+}
+
+/// Which way a tree filter walks from the objects named, and whether they count themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeWalk {
+    pub up: bool,
+    pub include_self: bool,
 }
 
 /// How a network filter compares rows with the networks it is given.
@@ -702,6 +713,16 @@ impl Model {
             single: false,
             strict: false,
             lookups: vec![Lookup::Exact],
+        })
+    }
+
+    /// The column of the model's reference to itself (a tree's parent), if it has one.
+    pub fn tree_parent(&self) -> Option<&str> {
+        self.fields.iter().find_map(|f| match (&f.kind, &f.column) {
+            (FieldKind::ForeignKey { to, .. }, Some(column)) if *to == self.id => {
+                Some(column.as_str())
+            }
+            _ => None,
         })
     }
 

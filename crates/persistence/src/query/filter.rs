@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{
-    ComputedKind, Filter, FilterKind, Lookup, NetMatch, RelationShape,
+    ComputedKind, Filter, FilterKind, Lookup, NetMatch, RelationShape, TreeWalk,
 };
 use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
 use sea_query::{
@@ -107,6 +107,13 @@ impl Store {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
                 (Leaf::Rows(col(&column).eq(true).into_condition()), !want())
+            }
+            FilterKind::TreeWalk(walk) => {
+                let Keys::List(named) = self.resolve_related(landing, filter, arg).await? else {
+                    return Err(crate::StoreError::Internal("named objects not listed".into()));
+                };
+                let found = self.walk_tree(landing, named, walk).await?;
+                (Leaf::Keys(Keys::List(found)), arg.lookup.is_negated())
             }
             FilterKind::Related | FilterKind::Tree | FilterKind::Prefix => {
                 if arg.lookup == Lookup::IsNull {
@@ -553,6 +560,42 @@ impl Store {
         let mut out: Vec<Uuid> = matched.into_iter().collect();
         out.sort();
         Ok(Keys::List(out))
+    }
+
+    /// The rows reached from `named` along the model's reference to itself, a level a
+    /// statement (up: their parents; down: their children), with `named` when the walk says.
+    async fn walk_tree(
+        &self,
+        model: &Model,
+        named: Vec<Uuid>,
+        walk: TreeWalk,
+    ) -> StoreResult<Vec<Uuid>> {
+        let Some(parent) = model.tree_parent() else { return Ok(Vec::new()) };
+        let mut found: HashSet<Uuid> = HashSet::new();
+        if walk.include_self {
+            found.extend(named.iter().copied());
+        }
+        let mut frontier = named;
+        // A tree deeper than this is not one a network has (and an IPv6 prefix has 128 levels).
+        for _ in 0..=128 {
+            if frontier.is_empty() {
+                break;
+            }
+            let (read, by) = if walk.up { (parent, "id") } else { ("id", parent) };
+            let mut select = Query::select();
+            select
+                .column(Alias::new(read))
+                .from(Alias::new(&model.table))
+                .and_where(Keys::List(frontier).condition(self.backend, col(by)));
+            let rows = self.fetch(&select, &[ColType::Uuid]).await?;
+            frontier = (0..rows.len())
+                .filter_map(|r| rows.row(r)[0].as_uuid())
+                .filter(|id| found.insert(*id))
+                .collect();
+        }
+        let mut out: Vec<Uuid> = found.into_iter().collect();
+        out.sort();
+        Ok(out)
     }
 
     /// `model` rows related through all but the last of `hops` to a row that has nothing along
