@@ -211,6 +211,7 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
     let errors = body["errors"].as_array().cloned().unwrap_or_default();
     assert_eq!(errors.len(), 2, "{body}");
     assert_eq!(errors[1]["path"], json!(["locations", 1, "devices"]), "{body}");
+    assert_eq!(errors[1]["locations"], json!([{"line": 1, "column": 52}]), "{body}");
     assert_eq!(errors[1]["extensions"]["arguments"], json!(["role", "status"]), "{body}");
     let message = errors[1]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("{'role': ["), "{body}");

@@ -17,11 +17,14 @@ pub struct Select {
     pub filters: Vec<FilterArg>,
     pub page: Page,
     pub fields: Vec<Selected>,
+    /// Where the field that asks for this level is in the document (line, column from 1), for
+    /// errors of the level; (0, 0) when none does.
+    pub at: (usize, usize),
 }
 
 impl Select {
     pub fn new(model: ModelId) -> Select {
-        Select { model, filters: Vec::new(), page: Page::default(), fields: Vec::new() }
+        Select { model, filters: Vec::new(), page: Page::default(), fields: Vec::new(), at: (0, 0) }
     }
 
     /// The tree as indented text, one line per level and field: for logs, tests and review.

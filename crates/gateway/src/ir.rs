@@ -294,6 +294,7 @@ impl<'a> Lowerer<'a> {
         let type_name = model.graphql.as_ref().map(|g| g.type_name.as_str()).unwrap_or_default();
         let annotations = self.served.fields.get(&model_id);
         let mut select = Select::new(model_id);
+        select.at = (arguments.pos.line, arguments.pos.column);
         if depth > self.limits.depth {
             self.too_deep.fetch_max(depth, Ordering::Relaxed);
             return Ok(select);

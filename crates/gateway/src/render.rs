@@ -83,7 +83,7 @@ impl<'a> Sink<'a> {
     }
 
     /// A nested list's filters were refused: it is `null`, with an error at this path.
-    fn refused(&mut self, key: &'a str, refused: &[(String, String)]) {
+    fn refused(&mut self, key: &'a str, at: (usize, usize), refused: &[(String, String)]) {
         self.push(b"null");
         if self.late.len() >= MAX_LATE_ERRORS {
             return;
@@ -104,9 +104,12 @@ impl<'a> Sink<'a> {
         for (k, v) in details {
             extensions[k] = v;
         }
-        self.late.push(
-            serde_json::json!({ "message": message, "path": path, "extensions": extensions }),
-        );
+        let mut error =
+            serde_json::json!({ "message": message, "path": path, "extensions": extensions });
+        if at.0 > 0 {
+            error["locations"] = serde_json::json!([{"line": at.0, "column": at.1}]);
+        }
+        self.late.push(error);
     }
 
     fn key(&mut self, first: &mut bool, key: &str) {
@@ -479,7 +482,7 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &'a Level, row: 
                 let (_, child_plan) = &plan.children[*child];
                 let child_level = &level.children[*child];
                 if let Some(refused) = &child_level.refused {
-                    sink.refused(key, refused);
+                    sink.refused(key, child_plan.at, refused);
                     continue;
                 }
                 let link = own[*link].as_uuid();

@@ -29,6 +29,8 @@ pub struct Plan {
     pub lists: bool,
     /// A cursor page's ordering columns, in order: the end cursor is read from them.
     pub cursor: Vec<usize>,
+    /// Where the level's field is in the document (see [`Select::at`]).
+    pub at: (usize, usize),
 }
 
 /// One field of the answer, in response order. Each `key` is the field's JSON prefix, escaped
@@ -149,6 +151,7 @@ impl Plan {
             usage: false,
             lists: false,
             cursor: Vec::new(),
+            at: select.at,
         };
         plan.column("id", ColType::Uuid);
         if select.page.keyset.is_some() {
