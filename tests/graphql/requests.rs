@@ -35,6 +35,15 @@ async fn variables_as_graphql_defines_them(backend: Backend) -> anyhow::Result<(
         body["errors"][0]["message"],
         "Variable '$n' of type 'String!' used in position expecting type '[String]'."
     );
+    // graphql-core validates positions before it reads values: a value that does not fit
+    // changes nothing (async-graphql refuses the value first; fuzz case 1030).
+    let (status, body, _) =
+        app.graphql("query($v: UUID) { devices(limit: $v) { name } }", json!({"v": -1e34})).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Variable '$v' of type 'UUID' used in position expecting type 'Int'."
+    );
     Ok(())
 }
 backend_test!(variables, variables_as_graphql_defines_them);

@@ -254,7 +254,14 @@ pub(crate) fn document_errors(
             worded.push(Worded { message, locations: Vec::new() });
         }
     }
-    // A refused document always says why: what could not be reworded keeps its own words.
+    // A value refused through a variable whose place was never allowed is graphql-core's
+    // position error; anything else keeps async-graphql's own words, so a refused document
+    // always says why.
+    if worded.is_empty() && out.is_empty() {
+        if let Some(message) = variable_error(state, document.as_ref(), operation_name) {
+            worded.push(Worded { message, locations: Vec::new() });
+        }
+    }
     if worded.is_empty() && out.is_empty() {
         for e in errors.iter().take(MAX_ERRORS) {
             let locations = e.locations.iter().map(|l| (l.line, l.column)).collect();
@@ -309,7 +316,15 @@ fn variable_error(
 ) -> Option<String> {
     let (document, variables) = document?;
     let operation = crate::execute::operation_definition(document, operation_name)?;
-    crate::variables::check(state.served.schema.registry(), operation, variables)
+    let registry = state.served.schema.registry();
+    // graphql-core validates the document before it reads any value: a variable used where its
+    // type is not allowed is that error, whatever the value.
+    let root = match operation.ty {
+        async_graphql::parser::types::OperationType::Mutation => "Mutation",
+        _ => "Query",
+    };
+    crate::variables::check_positions(registry, document, operation, root)
+        .and_then(|()| crate::variables::check(registry, operation, variables))
         .err()
         .map(|e| e.to_string())
 }
