@@ -18,6 +18,7 @@ use crate::{StoreError, StoreResult};
 mod execute;
 mod filter;
 mod level;
+mod network;
 mod plan;
 mod usage;
 

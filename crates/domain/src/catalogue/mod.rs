@@ -12,6 +12,7 @@
 mod coverage;
 mod forms;
 mod load;
+mod paths;
 
 use std::collections::HashMap;
 
