@@ -55,6 +55,10 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
       slot2: module_bay_create(input: {id: "00000000-0000-4000-8000-0000000000b2", parent_device: {name: "dev-00003"}, name: "slot 2", position: "2"}) { id }
       module_type_create(input: {manufacturer: {name: "Acme"}, model: "lc-8"}) { id }
       module_create(input: {module_type: {manufacturer: {name: "Acme"}, model: "lc-8"}, parent_module_bay: {id: "00000000-0000-4000-8000-0000000000b2"}, status: {name: "Active"}, serial: "m-1"}) { id }
+      rt: route_target_create(input: {name: "65000:100"}) { id }
+      red: vrf_create(input: {name: "red", rd: "65000:1", namespace: {name: "Global"}, export_targets: [{name: "65000:100"}], prefixes: [{prefix: "10.1.0.0/16", namespace: {name: "Global"}}]}) { id }
+      blue: vrf_create(input: {name: "blue", rd: "65000:2", namespace: {name: "Global"}, import_targets: [{name: "65000:100"}]}) { id }
+      green: vrf_create(input: {name: "green", rd: "65000:3", namespace: {name: "Global"}}) { id }
       ssh: service_create(input: {name: "ssh", protocol: TCP, ports: [22, 2222], device: {name: "dev-00001"}}) { id }
       web: service_create(input: {name: "web", protocol: TCP, ports: [80, 443], device: {name: "dev-00002"}}) { id }
     }"#;
@@ -113,6 +117,17 @@ async fn client_filters_answer_as_nautobot(backend: Backend) -> anyhow::Result<(
         ("locations", "max_depth: 2", "name", vec!["region-1", "site-001"]),
         ("locations", "max_depth: 0", "name", vec!["region-1", "site-001"]),
         ("prefixes", "max_depth: 1", "prefix", vec!["10.1.0.0/16", "10.2.0.0/16", "2001:db8::/32"]),
+        // Spec: nautobot/ipam/filters.py (filter_present_in_vrf): in the VRF, or in a VRF that
+        // exports a route target the VRF imports.
+        ("prefixes", r#"present_in_vrf: "65000:1""#, "prefix", vec!["10.1.0.0/16"]),
+        ("prefixes", r#"present_in_vrf: "65000:2""#, "prefix", vec!["10.1.0.0/16"]),
+        ("prefixes", r#"present_in_vrf: "65000:3""#, "prefix", vec![]),
+        (
+            "ip_addresses",
+            r#"present_in_vrf: "65000:2""#,
+            "address",
+            vec!["10.1.0.1/16", "10.1.0.2/16", "10.1.0.3/16"],
+        ),
         // Trees walked from the objects named: a prefix's ancestors (without it), a prefix and
         // what lies under it, rack groups in a location or any location above it.
         ("prefixes", r#"ancestors: "10.1.5.0/24""#, "prefix", vec!["10.1.0.0/16"]),
