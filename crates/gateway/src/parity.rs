@@ -91,6 +91,7 @@ fn every_nautobot_root_field_and_argument_is_served_or_excluded_with_a_reason() 
 
     let mut problems = Vec::new();
     let (mut roots, mut arguments, mut served_arguments) = (0, 0, 0);
+    let mut reasons: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, args) in &theirs.roots {
         let Some(our_args) = ours.roots.get(name) else {
             if !excluded.roots.contains_key(name) {
@@ -105,10 +106,13 @@ fn every_nautobot_root_field_and_argument_is_served_or_excluded_with_a_reason() 
                 served_arguments += 1;
                 continue;
             }
-            let named = excluded.arguments.contains_key(&format!("{name}.{arg}"))
-                || excluded.arguments.contains_key(&format!("*.{arg}"));
-            if !named {
-                problems.push(format!("argument {name}({arg}:) is missing"));
+            let reason = excluded
+                .arguments
+                .get(&format!("{name}.{arg}"))
+                .or_else(|| excluded.arguments.get(&format!("*.{arg}")));
+            match reason {
+                Some(reason) => *reasons.entry(reason.as_str()).or_insert(0) += 1,
+                None => problems.push(format!("argument {name}({arg}:) is missing")),
             }
         }
     }
@@ -146,5 +150,8 @@ fn every_nautobot_root_field_and_argument_is_served_or_excluded_with_a_reason() 
         theirs.types.keys().filter(|t| ours.types.contains_key(*t)).count(),
         theirs.types.len(),
     );
+    for (reason, count) in &reasons {
+        eprintln!("  {count:>4} arguments: {reason}");
+    }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }
