@@ -17,11 +17,18 @@ use sea_query::Value;
 use crate::cell::{Cell, ColType, Rows};
 use crate::{StoreError, StoreResult};
 
-/// A small pool of read-only connections to one SQLite file.
+/// A pool of read-only connections to one SQLite file, as many as reads may run at once.
+///
+/// Reads take a permit first, so that however many clients ask, at most `size` blocking
+/// threads read (more would only contend for SQLite's locks and the two cores) and every
+/// connection is kept for the next read: opening one re-reads the whole schema.
 pub(crate) struct SqliteReader {
     path: String,
     idle: Mutex<Vec<Connection>>,
+    size: usize,
+    pub(crate) permits: tokio::sync::Semaphore,
 }
+
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
@@ -29,8 +36,14 @@ fn internal(e: impl std::fmt::Display) -> StoreError {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 impl SqliteReader {
-    pub(crate) fn new(path: String) -> SqliteReader {
-        SqliteReader { path, idle: Mutex::new(Vec::new()) }
+    pub(crate) fn new(path: String, size: usize) -> SqliteReader {
+        let size = size.max(1);
+        SqliteReader {
+            path,
+            idle: Mutex::new(Vec::with_capacity(size)),
+            size,
+            permits: tokio::sync::Semaphore::new(size),
+        }
     }
 
     /// The database file.
@@ -83,7 +96,7 @@ impl SqliteReader {
         };
         let result = run(&conn, sql, values, types);
         if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() < 8 {
+            if idle.len() < self.size {
                 idle.push(conn);
             }
         }

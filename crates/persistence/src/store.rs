@@ -182,8 +182,10 @@ impl Store {
                         opts.read_only(true).busy_timeout(Duration::from_secs(5)).with_regexp()
                     });
                     let db = Database::connect(options).await?;
-                    let reader = sqlite_path(&url)
-                        .map(|p| Arc::new(crate::sqlite_read::SqliteReader::new(p)));
+                    let reader = sqlite_path(&url).map(|p| {
+                        let size = settings.readers.max(1) as usize;
+                        Arc::new(crate::sqlite_read::SqliteReader::new(p, size))
+                    });
                     (db, writer_db, reader)
                 }
             }
