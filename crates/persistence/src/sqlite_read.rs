@@ -29,7 +29,6 @@ pub(crate) struct SqliteReader {
     pub(crate) permits: tokio::sync::Semaphore,
 }
 
-
 fn internal(e: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(e.to_string())
 }
