@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
         tables: include_str!("../0003_interface_names.json"),
     },
     Migration { version: "0004_whole_model", tables: include_str!("../0004_whole_model.json") },
+    Migration { version: "0005_name_indexes", tables: include_str!("../0005_name_indexes.json") },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a
