@@ -227,6 +227,23 @@ fn filter_type(filter: &Filter, lookup: Lookup) -> TypeRef {
     }
 }
 
+/// A choice field's graphene enum (`<App><Class><Field>Choices`, items named as graphene names
+/// the values) and the field's type.
+fn choice_enum<'c>(
+    model: &Model,
+    field: &ferrobot_domain::Field,
+    choices: impl Iterator<Item = (String, &'c String)>,
+    nullable: bool,
+) -> (Enum, TypeRef) {
+    let name = enum_name(model, &field.name);
+    let mut e = Enum::new(&name);
+    for (value, label) in choices {
+        e = e.item(EnumItem::new(enum_item_name(&value)).description(label.clone()));
+    }
+    let ty = if nullable { named(&name) } else { TypeRef::named_nn(name) };
+    (e, ty)
+}
+
 /// Builds the schema for a catalogue and a set of custom fields.
 pub fn build(
     catalogue: Arc<Catalogue>,
@@ -270,32 +287,17 @@ pub fn build(
                     }
                 }
                 FieldKind::Choice { choices, .. } => {
-                    let name = enum_name(model, &field.name);
-                    let mut e = Enum::new(&name);
-                    for (value, label) in choices {
-                        e = e.item(EnumItem::new(enum_item_name(value)).description(label.clone()));
-                    }
+                    let items = choices.iter().map(|(value, label)| (value.clone(), label));
+                    let (e, ty) = choice_enum(model, field, items, field.null || field.blank);
                     enums.push(e);
-                    if field.null || field.blank {
-                        named(&name)
-                    } else {
-                        TypeRef::named_nn(name)
-                    }
+                    ty
                 }
                 // Integer choices are graphene enums too (`DcimRackWidthChoices.A_19`).
                 FieldKind::Integer { choices, .. } if !choices.is_empty() => {
-                    let name = enum_name(model, &field.name);
-                    let mut e = Enum::new(&name);
-                    for (value, label) in choices {
-                        let item = enum_item_name(&value.to_string());
-                        e = e.item(EnumItem::new(item).description(label.clone()));
-                    }
+                    let items = choices.iter().map(|(value, label)| (value.to_string(), label));
+                    let (e, ty) = choice_enum(model, field, items, field.null);
                     enums.push(e);
-                    if field.null {
-                        named(&name)
-                    } else {
-                        TypeRef::named_nn(name)
-                    }
+                    ty
                 }
                 FieldKind::Integer { size: IntSize::Big, .. } => named("BigInt"),
                 FieldKind::Integer { .. } => {

@@ -93,16 +93,8 @@ impl Store {
         self.count();
         tracing::debug!(%sql, "select");
         let started = std::time::Instant::now();
-        if let Some(reader) = self.reader.clone() {
-            let types = types.to_vec();
-            // At most as many reads at once as the reader has connections (see SqliteReader).
-            let _permit =
-                reader.permits.acquire().await.map_err(|e| StoreError::Internal(e.to_string()))?;
-            let on_thread = reader.clone();
-            let rows =
-                tokio::task::spawn_blocking(move || on_thread.fetch(&sql, &values.0, &types))
-                    .await
-                    .map_err(|e| StoreError::Internal(e.to_string()))??;
+        if let Some(reader) = &self.reader {
+            let rows = reader.read(sql, values.0, types.to_vec()).await?;
             tracing::debug!(
                 rows = rows.len(),
                 elapsed_us = started.elapsed().as_micros() as u64,

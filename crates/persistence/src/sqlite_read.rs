@@ -6,7 +6,7 @@
 //! fraction of that. Writes stay on sea-orm, so transactions keep one owner; readers open the
 //! file read-only and, in WAL mode, see the last committed state.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::functions::FunctionFlags;
@@ -26,7 +26,7 @@ pub(crate) struct SqliteReader {
     path: String,
     idle: Mutex<Vec<Connection>>,
     size: usize,
-    pub(crate) permits: tokio::sync::Semaphore,
+    permits: tokio::sync::Semaphore,
 }
 
 fn internal(e: impl std::fmt::Display) -> StoreError {
@@ -82,13 +82,22 @@ impl SqliteReader {
         Ok(conn)
     }
 
-    /// Runs one statement and decodes every row with `types` (blocking).
-    pub(crate) fn fetch(
-        &self,
-        sql: &str,
-        values: &[Value],
-        types: &[ColType],
+    /// Runs one statement on a blocking thread, once one of the pool's permits is free.
+    pub(crate) async fn read(
+        self: &Arc<Self>,
+        sql: String,
+        values: Vec<Value>,
+        types: Vec<ColType>,
     ) -> StoreResult<Rows> {
+        let _permit = self.permits.acquire().await.map_err(internal)?;
+        let reader = Arc::clone(self);
+        tokio::task::spawn_blocking(move || reader.fetch(&sql, &values, &types))
+            .await
+            .map_err(internal)?
+    }
+
+    /// Runs one statement and decodes every row with `types` (blocking).
+    fn fetch(&self, sql: &str, values: &[Value], types: &[ColType]) -> StoreResult<Rows> {
         let conn = match self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             Some(c) => c,
             None => self.open()?,

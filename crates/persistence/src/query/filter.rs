@@ -126,12 +126,7 @@ impl Store {
             FilterKind::MaxDepth => {
                 // Nautobot ignores a depth below 1; deeper than MAX_TREE_DEPTH, no tree goes.
                 let depth = match arg.values.first() {
-                    Some(ArgValue::Int(n)) => *n,
-                    Some(other) => other
-                        .text()
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| invalid(&arg.argument, "Enter a whole number."))?,
+                    Some(value) => whole_number(arg, value)?,
                     None => 0,
                 };
                 if !(1..=MAX_TREE_DEPTH).contains(&depth) {
@@ -146,15 +141,7 @@ impl Store {
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
                 let mut any = Vec::with_capacity(arg.values.len());
                 for v in &arg.values {
-                    let n = match v {
-                        ArgValue::Int(n) => *n,
-                        other => other
-                            .text()
-                            .trim()
-                            .parse::<i64>()
-                            .map_err(|_| invalid(&arg.argument, "Enter a whole number."))?,
-                    };
-                    any.push(json_list_holds(self.backend, &column, n));
+                    any.push(json_list_holds(self.backend, &column, whole_number(arg, v)?));
                 }
                 (Leaf::Rows(any_of(any)), arg.lookup.is_negated())
             }
@@ -549,8 +536,7 @@ impl Store {
             found.extend(named.iter().copied());
         }
         let mut frontier = named;
-        // A tree deeper than this is not one a network has (and an IPv6 prefix has 128 levels).
-        for _ in 0..=128 {
+        for _ in 0..=MAX_TREE_WALK {
             if frontier.is_empty() {
                 break;
             }
@@ -687,6 +673,22 @@ fn numeric_type(backend: Backend) -> &'static str {
 /// The deepest `max_depth` compared: a tree deeper than this many levels is not one a network
 /// has, and each level is a subquery.
 const MAX_TREE_DEPTH: i64 = 64;
+
+/// The most levels a tree filter walks: a tree deeper is not one a network has (an IPv6 prefix
+/// tree has at most 128 levels).
+const MAX_TREE_WALK: usize = 128;
+
+/// An integer filter value (`max_depth: 2`, `ports: "22"`), refused in Django's words.
+fn whole_number(arg: &FilterArg, value: &ArgValue) -> StoreResult<i64> {
+    match value {
+        ArgValue::Int(n) => Ok(*n),
+        other => other
+            .text()
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| invalid(&arg.argument, "Enter a whole number.")),
+    }
+}
 
 /// `column` (a JSON list) holds the number `n`. The number is written into the statement: it
 /// is an integer, so nothing else can be.
