@@ -318,6 +318,38 @@ async fn import_is_all_or_nothing(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(import, import_is_all_or_nothing);
 
+/// An import writes its rows in multi-row batches as they fill: the statements it runs grow with
+/// the batches (a few per thousand rows), never with the rows, on every backend.
+async fn import_statements_grow_with_batches(backend: Backend) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for n in [2_000usize, 12_000] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(2)).await?;
+        let interfaces: Vec<Value> = (0..n)
+            .map(|i| json!({"device": format!("dev-{:05}", i % 2 + 1), "name": format!("x{i}"), "type": "1000base-t", "status": "Active", "tags": ["tag-1"]}))
+            .collect();
+        let document = ferrobot_persistence::import::Document {
+            name: "interfaces".into(),
+            body: json!({ "dcim.interface": interfaces }),
+        };
+        // A store of its own: the server's background statements are not counted.
+        let store =
+            ferrobot_persistence::Store::connect(&app.db.url, app.store.catalogue().clone())
+                .await?;
+        let stats = store.import(&[document], &|_| {}).await?;
+        assert_eq!(stats.objects, n as u64);
+        counts.push(store.statements());
+        store.close().await;
+    }
+    // Interfaces, their change-log rows and their tag rows: a few multi-row INSERTs per batch of
+    // 5,000 (14 and 32 statements on every backend when this was written).
+    let grown = counts[1] - counts[0];
+    assert!(grown <= 25, "10,000 more rows took {grown} more statements: {counts:?}");
+    assert!(counts[1] <= 40, "{counts:?}");
+    Ok(())
+}
+backend_test!(import_statements, import_statements_grow_with_batches);
+
 fn strip_times(mut value: Value) -> Value {
     if let Some(models) = value.as_object_mut() {
         models.remove("users.user");

@@ -21,10 +21,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ferrobot_domain::Catalogue;
 use ferrobot_gateway::auth;
-use ferrobot_persistence::import::Document;
+use ferrobot_persistence::import::{self, ImportOptions, Item};
 use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
+mod dataset;
 mod load;
 mod write;
 
@@ -64,6 +65,18 @@ enum Bench {
     Writes(write::WriteArgs),
     /// Concurrent clients mixing reads and writes, then a bulk write under reads.
     Load(load::LoadArgs),
+    /// Writes the dataset as one JSON file of the import format, object by object.
+    Dataset {
+        /// Number of devices.
+        #[arg(long, default_value_t = 1000)]
+        devices: usize,
+        /// Interfaces per device.
+        #[arg(long, default_value_t = 48)]
+        interfaces: usize,
+        /// The file to write (`-`: standard output).
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -72,6 +85,21 @@ async fn main() -> Result<()> {
     match args.command {
         Some(Bench::Writes(writes)) => return write::run(writes).await,
         Some(Bench::Load(load)) => return load::run(load).await,
+        Some(Bench::Dataset { devices, interfaces, out }) => {
+            let mut out: Box<dyn std::io::Write> = if out.as_os_str() == "-" {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(
+                    std::fs::File::create(&out)
+                        .with_context(|| format!("create {}", out.display()))?,
+                )
+            };
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut out);
+            let objects = dataset::write_json(devices, interfaces, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+            report(&format!("{objects} objects"));
+            return Ok(());
+        }
         None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
@@ -269,16 +297,33 @@ async fn wait_ready(client: &reqwest::Client, endpoint: &str, token: &str) -> Re
     bail!("the server did not answer within 5 s")
 }
 
-/// Creates the database, imports the dataset in one transaction, and returns a token key.
+/// Creates the database, imports the dataset in one transaction (generated on a thread of its
+/// own as the import writes it, so that no size needs it whole in memory), and returns a token
+/// key.
 async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String> {
     let catalogue = Arc::new(Catalogue::core()?);
     let store = Store::connect(url, catalogue).await?;
     ferrobot_migrations::migrate(&store).await?;
-    let body = dataset(n_devices, n_interfaces);
-    store
-        .import(&[Document { name: "dataset".into(), body }], &|_| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (sender, feed) = import::feed();
+    let generator = std::thread::spawn(move || {
+        let document: Arc<str> = Arc::from("dataset");
+        let mut section = "";
+        dataset::generate(n_devices, n_interfaces, &mut |label, object| {
+            if section != label {
+                section = label;
+                let header = Item::Section { document: document.clone(), label: label.into() };
+                sender.blocking_send(Ok(header))?;
+            }
+            sender.blocking_send(Ok(Item::Object(object)))?;
+            Ok(())
+        })
+    });
+    let imported = store.import_feed(feed, ImportOptions::default(), &|_| {}).await;
+    // The generator stops on its own when the import failed (its sends fail).
+    let generated =
+        generator.join().map_err(|_| anyhow::anyhow!("the dataset generator panicked"))?;
+    imported.map_err(|e| anyhow::anyhow!("{e}"))?;
+    generated?;
     let key = create_token(&store).await?;
     store.close().await;
     Ok(key)
@@ -291,129 +336,4 @@ async fn create_token(store: &Store) -> Result<String> {
     let key = auth::new_token_key();
     store.create_token(user, &auth::token_digest(&key), None, "bench").await?;
     Ok(key)
-}
-
-/// The first two octets of site `k`'s networks: `10.K` as `dataset.md` defines them, carried on
-/// into `11.(K-256)` … past site 255, where `10.K` stops being an address (100,000 devices have
-/// 800 sites). Smaller datasets are unchanged.
-fn site_net(k: usize) -> String {
-    format!("{}.{}", 10 + k / 256, k % 256)
-}
-
-/// The dataset of `shared/bench/dataset.md`, in the import format.
-pub fn dataset(n_devices: usize, n_interfaces: usize) -> Value {
-    let all = [
-        "dcim.device",
-        "dcim.interface",
-        "dcim.location",
-        "dcim.rack",
-        "ipam.prefix",
-        "ipam.ipaddress",
-        "ipam.vlan",
-        "dcim.cable",
-    ];
-    let n_sites = n_devices.div_ceil(125);
-    let site = |k: usize| format!("site-{k:03}");
-    let mut locations = vec![
-        json!({"name": "region-1", "location_type": "Region", "status": "Active"}),
-        json!({"name": "region-2", "location_type": "Region", "status": "Active"}),
-    ];
-    let mut racks = Vec::new();
-    let mut prefixes = Vec::new();
-    let mut vlan_groups = Vec::new();
-    let mut vlans = Vec::new();
-    for k in 1..=n_sites {
-        locations.push(json!({"name": site(k), "location_type": "Site", "status": "Active", "parent": format!("region-{}", k % 2 + 1)}));
-        prefixes.push(json!({"prefix": format!("{}.0.0/16", site_net(k)), "type": "container", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
-        vlan_groups.push(
-            json!({"name": format!("vg-{}", site(k)), "location": site(k), "range": "1-4094"}),
-        );
-        for vid in 100..200 {
-            vlans.push(json!({"vid": vid, "name": format!("vlan-{vid}"), "status": "Active", "vlan_group": format!("vg-{}", site(k)), "locations": [site(k)]}));
-        }
-    }
-    let mut devices = Vec::new();
-    let mut interfaces = Vec::new();
-    let mut ips = Vec::new();
-    let mut cables = Vec::new();
-    let mut terminations = Vec::new();
-    let types = ["acme-s48", "acme-s96", "globex-x48", "globex-x96"];
-    for i in 0..n_devices {
-        let k = i / 125 + 1;
-        let j = i % 125;
-        let rr = j / 20 + 1;
-        let rack = format!("rack-{k:03}-{rr:02}");
-        if j % 20 == 0 {
-            racks.push(json!({"name": rack, "location": site(k), "status": "Active"}));
-        }
-        let name = format!("dev-{:05}", i + 1);
-        let address = format!("{}.{j}.1/24", site_net(k));
-        prefixes.push(json!({"prefix": format!("{}.{j}.0/24", site_net(k)), "type": "network", "status": "Active", "namespace": "bench", "locations": [site(k)]}));
-        ips.push(json!({"address": address, "status": "Active", "namespace": "bench"}));
-        let ty = types[i % 4];
-        let manufacturer = if i % 4 < 2 { "Acme" } else { "Globex" };
-        let role = ["leaf", "spine", "border"][i % 3];
-        devices.push(json!({
-            "name": name, "status": "Active", "role": role,
-            "device_type": {"manufacturer": manufacturer, "model": ty},
-            "platform": if i % 4 < 2 { "acme-os" } else { "globex-os" },
-            "tenant": format!("tenant-{}", i % 5 + 1), "location": site(k), "rack": rack,
-            "serial": format!("SN{:08}", i + 1),
-            "tags": [format!("tag-{}", i % 5 + 1), format!("tag-{}", (i + 1) % 5 + 1)],
-            "custom_fields": {"owner_team": format!("team-{}", i % 7 + 1)},
-            "primary_ip4": {"address": address},
-        }));
-        for e in 0..n_interfaces {
-            let mut iface = json!({"device": name, "name": format!("eth{e}"), "type": "1000base-t", "status": "Active"});
-            if e == 0 {
-                iface["tags"] = json!([format!("tag-{}", i % 5 + 1)]);
-                iface["ip_addresses"] = json!([{"address": address}]);
-            }
-            interfaces.push(iface);
-        }
-        if i % 10 == 0 && i + 1 < n_devices {
-            let id = uuid::Uuid::new_v4().to_string();
-            let last = format!("eth{}", n_interfaces - 1);
-            cables.push(json!({"id": id, "status": "Connected", "type": "cat6"}));
-            terminations.push(
-                json!({"cable": id, "cable_end": "A", "interface": {"device": name, "name": last}}),
-            );
-            terminations.push(json!({"cable": id, "cable_end": "B", "interface": {"device": format!("dev-{:05}", i + 2), "name": last}}));
-        }
-    }
-    json!({
-        "extras.status": [
-            {"name": "Active", "content_types": all},
-            {"name": "Connected", "content_types": ["dcim.cable"]},
-        ],
-        "extras.role": [
-            {"name": "leaf", "content_types": ["dcim.device"]},
-            {"name": "spine", "content_types": ["dcim.device"]},
-            {"name": "border", "content_types": ["dcim.device"]},
-        ],
-        "extras.tag": (1..=5).map(|t| json!({"name": format!("tag-{t}")})).collect::<Vec<_>>(),
-        "extras.customfield": [{"key": "owner_team", "label": "Owner team", "type": "text", "content_types": ["dcim.device"]}],
-        "tenancy.tenant": (1..=5).map(|t| json!({"name": format!("tenant-{t}")})).collect::<Vec<_>>(),
-        "ipam.namespace": [{"name": "Global"}, {"name": "bench"}],
-        "dcim.locationtype": [
-            {"name": "Region", "nestable": false, "content_types": []},
-            {"name": "Site", "parent": "Region", "content_types": ["dcim.device", "dcim.rack", "ipam.prefix", "ipam.vlan", "ipam.vlangroup"]},
-        ],
-        "dcim.location": locations,
-        "dcim.manufacturer": [{"name": "Acme"}, {"name": "Globex"}],
-        "dcim.devicetype": types.iter().enumerate().map(|(n, t)| json!({"manufacturer": if n < 2 { "Acme" } else { "Globex" }, "model": t})).collect::<Vec<_>>(),
-        "dcim.platform": [
-            {"name": "acme-os", "manufacturer": "Acme", "network_driver": "cisco_ios"},
-            {"name": "globex-os", "manufacturer": "Globex", "network_driver": "arista_eos"},
-        ],
-        "dcim.rack": racks,
-        "ipam.prefix": prefixes,
-        "ipam.ipaddress": ips,
-        "ipam.vlangroup": vlan_groups,
-        "ipam.vlan": vlans,
-        "dcim.device": devices,
-        "dcim.interface": interfaces,
-        "dcim.cable": cables,
-        "dcim.cabletocabletermination": terminations,
-    })
 }

@@ -11,6 +11,7 @@ mod telemetry;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use ferrobot_domain::Catalogue;
 use ferrobot_gateway::{auth, AppState, Config};
-use ferrobot_persistence::import::Document;
+use ferrobot_persistence::import;
 use ferrobot_persistence::Store;
 
 #[derive(Parser)]
@@ -67,14 +68,23 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Load objects from YAML or JSON files, in one transaction.
+    /// Load objects from YAML or JSON files (`.json`: JSON; anything else: YAML), read as a
+    /// stream and written in one transaction.
     Import {
+        #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The user the change log names for these objects (`import` by default).
         #[arg(long)]
         user: Option<String>,
+        /// Commit after every N objects instead of once at the end; a failure says how many
+        /// objects are in, to pass to --skip when the import is run again.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        chunk: Option<u64>,
+        /// Pass over the first N objects of the files (those an earlier chunked run committed).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        skip: u64,
     },
-    /// Write every object in the import format (JSON, or YAML with --yaml).
+    /// Write every object in the import format (JSON, or YAML with --yaml), as it is read.
     Export {
         #[arg(long)]
         yaml: bool,
@@ -214,7 +224,7 @@ async fn main() -> Result<()> {
             store.create_token_with(user.id, &digest, expires, &description, !read_only).await?;
             print(&key);
         }
-        Command::Import { files, user } => {
+        Command::Import { files, user, chunk, skip } => {
             let actor = match user {
                 Some(name) => match store.user_by_name(&name).await? {
                     Some(u) => ferrobot_persistence::write::Actor {
@@ -223,47 +233,44 @@ async fn main() -> Result<()> {
                     },
                     None => bail!("no user named {name}"),
                 },
-                None => ferrobot_persistence::import::import_actor(),
+                None => import::import_actor(),
             };
-            let mut documents = Vec::new();
+            let mut total = 0;
             for path in &files {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("read {}", path.display()))?;
-                let body: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("parse {}", path.display()))?
-                } else {
-                    serde_yaml::from_str(&text)
-                        .with_context(|| format!("parse {}", path.display()))?
-                };
-                documents.push(Document { name: path.display().to_string(), body });
+                total += std::fs::metadata(path)
+                    .with_context(|| format!("read {}", path.display()))?
+                    .len();
             }
-            let total: u64 = documents
-                .iter()
-                .filter_map(|d| d.body.as_object())
-                .flat_map(|m| m.values())
-                .filter_map(|v| v.as_array())
-                .map(|a| a.len() as u64)
-                .sum();
+            // The bar follows the bytes read; the objects written are its message.
+            let read = Arc::new(AtomicU64::new(0));
+            let feed = import::read::spawn_files(files, read.clone());
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{bar:40} {pos}/{len} objects ({per_sec}, {eta})",
+                    "{bar:40} {bytes}/{total_bytes} ({eta}) {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let progress = |n: u64| bar.set_position(n);
-            let stats = store.import_as(&documents, actor, &progress).await?;
+            let progress = |n: u64| {
+                bar.set_position(read.load(Ordering::Relaxed));
+                bar.set_message(format!("{n} objects"));
+            };
+            let options = import::ImportOptions { actor, chunk, skip };
+            let stats = store.import_feed(feed, options, &progress).await?;
             bar.finish();
-            tracing::info!(objects = stats.objects, "import committed");
+            tracing::info!(
+                objects = stats.objects,
+                skipped = stats.skipped,
+                commits = stats.commits,
+                "import committed"
+            );
         }
         Command::Export { yaml } => {
-            let body = store.export().await?;
-            if yaml {
-                print(&serde_yaml::to_string(&body)?);
-            } else {
-                print(&serde_json::to_string_pretty(&body)?);
-            }
+            let format =
+                if yaml { import::export::Format::Yaml } else { import::export::Format::Json };
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            let objects = store.export_to(&mut out, format).await?;
+            tracing::info!(objects, "exported");
         }
         Command::Schema { .. } => {}
     }

@@ -84,6 +84,35 @@ impl<'s> Writer<'s> {
     }
 }
 
+impl<'s> Writer<'s> {
+    /// Keeps what a long write remembers bounded, so that an import of millions of objects runs
+    /// in flat memory. Everything bounded here is either a cache (resolved references, created
+    /// ids, snapshots) or a check the database takes over once the rows are written (the unique
+    /// keys of queued rows): past [`REMEMBERED`] entries, the pending batches go out and the
+    /// writer forgets.
+    pub(super) async fn bound_memory(&mut self) -> StoreResult<()> {
+        let keys: usize = self.unique_keys.values().map(HashMap::len).sum();
+        if keys > REMEMBERED {
+            self.flush().await?;
+            self.unique_keys.clear();
+            self.keys_of.clear();
+        }
+        if self.known.len() > REMEMBERED {
+            self.known.clear();
+        }
+        if self.refs.values().map(HashMap::len).sum::<usize>() > REMEMBERED {
+            self.refs.clear();
+        }
+        if self.snapshots.len() > REMEMBERED / 10 {
+            self.snapshots.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Entries a writer's caches and unique-key memory hold before [`Writer::bound_memory`] lets go.
+const REMEMBERED: usize = 100_000;
+
 pub(super) fn is_null(v: &Value) -> bool {
     matches!(
         v,

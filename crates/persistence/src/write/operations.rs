@@ -20,7 +20,8 @@ impl<'s> Writer<'s> {
         }
         let mut errors = Vec::new();
         let id = match input.get("id") {
-            None | Some(Json::Null) => Uuid::new_v4(),
+            // Time-ordered: new rows append to the key index instead of landing anywhere in it.
+            None | Some(Json::Null) => Uuid::now_v7(),
             Some(Json::String(s)) => match Uuid::parse_str(s) {
                 Ok(id) => id,
                 Err(_) => {
@@ -156,6 +157,7 @@ impl<'s> Writer<'s> {
         if !self.ready.is_empty() {
             let full = std::mem::take(&mut self.ready);
             self.write_batches(full).await?;
+            self.bound_memory().await?;
         }
         if model.is_template {
             self.templates.clear();

@@ -51,7 +51,7 @@ impl Writer<'_> {
         for origin in origins {
             let rows = cable::path_rows(origin, &graph).map_err(|m| one_invalid("__all__", m))?;
             for row in rows {
-                let id = ("id".to_owned(), ferrobot_domain::value::Datum::Uuid(Uuid::new_v4()));
+                let id = ("id".to_owned(), ferrobot_domain::value::Datum::Uuid(Uuid::now_v7()));
                 let fields = row.into_iter().map(|(name, v)| (column_of(paths, name), v));
                 let (columns, values) = bind_row(paths, std::iter::once(id).chain(fields));
                 self.push(&paths.table, &columns, values);

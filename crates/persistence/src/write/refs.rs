@@ -155,7 +155,7 @@ impl<'s> Writer<'s> {
         ids: &[Uuid],
     ) -> StoreResult<()> {
         for other in ids {
-            let row_id = Uuid::new_v4();
+            let row_id = Uuid::now_v7();
             let mut cols = vec!["id".to_owned(), link.source.clone(), link.target_column.clone()];
             let mut row = vec![uuid_value(row_id), uuid_value(owner), uuid_value(*other)];
             if let Some((ct_column, ct)) = &link.content_type {
