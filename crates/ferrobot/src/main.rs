@@ -262,6 +262,7 @@ async fn main() -> Result<()> {
                 objects = stats.objects,
                 skipped = stats.skipped,
                 commits = stats.commits,
+                statements = store.statements(),
                 "import committed"
             );
         }

@@ -328,6 +328,8 @@ impl Store {
     }
 
     pub(crate) fn statement(&self, sql: String, values: sea_query::Values) -> Statement {
+        // Every statement's text, at `RUST_LOG=ferrobot_persistence=trace`.
+        tracing::trace!(%sql, "statement");
         Statement::from_sql_and_values(self.backend.db(), sql, values)
     }
 

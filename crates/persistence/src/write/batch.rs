@@ -39,12 +39,31 @@ impl<'s> Writer<'s> {
     /// Writes what is pending when a read is about to look at `table`: reads of tables with
     /// nothing pending (the devices a bulk create of interfaces names) leave the batches to fill.
     pub(super) async fn flush_for(&mut self, table: &str) -> StoreResult<()> {
-        let pending = self.ready.iter().any(|b| b.table == table)
-            || self.batches.iter().any(|b| b.table == table && !b.rows.is_empty());
-        if pending {
-            self.flush().await?;
+        self.flush_for_tables(&[table]).await
+    }
+
+    /// [`Writer::flush_for`] for a read of several tables. The change log's rows stay queued
+    /// unless the read is of the change log: no row refers to them, and a write that reads as
+    /// it goes (a cable end checks its cable's other ends) would otherwise send them out a row
+    /// at a time.
+    pub(super) async fn flush_for_tables(&mut self, tables: &[&str]) -> StoreResult<()> {
+        let pending = |b: &Batch| !b.rows.is_empty() && tables.contains(&b.table.as_str());
+        if !(self.ready.iter().any(pending) || self.batches.iter().any(pending)) {
+            return Ok(());
         }
-        Ok(())
+        let log = self.change_log_table.clone().filter(|t| !tables.contains(&&**t));
+        let Some(log) = log else { return self.flush().await };
+        let is_log = |b: &Batch| *b.table == *log;
+        let (kept, ready): (Vec<Batch>, Vec<Batch>) =
+            std::mem::take(&mut self.ready).into_iter().partition(is_log);
+        let (open, mut out): (Vec<Batch>, Vec<Batch>) =
+            std::mem::take(&mut self.batches).into_iter().partition(is_log);
+        self.ready = kept;
+        self.batches = open;
+        out.retain(|b| !b.rows.is_empty());
+        let mut batches = ready;
+        batches.extend(out);
+        self.write_batches(batches).await
     }
 
     /// Writes every pending batch. A batch the database refuses for a unique constraint is
@@ -105,6 +124,12 @@ impl<'s> Writer<'s> {
         }
         if self.snapshots.len() > REMEMBERED / 10 {
             self.snapshots.clear();
+        }
+        if self.created_listed.values().map(HashMap::len).sum::<usize>() > REMEMBERED / 10 {
+            // Everything they stand for goes to the database first, where rule lists find it.
+            self.flush().await?;
+            self.created_listed.clear();
+            self.listed_by.clear();
         }
         Ok(())
     }

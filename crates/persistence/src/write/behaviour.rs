@@ -135,7 +135,7 @@ impl<'s> Writer<'s> {
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
                 let row = match object.uuid(need) {
                     Some(id) if Some(id) == object.id() => Some(object.clone()),
-                    Some(id) => self.snapshot_by_id(to, id).await?,
+                    Some(id) => self.rule_row(to, id).await?,
                     None => None,
                 };
                 if let Some(row) = row {
@@ -401,9 +401,21 @@ impl<'s> Writer<'s> {
             .by_label(list.model)
             .ok_or_else(|| StoreError::Internal(format!("rule list of {}", list.model)))?;
         let column = column_of(model, list.theirs);
-        self.flush().await?;
-        let ids = self.ids_where_in(&model.table, &column, &[key]).await?;
-        let mut found = self.read_snapshots(model, &ids).await?;
+        // Stored rows, then the rows this write queued (its own rows are not read back: a
+        // cable end would otherwise send the queue out once per end).
+        let stored = self.ids_where_in(&model.table, &column, &[key]).await?;
+        let mut found = self.read_stored(model, &stored, &[]).await?;
+        let mut ids = stored;
+        let queued = self.listed_by.get(&(model.id, list.theirs, key));
+        let created = self.created_listed.get(&model.id);
+        for id in queued.into_iter().flatten() {
+            // Gone from the created rows: changed or deleted since, and then in the database.
+            let Some(row) = created.and_then(|c| c.get(id)) else { continue };
+            if row.uuid(list.theirs) == Some(key) && !found.contains_key(id) {
+                ids.push(*id);
+                found.insert(*id, row.clone());
+            }
+        }
         let mut rows = Vec::with_capacity(found.len());
         for id in ids {
             let Some(row) = found.remove(&id) else { continue };
@@ -412,7 +424,7 @@ impl<'s> Writer<'s> {
                 let Some((_, field)) = model.field(name) else { continue };
                 let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
                 if let Some(target) = listed.row.uuid(name) {
-                    if let Some(embedded) = self.snapshot_by_id(to, target).await? {
+                    if let Some(embedded) = self.rule_row(to, target).await? {
                         listed.expanded.insert(name, embedded);
                     }
                 }

@@ -7,6 +7,9 @@ impl<'s> Writer<'s> {
     /// goes: one may have named the object through another (`{device: {name: …}, name: …}`).
     pub(super) fn forget(&mut self, model: ModelId, id: Uuid) {
         self.snapshots.remove(&(model, id));
+        if let Some(rows) = self.created_listed.get_mut(&model) {
+            rows.remove(&id);
+        }
         self.refs.clear();
         if self.catalogue.model(model).is_template {
             self.templates.clear();

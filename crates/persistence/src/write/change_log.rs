@@ -20,6 +20,16 @@ impl<'s> Writer<'s> {
         Ok(found)
     }
 
+    /// A stored object as a rule reads it: its columns, without list fields (the snapshot
+    /// when this writer has one).
+    pub(super) async fn rule_row(&mut self, model: ModelId, id: Uuid) -> StoreResult<Option<Row>> {
+        if let Some(s) = self.snapshots.get(&(model, id)) {
+            return Ok(Some(s.clone()));
+        }
+        let catalogue = self.catalogue.clone();
+        Ok(self.read_rows(catalogue.model(model), &[id], false).await?.remove(&id))
+    }
+
     pub(super) async fn read_snapshot(&mut self, model: &Model, id: Uuid) -> StoreResult<Row> {
         let found = self.read_snapshots(model, &[id]).await?;
         found
@@ -34,16 +44,43 @@ impl<'s> Writer<'s> {
         model: &Model,
         ids: &[Uuid],
     ) -> StoreResult<HashMap<Uuid, Row>> {
-        self.flush().await?;
+        self.read_rows(model, ids, true).await
+    }
+
+    /// Stored objects, with their list fields when `lists` (the rules read none).
+    pub(super) async fn read_rows(
+        &mut self,
+        model: &Model,
+        ids: &[Uuid],
+        lists: bool,
+    ) -> StoreResult<HashMap<Uuid, Row>> {
+        let mut links: Vec<LinkField> = Vec::new();
+        if lists {
+            links.extend(
+                model
+                    .fields
+                    .iter()
+                    .filter(|f| matches!(f.kind, FieldKind::ManyToMany { .. }))
+                    .map(|f| link_field(&self.catalogue, model, &f.name)),
+            );
+            links.extend(generic_links(&self.catalogue, model));
+        }
+        let tables: Vec<&str> = std::iter::once(model.table.as_str())
+            .chain(links.iter().map(|l| l.table.as_str()))
+            .collect();
+        self.flush_for_tables(&tables).await?;
+        self.read_stored(model, ids, &links).await
+    }
+
+    /// [`Writer::read_rows`] of rows known to be in the database already (no flush).
+    pub(super) async fn read_stored(
+        &mut self,
+        model: &Model,
+        ids: &[Uuid],
+        lists: &[LinkField],
+    ) -> StoreResult<HashMap<Uuid, Row>> {
         let mut out = HashMap::new();
         let (select, types, names) = crate::object::object_select(model);
-        let mut lists: Vec<LinkField> = model
-            .fields
-            .iter()
-            .filter(|f| matches!(f.kind, FieldKind::ManyToMany { .. }))
-            .map(|f| link_field(&self.catalogue, model, &f.name))
-            .collect();
-        lists.extend(generic_links(&self.catalogue, model));
         for chunk in ids.chunks(1000) {
             let mut select = select.clone();
             select
@@ -57,7 +94,7 @@ impl<'s> Writer<'s> {
                     out.insert(id, crate::object::object_row(model, &names, row));
                 }
             }
-            for link in &lists {
+            for link in lists {
                 let mut select = Query::select();
                 select
                     .columns([&link.source, &link.target_column].map(Alias::new))

@@ -224,6 +224,12 @@ pub struct Writer<'s> {
     /// The keys above by object, so that an update or a delete can take them back.
     keys_of: HashMap<Uuid, Vec<(UniqueSlot, UniqueKey)>>,
     snapshots: HashMap<(ModelId, Uuid), Row>,
+    /// Models whose rows a rule lists (a cable's ends, a rack's devices), with the fields the
+    /// lists select them by; rows of those this writer created, by model and id, and by the
+    /// value of each such field, so that a rule finds queued rows without a flush.
+    listed_models: HashMap<ModelId, Vec<&'static str>>,
+    created_listed: HashMap<ModelId, HashMap<Uuid, Row>>,
+    listed_by: HashMap<(ModelId, &'static str, Uuid), Vec<Uuid>>,
     deferred: Vec<Pending>,
     links: Vec<PendingLink>,
     held: HashMap<Uuid, Change>,
@@ -233,6 +239,20 @@ pub struct Writer<'s> {
     /// Cables and cable ends this write touched: their paths are traced again at the end.
     dirty_cables: HashSet<Uuid>,
     dirty_endpoints: HashSet<ferrobot_domain::cable::Endpoint>,
+}
+
+/// Models whose rows a rule lists, with the fields the lists select them by.
+fn listed_models(catalogue: &Catalogue) -> HashMap<ModelId, Vec<&'static str>> {
+    let mut out: HashMap<ModelId, Vec<&'static str>> = HashMap::new();
+    for list in catalogue.models().iter().flat_map(|m| m.behaviour.rules).flat_map(|r| r.lists) {
+        if let Some(model) = catalogue.by_label(list.model) {
+            let fields = out.entry(model.id).or_default();
+            if !fields.contains(&list.theirs) {
+                fields.push(list.theirs);
+            }
+        }
+    }
+    out
 }
 
 fn bytes_value(b: Vec<u8>) -> Value {
@@ -306,6 +326,9 @@ impl Store {
             unique_keys: HashMap::new(),
             keys_of: HashMap::new(),
             snapshots: HashMap::new(),
+            listed_models: listed_models(&self.catalogue),
+            created_listed: HashMap::new(),
+            listed_by: HashMap::new(),
             deferred: Vec::new(),
             links: Vec::new(),
             held: HashMap::new(),

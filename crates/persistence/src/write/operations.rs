@@ -144,6 +144,14 @@ impl<'s> Writer<'s> {
             self.insert_links(&link, id, ids).await?;
         }
         self.known.insert((model.id, id));
+        if let Some(fields) = self.listed_models.get(&model.id) {
+            for field in fields {
+                if let Some(key) = after.uuid(field) {
+                    self.listed_by.entry((model.id, *field, key)).or_default().push(id);
+                }
+            }
+            self.created_listed.entry(model.id).or_default().insert(id, after.clone());
+        }
         if let Some(idx) = model.lookup_field() {
             if let Some(s) = after.text(&model.fields[idx].name) {
                 let key = Json::String(s.to_owned()).to_string();
