@@ -122,8 +122,9 @@ impl<'s> Writer<'s> {
         if self.refs.values().map(HashMap::len).sum::<usize>() > REMEMBERED {
             self.refs.clear();
         }
-        if self.snapshots.len() > REMEMBERED / 10 {
+        if self.snapshots.len() + self.rule_rows.len() > REMEMBERED / 10 {
             self.snapshots.clear();
+            self.rule_rows.clear();
         }
         if self.created_listed.values().map(HashMap::len).sum::<usize>() > REMEMBERED / 10 {
             // Everything they stand for goes to the database first, where rule lists find it.

@@ -183,8 +183,12 @@ impl<'s> Writer<'s> {
             hooks::NamespaceSource::Field(name) => after.uuid(name),
             hooks::NamespaceSource::Input { .. } => None,
         };
-        self.flush().await?;
         let catalogue = self.catalogue.clone();
+        let mut tables = vec![model.table.as_str()];
+        tables.extend(
+            adoptions.iter().filter_map(|a| catalogue.by_label(a.child)).map(|c| c.table.as_str()),
+        );
+        self.flush_for_tables(&tables).await?;
         for adoption in adoptions.iter().filter(|a| a.on_create) {
             let Some(child) = catalogue.by_label(adoption.child) else { continue };
             let Some(child_rule) = child.behaviour.parent else { continue };
@@ -220,7 +224,7 @@ impl<'s> Writer<'s> {
             let tx = self.tx()?;
             self.store.execute_in(tx, &update).await?;
         }
-        self.snapshots.clear();
+        self.forget_rows_of(adoptions.iter().filter_map(|a| catalogue.by_label(a.child)));
         Ok(())
     }
 
@@ -270,7 +274,7 @@ impl<'s> Writer<'s> {
             let tx = self.tx()?;
             self.store.execute_in(tx, &update).await?;
         }
-        self.snapshots.clear();
+        self.forget_rows_of(adoptions.iter().filter_map(|a| catalogue.by_label(a.child)));
         Ok(())
     }
 

@@ -7,6 +7,7 @@ impl<'s> Writer<'s> {
     /// goes: one may have named the object through another (`{device: {name: …}, name: …}`).
     pub(super) fn forget(&mut self, model: ModelId, id: Uuid) {
         self.snapshots.remove(&(model, id));
+        self.rule_rows.remove(&(model, id));
         if let Some(rows) = self.created_listed.get_mut(&model) {
             rows.remove(&id);
         }
@@ -14,6 +15,13 @@ impl<'s> Writer<'s> {
         if self.catalogue.model(model).is_template {
             self.templates.clear();
         }
+    }
+
+    /// Drops the remembered rows of models a set-based `UPDATE` just changed.
+    pub(super) fn forget_rows_of<'m>(&mut self, models: impl Iterator<Item = &'m Model>) {
+        let changed: Vec<ModelId> = models.map(|m| m.id).collect();
+        self.snapshots.retain(|(m, _), _| !changed.contains(m));
+        self.rule_rows.retain(|(m, _), _| !changed.contains(m));
     }
 
     pub(super) async fn delete_rows(&mut self, model: &Model, ids: &[Uuid]) -> StoreResult<()> {

@@ -23,11 +23,17 @@ impl<'s> Writer<'s> {
     /// A stored object as a rule reads it: its columns, without list fields (the snapshot
     /// when this writer has one).
     pub(super) async fn rule_row(&mut self, model: ModelId, id: Uuid) -> StoreResult<Option<Row>> {
-        if let Some(s) = self.snapshots.get(&(model, id)) {
+        if let Some(s) =
+            self.snapshots.get(&(model, id)).or_else(|| self.rule_rows.get(&(model, id)))
+        {
             return Ok(Some(s.clone()));
         }
         let catalogue = self.catalogue.clone();
-        Ok(self.read_rows(catalogue.model(model), &[id], false).await?.remove(&id))
+        let found = self.read_rows(catalogue.model(model), &[id], false).await?.remove(&id);
+        if let Some(row) = &found {
+            self.rule_rows.insert((model, id), row.clone());
+        }
+        Ok(found)
     }
 
     pub(super) async fn read_snapshot(&mut self, model: &Model, id: Uuid) -> StoreResult<Row> {

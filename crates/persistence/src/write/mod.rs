@@ -224,6 +224,8 @@ pub struct Writer<'s> {
     /// The keys above by object, so that an update or a delete can take them back.
     keys_of: HashMap<Uuid, Vec<(UniqueSlot, UniqueKey)>>,
     snapshots: HashMap<(ModelId, Uuid), Row>,
+    /// Stored rows as rules read them (without list fields), kept like the snapshots.
+    rule_rows: HashMap<(ModelId, Uuid), Row>,
     /// Models whose rows a rule lists (a cable's ends, a rack's devices), with the fields the
     /// lists select them by; rows of those this writer created, by model and id, and by the
     /// value of each such field, so that a rule finds queued rows without a flush.
@@ -326,6 +328,7 @@ impl Store {
             unique_keys: HashMap::new(),
             keys_of: HashMap::new(),
             snapshots: HashMap::new(),
+            rule_rows: HashMap::new(),
             listed_models: listed_models(&self.catalogue),
             created_listed: HashMap::new(),
             listed_by: HashMap::new(),
