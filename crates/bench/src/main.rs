@@ -26,6 +26,7 @@ use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
 mod dataset;
+mod floor;
 mod load;
 mod write;
 

@@ -69,6 +69,10 @@ pub(crate) struct WriteArgs {
     /// Print every request's latency and statement count.
     #[arg(long)]
     verbose: bool,
+    /// The floor instead (SQLite only): the same rows inserted straight into the seeded file,
+    /// no server (see `floor.rs`).
+    #[arg(long, conflicts_with = "database_url")]
+    floor: bool,
 }
 
 /// What one run measured.
@@ -94,6 +98,9 @@ pub(crate) async fn run(args: WriteArgs) -> Result<()> {
             None => "SQLite",
         }
     ));
+    if args.floor {
+        return floor_runs(&args, per_device).await;
+    }
     // The request bodies are made before any run so that the runs time only the server.
     let bodies = bodies(args.objects, args.chunk, per_device)?;
     let total_bytes: usize = bodies.iter().map(|(_, b)| b.len()).sum();
@@ -238,6 +245,28 @@ async fn one_run(args: &WriteArgs, url: &str, bodies: &[(usize, Vec<u8>)]) -> Re
     verify(&client, &endpoint, &token, args.objects, !args.no_change_log).await?;
     drop(guard);
     Ok(RunResult { wall, latencies, statements, seed: seed_time, peak_rss_mib })
+}
+
+/// `--floor`: seeded files filled by [`crate::floor`], objects/s a run.
+async fn floor_runs(args: &WriteArgs, per_device: usize) -> Result<()> {
+    report("| run | objects | wall | objects/s |");
+    report("|---|---|---|---|");
+    for n in 1..=args.runs {
+        let db = FreshDb::new(None, &args.dir, "floor").await?;
+        seed(&db.url, args.devices).await?;
+        let path = db.url.trim_start_matches("sqlite://").to_owned();
+        let (objects, chunk, log) = (args.objects, args.chunk, !args.no_change_log);
+        let wall = tokio::task::spawn_blocking(move || {
+            crate::floor::run(&path, objects, chunk, per_device, log)
+        })
+        .await??;
+        report(&format!(
+            "| {n} | {objects} | {:.2} s | {:.0} |",
+            wall.as_secs_f64(),
+            objects as f64 / wall.as_secs_f64()
+        ));
+    }
+    Ok(())
 }
 
 /// Checks through queries that exactly `objects` interfaces exist, and that the change log has

@@ -39,7 +39,9 @@ pub(crate) fn check(
                 )));
             }
             Some(value) => {
-                if let Err(Misfit(problem)) = fits(registry, &ty.to_string(), value, name) {
+                if let Err(Misfit(problem)) =
+                    fits(registry, &ty.to_string(), value, &At::Root(name))
+                {
                     return Err(GatewayError::Document(format!(
                         "Variable '${name}' got invalid value {}{problem}",
                         repr(value)
@@ -206,9 +208,27 @@ pub(crate) fn apply_defaults(operation: &OperationDefinition, variables: &mut Va
 /// message (` at 'in.name'; Expected type 'String'.`).
 struct Misfit(String);
 
+/// Where in a variable's value a check is, written out only for a message: a bulk mutation's
+/// variables hold thousands of values, and all but the wrong one need no path.
+enum At<'a> {
+    Root(&'a str),
+    Index(&'a At<'a>, usize),
+    Field(&'a At<'a>, &'a str),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            At::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
 /// Whether `value` may stand for type `ty` (with input coercion: a single value for a list).
 /// `Err` says where in the value, and what was expected.
-fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), Misfit> {
+fn fits(registry: &Registry, ty: &str, value: &Value, path: &At<'_>) -> Result<(), Misfit> {
     match MetaTypeName::create(ty) {
         MetaTypeName::NonNull(inner) => match value {
             Value::Null => Err(Misfit(format!(
@@ -220,7 +240,7 @@ fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), 
             Value::List(items) => items
                 .iter()
                 .enumerate()
-                .try_for_each(|(i, item)| fits(registry, inner, item, &format!("{path}[{i}]"))),
+                .try_for_each(|(i, item)| fits(registry, inner, item, &At::Index(path, i))),
             other => fits(registry, inner, other, path),
         },
         MetaTypeName::Named(name) => {
@@ -267,7 +287,7 @@ fn fits(registry: &Registry, ty: &str, value: &Value, path: &str) -> Result<(), 
                             }
                         }
                         for (field, meta) in input_fields {
-                            let inner = format!("{path}.{field}");
+                            let inner = At::Field(path, field.as_str());
                             match object.get(field.as_str()) {
                                 Some(v) => fits(registry, &meta.ty, v, &inner)?,
                                 None if meta.ty.ends_with('!') && meta.default_value.is_none() => {

@@ -168,12 +168,13 @@ impl Store {
                     if memory {
                         opts
                     } else {
-                        // A page cache of 64 MiB (SQLite's default is 2 MiB): a big write
+                        // A page cache of 16 MiB (SQLite's default is 2 MiB): a big write
                         // touches index pages all over, and each page evicted mid-write is
-                        // written to the WAL and read back.
+                        // written to the WAL and read back. 64 MiB measured no faster and
+                        // held ~50 MiB more.
                         opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                             .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
-                            .pragma("cache_size", "-65536")
+                            .pragma("cache_size", "-16384")
                     }
                 });
                 let writer_db = Database::connect(writer).await?;
