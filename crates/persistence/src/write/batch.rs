@@ -42,28 +42,28 @@ impl<'s> Writer<'s> {
         self.flush_for_tables(&[table]).await
     }
 
-    /// [`Writer::flush_for`] for a read of several tables. The change log's rows stay queued
-    /// unless the read is of the change log: no row refers to them, and a write that reads as
-    /// it goes (a cable end checks its cable's other ends) would otherwise send them out a row
-    /// at a time.
+    /// [`Writer::flush_for`] for a read of several tables: only their batches go out. Tables
+    /// have no foreign keys in the database (references are the writer's to check), so rows of
+    /// other tables may wait; a write that reads as it goes (a prefix looks for its parent, a
+    /// cable end for its cable's other ends) would otherwise send the change log and every
+    /// link table out a row at a time.
     pub(super) async fn flush_for_tables(&mut self, tables: &[&str]) -> StoreResult<()> {
         let pending = |b: &Batch| !b.rows.is_empty() && tables.contains(&b.table.as_str());
         if !(self.ready.iter().any(pending) || self.batches.iter().any(pending)) {
             return Ok(());
         }
-        let log = self.change_log_table.clone().filter(|t| !tables.contains(&&**t));
-        let Some(log) = log else { return self.flush().await };
-        let is_log = |b: &Batch| *b.table == *log;
-        let (kept, ready): (Vec<Batch>, Vec<Batch>) =
-            std::mem::take(&mut self.ready).into_iter().partition(is_log);
-        let (open, mut out): (Vec<Batch>, Vec<Batch>) =
-            std::mem::take(&mut self.batches).into_iter().partition(is_log);
+        let (mut out, kept): (Vec<Batch>, Vec<Batch>) =
+            std::mem::take(&mut self.ready).into_iter().partition(|b| pending(b));
         self.ready = kept;
-        self.batches = open;
-        out.retain(|b| !b.rows.is_empty());
-        let mut batches = ready;
-        batches.extend(out);
-        self.write_batches(batches).await
+        for batch in self.batches.iter_mut().filter(|b| pending(b)) {
+            out.push(Batch {
+                table: batch.table.clone(),
+                columns: batch.columns.clone(),
+                rows: std::mem::take(&mut batch.rows),
+                origins: std::mem::take(&mut batch.origins),
+            });
+        }
+        self.write_batches(out).await
     }
 
     /// Writes every pending batch. A batch the database refuses for a unique constraint is
