@@ -10,7 +10,8 @@
 //!
 //! `ferrobot-bench writes …` times bulk creates through GraphQL mutations instead (see
 //! [`write`]); `ferrobot-bench load …` runs many concurrent clients mixing reads and writes, and
-//! a bulk write under reads (see [`load`](mod@load)).
+//! a bulk write under reads (see [`load`](mod@load)); `ferrobot-bench sweep …` times one small
+//! query at rising numbers of clients, with and without a writer beside them (see [`sweep`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,6 +27,7 @@ use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
 mod load;
+mod sweep;
 mod write;
 
 #[derive(Parser)]
@@ -64,6 +66,8 @@ enum Bench {
     Writes(write::WriteArgs),
     /// Concurrent clients mixing reads and writes, then a bulk write under reads.
     Load(load::LoadArgs),
+    /// The one-device query at 1, 8, 32, 128 concurrent clients, with and without a writer.
+    Sweep(sweep::SweepArgs),
 }
 
 #[tokio::main]
@@ -72,6 +76,7 @@ async fn main() -> Result<()> {
     match args.command {
         Some(Bench::Writes(writes)) => return write::run(writes).await,
         Some(Bench::Load(load)) => return load::run(load).await,
+        Some(Bench::Sweep(sweep)) => return sweep::run(sweep).await,
         None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
