@@ -302,9 +302,21 @@ async fn run_level(
         let rng = Rng(seed << 32 | n as u64);
         tasks.push(tokio::spawn(client(target.clone(), Role::Read, rng, window)));
     }
+    // The writer has a thread and a runtime of its own: on the runtime of the readers its every
+    // step would queue behind theirs, and the bench would measure its own queue.
     let write_task = writer.then(|| {
         let rng = Rng(seed << 32 | 0xffff_ffff);
-        tokio::spawn(client(target.clone(), Role::Write, rng, window))
+        let target = target.clone();
+        std::thread::spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime.block_on(client(target, Role::Write, rng, window)),
+                Err(e) => Outcome {
+                    errors: 1,
+                    first_error: Some(format!("writer runtime: {e}")),
+                    ..Outcome::default()
+                },
+            }
+        })
     });
     // Samples the server's threads and memory four times a second while the window lasts.
     let stop = Arc::new(AtomicBool::new(false));
@@ -332,8 +344,9 @@ async fn run_level(
     }
     reads.latencies.sort();
     let write = match write_task {
-        Some(t) => {
-            let mut w = t.await?;
+        Some(thread) => {
+            let joined = tokio::task::spawn_blocking(move || thread.join()).await?;
+            let mut w = joined.map_err(|_| anyhow::anyhow!("the writer's thread panicked"))?;
             w.latencies.sort();
             Some(w)
         }
