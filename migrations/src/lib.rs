@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: "0004_whole_model", tables: include_str!("../0004_whole_model.json") },
     Migration { version: "0005_name_indexes", tables: include_str!("../0005_name_indexes.json") },
+    Migration {
+        version: "0006_filter_indexes",
+        tables: include_str!("../0006_filter_indexes.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

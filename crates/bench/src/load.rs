@@ -372,10 +372,10 @@ const WRITE_CYCLE: [Step; 6] = [
 ];
 
 /// A small deterministic generator (SplitMix64): enough to pick requests, no dependency.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -525,7 +525,7 @@ fn sampler(ctx: Arc<Ctx>, pid: u32, stop: Arc<AtomicBool>) -> tokio::task::JoinH
 
 /// CPU seconds (user + system) of a process so far, from `/proc/<pid>/stat` (100 ticks a second,
 /// as on every Linux this runs on).
-fn cpu_seconds(pid: &str) -> f64 {
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
@@ -621,7 +621,7 @@ fn row(name: &str, group: &[&Sample], wall: Duration) -> String {
 }
 
 /// The `p`th percentile (nearest rank) of sorted latencies.
-fn pct(sorted: &[Duration], p: f64) -> String {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> String {
     if sorted.is_empty() {
         return "-".to_owned();
     }

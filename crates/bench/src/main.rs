@@ -10,7 +10,8 @@
 //!
 //! `ferrobot-bench writes …` times bulk creates through GraphQL mutations instead (see
 //! [`write`]); `ferrobot-bench load …` runs many concurrent clients mixing reads and writes, and
-//! a bulk write under reads (see [`load`](mod@load)).
+//! a bulk write under reads (see [`load`](mod@load)); `ferrobot-bench sweep …` times one small
+//! query at rising numbers of clients, with and without a writer beside them (see [`sweep`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 mod dataset;
 mod floor;
 mod load;
+mod sweep;
 mod write;
 
 #[derive(Parser)]
@@ -78,6 +80,8 @@ enum Bench {
         #[arg(long, default_value = "-")]
         out: PathBuf,
     },
+    /// The one-device query at 1, 8, 32, 128 concurrent clients, with and without a writer.
+    Sweep(sweep::SweepArgs),
 }
 
 #[tokio::main]
@@ -101,6 +105,7 @@ async fn main() -> Result<()> {
             report(&format!("{objects} objects"));
             return Ok(());
         }
+        Some(Bench::Sweep(sweep)) => return sweep::run(sweep).await,
         None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));

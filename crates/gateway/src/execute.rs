@@ -135,13 +135,29 @@ impl Extension for PlanExtensionImpl {
         if introspects {
             return next.run(ctx, operation_name).await;
         }
-        let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
-            .with_base_url(&state.base_url);
         let before = state.store.statements();
         let started = std::time::Instant::now();
         let answered = match kind {
-            OperationType::Mutation => crate::mutate::mutate(&lowerer, &state, selection).await,
-            _ => answer(&lowerer, &state.store, selection).await,
+            OperationType::Mutation => {
+                let operation_name = operation_name.map(str::to_owned);
+                let state = state.clone();
+                on_own_thread(async move {
+                    let Some((_, selection)) =
+                        operation_selection(&document, operation_name.as_deref())
+                    else {
+                        return Err(StoreError::Internal("the mutation went missing".into()).into());
+                    };
+                    let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
+                        .with_base_url(&state.base_url);
+                    crate::mutate::mutate(&lowerer, &state, selection).await
+                })
+                .await
+            }
+            _ => {
+                let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
+                    .with_base_url(&state.base_url);
+                answer(&lowerer, &state.store, selection).await
+            }
         };
         match answered {
             Ok(mut answer) => {
@@ -172,6 +188,38 @@ impl Extension for PlanExtensionImpl {
                 Response::from_errors(vec![async_graphql::ServerError::new("internal error", None)])
             }
         }
+    }
+}
+
+/// Runs a write on a thread of its own, polled there from start to end.
+///
+/// A mutation runs dozens of statements one after the other (32 for a `device_update` with the
+/// change log), each a round trip to the writer connection's thread. On the runtime's worker
+/// threads every one of those wake-ups would queue behind the tasks of every read in flight. A
+/// thread that polls only this write is woken directly when a statement answers; with the
+/// [`crate::admission`] gate keeping a core free while a write is in flight, writes keep much of
+/// their pace under reads. Writes take turns anyway (`Store::write_turn`), so at most one of
+/// these threads is busy at a time; the others wait for their turn.
+///
+/// Dropping the returned future (the client went away, the request timed out) drops the write
+/// on its thread as it would have been dropped here: its transaction rolls back.
+async fn on_own_thread<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, GatewayError>> + Send + 'static,
+) -> Result<T, GatewayError> {
+    let runtime = tokio::runtime::Handle::current();
+    let (_keep, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let thread = tokio::task::spawn_blocking(move || {
+        runtime.block_on(async move {
+            tokio::select! {
+                done = write => Some(done),
+                _ = cancelled => None,
+            }
+        })
+    });
+    match thread.await {
+        Ok(Some(done)) => done,
+        Ok(None) => Err(StoreError::Internal("the write was cancelled".into()).into()),
+        Err(e) => Err(StoreError::Internal(format!("the write's thread failed: {e}")).into()),
     }
 }
 

@@ -376,7 +376,15 @@ async fn answer_graphql(
             return (StatusCode::BAD_REQUEST, Json(errors)).into_response();
         }
     }
+    // While a write runs, a read waits for one of a few slots (`admission`).
+    let writes = request
+        .parsed_query()
+        .ok()
+        .and_then(|d| crate::execute::operation_definition(d, operation_name.as_deref()))
+        .is_some_and(|op| op.ty == async_graphql::parser::types::OperationType::Mutation);
+    let read = if writes { None } else { state.admission.read(&state.store).await };
     let response = served.schema.execute(request).await;
+    drop(read);
     if let Some(answer) = request_state.take_answer() {
         let statements = answer.statements;
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);

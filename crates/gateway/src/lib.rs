@@ -8,6 +8,7 @@
 //!
 //! API Boundary: the routes of [`http::router`] and the SDL in `schema/schema.graphql`.
 
+mod admission;
 pub mod answer;
 pub mod auth;
 mod cursor;
@@ -106,6 +107,8 @@ pub struct AppState {
     draining: Arc<std::sync::atomic::AtomicBool>,
     pub logins: Arc<login::Logins>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Reads give way to writes (see [`admission`]).
+    pub(crate) admission: Arc<admission::Admission>,
 }
 
 impl AppState {
@@ -123,6 +126,7 @@ impl AppState {
             draining: Default::default(),
             logins,
             metrics: Default::default(),
+            admission: Arc::new(admission::Admission::new()),
         })
     }
 

@@ -1,6 +1,6 @@
 //! The connection to one database, chosen by URL: `sqlite://path`, `postgres://…`, `mysql://…`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,6 +87,8 @@ pub struct Store {
     /// The writer pool: one connection on SQLite, a spare beside it elsewhere.
     pub(crate) writer_db: DatabaseConnection,
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Writes of this process holding their turn now (0 or 1), so that reads can give way.
+    writing: Arc<AtomicUsize>,
     write_wait: Duration,
     /// Counters for operators, shared by every handle on this store.
     activity: Arc<Activity>,
@@ -122,7 +124,16 @@ pub struct StoreStats {
 }
 
 /// A write's turn: held from before its transaction begins until it ends.
-pub(crate) type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+pub(crate) struct WriteTurn {
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    writing: Arc<AtomicUsize>,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        self.writing.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 impl Store {
     /// Connects to `url` with the default options.
@@ -231,6 +242,7 @@ impl Store {
             db,
             writer_db,
             write_turn: Arc::new(tokio::sync::Mutex::new(())),
+            writing: Default::default(),
             write_wait,
             activity: Default::default(),
             backend,
@@ -255,7 +267,13 @@ impl Store {
         let waited = asked.elapsed().as_micros() as u64;
         self.activity.write_turns.fetch_add(1, Ordering::Relaxed);
         self.activity.write_wait_micros.fetch_add(waited, Ordering::Relaxed);
-        Ok(turn)
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        Ok(WriteTurn { _turn: turn, writing: self.writing.clone() })
+    }
+
+    /// Whether a write of this process holds its turn now (reads may give way to it).
+    pub fn write_running(&self) -> bool {
+        self.writing.load(Ordering::Acquire) > 0
     }
 
     /// The pools and counters now.
