@@ -25,6 +25,22 @@ pub(crate) struct Admission {
     reads: Semaphore,
 }
 
+/// Threads for writes ([`crate::execute`] runs each write on one): writes take turns anyway, so
+/// one runs and one waits ready; the rest wait here as tasks, not as parked threads. Threads are
+/// the process's, so the limit is too.
+static WRITE_THREADS: Semaphore = Semaphore::const_new(2);
+
+/// A thread for a write, waited for as long as a write waits for its turn (then `BUSY`).
+pub(crate) async fn write_thread(
+    store: &Store,
+) -> Result<SemaphorePermit<'static>, ferrobot_persistence::StoreError> {
+    match tokio::time::timeout(store.write_wait(), WRITE_THREADS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(e)) => Err(ferrobot_persistence::StoreError::Internal(e.to_string())),
+        Err(_) => Err(store.busy()),
+    }
+}
+
 impl Admission {
     /// Every core but one (at least one) for reads while a write runs.
     pub(crate) fn new() -> Admission {

@@ -140,8 +140,9 @@ impl Extension for PlanExtensionImpl {
         let answered = match kind {
             OperationType::Mutation => {
                 let operation_name = operation_name.map(str::to_owned);
+                let thread = crate::admission::write_thread(&state.store).await;
                 let state = state.clone();
-                on_own_thread(async move {
+                on_own_thread(thread.map_err(Into::into), async move {
                     let Some((_, selection)) =
                         operation_selection(&document, operation_name.as_deref())
                     else {
@@ -203,9 +204,12 @@ impl Extension for PlanExtensionImpl {
 ///
 /// Dropping the returned future (the client went away, the request timed out) drops the write
 /// on its thread as it would have been dropped here: its transaction rolls back.
-async fn on_own_thread<T: Send + 'static>(
+async fn on_own_thread<T: Send + 'static, P>(
+    thread: Result<P, GatewayError>,
     write: impl std::future::Future<Output = Result<T, GatewayError>> + Send + 'static,
 ) -> Result<T, GatewayError> {
+    // The permit for a thread ([`crate::admission`]), held until the write ends.
+    let _thread = thread?;
     let runtime = tokio::runtime::Handle::current();
     let (_keep, cancelled) = tokio::sync::oneshot::channel::<()>();
     let thread = tokio::task::spawn_blocking(move || {

@@ -258,17 +258,25 @@ impl Store {
         let asked = std::time::Instant::now();
         let turn = tokio::time::timeout(self.write_wait, self.write_turn.clone().lock_owned())
             .await
-            .map_err(|_| {
-                StoreError::Busy(format!(
-                    "Another write held the database for {} ms; nothing was written. Try again.",
-                    self.write_wait.as_millis()
-                ))
-            })?;
+            .map_err(|_| self.busy())?;
         let waited = asked.elapsed().as_micros() as u64;
         self.activity.write_turns.fetch_add(1, Ordering::Relaxed);
         self.activity.write_wait_micros.fetch_add(waited, Ordering::Relaxed);
         self.writing.fetch_add(1, Ordering::AcqRel);
         Ok(WriteTurn { _turn: turn, writing: self.writing.clone() })
+    }
+
+    /// How long a write waits for its turn.
+    pub fn write_wait(&self) -> Duration {
+        self.write_wait
+    }
+
+    /// The refusal of a write that did not get its turn within the write wait.
+    pub fn busy(&self) -> StoreError {
+        StoreError::Busy(format!(
+            "Another write held the database for {} ms; nothing was written. Try again.",
+            self.write_wait.as_millis()
+        ))
     }
 
     /// Whether a write of this process holds its turn now (reads may give way to it).
