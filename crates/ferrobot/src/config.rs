@@ -132,7 +132,7 @@ pub(crate) struct ServeFlags {
     #[arg(long, env = "FERROBOT_BASE_URL")]
     pub(crate) base_url: Option<String>,
     /// Rows of a root list read at a time with everything under them, 1 to 50,000: a larger
-    /// answer is read and written a window at a time [default: 2000].
+    /// answer is read and written a window at a time [default: 1000].
     #[arg(long, env = "FERROBOT_READ_WINDOW")]
     pub(crate) read_window: Option<usize>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].

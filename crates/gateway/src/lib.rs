@@ -82,7 +82,7 @@ pub struct Config {
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
-pub const DEFAULT_READ_WINDOW: usize = 2_000;
+pub const DEFAULT_READ_WINDOW: usize = 1_000;
 
 impl Config {
     /// Settings for tests and tools: a generated secret aside, the server's defaults.

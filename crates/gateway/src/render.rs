@@ -1,6 +1,7 @@
 //! Writes an answer as JSON straight from the loaded rows, streamed in 64 KiB chunks: no
 //! GraphQL value tree is ever built, so memory stays near the size of the rows, whatever the
-//! size of the answer.
+//! size of the answer. A long root list comes in windows of rows, each read as the writer
+//! reaches it (one window ahead), so that its levels are never held whole.
 
 use std::collections::HashMap;
 

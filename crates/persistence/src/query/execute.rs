@@ -139,11 +139,6 @@ pub struct Windows {
 }
 
 impl Windows {
-    /// Windows not read yet.
-    pub fn remaining(&self) -> usize {
-        self.chunks.len()
-    }
-
     /// The statements the store these windows read through has run (the request's count).
     pub fn statements(&self) -> u64 {
         self.store.statements()
