@@ -151,11 +151,13 @@ pub fn write_response(
         path: Vec::new(),
         late: Vec::new(),
     };
-    let mut windows: Vec<Option<Box<Windows>>> = answer
+    // A windowed list's windows are taken out of the answer, so that each is dropped once
+    // written.
+    let mut windows: Vec<Option<(Level, Option<Box<Windows>>)>> = answer
         .roots
         .iter_mut()
         .map(|root| match &mut root.body {
-            RootBody::Windows { rest, .. } => rest.take(),
+            RootBody::Windows { first, rest, .. } => Some((std::mem::take(first), rest.take())),
             _ => None,
         })
         .collect();
@@ -182,8 +184,9 @@ pub fn write_response(
             RootBody::List(plan, level) => {
                 write_list(&mut sink, plan, level, 0, level.rows.len(), None, None)
             }
-            RootBody::Windows { plan, first, .. } => {
-                write_windows(&mut sink, plan, first, rest.take(), &runtime)
+            RootBody::Windows { plan, .. } => {
+                let (first, rest) = rest.take().unwrap_or_default();
+                write_windows(&mut sink, plan, first, rest, &runtime)
             }
             RootBody::Single(plan, level) => {
                 if level.rows.is_empty() {
@@ -313,13 +316,14 @@ fn write_objects<'a>(
 fn write_windows<'a>(
     sink: &mut Sink<'a>,
     plan: &'a Plan,
-    first: &Level,
+    first: Level,
     rest: Option<Box<Windows>>,
     runtime: &tokio::runtime::Handle,
 ) {
     sink.push(b"[");
     let mut position = 0;
-    write_rows(sink, plan, first, &mut position);
+    write_rows(sink, plan, &first, &mut position);
+    drop(first);
     if let Some(rest) = rest {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         runtime.spawn(read_ahead(*rest, tx));
