@@ -360,7 +360,7 @@ impl Store {
                     continue;
                 }
                 let Some(all) = all else {
-                    let link = self.child_link(plan, Some(level), scope, rel);
+                    let link = self.child_link(plan, Some(level), scope, rel, false);
                     let read = self.execute_level(child, link, None, depth + 1, shared).await?;
                     level.children.push(Arc::new(read));
                     continue;
@@ -372,15 +372,15 @@ impl Store {
                         level.children.push(read.clone());
                         continue;
                     }
-                    let link = self.child_link(plan, None, all, rel);
+                    let link = self.child_link(plan, None, all, rel, false);
                     let read = self.execute_level(child, link, None, depth + 1, shared).await?;
                     let read = Arc::new(read);
                     shared.whole.insert(key_of(child), read.clone());
                     level.children.push(read);
                     continue;
                 }
-                let link = self.child_link(plan, Some(level), scope, rel);
-                let whole_link = self.child_link(plan, None, all, rel);
+                let link = self.child_link(plan, Some(level), scope, rel, true);
+                let whole_link = self.child_link(plan, None, all, rel, false);
                 let read =
                     self.execute_level(child, link, Some(whole_link), depth + 1, shared).await?;
                 level.children.push(Arc::new(read));
@@ -415,6 +415,7 @@ impl Store {
         level: Option<&Level>,
         scope: &Scope,
         rel: &Relation,
+        windowed: bool,
     ) -> Link {
         let keys_from = |column: &str, child_table: Option<&str>| -> Keys {
             let Some(level) = level else {
@@ -434,10 +435,15 @@ impl Store {
                 }
                 None => u64::MAX,
             };
+            // A table of unknown size (sizes are counted in the background after start): a
+            // whole read probes the parent, once; a window walks its own parents, which are few,
+            // rather than the child table once a window.
+            let smaller = |table: &str| match self.table_rows(table) {
+                Some(rows) => rows < parents,
+                None => !windowed,
+            };
             match child_table {
-                Some(table) if self.table_rows(table).is_none_or(|rows| rows < parents) => {
-                    scope.exists_of(column)
-                }
+                Some(table) if smaller(table) => scope.exists_of(column),
                 _ => scope.keys_of(column),
             }
         };
