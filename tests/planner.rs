@@ -3,7 +3,7 @@
 
 use ferrobot_domain::request::{Keyset, Select, Selected, SelectedKind};
 use ferrobot_domain::Catalogue;
-use ferrobot_persistence::query::{Level, Plan};
+use ferrobot_persistence::query::{Level, Plan, Read, Windowing};
 use ferrobot_test_support::{seed, Backend, TestApp};
 
 /// Emits one test per backend from one async body taking the backend.
@@ -139,3 +139,67 @@ async fn a_cursor_page_reads_its_page_and_one_more(backend: Backend) -> anyhow::
     Ok(())
 }
 backend_test!(keyset_page, a_cursor_page_reads_its_page_and_one_more);
+
+/// The rows of every window of a list read in windows, and the windows' count.
+async fn read_windows(
+    store: &ferrobot_persistence::Store,
+    plan: std::sync::Arc<Plan>,
+    windowing: Windowing,
+) -> anyhow::Result<(Vec<Level>, usize)> {
+    let mut windows = match store.execute_windows(plan, windowing).await? {
+        Read::Windows(windows) => windows,
+        Read::Whole(level) => return Ok((vec![*level], 1)),
+    };
+    let mut read = Vec::new();
+    while let Some(window) = windows.next().await {
+        read.push(window?);
+    }
+    let count = read.len();
+    Ok((read, count))
+}
+
+/// Every row of a level (its own cells), in order.
+fn cells(level: &Level) -> Vec<Vec<ferrobot_persistence::Cell>> {
+    (0..level.rows.len()).map(|r| level.own(r).to_vec()).collect()
+}
+
+async fn a_list_read_in_windows_runs_a_statement_a_level_and_window(
+    backend: Backend,
+) -> anyhow::Result<()> {
+    for n in [20, 40] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(n)).await?;
+        let catalogue = app.store.catalogue().clone();
+        let plan = std::sync::Arc::new(Plan::new(&catalogue, &devices_tree(&catalogue)));
+        let whole = app.store.execute(&plan).await?;
+        // Windows of 8 devices, every level read per window: the root, then interfaces and
+        // addresses once a window.
+        let store = app.store.counted();
+        let every = Windowing { rows: 8, whole_per_row: 0 };
+        let (windows, count) = read_windows(&store, plan.clone(), every).await?;
+        assert_eq!(count, n.div_ceil(8));
+        assert_eq!(store.statements(), 1 + 2 * count as u64, "{n} devices");
+        // The windows hold the rows of the whole read, in order, and the same rows under them.
+        let rows: Vec<_> = windows.iter().flat_map(cells).collect();
+        assert_eq!(rows, cells(&whole));
+        let interfaces: usize = windows.iter().map(|w| w.children[0].rows.len()).sum();
+        let addresses: usize = windows.iter().map(|w| w.children[0].children[0].rows.len()).sum();
+        assert_eq!((interfaces, addresses), (3 * n, n));
+        // Levels whose table is small beside the root list (3 interfaces and an address per
+        // device, at most 4 rows per device) are read once, whatever the windows: as many
+        // statements as a whole read, and the windows share those levels.
+        let store = app.store.counted();
+        let small = Windowing { rows: 8, whole_per_row: 4 };
+        let (windows, count) = read_windows(&store, plan.clone(), small).await?;
+        assert_eq!(count, n.div_ceil(8));
+        assert_eq!(store.statements(), 3, "{n} devices");
+        assert_eq!(windows.iter().flat_map(cells).collect::<Vec<_>>(), cells(&whole));
+        // A list no longer than a window is read whole, with the statements it always took.
+        let store = app.store.counted();
+        let (_, count) =
+            read_windows(&store, plan, Windowing { rows: n, whole_per_row: 0 }).await?;
+        assert_eq!((count, store.statements()), (1, 3));
+    }
+    Ok(())
+}
+backend_test!(windows, a_list_read_in_windows_runs_a_statement_a_level_and_window);

@@ -51,6 +51,7 @@ pub(crate) struct ServerFile {
     pub(crate) request_timeout_seconds: Option<u64>,
     pub(crate) cors_origins: Option<Vec<String>>,
     pub(crate) base_url: Option<String>,
+    pub(crate) read_window: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +100,7 @@ pub(crate) struct Serve {
     pub(crate) login_attempts_per_minute: u32,
     pub(crate) limits: ferrobot_gateway::limits::Limits,
     pub(crate) base_url: String,
+    pub(crate) read_window: usize,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -129,6 +131,10 @@ pub(crate) struct ServeFlags {
     /// (`https://ferrobot.example.com`) [default: none, Nautobot's `/api/…` paths].
     #[arg(long, env = "FERROBOT_BASE_URL")]
     pub(crate) base_url: Option<String>,
+    /// Rows of a root list read at a time with everything under them, 1 to 50,000: a larger
+    /// answer is read and written a window at a time [default: 1000].
+    #[arg(long, env = "FERROBOT_READ_WINDOW")]
+    pub(crate) read_window: Option<usize>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -180,6 +186,10 @@ impl Serve {
             flags.request_timeout_seconds.or(server.request_timeout_seconds).unwrap_or(300);
         let logins =
             flags.login_attempts_per_minute.or(auth.login_attempts_per_minute).unwrap_or(10);
+        let window = flags
+            .read_window
+            .or(server.read_window)
+            .unwrap_or(ferrobot_gateway::DEFAULT_READ_WINDOW);
         let defaults = ferrobot_gateway::limits::Limits::default();
         let limits = &file.limits;
         let depth = flags.max_depth.or(limits.max_depth).unwrap_or(defaults.depth);
@@ -213,6 +223,7 @@ impl Serve {
             login_attempts_per_minute: in_range("login_attempts_per_minute", logins, 1, 10_000)?,
             limits,
             base_url: base_url(flags.base_url.or_else(|| server.base_url.clone()))?,
+            read_window: in_range("read_window", window, 1, 50_000)?,
         })
     }
 }

@@ -166,6 +166,7 @@ async fn main() -> Result<()> {
                 login_attempts_per_minute: settings.login_attempts_per_minute,
                 limits: settings.limits,
                 base_url: settings.base_url,
+                read_window: settings.read_window,
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

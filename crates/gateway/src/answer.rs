@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::Variables;
-use ferrobot_persistence::query::{Level, Plan};
+use ferrobot_persistence::query::{Level, Plan, Windows};
 use ferrobot_persistence::Store;
 use uuid::Uuid;
 
@@ -27,6 +27,9 @@ pub struct RequestState {
     pub limits: crate::limits::Limits,
     /// What objects' `url`s begin with (see [`crate::Config::base_url`]).
     pub base_url: String,
+    /// Rows of a root list read at a time with what lies under them (see
+    /// [`crate::Config::read_window`]).
+    pub read_window: usize,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
@@ -53,6 +56,7 @@ impl RequestState {
             may_write: true,
             limits: crate::limits::Limits::default(),
             base_url: String::new(),
+            read_window: crate::DEFAULT_READ_WINDOW,
             document: Mutex::new(None),
             answer: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
@@ -88,7 +92,14 @@ pub(crate) struct RootAnswer {
 pub(crate) enum RootBody {
     Typename(&'static str),
     Null,
-    List(Box<Plan>, Level),
+    List(Arc<Plan>, Level),
+    /// A root list read in windows of rows: the first window read, the others read as the
+    /// writer reaches them.
+    Windows {
+        plan: Arc<Plan>,
+        first: Level,
+        rest: Option<Box<Windows>>,
+    },
     Single(Box<Plan>, Level),
     /// Objects a mutation wrote, read back in chunks of ids and written in the order given.
     Objects {

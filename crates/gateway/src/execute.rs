@@ -12,7 +12,7 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{Response, ServerResult, Value, Variables};
-use ferrobot_persistence::query::Plan;
+use ferrobot_persistence::query::{Plan, Read, Windowing};
 use ferrobot_persistence::{Store, StoreError};
 
 pub use crate::answer::{Answer, RequestState};
@@ -42,6 +42,26 @@ async fn read_page(
     let fields = fields.into_iter().map(|(k, f)| (json_key(&k), f)).collect();
     let label = catalogue.model(select.model).label.clone();
     Ok(RootBody::Page { label, plan: Box::new(plan), level, first, total, fields })
+}
+
+/// Reads a root list: whole when it has at most `window` rows, else its first window of rows
+/// with what lies under them, the others read as the answer is written.
+async fn read_list(
+    store: &Store,
+    catalogue: &ferrobot_domain::Catalogue,
+    select: &Select,
+    window: usize,
+) -> Result<RootBody, StoreError> {
+    let plan = Arc::new(Plan::new(catalogue, select));
+    match store.execute_windows(plan.clone(), Windowing::rows(window)).await? {
+        Read::Whole(level) => Ok(RootBody::List(plan, *level)),
+        Read::Windows(mut windows) => {
+            // The first window is read before the answer starts, so that what fails in every
+            // window (a statement the database refuses, a busy database) fails as before.
+            let first = windows.next().await.transpose()?.unwrap_or_default();
+            Ok(RootBody::Windows { plan, first, rest: Some(windows) })
+        }
+    }
 }
 
 pub struct PlanExtension;
@@ -157,7 +177,7 @@ impl Extension for PlanExtensionImpl {
             _ => {
                 let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
                     .with_base_url(&state.base_url);
-                answer(&lowerer, &state.store, selection).await
+                answer(&lowerer, &state.store, selection, state.read_window).await
             }
         };
         match answered {
@@ -253,6 +273,7 @@ async fn answer(
     lowerer: &Lowerer<'_>,
     store: &Store,
     selection: &SelectionSet,
+    window: usize,
 ) -> Result<Answer, GatewayError> {
     enum Lowered {
         Typename,
@@ -324,20 +345,14 @@ async fn answer(
                     Err(e) => Err(e),
                 }
             }
-            Lowered::Read(select, single) => {
+            Lowered::Read(select, true) => {
                 let plan = Plan::new(catalogue, &select);
-                store.execute(&plan).await.map(|level| (single, plan, level))
+                store.execute(&plan).await.map(|level| RootBody::Single(Box::new(plan), level))
             }
+            Lowered::Read(select, false) => read_list(store, catalogue, &select, window).await,
         };
         match read {
-            Ok((single, plan, level)) => {
-                let body = if single {
-                    RootBody::Single(Box::new(plan), level)
-                } else {
-                    RootBody::List(Box::new(plan), level)
-                };
-                roots.push(RootAnswer { key, body });
-            }
+            Ok(body) => roots.push(RootAnswer { key, body }),
             Err(e @ (StoreError::Invalid { .. } | StoreError::Filters(_))) => {
                 errors.push(FieldError::located(e.into(), Stage::Read, &key, root.field(), None));
                 roots.push(RootAnswer { key, body: RootBody::Null });

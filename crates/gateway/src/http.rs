@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -329,6 +328,7 @@ async fn answer_graphql(
     request_state.may_write = may_write;
     request_state.limits = state.config.limits;
     request_state.base_url = state.config.base_url.clone();
+    request_state.read_window = state.config.read_window;
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());
@@ -387,9 +387,10 @@ async fn answer_graphql(
     drop(read);
     if let Some(answer) = request_state.take_answer() {
         let statements = answer.statements;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        tokio::task::spawn_blocking(move || write_response(answer, tx));
-        let stream = tokio_stream_from(rx).map(Ok::<Bytes, std::convert::Infallible>);
+        let (tx, rx) = tokio::sync::mpsc::channel::<crate::render::Chunk>(4);
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || write_response(answer, tx, runtime));
+        let stream = tokio_stream_from(rx);
         let mut out = Response::new(Body::from_stream(stream));
         out.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
         if let Ok(v) = HeaderValue::from_str(&statements.to_string()) {
@@ -420,7 +421,7 @@ async fn answer_graphql(
 }
 
 fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Bytes>,
-) -> impl futures_util::Stream<Item = Bytes> {
+    mut rx: tokio::sync::mpsc::Receiver<crate::render::Chunk>,
+) -> impl futures_util::Stream<Item = crate::render::Chunk> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

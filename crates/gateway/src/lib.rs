@@ -76,7 +76,14 @@ pub struct Config {
     /// a path), a path prefix where the API is served under one, or a scheme and host for
     /// absolute URLs (`https://ferrobot.example.com`). No trailing slash.
     pub base_url: String,
+    /// How many rows of a root list are read at a time together with everything under them
+    /// (see `Store::execute_windows`): a larger answer is read and written a window at a time,
+    /// so that its levels are never loaded whole.
+    pub read_window: usize,
 }
+
+/// The rows of a root list read at a time with what lies under them, unless configured.
+pub const DEFAULT_READ_WINDOW: usize = 1_000;
 
 impl Config {
     /// Settings for tests and tools: a generated secret aside, the server's defaults.
@@ -92,6 +99,7 @@ impl Config {
             login_attempts_per_minute: 10,
             limits: limits::Limits::default(),
             base_url: String::new(),
+            read_window: DEFAULT_READ_WINDOW,
         }
     }
 }

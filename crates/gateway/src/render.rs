@@ -1,14 +1,15 @@
 //! Writes an answer as JSON straight from the loaded rows, streamed in 64 KiB chunks: no
 //! GraphQL value tree is ever built, so memory stays near the size of the rows, whatever the
-//! size of the answer.
+//! size of the answer. A long root list comes in windows of rows, each read as the writer
+//! reaches it (one window ahead), so that its levels are never held whole.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use ferrobot_domain::hooks;
 use ferrobot_domain::value::{enum_item_name, ip_from_bytes};
-use ferrobot_persistence::query::{Level, Out, Plan, Render};
-use ferrobot_persistence::Cell;
+use ferrobot_persistence::query::{Level, Out, Plan, Render, Windows};
+use ferrobot_persistence::{Cell, StoreResult};
 use uuid::Uuid;
 
 use crate::answer::{Answer, RootBody};
@@ -20,10 +21,13 @@ fn unprefixed(prefix: &str) -> String {
     serde_json::from_str(quoted).unwrap_or_default()
 }
 
+/// A chunk of the body, or the error that cuts it short.
+pub type Chunk = Result<Bytes, std::io::Error>;
+
 /// Streams chunks of an answer into a channel, 64 KiB at a time.
 struct Sink<'a> {
     buf: Vec<u8>,
-    tx: tokio::sync::mpsc::Sender<Bytes>,
+    tx: tokio::sync::mpsc::Sender<Chunk>,
     closed: bool,
     /// Where in the answer the writer is: response keys (raw, or `"key":` as the plan keeps
     /// them) and list indexes, for the path of an error found while writing.
@@ -60,10 +64,20 @@ impl<'a> Sink<'a> {
             return;
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096)));
-        if self.tx.blocking_send(chunk).is_err() {
+        if self.tx.blocking_send(Ok(chunk)).is_err() {
             // The client went away: stop producing.
             self.closed = true;
         }
+    }
+
+    /// A window of the answer could not be read after the answer began: the body ends with an
+    /// error (the client sees the connection cut), never as a well-formed but partial answer.
+    fn fail(&mut self, error: ferrobot_persistence::StoreError) {
+        tracing::error!(%error, "reading a window of the answer failed; the answer is cut short");
+        if !self.closed {
+            let _ = self.tx.blocking_send(Err(std::io::Error::other(error.to_string())));
+        }
+        self.closed = true;
     }
 
     fn string(&mut self, s: &str) {
@@ -122,8 +136,13 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// Writes the whole response body for an answer (blocking; run it on a blocking thread).
-pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
+/// Writes the whole response body for an answer (blocking; run it on a blocking thread). The
+/// windows of a list read in windows are read on `runtime` as the writer reaches them.
+pub fn write_response(
+    mut answer: Answer,
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    runtime: tokio::runtime::Handle,
+) {
     let started = std::time::Instant::now();
     let mut sink = Sink {
         buf: Vec::with_capacity(CHUNK + 4096),
@@ -132,9 +151,19 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
         path: Vec::new(),
         late: Vec::new(),
     };
+    // A windowed list's windows are taken out of the answer, so that each is dropped once
+    // written.
+    let mut windows: Vec<Option<(Level, Option<Box<Windows>>)>> = answer
+        .roots
+        .iter_mut()
+        .map(|root| match &mut root.body {
+            RootBody::Windows { first, rest, .. } => Some((std::mem::take(first), rest.take())),
+            _ => None,
+        })
+        .collect();
     sink.push(b"{\"data\":{");
     let mut first = true;
-    for root in &answer.roots {
+    for (root, rest) in answer.roots.iter().zip(&mut windows) {
         if sink.closed {
             return;
         }
@@ -154,6 +183,10 @@ pub fn write_response(answer: Answer, tx: tokio::sync::mpsc::Sender<Bytes>) {
             }
             RootBody::List(plan, level) => {
                 write_list(&mut sink, plan, level, 0, level.rows.len(), None, None)
+            }
+            RootBody::Windows { plan, .. } => {
+                let (first, rest) = rest.take().unwrap_or_default();
+                write_windows(&mut sink, plan, first, rest, &runtime)
             }
             RootBody::Single(plan, level) => {
                 if level.rows.is_empty() {
@@ -278,10 +311,68 @@ fn write_objects<'a>(
     }
 }
 
+/// A root list read in windows: each window's rows in turn, the next window read while one is
+/// written (one window ahead, no more, so that at most two are held).
+fn write_windows<'a>(
+    sink: &mut Sink<'a>,
+    plan: &'a Plan,
+    first: Level,
+    rest: Option<Box<Windows>>,
+    runtime: &tokio::runtime::Handle,
+) {
+    sink.push(b"[");
+    let mut position = 0;
+    write_rows(sink, plan, &first, &mut position);
+    drop(first);
+    if let Some(rest) = rest {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        runtime.spawn(read_ahead(*rest, tx));
+        while !sink.closed {
+            match rx.blocking_recv() {
+                Some(Ok(window)) => write_rows(sink, plan, &window, &mut position),
+                Some(Err(error)) => return sink.fail(error),
+                None => break,
+            }
+        }
+    }
+    sink.push(b"]");
+}
+
+/// Reads windows one at a time, each once the writer has taken the one before; stops when the
+/// writer is gone (the client went away) or a window fails.
+async fn read_ahead(mut windows: Windows, tx: tokio::sync::mpsc::Sender<StoreResult<Level>>) {
+    loop {
+        let Ok(permit) = tx.reserve().await else { return };
+        let Some(window) = windows.next().await else { break };
+        let failed = window.is_err();
+        permit.send(window);
+        if failed {
+            return;
+        }
+    }
+    tracing::debug!(statements = windows.statements(), "last window read");
+}
+
+/// A window's rows as items of the list being written, numbered on from `position`.
+fn write_rows<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, position: &mut usize) {
+    for row in 0..level.rows.len() {
+        if *position > 0 {
+            sink.buf.push(b',');
+        }
+        sink.path.push(Seg::Index(*position));
+        write_object(sink, plan, level, row);
+        sink.path.pop();
+        *position += 1;
+        if sink.closed {
+            return;
+        }
+    }
+}
+
 fn write_list<'a>(
     sink: &mut Sink<'a>,
     plan: &'a Plan,
-    level: &'a Level,
+    level: &Level,
     start: usize,
     end: usize,
     limit: Option<u64>,
@@ -307,7 +398,7 @@ fn write_list<'a>(
     sink.push(b"]");
 }
 
-fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &'a Level, row: usize) {
+fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usize) {
     let cells = level.rows.row(row);
     let own = &cells[level.skip..];
     sink.buf.push(b'{');

@@ -22,7 +22,7 @@ mod network;
 mod plan;
 mod usage;
 
-pub use execute::Level;
+pub use execute::{Level, Read, Windowing, Windows, WHOLE_PER_ROOT_ROW};
 pub use plan::{json_key, Out, Plan, Render};
 
 pub(crate) use level::join_pairing;

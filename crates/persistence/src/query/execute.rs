@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 use ferrobot_domain::catalogue::{Relation, RelationShape};
 use uuid::Uuid;
@@ -51,8 +52,9 @@ pub struct Level {
     pub skip: usize,
     /// Link key → (first row, end row).
     pub index: HashMap<Uuid, (usize, usize), BuildHasherDefault<UuidHasher>>,
-    /// One level per child of the plan, in the same order.
-    pub children: Vec<Level>,
+    /// One level per child of the plan, in the same order; a level read once for a whole list
+    /// read in windows is shared by the windows.
+    pub children: Vec<Arc<Level>>,
     pub usage: Option<PrefixUsage>,
     /// The rows the level's usage lists read, by object (a rack's devices and reservations).
     pub lists: Option<UsageLists>,
@@ -74,15 +76,99 @@ impl Level {
     }
 }
 
+/// What a read keeps while it reads, by plan (a level's plan's address): each nested level's
+/// filters compiled, or what was refused in them (compiled and checked once per request, the
+/// first time the level has parents), and the levels read once for a whole windowed list.
+#[derive(Default)]
+pub(crate) struct Shared {
+    compiled: HashMap<usize, Result<sea_query::Condition, Vec<(String, String)>>>,
+    whole: HashMap<usize, Arc<Level>>,
+    /// The rows of the root list read in windows (0 when it is read whole).
+    root_rows: usize,
+    /// Levels under a windowed level whose table holds at most this many rows per root row are
+    /// read once for the whole list.
+    whole_per_row: u64,
+}
+
+fn key_of(plan: &Plan) -> usize {
+    plan as *const Plan as usize
+}
+
+/// How a root list is read in windows.
+#[derive(Debug, Clone, Copy)]
+pub struct Windowing {
+    /// Rows of the root list a window holds; a list with at most this many is read whole.
+    pub rows: usize,
+    /// A level under a windowed level is read once for the whole list, not once a window, when
+    /// the table its rows come from holds at most this many rows per row of the root list:
+    /// one pass over a small table costs less than probing it for the parents of every window,
+    /// and holds no more rows than the root list does, a few times over.
+    pub whole_per_row: u64,
+}
+
+impl Windowing {
+    /// Windows of `rows` root rows, small levels read whole.
+    pub fn rows(rows: usize) -> Windowing {
+        Windowing { rows, whole_per_row: WHOLE_PER_ROOT_ROW }
+    }
+}
+
+/// See [`Windowing::whole_per_row`].
+pub const WHOLE_PER_ROOT_ROW: u64 = 4;
+
+/// A root list as [`Store::execute_windows`] read it.
+pub enum Read {
+    /// Its rows and everything under them, read whole.
+    Whole(Box<Level>),
+    /// Its rows in windows, what lies under each read when the window is asked for.
+    Windows(Box<Windows>),
+}
+
+/// The windows of a root list's rows still to read. Each window is a [`Level`] of its own: the
+/// window's rows, and under them the levels read for those rows only (one statement a level
+/// and window, naming the window's ids) or, for small levels, read once for the whole list and
+/// shared by every window.
+pub struct Windows {
+    store: Store,
+    plan: Arc<Plan>,
+    table: String,
+    /// The scope of the whole root list.
+    scope: Scope,
+    chunks: std::vec::IntoIter<Rows>,
+    shared: Shared,
+}
+
+impl Windows {
+    /// The statements the store these windows read through has run (the request's count).
+    pub fn statements(&self) -> u64 {
+        self.store.statements()
+    }
+
+    /// Reads the next window: its rows and what lies under them. `None` after the last.
+    pub async fn next(&mut self) -> Option<StoreResult<Level>> {
+        let rows = self.chunks.next()?;
+        let ids: Vec<Uuid> = (0..rows.len()).filter_map(|r| rows.row(r)[0].as_uuid()).collect();
+        let scope = Scope::window(&self.table, ids, self.store.backend);
+        let mut level = Level { rows, ..Level::default() };
+        let read = self.store.complete(
+            &self.plan,
+            &mut level,
+            &scope,
+            Some(&self.scope),
+            0,
+            &mut self.shared,
+        );
+        Some(read.await.map(|()| level))
+    }
+}
+
 impl Store {
     /// Reads a root plan (its page applied) and its children, level by level.
     pub async fn execute(&self, plan: &Plan) -> StoreResult<Level> {
-        let keyset = match &plan.page.keyset {
-            Some(keyset) => Some(self.root_keyset(plan.model, keyset)?),
-            None => None,
-        };
-        let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset, keyset };
-        self.execute_level(plan, link, 0).await
+        let (rows, scope) = self.load_root(plan).await?;
+        let mut level = Level { rows, ..Level::default() };
+        self.complete(plan, &mut level, &scope, None, 0, &mut Shared::default()).await?;
+        Ok(level)
     }
 
     /// A cursor's values as the page-ordering columns' own types; a cursor that does not fit
@@ -124,26 +210,94 @@ impl Store {
         }
     }
 
+    /// Reads a root list: its own rows with one statement, and what lies under them either for
+    /// all rows at once, as [`Store::execute`] does (at most `windowing.rows` rows), or a window
+    /// of rows at a time ([`Windows`]), so that a fleet-sized answer is never loaded whole.
+    pub async fn execute_windows(
+        &self,
+        plan: Arc<Plan>,
+        windowing: Windowing,
+    ) -> StoreResult<Read> {
+        let window = windowing.rows.max(1);
+        let (rows, scope) = self.load_root(&plan).await?;
+        let under = !plan.children.is_empty() || plan.usage || plan.lists;
+        let mut level = Level { rows, ..Level::default() };
+        if !under || level.rows.len() <= window {
+            self.complete(&plan, &mut level, &scope, None, 0, &mut Shared::default()).await?;
+            return Ok(Read::Whole(Box::new(level)));
+        }
+        let root_rows = level.rows.len();
+        let width = level.rows.width;
+        let mut cells = std::mem::take(&mut level.rows.cells).into_iter();
+        let mut chunks = Vec::with_capacity(root_rows.div_ceil(window));
+        loop {
+            let chunk: Vec<crate::Cell> = cells.by_ref().take(window * width).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(Rows { width, cells: chunk });
+        }
+        let table = self.catalogue().model(plan.model).table.clone();
+        let shared =
+            Shared { root_rows, whole_per_row: windowing.whole_per_row, ..Shared::default() };
+        Ok(Read::Windows(Box::new(Windows {
+            store: self.clone(),
+            plan,
+            table,
+            scope,
+            chunks: chunks.into_iter(),
+            shared,
+        })))
+    }
+
+    /// The rows of a root level, and the scope its children use.
+    async fn load_root(&self, plan: &Plan) -> StoreResult<(Rows, Scope)> {
+        let keyset = match &plan.page.keyset {
+            Some(keyset) => Some(self.root_keyset(plan.model, keyset)?),
+            None => None,
+        };
+        let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset, keyset };
+        let condition = self.compile_filters(plan.model, &plan.filters).await?;
+        let columns = plan.columns.clone();
+        let spec = LevelSpec { model: plan.model, depth: 0, columns, condition, link };
+        self.load_level(&spec).await
+    }
+
+    /// A nested level's filters as a condition, or what was refused in them: compiled (and
+    /// checked) once per level and request, the first time the level has parents.
+    async fn nested_condition(
+        &self,
+        plan: &Plan,
+        shared: &mut Shared,
+    ) -> StoreResult<Result<sea_query::Condition, Vec<(String, String)>>> {
+        if let Some(found) = shared.compiled.get(&key_of(plan)) {
+            return Ok(found.clone());
+        }
+        let found = match self.compile_filters(plan.model, &plan.filters).await {
+            Ok(condition) => Ok(condition),
+            Err(StoreError::Invalid { argument, message }) => Err(vec![(argument, message)]),
+            Err(StoreError::Filters(refused)) => Err(refused),
+            Err(e) => return Err(e),
+        };
+        shared.compiled.insert(key_of(plan), found.clone());
+        Ok(found)
+    }
+
+    /// Reads a nested level and what lies under it. `all` is how the level would hang off its
+    /// parent for the whole list when the level is read in windows: the levels under it that
+    /// are read once for the whole list name their parents by it.
     fn execute_level<'a>(
         &'a self,
         plan: &'a Plan,
         link: Link,
+        all: Option<Link>,
         depth: usize,
+        shared: &'a mut Shared,
     ) -> futures_util::future::BoxFuture<'a, StoreResult<Level>> {
         Box::pin(async move {
-            let skip = usize::from(!matches!(link, Link::Root { .. }));
-            let condition = match self.compile_filters(plan.model, &plan.filters).await {
+            let condition = match self.nested_condition(plan, shared).await? {
                 Ok(condition) => condition,
-                Err(StoreError::Invalid { argument, message }) if skip == 1 => {
-                    return Ok(Level {
-                        refused: Some(vec![(argument, message)]),
-                        ..Level::default()
-                    })
-                }
-                Err(StoreError::Filters(refused)) if skip == 1 => {
-                    return Ok(Level { refused: Some(refused), ..Level::default() })
-                }
-                Err(e) => return Err(e),
+                Err(refused) => return Ok(Level { refused: Some(refused), ..Level::default() }),
             };
             let spec = LevelSpec {
                 model: plan.model,
@@ -153,21 +307,38 @@ impl Store {
                 link,
             };
             let (rows, scope) = self.load_level(&spec).await?;
-            let mut level = Level { rows, skip, ..Level::default() };
-            if skip == 1 {
-                let mut idx = 0;
-                let n = level.rows.len();
-                while idx < n {
-                    let key = level.rows.row(idx)[0].as_uuid();
-                    let start = idx;
-                    while idx < n && level.rows.row(idx)[0].as_uuid() == key {
-                        idx += 1;
-                    }
-                    if let Some(key) = key {
-                        level.index.entry(key).or_insert((start, idx));
-                    }
+            let all = all.map(|link| self.level_statement(&LevelSpec { link, ..spec }).2);
+            let mut level = Level { rows, skip: 1, ..Level::default() };
+            let mut idx = 0;
+            let n = level.rows.len();
+            while idx < n {
+                let key = level.rows.row(idx)[0].as_uuid();
+                let start = idx;
+                while idx < n && level.rows.row(idx)[0].as_uuid() == key {
+                    idx += 1;
+                }
+                if let Some(key) = key {
+                    level.index.entry(key).or_insert((start, idx));
                 }
             }
+            self.complete(plan, &mut level, &scope, all.as_ref(), depth, shared).await?;
+            Ok(level)
+        })
+    }
+
+    /// Reads what lies under a level's rows: its usage lists and its child levels. `all` is the
+    /// scope of the level's rows for the whole list when the level is read in windows.
+    fn complete<'a>(
+        &'a self,
+        plan: &'a Plan,
+        level: &'a mut Level,
+        scope: &'a Scope,
+        all: Option<&'a Scope>,
+        depth: usize,
+        shared: &'a mut Shared,
+    ) -> futures_util::future::BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let skip = level.skip;
             if plan.usage || plan.lists {
                 // The level's own ids: what lies under them is read in one go.
                 let mut ids: Vec<Uuid> = (0..level.rows.len())
@@ -185,14 +356,50 @@ impl Store {
             for (rel, child) in &plan.children {
                 // No parents: nothing to read, and nothing of the child's is checked.
                 if level.rows.is_empty() {
-                    level.children.push(Level::default());
+                    level.children.push(Arc::default());
                     continue;
                 }
-                let link = self.child_link(plan, &level, &scope, rel);
-                level.children.push(self.execute_level(child, link, depth + 1).await?);
+                let Some(all) = all else {
+                    let link = self.child_link(plan, Some(level), scope, rel, false);
+                    let read = self.execute_level(child, link, None, depth + 1, shared).await?;
+                    level.children.push(Arc::new(read));
+                    continue;
+                };
+                // Under a level read in windows: a small level is read once for the whole
+                // list, a large one for the parents of this window.
+                if self.read_whole(rel, shared) {
+                    if let Some(read) = shared.whole.get(&key_of(child)) {
+                        level.children.push(read.clone());
+                        continue;
+                    }
+                    let link = self.child_link(plan, None, all, rel, false);
+                    let read = self.execute_level(child, link, None, depth + 1, shared).await?;
+                    let read = Arc::new(read);
+                    shared.whole.insert(key_of(child), read.clone());
+                    level.children.push(read);
+                    continue;
+                }
+                let link = self.child_link(plan, Some(level), scope, rel, true);
+                let whole_link = self.child_link(plan, None, all, rel, false);
+                let read =
+                    self.execute_level(child, link, Some(whole_link), depth + 1, shared).await?;
+                level.children.push(Arc::new(read));
             }
-            Ok(level)
+            Ok(())
         })
+    }
+
+    /// Whether a level under a level read in windows is read once for the whole list: the
+    /// table its rows come from is small beside the root list (see [`Windowing`]).
+    fn read_whole(&self, rel: &Relation, shared: &Shared) -> bool {
+        let table = match &rel.shape {
+            RelationShape::Forward { .. } | RelationShape::Reverse { .. } => {
+                &self.catalogue().model(rel.target).table
+            }
+            RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => table,
+        };
+        let most = (shared.root_rows as u64).saturating_mul(shared.whole_per_row);
+        self.table_rows(table).is_some_and(|rows| rows <= most)
     }
 
     /// How a child level names its parents. Few parents: hand over their keys. Many: hand over
@@ -200,8 +407,20 @@ impl Store {
     /// probes the child by index) or as a correlated `EXISTS` (it walks the child rows and probes
     /// the parent by key), whichever walks fewer rows. Reverse relations always walk the parent
     /// keys: their child table is the bigger.
-    fn child_link(&self, plan: &Plan, level: &Level, scope: &Scope, rel: &Relation) -> Link {
+    /// Without the parent rows (`level` is `None`: a level read once under a level read in
+    /// windows), the parents are many and the child table is small: a correlated `EXISTS`.
+    fn child_link(
+        &self,
+        plan: &Plan,
+        level: Option<&Level>,
+        scope: &Scope,
+        rel: &Relation,
+        windowed: bool,
+    ) -> Link {
         let keys_from = |column: &str, child_table: Option<&str>| -> Keys {
+            let Some(level) = level else {
+                return scope.exists_of(column);
+            };
             let parents = match plan.columns.iter().position(|(c, _)| c == column) {
                 Some(col) => {
                     let mut keys: Vec<Uuid> = (0..level.rows.len())
@@ -216,10 +435,15 @@ impl Store {
                 }
                 None => u64::MAX,
             };
+            // A table of unknown size (sizes are counted in the background after start): a
+            // whole read probes the parent, once; a window walks its own parents, which are few,
+            // rather than the child table once a window.
+            let smaller = |table: &str| match self.table_rows(table) {
+                Some(rows) => rows < parents,
+                None => !windowed,
+            };
             match child_table {
-                Some(table) if self.table_rows(table).is_none_or(|rows| rows < parents) => {
-                    scope.exists_of(column)
-                }
+                Some(table) if smaller(table) => scope.exists_of(column),
                 _ => scope.keys_of(column),
             }
         };

@@ -103,6 +103,9 @@ pub struct Scope {
     limit: Option<u64>,
     offset: Option<u64>,
     order: Vec<OrderKey>,
+    /// A window of a root level's rows: exactly the rows with these ids, which its children
+    /// are handed as a list.
+    ids: Option<Vec<Uuid>>,
 }
 
 /// One key of a level's order.
@@ -181,6 +184,23 @@ fn after(
 }
 
 impl Scope {
+    /// The scope of a window of a root level's rows: the rows with these ids (aliased `l0`).
+    pub(crate) fn window(table: &str, ids: Vec<Uuid>, backend: Backend) -> Scope {
+        let alias = String::from("l0");
+        let id = Expr::col((Alias::new(&alias), Alias::new("id")));
+        let condition = Cond::all().add(Keys::List(ids.clone()).condition(backend, id));
+        Scope {
+            table: table.to_owned(),
+            alias,
+            whole: false,
+            condition,
+            limit: None,
+            offset: None,
+            order: Vec::new(),
+            ids: Some(ids),
+        }
+    }
+
     /// Whether this level is a whole table (no filter, no page): its children need no key
     /// condition beyond a non-null link.
     fn is_whole_table(&self) -> bool {
@@ -189,6 +209,9 @@ impl Scope {
 
     /// `SELECT <column> FROM <level> WHERE <its filter>`: the keys of this level for a child.
     pub fn keys_of(&self, column: &str) -> Keys {
+        if let (Some(ids), "id") = (&self.ids, column) {
+            return Keys::List(ids.clone());
+        }
         if self.is_whole_table() {
             return Keys::All;
         }
@@ -214,7 +237,11 @@ impl Scope {
 
     /// The keys of this level as a correlated `EXISTS` (see [`Keys::Exists`]).
     pub fn exists_of(&self, column: &str) -> Keys {
-        if self.limit.is_some() || self.offset.is_some() || self.is_whole_table() {
+        if self.limit.is_some()
+            || (self.ids.is_some() && column == "id")
+            || self.offset.is_some()
+            || self.is_whole_table()
+        {
             return self.keys_of(column);
         }
         Keys::Exists {
@@ -232,10 +259,17 @@ impl Store {
         use tracing::Instrument;
         let table = self.catalogue.model(spec.model).table.clone();
         let span = tracing::info_span!("load_level", table, depth = spec.depth);
-        self.load_level_inner(spec).instrument(span).await
+        let (select, types, scope) = self.level_statement(spec);
+        let rows = self.fetch(&select, &types).instrument(span).await?;
+        Ok((rows, scope))
     }
 
-    async fn load_level_inner(&self, spec: &LevelSpec) -> StoreResult<(Rows, Scope)> {
+    /// The statement that reads one level, the types of its columns, and the scope its children
+    /// use; nothing is run.
+    pub(crate) fn level_statement(
+        &self,
+        spec: &LevelSpec,
+    ) -> (SelectStatement, Vec<ColType>, Scope) {
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(spec.model);
         let alias = format!("l{}", spec.depth);
@@ -401,7 +435,6 @@ impl Store {
             }
             select.offset(o);
         }
-        let rows = self.fetch(&select, &types).await?;
         let whole = spec.condition.is_empty()
             && match &spec.link {
                 Link::Root { .. } => true,
@@ -415,8 +448,9 @@ impl Store {
             limit,
             offset,
             order,
+            ids: None,
         };
-        Ok((rows, scope))
+        (select, types, scope)
     }
 }
 
