@@ -19,6 +19,7 @@ mod pattern;
 pub mod query;
 pub mod schema;
 mod sqlite_read;
+mod sqlx_read;
 pub mod store;
 pub mod write;
 

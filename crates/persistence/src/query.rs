@@ -12,7 +12,7 @@ use sea_orm::{QueryResult, StreamTrait};
 use sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement, SimpleExpr, Value};
 use uuid::Uuid;
 
-use crate::store::{Backend, Store};
+use crate::store::{Backend, Reader, Store};
 use crate::{StoreError, StoreResult};
 
 mod execute;
@@ -94,7 +94,10 @@ impl Store {
         tracing::debug!(%sql, "select");
         let started = std::time::Instant::now();
         if let Some(reader) = &self.reader {
-            let rows = reader.read(sql, values.0, types.to_vec()).await?;
+            let rows = match reader {
+                Reader::Sqlite(reader) => reader.read(sql, values.0, types.to_vec()).await?,
+                Reader::Sqlx(reader) => reader.read(&sql, &values.0, types).await?,
+            };
             tracing::debug!(
                 rows = rows.len(),
                 elapsed_us = started.elapsed().as_micros() as u64,

@@ -98,8 +98,15 @@ pub struct Store {
     /// Approximate row counts per table, refreshed in the background; the read planner uses
     /// them to choose between `IN (subquery)` and a correlated `EXISTS`.
     sizes: Arc<std::sync::RwLock<std::collections::HashMap<String, u64>>>,
-    /// Fast reads for a SQLite file (not for in-memory databases).
-    pub(crate) reader: Option<Arc<crate::sqlite_read::SqliteReader>>,
+    /// Reads decoded without sea-orm (every backend but in-memory SQLite databases).
+    pub(crate) reader: Option<Reader>,
+}
+
+/// A read path of its own, beside sea-orm's.
+#[derive(Clone)]
+pub(crate) enum Reader {
+    Sqlite(Arc<crate::sqlite_read::SqliteReader>),
+    Sqlx(crate::sqlx_read::SqlxReader),
 }
 
 /// What the store has done since it started, for `/metrics`.
@@ -200,7 +207,7 @@ impl Store {
                     let db = Database::connect(options).await?;
                     let reader = sqlite_path(&url).map(|p| {
                         let size = settings.readers.max(1) as usize;
-                        Arc::new(crate::sqlite_read::SqliteReader::new(p, size))
+                        Reader::Sqlite(Arc::new(crate::sqlite_read::SqliteReader::new(p, size)))
                     });
                     (db, writer_db, reader)
                 }
@@ -213,8 +220,13 @@ impl Store {
                 writer.map_sqlx_postgres_opts(move |opts| {
                     opts.options([("lock_timeout", lock_timeout.as_str())])
                 });
-                options.max_connections(settings.readers.max(1));
-                (Database::connect(options).await?, Database::connect(writer).await?, None)
+                // Reads take a pooled connection without a test query first: one round trip
+                // less a statement; a connection found closed is replaced and the read retried.
+                options.max_connections(settings.readers.max(1)).test_before_acquire(false);
+                let db = Database::connect(options).await?;
+                let pool = db.get_postgres_connection_pool().clone();
+                let reader = Reader::Sqlx(crate::sqlx_read::SqlxReader::Postgres(pool));
+                (db, Database::connect(writer).await?, Some(reader))
             }
             Backend::MySql => {
                 let seconds = write_wait.as_secs().max(1);
@@ -233,9 +245,13 @@ impl Store {
                     .map_err(|e| {
                         StoreError::from(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))
                     })?;
-                options.max_connections(settings.readers.max(1));
+                // As on PostgreSQL: no test query before each read.
+                options.max_connections(settings.readers.max(1)).test_before_acquire(false);
                 let writer_db = sea_orm::SqlxMySqlConnector::from_sqlx_mysql_pool(pool);
-                (Database::connect(options).await?, writer_db, None)
+                let db = Database::connect(options).await?;
+                let pool = db.get_mysql_connection_pool().clone();
+                let reader = Reader::Sqlx(crate::sqlx_read::SqlxReader::MySql(pool));
+                (db, writer_db, Some(reader))
             }
         };
         Ok(Store {
@@ -455,10 +471,10 @@ impl Store {
                 lock.tx = Some(tx);
             }
             Backend::Sqlite => {
-                let Some(path) = self.reader.as_ref().map(|r| format!("{}.migrate-lock", r.path()))
-                else {
+                let Some(Reader::Sqlite(reader)) = &self.reader else {
                     return Ok(lock); // An in-memory database has one connection.
                 };
+                let path = format!("{}.migrate-lock", reader.path());
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)

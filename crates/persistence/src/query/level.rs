@@ -34,6 +34,13 @@ impl Keys {
             Keys::List(ids) => {
                 if ids.is_empty() {
                     Expr::val(1).eq(0)
+                } else if backend == Backend::Postgres {
+                    // One array bound as one value: the statement's text is the same for any
+                    // number of keys, so PostgreSQL parses and plans it once per connection.
+                    Expr::cust_with_exprs(
+                        "$1 = ANY(CAST($2 AS uuid[]))",
+                        [column.into(), Expr::val(uuid_array(ids)).into()],
+                    )
                 } else if ids.len() > BOUND_KEYS {
                     column.is_in(ids.iter().map(|u| uuid_constant(backend, *u)))
                 } else {
@@ -53,6 +60,20 @@ impl Keys {
             }
         }
     }
+}
+
+/// PostgreSQL's text form of a `uuid[]`: `{…,…}`.
+fn uuid_array(ids: &[Uuid]) -> String {
+    let mut out = String::with_capacity(2 + ids.len() * 37);
+    out.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+    }
+    out.push('}');
+    out
 }
 
 /// How a level hangs off its parent level.
