@@ -153,6 +153,44 @@ async fn rack_space_is_checked(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(rack_space, rack_space_is_checked);
 
+/// Updating a device in a rack checks its place against the rack's other devices and their
+/// types: the types are read in one statement, however many devices and types the rack holds.
+async fn rack_rule_reads_do_not_grow(backend: Backend) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for n in [2usize, 12] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(1)).await?;
+        let mut setup = String::from(
+            r#"mutation {
+              status_update(ref: {name: "Active"}, input: {content_types: ["dcim.device", "dcim.interface", "dcim.location", "dcim.rack"]}) { name }
+              rack_create(input: {name: "r1", location: {name: "site-001"}, status: {name: "Active"}, u_height: 42}) { id }"#,
+        );
+        for i in 0..n {
+            setup.push_str(&format!(
+                r#"
+              t{i}: device_type_create(input: {{manufacturer: {{name: "Acme"}}, model: "type-{i}", u_height: 1}}) {{ id }}
+              d{i}: device_create(input: {{name: "r-{i}", device_type: {{manufacturer: {{name: "Acme"}}, model: "type-{i}"}}, role: {{name: "leaf"}},
+                status: {{name: "Active"}}, location: {{name: "site-001"}}, rack: {{name: "r1"}}, position: {}, face: FRONT}}) {{ id }}"#,
+                i + 1
+            ));
+        }
+        setup.push_str(
+            "
+}",
+        );
+        let (status, body, _) = app.graphql(&setup, Value::Null).await?;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["errors"].is_null(), "{body}");
+        let update = r#"mutation { device_update(ref: {name: "r-0", location: {name: "site-001"}}, input: {comments: "checked"}) { comments } }"#;
+        let (_, body, statements) = app.graphql(update, Value::Null).await?;
+        assert_eq!(body["data"]["device_update"], json!({"comments": "checked"}), "{body}");
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the rack's devices: {counts:?}");
+    Ok(())
+}
+backend_test!(rack_rule_reads, rack_rule_reads_do_not_grow);
+
 async fn prefixes_keep_the_tree(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;

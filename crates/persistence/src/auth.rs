@@ -6,8 +6,9 @@ use sea_orm::ConnectionTrait;
 use sea_query::{Alias, Expr, Query, Value};
 use uuid::Uuid;
 
+use crate::cell::{Cell, ColType};
 use crate::store::Store;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -74,30 +75,21 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
-        self.one_user(Expr::col(Alias::new("username")).eq(username)).await
+        self.one_user(Expr::col((Alias::new("u"), Alias::new("username"))).eq(username)).await
     }
 
     pub async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
-        self.one_user(Expr::col(Alias::new("id")).eq(uuid(id))).await
+        self.one_user(Expr::col((Alias::new("u"), Alias::new("id"))).eq(uuid(id))).await
     }
 
     async fn one_user(&self, which: sea_query::SimpleExpr) -> StoreResult<Option<User>> {
         let mut select = Query::select();
         select
-            .columns(["id", "username", "password", "is_superuser", "is_active"].map(Alias::new))
-            .from(Alias::new("auth_user"))
+            .columns(USER_COLUMNS.map(|c| (Alias::new("u"), Alias::new(c))))
+            .from_as(Alias::new("auth_user"), Alias::new("u"))
             .and_where(which);
-        let rows = self.query_rows(&select).await?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        let get = |e: sea_orm::DbErr| StoreError::Internal(e.to_string());
-        Ok(Some(User {
-            id: row.try_get_by_index(0).map_err(get)?,
-            username: row.try_get_by_index(1).map_err(get)?,
-            password_hash: row.try_get_by_index(2).map_err(get)?,
-            is_superuser: row.try_get_by_index(3).map_err(get)?,
-            is_active: row.try_get_by_index(4).map_err(get)?,
-            write_enabled: true,
-        }))
+        let rows = self.fetch(&select, &USER_TYPES).await?;
+        Ok((!rows.is_empty()).then(|| user_of(rows.row(0), true)))
     }
 
     /// Stores a token by the digest of its key; the key itself is never stored.
@@ -152,23 +144,54 @@ impl Store {
         Ok(id)
     }
 
-    /// The active user owning an unexpired token with this key digest.
+    /// The active user owning an unexpired token with this key digest: one statement, the
+    /// token joined to its user (every authenticated request asks).
     pub async fn user_by_token(&self, key_digest: &str) -> StoreResult<Option<User>> {
+        let (t, u) = (Alias::new("t"), Alias::new("u"));
         let mut select = Query::select();
         select
-            .columns(["user_id", "expires", "write_enabled"].map(Alias::new))
-            .from(Alias::new("users_token"))
-            .and_where(Expr::col(Alias::new("key_digest")).eq(key_digest));
-        let rows = self.query_rows(&select).await?;
-        let Some(row) = rows.first() else { return Ok(None) };
-        let get = |e: sea_orm::DbErr| StoreError::Internal(e.to_string());
-        let user: Uuid = row.try_get_by_index(0).map_err(get)?;
-        let expires: Option<DateTime<Utc>> = row.try_get_by_index(1).map_err(get)?;
-        let write_enabled: bool = row.try_get_by_index(2).map_err(get)?;
-        if expires.is_some_and(|e| e <= Utc::now()) {
+            .columns(USER_COLUMNS.map(|c| (u.clone(), Alias::new(c))))
+            .columns(["expires", "write_enabled"].map(|c| (t.clone(), Alias::new(c))))
+            .from_as(Alias::new("users_token"), t.clone())
+            .join_as(
+                sea_query::JoinType::InnerJoin,
+                Alias::new("auth_user"),
+                u.clone(),
+                Expr::col((u.clone(), Alias::new("id"))).equals((t.clone(), Alias::new("user_id"))),
+            )
+            .and_where(Expr::col((t, Alias::new("key_digest"))).eq(key_digest));
+        let mut types = USER_TYPES.to_vec();
+        types.extend([ColType::DateTime, ColType::Bool]);
+        let rows = self.fetch(&select, &types).await?;
+        if rows.is_empty() {
             return Ok(None);
         }
-        let user = self.user_by_id(user).await?.filter(|u| u.is_active);
-        Ok(user.map(|u| User { write_enabled, ..u }))
+        let row = rows.row(0);
+        let n = USER_COLUMNS.len();
+        if matches!(&row[n], Cell::DateTime(e) if *e <= Utc::now()) {
+            return Ok(None);
+        }
+        let write_enabled = matches!(row[n + 1], Cell::Bool(true));
+        Ok(Some(user_of(row, write_enabled)).filter(|u| u.is_active))
+    }
+}
+
+/// A user's columns, as [`user_of`] reads them.
+const USER_COLUMNS: [&str; 5] = ["id", "username", "password", "is_superuser", "is_active"];
+const USER_TYPES: [ColType; 5] =
+    [ColType::Uuid, ColType::Text, ColType::Text, ColType::Bool, ColType::Bool];
+
+fn user_of(row: &[Cell], write_enabled: bool) -> User {
+    let text = |c: &Cell| match c {
+        Cell::Text(t) => t.to_string(),
+        _ => String::new(),
+    };
+    User {
+        id: row[0].as_uuid().unwrap_or_default(),
+        username: text(&row[1]),
+        password_hash: text(&row[2]),
+        is_superuser: matches!(row[3], Cell::Bool(true)),
+        is_active: matches!(row[4], Cell::Bool(true)),
+        write_enabled,
     }
 }

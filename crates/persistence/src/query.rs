@@ -8,7 +8,7 @@
 
 use ferrobot_domain::catalogue::CustomFieldKind;
 use futures_util::TryStreamExt;
-use sea_orm::{QueryResult, StreamTrait};
+use sea_orm::StreamTrait;
 use sea_query::{Alias, Cond, Condition, Expr, Order, Query, SelectStatement, SimpleExpr, Value};
 use uuid::Uuid;
 
@@ -119,14 +119,6 @@ impl Store {
             "fetched"
         );
         Ok(rows)
-    }
-
-    /// Runs a statement built elsewhere in this crate and returns all rows.
-    pub(crate) async fn query_rows(
-        &self,
-        select: &SelectStatement,
-    ) -> StoreResult<Vec<QueryResult>> {
-        self.query_in(&self.db, select).await
     }
 }
 

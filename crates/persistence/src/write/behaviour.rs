@@ -420,6 +420,14 @@ impl<'s> Writer<'s> {
                 found.insert(*id, row.clone());
             }
         }
+        // The targets the rule expands, read one statement a field rather than one a row (a
+        // rack's devices name their device types).
+        for name in list.expand {
+            let Some((_, field)) = model.field(name) else { continue };
+            let FieldKind::ForeignKey { to, .. } = field.kind else { continue };
+            let targets: Vec<Uuid> = found.values().filter_map(|row| row.uuid(name)).collect();
+            self.remember_rule_rows(to, targets).await?;
+        }
         let mut rows = Vec::with_capacity(found.len());
         for id in ids {
             let Some(row) = found.remove(&id) else { continue };

@@ -36,6 +36,29 @@ impl<'s> Writer<'s> {
         Ok(found)
     }
 
+    /// Reads the rows of `ids` that [`Writer::rule_row`] does not remember yet, in one statement,
+    /// and remembers them.
+    pub(super) async fn remember_rule_rows(
+        &mut self,
+        model: ModelId,
+        mut ids: Vec<Uuid>,
+    ) -> StoreResult<()> {
+        ids.retain(|id| {
+            !self.snapshots.contains_key(&(model, *id))
+                && !self.rule_rows.contains_key(&(model, *id))
+        });
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let catalogue = self.catalogue.clone();
+        for (id, row) in self.read_rows(catalogue.model(model), &ids, false).await? {
+            self.rule_rows.insert((model, id), row);
+        }
+        Ok(())
+    }
+
     pub(super) async fn read_snapshot(&mut self, model: &Model, id: Uuid) -> StoreResult<Row> {
         let found = self.read_snapshots(model, &[id]).await?;
         found

@@ -294,12 +294,21 @@ impl Store {
         lock.table(Alias::new("ferrobot_sequence"))
             .value(Alias::new("value"), Expr::col(Alias::new("value")))
             .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
-        self.execute_in(&tx, &lock).await?;
-        let mut read = Query::select();
-        read.column(Alias::new("value"))
-            .from(Alias::new("ferrobot_sequence"))
-            .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
-        let rows = self.query_in(&tx, &read).await?;
+        let rows = if self.backend == crate::Backend::MySql {
+            // MySQL's UPDATE returns no rows: the value is read after the lock is taken.
+            self.execute_in(&tx, &lock).await?;
+            let mut read = Query::select();
+            read.column(Alias::new("value"))
+                .from(Alias::new("ferrobot_sequence"))
+                .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
+            self.query_in(&tx, &read).await?
+        } else {
+            // The lock and the value in one statement.
+            lock.returning_col(Alias::new("value"));
+            let (sql, values) = lock.build_any(&*self.backend.query_builder());
+            self.count();
+            tx.query_all(self.statement(sql, values)).await?
+        };
         let start = rows
             .first()
             .and_then(|r| r.try_get_by_index::<i64>(0).ok())
