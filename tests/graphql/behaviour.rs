@@ -507,6 +507,46 @@ async fn cable_paths_are_traced(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(cable_paths, cable_paths_are_traced);
 
+/// A write touching more cables than one round of path tracing takes (1,000) traces them in
+/// rounds: every cable's ends see each other, the first, the last and those at the seam alike.
+async fn many_cables_are_traced_in_rounds(backend: Backend) -> anyhow::Result<()> {
+    const CABLES: usize = 1_003;
+    let app = TestApp::start(backend).await?;
+    let mut data = seed(2 * CABLES);
+    active_for(&mut data, &["dcim.cable"]);
+    let mut cables = Vec::new();
+    let mut ends = Vec::new();
+    for i in 0..CABLES {
+        let id = format!("00000000-0000-4000-8000-{:012}", i);
+        cables.push(json!({"id": id, "status": "Active", "type": "cat6"}));
+        ends.push(json!({"cable": id, "cable_end": "A", "interface": {"device": format!("dev-{:05}", 2 * i + 1), "name": "eth2"}}));
+        ends.push(json!({"cable": id, "cable_end": "B", "interface": {"device": format!("dev-{:05}", 2 * i + 2), "name": "eth1"}}));
+    }
+    data["dcim.cable"] = json!(cables);
+    data["dcim.cabletocabletermination"] = json!(ends);
+    app.import(data).await?;
+    let query = r#"{ interfaces(name: "eth2") { device { name } connected_endpoint { ... on InterfaceType { name device { name } } } } }"#;
+    let (status, body, _) = app.graphql(query, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    let found = body["data"]["interfaces"].as_array().cloned().unwrap_or_default();
+    let mut peers = std::collections::BTreeMap::new();
+    for interface in &found {
+        if let Some(device) = interface["device"]["name"].as_str() {
+            peers.insert(device.to_owned(), interface["connected_endpoint"].clone());
+        }
+    }
+    for i in 0..CABLES {
+        let (a, b) = (format!("dev-{:05}", 2 * i + 1), format!("dev-{:05}", 2 * i + 2));
+        assert_eq!(peers.get(&a), Some(&json!({"name": "eth1", "device": {"name": b}})), "cable {i}");
+        assert_eq!(peers.get(&b), Some(&Value::Null), "{b}'s eth2 has no cable");
+    }
+    let (_, body, _) = app.graphql("{ cable_paths { id } }", Value::Null).await?;
+    let stored = body["data"]["cable_paths"].as_array().map_or(0, Vec::len);
+    assert_eq!(stored, 2 * CABLES, "one path from each end: {body}");
+    Ok(())
+}
+backend_test!(many_cable_paths, many_cables_are_traced_in_rounds);
+
 async fn vlans_stay_in_their_group_range(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;

@@ -27,7 +27,10 @@ impl Writer<'_> {
         }
     }
 
-    /// Traces again the paths the touched cables and ends change, and stores them.
+    /// Traces again the paths the touched cables and ends change, and stores them: a round of
+    /// at most [`SEEDS_A_ROUND`] cables and as many ends at a time, so that an import of a cable
+    /// plant never holds the whole plant's graph. An origin two rounds reach is traced twice from
+    /// the same stored rows, and its rows of the first round are replaced by the same ones.
     pub(super) async fn rebuild_paths(&mut self) -> StoreResult<()> {
         if self.dirty_cables.is_empty() && self.dirty_endpoints.is_empty() {
             return Ok(());
@@ -35,9 +38,34 @@ impl Writer<'_> {
         self.flush().await?;
         let catalogue = self.catalogue.clone();
         let Some(paths) = catalogue.by_label(PATH) else { return Ok(()) };
-        let cables: Vec<Uuid> = std::mem::take(&mut self.dirty_cables).into_iter().collect();
-        let touched = std::mem::take(&mut self.dirty_endpoints);
-        let (origins, graph) = cable::origins(self, &cables, touched).await?;
+        // In id order: new ids are time-ordered, so cables created together (a patch chain)
+        // tend to fall in the same round.
+        let mut cables: Vec<Uuid> = std::mem::take(&mut self.dirty_cables).into_iter().collect();
+        cables.sort_unstable();
+        let mut touched: Vec<cable::Endpoint> =
+            std::mem::take(&mut self.dirty_endpoints).into_iter().collect();
+        touched.sort_unstable_by_key(|e| (e.kind, e.id));
+        let rounds =
+            cables.len().div_ceil(SEEDS_A_ROUND).max(touched.len().div_ceil(SEEDS_A_ROUND));
+        for round in 0..rounds {
+            let part = |len: usize| {
+                (round * SEEDS_A_ROUND).min(len)..((round + 1) * SEEDS_A_ROUND).min(len)
+            };
+            let round_cables = &cables[part(cables.len())];
+            let round_touched = touched[part(touched.len())].iter().copied().collect();
+            self.rebuild_round(paths, round_cables, round_touched).await?;
+        }
+        Ok(())
+    }
+
+    /// One round of [`Writer::rebuild_paths`].
+    async fn rebuild_round(
+        &mut self,
+        paths: &Model,
+        cables: &[Uuid],
+        touched: std::collections::HashSet<cable::Endpoint>,
+    ) -> StoreResult<()> {
+        let (origins, graph) = cable::origins(self, cables, touched).await?;
         let origin_ids: Vec<Uuid> = origins.iter().map(|e| e.id).collect();
         for chunk in origin_ids.chunks(1000) {
             let mut delete = Query::delete();
@@ -61,6 +89,9 @@ impl Writer<'_> {
         Ok(())
     }
 }
+
+/// Cables (and, apart, ends) whose paths one round of [`Writer::rebuild_paths`] traces.
+const SEEDS_A_ROUND: usize = 1000;
 
 /// The writer reads the cable graph's rows in its own transaction, as the change log has them.
 impl CableRows for Writer<'_> {
