@@ -537,7 +537,11 @@ async fn many_cables_are_traced_in_rounds(backend: Backend) -> anyhow::Result<()
     }
     for i in 0..CABLES {
         let (a, b) = (format!("dev-{:05}", 2 * i + 1), format!("dev-{:05}", 2 * i + 2));
-        assert_eq!(peers.get(&a), Some(&json!({"name": "eth1", "device": {"name": b}})), "cable {i}");
+        assert_eq!(
+            peers.get(&a),
+            Some(&json!({"name": "eth1", "device": {"name": b}})),
+            "cable {i}"
+        );
         assert_eq!(peers.get(&b), Some(&Value::Null), "{b}'s eth2 has no cable");
     }
     let (_, body, _) = app.graphql("{ cable_paths { id } }", Value::Null).await?;
