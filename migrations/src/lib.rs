@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0006_filter_indexes",
         tables: include_str!("../0006_filter_indexes.json"),
     },
+    Migration {
+        version: "0007_object_permissions",
+        tables: include_str!("../0007_object_permissions.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

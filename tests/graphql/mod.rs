@@ -523,5 +523,6 @@ mod hostile;
 mod mutations;
 mod openapi;
 mod operations;
+mod permissions;
 mod replicas;
 mod requests;

@@ -786,6 +786,7 @@ const CORE_FILES: &[(&str, &str)] = &[
     ("wireless.yaml", include_str!("../../../../schema/models/wireless.yaml")),
     ("vpn.yaml", include_str!("../../../../schema/models/vpn.yaml")),
     ("load_balancers.yaml", include_str!("../../../../schema/models/load_balancers.yaml")),
+    ("auth.yaml", include_str!("../../../../schema/models/auth.yaml")),
 ];
 
 #[cfg(test)]
