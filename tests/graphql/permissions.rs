@@ -32,6 +32,13 @@ async fn permissions_are_stored_and_not_exported(backend: Backend) -> anyhow::Re
         .await
         .expect_err("an unknown user is refused");
     assert!(bad_user.to_string().contains("users"), "{bad_user}");
+    // A user is an account, with a password that is no field: new ones come from the command
+    // line, not from data.
+    let new_user = app
+        .import(json!({"users.user": [{"username": "ansible", "groups": [{"name": "netops"}]}]}))
+        .await
+        .expect_err("a new user is refused");
+    assert!(new_user.to_string().contains("A new user cannot be written as data"), "{new_user}");
     // Two objects, two change-log rows; nothing of the refused imports.
     let (status, body, _) = app
         .graphql(

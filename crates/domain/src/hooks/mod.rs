@@ -567,6 +567,7 @@ const RACK_DEVICES_OF_RACK: List = List {
 /// The model rules of a model.
 fn rules(label: &str) -> &'static [Rule] {
     match label {
+        "users.user" => &[Rule { needs: &[], lists: &[], check: user_rules }],
         "dcim.location" => {
             &[Rule { needs: &["location_type", "parent"], lists: &[], check: location_rules }]
         }

@@ -12,6 +12,25 @@ pub(super) fn name_of(object: &Row) -> String {
     object.text("name").unwrap_or("?").to_owned()
 }
 
+/// Ferrobot's own: an account's password is not a field (a secret, never read or written as
+/// data), so a user written as data could not log in and would have no password hash to store.
+/// New users come from `ferrobot createsuperuser`; data writes (the import format) may change
+/// existing users: their names, e-mail, whether they are active, their groups.
+pub(super) fn user_rules(
+    _object: &Object,
+    before: Option<&Object>,
+    _related: &Related,
+) -> Vec<ValidationError> {
+    if before.is_some() {
+        return Vec::new();
+    }
+    vec![ValidationError::new(
+        "__all__",
+        "A new user cannot be written as data: create it with `ferrobot createsuperuser`; \
+         existing users can be changed.",
+    )]
+}
+
 /// Spec: nautobot/dcim/models/locations.py `Location.clean`.
 pub(super) fn location_rules(
     object: &Object,
