@@ -14,8 +14,8 @@ pub(super) fn name_of(object: &Row) -> String {
 
 /// Ferrobot's own: an account's password is not a field (a secret, never read or written as
 /// data), so a user written as data could not log in and would have no password hash to store.
-/// New users come from `ferrobot createsuperuser`; data writes (the import format) may change
-/// existing users: their names, e-mail, whether they are active, their groups.
+/// New users come from `ferrobot createsuperuser`; a write that changes a stored user (none
+/// serves users yet: the import format only creates) is not refused here.
 pub(super) fn user_rules(
     _object: &Object,
     before: Option<&Object>,
@@ -26,8 +26,7 @@ pub(super) fn user_rules(
     }
     vec![ValidationError::new(
         "__all__",
-        "A new user cannot be written as data: create it with `ferrobot createsuperuser`; \
-         existing users can be changed.",
+        "A new user cannot be written as data: create it with `ferrobot createsuperuser`.",
     )]
 }
 
