@@ -51,10 +51,7 @@ impl Row {
     }
 
     pub fn text(&self, name: &str) -> Option<&str> {
-        match self.get(name) {
-            Datum::Text(t) => Some(t),
-            _ => None,
-        }
+        self.get(name).as_str()
     }
 
     /// A reference's target, or a UUID field.

@@ -30,6 +30,13 @@ impl Datum {
         }
     }
 
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Datum::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
     pub fn text(s: impl Into<Box<str>>) -> Datum {
         Datum::Text(s.into())
     }

@@ -182,10 +182,7 @@ const USER_TYPES: [ColType; 5] =
     [ColType::Uuid, ColType::Text, ColType::Text, ColType::Bool, ColType::Bool];
 
 fn user_of(row: &[Cell], write_enabled: bool) -> User {
-    let text = |c: &Cell| match c {
-        Cell::Text(t) => t.to_string(),
-        _ => String::new(),
-    };
+    let text = |c: &Cell| c.as_str().unwrap_or_default().to_owned();
     User {
         id: row[0].as_uuid().unwrap_or_default(),
         username: text(&row[1]),

@@ -150,10 +150,7 @@ fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
     let mut out = Vec::new();
     for r in 0..rows.len() {
         let row = rows.row(r);
-        let text = |c: &Cell| match c {
-            Cell::Text(t) => t.to_string(),
-            _ => String::new(),
-        };
+        let text = |c: &Cell| c.as_str().unwrap_or_default().to_owned();
         let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
         let content_types = match &row[4] {
             Cell::Json(v) => v

@@ -499,14 +499,7 @@ impl Store {
             .column(sea_query::Alias::new("version"))
             .from(sea_query::Alias::new("ferrobot_migrations"));
         let rows = self.fetch(&select, &[crate::ColType::Text]).await?;
-        Ok(rows
-            .cells
-            .iter()
-            .filter_map(|c| match c {
-                crate::Cell::Text(t) => Some(t.to_string()),
-                _ => None,
-            })
-            .collect())
+        Ok(rows.cells.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
     }
 
     /// The writer connection, for the migrator only.

@@ -47,6 +47,10 @@ struct RawModel {
     /// Rows written by Ferrobot itself (the change log): no mutations.
     #[serde(default)]
     readonly: bool,
+    /// Rows that never leave the database through `ferrobot export` (accounts, tokens,
+    /// permissions): `export: false`.
+    #[serde(default = "yes")]
+    export: bool,
     fields: Vec<RawField>,
     #[serde(default)]
     computed: Vec<RawComputed>,
@@ -241,6 +245,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             indexes: Vec::new(),
             tree: raw.tree,
             readonly: raw.readonly,
+            exported: raw.export && !raw.readonly,
             fields,
             computed: Vec::new(),
             relations: Vec::new(),
@@ -956,4 +961,8 @@ fn api_path(app: &str, g: &RawGraphql) -> Option<String> {
         None => g.list.as_ref()?.replace('_', "-"),
     };
     Some(format!("/api/{}/{route}/", app.replace('_', "-")))
+}
+
+fn yes() -> bool {
+    true
 }

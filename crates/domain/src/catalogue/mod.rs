@@ -77,6 +77,9 @@ pub struct Model {
     pub tree: bool,
     /// Written by Ferrobot itself (the change log): no mutations.
     pub readonly: bool,
+    /// Whether `ferrobot export` writes its rows: not for rows written by Ferrobot itself, nor
+    /// for accounts, their groups, tokens and permissions (`export: false`).
+    pub exported: bool,
     pub fields: Vec<Field>,
     pub computed: Vec<Computed>,
     /// Every nested object or list: forward and reverse foreign keys, many-to-many, tags.

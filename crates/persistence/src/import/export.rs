@@ -48,9 +48,9 @@ impl Store {
     }
 
     /// Writes every object of every model to `out`, model by model, in pages of rows ordered
-    /// by id. Accounts, their groups, tokens and permissions (the `users` and `auth` apps) hold
-    /// secrets or name accounts that never leave the database; the change log is the history of
-    /// this database, not data to load into another: none of them is exported.
+    /// by id: every model the catalogue marks exported. Accounts, their groups, tokens and
+    /// permissions hold secrets or name accounts that never leave the database; the change log is
+    /// the history of this database, not data to load into another: none of them is.
     /// Returns the number of objects written.
     pub async fn export_to(
         &self,
@@ -64,8 +64,7 @@ impl Store {
         if format == Format::Json {
             out.write_all(b"{").map_err(io)?;
         }
-        let accounts = |m: &&Model| matches!(m.app_label.as_str(), "users" | "auth");
-        for model in catalogue.models().iter().filter(|m| !accounts(m) && !m.readonly) {
+        for model in catalogue.models().iter().filter(|m| m.exported) {
             let links = links_of(&catalogue, model);
             let mut after: Option<Uuid> = None;
             let mut first = true;

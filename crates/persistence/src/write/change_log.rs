@@ -23,17 +23,15 @@ impl<'s> Writer<'s> {
     /// A stored object as a rule reads it: its columns, without list fields (the snapshot
     /// when this writer has one).
     pub(super) async fn rule_row(&mut self, model: ModelId, id: Uuid) -> StoreResult<Option<Row>> {
-        if let Some(s) =
-            self.snapshots.get(&(model, id)).or_else(|| self.rule_rows.get(&(model, id)))
-        {
-            return Ok(Some(s.clone()));
+        if let Some(row) = self.remembered_rule_row(model, id) {
+            return Ok(Some(row.clone()));
         }
-        let catalogue = self.catalogue.clone();
-        let found = self.read_rows(catalogue.model(model), &[id], false).await?.remove(&id);
-        if let Some(row) = &found {
-            self.rule_rows.insert((model, id), row.clone());
-        }
-        Ok(found)
+        self.remember_rule_rows(model, vec![id]).await?;
+        Ok(self.remembered_rule_row(model, id).cloned())
+    }
+
+    fn remembered_rule_row(&self, model: ModelId, id: Uuid) -> Option<&Row> {
+        self.snapshots.get(&(model, id)).or_else(|| self.rule_rows.get(&(model, id)))
     }
 
     /// Reads the rows of `ids` that [`Writer::rule_row`] does not remember yet, in one statement,
@@ -43,10 +41,7 @@ impl<'s> Writer<'s> {
         model: ModelId,
         mut ids: Vec<Uuid>,
     ) -> StoreResult<()> {
-        ids.retain(|id| {
-            !self.snapshots.contains_key(&(model, *id))
-                && !self.rule_rows.contains_key(&(model, *id))
-        });
+        ids.retain(|id| self.remembered_rule_row(model, *id).is_none());
         ids.sort_unstable();
         ids.dedup();
         if ids.is_empty() {

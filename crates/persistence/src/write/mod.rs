@@ -305,9 +305,7 @@ impl Store {
         } else {
             // The lock and the value in one statement.
             lock.returning_col(Alias::new("value"));
-            let (sql, values) = lock.build_any(&*self.backend.query_builder());
-            self.count();
-            tx.query_all(self.statement(sql, values)).await?
+            self.query_in(&tx, &lock).await?
         };
         let start = rows
             .first()
@@ -376,11 +374,11 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a select inside `tx`.
+    /// Runs a statement that returns rows (a select, or a write with `RETURNING`) inside `tx`.
     pub(crate) async fn query_in<C: ConnectionTrait>(
         &self,
         tx: &C,
-        select: &sea_query::SelectStatement,
+        select: &impl sea_query::QueryStatementWriter,
     ) -> StoreResult<Vec<sea_orm::QueryResult>> {
         let builder = self.backend.query_builder();
         let (sql, values) = select.build_any(&*builder);
