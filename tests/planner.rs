@@ -90,7 +90,7 @@ async fn a_tree_is_planned_and_read_level_by_level(backend: Backend) -> anyhow::
             insta::assert_snapshot!("devices_interfaces_addresses", text);
         }
         let store = app.store.counted();
-        let level = store.execute(&plan).await?;
+        let level = store.execute(&plan, &superuser()).await?;
         assert_eq!(rows(&level), n);
         assert_eq!(rows(&level.children[0]), 3 * n);
         assert_eq!(rows(&level.children[0].children[0]), n);
@@ -113,7 +113,7 @@ async fn a_cursor_page_reads_its_page_and_one_more(backend: Backend) -> anyhow::
     let cursor: Vec<&str> = plan.cursor.iter().map(|&c| plan.columns[c].0.as_str()).collect();
     assert_eq!(cursor, ["_name", "id"]);
     let store = app.store.counted();
-    let level = store.execute(&plan).await?;
+    let level = store.execute(&plan, &superuser()).await?;
     assert_eq!(rows(&level), 11);
     assert_eq!(rows(&level.children[0]), 33);
     // The next page starts after the tenth row.
@@ -132,7 +132,7 @@ async fn a_cursor_page_reads_its_page_and_one_more(backend: Backend) -> anyhow::
         })
         .collect();
     tree.page.keyset = Some(Keyset { first: 10, after: Some(after) });
-    let next = store.execute(&Plan::new(&catalogue, &tree)).await?;
+    let next = store.execute(&Plan::new(&catalogue, &tree), &superuser()).await?;
     let name = |level: &Level, row: usize| format!("{:?}", level.own(row)[1]);
     assert_eq!(name(&next, 0), name(&level, 10));
     assert_eq!(store.statements(), 6);
@@ -146,7 +146,7 @@ async fn read_windows(
     plan: std::sync::Arc<Plan>,
     windowing: Windowing,
 ) -> anyhow::Result<(Vec<Level>, usize)> {
-    let mut windows = match store.execute_windows(plan, windowing).await? {
+    let mut windows = match store.execute_windows(plan, windowing, &superuser()).await? {
         Read::Windows(windows) => windows,
         Read::Whole(level) => return Ok((vec![*level], 1)),
     };
@@ -171,7 +171,7 @@ async fn a_list_read_in_windows_runs_a_statement_a_level_and_window(
         app.import(seed(n)).await?;
         let catalogue = app.store.catalogue().clone();
         let plan = std::sync::Arc::new(Plan::new(&catalogue, &devices_tree(&catalogue)));
-        let whole = app.store.execute(&plan).await?;
+        let whole = app.store.execute(&plan, &superuser()).await?;
         // Windows of 8 devices, every level read per window: the root, then interfaces and
         // addresses once a window.
         let store = app.store.counted();
@@ -203,3 +203,8 @@ async fn a_list_read_in_windows_runs_a_statement_a_level_and_window(
     Ok(())
 }
 backend_test!(windows, a_list_read_in_windows_runs_a_statement_a_level_and_window);
+
+/// Every row: the planner's statements, without permissions.
+fn superuser() -> std::sync::Arc<ferrobot_domain::permission::Permissions> {
+    std::sync::Arc::new(ferrobot_domain::permission::Permissions::superuser(uuid::Uuid::nil()))
+}

@@ -512,6 +512,7 @@ fn active_for(data: &mut Value, more: &[&str]) {
     }
 }
 
+mod access;
 mod behaviour;
 mod clients;
 mod concurrency;

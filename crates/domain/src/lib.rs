@@ -14,6 +14,7 @@ pub mod catalogue;
 pub mod error;
 pub mod hooks;
 pub mod ipam;
+pub mod permission;
 pub mod platform;
 pub mod rack;
 pub mod request;

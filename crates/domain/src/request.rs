@@ -203,7 +203,7 @@ impl ArgValue {
 }
 
 /// What a filter argument filters on.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ArgTarget {
     Filter(Filter),
     /// `cf_<key>`: a value inside `_custom_field_data`.
@@ -214,7 +214,7 @@ pub enum ArgTarget {
 }
 
 /// One filter argument of a list field: `name__ic: ["core"]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FilterArg {
     /// The argument name as the client wrote it, for error messages.
     pub argument: String,

@@ -19,6 +19,8 @@ pub struct RequestState {
     pub store: Store,
     /// Who sent the request, for the change log.
     pub actor: ferrobot_persistence::write::Actor,
+    /// What the user may see and do.
+    pub permissions: Arc<ferrobot_domain::permission::Permissions>,
     /// Whether writes add change-log rows (see [`crate::Config::change_log`]).
     pub change_log: bool,
     /// Whether the credential may write (a token's `write_enabled`).
@@ -47,11 +49,13 @@ impl RequestState {
         served: Arc<Served>,
         store: Store,
         actor: ferrobot_persistence::write::Actor,
+        permissions: Arc<ferrobot_domain::permission::Permissions>,
     ) -> Self {
         Self {
             served,
             store,
             actor,
+            permissions,
             change_log: true,
             may_write: true,
             limits: crate::limits::Limits::default(),

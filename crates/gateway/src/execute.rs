@@ -21,6 +21,7 @@ use crate::error::{FieldError, GatewayError, Stage, BUSY};
 use crate::ir::Lowerer;
 use crate::schema::PageField;
 use crate::schema::Root;
+use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::request::Select;
 use ferrobot_persistence::query::json_key;
 
@@ -31,11 +32,12 @@ async fn read_page(
     catalogue: &ferrobot_domain::Catalogue,
     select: &Select,
     fields: Vec<(String, PageField)>,
+    perms: &Arc<Permissions>,
 ) -> Result<RootBody, StoreError> {
     let plan = Plan::new(catalogue, select);
-    let level = store.execute(&plan).await?;
+    let level = store.execute(&plan, perms).await?;
     let total = match fields.iter().any(|(_, f)| *f == PageField::TotalCount) {
-        true => Some(store.count_rows(select.model, &select.filters).await?),
+        true => Some(store.count_rows(select.model, &select.filters, perms).await?),
         false => None,
     };
     let first = select.page.keyset.as_ref().map_or(0, |k| k.first as usize);
@@ -51,9 +53,10 @@ async fn read_list(
     catalogue: &ferrobot_domain::Catalogue,
     select: &Select,
     window: usize,
+    perms: &Arc<Permissions>,
 ) -> Result<RootBody, StoreError> {
     let plan = Arc::new(Plan::new(catalogue, select));
-    match store.execute_windows(plan.clone(), Windowing::rows(window)).await? {
+    match store.execute_windows(plan.clone(), Windowing::rows(window), perms).await? {
         Read::Whole(level) => Ok(RootBody::List(plan, *level)),
         Read::Windows(mut windows) => {
             // The first window is read before the answer starts, so that what fails in every
@@ -177,7 +180,8 @@ impl Extension for PlanExtensionImpl {
             _ => {
                 let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
                     .with_base_url(&state.base_url);
-                answer(&lowerer, &state.store, selection, state.read_window).await
+                answer(&lowerer, &state.store, selection, state.read_window, &state.permissions)
+                    .await
             }
         };
         match answered {
@@ -274,6 +278,7 @@ async fn answer(
     store: &Store,
     selection: &SelectionSet,
     window: usize,
+    perms: &Arc<Permissions>,
 ) -> Result<Answer, GatewayError> {
     enum Lowered {
         Typename,
@@ -337,7 +342,7 @@ async fn answer(
             }
             Lowered::Failed(e) => Err(e),
             Lowered::Page(select, fields) => {
-                match read_page(store, catalogue, &select, fields).await {
+                match read_page(store, catalogue, &select, fields, perms).await {
                     Ok(body) => {
                         roots.push(RootAnswer { key, body });
                         continue;
@@ -347,9 +352,12 @@ async fn answer(
             }
             Lowered::Read(select, true) => {
                 let plan = Plan::new(catalogue, &select);
-                store.execute(&plan).await.map(|level| RootBody::Single(Box::new(plan), level))
+                let read = store.execute(&plan, perms).await;
+                read.map(|level| RootBody::Single(Box::new(plan), level))
             }
-            Lowered::Read(select, false) => read_list(store, catalogue, &select, window).await,
+            Lowered::Read(select, false) => {
+                read_list(store, catalogue, &select, window, perms).await
+            }
         };
         match read {
             Ok(body) => roots.push(RootAnswer { key, body }),

@@ -303,11 +303,8 @@ async fn answer_graphql(
         Ok(body) => body,
         Err(rejection) => return too_large(rejection, state.config.body_limit),
     };
-    let (actor, may_write) = match user_of(&state, &headers, busy).await {
-        Ok(user) => (
-            ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username },
-            user.write_enabled,
-        ),
+    let user = match user_of(&state, &headers, busy).await {
+        Ok(user) => user,
         Err(refused) => return refused,
     };
     let parsed: GraphqlBody = match serde_json::from_slice(&body) {
@@ -323,7 +320,19 @@ async fn answer_graphql(
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
     };
     let served = state.served();
-    let mut request_state = RequestState::new(served.clone(), state.store.counted(), actor);
+    let store = state.store.counted();
+    let permissions = match store.permissions(&user).await {
+        Ok(permissions) => permissions,
+        Err(ferrobot_persistence::StoreError::Busy(message)) => return busy(&message),
+        Err(error) => {
+            tracing::error!(%error, "reading permissions failed");
+            return crate::auth::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+        }
+    };
+    let may_write = user.write_enabled;
+    let actor =
+        ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username };
+    let mut request_state = RequestState::new(served.clone(), store, actor, permissions);
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;
     request_state.limits = state.config.limits;

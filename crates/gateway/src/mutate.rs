@@ -380,7 +380,7 @@ async fn read_back(
             values: unique.iter().map(|u| ArgValue::Str(u.to_string())).collect(),
         }];
         let chunk_plan = Plan::new(&planner.served.catalogue, &select);
-        let level = state.store.execute(&chunk_plan).await?;
+        let level = state.store.execute(&chunk_plan, &state.permissions).await?;
         chunks.push((level, chunk.to_vec()));
         plan = Some(chunk_plan);
     }

@@ -9,6 +9,7 @@
 //! This is the only crate, with `migrations/`, that names sea-orm or sea-query; rows leave it as
 //! [`Cell`]s, never as entities.
 
+mod access;
 pub mod auth;
 pub mod bind;
 pub mod cell;

@@ -42,7 +42,7 @@ fn col(name: &str) -> Expr {
     Expr::col(Alias::new(name))
 }
 
-fn uuid_value(u: Uuid) -> Value {
+pub(crate) fn uuid_value(u: Uuid) -> Value {
     Value::Uuid(Some(Box::new(u)))
 }
 

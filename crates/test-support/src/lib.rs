@@ -221,6 +221,24 @@ impl TestApp {
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
+
+    /// Makes a user (a superuser or not: then it may do what its object permissions say) and
+    /// returns the `Authorization` header of a new token of its.
+    pub async fn user(&self, username: &str, superuser: bool) -> Result<String> {
+        let hash = auth::hash_password("secret").map_err(anyhow::Error::msg)?;
+        let user = self.store.create_user(username, &hash, superuser).await?;
+        let token = auth::new_token_key();
+        self.store.create_token(user, &auth::token_digest(&token), None, "tests").await?;
+        Ok(format!("Token {token}"))
+    }
+
+    /// [`TestApp::graphql_with`] the `Authorization` header given, the body's `data` checked
+    /// to be there without errors.
+    pub async fn data_as(&self, auth: &str, query: &str) -> Result<(Value, Option<u64>)> {
+        let (status, body, statements) = self.graphql_with(Some(auth), query, Value::Null).await?;
+        anyhow::ensure!(status == 200 && body.get("errors").is_none(), "{status}: {body}");
+        Ok((body["data"].clone(), statements))
+    }
 }
 
 /// Serves `state` on a random loopback port until the returned sender fires (or drops); the

@@ -51,6 +51,10 @@ struct RawModel {
     /// permissions): `export: false`.
     #[serde(default = "yes")]
     export: bool,
+    /// The field naming the account that owns a row (a token's `user`): every user may view,
+    /// add, change and delete the rows it owns without an object permission.
+    #[serde(default)]
+    owner: Option<String>,
     fields: Vec<RawField>,
     #[serde(default)]
     computed: Vec<RawComputed>,
@@ -246,6 +250,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             tree: raw.tree,
             readonly: raw.readonly,
             exported: raw.export && !raw.readonly,
+            owner: None,
             fields,
             computed: Vec::new(),
             relations: Vec::new(),
@@ -255,6 +260,14 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         };
         if model.field("id").is_none_or(|(_, f)| !f.primary_key) {
             return Err(ctx("the first-class `id` primary key is missing".into()));
+        }
+        if let Some(owner) = &raw.owner {
+            match model.field(owner) {
+                Some((i, f)) if matches!(f.kind, FieldKind::ForeignKey { .. }) => {
+                    model.owner = Some(i)
+                }
+                _ => return Err(ctx(format!("owner {owner} is not a foreign key of the model"))),
+            }
         }
         model.ordering = resolve_ordering(&model, &raw.ordering).map_err(ctx)?;
         model.page_ordering = match raw.page_ordering.is_empty() {

@@ -80,6 +80,9 @@ pub struct Model {
     /// Whether `ferrobot export` writes its rows: not for rows written by Ferrobot itself, nor
     /// for accounts, their groups, tokens and permissions (`export: false`).
     pub exported: bool,
+    /// The field naming the account that owns a row (`owner:`, a token's `user`): a user may
+    /// do anything to the rows it owns ([`crate::permission`]).
+    pub owner: Option<usize>,
     pub fields: Vec<Field>,
     pub computed: Vec<Computed>,
     /// Every nested object or list: forward and reverse foreign keys, many-to-many, tags.
@@ -343,7 +346,7 @@ pub struct TypeField {
     pub types: Vec<(usize, String)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     pub name: String,
     /// The relations walked from the model, one list per path: a row matches when it matches

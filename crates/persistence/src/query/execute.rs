@@ -17,6 +17,7 @@ use crate::store::Store;
 use crate::StoreError;
 use crate::StoreResult;
 use ferrobot_domain::catalogue::{IntSize, Model, ModelId};
+use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::request::{CursorValue, FilterArg, Keyset};
 
 /// A parent level with at most this many distinct keys hands them to its children as a list;
@@ -79,8 +80,9 @@ impl Level {
 /// What a read keeps while it reads, by plan (a level's plan's address): each nested level's
 /// filters compiled, or what was refused in them (compiled and checked once per request, the
 /// first time the level has parents), and the levels read once for a whole windowed list.
-#[derive(Default)]
 pub(crate) struct Shared {
+    /// Who reads: every level is cut to the rows the user may see.
+    perms: Arc<Permissions>,
     compiled: HashMap<usize, Result<sea_query::Condition, Vec<(String, String)>>>,
     whole: HashMap<usize, Arc<Level>>,
     /// The rows of the root list read in windows (0 when it is read whole).
@@ -88,6 +90,18 @@ pub(crate) struct Shared {
     /// Levels under a windowed level whose table holds at most this many rows per root row are
     /// read once for the whole list.
     whole_per_row: u64,
+}
+
+impl Shared {
+    fn new(perms: Arc<Permissions>) -> Shared {
+        Shared {
+            perms,
+            compiled: HashMap::new(),
+            whole: HashMap::new(),
+            root_rows: 0,
+            whole_per_row: 0,
+        }
+    }
 }
 
 fn key_of(plan: &Plan) -> usize {
@@ -163,11 +177,12 @@ impl Windows {
 }
 
 impl Store {
-    /// Reads a root plan (its page applied) and its children, level by level.
-    pub async fn execute(&self, plan: &Plan) -> StoreResult<Level> {
-        let (rows, scope) = self.load_root(plan).await?;
+    /// Reads a root plan (its page applied) and its children, level by level, as `perms`
+    /// may see them.
+    pub async fn execute(&self, plan: &Plan, perms: &Arc<Permissions>) -> StoreResult<Level> {
+        let (rows, scope) = self.load_root(plan, perms).await?;
         let mut level = Level { rows, ..Level::default() };
-        self.complete(plan, &mut level, &scope, None, 0, &mut Shared::default()).await?;
+        self.complete(plan, &mut level, &scope, None, 0, &mut Shared::new(perms.clone())).await?;
         Ok(level)
     }
 
@@ -195,8 +210,16 @@ impl Store {
     }
 
     /// How many rows a list has with its filters (a cursor page's `total_count`).
-    pub async fn count_rows(&self, model: ModelId, filters: &[FilterArg]) -> StoreResult<u64> {
-        let condition = self.compile_filters(model, filters).await?;
+    pub async fn count_rows(
+        &self,
+        model: ModelId,
+        filters: &[FilterArg],
+        perms: &Permissions,
+    ) -> StoreResult<u64> {
+        let mut condition = self.compile_filters(model, filters, perms).await?;
+        if let Some(seen) = self.view_condition(perms, model) {
+            condition = condition.add(seen);
+        }
         let table = &self.catalogue().model(model).table;
         let mut select = sea_query::Query::select();
         select
@@ -217,13 +240,15 @@ impl Store {
         &self,
         plan: Arc<Plan>,
         windowing: Windowing,
+        perms: &Arc<Permissions>,
     ) -> StoreResult<Read> {
         let window = windowing.rows.max(1);
-        let (rows, scope) = self.load_root(&plan).await?;
+        let (rows, scope) = self.load_root(&plan, perms).await?;
         let under = !plan.children.is_empty() || plan.usage || plan.lists;
         let mut level = Level { rows, ..Level::default() };
         if !under || level.rows.len() <= window {
-            self.complete(&plan, &mut level, &scope, None, 0, &mut Shared::default()).await?;
+            let mut shared = Shared::new(perms.clone());
+            self.complete(&plan, &mut level, &scope, None, 0, &mut shared).await?;
             return Ok(Read::Whole(Box::new(level)));
         }
         let root_rows = level.rows.len();
@@ -238,8 +263,11 @@ impl Store {
             chunks.push(Rows { width, cells: chunk });
         }
         let table = self.catalogue().model(plan.model).table.clone();
-        let shared =
-            Shared { root_rows, whole_per_row: windowing.whole_per_row, ..Shared::default() };
+        let shared = Shared {
+            root_rows,
+            whole_per_row: windowing.whole_per_row,
+            ..Shared::new(perms.clone())
+        };
         Ok(Read::Windows(Box::new(Windows {
             store: self.clone(),
             plan,
@@ -251,13 +279,16 @@ impl Store {
     }
 
     /// The rows of a root level, and the scope its children use.
-    async fn load_root(&self, plan: &Plan) -> StoreResult<(Rows, Scope)> {
+    async fn load_root(&self, plan: &Plan, perms: &Permissions) -> StoreResult<(Rows, Scope)> {
         let keyset = match &plan.page.keyset {
             Some(keyset) => Some(self.root_keyset(plan.model, keyset)?),
             None => None,
         };
         let link = Link::Root { limit: plan.page.limit, offset: plan.page.offset, keyset };
-        let condition = self.compile_filters(plan.model, &plan.filters).await?;
+        let mut condition = self.compile_filters(plan.model, &plan.filters, perms).await?;
+        if let Some(seen) = self.view_condition(perms, plan.model) {
+            condition = condition.add(seen);
+        }
         let columns = plan.columns.clone();
         let spec = LevelSpec { model: plan.model, depth: 0, columns, condition, link };
         self.load_level(&spec).await
@@ -273,8 +304,11 @@ impl Store {
         if let Some(found) = shared.compiled.get(&key_of(plan)) {
             return Ok(found.clone());
         }
-        let found = match self.compile_filters(plan.model, &plan.filters).await {
-            Ok(condition) => Ok(condition),
+        let found = match self.compile_filters(plan.model, &plan.filters, &shared.perms).await {
+            Ok(condition) => match self.view_condition(&shared.perms, plan.model) {
+                Some(seen) => Ok(condition.add(seen)),
+                None => Ok(condition),
+            },
             Err(StoreError::Invalid { argument, message }) => Err(vec![(argument, message)]),
             Err(StoreError::Filters(refused)) => Err(refused),
             Err(e) => return Err(e),
@@ -347,10 +381,10 @@ impl Store {
                 ids.sort_unstable();
                 ids.dedup();
                 if plan.usage {
-                    level.usage = Some(self.prefix_usage(plan.model, &ids).await?);
+                    level.usage = Some(self.prefix_usage(plan.model, &ids, &shared.perms).await?);
                 }
                 if plan.lists {
-                    level.lists = Some(self.usage_lists(plan.model, &ids).await?);
+                    level.lists = Some(self.usage_lists(plan.model, &ids, &shared.perms).await?);
                 }
             }
             for (rel, child) in &plan.children {

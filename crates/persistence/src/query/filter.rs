@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ferrobot_domain::catalogue::{
     ComputedKind, Filter, FilterKind, Lookup, RelationShape, TreeWalk,
 };
+use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
 use sea_query::{
     Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Query, SimpleExpr, Value,
@@ -25,10 +26,13 @@ impl Store {
     ///
     /// Values that name related objects are checked here, as Nautobot's filter forms do: a name
     /// that matches nothing is an error naming the argument, not an empty answer.
+    /// Related objects are found among those the user may see (`perms`): filtering by an
+    /// object the user may not see is filtering by one that does not exist.
     pub async fn compile_filters(
         &self,
         model: ModelId,
         args: &[FilterArg],
+        perms: &Permissions,
     ) -> StoreResult<Condition> {
         let catalogue = self.catalogue.clone();
         let model = catalogue.model(model);
@@ -37,7 +41,7 @@ impl Store {
         // errors are.
         let mut refused = Vec::new();
         for arg in args {
-            match self.compile_one(&catalogue, model, arg).await {
+            match self.compile_one(&catalogue, model, arg, perms).await {
                 Ok(cond) => all = all.add(cond),
                 Err(StoreError::Invalid { argument, message }) => refused.push((argument, message)),
                 Err(e) => return Err(e),
@@ -58,6 +62,7 @@ impl Store {
         catalogue: &Catalogue,
         model: &Model,
         arg: &FilterArg,
+        perms: &Permissions,
     ) -> StoreResult<Condition> {
         let filter = match &arg.target {
             ArgTarget::CustomField { key, kind } => {
@@ -109,7 +114,8 @@ impl Store {
                 (Leaf::Rows(col(&column).eq(true).into_condition()), !want())
             }
             FilterKind::TreeWalk(walk) => {
-                let Keys::List(named) = self.resolve_related(landing, filter, arg).await? else {
+                let Keys::List(named) = self.resolve_related(landing, filter, arg, perms).await?
+                else {
                     return Err(crate::StoreError::Internal("named objects not listed".into()));
                 };
                 let found = self.walk_tree(landing, named, walk).await?;
@@ -119,7 +125,7 @@ impl Store {
                 if arg.lookup == Lookup::IsNull {
                     (Leaf::Any, want())
                 } else {
-                    let ids = self.resolve_related(landing, filter, arg).await?;
+                    let ids = self.resolve_related(landing, filter, arg, perms).await?;
                     (Leaf::Keys(ids), arg.lookup.is_negated())
                 }
             }
@@ -181,8 +187,17 @@ impl Store {
         };
         // Along each path: the model's own rows, or rows related to matching landing rows
         // (walked down with subqueries).
+        // Across relations, only the landing rows the user may see count.
+        let seen = match filter.is_local() {
+            true => None,
+            false => self.view_condition(perms, landing.id),
+        };
         let keys = match leaf {
-            Leaf::Any => None,
+            Leaf::Any => seen.map(|seen| {
+                let mut inner = Query::select();
+                inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(seen);
+                Keys::Query(Box::new(inner))
+            }),
             Leaf::Keys(keys) => Some(keys),
             Leaf::Rows(cond) if filter.is_local() => {
                 return Ok(if flip { cond.not() } else { cond });
@@ -190,6 +205,9 @@ impl Store {
             Leaf::Rows(cond) => {
                 let mut inner = Query::select();
                 inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(cond);
+                if let Some(seen) = seen {
+                    inner.cond_where(seen);
+                }
                 Some(Keys::Query(Box::new(inner)))
             }
         };
@@ -198,6 +216,44 @@ impl Store {
             _ => self.path_condition(catalogue, model, hops, keys.clone()),
         }));
         Ok(if flip { along.not() } else { along })
+    }
+
+    /// A lookup on a field, along a path of relations when it has one: what a permission's
+    /// constraints compile to. Needs no statement.
+    pub(crate) fn plain_condition(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let ArgTarget::Filter(filter) = &arg.target else {
+            return Err(StoreError::Internal("a constraint on a custom field".into()));
+        };
+        let landing = catalogue.model(filter.landing);
+        let Some(fidx) = filter.field else {
+            return Err(StoreError::Internal("a constraint without a field".into()));
+        };
+        let field = &landing.fields[fidx];
+        let column = field.column.clone().unwrap_or_default();
+        let cond = if arg.lookup == Lookup::IsNull {
+            let want = matches!(arg.values.first(), Some(ArgValue::Bool(true)));
+            let c = if want { col(&column).is_null() } else { col(&column).is_not_null() };
+            c.into_condition()
+        } else {
+            self.field_condition(field, &column, filter.kind, arg)?
+        };
+        if filter.is_local() {
+            return Ok(cond);
+        }
+        let mut inner = Query::select();
+        inner.column(Alias::new("id")).from(Alias::new(&landing.table)).cond_where(cond);
+        let keys = Keys::Query(Box::new(inner));
+        Ok(any_of(
+            filter
+                .paths
+                .iter()
+                .map(|hops| self.path_condition(catalogue, model, hops, Some(keys.clone()))),
+        ))
     }
 
     /// Free text over the model's search fields (and its id), and on a model with an address
@@ -392,6 +448,7 @@ impl Store {
         landing: &Model,
         filter: &Filter,
         arg: &FilterArg,
+        perms: &Permissions,
     ) -> StoreResult<Keys> {
         let mut ids = Vec::new();
         let mut names = Vec::new();
@@ -459,6 +516,9 @@ impl Store {
         }
         if !tree {
             select.cond_where(any_of(terms));
+        }
+        if let Some(seen) = self.view_condition(perms, landing.id) {
+            select.cond_where(seen);
         }
         let rows = self.fetch(&select, &types).await?;
         let mut matched = HashSet::new();

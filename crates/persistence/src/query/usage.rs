@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
+use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::row::{Listed, Related};
 use ferrobot_domain::Field;
 use sea_query::{Alias, Cond, Expr, Query};
@@ -31,6 +32,7 @@ impl Store {
         &self,
         model: ModelId,
         prefixes: &[Uuid],
+        perms: &Permissions,
     ) -> StoreResult<PrefixUsage> {
         use ferrobot_domain::hooks::NamespaceSource;
         use ferrobot_domain::value::ip_from_bytes;
@@ -58,6 +60,10 @@ impl Store {
                 )
                 .from(Alias::new(&prefix.table))
                 .and_where(Expr::col(Alias::new(pcol(p_rule.field))).is_in(keys()));
+            // Only what the user may see counts.
+            if let Some(seen) = self.visible_ids(perms, prefix, None) {
+                children.and_where(seen);
+            }
             let rows = self
                 .fetch(&children, &[ColType::Uuid, ColType::Bytes, ColType::Int(IntSize::Int)])
                 .await?;
@@ -115,6 +121,9 @@ impl Store {
                         ),
                 )
                 .and_where(Expr::col((p.clone(), Alias::new("id"))).is_in(keys()));
+            if let Some(seen) = self.visible_ids(perms, address, Some(&a)) {
+                inside.and_where(seen);
+            }
             let rows = self.fetch(&inside, &[ColType::Uuid, ColType::Bytes]).await?;
             for r in 0..rows.len() {
                 let row = rows.row(r);
@@ -136,7 +145,12 @@ pub type UsageLists = HashMap<Uuid, Related>;
 impl Store {
     /// One statement per list per 1,000 objects: the list's rows whose `theirs` field names one
     /// of `ids`, in the change-log object form, with the targets of `expand` joined in.
-    pub async fn usage_lists(&self, model: ModelId, ids: &[Uuid]) -> StoreResult<UsageLists> {
+    pub async fn usage_lists(
+        &self,
+        model: ModelId,
+        ids: &[Uuid],
+        perms: &Permissions,
+    ) -> StoreResult<UsageLists> {
         let catalogue = self.catalogue().clone();
         let mut out = UsageLists::default();
         for list in catalogue.model(model).behaviour.usage_lists {
@@ -148,6 +162,10 @@ impl Store {
                 .from_as(Alias::new(&rows_of.table), base.clone());
             let mut types = vec![ColType::Uuid];
             let own = crate::object::object_columns(rows_of, Some(&base), &mut select, &mut types);
+            // A rack shows only the devices and reservations the user may see.
+            if let Some(seen) = self.visible_ids(perms, rows_of, Some(&base)) {
+                select.and_where(seen);
+            }
             let mut expanded: Vec<(&'static str, &Model, Vec<&Field>)> = Vec::new();
             for (i, name) in list.expand.iter().enumerate() {
                 let Some((_, field)) = rows_of.field(name) else { continue };
