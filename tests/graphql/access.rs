@@ -33,7 +33,7 @@ fn hidden_site() -> Value {
 /// and change; tenant `red`.
 fn site_one_permissions(user: &str) -> Value {
     let perm = |name: &str, types: &[&str], constraints: Value| {
-        json!({"name": name, "actions": ["view"], "object_types": types,
+        json!({"name": format!("{user}: {name}"), "actions": ["view"], "object_types": types,
                "constraints": constraints, "users": [{"username": user}]})
     };
     json!({"users.objectpermission": [
@@ -157,3 +157,227 @@ async fn reads_show_only_what_a_permission_allows(backend: Backend) -> anyhow::R
     Ok(())
 }
 backend_test!(reads_are_cut_to_permissions, reads_show_only_what_a_permission_allows);
+
+/// Adds, changes and deletes for site-001's devices and interfaces.
+fn site_one_writes(user: &str, interfaces: bool) -> Value {
+    let mut perms = vec![
+        json!({"name": format!("{user} edits devices"), "actions": ["add", "change", "delete"],
+        "object_types": ["dcim.device"], "constraints": {"location__name": "site-001"},
+        "users": [{"username": user}]}),
+    ];
+    if interfaces {
+        perms.push(json!({"name": format!("{user} edits interfaces"), "actions": ["add", "change", "delete"],
+            "object_types": ["dcim.interface"], "constraints": {"device__location__name": "site-001"},
+            "users": [{"username": user}]}));
+    }
+    json!({"users.objectpermission": perms})
+}
+
+const CREATE: &str = "mutation($inputs: [DeviceInput!]!) { device_create_bulk(inputs: $inputs) { name tenant { name } } }";
+
+fn device(name: &str, site: &str) -> Value {
+    json!({"name": name, "location": {"name": site}, "role": {"name": "leaf"}, "status": {"name": "Active"},
+           "device_type": {"manufacturer": {"name": "Acme"}, "model": "acme-s48"}})
+}
+
+async fn writes_are_checked_as_nautobot_checks_them(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    app.import(hidden_site()).await?;
+    let alice = app.user("alice", false).await?;
+    let bob = app.user("bob", false).await?;
+    let nobody = app.user("nobody", false).await?;
+    app.import(site_one_permissions("alice")).await?;
+    app.import(site_one_permissions("bob")).await?;
+    app.import(site_one_writes("alice", true)).await?;
+    app.import(site_one_writes("bob", false)).await?;
+    let admin = format!("Token {}", app.token);
+    let write = |auth: String, query: &'static str, variables: Value| {
+        let app = &app;
+        async move {
+            let (status, body, _) = app.graphql_with(Some(&auth), query, variables).await?;
+            anyhow::ensure!(status == 200, "{status}: {body}");
+            anyhow::Ok(body)
+        }
+    };
+    let error = |body: &Value| body["errors"][0].clone();
+    let count = || async {
+        let (data, _) = app.data_as(&admin, "{ devices { name } }").await?;
+        anyhow::Ok(data["devices"].as_array().map_or(0, Vec::len))
+    };
+
+    // Inside the constraints: written, and answered as the user sees it.
+    let mut ok = device("dev-new", "site-001");
+    ok["tenant"] = json!({"name": "red"});
+    let body = write(alice.clone(), CREATE, json!({"inputs": [ok]})).await?;
+    assert_eq!(
+        body["data"]["device_create_bulk"],
+        json!([{"name": "dev-new", "tenant": {"name": "red"}}]),
+        "{body}"
+    );
+    assert_eq!(count().await?, 6);
+
+    // A created object outside the constraints refuses the whole document, naming its index.
+    let inputs =
+        json!([device("a-1", "site-001"), device("a-2", "site-001"), device("a-3", "site-002")]);
+    let body = write(alice.clone(), CREATE, json!({"inputs": inputs})).await?;
+    assert_eq!(body["data"]["device_create_bulk"], Value::Null, "{body}");
+    assert_eq!(error(&body)["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(error(&body)["extensions"]["index"], 2, "{body}");
+    assert!(
+        error(&body)["message"].as_str().is_some_and(|m| m.contains("dcim.add_device")),
+        "{body}"
+    );
+    assert_eq!(count().await?, 6, "nothing of a refused document is written");
+
+    // A reference to an object the user may not see is one that does not exist.
+    let mut hidden_ref = device("a-4", "site-001");
+    hidden_ref["tenant"] = json!({"name": "blue"});
+    let mut missing_ref = device("a-4", "site-001");
+    missing_ref["tenant"] = json!({"name": "pink"});
+    let hidden = write(alice.clone(), CREATE, json!({"inputs": [hidden_ref]})).await?;
+    let missing = write(alice.clone(), CREATE, json!({"inputs": [missing_ref]})).await?;
+    assert_eq!(error(&hidden)["extensions"]["code"], "VALIDATION_FAILED", "{hidden}");
+    assert_eq!(
+        error(&hidden)["message"].as_str().map(|m| m.replace("blue", "pink")),
+        error(&missing)["message"].as_str().map(str::to_owned)
+    );
+
+    // Updates: the object before and after must be inside; one outside before is not found,
+    // word for word as one that does not exist.
+    const UPDATE: &str = "mutation($ref: DeviceRef!, $input: DeviceInput!) { device_update(ref: $ref, input: $input) { name } }";
+    let body = write(
+        alice.clone(),
+        UPDATE,
+        json!({"ref": {"name": "dev-00001"}, "input": {"serial": "S1"}}),
+    )
+    .await?;
+    assert_eq!(body["data"]["device_update"]["name"], "dev-00001", "{body}");
+    let body = write(
+        alice.clone(),
+        UPDATE,
+        json!({"ref": {"name": "dev-00001"}, "input": {"location": {"name": "site-002"}}}),
+    )
+    .await?;
+    assert_eq!(error(&body)["extensions"]["code"], "FORBIDDEN", "{body}");
+    let hidden = write(
+        alice.clone(),
+        UPDATE,
+        json!({"ref": {"name": "hidden-1"}, "input": {"serial": "S1"}}),
+    )
+    .await?;
+    let missing =
+        write(alice.clone(), UPDATE, json!({"ref": {"name": "nope-1"}, "input": {"serial": "S1"}}))
+            .await?;
+    assert_eq!(error(&hidden)["extensions"]["code"], "NOT_FOUND", "{hidden}");
+    assert_eq!(
+        error(&hidden)["message"].as_str().map(|m| m.replace("hidden-1", "nope-1")),
+        error(&missing)["message"].as_str().map(str::to_owned)
+    );
+
+    // Deletes: the object and everything its delete takes along.
+    const DELETE: &str = "mutation($ref: DeviceRef!) { device_delete(ref: $ref) { object_type } }";
+    let body = write(bob.clone(), DELETE, json!({"ref": {"name": "dev-00003"}})).await?;
+    assert_eq!(error(&body)["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert!(error(&body)["message"].as_str().is_some_and(|m| m.contains("interfaces")), "{body}");
+    let body = write(alice.clone(), DELETE, json!({"ref": {"name": "dev-00003"}})).await?;
+    let deleted = body["data"]["device_delete"].as_array().map_or(0, Vec::len);
+    assert_eq!(deleted, 5, "the device, its three interfaces and an address assignment: {body}");
+    let body = write(alice.clone(), DELETE, json!({"ref": {"name": "hidden-2"}})).await?;
+    assert_eq!(error(&body)["extensions"]["code"], "NOT_FOUND", "{body}");
+
+    // A batch is checked per operation; no permission at all is refused before anything runs.
+    const BATCH: &str = "mutation($ops: [BatchOperation!]!) { batch(operations: $ops) { index } }";
+    let ops = json!([{"device_create": device("b-1", "site-001")},
+                     {"device_update": {"ref": {"name": "b-1"}, "input": {"location": {"name": "site-002"}}}}]);
+    let body = write(alice.clone(), BATCH, json!({"ops": ops})).await?;
+    assert_eq!(error(&body)["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(error(&body)["extensions"]["index"], 1, "{body}");
+    let body =
+        write(nobody.clone(), CREATE, json!({"inputs": [device("n-1", "site-001")]})).await?;
+    assert_eq!(error(&body)["extensions"]["code"], "FORBIDDEN", "{body}");
+    assert_eq!(
+        error(&body)["message"],
+        "You do not have permission to add devices (dcim.add_device).",
+        "{body}"
+    );
+    assert_eq!(count().await?, 5);
+    Ok(())
+}
+backend_test!(writes_are_checked, writes_are_checked_as_nautobot_checks_them);
+
+/// An import run as a named user is checked as that user's mutations are.
+async fn imports_run_as_a_user(backend: Backend) -> anyhow::Result<()> {
+    use ferrobot_persistence::import::{Document, ImportOptions};
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    app.import(hidden_site()).await?;
+    app.user("alice", false).await?;
+    app.import(site_one_permissions("alice")).await?;
+    app.import(site_one_writes("alice", true)).await?;
+    let user = app.store.user_by_name("alice").await?.ok_or_else(|| anyhow::anyhow!("no alice"))?;
+    let options = || async {
+        anyhow::Ok(ImportOptions {
+            actor: ferrobot_persistence::write::Actor {
+                user_id: Some(user.id),
+                user_name: "alice".into(),
+            },
+            permissions: Some(app.store.permissions(&user).await?),
+            ..ImportOptions::default()
+        })
+    };
+    let import = |body: Value| async {
+        let documents = [Document { name: "as-alice".into(), body }];
+        app.store
+            .import_with(&documents, options().await?, &|_| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    let inside = json!({"dcim.device": [device_import("imp-1", "site-001")]});
+    import(inside).await?;
+    let outside = json!({"dcim.device": [device_import("imp-2", "site-001"), device_import("imp-3", "site-002")]});
+    let refused = import(outside).await.expect_err("a device at site-002 is refused");
+    assert!(refused.to_string().contains("dcim.add_device"), "{refused}");
+    let tag =
+        import(json!({"extras.tag": [{"name": "new"}]})).await.expect_err("no permission on tags");
+    assert!(tag.to_string().contains("You do not have permission to add tags"), "{tag}");
+    let (data, _) = app
+        .data_as(&format!("Token {}", app.token), r#"{ devices(name__isw: "imp") { name } }"#)
+        .await?;
+    assert_eq!(names(&data["devices"], "name"), ["imp-1"]);
+    Ok(())
+}
+backend_test!(imports_as_a_user, imports_run_as_a_user);
+
+fn device_import(name: &str, site: &str) -> Value {
+    json!({"name": name, "location": site, "role": "leaf", "status": "Active",
+           "device_type": {"manufacturer": "Acme", "model": "acme-s48"}})
+}
+
+/// The statements of a nested read for a constrained user do not grow with the rows: the
+/// permission's condition joins each level's statement.
+async fn constrained_reads_keep_their_statements(backend: Backend) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for n in [20, 1100] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(n)).await?;
+        app.import(hidden_site()).await?;
+        let alice = app.user("alice", false).await?;
+        app.import(site_one_permissions("alice")).await?;
+        let (data, statements) = app
+            .data_as(&alice, "{ devices { name location { name } tags { name } interfaces { name ip_addresses { address } } } }")
+            .await?;
+        let devices = data["devices"].as_array().cloned().unwrap_or_default();
+        assert_eq!(devices.len(), n);
+        assert_eq!(
+            devices[n - 1]["interfaces"][0]["ip_addresses"].as_array().map(Vec::len),
+            Some(1)
+        );
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the row count: {counts:?}");
+    // The permissions, then one per level: devices, location, tags, interfaces, addresses.
+    assert!(counts[0] <= 6, "{counts:?}");
+    Ok(())
+}
+backend_test!(constrained_statements, constrained_reads_keep_their_statements);

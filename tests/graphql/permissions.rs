@@ -12,7 +12,7 @@ async fn permissions_are_stored_and_not_exported(backend: Backend) -> anyhow::Re
         "users.objectpermission": [{
             "name": "read devices at site-001",
             "actions": ["view"],
-            "object_types": ["dcim.device", "dcim.interface"],
+            "object_types": ["dcim.device", "dcim.rack"],
             "constraints": {"location__name": "site-001"},
             "groups": [{"name": "netops"}],
             "users": [{"username": "admin"}]
@@ -32,6 +32,23 @@ async fn permissions_are_stored_and_not_exported(backend: Backend) -> anyhow::Re
         .await
         .expect_err("an unknown user is refused");
     assert!(bad_user.to_string().contains("users"), "{bad_user}");
+    // Constraints are resolved on every object type when written, in Nautobot's words.
+    let bad_constraints = app
+        .import(json!({"users.objectpermission": [{"name": "bad", "actions": ["view"],
+            "object_types": ["dcim.device"], "constraints": {"nmae": "x"}}]}))
+        .await
+        .expect_err("a constraint on no field is refused");
+    let text = bad_constraints.to_string();
+    assert!(
+        text.contains("Invalid filter for dcim.device: Cannot resolve keyword 'nmae'"),
+        "{text}"
+    );
+    let bad_actions = app
+        .import(json!({"users.objectpermission": [{"name": "bad", "actions": "view",
+            "object_types": ["dcim.device"]}]}))
+        .await
+        .expect_err("actions must be a list");
+    assert!(bad_actions.to_string().contains("Enter a list of actions"), "{bad_actions}");
     // A user is an account, with a password that is no field: new ones come from the command
     // line, not from data.
     let new_user = app

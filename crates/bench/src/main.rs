@@ -60,6 +60,10 @@ struct Args {
     /// file under `--dir`; the dataset is loaded once and remembered by a token file.
     #[arg(long)]
     database_url: Option<String>,
+    /// Ask as a user that is no superuser, whose object permissions allow the devices and
+    /// interfaces of half the locations (those under region-1) and every object of the rest.
+    #[arg(long)]
+    constrained: bool,
 }
 
 #[derive(Subcommand)]
@@ -131,7 +135,15 @@ async fn main() -> Result<()> {
             started.elapsed().as_secs_f64()
         ));
     }
-    let token = std::fs::read_to_string(&token_path)?.trim().to_owned();
+    let mut token = std::fs::read_to_string(&token_path)?.trim().to_owned();
+    if args.constrained {
+        let path = token_path.with_extension("constrained");
+        if !path.exists() {
+            std::fs::write(&path, constrained_user(&url).await?)?;
+        }
+        token = std::fs::read_to_string(&path)?.trim().to_owned();
+        report("asking as a user whose permissions allow half the devices");
+    }
     let server = server_binary(args.server.as_deref())?;
     let port = free_port()?;
     let spawned = Instant::now();
@@ -331,6 +343,38 @@ async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String
     imported.map_err(|e| anyhow::anyhow!("{e}"))?;
     generated?;
     let key = create_token(&store).await?;
+    store.close().await;
+    Ok(key)
+}
+
+/// Creates the user `bench-half` and its permissions: the devices and interfaces of the
+/// locations under region-1 (half of them), every object of the other models; returns a new
+/// token key for it.
+async fn constrained_user(url: &str) -> Result<String> {
+    let catalogue = Arc::new(Catalogue::core()?);
+    let store = Store::connect(url, catalogue.clone()).await?;
+    let hash = auth::hash_password("bench").map_err(anyhow::Error::msg)?;
+    let user = store.create_user("bench-half", &hash, false).await?;
+    let halved = ["dcim.device", "dcim.interface"];
+    let rest: Vec<&str> = catalogue
+        .models()
+        .iter()
+        .filter(|m| m.graphql.is_some() && !halved.contains(&m.label.as_str()))
+        .map(|m| m.label.as_str())
+        .collect();
+    let perm = |name: &str, types: Vec<&str>, constraints: Value| {
+        json!({"name": name, "actions": ["view"], "object_types": types,
+               "constraints": constraints, "users": [{"username": "bench-half"}]})
+    };
+    let body = json!({"users.objectpermission": [
+        perm("half the devices", vec!["dcim.device"], json!({"location__parent__name": "region-1"})),
+        perm("their interfaces", vec!["dcim.interface"], json!({"device__location__parent__name": "region-1"})),
+        perm("the rest", rest, Value::Null),
+    ]});
+    let documents = [import::Document { name: "permissions".into(), body }];
+    store.import(&documents, &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let key = auth::new_token_key();
+    store.create_token(user, &auth::token_digest(&key), None, "bench").await?;
     store.close().await;
     Ok(key)
 }

@@ -197,6 +197,36 @@ impl Permissions {
     }
 }
 
+/// A permission as written: its actions a list of names, and its constraints resolved on every
+/// object type it names, as Nautobot's form checks them (`Invalid filter for dcim.device: …`).
+pub fn check(catalogue: &Catalogue, object: &crate::row::Row) -> Vec<crate::ValidationError> {
+    use crate::ValidationError;
+    let fields = &FIELDS;
+    let mut errors = Vec::new();
+    match object.json(fields.actions) {
+        Some(Json::Array(items)) if !items.is_empty() && items.iter().all(Json::is_string) => {}
+        _ => errors.push(ValidationError::new(
+            fields.actions,
+            "Enter a list of actions: view, add, change, delete.",
+        )),
+    }
+    let constraints = object.json(fields.constraints).cloned().unwrap_or(Json::Null);
+    let labels: Vec<&str> = match object.json(fields.object_types) {
+        Some(Json::Array(items)) => items.iter().filter_map(Json::as_str).collect(),
+        _ => Vec::new(),
+    };
+    for label in labels {
+        let Some(model) = catalogue.by_label(label) else { continue };
+        if let Err(e) = constraint_groups(catalogue, model, &constraints, Uuid::nil()) {
+            errors.push(ValidationError::new(
+                fields.constraints,
+                format!("Invalid filter for {label}: {e}"),
+            ));
+        }
+    }
+    errors
+}
+
 /// The rows a `user` field equal to the user names.
 fn owned_by(model: &Model, owner: usize, user: Uuid) -> Grant {
     let field = &model.fields[owner];

@@ -63,6 +63,13 @@ enum Command {
         #[arg(long, env = "FERROBOT_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// A user that may do only what its object permissions allow (none yet: it sees nothing).
+    Createuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long, env = "FERROBOT_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -73,7 +80,8 @@ enum Command {
     Import {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// The user the change log names for these objects (`import` by default).
+        /// The user the objects are written as: the change log names it and its object
+        /// permissions are checked (by default `import`, which may write anything).
         #[arg(long)]
         user: Option<String>,
         /// Commit after every N objects instead of once at the end; a failure says how many
@@ -206,12 +214,10 @@ async fn main() -> Result<()> {
             tracing::info!(count = applied.len(), "migrations up to date");
         }
         Command::Createsuperuser { username, password } => {
-            if store.user_by_name(&username).await?.is_some() {
-                bail!("user {username} exists already");
-            }
-            let hash = auth::hash_password(&password).map_err(anyhow::Error::msg)?;
-            store.create_user(&username, &hash, true).await?;
-            tracing::info!(%username, "superuser created");
+            create_user(&store, &username, &password, true).await?;
+        }
+        Command::Createuser { username, password } => {
+            create_user(&store, &username, &password, false).await?;
         }
         Command::Token {
             command: TokenCommand::Create { user, description, expires_days, read_only },
@@ -226,15 +232,22 @@ async fn main() -> Result<()> {
             print(&key);
         }
         Command::Import { files, user, chunk, skip } => {
-            let actor = match user {
+            // A named user imports with its object permissions; the command line's own
+            // `import` actor may do everything (whoever runs it holds the database).
+            let (actor, permissions) = match user {
                 Some(name) => match store.user_by_name(&name).await? {
-                    Some(u) => ferrobot_persistence::write::Actor {
-                        user_id: Some(u.id),
-                        user_name: u.username,
-                    },
+                    Some(u) if !u.is_active => bail!("the user {name} is not active"),
+                    Some(u) => {
+                        let permissions = store.permissions(&u).await?;
+                        let actor = ferrobot_persistence::write::Actor {
+                            user_id: Some(u.id),
+                            user_name: u.username,
+                        };
+                        (actor, Some(permissions))
+                    }
                     None => bail!("no user named {name}"),
                 },
-                None => import::import_actor(),
+                None => (import::import_actor(), None),
             };
             let mut total = 0;
             for path in &files {
@@ -256,7 +269,7 @@ async fn main() -> Result<()> {
                 bar.set_position(read.load(Ordering::Relaxed));
                 bar.set_message(format!("{n} objects"));
             };
-            let options = import::ImportOptions { actor, chunk, skip };
+            let options = import::ImportOptions { actor, chunk, skip, permissions };
             let stats = store.import_feed(feed, options, &progress).await?;
             bar.finish();
             tracing::info!(
@@ -339,4 +352,20 @@ fn local_secret(url: &str) -> Result<String> {
     let secret = auth::new_token_key() + &auth::new_token_key();
     std::fs::write(&file, &secret).with_context(|| format!("write {}", file.display()))?;
     Ok(secret)
+}
+
+/// Makes a user with this password: a superuser, or one with no permissions yet.
+async fn create_user(
+    store: &ferrobot_persistence::Store,
+    username: &str,
+    password: &str,
+    superuser: bool,
+) -> anyhow::Result<()> {
+    if store.user_by_name(username).await?.is_some() {
+        bail!("user {username} exists already");
+    }
+    let hash = auth::hash_password(password).map_err(anyhow::Error::msg)?;
+    store.create_user(username, &hash, superuser).await?;
+    tracing::info!(%username, superuser, "user created");
+    Ok(())
 }

@@ -69,6 +69,7 @@ impl GatewayError {
                 StoreError::Conflict { .. } => "CONFLICT",
                 StoreError::NotFound { .. } => "NOT_FOUND",
                 StoreError::Protected { .. } => "PROTECTED",
+                StoreError::Forbidden { .. } => "FORBIDDEN",
                 StoreError::Busy(_) => BUSY,
                 _ => "INTERNAL",
             },
@@ -158,7 +159,9 @@ impl FieldError {
                 details.insert("objects".into(), json!(objects));
                 message
             }
-            GatewayError::Store(e @ StoreError::NotFound { .. }) => e.to_string(),
+            GatewayError::Store(
+                e @ (StoreError::NotFound { .. } | StoreError::Forbidden { .. }),
+            ) => e.to_string(),
             GatewayError::Forbidden(message) | GatewayError::Document(message) => message,
             GatewayError::Limit(refusal) => refusal.message,
             other => {

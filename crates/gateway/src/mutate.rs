@@ -79,6 +79,7 @@ pub(crate) async fn mutate<'d>(
     let mut options = WriteOptions::new(state.actor.clone(), "web", "graphql");
     options.request_id = state.request_id;
     options.change_log = state.change_log;
+    options.permissions = state.permissions.clone();
     let mut writer = state.store.writer(options).await?;
     // Global operation number → (root field, index in its list), for errors found later.
     let mut places: Vec<(usize, Option<usize>)> = Vec::new();

@@ -26,6 +26,10 @@ pub enum StoreError {
     /// message) per argument, in the order the arguments were given.
     #[error("{}", .0.iter().map(|(a, m)| format!("{a}: {m}")).collect::<Vec<_>>().join("; "))]
     Filters(Vec<(String, String)>),
+    /// The user's object permissions do not allow the write; `operation` is the index of the
+    /// operation refused, when known.
+    #[error("{message}")]
+    Forbidden { message: String, operation: Option<usize> },
     #[error(transparent)]
     Domain(#[from] DomainError),
     /// The database could not take the request in time: a write waited too long for its turn
@@ -82,7 +86,9 @@ impl StoreError {
     /// The operation of the request an error belongs to, when the error itself knows it.
     pub fn operation(&self) -> Option<usize> {
         match self {
-            StoreError::Conflict { operation, .. } => *operation,
+            StoreError::Conflict { operation, .. } | StoreError::Forbidden { operation, .. } => {
+                *operation
+            }
             _ => None,
         }
     }

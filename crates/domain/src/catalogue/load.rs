@@ -244,6 +244,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             ordering: Vec::new(),
             behaviour: crate::hooks::Behaviour::NONE,
             is_template: false,
+            is_through: false,
             page_ordering: Vec::new(),
             unique_together: Vec::new(),
             indexes: Vec::new(),
@@ -590,6 +591,17 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         .collect();
     for id in templates {
         models[id].is_template = true;
+    }
+    let throughs: Vec<usize> = models
+        .iter()
+        .flat_map(|m| m.fields.iter())
+        .filter_map(|f| match &f.kind {
+            FieldKind::ManyToMany { through, .. } => through.model,
+            _ => None,
+        })
+        .collect();
+    for id in throughs {
+        models[id].is_through = true;
     }
     Ok(Catalogue::new(models, generic_throughs))
 }

@@ -69,6 +69,9 @@ pub struct Model {
     /// Whether rows of this model are templates some model's components are made from (a write
     /// to them invalidates what the writer remembers of templates).
     pub is_template: bool,
+    /// Whether rows of this model are the links of a many-to-many field (an IP address's
+    /// assignment to an interface): they go with the objects they link.
+    pub is_through: bool,
     /// The order of cursor pages (`<list>_page`): `ordering` unless the catalogue says.
     pub page_ordering: Vec<OrderTerm>,
     pub unique_together: Vec<Vec<usize>>,

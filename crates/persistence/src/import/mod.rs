@@ -136,11 +136,14 @@ pub struct ImportOptions {
     pub chunk: Option<u64>,
     /// Objects of the feed to pass over first: those an earlier chunked run committed.
     pub skip: u64,
+    /// What the import may do: a named user's object permissions, or everything for the
+    /// command line's own `import` actor.
+    pub permissions: Option<std::sync::Arc<ferrobot_domain::permission::Permissions>>,
 }
 
 impl Default for ImportOptions {
     fn default() -> ImportOptions {
-        ImportOptions { actor: import_actor(), chunk: None, skip: 0 }
+        ImportOptions { actor: import_actor(), chunk: None, skip: 0, permissions: None }
     }
 }
 
@@ -174,18 +177,17 @@ impl Store {
         documents: &[Document],
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<ImportStats, ImportError> {
-        self.import_as(documents, import_actor(), progress).await
+        self.import_with(documents, ImportOptions::default(), progress).await
     }
 
-    /// [`Store::import`], with the change log naming `actor`.
-    pub async fn import_as(
+    /// [`Store::import`] as `options` say (who writes, with which permissions).
+    pub async fn import_with(
         &self,
         documents: &[Document],
-        actor: Actor,
+        options: ImportOptions,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<ImportStats, ImportError> {
-        let mut importer =
-            self.importer(ImportOptions { actor, ..ImportOptions::default() }).await?;
+        let mut importer = self.importer(options).await?;
         for doc in documents {
             let name: Arc<str> = Arc::from(doc.name.as_str());
             let Json::Object(models) = &doc.body else {
@@ -337,6 +339,9 @@ impl<'s> Importer<'s> {
         let mut options = WriteOptions::new(self.options.actor.clone(), "orm", "ferrobot import");
         options.defer_references = true;
         options.instantiate_components = false;
+        if let Some(permissions) = &self.options.permissions {
+            options.permissions = permissions.clone();
+        }
         self.store
             .writer(options)
             .await

@@ -30,6 +30,7 @@ mod batch;
 mod behaviour;
 mod cascade;
 mod change_log;
+mod grants;
 mod input;
 mod operations;
 mod paths;
@@ -85,18 +86,23 @@ pub struct WriteOptions {
     /// Whether a new device gets the components of its device type's templates (off for the
     /// import, whose data carries the components it had).
     pub instantiate_components: bool,
+    /// What the writing user may do ([`grants`]); everything unless the caller says.
+    pub permissions: Arc<ferrobot_domain::permission::Permissions>,
 }
 
 impl WriteOptions {
     pub fn new(actor: Actor, context: &'static str, detail: impl Into<String>) -> WriteOptions {
         WriteOptions {
-            actor,
             request_id: Uuid::new_v4(),
             context,
             detail: detail.into(),
             change_log: true,
             defer_references: false,
             instantiate_components: true,
+            permissions: Arc::new(ferrobot_domain::permission::Permissions::superuser(
+                actor.user_id.unwrap_or_default(),
+            )),
+            actor,
         }
     }
 }
@@ -241,6 +247,13 @@ pub struct Writer<'s> {
     /// Cables and cable ends this write touched: their paths are traced again at the end.
     dirty_cables: HashSet<Uuid>,
     dirty_endpoints: HashSet<ferrobot_domain::cable::Endpoint>,
+    /// Set while the write acts on its own (components, cleared references): no permission
+    /// checks, and nothing it resolves is remembered for the user's references.
+    trusted: bool,
+    /// Objects written under a constraint, checked when the write ends.
+    after_checks: Vec<grants::AfterCheck>,
+    /// Objects this write deleted.
+    gone: HashSet<Uuid>,
 }
 
 /// Models whose rows a rule lists, with the fields the lists select them by.
@@ -345,6 +358,9 @@ impl Store {
             templates: HashMap::new(),
             dirty_cables: HashSet::new(),
             dirty_endpoints: HashSet::new(),
+            trusted: false,
+            after_checks: Vec::new(),
+            gone: HashSet::new(),
         })
     }
 

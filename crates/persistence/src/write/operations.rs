@@ -2,6 +2,7 @@
 //! transaction (settle, commit, rollback).
 
 use super::*;
+use ferrobot_domain::permission::{self, Action as Perm, PERMISSION};
 
 impl<'s> Writer<'s> {
     pub(super) fn tx(&self) -> StoreResult<&DatabaseTransaction> {
@@ -18,6 +19,7 @@ impl<'s> Writer<'s> {
         if model.readonly {
             return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
         }
+        let constrained = self.may(model, Perm::Add)?;
         let mut errors = Vec::new();
         let id = match input.get("id") {
             // Time-ordered: new rows append to the key index instead of landing anywhere in it.
@@ -131,6 +133,9 @@ impl<'s> Writer<'s> {
         if errors.is_empty() {
             self.check_rules(model, &after, None, &mut errors).await?;
         }
+        if model.label == PERMISSION {
+            errors.extend(permission::check(&self.catalogue, &after));
+        }
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
@@ -192,8 +197,14 @@ impl<'s> Writer<'s> {
         } else {
             self.log(change);
         }
+        if constrained {
+            self.check_after(model.id, id, Perm::Add);
+        }
         if let (Some((spec, type_id)), Some(owner)) = (components, owner) {
-            self.instantiate(model, spec, id, type_id, &owner).await?;
+            let was = std::mem::replace(&mut self.trusted, true);
+            let made = self.instantiate(model, spec, id, type_id, &owner).await;
+            self.trusted = was;
+            made?;
         }
         Ok(id)
     }
@@ -209,7 +220,15 @@ impl<'s> Writer<'s> {
         if model.readonly {
             return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
         }
+        let constrained = self.may(model, Perm::Change)?;
         let id = self.resolve(model.id, target).await?;
+        // An object outside the constraints is one the user cannot name.
+        if constrained && !self.outside(model, &[id], Perm::Change).await?.is_empty() {
+            return Err(StoreError::NotFound {
+                kind: model.verbose_name.clone(),
+                id: target.to_string(),
+            });
+        }
         let before = self.read_snapshot(model, id).await?;
         let mut errors = Vec::new();
         unknown_keys(model, patch, &mut errors);
@@ -275,6 +294,9 @@ impl<'s> Writer<'s> {
                 }
             }
         }
+        if model.label == PERMISSION {
+            errors.extend(permission::check(&self.catalogue, &after));
+        }
         if errors.is_empty() {
             self.check_rules(model, &after, Some(&before), &mut errors).await?;
             if model.tree && errors.is_empty() {
@@ -324,6 +346,9 @@ impl<'s> Writer<'s> {
             before: Some(before),
             after: Some(after),
         });
+        if constrained {
+            self.check_after(model.id, id, Perm::Change);
+        }
         Ok(Outcome { model: model.id, id, action: Some(Action::Update) })
     }
 
@@ -393,6 +418,7 @@ impl<'s> Writer<'s> {
         if model.readonly {
             return Err(one_invalid("__all__", format!("{} objects are read-only", model.label)));
         }
+        self.may(model, Perm::Delete)?;
         let id = self.resolve(model.id, target).await?;
         self.flush().await?;
         let catalogue = self.catalogue.clone();
@@ -433,18 +459,59 @@ impl<'s> Writer<'s> {
             }
         }
         blocking.retain(|key| !seen.contains(key));
+        // The object and everything its delete takes along must be the user's to delete; the
+        // object itself outside the constraints is one the user cannot name.
+        for (m, ids) in &doomed {
+            let doomed_model = catalogue.model(*m);
+            // Links and what the write keeps itself (cable paths) go with their objects.
+            let object = doomed_model.graphql.is_some() && !doomed_model.readonly;
+            if *m != model.id && (doomed_model.is_through || !object) {
+                continue;
+            }
+            if !self.may(doomed_model, Perm::Delete)? {
+                continue;
+            }
+            let outside = self.outside(doomed_model, ids, Perm::Delete).await?;
+            if outside.contains(&id) {
+                return Err(StoreError::NotFound {
+                    kind: model.verbose_name.clone(),
+                    id: target.to_string(),
+                });
+            }
+            if !outside.is_empty() {
+                return Err(StoreError::Forbidden {
+                    message: format!(
+                        "Deleting this {} would also delete {} {} you may not delete ({}).",
+                        model.verbose_name,
+                        outside.len(),
+                        doomed_model.verbose_name_plural,
+                        grants::codename(doomed_model, Perm::Delete)
+                    ),
+                    operation: Some(self.operation),
+                });
+            }
+        }
         if !blocking.is_empty() {
             return Err(self.protected(model, id, &blocking).await?);
         }
         let mut outcomes = Vec::new();
         nulling.retain(|(m, _, r)| !seen.contains(&(*m, *r)));
+        // References the delete clears are the delete's doing, not a change the user asks.
+        let was = std::mem::replace(&mut self.trusted, true);
         for (m, fidx, r) in nulling {
             let other = catalogue.model(m);
             let mut patch = Map::new();
             patch.insert(other.fields[fidx].name.clone(), Json::Null);
-            let outcome = self.update(other, &Json::String(r.to_string()), &patch).await?;
-            outcomes.push(outcome);
+            let outcome = self.update(other, &Json::String(r.to_string()), &patch).await;
+            match outcome {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    self.trusted = was;
+                    return Err(e);
+                }
+            }
         }
+        self.trusted = was;
         // Dependents first, so the log reads as the deletes happened.
         for (m, ids) in doomed.iter().rev() {
             let doomed_model = catalogue.model(*m);
@@ -458,6 +525,7 @@ impl<'s> Writer<'s> {
                 self.forget(*m, *id);
                 self.forget_unique(*id);
                 self.known.remove(&(*m, *id));
+                self.gone.insert(*id);
                 let before = snapshots.get(id).cloned();
                 self.log(Change {
                     action: Action::Delete,
@@ -482,13 +550,15 @@ impl<'s> Writer<'s> {
     /// operation through [`Writer::operation`].
     pub async fn settle(&mut self) -> StoreResult<()> {
         self.finish().await?;
-        self.flush().await
+        self.flush().await?;
+        self.check_written().await
     }
 
     /// Ends the write: what is pending goes out, then the transaction commits.
     pub async fn commit(mut self) -> StoreResult<Committed> {
         self.finish().await?;
         self.flush().await?;
+        self.check_written().await?;
         if self.sequence != self.start_sequence {
             let mut update = Query::update();
             update

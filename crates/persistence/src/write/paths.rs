@@ -124,7 +124,7 @@ impl CableRows for Writer<'_> {
         let Some(model) = catalogue.by_label(model) else { return Ok(None) };
         let mut key = Map::new();
         key.insert("name".into(), Json::String(name.into()));
-        Ok(match self.lookup(model.id, &Json::Object(key)).await? {
+        Ok(match self.lookup_trusted(model.id, &Json::Object(key)).await? {
             Found::One(id) => Some(id),
             _ => None,
         })

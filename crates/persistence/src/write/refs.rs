@@ -27,6 +27,19 @@ impl<'s> Writer<'s> {
         }
     }
 
+    /// [`Writer::lookup`] for what the write names on its own (a default, a path's status),
+    /// whether or not the user may see it.
+    pub(super) async fn lookup_trusted(
+        &mut self,
+        target: ModelId,
+        value: &Json,
+    ) -> StoreResult<Found> {
+        let was = std::mem::replace(&mut self.trusted, true);
+        let found = self.lookup(target, value).await;
+        self.trusted = was;
+        found
+    }
+
     /// Looks up the objects of `target` that a reference names.
     pub(super) async fn lookup(&mut self, target: ModelId, value: &Json) -> StoreResult<Found> {
         let key = value.to_string();
@@ -94,9 +107,18 @@ impl<'s> Writer<'s> {
             }
             _ => return Ok(Found::None),
         }
-        self.flush_for(&model.table).await?;
+        // Only objects the user may see can be named; a constraint may follow relations, so
+        // everything queued goes out first.
+        let visible = self.visible(target);
+        match visible {
+            Some(_) => self.flush().await?,
+            None => self.flush_for(&model.table).await?,
+        }
         let mut select = Query::select();
         select.column(Alias::new("id")).from(Alias::new(&model.table)).limit(2);
+        if let Some(visible) = visible {
+            select.cond_where(visible);
+        }
         for (c, v) in conditions {
             select.and_where(match v {
                 Datum::Null => Expr::col(Alias::new(c)).is_null(),
@@ -109,7 +131,10 @@ impl<'s> Writer<'s> {
             rows.iter().filter_map(|r| r.try_get_by_index::<Uuid>(0).ok()).collect();
         Ok(match ids.as_slice() {
             [id] => {
-                self.refs.entry(target).or_default().insert(key, *id);
+                // What the write resolves on its own is not the user's to reuse.
+                if !self.trusted || self.options.permissions.is_superuser() {
+                    self.refs.entry(target).or_default().insert(key, *id);
+                }
                 Found::One(*id)
             }
             [] => Found::None,
