@@ -353,6 +353,7 @@ async fn load(url: &str, n_devices: usize, n_interfaces: usize) -> Result<String
 async fn constrained_user(url: &str) -> Result<String> {
     let catalogue = Arc::new(Catalogue::core()?);
     let store = Store::connect(url, catalogue.clone()).await?;
+    ferrobot_migrations::migrate(&store).await?;
     let hash = auth::hash_password("bench").map_err(anyhow::Error::msg)?;
     let user = store.create_user("bench-half", &hash, false).await?;
     let halved = ["dcim.device", "dcim.interface"];

@@ -128,7 +128,7 @@ impl Windowing {
 }
 
 /// See [`Windowing::whole_per_row`].
-pub const WHOLE_PER_ROOT_ROW: u64 = 4;
+pub const WHOLE_PER_ROOT_ROW: u64 = 8;
 
 /// A root list as [`Store::execute_windows`] read it.
 pub enum Read {

@@ -10,7 +10,8 @@ use ferrobot_domain::catalogue::{
 use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
 use sea_query::{
-    Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Query, SimpleExpr, Value,
+    Alias, Cond, Condition, Expr, Func, IntoCondition, LikeExpr, Query, SelectStatement,
+    SimpleExpr, Value,
 };
 use uuid::Uuid;
 
@@ -252,7 +253,7 @@ impl Store {
             filter
                 .paths
                 .iter()
-                .map(|hops| self.path_condition(catalogue, model, hops, Some(keys.clone()))),
+                .map(|hops| self.unindexed_path(catalogue, model, hops, keys.clone())),
         ))
     }
 
@@ -631,6 +632,29 @@ impl Store {
         self.path_condition(catalogue, model, walk, Some(Keys::Query(Box::new(inner))))
     }
 
+    /// [`Store::path_condition`] for a permission's constraint, which joins statements that
+    /// already name their rows (a child level's parent keys): on SQLite the outer column is
+    /// written `+column`, so that the planner searches by those keys and probes the constraint,
+    /// rather than walking every row the constraint allows through the same index (100 devices'
+    /// interfaces under a constraint allowing 5,000 devices: 93 ms → 10 ms).
+    fn unindexed_path(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        hops: &[usize],
+        leaf: Keys,
+    ) -> Condition {
+        if self.backend != Backend::Sqlite || hops.is_empty() {
+            return self.path_condition(catalogue, model, hops, Some(leaf));
+        }
+        let (column, keys) = self.first_hop(catalogue, model, hops, Some(leaf));
+        let plain = Expr::expr(Expr::cust(format!("+\"{}\"", column.replace('"', ""))));
+        match keys {
+            Some(keys) => keys.condition(self.backend, plain).into_condition(),
+            None => plain.is_not_null().into_condition(),
+        }
+    }
+
     /// `model` rows related through `hops` to landing rows in `leaf` (or to any row when `None`).
     fn path_condition(
         &self,
@@ -639,11 +663,32 @@ impl Store {
         hops: &[usize],
         leaf: Option<Keys>,
     ) -> Condition {
-        let Some((&first, rest)) = hops.split_first() else {
+        if hops.is_empty() {
             return match leaf {
                 Some(keys) => keys.condition(self.backend, col("id")).into_condition(),
                 None => Cond::all(),
             };
+        }
+        let (column, keys) = self.first_hop(catalogue, model, hops, leaf);
+        match keys {
+            Some(keys) => Cond::all()
+                .add(col(&column).is_not_null())
+                .add(keys.condition(self.backend, col(&column))),
+            None => col(&column).is_not_null().into_condition(),
+        }
+    }
+
+    /// The column of `model` that the first of `hops` compares (a foreign key, or the id), and
+    /// the keys it must be among for the rest of the path to reach `leaf` (any, when `None`).
+    fn first_hop(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        hops: &[usize],
+        leaf: Option<Keys>,
+    ) -> (String, Option<Keys>) {
+        let Some((&first, rest)) = hops.split_first() else {
+            return ("id".into(), leaf);
         };
         let rel = &model.relations[first];
         let target = catalogue.model(rel.target);
@@ -656,13 +701,9 @@ impl Store {
             s.column(Alias::new("id")).from(Alias::new(&target.table)).cond_where(cond);
             Some(Keys::Query(Box::new(s)))
         };
+        let ids = |s: SelectStatement| ("id".to_owned(), Some(Keys::Query(Box::new(s))));
         match &rel.shape {
-            RelationShape::Forward { column, .. } => match next {
-                Some(keys) => Cond::all()
-                    .add(col(column).is_not_null())
-                    .add(keys.condition(self.backend, col(column))),
-                None => col(column).is_not_null().into_condition(),
-            },
+            RelationShape::Forward { column, .. } => (column.clone(), next),
             RelationShape::Reverse { column, content_type, .. } => {
                 let mut s = Query::select();
                 s.column(Alias::new(column)).from(Alias::new(&target.table));
@@ -674,7 +715,7 @@ impl Store {
                     c = c.add(keys.condition(self.backend, col("id")));
                 }
                 s.cond_where(c);
-                col("id").in_subquery(s).into_condition()
+                ids(s)
             }
             RelationShape::Peer {
                 table,
@@ -692,7 +733,7 @@ impl Store {
                         keys.condition(self.backend, Expr::col((far, Alias::new(target_column)))),
                     );
                 }
-                col("id").in_subquery(s).into_condition()
+                ids(s)
             }
             RelationShape::Through {
                 table,
@@ -715,7 +756,7 @@ impl Store {
                     c = c.add(keys.condition(self.backend, col(target_column)));
                 }
                 s.cond_where(c);
-                col("id").in_subquery(s).into_condition()
+                ids(s)
             }
         }
     }

@@ -391,8 +391,8 @@ impl Store {
                     sub_cond = sub_cond.add(th_col(column).eq(value.as_str()));
                 }
                 sub.cond_where(sub_cond);
-                if let Some(own) = own_filter(&model.table, &spec.condition) {
-                    link = link.add(qualified("id").in_subquery(own));
+                if let Some(own) = own_filter(&model.table, qualified("id"), &spec.condition) {
+                    link = link.add(own);
                 }
                 select.cond_where(link);
                 scope_condition =
@@ -427,8 +427,8 @@ impl Store {
                 select.expr(near_end.clone());
                 types.push(ColType::Uuid);
                 let mut link = Cond::all().add(keys.condition(self.backend, near_end.clone()));
-                if let Some(own) = own_filter(&model.table, &spec.condition) {
-                    link = link.add(qualified("id").in_subquery(own));
+                if let Some(own) = own_filter(&model.table, qualified("id"), &spec.condition) {
+                    link = link.add(own);
                 }
                 select.cond_where(link);
                 let mut sub = Query::select();
@@ -475,15 +475,22 @@ impl Store {
     }
 }
 
-/// A level's own filters as `SELECT id FROM table WHERE …`, for statements that join other
-/// tables: the filters name bare columns, so they apply where the model's table is alone.
-fn own_filter(table: &str, condition: &Condition) -> Option<SelectStatement> {
+/// A level's own filters (and the user's permission) for statements that join other tables:
+/// the conditions name bare columns, so they apply where the model's table is alone, as a
+/// correlated `EXISTS (SELECT 1 FROM table AS own WHERE own.id = <the level's id> AND …)`, which
+/// probes the key of each row the statement reads instead of listing every row the conditions
+/// allow (all the interfaces a user may see, under a few addresses).
+fn own_filter(table: &str, id: Expr, condition: &Condition) -> Option<SimpleExpr> {
     if condition.is_empty() {
         return None;
     }
-    let mut own = Query::select();
-    own.column(Alias::new("id")).from(Alias::new(table)).cond_where(condition.clone());
-    Some(own)
+    let own = Alias::new("own");
+    let mut sub = Query::select();
+    sub.expr(Expr::val(1))
+        .from_as(Alias::new(table), own.clone())
+        .and_where(Expr::col((own, Alias::new("id"))).eq(id))
+        .cond_where(condition.clone());
+    Some(Expr::exists(sub))
 }
 
 /// `FROM table AS near JOIN table AS far ON far.group = near.group AND far.side <> near.side`:
