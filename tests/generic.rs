@@ -12,15 +12,11 @@ const KNOWN: &[(&str, &str)] = &[
     // Users and tokens are the authentication store's own tables.
     ("persistence/src/auth.rs", "users_token"),
     ("persistence/src/auth.rs", "auth_user"),
-    ("persistence/src/auth.rs", "config_data"),
-    ("persistence/src/auth.rs", "date_joined"),
-    ("persistence/src/auth.rs", "first_name"),
-    ("persistence/src/auth.rs", "last_name"),
     ("persistence/src/auth.rs", "is_staff"),
     ("persistence/src/auth.rs", "is_superuser"),
     ("persistence/src/auth.rs", "write_enabled"),
-    ("persistence/src/schema.rs", "users.user"),
-    ("persistence/src/schema.rs", "users.token"),
+    ("persistence/src/auth.rs", "key_digest"),
+    ("persistence/src/auth.rs", "users.token"),
     // A user reference left out defaults to the user who writes.
     ("persistence/src/write/behaviour.rs", "users.user"),
 ];

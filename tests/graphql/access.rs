@@ -381,3 +381,126 @@ async fn constrained_reads_keep_their_statements(backend: Backend) -> anyhow::Re
     Ok(())
 }
 backend_test!(constrained_statements, constrained_reads_keep_their_statements);
+
+/// Users, groups, tokens and permissions through GraphQL: passwords are written and never read,
+/// a token's key is shown once, every user manages its own tokens, and a disabled user's tokens
+/// stop working at once.
+async fn accounts_through_graphql(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let admin = format!("Token {}", app.token);
+    let ask = |auth: String, query: &'static str, variables: Value| {
+        let app = &app;
+        async move {
+            let (status, body, _) = app.graphql_with(Some(&auth), query, variables).await?;
+            anyhow::ensure!(status == 200, "{status}: {body}");
+            anyhow::Ok(body)
+        }
+    };
+    const USER: &str =
+        "mutation($input: UserInput!) { user_create(input: $input) { username is_superuser } }";
+    let body =
+        ask(admin.clone(), USER, json!({"input": {"username": "carol", "password": "pw-carol"}}))
+            .await?;
+    assert_eq!(
+        body["data"]["user_create"],
+        json!({"username": "carol", "is_superuser": false}),
+        "{body}"
+    );
+    let body = ask(admin.clone(), USER, json!({"input": {"username": "dave"}})).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["extensions"]["fields"]["password"].is_array(), "{body}");
+    // The password works, and is stored as nothing anyone can read.
+    let response = app
+        .client()
+        .post(format!("{}/api/auth/token/", app.base))
+        .json(&json!({"username": "carol", "password": "pw-carol"}))
+        .send()
+        .await?;
+    let jwt: Value = response.json().await?;
+    let carol_jwt = format!("Bearer {}", jwt["token"].as_str().unwrap_or_default());
+    let (changes, _) = app
+        .data_as(
+            &admin,
+            r#"{ object_changes(changed_object_type: ["users.user"]) { object_data } }"#,
+        )
+        .await?;
+    let text = changes.to_string();
+    assert!(
+        text.contains("carol") && !text.contains("password") && !text.contains("argon2"),
+        "{text}"
+    );
+
+    // Carol, with no permission at all, makes a token of her own: its key is shown once.
+    const TOKEN: &str = "mutation($input: TokenInput!) { token_create(input: $input) { key description write_enabled } }";
+    let body = ask(carol_jwt.clone(), TOKEN, json!({"input": {"description": "mine"}})).await?;
+    let key = body["data"]["token_create"]["key"].as_str().unwrap_or_default().to_owned();
+    assert!(key.len() == 40 && key.chars().all(|c| c.is_ascii_hexdigit()), "{body}");
+    let carol = format!("Token {key}");
+    let (data, _) = app.data_as(&carol, "{ tokens { description key } devices { name } }").await?;
+    assert_eq!(data, json!({"tokens": [{"description": "mine", "key": null}], "devices": []}));
+    // She sees no other user's tokens, and cannot make one for another user.
+    let (data, _) = app.data_as(&admin, "{ tokens { description key user { username } } }").await?;
+    assert_eq!(data["tokens"].as_array().map(Vec::len), Some(3), "{data}");
+    assert!(data["tokens"].as_array().into_iter().flatten().all(|t| t["key"].is_null()));
+    let body = ask(carol.clone(), TOKEN, json!({"input": {"user": {"username": "admin"}}})).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    // Nor can she give herself more: users and permissions are not hers to write.
+    const GRANT: &str = "mutation($input: ObjectPermissionInput!) { object_permission_create(input: $input) { name } }";
+    let everything = json!({"input": {"name": "all", "actions": ["view"], "object_types": ["dcim.device"],
+                                      "users": [{"username": "carol"}]}});
+    let body = ask(carol.clone(), GRANT, everything.clone()).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    // An administrator can, through the generated mutations; the permission works at once.
+    let body = ask(admin.clone(), GRANT, everything).await?;
+    assert_eq!(body["data"]["object_permission_create"]["name"], "all", "{body}");
+    app.import(seed(2)).await?;
+    let (data, _) = app.data_as(&carol, "{ devices { name } }").await?;
+    assert_eq!(data["devices"].as_array().map(Vec::len), Some(2));
+
+    // A disabled user's tokens and JWTs stop working at once.
+    const DISABLE: &str = "mutation { user_update(ref: {username: \"carol\"}, input: {is_active: false}) { is_active } }";
+    let body = ask(admin.clone(), DISABLE, Value::Null).await?;
+    assert_eq!(body["data"]["user_update"]["is_active"], false, "{body}");
+    for auth in [&carol, &carol_jwt] {
+        let (status, body, _) =
+            app.graphql_with(Some(auth), "{ devices { name } }", Value::Null).await?;
+        assert_eq!(status, 403, "{body}");
+    }
+    Ok(())
+}
+backend_test!(accounts, accounts_through_graphql);
+
+/// The cost budget counts what the user may see: a query too costly over every device is
+/// within the limit for a user who sees one.
+async fn cost_counts_what_the_user_sees(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start_configured(backend, Default::default(), |config| {
+        config.limits.cost = 100;
+    })
+    .await?;
+    app.import(seed(40)).await?;
+    let alice = app.user("alice", false).await?;
+    let perm = |name: &str, types: &[&str], constraints: Value| {
+        json!({"name": name, "actions": ["view"], "object_types": types,
+               "constraints": constraints, "users": [{"username": "alice"}]})
+    };
+    app.import(json!({"users.objectpermission": [
+        perm("one device", &["dcim.device"], json!({"name": "dev-00001"})),
+        perm("its interfaces", &["dcim.interface"], json!({"device__name": "dev-00001"})),
+    ]}))
+    .await?;
+    const QUERY: &str = "{ devices { name interfaces { name } } }";
+    let (status, body, _) = app.graphql(QUERY, Value::Null).await?;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COSTLY", "{body}");
+    let (status, body, _) = app.graphql_with(Some(&alice), QUERY, Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["devices"][0]["interfaces"].as_array().map(Vec::len),
+        Some(3),
+        "{body}"
+    );
+    let estimated = body["extensions"]["cost"]["estimated"].as_u64().unwrap_or(u64::MAX);
+    assert!(estimated <= 100, "{body}");
+    Ok(())
+}
+backend_test!(permission_aware_cost, cost_counts_what_the_user_sees);

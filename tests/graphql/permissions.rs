@@ -49,13 +49,17 @@ async fn permissions_are_stored_and_not_exported(backend: Backend) -> anyhow::Re
         .await
         .expect_err("actions must be a list");
     assert!(bad_actions.to_string().contains("Enter a list of actions"), "{bad_actions}");
-    // A user is an account, with a password that is no field: new ones come from the command
-    // line, not from data.
-    let new_user = app
+    // A user written as data carries its password as a hash, never in clear.
+    let no_password = app
         .import(json!({"users.user": [{"username": "ansible", "groups": [{"name": "netops"}]}]}))
         .await
-        .expect_err("a new user is refused");
-    assert!(new_user.to_string().contains("A new user cannot be written as data"), "{new_user}");
+        .expect_err("a user without a password is refused");
+    assert!(no_password.to_string().contains("password: This field is required."), "{no_password}");
+    let clear = app
+        .import(json!({"users.user": [{"username": "ansible", "password": "hunter2"}]}))
+        .await
+        .expect_err("a password in clear is refused");
+    assert!(clear.to_string().contains("Enter the password as an argon2 hash"), "{clear}");
     // Two objects, two change-log rows; nothing of the refused imports.
     let (status, body, _) = app
         .graphql(

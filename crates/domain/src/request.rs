@@ -95,6 +95,9 @@ impl Select {
                 SelectedKind::Url { prefix } => {
                     let _ = writeln!(out, "url {prefix}<id>/");
                 }
+                SelectedKind::Issued(keys) => {
+                    let _ = writeln!(out, "issued ({} keys)", keys.len());
+                }
                 SelectedKind::ContentType { field, select } => {
                     let _ = writeln!(out, "content type {} {select:?}", model.fields[*field].name);
                 }
@@ -177,6 +180,9 @@ pub enum SelectedKind {
     /// The object's REST URL: `prefix` (the configured base and the model's API path), then
     /// its id and a slash.
     Url { prefix: String },
+    /// A secret the request issued, by object id (a new token's key, in the answer of the
+    /// write that made it); null for any other object.
+    Issued(std::sync::Arc<std::collections::HashMap<uuid::Uuid, String>>),
     /// The model of the first set reference in the first row `child` reads along `relation`
     /// (`child` selects the references, in the order of `labels`, each model's label).
     TypeOf { relation: usize, child: Box<Select>, labels: Vec<String> },

@@ -67,6 +67,36 @@ async fn read_list(
     }
 }
 
+/// The rows of the tables the selects read that the user may see, for the models it does not
+/// see whole.
+async fn visible_sizes<'a>(
+    store: &Store,
+    selects: impl Iterator<Item = &'a Select>,
+    perms: &Permissions,
+) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+    let mut models = std::collections::BTreeSet::new();
+    let mut stack: Vec<&Select> = selects.collect();
+    while let Some(select) = stack.pop() {
+        models.insert(select.model);
+        stack.extend(select.children());
+    }
+    let catalogue = store.catalogue().clone();
+    let mut out = std::collections::HashMap::new();
+    for model in models {
+        let table = catalogue.model(model).table.clone();
+        match perms.grant(model, ferrobot_domain::permission::Action::View) {
+            ferrobot_domain::permission::Grant::All => {}
+            ferrobot_domain::permission::Grant::Denied => {
+                out.insert(table, 0);
+            }
+            ferrobot_domain::permission::Grant::Rows(_) => {
+                out.insert(table, store.count_rows(model, &[], perms).await?);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub struct PlanExtension;
 
 impl ExtensionFactory for PlanExtension {
@@ -312,18 +342,29 @@ async fn answer(
         return Err(GatewayError::Limit(refusal));
     }
     let catalogue = &lowerer.served.catalogue;
-    let cost = lowered
-        .iter()
-        .map(|l| match l {
-            Lowered::Read(select, single) => {
-                crate::limits::cost(&|t| store.table_rows(t), catalogue, select, *single)
-            }
-            Lowered::Page(select, _) => {
-                crate::limits::cost(&|t| store.table_rows(t), catalogue, select, false)
-            }
-            _ => 0,
-        })
-        .fold(0u64, u64::saturating_add);
+    let estimate = |sizes: crate::limits::Sizes<'_>| {
+        lowered
+            .iter()
+            .map(|l| match l {
+                Lowered::Read(select, single) => {
+                    crate::limits::cost(sizes, catalogue, select, *single)
+                }
+                Lowered::Page(select, _) => crate::limits::cost(sizes, catalogue, select, false),
+                _ => 0,
+            })
+            .fold(0u64, u64::saturating_add)
+    };
+    let mut cost = estimate(&|t| store.table_rows(t));
+    // Past the limit over whole tables, a user who sees part of them is estimated on what it
+    // sees: the rows of each model it may see are counted (a statement per such model).
+    if cost > lowerer.limits.cost && !perms.sees_everything() {
+        let selects = lowered.iter().filter_map(|l| match l {
+            Lowered::Read(select, _) | Lowered::Page(select, _) => Some(select),
+            _ => None,
+        });
+        let visible = visible_sizes(store, selects, perms).await?;
+        cost = estimate(&|t| visible.get(t).copied().or_else(|| store.table_rows(t)));
+    }
     if cost > lowerer.limits.cost {
         return Err(GatewayError::Limit(crate::limits::too_costly(cost, lowerer.limits.cost)));
     }

@@ -383,6 +383,7 @@ impl<'a> Lowerer<'a> {
             Annotation::Url(path) => {
                 SelectedKind::Url { prefix: format!("{}{path}", self.base_url) }
             }
+            Annotation::Issued => SelectedKind::Issued(Default::default()),
             Annotation::ContentType(index) => SelectedKind::ContentType {
                 field: *index,
                 select: self.subfields(sub, "ContentTypeType"),

@@ -7,9 +7,13 @@
 //! the operation's index in a list, and each failing field of the object.
 
 use async_graphql::parser::types::SelectionSet;
-use ferrobot_domain::catalogue::{Lookup, ModelId};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ferrobot_domain::catalogue::{Lookup, ModelId, Secret};
 use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg};
 use ferrobot_domain::request::{Select, SelectedKind};
+use ferrobot_domain::{DomainError, Model, ValidationError};
 use ferrobot_persistence::query::Plan;
 use ferrobot_persistence::write::{Outcome, WriteOptions, Writer};
 use ferrobot_persistence::StoreError;
@@ -85,8 +89,10 @@ pub(crate) async fn mutate<'d>(
     let mut places: Vec<(usize, Option<usize>)> = Vec::new();
     let mut written = Vec::new();
     let mut failure = None;
+    let mut issued = Issued::new();
     for (root, collected) in fields.iter().enumerate() {
-        match run_field(planner, &mut writer, collected.field(), root, &mut places).await {
+        let field = collected.field();
+        match run_field(planner, &mut writer, field, root, &mut places, &mut issued).await {
             Ok(w) => written.push(w),
             Err(error) => {
                 let place =
@@ -130,6 +136,7 @@ pub(crate) async fn mutate<'d>(
         return Ok(failed(&fields, error));
     }
     let committed = writer.commit().await?;
+    let issued = Arc::new(issued);
     tracing::debug!(request_id = %committed.request_id, changes = committed.changes, "mutation committed");
     let mut roots = Vec::new();
     let mut errors = Vec::new();
@@ -146,6 +153,8 @@ pub(crate) async fn mutate<'d>(
                         let estimate =
                             level_cost(&|t| state.store.table_rows(t), catalogue, &select, rows);
                         cost = cost.saturating_add(estimate);
+                        let mut select = select;
+                        with_issued(&mut select, &issued);
                         read_back(planner, state, model, select, &ids, list).await
                     }
                     Some(Err(e)) => Err(e),
@@ -230,6 +239,7 @@ async fn run_field(
     field: &FieldRef,
     root: usize,
     places: &mut Vec<(usize, Option<usize>)>,
+    issued: &mut Issued,
 ) -> Result<Written, StoreError> {
     let name = field.node.name.node.as_str();
     if name == "__typename" {
@@ -245,7 +255,7 @@ async fn run_field(
             let Some(target) = planner.served.mutations.get(op_name).copied() else { continue };
             writer.begin_operation(places.len());
             places.push((root, Some(index)));
-            for outcome in run_one(planner, writer, target, body).await? {
+            for outcome in run_one(planner, writer, target, body, issued).await? {
                 results.push((index, op_name.clone(), outcome));
             }
         }
@@ -271,7 +281,7 @@ async fn run_field(
     for (index, item) in items.iter().enumerate() {
         writer.begin_operation(places.len());
         places.push((root, target.bulk.then_some(index)));
-        outcomes.extend(run_one(planner, writer, target, item).await?);
+        outcomes.extend(run_one(planner, writer, target, item, issued).await?);
     }
     Ok(match target.operation {
         Operation::Delete => Written::Deleted(outcomes),
@@ -296,29 +306,93 @@ async fn run_one(
     writer: &mut Writer<'_>,
     target: MutationField,
     body: &Json,
+    issued: &mut Issued,
 ) -> Result<Vec<Outcome>, StoreError> {
     let catalogue = planner.served.catalogue.clone();
     let model = catalogue.model(target.model);
     Ok(match target.operation {
         Operation::Create => {
-            let id = writer.create(model, object(body)).await?;
+            let input = secrets(model, object(body), true, issued)?;
+            let id = writer.create(model, &input).await?;
             vec![Outcome {
                 model: model.id,
                 id,
                 action: Some(ferrobot_persistence::write::Action::Create),
             }]
         }
-        Operation::Upsert => vec![writer.upsert(model, object(body)).await?],
+        Operation::Upsert => {
+            vec![writer.upsert(model, &secrets(model, object(body), false, issued)?).await?]
+        }
         Operation::Update => {
             let reference = reference(body.get("ref").unwrap_or(&Json::Null));
-            vec![
-                writer
-                    .update(model, &reference, object(body.get("input").unwrap_or(&Json::Null)))
-                    .await?,
-            ]
+            let input =
+                secrets(model, object(body.get("input").unwrap_or(&Json::Null)), false, issued)?;
+            vec![writer.update(model, &reference, &input).await?]
         }
         Operation::Delete => writer.delete(model, &reference(body)).await?,
     })
+}
+
+/// The secrets a write issued, by object id (a new token's key), for its answer only.
+type Issued = HashMap<Uuid, String>;
+
+/// An input with its secrets as they are stored: a password as its hash; on a create, a new
+/// key for a token-key field (stored as its digest, the key kept in `issued` for the answer).
+fn secrets(
+    model: &Model,
+    input: &Map<String, Json>,
+    create: bool,
+    issued: &mut Issued,
+) -> Result<Map<String, Json>, StoreError> {
+    let mut input = input.clone();
+    for field in &model.fields {
+        match field.secret {
+            Some(Secret::Password) => {
+                if let Some(Json::String(clear)) = input.get(&field.name) {
+                    if clear.is_empty() || clear.len() > MAX_PASSWORD {
+                        let message =
+                            format!("Enter a password of 1 to {MAX_PASSWORD} characters.");
+                        let error = ValidationError::new(&field.name, message);
+                        return Err(StoreError::Domain(DomainError::Validation(vec![error])));
+                    }
+                    let hash = crate::auth::hash_password(clear)
+                        .map_err(|e| StoreError::Internal(e.to_string()))?;
+                    input.insert(field.name.clone(), Json::String(hash));
+                }
+            }
+            Some(Secret::TokenKey) if create => {
+                let id = match input.get("id").and_then(Json::as_str).map(Uuid::parse_str) {
+                    Some(Ok(id)) => id,
+                    _ => Uuid::now_v7(),
+                };
+                let key = crate::auth::new_token_key();
+                input.insert("id".into(), Json::String(id.to_string()));
+                input.insert(field.name.clone(), Json::String(crate::auth::token_digest(&key)));
+                issued.insert(id, key);
+            }
+            _ => {}
+        }
+    }
+    Ok(input)
+}
+
+/// The longest password hashed: argon2 takes any length, and its time grows with it.
+const MAX_PASSWORD: usize = 1024;
+
+/// The selection as it answers the secrets this write issued.
+fn with_issued(select: &mut Select, keys: &Arc<Issued>) {
+    for field in &mut select.fields {
+        match &mut field.kind {
+            SelectedKind::Issued(slot) => *slot = keys.clone(),
+            SelectedKind::Relation { child, .. } | SelectedKind::TypeOf { child, .. } => {
+                with_issued(child, keys)
+            }
+            SelectedKind::Union { members, .. } => {
+                members.iter_mut().for_each(|m| with_issued(m, keys))
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `{id: X}` names an object by id; any other mapping by its fields.

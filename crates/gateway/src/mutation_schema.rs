@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use async_graphql::dynamic::{InputObject, InputValue, Object, SchemaBuilder, TypeRef};
-use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId};
+use ferrobot_domain::catalogue::{FieldKind, IntSize, Model, ModelId, Secret};
 use ferrobot_domain::{hooks, validate, Catalogue};
 
 use crate::schema_parts::{enum_name, unresolved};
@@ -151,6 +151,7 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
     let computed_parent = model.behaviour.parent.map(|p| p.field);
     for field in &model.fields {
         if (validate::is_automatic(field) && !field.primary_key)
+            || field.secret == Some(Secret::TokenKey)
             || filled.contains(&field.name.as_str())
             || computed_parent == Some(field.name.as_str())
         {

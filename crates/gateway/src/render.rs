@@ -533,6 +533,13 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
                     None => sink.push(b"null"),
                 }
             }
+            Out::Issued { key, keys } => {
+                sink.field(&mut first, key);
+                match own[0].as_uuid().and_then(|id| keys.get(&id)) {
+                    Some(secret) => sink.string(secret),
+                    None => sink.push(b"null"),
+                }
+            }
             Out::ContentType { key, col, list, select } => {
                 sink.field(&mut first, key);
                 let Cell::Text(text) = &own[*col] else {

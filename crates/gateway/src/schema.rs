@@ -13,6 +13,7 @@ use async_graphql::dynamic::{
 };
 use ferrobot_domain::catalogue::{
     CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
+    Secret,
 };
 use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::value::enum_item_name;
@@ -121,7 +122,12 @@ pub enum Annotation {
     Url(String),
     /// `type_fields[index]`: the model a related row's first set reference names.
     TypeOf(usize),
+    /// A secret this request issued for the object (a new token's key), else null.
+    Issued,
 }
+
+/// The field a new object's issued secret is answered in (Nautobot's token `key`).
+pub const ISSUED_KEY: &str = "key";
 
 impl Served {
     /// Custom fields that apply to a model.
@@ -275,6 +281,20 @@ pub fn build(
             object = object.description(desc);
         }
         for (index, field) in model.fields.iter().enumerate() {
+            match field.secret {
+                // Never read back.
+                Some(Secret::Password) => continue,
+                // Shown once, in the answer of the write that made it.
+                Some(Secret::TokenKey) => {
+                    let f = unresolved(ISSUED_KEY.into(), named("String")).description(
+                        "The key: shown once, in the answer of the mutation that creates it; null otherwise.",
+                    );
+                    object = object.field(f);
+                    annotations.insert(ISSUED_KEY.into(), Annotation::Issued);
+                    continue;
+                }
+                None => {}
+            }
             let ty = match &field.kind {
                 FieldKind::Uuid if field.primary_key => TypeRef::named_nn("UUID"),
                 FieldKind::Uuid if !field.null => TypeRef::named_nn("UUID"),

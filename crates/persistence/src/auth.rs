@@ -2,7 +2,7 @@
 //! or a token key in clear.
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
+use ferrobot_domain::permission;
 use sea_query::{Alias, Expr, Query, Value};
 use uuid::Uuid;
 
@@ -27,51 +27,22 @@ fn uuid(u: Uuid) -> Value {
 }
 
 impl Store {
+    /// Makes a user through the write path (change-logged as any object; the command line's
+    /// `ferrobot` actor writes it). `password_hash` is already an argon2 hash.
     pub async fn create_user(
         &self,
         username: &str,
         password_hash: &str,
         superuser: bool,
     ) -> StoreResult<Uuid> {
-        let id = Uuid::new_v4();
-        let now = Utc::now();
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new("auth_user"))
-            .columns(
-                [
-                    "id",
-                    "username",
-                    "password",
-                    "is_superuser",
-                    "is_staff",
-                    "is_active",
-                    "first_name",
-                    "last_name",
-                    "email",
-                    "date_joined",
-                    "config_data",
-                ]
-                .map(Alias::new),
-            )
-            .values_panic([
-                uuid(id).into(),
-                username.into(),
-                password_hash.into(),
-                superuser.into(),
-                superuser.into(),
-                true.into(),
-                "".into(),
-                "".into(),
-                "".into(),
-                Value::ChronoDateTimeUtc(Some(Box::new(now))).into(),
-                Value::Json(Some(Box::new(serde_json::json!({})))).into(),
-            ]);
-        let (sql, values) = insert.build_any(&*self.backend.query_builder());
-        self.count();
-        let _turn = self.write_turn().await?;
-        self.writer_db.execute(self.statement(sql, values)).await?;
-        Ok(id)
+        let input = serde_json::json!({
+            "username": username,
+            "password": password_hash,
+            "is_superuser": superuser,
+            "is_staff": superuser,
+            "is_active": true,
+        });
+        self.create_account(permission::ACCOUNT, input).await
     }
 
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
@@ -112,36 +83,39 @@ impl Store {
         description: &str,
         write_enabled: bool,
     ) -> StoreResult<Uuid> {
-        let id = Uuid::new_v4();
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new("users_token"))
-            .columns(
-                [
-                    "id",
-                    "user_id",
-                    "created",
-                    "expires",
-                    "key_digest",
-                    "write_enabled",
-                    "description",
-                ]
-                .map(Alias::new),
-            )
-            .values_panic([
-                uuid(id).into(),
-                uuid(user).into(),
-                Value::ChronoDateTimeUtc(Some(Box::new(Utc::now()))).into(),
-                Value::ChronoDateTimeUtc(expires.map(Box::new)).into(),
-                key_digest.into(),
-                write_enabled.into(),
-                description.into(),
-            ]);
-        let (sql, values) = insert.build_any(&*self.backend.query_builder());
-        self.count();
-        let _turn = self.write_turn().await?;
-        self.writer_db.execute(self.statement(sql, values)).await?;
-        Ok(id)
+        let input = serde_json::json!({
+            "user": user.to_string(),
+            "key_digest": key_digest,
+            "expires": expires.map(|e| e.to_rfc3339()),
+            "write_enabled": write_enabled,
+            "description": description,
+        });
+        self.create_account(TOKEN, input).await
+    }
+
+    /// One object of an account model, written by the command line's own actor.
+    async fn create_account(&self, label: &str, input: serde_json::Value) -> StoreResult<Uuid> {
+        let catalogue = self.catalogue().clone();
+        let model = catalogue
+            .by_label(label)
+            .ok_or_else(|| crate::StoreError::Internal(format!("the catalogue has no {label}")))?;
+        let actor = crate::write::Actor { user_id: None, user_name: "ferrobot".into() };
+        let options = crate::write::WriteOptions::new(actor, "orm", "ferrobot");
+        let mut writer = self.writer(options).await?;
+        let Some(input) = input.as_object() else {
+            return Err(crate::StoreError::Internal("an account input is an object".into()));
+        };
+        let created = writer.create(model, input).await;
+        match created {
+            Ok(id) => {
+                writer.commit().await?;
+                Ok(id)
+            }
+            Err(e) => {
+                writer.rollback().await?;
+                Err(e)
+            }
+        }
     }
 
     /// The active user owning an unexpired token with this key digest: one statement, the
@@ -175,6 +149,9 @@ impl Store {
         Ok(Some(user_of(row, write_enabled)).filter(|u| u.is_active))
     }
 }
+
+/// The token model: a key's digest, its user, its expiry.
+const TOKEN: &str = "users.token";
 
 /// A user's columns, as [`user_of`] reads them.
 const USER_COLUMNS: [&str; 5] = ["id", "username", "password", "is_superuser", "is_active"];

@@ -99,15 +99,6 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
         if model.features.custom_fields {
             columns.push(col("_custom_field_data", ColumnTy::Json, false));
         }
-        // Private columns: secrets that the catalogue never exposes.
-        match model.label.as_str() {
-            "users.user" => columns.push(col("password", ColumnTy::Varchar(128), false)),
-            "users.token" => {
-                columns.push(col("key_digest", ColumnTy::Varchar(64), false));
-                uniques.push(vec!["key_digest".into()]);
-            }
-            _ => {}
-        }
         for group in &model.unique_together {
             let cols: Vec<String> =
                 group.iter().filter_map(|&i| model.fields[i].column.clone()).collect();

@@ -37,7 +37,7 @@ impl Model {
     pub fn fields_json(&self, row: &Row) -> Map<String, Json> {
         let model = self;
         let mut map = Map::new();
-        for (_, field, _) in model.columns() {
+        for (_, field, _) in model.columns().filter(|(_, f, _)| f.secret.is_none()) {
             map.insert(field.name.clone(), value_json(field, row.get(&field.name)));
         }
         if model.features.custom_fields {

@@ -174,6 +174,9 @@ struct RawField {
     natural_order: bool,
     help_text: Option<String>,
     default: Option<serde_json::Value>,
+    /// A secret: `password` (written as a password, stored as its hash) or `token_key` (made
+    /// when the object is created, stored as its digest): never read back.
+    secret: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +264,10 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         };
         if model.field("id").is_none_or(|(_, f)| !f.primary_key) {
             return Err(ctx("the first-class `id` primary key is missing".into()));
+        }
+        // Rows are read with the id first (snapshots, the export).
+        if model.fields.first().is_none_or(|f| !f.primary_key) {
+            return Err(ctx("the `id` primary key must be the first field".into()));
         }
         if let Some(owner) = &raw.owner {
             match model.field(owner) {
@@ -433,6 +440,11 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     continue;
                 }
                 if !generic.models.is_empty() && !generic.models.contains(&model.label) {
+                    continue;
+                }
+                // A reverse foreign key of the same name to the same model is what Nautobot
+                // means by the name (a user's `object_changes` are the changes it made).
+                if model.relation(&generic.name).is_some_and(|(_, r)| r.target == owner) {
                     continue;
                 }
                 if model.relation(&generic.name).is_some() || model.field(&generic.name).is_some() {
@@ -930,9 +942,16 @@ fn resolve_field(
         }
         other => return Err(format!("{}: unknown kind {other}", f.name)),
     };
+    let secret = match f.secret.as_deref() {
+        None => None,
+        Some("password") => Some(Secret::Password),
+        Some("token_key") => Some(Secret::TokenKey),
+        Some(other) => return Err(format!("{}: unknown secret {other}", f.name)),
+    };
     Ok(Field {
         name: f.name.clone(),
         kind,
+        secret,
         column,
         null: f.null,
         blank: f.blank,

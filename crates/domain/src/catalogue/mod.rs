@@ -141,6 +141,9 @@ pub struct OrderTerm {
 pub struct Field {
     pub name: String,
     pub kind: FieldKind,
+    /// A secret field: written, never read back (not served, not in the change log, not
+    /// exported).
+    pub secret: Option<Secret>,
     /// The SQL column; `None` for many-to-many fields, which live in a through table.
     pub column: Option<String>,
     pub null: bool,
@@ -151,6 +154,15 @@ pub struct Field {
     pub natural_order: bool,
     pub help_text: Option<String>,
     pub default: Option<serde_json::Value>,
+}
+
+/// What kind of secret a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secret {
+    /// A password, given in clear and stored as its hash (argon2).
+    Password,
+    /// A token's key, made when the object is created and shown once; stored as its digest.
+    TokenKey,
 }
 
 /// The id a content type (`dcim.device`) answers with as Nautobot's `ContentTypeType`: Django

@@ -12,22 +12,22 @@ pub(super) fn name_of(object: &Row) -> String {
     object.text("name").unwrap_or("?").to_owned()
 }
 
-/// Ferrobot's own: an account's password is not a field (a secret, never read or written as
-/// data), so a user written as data could not log in and would have no password hash to store.
-/// New users come from `ferrobot createsuperuser`; a write that changes a stored user (none
-/// serves users yet: the import format only creates) is not refused here.
+/// Ferrobot's own: an account's password is a secret field stored as its argon2 hash. A
+/// mutation hashes the password it is given; an import must carry the hash, so that no
+/// password is ever stored in clear.
 pub(super) fn user_rules(
-    _object: &Object,
-    before: Option<&Object>,
+    object: &Object,
+    _before: Option<&Object>,
     _related: &Related,
 ) -> Vec<ValidationError> {
-    if before.is_some() {
-        return Vec::new();
+    // The API hashes the password it is given; data must carry the hash itself.
+    match object.text("password") {
+        Some(hash) if hash.starts_with("$argon2") => Vec::new(),
+        _ => vec![ValidationError::new(
+            "password",
+            "Enter the password as an argon2 hash (a mutation hashes the password it is given).",
+        )],
     }
-    vec![ValidationError::new(
-        "__all__",
-        "A new user cannot be written as data: create it with `ferrobot createsuperuser`.",
-    )]
 }
 
 /// Spec: nautobot/dcim/models/locations.py `Location.clean`.

@@ -99,6 +99,11 @@ pub enum Out {
         key: String,
         prefix: String,
     },
+    /// The secret issued for the row's id, else null.
+    Issued {
+        key: String,
+        keys: std::sync::Arc<std::collections::HashMap<uuid::Uuid, String>>,
+    },
     /// A content type field as objects: `list` when the column holds a JSON list of labels.
     ContentType {
         key: String,
@@ -223,6 +228,7 @@ impl Plan {
                     Out::Elevation { key, cols, face: *face, select }
                 }
                 SelectedKind::Url { prefix } => Out::Url { key, prefix: prefix.clone() },
+                SelectedKind::Issued(keys) => Out::Issued { key, keys: keys.clone() },
                 SelectedKind::TypeOf { relation, child, labels } => {
                     let rel = &model.relations[*relation];
                     let link = plan.column("id", ColType::Uuid);
