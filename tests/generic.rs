@@ -16,6 +16,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/auth.rs", "is_superuser"),
     ("persistence/src/auth.rs", "write_enabled"),
     ("persistence/src/auth.rs", "key_digest"),
+    ("persistence/src/auth.rs", "allowed_ips"),
     ("persistence/src/auth.rs", "users.token"),
     // A user reference left out defaults to the user who writes.
     ("persistence/src/write/behaviour.rs", "users.user"),

@@ -35,6 +35,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0007_object_permissions",
         tables: include_str!("../0007_object_permissions.json"),
     },
+    Migration {
+        version: "0008_token_allowed_ips",
+        tables: include_str!("../0008_token_allowed_ips.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

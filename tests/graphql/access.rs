@@ -504,3 +504,59 @@ async fn cost_counts_what_the_user_sees(backend: Backend) -> anyhow::Result<()> 
     Ok(())
 }
 backend_test!(permission_aware_cost, cost_counts_what_the_user_sees);
+
+/// A token used from outside its allowed networks gets the 403 of a bad token; behind a
+/// trusted proxy, the client is the address `X-Forwarded-For` names.
+async fn tokens_know_where_they_come_from(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start_configured(backend, Default::default(), |config| {
+        config.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a network")];
+    })
+    .await?;
+    let admin = format!("Token {}", app.token);
+    const TOKEN: &str =
+        "mutation($input: TokenInput!) { token_create(input: $input) { key allowed_ips } }";
+    let make = |allowed: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let (_, body, _) = app
+                .graphql_with(Some(&admin), TOKEN, json!({"input": {"allowed_ips": allowed}}))
+                .await?;
+            anyhow::Ok(body)
+        }
+    };
+    let body = make(json!(["not-a-network"])).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED", "{body}");
+    let lab = make(json!(["10.9.9.0/24", "2001:db8::1"])).await?;
+    assert_eq!(lab["data"]["token_create"]["allowed_ips"], json!(["10.9.9.0/24", "2001:db8::1"]));
+    let key = lab["data"]["token_create"]["key"].as_str().unwrap_or_default().to_owned();
+    let ask = |forwarded: Option<&str>| {
+        let mut request = app
+            .client()
+            .post(format!("{}/api/graphql/", app.base))
+            .header("Authorization", format!("Token {key}"))
+            .json(&json!({"query": "{ devices { name } }"}));
+        if let Some(f) = forwarded {
+            request = request.header("X-Forwarded-For", f);
+        }
+        async move {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            anyhow::Ok((status, response.json::<Value>().await?))
+        }
+    };
+    // From the loopback proxy itself, and from a client outside the networks: refused.
+    let (status, body) = ask(None).await?;
+    assert_eq!(
+        (status, &body["detail"]),
+        (403, &json!("This token may not be used from this address."))
+    );
+    let (status, _) = ask(Some("10.1.1.1")).await?;
+    assert_eq!(status, 403);
+    // A client inside them, through the trusted proxy (a spoofed first hop changes nothing).
+    let (status, body) = ask(Some("192.0.2.7, 10.9.9.5")).await?;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = ask(Some("10.9.9.5, 192.0.2.7")).await?;
+    assert_eq!(status, 403);
+    Ok(())
+}
+backend_test!(token_sources, tokens_know_where_they_come_from);

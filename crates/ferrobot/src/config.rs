@@ -52,6 +52,7 @@ pub(crate) struct ServerFile {
     pub(crate) cors_origins: Option<Vec<String>>,
     pub(crate) base_url: Option<String>,
     pub(crate) read_window: Option<usize>,
+    pub(crate) trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +102,7 @@ pub(crate) struct Serve {
     pub(crate) limits: ferrobot_gateway::limits::Limits,
     pub(crate) base_url: String,
     pub(crate) read_window: usize,
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -135,6 +137,10 @@ pub(crate) struct ServeFlags {
     /// answer is read and written a window at a time [default: 1000].
     #[arg(long, env = "FERROBOT_READ_WINDOW")]
     pub(crate) read_window: Option<usize>,
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client, for tokens' allowed addresses and the login throttle [default: none].
+    #[arg(long, env = "FERROBOT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub(crate) trusted_proxies: Option<Vec<String>>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -224,8 +230,28 @@ impl Serve {
             limits,
             base_url: base_url(flags.base_url.or_else(|| server.base_url.clone()))?,
             read_window: in_range("read_window", window, 1, 50_000)?,
+            trusted_proxies: networks(
+                "trusted_proxies",
+                flags
+                    .trusted_proxies
+                    .or_else(|| server.trusted_proxies.clone())
+                    .unwrap_or_default(),
+            )?,
         })
     }
+}
+
+/// Networks or single addresses (a /32 or /128), each checked.
+fn networks(name: &str, items: Vec<String>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    let mut out = Vec::new();
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        match (item.parse::<ipnet::IpNet>(), item.parse::<std::net::IpAddr>()) {
+            (Ok(net), _) => out.push(net),
+            (_, Ok(ip)) => out.push(ipnet::IpNet::from(ip)),
+            _ => anyhow::bail!("{name}: {item:?} is no address or network"),
+        }
+    }
+    Ok(out)
 }
 
 /// The base of objects' `url`s: empty, a path (`/nautobot`) or an http(s) origin with an

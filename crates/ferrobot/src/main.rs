@@ -175,6 +175,7 @@ async fn main() -> Result<()> {
                 limits: settings.limits,
                 base_url: settings.base_url,
                 read_window: settings.read_window,
+                trusted_proxies: settings.trusted_proxies,
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

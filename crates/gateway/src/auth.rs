@@ -20,6 +20,8 @@ use sha2::{Digest, Sha256};
 pub enum Refusal {
     Missing,
     Invalid,
+    /// A token used from outside its allowed networks.
+    Source,
 }
 
 impl Refusal {
@@ -27,8 +29,26 @@ impl Refusal {
         match self {
             Refusal::Missing => "Authentication credentials were not provided.",
             Refusal::Invalid => "Invalid token.",
+            Refusal::Source => "This token may not be used from this address.",
         }
     }
+}
+
+/// Whether a token whose allowed networks are `allowed` may be used from `client`: any address
+/// when the list is empty; an unknown address never otherwise. An entry that does not parse
+/// allows nothing (entries are checked when written).
+pub fn source_allowed(allowed: &[String], client: Option<std::net::IpAddr>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(client) = client else { return false };
+    allowed.iter().any(|entry| {
+        let entry = entry.trim();
+        match entry.parse::<ipnet::IpNet>() {
+            Ok(net) => net.contains(&client),
+            Err(_) => entry.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == client),
+        }
+    })
 }
 
 pub fn hash_password(password: &str) -> Result<String, crate::error::GatewayError> {
@@ -96,6 +116,7 @@ pub async fn authenticate(
     store: &Store,
     secret: &str,
     header: Option<&str>,
+    client: Option<std::net::IpAddr>,
 ) -> StoreResult<Result<User, Refusal>> {
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(Err(Refusal::Missing));
@@ -107,7 +128,11 @@ pub async fn authenticate(
         if !valid {
             return Ok(Err(Refusal::Invalid));
         }
-        return Ok(store.user_by_token(&token_digest(credential)).await?.ok_or(Refusal::Invalid));
+        return Ok(match store.user_by_token(&token_digest(credential)).await? {
+            None => Err(Refusal::Invalid),
+            Some(user) if !source_allowed(&user.allowed_ips, client) => Err(Refusal::Source),
+            Some(user) => Ok(user),
+        });
     }
     if scheme.eq_ignore_ascii_case("bearer") {
         let Ok(data) = decode::<Claims>(
@@ -125,15 +150,48 @@ pub async fn authenticate(
     Ok(Err(Refusal::Invalid))
 }
 
+/// The address a request comes from: the peer's, or behind a trusted proxy the last address
+/// of `X-Forwarded-For` that is not a trusted proxy's.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+pub(crate) fn client_address(
+    trusted: &[ipnet::IpNet],
+    request: &axum::extract::Request,
+) -> Option<std::net::IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())?;
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded = request.headers().get_all("x-forwarded-for");
+    let hops: Vec<&str> =
+        forwarded.iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).collect();
+    // From the nearest hop back: trusted proxies are passed over; the first other address is
+    // the client, and one that does not parse leaves the proxy as the client.
+    for hop in hops.iter().rev().take(64) {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            Err(_) => return Some(peer),
+        }
+    }
+    Some(peer)
+}
+
 /// The user the request's `Authorization` header names, or the answer that refuses it: 403
 /// `{"detail"}` as Nautobot's, `busy` when the database did not answer in time, 500 otherwise.
 pub(crate) async fn user_of(
     state: &crate::AppState,
     headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
     busy: fn(&str) -> Response,
 ) -> Result<User, Response> {
     let header = headers.get("authorization").and_then(|h| h.to_str().ok());
-    match authenticate(&state.store, &state.config.jwt_secret, header).await {
+    match authenticate(&state.store, &state.config.jwt_secret, header, client).await {
         Ok(Ok(user)) => Ok(user),
         Ok(Err(refusal)) => Err(detail(StatusCode::FORBIDDEN, refusal.detail())),
         Err(ferrobot_persistence::StoreError::Busy(message)) => Err(busy(&message)),
@@ -161,6 +219,7 @@ mod tests {
             is_superuser: false,
             is_active: true,
             write_enabled: true,
+            allowed_ips: Vec::new(),
         }
     }
 

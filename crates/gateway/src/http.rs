@@ -122,6 +122,8 @@ async fn observe(
         .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
     request.extensions_mut().insert(RequestId(id));
+    let client = crate::auth::client_address(&state.config.trusted_proxies, &request);
+    request.extensions_mut().insert(crate::auth::ClientAddress(client));
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, path);
@@ -212,7 +214,7 @@ struct Credentials {
 /// `POST /api/auth/token/ {username, password}` → `{token, expires}` (a JWT).
 async fn jwt(
     State(state): State<AppState>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    client: Option<axum::Extension<crate::auth::ClientAddress>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match body {
@@ -222,7 +224,7 @@ async fn jwt(
     let Ok(creds) = serde_json::from_slice::<Credentials>(&body) else {
         return detail(StatusCode::BAD_REQUEST, "Send a JSON object with username and password.");
     };
-    let address = peer.map(|p| p.0 .0.ip());
+    let address = client.and_then(|c| c.0 .0);
     let attempt = state.logins.attempt(&state.store, &creds.username, &creds.password, address);
     let user = match attempt.await {
         Ok(Outcome::Accepted(user)) => user,
@@ -278,12 +280,14 @@ fn errors(status: StatusCode, message: &str) -> Response {
 async fn graphql(
     State(state): State<AppState>,
     id: Option<axum::Extension<RequestId>>,
+    client: Option<axum::Extension<crate::auth::ClientAddress>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let id = id.map_or_else(uuid::Uuid::new_v4, |e| e.0 .0);
+    let client = client.and_then(|c| c.0 .0);
     let mut request_state: Option<Arc<RequestState>> = None;
-    let mut response = answer_graphql(state, id, headers, body, &mut request_state).await;
+    let mut response = answer_graphql(state, id, (headers, client), body, &mut request_state).await;
     let operation = request_state.and_then(|s| s.operation.lock().ok().and_then(|mut o| o.take()));
     response.extensions_mut().insert(
         operation.unwrap_or(crate::metrics::Operation { kind: "invalid", root_fields: Vec::new() }),
@@ -295,7 +299,7 @@ async fn graphql(
 async fn answer_graphql(
     state: AppState,
     id: uuid::Uuid,
-    headers: HeaderMap,
+    (headers, client): (HeaderMap, Option<std::net::IpAddr>),
     body: Result<Bytes, BytesRejection>,
     keep: &mut Option<Arc<RequestState>>,
 ) -> Response {
@@ -303,7 +307,7 @@ async fn answer_graphql(
         Ok(body) => body,
         Err(rejection) => return too_large(rejection, state.config.body_limit),
     };
-    let user = match user_of(&state, &headers, busy).await {
+    let user = match user_of(&state, &headers, client, busy).await {
         Ok(user) => user,
         Err(refused) => return refused,
     };

@@ -80,6 +80,9 @@ pub struct Config {
     /// (see `Store::execute_windows`): a larger answer is read and written a window at a time,
     /// so that its levels are never loaded whole.
     pub read_window: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (a token's allowed addresses and the
+    /// login throttle compare the client's address, not the proxy's).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
@@ -100,6 +103,7 @@ impl Config {
             limits: limits::Limits::default(),
             base_url: String::new(),
             read_window: DEFAULT_READ_WINDOW,
+            trusted_proxies: Vec::new(),
         }
     }
 }

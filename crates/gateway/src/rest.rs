@@ -10,10 +10,10 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use crate::auth::{detail, user_of};
+use crate::auth::{detail, user_of, ClientAddress};
 use crate::AppState;
 
 /// The apps `/api/` lists, in Nautobot's order, each at `/api/<app>/`.
@@ -41,8 +41,12 @@ const NAUTOBOT_VERSION: &str = "3.2.7";
 pub const API_VERSION: &str = "3.2";
 
 /// `GET /api/`: the URL of each app's API root, absolute as Django's `reverse` writes them.
-pub(crate) async fn api_root(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse(&state, &headers).await {
+pub(crate) async fn api_root(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refuse(&state, &headers, client).await {
         return refused;
     }
     let base = base_url(&headers);
@@ -54,8 +58,12 @@ pub(crate) async fn api_root(State(state): State<AppState>, headers: HeaderMap) 
 }
 
 /// `GET /api/status/`: Nautobot's keys, the versions it reports as.
-pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse(&state, &headers).await {
+pub(crate) async fn status(
+    State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = refuse(&state, &headers, client).await {
         return refused;
     }
     let body = json!({
@@ -77,9 +85,10 @@ pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
 pub(crate) async fn docs(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    client: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refuse(&state, &headers).await {
+    if let Some(refused) = refuse(&state, &headers, client).await {
         return refused;
     }
     let format = query.as_deref().unwrap_or_default().split('&').find_map(|pair| {
@@ -110,9 +119,14 @@ pub(crate) async fn not_found(uri: Uri) -> Response {
 }
 
 /// Nautobot's refusal when the request carries no valid credential; `None` when it does.
-async fn refuse(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+async fn refuse(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<Extension<ClientAddress>>,
+) -> Option<Response> {
     let busy = |message: &str| detail(StatusCode::SERVICE_UNAVAILABLE, message);
-    user_of(state, headers, busy).await.err().map(drf)
+    let client = client.and_then(|c| c.0 .0);
+    user_of(state, headers, client, busy).await.err().map(drf)
 }
 
 /// The headers Django REST framework's views send with every answer.

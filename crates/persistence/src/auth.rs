@@ -20,6 +20,8 @@ pub struct User {
     /// Whether the credential it came with may write (a token's `write_enabled`; a password or
     /// a JWT always may).
     pub write_enabled: bool,
+    /// The networks the token it came with may be used from (`allowed_ips`); empty: any.
+    pub allowed_ips: Vec<String>,
 }
 
 fn uuid(u: Uuid) -> Value {
@@ -125,7 +127,9 @@ impl Store {
         let mut select = Query::select();
         select
             .columns(USER_COLUMNS.map(|c| (u.clone(), Alias::new(c))))
-            .columns(["expires", "write_enabled"].map(|c| (t.clone(), Alias::new(c))))
+            .columns(
+                ["expires", "write_enabled", "allowed_ips"].map(|c| (t.clone(), Alias::new(c))),
+            )
             .from_as(Alias::new("users_token"), t.clone())
             .join_as(
                 sea_query::JoinType::InnerJoin,
@@ -135,7 +139,7 @@ impl Store {
             )
             .and_where(Expr::col((t, Alias::new("key_digest"))).eq(key_digest));
         let mut types = USER_TYPES.to_vec();
-        types.extend([ColType::DateTime, ColType::Bool]);
+        types.extend([ColType::DateTime, ColType::Bool, ColType::Json]);
         let rows = self.fetch(&select, &types).await?;
         if rows.is_empty() {
             return Ok(None);
@@ -146,7 +150,16 @@ impl Store {
             return Ok(None);
         }
         let write_enabled = matches!(row[n + 1], Cell::Bool(true));
-        Ok(Some(user_of(row, write_enabled)).filter(|u| u.is_active))
+        let mut user = user_of(row, write_enabled);
+        if let Cell::Json(list) = &row[n + 2] {
+            user.allowed_ips = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+        }
+        Ok(Some(user).filter(|u| u.is_active))
     }
 }
 
@@ -167,5 +180,6 @@ fn user_of(row: &[Cell], write_enabled: bool) -> User {
         is_superuser: matches!(row[3], Cell::Bool(true)),
         is_active: matches!(row[4], Cell::Bool(true)),
         write_enabled,
+        allowed_ips: Vec::new(),
     }
 }

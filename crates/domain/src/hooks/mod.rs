@@ -568,6 +568,7 @@ const RACK_DEVICES_OF_RACK: List = List {
 fn rules(label: &str) -> &'static [Rule] {
     match label {
         "users.user" => &[Rule { needs: &[], lists: &[], check: user_rules }],
+        "users.token" => &[Rule { needs: &[], lists: &[], check: token_rules }],
         "dcim.location" => {
             &[Rule { needs: &["location_type", "parent"], lists: &[], check: location_rules }]
         }

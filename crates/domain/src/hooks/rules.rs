@@ -30,6 +30,35 @@ pub(super) fn user_rules(
     }
 }
 
+/// NetBox's `Token.allowed_ips` (Nautobot has none): a list of networks or addresses, at most
+/// `MAX_ALLOWED_IPS` of them.
+pub(super) fn token_rules(
+    object: &Object,
+    _before: Option<&Object>,
+    _related: &Related,
+) -> Vec<ValidationError> {
+    let refuse = |m: String| vec![ValidationError::new("allowed_ips", m)];
+    let items = match object.json("allowed_ips") {
+        None | Some(serde_json::Value::Null) => return Vec::new(),
+        Some(serde_json::Value::Array(items)) => items,
+        Some(_) => return refuse("Enter a list of networks (10.0.0.0/8, 2001:db8::/32).".into()),
+    };
+    if items.len() > MAX_ALLOWED_IPS {
+        return refuse(format!("Enter at most {MAX_ALLOWED_IPS} networks."));
+    }
+    for item in items {
+        let text = item.as_str().map(str::trim).unwrap_or_default();
+        let fits = text.parse::<ipnet::IpNet>().is_ok() || text.parse::<std::net::IpAddr>().is_ok();
+        if !fits {
+            return refuse(format!("Enter a valid IPv4 or IPv6 network, not {item}."));
+        }
+    }
+    Vec::new()
+}
+
+/// The most networks a token's `allowed_ips` holds.
+const MAX_ALLOWED_IPS: usize = 100;
+
 /// Spec: nautobot/dcim/models/locations.py `Location.clean`.
 pub(super) fn location_rules(
     object: &Object,
