@@ -560,3 +560,101 @@ async fn tokens_know_where_they_come_from(backend: Backend) -> anyhow::Result<()
     Ok(())
 }
 backend_test!(token_sources, tokens_know_where_they_come_from);
+
+/// Union members (a cable's far end) and error messages (the objects that protect a delete)
+/// name only what the user may see.
+async fn unions_and_errors_keep_hidden_objects_hidden(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    app.import(hidden_site()).await?;
+    let cable = "00000000-0000-4000-8000-000000000001";
+    app.import(json!({
+        "extras.status": [{"name": "Connected", "content_types": ["dcim.cable"]}],
+        "dcim.cable": [{"id": cable, "status": "Connected", "type": "cat6"}],
+        "dcim.cabletocabletermination": [
+            {"cable": cable, "cable_end": "A", "interface": {"device": "dev-00001", "name": "eth1"}},
+            {"cable": cable, "cable_end": "B", "interface": {"device": "hidden-1", "name": "eth0"}}
+        ]
+    }))
+    .await?;
+    let alice = app.user("alice2", false).await?;
+    let mut perms = site_one_permissions("alice2");
+    if let Some(list) = perms["users.objectpermission"].as_array_mut() {
+        list.push(json!({"name": "alice2 deletes locations", "actions": ["delete"],
+            "object_types": ["dcim.location"], "users": [{"username": "alice2"}]}));
+    }
+    app.import(perms).await?;
+    let admin = format!("Token {}", app.token);
+    const PEERS: &str = r#"{ interfaces(device: ["dev-00001"], name: ["eth1"]) { name connected_endpoint { __typename ... on InterfaceType { name device { name } } } cable_peer { __typename ... on InterfaceType { name device { name } } } } }"#;
+    let (every, _) = app.data_as(&admin, PEERS).await?;
+    assert_eq!(every["interfaces"][0]["cable_peer"]["device"]["name"], "hidden-1", "{every}");
+    assert_eq!(
+        every["interfaces"][0]["connected_endpoint"]["device"]["name"], "hidden-1",
+        "{every}"
+    );
+    let (mine, _) = app.data_as(&alice, PEERS).await?;
+    assert_eq!(
+        mine["interfaces"],
+        json!([{"name": "eth1", "connected_endpoint": null, "cable_peer": null}]),
+        "{mine}"
+    );
+    const DELETE: &str = r#"mutation { location_delete(ref: {name: "site-002"}) { id } }"#;
+    let (_, body, _) = app.graphql_with(Some(&alice), DELETE, Value::Null).await?;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "PROTECTED", "{body}");
+    let text = body.to_string();
+    assert!(!text.contains("hidden-"), "a hidden device is named: {text}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("2 you may not see")), "{body}");
+    Ok(())
+}
+backend_test!(unions_and_errors, unions_and_errors_keep_hidden_objects_hidden);
+
+/// Permissions written as an attacker (or a careless script) would: huge constraints are
+/// refused when written, and hundreds of permissions on one model still read in one statement
+/// a level.
+async fn hostile_permissions(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    let alice = app.user("alice", false).await?;
+    let perm = |name: String, constraints: Value| {
+        json!({"name": name, "actions": ["view"], "object_types": ["dcim.device"],
+               "constraints": constraints, "users": [{"username": "alice"}]})
+    };
+    let many: Vec<String> = (0..20_000).map(|i| format!("dev-{i}")).collect();
+    let wide: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("name__in{i}"), json!("x"))).collect();
+    let cases = [
+        (json!({"name__in": many}), "at most 1000 values"),
+        (Value::Object(wide), "at most 64 lookups"),
+        (json!({"name": "x".repeat(1 << 20)}), "at most 4096 characters"),
+        (json!({"vc_position__gte": "9".repeat(400)}), "not a valid value"),
+        (json!({"location": "not-a-uuid"}), "not a valid value"),
+        (json!({"name__regex": "(unclosed"}), "not a valid value"),
+    ];
+    for (constraints, want) in cases {
+        let refused = app
+            .import(json!({"users.objectpermission": [perm("bad".into(), constraints)]}))
+            .await
+            .expect_err(want);
+        assert!(
+            refused.to_string().contains(want),
+            "{want}: {}",
+            &refused.to_string()[..300.min(refused.to_string().len())]
+        );
+    }
+    let list: Vec<Value> = (0..300)
+        .map(|i| {
+            perm(
+                format!("p{i}"),
+                json!({"name": format!("dev-{:05}", i % 3 + 1), "serial__isnull": false}),
+            )
+        })
+        .collect();
+    app.import(json!({"users.objectpermission": list})).await?;
+    let (data, statements) =
+        app.data_as(&alice, "{ devices { name interfaces { name } } }").await?;
+    assert_eq!(names(&data["devices"], "name"), ["dev-00001", "dev-00002", "dev-00003"]);
+    assert!(statements.is_some_and(|s| s <= 2), "{statements:?}");
+    Ok(())
+}
+backend_test!(hostile_permission_rows, hostile_permissions);

@@ -253,6 +253,8 @@ fn owned_by(model: &Model, owner: usize, user: Uuid) -> Grant {
 /// constraints are written by administrators, and each becomes part of every statement.
 pub const MAX_CONSTRAINT_TERMS: usize = 64;
 pub const MAX_CONSTRAINT_VALUES: usize = 1_000;
+/// The longest text a constraint compares, as a filter value's (`MAX_FILTER_TEXT`).
+pub const MAX_CONSTRAINT_TEXT: usize = 4_096;
 
 /// A permission's constraints on one model as a grant: null, `{}` or a list holding `{}` is every
 /// row; a dict is one group of lookups; a list of dicts, any of them. `$user` is the user's id.
@@ -414,6 +416,11 @@ fn check_values(
     values: &[ArgValue],
 ) -> Result<(), String> {
     for v in values {
+        if matches!(v, ArgValue::Str(s) if s.len() > MAX_CONSTRAINT_TEXT) {
+            return Err(format!(
+                "{key}: a value may hold at most {MAX_CONSTRAINT_TEXT} characters"
+            ));
+        }
         let fits = match (lookup, kind, v) {
             (DjangoLookup::IsNull, _, ArgValue::Bool(_)) => true,
             (DjangoLookup::IsNull, _, _) => return Err(format!("{key}: expects true or false")),
@@ -425,9 +432,11 @@ fn check_values(
                     && Uuid::parse_str(s.trim()).is_ok()
             }
             (_, FilterKind::Uuid, _) => false,
-            (_, FilterKind::Number | FilterKind::Decimal, ArgValue::Str(s)) => {
-                s.trim().parse::<f64>().is_ok()
+            (_, FilterKind::Number, ArgValue::Str(s)) => s.trim().parse::<i64>().is_ok(),
+            (_, FilterKind::Decimal, ArgValue::Str(s)) => {
+                s.trim().parse::<f64>().is_ok_and(f64::is_finite)
             }
+            (_, FilterKind::Decimal, ArgValue::Float(f)) => f.is_finite(),
             (_, FilterKind::Number | FilterKind::Decimal, ArgValue::Bool(_)) => false,
             _ => true,
         };

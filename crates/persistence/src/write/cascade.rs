@@ -84,10 +84,28 @@ impl<'s> Writer<'s> {
     ) -> StoreResult<StoreError> {
         let catalogue = self.catalogue.clone();
         let mut objects = Vec::new();
-        for (m, r) in blocking.iter().take(50) {
-            let other = catalogue.model(*m);
-            let shown = self.snapshot_by_id(*m, *r).await?.map(|s| other.repr(&s));
+        // Only objects the user may see are named; the others are counted.
+        let mut hidden = 0;
+        let named: Vec<(ModelId, Uuid)> = blocking.iter().take(50).copied().collect();
+        let mut by_model: BTreeMap<ModelId, Vec<Uuid>> = BTreeMap::new();
+        for (m, r) in &named {
+            by_model.entry(*m).or_default().push(*r);
+        }
+        let mut seen = HashSet::new();
+        for (m, ids) in by_model {
+            seen.extend(self.visible_among(catalogue.model(m), &ids).await?);
+        }
+        for (m, r) in named {
+            if !seen.contains(&r) {
+                hidden += 1;
+                continue;
+            }
+            let other = catalogue.model(m);
+            let shown = self.snapshot_by_id(m, r).await?.map(|s| other.repr(&s));
             objects.push(format!("{} {} ({r})", other.verbose_name, shown.unwrap_or_default()));
+        }
+        if hidden > 0 {
+            objects.push(format!("{hidden} you may not see"));
         }
         let own = self.snapshot_by_id(model.id, id).await?.map(|s| model.repr(&s));
         Ok(StoreError::Protected {

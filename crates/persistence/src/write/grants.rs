@@ -51,25 +51,26 @@ impl<'s> Writer<'s> {
         self.store.view_condition(&self.options.permissions, target)
     }
 
-    /// Checks `object` once the write ends (it was created or changed under a constraint).
-    pub(super) fn check_after(&mut self, model: ModelId, id: Uuid, action: Perm) {
-        if !self.trusted {
-            self.after_checks.push(AfterCheck { model, id, action, operation: self.operation });
-        }
-    }
-
-    /// The ids among `ids` of `model` that `action`'s constraints leave out, read in the
-    /// transaction (everything queued is written first: a constraint may follow relations).
-    pub(super) async fn outside(
+    /// The ids among `ids` of `model` that the user may see.
+    pub(super) async fn visible_among(
         &mut self,
         model: &Model,
         ids: &[Uuid],
-        action: Perm,
     ) -> StoreResult<Vec<Uuid>> {
-        let grant = self.options.permissions.grant(model.id, action);
-        let Some(condition) = self.store.grant_condition(model.id, grant) else {
-            return Ok(Vec::new());
-        };
+        match self.visible(model.id) {
+            Some(condition) => self.ids_meeting(model, ids, condition).await,
+            None => Ok(ids.to_vec()),
+        }
+    }
+
+    /// The ids among `ids` of `model` whose rows meet `condition`, read in the transaction
+    /// (everything queued is written first: a condition may follow relations).
+    async fn ids_meeting(
+        &mut self,
+        model: &Model,
+        ids: &[Uuid],
+        condition: sea_query::Condition,
+    ) -> StoreResult<Vec<Uuid>> {
         self.flush().await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(1000) {
@@ -81,11 +82,32 @@ impl<'s> Writer<'s> {
                 .cond_where(condition.clone());
             let tx = self.tx()?;
             let rows = self.store.fetch_in(tx, &select, &[ColType::Uuid]).await?;
-            let inside: HashSet<Uuid> =
-                (0..rows.len()).filter_map(|r| rows.row(r)[0].as_uuid()).collect();
-            out.extend(chunk.iter().filter(|id| !inside.contains(id)));
+            out.extend((0..rows.len()).filter_map(|r| rows.row(r)[0].as_uuid()));
         }
         Ok(out)
+    }
+
+    /// Checks `object` once the write ends (it was created or changed under a constraint).
+    pub(super) fn check_after(&mut self, model: ModelId, id: Uuid, action: Perm) {
+        if !self.trusted {
+            self.after_checks.push(AfterCheck { model, id, action, operation: self.operation });
+        }
+    }
+
+    /// The ids among `ids` of `model` that `action`'s constraints leave out.
+    pub(super) async fn outside(
+        &mut self,
+        model: &Model,
+        ids: &[Uuid],
+        action: Perm,
+    ) -> StoreResult<Vec<Uuid>> {
+        let grant = self.options.permissions.grant(model.id, action);
+        let Some(condition) = self.store.grant_condition(model.id, grant) else {
+            return Ok(Vec::new());
+        };
+        let inside: HashSet<Uuid> =
+            self.ids_meeting(model, ids, condition).await?.into_iter().collect();
+        Ok(ids.iter().filter(|id| !inside.contains(id)).copied().collect())
     }
 
     /// Checks every object written under a constraint, by model and action; the first outside
