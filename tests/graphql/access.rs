@@ -154,6 +154,18 @@ async fn reads_show_only_what_a_permission_allows(backend: Backend) -> anyhow::R
         .data_as(&admin, "{ prefixes { prefix utilization { numerator denominator } } }")
         .await?;
     assert_ne!(mine, every, "alice sees the hidden site's addresses counted");
+
+    // A filter path walks only through rows the user may see: carl sees devices and addresses
+    // but no interface, so no address is on any device's interface for him.
+    let carl = app.user("carl", false).await?;
+    app.import(json!({"users.objectpermission": [{"name": "carl", "actions": ["view"],
+        "object_types": ["dcim.device", "ipam.ipaddress"], "users": [{"username": "carl"}]}]}))
+        .await?;
+    const ON_DEVICE: &str = r#"{ ip_addresses(device: ["dev-00001"]) { address } }"#;
+    let (every, _) = app.data_as(&admin, ON_DEVICE).await?;
+    assert_eq!(names(&every["ip_addresses"], "address"), ["10.1.0.1/16"]);
+    let (his, _) = app.data_as(&carl, ON_DEVICE).await?;
+    assert_eq!(his["ip_addresses"], json!([]), "{his}");
     Ok(())
 }
 backend_test!(reads_are_cut_to_permissions, reads_show_only_what_a_permission_allows);

@@ -141,7 +141,7 @@ impl Store {
                 }
                 let hop = filter.paths.first().and_then(|p| p.first()).copied().unwrap_or_default();
                 let hops = vec![hop; depth as usize];
-                return Ok(self.path_condition(catalogue, model, &hops, None).not());
+                return Ok(self.path_condition(catalogue, model, &hops, None, &everything).not());
             }
             FilterKind::JsonContains => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
@@ -188,6 +188,7 @@ impl Store {
         };
         // Along each path: the model's own rows, or rows related to matching landing rows
         // (walked down with subqueries).
+        let seen_by = |m: &Model| self.view_condition(perms, m.id);
         // Across relations, only the landing rows the user may see count.
         let seen = match filter.is_local() {
             true => None,
@@ -213,8 +214,8 @@ impl Store {
             }
         };
         let along = any_of(filter.paths.iter().map(|hops| match filter.kind {
-            FilterKind::HasEmpty => self.empty_condition(catalogue, model, hops),
-            _ => self.path_condition(catalogue, model, hops, keys.clone()),
+            FilterKind::HasEmpty => self.empty_condition(catalogue, model, hops, &seen_by),
+            _ => self.path_condition(catalogue, model, hops, keys.clone(), &seen_by),
         }));
         Ok(if flip { along.not() } else { along })
     }
@@ -620,16 +621,22 @@ impl Store {
 
     /// `model` rows related through all but the last of `hops` to a row that has nothing along
     /// the last one.
-    fn empty_condition(&self, catalogue: &Catalogue, model: &Model, hops: &[usize]) -> Condition {
+    fn empty_condition(
+        &self,
+        catalogue: &Catalogue,
+        model: &Model,
+        hops: &[usize],
+        seen: Seen<'_>,
+    ) -> Condition {
         let Some((&last, walk)) = hops.split_last() else { return Cond::all() };
         let mut holder = model;
         for &hop in walk {
             holder = catalogue.model(holder.relations[hop].target);
         }
-        let empty = self.path_condition(catalogue, holder, &[last], None).not();
+        let empty = self.path_condition(catalogue, holder, &[last], None, seen).not();
         let mut inner = Query::select();
         inner.column(Alias::new("id")).from(Alias::new(&holder.table)).cond_where(empty);
-        self.path_condition(catalogue, model, walk, Some(Keys::Query(Box::new(inner))))
+        self.path_condition(catalogue, model, walk, Some(Keys::Query(Box::new(inner))), seen)
     }
 
     /// [`Store::path_condition`] for a permission's constraint, which joins statements that
@@ -645,9 +652,9 @@ impl Store {
         leaf: Keys,
     ) -> Condition {
         if self.backend != Backend::Sqlite || hops.is_empty() {
-            return self.path_condition(catalogue, model, hops, Some(leaf));
+            return self.path_condition(catalogue, model, hops, Some(leaf), &everything);
         }
-        let (column, keys) = self.first_hop(catalogue, model, hops, Some(leaf));
+        let (column, keys) = self.first_hop(catalogue, model, hops, Some(leaf), &everything);
         let plain = Expr::expr(Expr::cust(format!("+\"{}\"", column.replace('"', ""))));
         match keys {
             Some(keys) => keys.condition(self.backend, plain).into_condition(),
@@ -662,6 +669,7 @@ impl Store {
         model: &Model,
         hops: &[usize],
         leaf: Option<Keys>,
+        seen: Seen<'_>,
     ) -> Condition {
         if hops.is_empty() {
             return match leaf {
@@ -669,7 +677,7 @@ impl Store {
                 None => Cond::all(),
             };
         }
-        let (column, keys) = self.first_hop(catalogue, model, hops, leaf);
+        let (column, keys) = self.first_hop(catalogue, model, hops, leaf, seen);
         match keys {
             Some(keys) => Cond::all()
                 .add(col(&column).is_not_null())
@@ -686,6 +694,7 @@ impl Store {
         model: &Model,
         hops: &[usize],
         leaf: Option<Keys>,
+        seen: Seen<'_>,
     ) -> (String, Option<Keys>) {
         let Some((&first, rest)) = hops.split_first() else {
             return ("id".into(), leaf);
@@ -696,9 +705,13 @@ impl Store {
         let next: Option<Keys> = if rest.is_empty() {
             leaf
         } else {
-            let cond = self.path_condition(catalogue, target, rest, leaf);
+            let cond = self.path_condition(catalogue, target, rest, leaf, seen);
             let mut s = Query::select();
             s.column(Alias::new("id")).from(Alias::new(&target.table)).cond_where(cond);
+            // A model the path walks through counts only with the rows the user may see.
+            if let Some(visible) = seen(target) {
+                s.cond_where(visible);
+            }
             Some(Keys::Query(Box::new(s)))
         };
         let ids = |s: SelectStatement| ("id".to_owned(), Some(Keys::Query(Box::new(s))));
@@ -760,6 +773,15 @@ impl Store {
             }
         }
     }
+}
+
+/// The rows of a model a filter path may walk through (the user's view permission), `None`
+/// for all of them.
+type Seen<'a> = &'a dyn Fn(&Model) -> Option<Condition>;
+
+/// Every row: a permission's own constraints walk their paths whole.
+fn everything(_: &Model) -> Option<Condition> {
+    None
 }
 
 /// The type a decimal's text is cast to for numeric comparisons.
