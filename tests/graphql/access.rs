@@ -670,3 +670,47 @@ async fn hostile_permissions(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(hostile_permission_rows, hostile_permissions);
+
+/// A rack's elevation shows only the devices the user may see: a hidden device's units read as
+/// free.
+async fn elevations_show_what_the_user_sees(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let setup = r#"mutation {
+      status_update(ref: {name: "Active"}, input: {content_types: ["dcim.device", "dcim.interface", "dcim.location", "dcim.rack"]}) { name }
+      rack_create(input: {name: "r1", location: {name: "site-001"}, status: {name: "Active"}, u_height: 4}) { id }
+      seen: device_create(input: {name: "seen", device_type: {manufacturer: {name: "Acme"}, model: "acme-s48"}, role: {name: "leaf"},
+        status: {name: "Active"}, location: {name: "site-001"}, rack: {name: "r1"}, position: 1, face: FRONT}) { id }
+      secret: device_create(input: {name: "secret", device_type: {manufacturer: {name: "Acme"}, model: "acme-s48"}, role: {name: "leaf"},
+        status: {name: "Active"}, location: {name: "site-001"}, rack: {name: "r1"}, position: 3, face: FRONT}) { id }
+    }"#;
+    let (status, body, _) = app.graphql(setup, Value::Null).await?;
+    assert!(status == 200 && body["errors"].is_null(), "{body}");
+    let alice = app.user("alice", false).await?;
+    let perm = |name: &str, types: &[&str], constraints: Value| {
+        json!({"name": name, "actions": ["view"], "object_types": types,
+               "constraints": constraints, "users": [{"username": "alice"}]})
+    };
+    app.import(json!({"users.objectpermission": [
+        perm("seen", &["dcim.device"], json!({"name": "seen"})),
+        perm("racks", &["dcim.rack", "dcim.devicetype"], Value::Null),
+    ]}))
+    .await?;
+    const ELEVATION: &str =
+        r#"{ racks(name: "r1") { elevation(face: "front") { name occupied } } }"#;
+    let occupied = |data: &Value| -> Vec<String> {
+        data["racks"][0]["elevation"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|u| u["occupied"] == true)
+            .filter_map(|u| u["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (every, _) = app.data_as(&format!("Token {}", app.token), ELEVATION).await?;
+    assert_eq!(occupied(&every), ["U3", "U1"], "{every}");
+    let (mine, _) = app.data_as(&alice, ELEVATION).await?;
+    assert_eq!(occupied(&mine), ["U1"], "{mine}");
+    Ok(())
+}
+backend_test!(elevations, elevations_show_what_the_user_sees);
