@@ -190,11 +190,6 @@ impl Permissions {
         }
         self.grants.get(&(model, action)).unwrap_or(&DENIED)
     }
-
-    /// Whether the user may see every row of every model (reads need no row filter).
-    pub fn sees_everything(&self) -> bool {
-        self.superuser
-    }
 }
 
 /// A permission as written: its actions a list of names, and its constraints resolved on every

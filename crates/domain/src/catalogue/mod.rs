@@ -13,11 +13,12 @@ mod coverage;
 mod forms;
 mod load;
 mod paths;
+mod raw;
 
 use std::collections::HashMap;
 
 pub use forms::value_json;
-pub use load::CatalogueFile;
+pub use raw::CatalogueFile;
 
 pub type ModelId = usize;
 
