@@ -527,3 +527,4 @@ mod operations;
 mod permissions;
 mod replicas;
 mod requests;
+mod subscriptions;

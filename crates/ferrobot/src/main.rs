@@ -184,6 +184,7 @@ async fn main() -> Result<()> {
                 "catalogue resolved and schema built"
             );
             let _reloader = state.spawn_reloader();
+            let _feed = state.spawn_feed();
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("bind {bind}"))?;

@@ -34,6 +34,9 @@ pub struct RequestState {
     pub read_window: usize,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
+    /// A subscription the document asked for, lowered (the change feed follows it).
+    /// (or the error of its root field, as the answer's `errors` would hold it).
+    pub(crate) subscribed: Mutex<Option<Result<Subscribed, serde_json::Value>>>,
     /// Set once validation passed and execution began: errors after that are HTTP 200.
     pub(crate) executed: std::sync::atomic::AtomicBool,
     /// Set when the database was too busy to answer: the answer is HTTP 503, retryable.
@@ -63,6 +66,7 @@ impl RequestState {
             read_window: crate::DEFAULT_READ_WINDOW,
             document: Mutex::new(None),
             answer: Mutex::new(None),
+            subscribed: Mutex::new(None),
             executed: std::sync::atomic::AtomicBool::new(false),
             busy: std::sync::atomic::AtomicBool::new(false),
             request_id: Uuid::new_v4(),
@@ -77,6 +81,20 @@ impl RequestState {
     pub fn take_answer(&self) -> Option<Answer> {
         self.answer.lock().ok().and_then(|mut a| a.take())
     }
+
+    pub fn take_subscribed(&self) -> Option<Result<Subscribed, serde_json::Value>> {
+        self.subscribed.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// A subscription operation lowered: its one root field's response key, the request tree of
+/// the rows it follows (its filters included), and where its replay starts.
+#[derive(Debug, Clone)]
+pub struct Subscribed {
+    pub key: String,
+    pub select: ferrobot_domain::request::Select,
+    /// `after_sequence`: replay every change after it first; `None` follows from now.
+    pub after: Option<i64>,
 }
 
 /// An operation's answer: loaded rows ready to be written, and field errors.

@@ -91,6 +91,23 @@ pub(crate) struct FieldError {
 }
 
 impl FieldError {
+    /// The error as an answer's `errors` holds it.
+    pub(crate) fn to_json(&self) -> Json {
+        let mut extensions = json!({ "code": self.code });
+        if let Some(a) = &self.argument {
+            extensions["argument"] = Json::String(a.clone());
+        }
+        for (k, v) in &self.details {
+            extensions[k] = v.clone();
+        }
+        json!({
+            "message": self.message,
+            "locations": [{"line": self.line, "column": self.column}],
+            "path": [self.path],
+            "extensions": extensions,
+        })
+    }
+
     /// The error of the root field `field` answered under `path`; `index` is the operation's
     /// place in a bulk list or a batch.
     pub(crate) fn located(

@@ -146,7 +146,8 @@ impl Extension for PlanExtensionImpl {
             let registry = state.served.schema.registry();
             let root = match operation.ty {
                 OperationType::Mutation => "Mutation",
-                _ => "Query",
+                OperationType::Subscription => "Subscription",
+                OperationType::Query => "Query",
             };
             let positions = crate::variables::check_positions(registry, &document, operation, root);
             let checked =
@@ -180,7 +181,20 @@ impl Extension for PlanExtensionImpl {
             *slot = Some(crate::metrics::Operation { kind, root_fields });
         }
         if kind == OperationType::Subscription {
-            return next.run(ctx, operation_name).await;
+            let lowerer = Lowerer::new(&state.served, &document, &variables, state.limits)
+                .with_base_url(&state.base_url);
+            let subscribed = match subscribe(&lowerer, &state.store, selection) {
+                Ok(subscribed) => Ok(subscribed),
+                Err(Refused::Limit(refusal)) => {
+                    state.executed.store(false, std::sync::atomic::Ordering::Relaxed);
+                    return Response::from_errors(vec![refusal.into_error()]);
+                }
+                Err(Refused::Field(error)) => Err(error.to_json()),
+            };
+            if let Ok(mut slot) = state.subscribed.lock() {
+                *slot = Some(subscribed);
+            }
+            return Response::new(Value::Null);
         }
         let introspects = selection.items.iter().any(|s| {
             matches!(&s.node, Selection::Field(f) if f.node.name.node.starts_with("__") && f.node.name.node != "__typename")
@@ -299,6 +313,65 @@ fn operation_selection<'a>(
     name: Option<&str>,
 ) -> Option<(OperationType, &'a SelectionSet)> {
     operation_definition(document, name).map(|op| (op.ty, &op.selection_set.node))
+}
+
+/// Lowers a subscription operation: its one root field (the change feed's list) to the request
+/// tree each batch of changes is read with, checked against the limits as a query would be
+/// (the change-log level counted as one batch of changes).
+fn subscribe(
+    lowerer: &Lowerer<'_>,
+    store: &Store,
+    selection: &SelectionSet,
+) -> Result<crate::answer::Subscribed, Refused> {
+    let collected = lowerer.collect(selection, "Subscription");
+    let found =
+        collected.iter().find_map(|c| Some((c, *lowerer.served.subscriptions.get(c.name())?)));
+    let Some((root, model)) = found else {
+        // Validation lets through only `Subscription`'s fields, one per operation.
+        return Err(Refused::Field(Box::new(FieldError {
+            message: "A subscription selects one field of `Subscription`.".into(),
+            path: String::new(),
+            line: 1,
+            column: 1,
+            code: "GRAPHQL_VALIDATION_FAILED",
+            argument: None,
+            details: Default::default(),
+        })));
+    };
+    let located = |e: GatewayError| {
+        Box::new(FieldError::located(e, Stage::Read, &root.key, root.field(), None))
+    };
+    let select =
+        lowerer.select(model, root, false, 1).map_err(|e| Refused::Field(located(e.into())))?;
+    if let Some(refusal) = lowerer.refusal() {
+        return Err(Refused::Limit(refusal));
+    }
+    let after = match lowerer.argument(root.field(), crate::schema::AFTER_SEQUENCE) {
+        None => None,
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|n| n >= 0) => n.as_i64(),
+        Some(_) => {
+            let error = StoreError::Invalid {
+                argument: crate::schema::AFTER_SEQUENCE.into(),
+                message: "Ensure this value is a sequence: a whole number, 0 or more.".into(),
+            };
+            return Err(Refused::Field(located(error.into())));
+        }
+    };
+    let catalogue = &lowerer.served.catalogue;
+    let log = &catalogue.model(model).table;
+    let batch = crate::feed::BATCH as u64;
+    let sizes = |t: &str| if t == log { Some(batch) } else { store.table_rows(t) };
+    let cost = crate::limits::cost(&sizes, catalogue, &select, false);
+    if cost > lowerer.limits.cost {
+        return Err(Refused::Limit(crate::limits::too_costly(cost, lowerer.limits.cost)));
+    }
+    Ok(crate::answer::Subscribed { key: root.key.clone(), select, after })
+}
+
+/// Why a subscription is refused: a limit (a document error), or its root field's error.
+enum Refused {
+    Limit(crate::limits::Refusal),
+    Field(Box<FieldError>),
 }
 
 /// Answers a query operation: each root field lowered to a request tree, checked against the

@@ -224,7 +224,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// An argument of a field, variables substituted; `None` when absent or null.
-    fn argument(&self, field: &FieldRef, name: &str) -> Option<Value> {
+    pub(crate) fn argument(&self, field: &FieldRef, name: &str) -> Option<Value> {
         let value = self.constant(&field.node.get_argument(name)?.node)?;
         (value != Value::Null).then_some(value)
     }

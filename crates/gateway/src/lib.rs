@@ -14,6 +14,7 @@ pub mod auth;
 mod cursor;
 pub mod error;
 pub mod execute;
+pub mod feed;
 mod graphiql;
 pub mod http;
 mod ir;
@@ -27,6 +28,7 @@ mod openapi;
 #[cfg(test)]
 mod parity;
 pub mod render;
+mod respond;
 mod rest;
 pub mod schema;
 mod schema_parts;
@@ -34,6 +36,7 @@ mod suggest;
 mod syntax;
 mod variables;
 mod wording;
+mod ws;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -83,6 +86,9 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (a token's allowed addresses and the
     /// login throttle compare the client's address, not the proxy's).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often the change log's head is read to learn of other processes' commits (on
+    /// PostgreSQL, where LISTEN/NOTIFY brings them, ten times as seldom).
+    pub feed_poll: Duration,
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
@@ -104,6 +110,7 @@ impl Config {
             base_url: String::new(),
             read_window: DEFAULT_READ_WINDOW,
             trusted_proxies: Vec::new(),
+            feed_poll: Duration::from_millis(250),
         }
     }
 }
@@ -121,6 +128,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Reads give way to writes (see [`admission`]).
     pub(crate) admission: Arc<admission::Admission>,
+    /// The subscriptions to the change feed.
+    pub feed: Option<Arc<feed::Feed>>,
 }
 
 impl AppState {
@@ -131,6 +140,7 @@ impl AppState {
         let served = build_schema(store.catalogue().clone(), custom)?;
         tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema built");
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
+        let feed = feed::Feed::start(store.clone()).await?;
         Ok(AppState {
             store,
             config,
@@ -139,6 +149,7 @@ impl AppState {
             logins,
             metrics: Default::default(),
             admission: Arc::new(admission::Admission::new()),
+            feed: Some(feed),
         })
     }
 
@@ -175,6 +186,17 @@ impl AppState {
         self.metrics.schema_rebuilt();
         tracing::info!("custom fields changed: schema rebuilt");
         Ok(true)
+    }
+
+    /// Follows the change log until the tasks are dropped: the head of the log (this process's
+    /// commits, and other processes' as `Config::feed_poll` and NOTIFY bring them) and the
+    /// subscriptions' batches.
+    pub fn spawn_feed(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut tasks = vec![self.store.watch_feed(self.config.feed_poll)];
+        if let Some(feed) = &self.feed {
+            tasks.push(tokio::spawn(feed.clone().run()));
+        }
+        tasks
     }
 
     /// Watches the custom-field definitions (which another process may change) until shutdown.

@@ -34,6 +34,8 @@ struct Sink<'a> {
     path: Vec<Seg<'a>>,
     /// Errors found while writing (nested lists whose filters were refused), as JSON.
     late: Vec<serde_json::Value>,
+    /// Whether the buffer is kept whole rather than sent in chunks (an event's payload).
+    hold: bool,
 }
 
 /// One step of an answer path.
@@ -60,7 +62,7 @@ impl<'a> Sink<'a> {
     }
 
     fn flush(&mut self) {
-        if self.closed || self.buf.is_empty() {
+        if self.closed || self.hold || self.buf.is_empty() {
             return;
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096)));
@@ -150,6 +152,7 @@ pub fn write_response(
         closed: false,
         path: Vec::new(),
         late: Vec::new(),
+        hold: false,
     };
     // A windowed list's windows are taken out of the answer, so that each is dropped once
     // written.
@@ -205,20 +208,7 @@ pub fn write_response(
             if i > 0 {
                 sink.push(b",");
             }
-            let mut extensions = serde_json::json!({ "code": e.code });
-            if let Some(a) = &e.argument {
-                extensions["argument"] = serde_json::Value::String(a.clone());
-            }
-            for (k, v) in &e.details {
-                extensions[k] = v.clone();
-            }
-            let value = serde_json::json!({
-                "message": e.message,
-                "locations": [{"line": e.line, "column": e.column}],
-                "path": [e.path],
-                "extensions": extensions,
-            });
-            let text = value.to_string();
+            let text = e.to_json().to_string();
             sink.push(text.as_bytes());
         }
         let late = std::mem::take(&mut sink.late);
@@ -238,6 +228,33 @@ pub fn write_response(
     sink.push(b"}");
     sink.flush();
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "answer written");
+}
+
+/// Each row of `level` as the payload of one subscription event, `{"data":{"<key>":{…}}}`,
+/// with `errors` when a nested list's filters were refused. Blocking: the rows are in memory.
+pub fn event_payloads<'a>(plan: &'a Plan, level: &Level, key: &'a str) -> Vec<Bytes> {
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let mut sink =
+        Sink { buf: Vec::new(), tx, closed: false, path: Vec::new(), late: Vec::new(), hold: true };
+    let mut out = Vec::with_capacity(level.rows.len());
+    for row in 0..level.rows.len() {
+        sink.buf = Vec::with_capacity(512);
+        sink.buf.extend_from_slice(b"{\"data\":{");
+        let mut first = true;
+        sink.key(&mut first, key);
+        sink.path.push(Seg::Root(key));
+        write_object(&mut sink, plan, level, row);
+        sink.path.pop();
+        sink.buf.push(b'}');
+        let late = std::mem::take(&mut sink.late);
+        if !late.is_empty() {
+            sink.buf.extend_from_slice(b",\"errors\":");
+            let _ = serde_json::to_writer(&mut sink.buf, &late);
+        }
+        sink.buf.push(b'}');
+        out.push(Bytes::from(std::mem::take(&mut sink.buf)));
+    }
+    out
 }
 
 /// A cursor page: the rows beyond `first` only say that a next page exists.

@@ -43,7 +43,13 @@ pub struct Served {
     pub page_types: HashMap<ModelId, String>,
     /// Mutation root field → what it writes.
     pub mutations: HashMap<String, crate::mutation_schema::MutationField>,
+    /// Subscription root field → the model whose changes it follows (the change log's list:
+    /// `object_changes`).
+    pub subscriptions: HashMap<String, ModelId>,
 }
+
+/// The argument of a subscription that replays the log after a sequence before going live.
+pub const AFTER_SEQUENCE: &str = "after_sequence";
 
 /// A root query field: a model's list (with filters and a page), one object by id, or the list
 /// as cursor pages (`<list>_page`).
@@ -269,6 +275,8 @@ pub fn build(
     let mut roots = HashMap::new();
     let mut page_types = HashMap::new();
     let mut fields = HashMap::new();
+    let mut subscription = async_graphql::dynamic::Subscription::new("Subscription");
+    let mut subscriptions = HashMap::new();
     let exposed = |m: &Model| m.graphql.is_some();
     for model in catalogue.models().iter().filter(|m| exposed(m)) {
         let Some(gql) = &model.graphql else { continue };
@@ -451,6 +459,39 @@ pub fn build(
                     .argument(InputValue::new("id", named("ID"))),
             );
         }
+        if let (Some(list), true) =
+            (&gql.list, model.label == ferrobot_domain::catalogue::CHANGE_LOG)
+        {
+            // The change feed: every committed change the filters match, live, after a replay
+            // of the log from `after_sequence` when given (`crate::feed`).
+            subscriptions.insert(list.clone(), model.id);
+            let mut f = async_graphql::dynamic::SubscriptionField::new(
+                list.clone(),
+                TypeRef::named_nn(&gql.type_name),
+                |_| {
+                    async_graphql::dynamic::SubscriptionFieldFuture::new(async {
+                        Err::<
+                            futures_util::stream::Empty<
+                                async_graphql::Result<async_graphql::Value>,
+                            >,
+                            _,
+                        >("this field is answered by the change feed".into())
+                    })
+                },
+            )
+            .description(
+                "Every change committed from now on that the filters match, in sequence order; \
+                 with `after_sequence`, first every change after that sequence.",
+            )
+            .argument(InputValue::new(AFTER_SEQUENCE, named("BigInt")).description(
+                "Replay the change log after this sequence, then follow it live, with no gap \
+                 and no duplicate.",
+            ));
+            for (name, ty) in arguments.of(model) {
+                f = f.argument(InputValue::new(name.clone(), ty.clone()));
+            }
+            subscription = subscription.field(f);
+        }
         if let Some(list) = &gql.list {
             roots.insert(list.clone(), Root::List(model.id));
             let f = unresolved(list.clone(), TypeRef::named_list(&gql.type_name));
@@ -477,7 +518,11 @@ pub fn build(
             query = query.field(arguments.filters(model, f));
         }
     }
-    let mut schema = Schema::build("Query", Some("Mutation"), None);
+    let subscribes = !subscriptions.is_empty();
+    let mut schema = Schema::build("Query", Some("Mutation"), subscribes.then_some("Subscription"));
+    if subscribes {
+        schema = schema.register(subscription);
+    }
     for scalar in ["UUID", "DateTime", "GenericScalar", "BigInt", "Date", "Decimal"] {
         schema = schema.register(Scalar::new(scalar));
     }
@@ -532,7 +577,17 @@ pub fn build(
         .ok_or_else(|| crate::error::GatewayError::Schema("no schema".into()))?
         .finish()
         .map_err(|e| crate::error::GatewayError::Schema(e.to_string()))?;
-    Ok(Served { schema, catalogue, custom_fields, types, roots, fields, page_types, mutations })
+    Ok(Served {
+        schema,
+        catalogue,
+        custom_fields,
+        types,
+        roots,
+        fields,
+        page_types,
+        mutations,
+        subscriptions,
+    })
 }
 
 /// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod bind;
 pub mod cell;
 pub mod error;
+pub mod feed;
 pub mod import;
 mod object;
 mod pattern;

@@ -100,6 +100,10 @@ pub struct Store {
     sizes: Arc<std::sync::RwLock<std::collections::HashMap<String, u64>>>,
     /// Reads decoded without sea-orm (every backend but in-memory SQLite databases).
     pub(crate) reader: Option<Reader>,
+    /// The change feed's last committed sequence as this process knows it (see [`crate::feed`]).
+    pub(crate) head: Arc<tokio::sync::watch::Sender<i64>>,
+    /// The URL connected to (the change feed's listener opens a connection of its own).
+    pub(crate) url: Arc<str>,
 }
 
 /// A read path of its own, beside sea-orm's.
@@ -266,6 +270,8 @@ impl Store {
             statements: Arc::new(AtomicU64::new(0)),
             sizes: Default::default(),
             reader,
+            head: Arc::new(tokio::sync::watch::channel(0).0),
+            url: url.into(),
         })
     }
 

@@ -144,8 +144,9 @@ impl TestApp {
         let mut config = config;
         edit(&mut config);
         let state = AppState::new(store.clone(), config).await.map_err(anyhow::Error::msg)?;
-        let reloader = state.spawn_reloader();
-        let (base, tx) = serve(state.clone(), Some(reloader)).await?;
+        let mut background = state.spawn_feed();
+        background.push(state.spawn_reloader());
+        let (base, tx) = serve(state.clone(), background).await?;
         Ok(TestApp {
             base,
             token,
@@ -245,7 +246,7 @@ impl TestApp {
 /// background task, if any, stops with the server.
 async fn serve(
     state: AppState,
-    background: Option<tokio::task::JoinHandle<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 ) -> Result<(String, tokio::sync::oneshot::Sender<()>)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -255,7 +256,7 @@ async fn serve(
             let _ = rx.await;
         })
         .await;
-        if let Some(task) = background {
+        for task in background {
             task.abort();
         }
     });
@@ -277,7 +278,7 @@ impl TestApp {
         ferrobot_migrations::migrate(&store).await?;
         let state =
             AppState::new(store, self.state.config.clone()).await.map_err(anyhow::Error::msg)?;
-        let (base, tx) = serve(state.clone(), None).await?;
+        let (base, tx) = serve(state.clone(), state.spawn_feed()).await?;
         Ok(Replica { base, state, shutdown: Some(tx) })
     }
 }
@@ -340,4 +341,122 @@ pub fn seed(n_devices: usize) -> Value {
         "dcim.device": devices,
         "dcim.interface": interfaces,
     })
+}
+
+/// A GraphQL client over WebSocket, in one subprotocol (`graphql-transport-ws` or
+/// `graphql-ws`), for tests.
+pub struct Socket {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    pub protocol: &'static str,
+}
+
+/// How long a test waits for a message it expects.
+pub const SOCKET_WAIT: Duration = Duration::from_secs(20);
+
+impl Socket {
+    /// Connects to `base`'s GraphQL endpoint and upgrades, without `connection_init`.
+    pub async fn open(base: &str, protocol: &'static str) -> Result<Socket> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/graphql/", base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request()?;
+        request.headers_mut().insert("sec-websocket-protocol", protocol.parse()?);
+        let (stream, response) = tokio_tungstenite::connect_async(request).await?;
+        let chosen = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
+        anyhow::ensure!(chosen == Some(protocol), "subprotocol {chosen:?}, not {protocol}");
+        Ok(Socket { stream, protocol })
+    }
+
+    /// Connects and initialises with `payload` (the credential), expecting `connection_ack`.
+    pub async fn connect(base: &str, protocol: &'static str, payload: Value) -> Result<Socket> {
+        let mut socket = Socket::open(base, protocol).await?;
+        socket.send(serde_json::json!({ "type": "connection_init", "payload": payload })).await?;
+        let ack = socket.recv().await?;
+        anyhow::ensure!(ack["type"] == "connection_ack", "expected connection_ack, got {ack}");
+        Ok(socket)
+    }
+
+    pub async fn send(&mut self, message: Value) -> Result<()> {
+        use futures_util::SinkExt;
+        let text = tokio_tungstenite::tungstenite::Message::text(message.to_string());
+        self.stream.send(text).await?;
+        Ok(())
+    }
+
+    /// Starts an operation: `subscribe` (or `start` in `graphql-ws`).
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) -> Result<()> {
+        let kind = if self.protocol == "graphql-ws" { "start" } else { "subscribe" };
+        let payload = serde_json::json!({ "query": query, "variables": variables });
+        self.send(serde_json::json!({ "type": kind, "id": id, "payload": payload })).await
+    }
+
+    /// Stops an operation: `complete` (or `stop`).
+    pub async fn stop(&mut self, id: &str) -> Result<()> {
+        let kind = if self.protocol == "graphql-ws" { "stop" } else { "complete" };
+        self.send(serde_json::json!({ "type": kind, "id": id })).await
+    }
+
+    /// The next message, keep-alives skipped (a `ping` answered); an error when the connection
+    /// closed (with its code and reason) or nothing came in [`SOCKET_WAIT`].
+    pub async fn recv(&mut self) -> Result<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(SOCKET_WAIT, self.stream.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("no message in {SOCKET_WAIT:?}"))?;
+            let message = message.ok_or_else(|| anyhow::anyhow!("the connection ended"))??;
+            match message {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text)?;
+                    match value["type"].as_str() {
+                        Some("ka") | Some("pong") => continue,
+                        Some("ping") => {
+                            self.send(serde_json::json!({ "type": "pong" })).await?;
+                            continue;
+                        }
+                        _ => return Ok(value),
+                    }
+                }
+                Message::Close(frame) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((1005, String::new()));
+                    anyhow::bail!("closed {code}: {reason}");
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// The close code and reason the server ends the connection with.
+    pub async fn closed(&mut self) -> Result<(u16, String)> {
+        loop {
+            match self.recv().await {
+                Ok(_) => continue,
+                Err(error) => {
+                    let text = error.to_string();
+                    let Some(rest) = text.strip_prefix("closed ") else { return Err(error) };
+                    let (code, reason) = rest.split_once(": ").unwrap_or((rest, ""));
+                    return Ok((code.parse()?, reason.to_owned()));
+                }
+            }
+        }
+    }
+
+    /// The payloads of the next `n` events of operation `id` (`next`, or `data`); any other
+    /// message for it is an error.
+    pub async fn events(&mut self, id: &str, n: usize) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let message = self.recv().await?;
+            anyhow::ensure!(message["id"] == id, "expected an event of {id}, got {message}");
+            match message["type"].as_str() {
+                Some("next") | Some("data") => out.push(message["payload"].clone()),
+                _ => anyhow::bail!("expected an event of {id}, got {message}"),
+            }
+        }
+        Ok(out)
+    }
 }

@@ -567,9 +567,18 @@ impl<'s> Writer<'s> {
                 .and_where(Expr::col(Alias::new("name")).eq(SEQUENCE));
             let tx = self.tx()?;
             self.store.execute_in(tx, &update).await?;
+            // Other replicas learn of the commit when it happens (PostgreSQL's NOTIFY is sent
+            // at commit, and not at all on a rollback).
+            if let Some(sql) = self.store.notify_statement(self.sequence) {
+                let statement = sea_orm::Statement::from_string(self.store.backend.db(), sql);
+                sea_orm::ConnectionTrait::execute(self.tx()?, statement).await?;
+            }
         }
         let tx = self.tx.take().ok_or_else(|| internal("the write has ended"))?;
         tx.commit().await?;
+        if self.sequence != self.start_sequence {
+            self.store.committed(self.sequence);
+        }
         Ok(Committed {
             request_id: self.options.request_id,
             changes: self.changes,

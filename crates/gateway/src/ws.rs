@@ -1,0 +1,532 @@
+//! GraphQL over WebSocket at the GraphQL endpoint, in both protocols clients speak:
+//! `graphql-transport-ws` (the graphql-ws library's, urql's and gql's) and the older
+//! `graphql-ws` (subscriptions-transport-ws, Apollo's).
+//!
+//! A connection authenticates as an HTTP request does: `Authorization` (`Token <key>` or
+//! `Bearer <JWT>`) in `connection_init`'s payload (also as `headers.Authorization`, or `token`:
+//! a bare key), or on the upgrade request. Every operation runs as a request of that user:
+//! queries and mutations through the HTTP path (one `next`, then `complete`), subscriptions
+//! through the change feed ([`crate::feed`]). The credential is checked again every minute; a
+//! refused one closes the connection (4403).
+//!
+//! Frames go out through one writer task with a bounded queue; a client that does not read
+//! for [`SLOW_WRITE`] is disconnected. Its subscriptions hold no more than their buffers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::feed::{CohortKey, Delivery, Follow};
+use crate::AppState;
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the server pings (`ping`, or `ka` in the older protocol).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How often the connection's credential is checked again.
+const REAUTHENTICATE: Duration = Duration::from_secs(60);
+/// A frame the client has not taken in this long closes the connection.
+pub(crate) const SLOW_WRITE: Duration = Duration::from_secs(30);
+/// Operations one connection may run at once.
+const MAX_OPERATIONS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`.
+    Transport,
+    /// `graphql-ws` (subscriptions-transport-ws).
+    Legacy,
+}
+
+impl Protocol {
+    fn next(self) -> &'static str {
+        match self {
+            Protocol::Transport => "next",
+            Protocol::Legacy => "data",
+        }
+    }
+}
+
+/// `GET` at the GraphQL endpoint: a WebSocket upgrade, or the GraphiQL page.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    client: Option<axum::Extension<crate::auth::ClientAddress>>,
+    request: axum::extract::Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let upgrade = parts.headers.get(axum::http::header::UPGRADE).and_then(|v| v.to_str().ok());
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return crate::graphiql::page().await;
+    }
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let requested: Vec<String> = ws
+        .requested_protocols()
+        .filter_map(|p| p.to_str().ok())
+        .map(|p| p.trim().to_owned())
+        .collect();
+    let protocol = if requested.iter().any(|p| p == "graphql-transport-ws") {
+        Protocol::Transport
+    } else if requested.iter().any(|p| p == "graphql-ws") {
+        Protocol::Legacy
+    } else if requested.is_empty() {
+        Protocol::Transport
+    } else {
+        let text = "Unsupported WebSocket subprotocol: use graphql-transport-ws or graphql-ws.";
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({ "errors": [{ "message": text }] })))
+            .into_response();
+    };
+    let client = client.and_then(|c| c.0 .0);
+    let headers = parts.headers;
+    let limit = state.config.body_limit;
+    ws.protocols(["graphql-transport-ws", "graphql-ws"])
+        .max_message_size(limit)
+        .on_upgrade(move |socket| connection(state, socket, protocol, headers, client))
+}
+
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    payload: Option<Value>,
+}
+
+/// One connection: the writer task, and the loop that reads the client's messages.
+async fn connection(
+    state: AppState,
+    socket: WebSocket,
+    protocol: Protocol,
+    upgrade_headers: HeaderMap,
+    client: Option<std::net::IpAddr>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut queue) = mpsc::channel::<Message>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = queue.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            match tokio::time::timeout(SLOW_WRITE, sink.send(message)).await {
+                Ok(Ok(())) if !closing => {}
+                Ok(Ok(())) => break,
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    tracing::info!("a WebSocket client stopped reading: disconnected");
+                    break;
+                }
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut conn = Conn {
+        state,
+        protocol,
+        out: out.clone(),
+        authorization: upgrade_headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        client,
+        acked: false,
+        operations: HashMap::new(),
+    };
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(init_deadline);
+    let mut keep_alive =
+        tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    let mut checked = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(Ok(message)) = message else { break };
+                let text = match message {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Binary(_) => {
+                        conn.close(4400, "Binary messages are not supported.").await;
+                        break;
+                    }
+                };
+                if !conn.handle(&text).await {
+                    break;
+                }
+            }
+            _ = &mut init_deadline, if !conn.acked => {
+                conn.close(4408, "Connection initialisation timeout").await;
+                break;
+            }
+            _ = keep_alive.tick() => {
+                let ping = match protocol {
+                    Protocol::Transport => json!({ "type": "ping" }),
+                    Protocol::Legacy => json!({ "type": "ka" }),
+                };
+                if conn.acked {
+                    conn.send(&ping).await;
+                }
+                if conn.acked && checked.elapsed() >= REAUTHENTICATE {
+                    checked = tokio::time::Instant::now();
+                    if let Err(reason) = conn.authenticate().await {
+                        conn.close(4403, &reason).await;
+                        break;
+                    }
+                }
+                conn.operations.retain(|_, task| !task.is_finished());
+            }
+        }
+    }
+    for (_, task) in conn.operations.drain() {
+        task.abort();
+    }
+    drop(conn);
+    drop(out);
+    let _ = writer.await;
+}
+
+struct Conn {
+    state: AppState,
+    protocol: Protocol,
+    out: mpsc::Sender<Message>,
+    /// The credential, as an `Authorization` header value.
+    authorization: Option<String>,
+    client: Option<std::net::IpAddr>,
+    acked: bool,
+    operations: HashMap<String, tokio::task::JoinHandle<()>>,
+}
+
+impl Conn {
+    async fn send(&self, message: &Value) {
+        let _ = self.out.send(Message::Text(Utf8Bytes::from(message.to_string()))).await;
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
+        let _ = self.out.send(Message::Close(Some(frame))).await;
+    }
+
+    /// Checks the connection's credential as a request's; the refusal's words when refused.
+    async fn authenticate(&self) -> Result<(), String> {
+        let header = self.authorization.as_deref();
+        let secret = &self.state.config.jwt_secret;
+        match crate::auth::authenticate(&self.state.store, secret, header, self.client).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(refusal)) => Err(refusal.detail().to_owned()),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
+    /// Handles one message; `false` ends the connection.
+    async fn handle(&mut self, text: &str) -> bool {
+        let Ok(message) = serde_json::from_str::<Incoming>(text) else {
+            self.close(4400, "Invalid message received").await;
+            return false;
+        };
+        match (self.protocol, message.kind.as_str()) {
+            (_, "connection_init") => {
+                if self.acked {
+                    self.close(4429, "Too many initialisation requests").await;
+                    return false;
+                }
+                if let Some(credential) = message.payload.as_ref().and_then(credential_of) {
+                    self.authorization = Some(credential);
+                }
+                match self.authenticate().await {
+                    Ok(()) => {
+                        self.acked = true;
+                        self.send(&json!({ "type": "connection_ack" })).await;
+                        if self.protocol == Protocol::Legacy {
+                            self.send(&json!({ "type": "ka" })).await;
+                        }
+                        true
+                    }
+                    Err(reason) => {
+                        if self.protocol == Protocol::Legacy {
+                            let error = json!({ "type": "connection_error", "payload": { "message": reason } });
+                            self.send(&error).await;
+                        }
+                        self.close(4403, &reason).await;
+                        false
+                    }
+                }
+            }
+            (Protocol::Transport, "ping") => {
+                let mut pong = json!({ "type": "pong" });
+                if let Some(payload) = message.payload {
+                    pong["payload"] = payload;
+                }
+                self.send(&pong).await;
+                true
+            }
+            (Protocol::Transport, "pong") => true,
+            (Protocol::Transport, "subscribe") | (Protocol::Legacy, "start") => {
+                if !self.acked {
+                    self.close(4401, "Unauthorized").await;
+                    return false;
+                }
+                let Some(id) = message.id.filter(|id| !id.is_empty() && id.len() <= 256) else {
+                    self.close(4400, "An operation needs an id.").await;
+                    return false;
+                };
+                if self.operations.get(&id).is_some_and(|task| !task.is_finished()) {
+                    self.close(4409, &format!("Subscriber for {id} already exists")).await;
+                    return false;
+                }
+                self.operations.retain(|_, task| !task.is_finished());
+                if self.operations.len() >= MAX_OPERATIONS {
+                    let text = format!(
+                        "At most {MAX_OPERATIONS} operations run at once on one connection."
+                    );
+                    let error = json!({ "type": "error", "id": id, "payload": [{ "message": text, "extensions": { "code": "TOO_MANY_OPERATIONS" } }] });
+                    self.send(&error).await;
+                    return true;
+                }
+                let payload = message.payload.unwrap_or(Value::Null);
+                let operation = Operation {
+                    state: self.state.clone(),
+                    protocol: self.protocol,
+                    out: self.out.clone(),
+                    authorization: self.authorization.clone(),
+                    client: self.client,
+                    id: id.clone(),
+                };
+                self.operations.insert(id, tokio::spawn(operation.run(payload)));
+                true
+            }
+            (Protocol::Transport, "complete") | (Protocol::Legacy, "stop") => {
+                if let Some(task) = message.id.and_then(|id| self.operations.remove(&id)) {
+                    task.abort();
+                }
+                true
+            }
+            (Protocol::Legacy, "connection_terminate") => false,
+            _ => {
+                self.close(4400, "Invalid message received").await;
+                false
+            }
+        }
+    }
+}
+
+/// The credential in a `connection_init` payload: `Authorization` (any case), the same in
+/// `headers`, or `token` (a bare key, or a whole header value).
+fn credential_of(payload: &Value) -> Option<String> {
+    let object = payload.as_object()?;
+    let find = |map: &serde_json::Map<String, Value>| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_owned)
+    };
+    if let Some(found) = find(object) {
+        return Some(found);
+    }
+    if let Some(found) = object.get("headers").and_then(Value::as_object).and_then(find) {
+        return Some(found);
+    }
+    let token = object.get("token").and_then(Value::as_str)?;
+    Some(if token.contains(' ') { token.to_owned() } else { format!("Token {token}") })
+}
+
+/// One operation of a connection.
+struct Operation {
+    state: AppState,
+    protocol: Protocol,
+    out: mpsc::Sender<Message>,
+    authorization: Option<String>,
+    client: Option<std::net::IpAddr>,
+    id: String,
+}
+
+impl Operation {
+    async fn run(self, payload: Value) {
+        let body = match serde_json::to_vec(&payload) {
+            Ok(body) => bytes::Bytes::from(body),
+            Err(_) => return,
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(value) =
+            self.authorization.as_deref().and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            headers.insert(axum::http::header::AUTHORIZATION, value);
+        }
+        let id = uuid::Uuid::new_v4();
+        let mut kept = None;
+        let state = self.state.clone();
+        let response =
+            crate::respond::answer_graphql(state, id, (headers, self.client), Ok(body), &mut kept)
+                .await;
+        let subscribed = kept.as_ref().and_then(|s| s.take_subscribed());
+        match (subscribed, kept) {
+            (Some(Ok(subscribed)), Some(request)) => {
+                let document = payload.get("query").and_then(Value::as_str).unwrap_or_default();
+                let key = CohortKey {
+                    document: document.into(),
+                    operation: payload.get("operationName").and_then(Value::as_str).map(Into::into),
+                    variables: payload
+                        .get("variables")
+                        .map(Value::to_string)
+                        .unwrap_or_default()
+                        .into(),
+                    reader: crate::feed::reader_of(
+                        &request.permissions,
+                        request.actor.user_id.unwrap_or_default(),
+                    ),
+                };
+                let follow = Follow {
+                    key: subscribed.key,
+                    select: subscribed.select,
+                    permissions: request.permissions.clone(),
+                };
+                self.subscription(key, Arc::new(follow), subscribed.after).await;
+            }
+            (Some(Err(error)), _) => self.error(vec![error]).await,
+            _ => self.answer(response).await,
+        }
+    }
+
+    /// A query's or mutation's answer: `next` then `complete`, or `error` for a refused document.
+    async fn answer(&self, response: Response) {
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if status == StatusCode::OK {
+            self.frame(self.protocol.next(), &body).await;
+            self.complete().await;
+            return;
+        }
+        let errors = match value.get("errors").and_then(Value::as_array) {
+            Some(errors) => errors.clone(),
+            None => {
+                let message = value.get("detail").and_then(Value::as_str).unwrap_or("Refused.");
+                vec![json!({ "message": message, "extensions": { "code": status_code(status) } })]
+            }
+        };
+        self.error(errors).await;
+    }
+
+    async fn error(&self, errors: Vec<Value>) {
+        let frame = json!({ "type": "error", "id": self.id, "payload": errors });
+        let _ = self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
+        if self.protocol == Protocol::Legacy {
+            self.complete().await;
+        }
+    }
+
+    async fn complete(&self) {
+        let frame = json!({ "type": "complete", "id": self.id });
+        let _ = self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
+    }
+
+    /// `{"id":…,"type":…,"payload":<payload>}` with the payload's bytes as they are.
+    async fn frame(&self, kind: &str, payload: &[u8]) -> bool {
+        let id = serde_json::to_string(&self.id).unwrap_or_default();
+        let mut text = String::with_capacity(payload.len() + id.len() + 32);
+        text.push_str("{\"id\":");
+        text.push_str(&id);
+        text.push_str(",\"type\":\"");
+        text.push_str(kind);
+        text.push_str("\",\"payload\":");
+        text.push_str(std::str::from_utf8(payload).unwrap_or("null"));
+        text.push('}');
+        self.out.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
+    }
+
+    /// Follows the change feed for the subscription until the client completes it, the
+    /// connection ends, or a read fails (an `error` naming the last sequence delivered).
+    async fn subscription(&self, key: CohortKey, follow: Arc<Follow>, after: Option<i64>) {
+        let Some(feed) = self.state.feed.clone() else {
+            let text = "This server does not follow the change feed.";
+            self.error(vec![json!({ "message": text, "extensions": { "code": "INTERNAL" } })])
+                .await;
+            return;
+        };
+        let store = feed.store().clone();
+        let position = after.unwrap_or_else(|| feed.done());
+        // The filters are checked now, on an empty range, so that a refused one is an error
+        // before anything is followed.
+        if let Err(error) = follow.read(&store, position, position).await {
+            self.error(vec![store_error_json(&follow.key, error)]).await;
+            return;
+        }
+        let (tx, mut rx) = mpsc::channel::<Delivery>(2);
+        let following = tokio::spawn(crate::feed::follow(feed, key, follow.clone(), position, tx));
+        let _stop = AbortOnDrop(following);
+        let mut delivered = position;
+        while let Some(delivery) = rx.recv().await {
+            match delivery {
+                Delivery::Events { upto, events } => {
+                    for event in events.iter() {
+                        if !self.frame(self.protocol.next(), event).await {
+                            return;
+                        }
+                    }
+                    delivered = upto;
+                }
+                Delivery::Failed(error) => {
+                    let mut error = store_error_json(&follow.key, error);
+                    error["extensions"]["last_sequence"] = json!(delivered);
+                    self.error(vec![error]).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A read's error as an answer's error of the subscription's field.
+fn store_error_json(key: &str, error: ferrobot_persistence::StoreError) -> Value {
+    let error = crate::error::GatewayError::from(error);
+    let code = error.code();
+    match error {
+        crate::error::GatewayError::Store(ferrobot_persistence::StoreError::Filters(refused)) => {
+            let (message, argument, details) = crate::error::filter_refusal(&refused);
+            let mut extensions = json!({ "code": code, "argument": argument });
+            for (k, v) in details {
+                extensions[k] = v;
+            }
+            json!({ "message": message, "path": [key], "extensions": extensions })
+        }
+        crate::error::GatewayError::Store(ferrobot_persistence::StoreError::Invalid {
+            argument,
+            message,
+        }) => {
+            let text = format!("{{'{argument}': ['{message}']}}");
+            json!({ "message": text, "path": [key], "extensions": { "code": code, "argument": argument } })
+        }
+        other => {
+            tracing::warn!(error = %other, "a subscription failed");
+            let message =
+                if code == "INTERNAL" { "internal error".to_owned() } else { other.to_string() };
+            json!({ "message": message, "path": [key], "extensions": { "code": code } })
+        }
+    }
+}
+
+fn status_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::FORBIDDEN => "FORBIDDEN",
+        StatusCode::SERVICE_UNAVAILABLE => crate::error::BUSY,
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        _ => "BAD_REQUEST",
+    }
+}
