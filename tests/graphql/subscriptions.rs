@@ -265,3 +265,55 @@ async fn permissions_and_refusals(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(subscription_permissions, permissions_and_refusals);
+
+/// A change's object as its own GraphQL type (`changed_object`), read as the change is
+/// rendered, one level per model the changes name (none for the others); a deleted object is
+/// null and `object_data` holds it as it was. Over HTTP the statements do not grow with rows.
+async fn changed_objects_as_their_types(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(2)).await?;
+    let start = last_sequence(&app).await?;
+    let auth = json!({ "Authorization": format!("Token {}", app.token) });
+    let mut socket = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    let query = "subscription($after: BigInt) { object_changes(after_sequence: $after) { action object_data changed_object { __typename ... on TagType { name } ... on DeviceType { name location { name } } } } }";
+    socket.subscribe("o", query, json!({ "after": start })).await?;
+    create_tags(&app.base, &app, &["object-1".into()]).await?;
+    let (_, body, _) = app
+        .graphql("mutation { device_update(ref: {name: \"dev-00001\"}, input: {name: \"renamed\"}) { id } }", Value::Null)
+        .await?;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { tag_delete(ref: {name: \"object-1\"}) { id } }", Value::Null)
+        .await?;
+    assert!(body.get("errors").is_none(), "{body}");
+    let events = socket.events("o", 3).await?;
+    let change = |i: usize| events[i]["data"]["object_changes"].clone();
+    assert_eq!(change(0)["changed_object"], json!({"__typename": "TagType", "name": "object-1"}));
+    assert_eq!(
+        change(1)["changed_object"],
+        json!({"__typename": "DeviceType", "name": "renamed", "location": {"name": "site-001"}})
+    );
+    assert_eq!(change(2)["action"], "DELETE");
+    assert_eq!(change(2)["changed_object"], Value::Null);
+    assert_eq!(change(2)["object_data"]["name"], "object-1");
+
+    // One window of the log (a longer list is read a window at a time, a statement a level and
+    // window, as any list).
+    let mut counts = Vec::new();
+    for n in [20, 900] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(n)).await?;
+        let (status, body, statements) = app
+            .graphql("{ object_changes(changed_object_type: \"dcim.device\") { changed_object { ... on DeviceType { name location { name } } } } }", Value::Null)
+            .await?;
+        assert_eq!(status, 200, "{body}");
+        let changes = body["data"]["object_changes"].as_array().cloned().unwrap_or_default();
+        assert_eq!(changes.len(), n, "{body}");
+        assert!(changes.iter().all(|c| c["changed_object"]["location"]["name"].is_string()));
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    // The log, the devices, their locations.
+    assert_eq!(counts, [3, 3]);
+    Ok(())
+}
+backend_test!(changed_objects, changed_objects_as_their_types);

@@ -150,6 +150,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     shape: RelationShape::Forward {
                         column: f.column.clone().unwrap_or_default(),
                         field: idx,
+                        content_type: None,
                     },
                     union: None,
                     alternatives: Vec::new(),
@@ -239,6 +240,9 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             };
             let (type_column, id_column) =
                 (column(&generic.type_field)?, column(&generic.id_field)?);
+            let id_field = models[owner].field(&generic.id_field).map_or(0, |(i, _)| i);
+            // The way forward, when declared: the object a row names, one shape per model.
+            let mut forward = Vec::new();
             let feature = match &generic.feature {
                 Some(name) => Some(Features::by_name(name).ok_or_else(|| ctx("unknown feature"))?),
                 None => None,
@@ -253,6 +257,14 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                 if !generic.models.is_empty() && !generic.models.contains(&model.label) {
                     continue;
                 }
+                forward.push((
+                    model.id,
+                    RelationShape::Forward {
+                        column: id_column.clone(),
+                        field: id_field,
+                        content_type: Some((type_column.clone(), model.label.clone())),
+                    },
+                ));
                 // A reverse foreign key of the same name to the same model is what Nautobot
                 // means by the name (a user's `object_changes` are the changes it made).
                 if model.relation(&generic.name).is_some_and(|(_, r)| r.target == owner) {
@@ -276,6 +288,24 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                     },
                     union: None,
                     alternatives: Vec::new(),
+                });
+            }
+            if let Some(way) = &generic.forward {
+                let owner_model = &models[owner];
+                if owner_model.relation(&way.name).is_some()
+                    || owner_model.field(&way.name).is_some()
+                {
+                    return Err(ctx(&format!("{} clashes", way.name)));
+                }
+                let Some((target, shape)) = forward.first().cloned() else {
+                    return Err(ctx("no model for the way forward"));
+                };
+                models[owner].relations.push(Relation {
+                    name: way.name.clone(),
+                    target,
+                    shape,
+                    union: Some(way.union.clone()),
+                    alternatives: forward,
                 });
             }
         }
@@ -613,7 +643,9 @@ fn first_of(model: &Model, link: &RawLink) -> Result<Relation, String> {
         if alternatives.first().is_some_and(|(first, _)| first != to) {
             return Err(format!("{name} refers to another model than the first target"));
         }
-        alternatives.push((*to, RelationShape::Forward { column: column.clone(), field: index }));
+        let shape =
+            RelationShape::Forward { column: column.clone(), field: index, content_type: None };
+        alternatives.push((*to, shape));
     }
     let (target, shape) = alternatives.first().cloned().ok_or("first_of needs `targets`")?;
     Ok(Relation { name: link.name.clone(), target, shape, union: None, alternatives })

@@ -307,7 +307,13 @@ pub struct Relation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RelationShape {
     /// `self.column = target.id`: one object or null.
-    Forward { column: String, field: usize },
+    Forward {
+        column: String,
+        field: usize,
+        /// (type column, label): the reference is generic, and names a row of the target only
+        /// where the type column holds its label (a change's `changed_object`).
+        content_type: Option<(String, String)>,
+    },
     /// `target.column = self.id`: a list (or one object when the column is unique).
     /// `content_type` (column, label) restricts generic references (`object_changes`).
     Reverse { column: String, unique: bool, content_type: Option<(String, String)> },

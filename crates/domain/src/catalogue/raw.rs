@@ -101,6 +101,17 @@ pub(super) struct RawGeneric {
     /// One object at most (`interface.path`), rather than a list.
     #[serde(default)]
     pub(super) single: bool,
+    /// The way back on the declaring model: the object a row names, typed as a union of every
+    /// model that gets the relation (`ObjectChange.changed_object`).
+    #[serde(default)]
+    pub(super) forward: Option<RawGenericForward>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGenericForward {
+    pub(super) name: String,
+    pub(super) union: String,
 }
 
 /// A relation through another model's rows, declared on the model it starts from.

@@ -395,6 +395,10 @@ impl Store {
                 }
                 let Some(all) = all else {
                     let link = self.child_link(plan, Some(level), scope, rel, false);
+                    if names_nothing(&link) {
+                        level.children.push(Arc::default());
+                        continue;
+                    }
                     let read = self.execute_level(child, link, None, depth + 1, shared).await?;
                     level.children.push(Arc::new(read));
                     continue;
@@ -414,6 +418,10 @@ impl Store {
                     continue;
                 }
                 let link = self.child_link(plan, Some(level), scope, rel, true);
+                if names_nothing(&link) {
+                    level.children.push(Arc::default());
+                    continue;
+                }
                 let whole_link = self.child_link(plan, None, all, rel, false);
                 let read =
                     self.execute_level(child, link, Some(whole_link), depth + 1, shared).await?;
@@ -427,6 +435,8 @@ impl Store {
     /// table its rows come from is small beside the root list (see [`Windowing`]).
     fn read_whole(&self, rel: &Relation, shared: &Shared) -> bool {
         let table = match &rel.shape {
+            // A generic reference is read for the models each window's rows name.
+            RelationShape::Forward { content_type: Some(_), .. } => return false,
             RelationShape::Forward { .. } | RelationShape::Reverse { .. } => {
                 &self.catalogue().model(rel.target).table
             }
@@ -485,6 +495,28 @@ impl Store {
         // whichever is fewer rows; reverse relations always walk the parent keys (their child
         // table is the bigger).
         let keys = match &rel.shape {
+            // A generic reference: only the parents whose type column names the target.
+            RelationShape::Forward { column, content_type: Some((type_column, label)), .. } => {
+                let position = |name: &str| plan.columns.iter().position(|(c, _)| c == name);
+                let typed = level.zip(position(column)).zip(position(type_column)).map(
+                    |((level, col), type_col)| {
+                        let mut keys: Vec<Uuid> = (0..level.rows.len())
+                            .map(|r| &level.rows.row(r)[level.skip..])
+                            .filter(|own| matches!(&own[type_col], crate::Cell::Text(t) if **t == **label))
+                            .filter_map(|own| own[col].as_uuid())
+                            .collect();
+                        keys.sort_unstable();
+                        keys.dedup();
+                        keys
+                    },
+                );
+                // Many: the parents' statement (every id it names is another model's row, so
+                // the target's rows it finds are the typed ones).
+                match typed {
+                    Some(keys) if keys.len() <= KEY_LIST_LIMIT => Keys::List(keys),
+                    _ => keys_from(column, Some(&self.catalogue().model(rel.target).table)),
+                }
+            }
             RelationShape::Forward { column, .. } => {
                 keys_from(column, Some(&self.catalogue().model(rel.target).table))
             }
@@ -495,6 +527,15 @@ impl Store {
         };
         Link::Child { shape: rel.shape.clone(), keys }
     }
+}
+
+/// A generic reference's level that no parent names (all of them name other models): it is
+/// not read. Other levels without keys still run, as they always have.
+fn names_nothing(link: &Link) -> bool {
+    matches!(link, Link::Child {
+        shape: RelationShape::Forward { content_type: Some(_), .. },
+        keys: Keys::List(keys),
+    } if keys.is_empty())
 }
 
 /// The type of an ordering column: a field's column, or a natural-order column (`_name`).

@@ -251,8 +251,16 @@ impl Plan {
                     for ((target, shape), member) in rel.alternatives.iter().zip(members) {
                         let link = match shape {
                             ferrobot_domain::catalogue::RelationShape::Forward {
-                                column, ..
-                            } => plan.column(column, ColType::Uuid),
+                                column,
+                                content_type,
+                                ..
+                            } => {
+                                // A generic reference names its model in a column of its own.
+                                if let Some((type_column, _)) = content_type {
+                                    plan.column(type_column, ColType::Text);
+                                }
+                                plan.column(column, ColType::Uuid)
+                            }
                             _ => plan.column("id", ColType::Uuid),
                         };
                         let relation = Relation {
