@@ -223,6 +223,17 @@ async fn permissions_and_refusals(backend: Backend) -> anyhow::Result<()> {
     let seen: Vec<&Value> =
         events.iter().map(|e| &e["data"]["object_changes"]["object_repr"]).collect();
     assert_eq!(seen, [&json!("pub-1"), &json!("pub-2")]);
+    // A permission granted while subscribed: the connection reads the user's permissions again
+    // once the change is handed out, and later events are rendered with them.
+    app.import(json!({"users.objectpermission": [
+        {"name": "every tag", "actions": ["view"], "object_types": ["extras.tag"],
+         "users": [{"username": "alice"}]},
+    ]}))
+    .await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    create_tags(&app.base, &app, &["secret-2".into()]).await?;
+    let events = socket.events("a", 1).await?;
+    assert_eq!(events[0]["data"]["object_changes"]["object_repr"], "secret-2");
 
     // A refused filter: an error for the operation, the connection stays.
     socket

@@ -47,6 +47,34 @@ pub const FIELDS: PermissionFields = PermissionFields {
     account_groups: "groups",
 };
 
+/// The labels of the models a user's permissions and credentials are made of: permissions,
+/// accounts, the groups the permissions name, and the rows accounts own (tokens). A change to
+/// any of them may change what a user sees.
+pub fn account_labels(catalogue: &Catalogue) -> Vec<String> {
+    let mut out = Vec::new();
+    let (Some(permission), Some(account)) =
+        (catalogue.by_label(PERMISSION), catalogue.by_label(ACCOUNT))
+    else {
+        return out;
+    };
+    out.push(permission.label.clone());
+    out.push(account.label.clone());
+    if let Some(FieldKind::ManyToMany { to, .. }) =
+        permission.field(FIELDS.groups).map(|(_, f)| &f.kind)
+    {
+        out.push(catalogue.model(*to).label.clone());
+    }
+    for model in catalogue.models() {
+        let owned = model.owner.map(|i| &model.fields[i].kind);
+        if matches!(owned, Some(FieldKind::ForeignKey { to, .. }) if *to == account.id) {
+            out.push(model.label.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// What a permission allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -117,6 +145,23 @@ pub struct Permissions {
     user: Uuid,
     superuser: bool,
     grants: HashMap<(ModelId, Action), Grant>,
+}
+
+impl Permissions {
+    /// The same for the same grants (in one process): readers with the same fingerprint and
+    /// user see the same rows.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut grants: Vec<String> = self
+            .grants
+            .iter()
+            .map(|((model, action), grant)| format!("{model}:{action:?}:{grant:?}"))
+            .collect();
+        grants.sort_unstable();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (self.superuser, grants).hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 static ALL: Grant = Grant::All;
@@ -578,6 +623,30 @@ mod tests {
 
     fn catalogue() -> Catalogue {
         Catalogue::core().expect("core catalogue")
+    }
+
+    #[test]
+    fn account_labels_are_what_permissions_are_made_of() {
+        let labels = account_labels(&catalogue());
+        assert_eq!(labels, ["auth.group", "users.objectpermission", "users.token", "users.user"]);
+    }
+
+    #[test]
+    fn fingerprints_follow_the_grants() {
+        let catalogue = catalogue();
+        let user = Uuid::new_v4();
+        let stored = |constraints: Json| StoredPermission {
+            name: "p".into(),
+            actions: json!(["view"]),
+            constraints,
+            object_types: vec!["dcim.device".into(), "dcim.location".into()],
+        };
+        let read = |p: Vec<StoredPermission>| Permissions::from_stored(&catalogue, user, &p).0;
+        let one = read(vec![stored(json!({"name": "a"}))]);
+        // The same grants read again (their map in another order): the same fingerprint.
+        assert_eq!(one.fingerprint(), read(vec![stored(json!({"name": "a"}))]).fingerprint());
+        assert_ne!(one.fingerprint(), read(vec![stored(json!({"name": "b"}))]).fingerprint());
+        assert_ne!(one.fingerprint(), read(vec![stored(Json::Null)]).fingerprint());
     }
 
     /// Each group as `path:field lookup values` lines, for table-driven checks.

@@ -43,6 +43,10 @@ pub struct Feed {
     done: AtomicI64,
     /// Subscribers dropped from their cohort because their buffer was full.
     lagged: std::sync::atomic::AtomicU64,
+    /// Moves when a batch changed permissions, accounts, groups or tokens: connections read
+    /// their user's permissions again ([`ferrobot_domain::permission::account_labels`]).
+    accounts: tokio::sync::watch::Sender<u64>,
+    account_labels: Vec<String>,
 }
 
 #[derive(Default)]
@@ -58,8 +62,9 @@ pub struct CohortKey {
     pub document: Arc<str>,
     pub operation: Option<Arc<str>>,
     pub variables: Arc<str>,
-    /// `None` for a superuser (all superusers see the same), else the user.
-    pub reader: Option<uuid::Uuid>,
+    /// `None` for a superuser (all superusers see the same), else the user and a fingerprint
+    /// of its permissions (read again, they make another cohort when they changed).
+    pub reader: Option<(uuid::Uuid, u64)>,
 }
 
 struct Cohort {
@@ -135,16 +140,23 @@ impl Feed {
         let head = store.last_sequence().await?;
         let hub = Hub { done: head, cohorts: HashMap::new() };
         Ok(Arc::new(Feed {
-            store,
             hub: tokio::sync::Mutex::new(hub),
             done: AtomicI64::new(head),
             lagged: Default::default(),
+            accounts: tokio::sync::watch::channel(0).0,
+            account_labels: ferrobot_domain::permission::account_labels(store.catalogue()),
+            store,
         }))
     }
 
     /// Every change up to here has been handed to every cohort.
     pub fn done(&self) -> i64 {
         self.done.load(Ordering::Acquire)
+    }
+
+    /// Moves when a change to the accounts or permissions was handed out.
+    pub fn accounts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.accounts.subscribe()
     }
 
     /// How many times a subscriber fell behind and read the log itself.
@@ -178,6 +190,18 @@ impl Feed {
         let mut hub = self.hub.lock().await;
         while hub.done < target {
             let (after, upto) = (hub.done, target.min(hub.done + BATCH));
+            // Subscribers read with their user's permissions: a batch that changed them has
+            // their connections read them again (one statement a batch, while any cohort
+            // follows).
+            if !hub.cohorts.is_empty() {
+                match self.store.changed_types(after, upto).await {
+                    Ok(types) if types.iter().any(|t| self.account_labels.contains(t)) => {
+                        self.accounts.send_modify(|n| *n += 1);
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "reading a batch's object types failed"),
+                }
+            }
             let mut failed = Vec::new();
             for (key, cohort) in hub.cohorts.iter_mut() {
                 let events = match cohort.follow.read(&self.store, after, upto).await {
@@ -325,6 +349,6 @@ async fn read_retrying(
 }
 
 /// The reader a cohort is keyed by: `None` for a superuser (all superusers see the same).
-pub fn reader_of(permissions: &Permissions, user: uuid::Uuid) -> Option<uuid::Uuid> {
-    (!permissions.is_superuser()).then_some(user)
+pub fn reader_of(permissions: &Permissions, user: uuid::Uuid) -> Option<(uuid::Uuid, u64)> {
+    (!permissions.is_superuser()).then(|| (user, permissions.fingerprint()))
 }

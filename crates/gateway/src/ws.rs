@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::feed::{CohortKey, Delivery, Follow};
 use crate::AppState;
+use ferrobot_domain::permission::Permissions;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -141,6 +142,13 @@ async fn connection(
         client,
         acked: false,
         operations: HashMap::new(),
+        permissions: tokio::sync::watch::channel(None).0,
+    };
+    // Without a feed nothing announces account changes: the receiver's sender lives here.
+    let (_no_feed, idle) = tokio::sync::watch::channel(0);
+    let mut accounts = match &conn.state.feed {
+        Some(feed) => feed.accounts(),
+        None => idle,
     };
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
@@ -162,6 +170,17 @@ async fn connection(
                 };
                 if !conn.handle(&text).await {
                     break;
+                }
+            }
+            changed = accounts.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                if conn.acked {
+                    if let Err(reason) = conn.refresh_permissions().await {
+                        conn.close(4403, &reason).await;
+                        break;
+                    }
                 }
             }
             _ = &mut init_deadline, if !conn.acked => {
@@ -204,9 +223,32 @@ struct Conn {
     client: Option<std::net::IpAddr>,
     acked: bool,
     operations: HashMap<String, tokio::task::JoinHandle<()>>,
+    /// The user's permissions as last read again (after a change to accounts or permissions);
+    /// subscriptions follow with them from then on.
+    permissions: tokio::sync::watch::Sender<Option<Arc<Permissions>>>,
 }
 
 impl Conn {
+    /// Reads the user's permissions again and hands them to the subscriptions; the refusal's
+    /// words when the credential no longer holds.
+    async fn refresh_permissions(&self) -> Result<(), String> {
+        let header = self.authorization.as_deref();
+        let secret = &self.state.config.jwt_secret;
+        let user =
+            match crate::auth::authenticate(&self.state.store, secret, header, self.client).await {
+                Ok(Ok(user)) => user,
+                Ok(Err(refusal)) => return Err(refusal.detail().to_owned()),
+                Err(error) => return Err(error.to_string()),
+            };
+        match self.state.store.permissions(&user).await {
+            Ok(permissions) => {
+                self.permissions.send_replace(Some(permissions));
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     async fn send(&self, message: &Value) {
         let _ = self.out.send(Message::Text(Utf8Bytes::from(message.to_string()))).await;
     }
@@ -300,6 +342,7 @@ impl Conn {
                     authorization: self.authorization.clone(),
                     client: self.client,
                     id: id.clone(),
+                    permissions: self.permissions.subscribe(),
                 };
                 self.operations.insert(id, tokio::spawn(operation.run(payload)));
                 true
@@ -347,10 +390,13 @@ struct Operation {
     authorization: Option<String>,
     client: Option<std::net::IpAddr>,
     id: String,
+    /// The connection's user's permissions when read again.
+    permissions: tokio::sync::watch::Receiver<Option<Arc<Permissions>>>,
 }
 
 impl Operation {
-    async fn run(self, payload: Value) {
+    async fn run(mut self, payload: Value) {
+        self.permissions.mark_unchanged();
         let body = match serde_json::to_vec(&payload) {
             Ok(body) => bytes::Bytes::from(body),
             Err(_) => return,
@@ -389,7 +435,8 @@ impl Operation {
                     select: subscribed.select,
                     permissions: request.permissions.clone(),
                 };
-                self.subscription(key, Arc::new(follow), subscribed.after).await;
+                let user = request.actor.user_id.unwrap_or_default();
+                self.subscription(key, follow, (user, subscribed.after)).await;
             }
             (Some(Err(error)), _) => self.error(vec![error]).await,
             _ => self.answer(response).await,
@@ -444,8 +491,14 @@ impl Operation {
     }
 
     /// Follows the change feed for the subscription until the client completes it, the
-    /// connection ends, or a read fails (an `error` naming the last sequence delivered).
-    async fn subscription(&self, key: CohortKey, follow: Arc<Follow>, after: Option<i64>) {
+    /// connection ends, or a read fails (an `error` naming the last sequence delivered). When
+    /// the user's permissions change, it follows on from where it stands with the new ones.
+    async fn subscription(
+        &mut self,
+        mut key: CohortKey,
+        mut follow: Follow,
+        (user, after): (uuid::Uuid, Option<i64>),
+    ) {
         let Some(feed) = self.state.feed.clone() else {
             let text = "This server does not follow the change feed.";
             self.error(vec![json!({ "message": text, "extensions": { "code": "INTERNAL" } })])
@@ -453,34 +506,49 @@ impl Operation {
             return;
         };
         let store = feed.store().clone();
-        let position = after.unwrap_or_else(|| feed.done());
+        let mut delivered = after.unwrap_or_else(|| feed.done());
         // The filters are checked now, on an empty range, so that a refused one is an error
         // before anything is followed.
-        if let Err(error) = follow.read(&store, position, position).await {
+        if let Err(error) = follow.read(&store, delivered, delivered).await {
             self.error(vec![store_error_json(&follow.key, error)]).await;
             return;
         }
-        let (tx, mut rx) = mpsc::channel::<Delivery>(2);
-        let following = tokio::spawn(crate::feed::follow(feed, key, follow.clone(), position, tx));
-        let _stop = AbortOnDrop(following);
-        let mut delivered = position;
-        while let Some(delivery) = rx.recv().await {
-            match delivery {
-                Delivery::Events { upto, events } => {
-                    for event in events.iter() {
-                        if !self.frame(self.protocol.next(), event).await {
-                            return;
+        loop {
+            let shared = Arc::new(follow);
+            let (tx, mut rx) = mpsc::channel::<Delivery>(2);
+            let task =
+                crate::feed::follow(feed.clone(), key.clone(), shared.clone(), delivered, tx);
+            let _stop = AbortOnDrop(tokio::spawn(task));
+            let changed = loop {
+                let delivery = tokio::select! {
+                    delivery = rx.recv() => delivery,
+                    changed = self.permissions.changed() => match changed {
+                        Ok(()) => break self.permissions.borrow_and_update().clone(),
+                        Err(_) => rx.recv().await,
+                    },
+                };
+                match delivery {
+                    None => return,
+                    Some(Delivery::Events { upto, events }) => {
+                        for event in events.iter() {
+                            if !self.frame(self.protocol.next(), event).await {
+                                return;
+                            }
                         }
+                        delivered = upto;
                     }
-                    delivered = upto;
+                    Some(Delivery::Failed(error)) => {
+                        let mut error = store_error_json(&shared.key, error);
+                        error["extensions"]["last_sequence"] = json!(delivered);
+                        self.error(vec![error]).await;
+                        return;
+                    }
                 }
-                Delivery::Failed(error) => {
-                    let mut error = store_error_json(&follow.key, error);
-                    error["extensions"]["last_sequence"] = json!(delivered);
-                    self.error(vec![error]).await;
-                    return;
-                }
-            }
+            };
+            // New permissions: on from the last batch delivered, in the cohort they make.
+            let Some(permissions) = changed else { return };
+            key.reader = crate::feed::reader_of(&permissions, user);
+            follow = Follow { key: shared.key.clone(), select: shared.select.clone(), permissions };
         }
     }
 }

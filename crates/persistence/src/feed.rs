@@ -44,6 +44,38 @@ impl Store {
         });
     }
 
+    /// The labels of the models changed in `(after, upto]`, one statement.
+    pub async fn changed_types(&self, after: i64, upto: i64) -> StoreResult<Vec<String>> {
+        use sea_query::{Alias, Expr};
+        let internal =
+            |what: &str| crate::StoreError::Internal(format!("the change log has no {what}"));
+        let log = self
+            .catalogue
+            .by_label(ferrobot_domain::catalogue::CHANGE_LOG)
+            .ok_or_else(|| internal("model"))?;
+        let fields = log.behaviour.change_log.ok_or_else(|| internal("fields"))?;
+        let column = |name: &str| {
+            log.field(name).and_then(|(_, f)| f.column.clone()).ok_or_else(|| internal(name))
+        };
+        let (kind, sequence) = (column(fields.object_type)?, column(fields.sequence)?);
+        let mut select = sea_query::Query::select();
+        select
+            .distinct()
+            .column(Alias::new(&kind))
+            .from(Alias::new(&log.table))
+            .and_where(Expr::col(Alias::new(&sequence)).gt(after))
+            .and_where(Expr::col(Alias::new(&sequence)).lte(upto));
+        let rows = self.fetch(&select, &[crate::ColType::Text]).await?;
+        Ok(rows
+            .cells
+            .into_iter()
+            .filter_map(|c| match c {
+                crate::Cell::Text(t) => Some(t.into_string()),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The statement a write runs before it commits, on PostgreSQL, to wake other replicas.
     pub(crate) fn notify_statement(&self, sequence: i64) -> Option<String> {
         (self.backend == Backend::Postgres)

@@ -402,8 +402,10 @@ impl Socket {
     pub async fn recv(&mut self) -> Result<Value> {
         use futures_util::StreamExt;
         use tokio_tungstenite::tungstenite::Message;
+        // One deadline for the message, keep-alives or not.
+        let deadline = tokio::time::Instant::now() + SOCKET_WAIT;
         loop {
-            let message = tokio::time::timeout(SOCKET_WAIT, self.stream.next())
+            let message = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .map_err(|_| anyhow::anyhow!("no message in {SOCKET_WAIT:?}"))?;
             let message = message.ok_or_else(|| anyhow::anyhow!("the connection ended"))??;
