@@ -27,6 +27,7 @@ use ferrobot_persistence::Store;
 use serde_json::{json, Value};
 
 mod dataset;
+mod feed;
 mod floor;
 mod load;
 mod sweep;
@@ -86,6 +87,9 @@ enum Bench {
     },
     /// The one-device query at 1, 8, 32, 128 concurrent clients, with and without a writer.
     Sweep(sweep::SweepArgs),
+    /// The change feed over WebSockets: commit-to-subscriber latency at rising numbers of
+    /// subscribers, memory per idle subscriber, and the replay rate from the log.
+    Feed(feed::FeedArgs),
 }
 
 #[tokio::main]
@@ -110,6 +114,7 @@ async fn main() -> Result<()> {
             return Ok(());
         }
         Some(Bench::Sweep(sweep)) => return sweep::run(sweep).await,
+        Some(Bench::Feed(feed)) => return feed::run(feed).await,
         None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));

@@ -309,7 +309,7 @@ async fn verify(
 }
 
 /// Migrates the empty database at `url`, imports the seed, and returns a token key.
-async fn seed(url: &str, devices: usize) -> Result<String> {
+pub(crate) async fn seed(url: &str, devices: usize) -> Result<String> {
     let catalogue = Arc::new(Catalogue::core()?);
     let store = Store::connect(url, catalogue).await?;
     ferrobot_migrations::migrate(&store).await?;

@@ -53,6 +53,7 @@ pub(crate) struct ServerFile {
     pub(crate) base_url: Option<String>,
     pub(crate) read_window: Option<usize>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
+    pub(crate) feed_poll_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +104,7 @@ pub(crate) struct Serve {
     pub(crate) base_url: String,
     pub(crate) read_window: usize,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+    pub(crate) feed_poll: Duration,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -141,6 +143,11 @@ pub(crate) struct ServeFlags {
     /// client, for tokens' allowed addresses and the login throttle [default: none].
     #[arg(long, env = "FERROBOT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub(crate) trusted_proxies: Option<Vec<String>>,
+    /// How often, in milliseconds, the change log's head is read to learn of other processes'
+    /// commits, 10 to 60,000 (on PostgreSQL, where NOTIFY brings them, ten times as seldom)
+    /// [default: 250].
+    #[arg(long, env = "FERROBOT_FEED_POLL_MS")]
+    pub(crate) feed_poll_ms: Option<u64>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -230,6 +237,12 @@ impl Serve {
             limits,
             base_url: base_url(flags.base_url.or_else(|| server.base_url.clone()))?,
             read_window: in_range("read_window", window, 1, 50_000)?,
+            feed_poll: Duration::from_millis(in_range(
+                "feed_poll_ms",
+                flags.feed_poll_ms.or(server.feed_poll_ms).unwrap_or(250),
+                10,
+                60_000,
+            )?),
             trusted_proxies: networks(
                 "trusted_proxies",
                 flags

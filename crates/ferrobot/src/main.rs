@@ -48,7 +48,7 @@ enum Command {
     /// Migrate the database and serve the API.
     Serve {
         #[command(flatten)]
-        flags: config::ServeFlags,
+        flags: Box<config::ServeFlags>,
         /// Write no change-log rows (only to measure what they cost: the change feed and every
         /// object's `object_changes` then miss these writes).
         #[arg(long, hide = true)]
@@ -159,7 +159,7 @@ async fn main() -> Result<()> {
     }
     match cli.command {
         Command::Serve { flags, no_change_log } => {
-            let settings = config::Serve::resolve(flags, &file)?;
+            let settings = config::Serve::resolve(*flags, &file)?;
             let bind = settings.bind;
             let secret = match settings.jwt_secret {
                 Some(s) => s,
@@ -176,6 +176,7 @@ async fn main() -> Result<()> {
                 base_url: settings.base_url,
                 read_window: settings.read_window,
                 trusted_proxies: settings.trusted_proxies,
+                feed_poll: settings.feed_poll,
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

@@ -25,10 +25,14 @@ use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg, Keyset, Page, Sel
 use ferrobot_domain::Catalogue;
 use ferrobot_persistence::query::Plan;
 use ferrobot_persistence::{Store, StoreError, StoreResult};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 /// Sequences read per statement: a batch holds at most this many changes.
 pub const BATCH: i64 = 1_000;
+
+/// Cohorts whose batch is read at the same time.
+const READS_AT_ONCE: usize = 8;
 
 /// Batches a live subscriber may have waiting; past it, it reads the log itself.
 pub const BUFFER: usize = 16;
@@ -202,14 +206,28 @@ impl Feed {
                     Err(error) => tracing::warn!(%error, "reading a batch's object types failed"),
                 }
             }
+            // Each cohort's batch read at once with the others (a few at a time): on
+            // PostgreSQL and MySQL a read mostly waits on round trips.
+            let jobs: Vec<(CohortKey, Arc<Follow>)> =
+                hub.cohorts.iter().map(|(k, c)| (k.clone(), c.follow.clone())).collect();
+            let reads = jobs.into_iter().map(|(key, follow)| {
+                let store = self.store.clone();
+                async move {
+                    let events = follow.read(&store, after, upto).await;
+                    (key, events)
+                }
+            });
+            let read: Vec<(CohortKey, StoreResult<Vec<Bytes>>)> =
+                futures_util::stream::iter(reads).buffer_unordered(READS_AT_ONCE).collect().await;
             let mut failed = Vec::new();
-            for (key, cohort) in hub.cohorts.iter_mut() {
-                let events = match cohort.follow.read(&self.store, after, upto).await {
+            for (key, events) in read {
+                let Some(cohort) = hub.cohorts.get_mut(&key) else { continue };
+                let events = match events {
                     Ok(events) => Arc::<[Bytes]>::from(events),
                     Err(error) => {
                         // Its subscribers read the log themselves, and say what failed.
                         tracing::warn!(%error, "a subscription's batch failed");
-                        failed.push(key.clone());
+                        failed.push(key);
                         continue;
                     }
                 };
@@ -258,22 +276,28 @@ impl Feed {
     }
 }
 
-/// What a subscription hands its socket: a batch of events, or the error that ends it.
-pub enum Delivery {
-    Events { upto: i64, events: Arc<[Bytes]> },
-    Failed(StoreError),
+/// Where a subscription's batches go (a socket's frames).
+pub trait Deliver: Send {
+    /// Hands over a batch's events, every change up to `upto` considered; `false` ends the
+    /// subscription (the client went away).
+    fn deliver(
+        &mut self,
+        upto: i64,
+        events: Arc<[Bytes]>,
+    ) -> impl std::future::Future<Output = bool> + Send;
 }
 
 /// Follows the change log for one subscription from `position`: reads the log up to where the
 /// feed stands, joins its cohort, and reads the log again whenever it fell behind. Each batch
-/// goes to `out`, whose capacity paces the reads. Ends when `out` closes or a read fails.
+/// goes to `out` as it comes (whose pace paces the reads). Ends when `out` refuses a batch,
+/// or with the error of a read.
 pub async fn follow(
     feed: Arc<Feed>,
     key: CohortKey,
     follow: Arc<Follow>,
     mut position: i64,
-    out: mpsc::Sender<Delivery>,
-) {
+    out: &mut impl Deliver,
+) -> StoreResult<()> {
     loop {
         // Catch up from the log, one batch at a time, as fast as the socket takes them.
         loop {
@@ -282,47 +306,25 @@ pub async fn follow(
                 break;
             }
             let upto = done.min(position + BATCH);
-            match read_retrying(&follow, feed.store(), position, upto).await {
-                Ok(events) => {
-                    position = upto;
-                    if events.is_empty() {
-                        continue;
-                    }
-                    let batch = Delivery::Events { upto, events: events.into() };
-                    if out.send(batch).await.is_err() {
-                        return;
-                    }
-                }
-                Err(error) => {
-                    let _ = out.send(Delivery::Failed(error)).await;
-                    return;
-                }
+            let events = read_retrying(&follow, feed.store(), position, upto).await?;
+            position = upto;
+            if !events.is_empty() && !out.deliver(upto, events.into()).await {
+                return Ok(());
             }
         }
         // A position this process has not reached yet (another replica's commit it has not
         // heard of): wait for the feed, so that nothing before the position is sent.
         while position > feed.done() {
-            if out.is_closed() {
-                return;
-            }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        let mut live = match feed.join(&key, &follow, position).await {
-            Ok(Joined::Live(rx)) => rx,
-            Ok(Joined::Behind) => continue,
-            Err(error) => {
-                let _ = out.send(Delivery::Failed(error)).await;
-                return;
-            }
+        let mut live = match feed.join(&key, &follow, position).await? {
+            Joined::Live(rx) => rx,
+            Joined::Behind => continue,
         };
         while let Some(batch) = live.recv().await {
             position = batch.upto;
-            if batch.events.is_empty() {
-                continue;
-            }
-            let delivery = Delivery::Events { upto: batch.upto, events: batch.events };
-            if out.send(delivery).await.is_err() {
-                return;
+            if !batch.events.is_empty() && !out.deliver(batch.upto, batch.events).await {
+                return Ok(());
             }
         }
         // Dropped from the cohort: too slow, or its batch failed. Read the log from here.

@@ -9,8 +9,9 @@
 //! through the change feed ([`crate::feed`]). The credential is checked again every minute; a
 //! refused one closes the connection (4403).
 //!
-//! Frames go out through one writer task with a bounded queue; a client that does not read
-//! for [`SLOW_WRITE`] is disconnected. Its subscriptions hold no more than their buffers.
+//! Frames are written to the socket by the task that has them (the connection's, or an
+//! operation's), one at a time; a client that does not take a frame for [`SLOW_WRITE`] is
+//! disconnected. Its subscriptions hold no more than their buffers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,9 +24,8 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
-use crate::feed::{CohortKey, Delivery, Follow};
+use crate::feed::{CohortKey, Follow};
 use crate::AppState;
 use ferrobot_domain::permission::Permissions;
 
@@ -91,7 +91,11 @@ pub(crate) async fn get(
     let client = client.and_then(|c| c.0 .0);
     let headers = parts.headers;
     let limit = state.config.body_limit;
+    // Small buffers to start with (tungstenite's are 128 KiB each): an idle subscriber holds
+    // little; a larger message grows them as it arrives.
     ws.protocols(["graphql-transport-ws", "graphql-ws"])
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_message_size(limit)
         .on_upgrade(move |socket| connection(state, socket, protocol, headers, client))
 }
@@ -114,23 +118,8 @@ async fn connection(
     upgrade_headers: HeaderMap,
     client: Option<std::net::IpAddr>,
 ) {
-    let (mut sink, mut stream) = socket.split();
-    let (out, mut queue) = mpsc::channel::<Message>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
-            let closing = matches!(message, Message::Close(_));
-            match tokio::time::timeout(SLOW_WRITE, sink.send(message)).await {
-                Ok(Ok(())) if !closing => {}
-                Ok(Ok(())) => break,
-                Ok(Err(_)) => break,
-                Err(_) => {
-                    tracing::info!("a WebSocket client stopped reading: disconnected");
-                    break;
-                }
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let out = Out { sink: Arc::new(tokio::sync::Mutex::new(Some(sink))), gone: Default::default() };
     let mut conn = Conn {
         state,
         protocol,
@@ -183,6 +172,7 @@ async fn connection(
                     }
                 }
             }
+            _ = out.gone.notified() => break,
             _ = &mut init_deadline, if !conn.acked => {
                 conn.close(4408, "Connection initialisation timeout").await;
                 break;
@@ -209,15 +199,43 @@ async fn connection(
     for (_, task) in conn.operations.drain() {
         task.abort();
     }
-    drop(conn);
-    drop(out);
-    let _ = writer.await;
+    let open = out.sink.lock().await.take();
+    if let Some(mut sink) = open {
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    }
+}
+
+/// The socket's sending half, shared by the connection and its operations.
+#[derive(Clone)]
+struct Out {
+    sink: Arc<tokio::sync::Mutex<Option<futures_util::stream::SplitSink<WebSocket, Message>>>>,
+    /// Told when the client stopped taking frames: the connection ends.
+    gone: Arc<tokio::sync::Notify>,
+}
+
+impl Out {
+    /// Writes a message; `false` when the connection is gone, or the client took nothing for
+    /// [`SLOW_WRITE`] (then the connection ends).
+    async fn send(&self, message: Message) -> bool {
+        let mut sink = self.sink.lock().await;
+        let Some(open) = sink.as_mut() else { return false };
+        let closing = matches!(message, Message::Close(_));
+        match tokio::time::timeout(SLOW_WRITE, open.send(message)).await {
+            Ok(Ok(())) if !closing => return true,
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {}
+            Err(_) => tracing::info!("a WebSocket client stopped reading: disconnected"),
+        }
+        *sink = None;
+        self.gone.notify_one();
+        false
+    }
 }
 
 struct Conn {
     state: AppState,
     protocol: Protocol,
-    out: mpsc::Sender<Message>,
+    out: Out,
     /// The credential, as an `Authorization` header value.
     authorization: Option<String>,
     client: Option<std::net::IpAddr>,
@@ -250,12 +268,12 @@ impl Conn {
     }
 
     async fn send(&self, message: &Value) {
-        let _ = self.out.send(Message::Text(Utf8Bytes::from(message.to_string()))).await;
+        self.out.send(Message::Text(Utf8Bytes::from(message.to_string()))).await;
     }
 
     async fn close(&self, code: u16, reason: &str) {
         let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
-        let _ = self.out.send(Message::Close(Some(frame))).await;
+        self.out.send(Message::Close(Some(frame))).await;
     }
 
     /// Checks the connection's credential as a request's; the refusal's words when refused.
@@ -386,7 +404,7 @@ fn credential_of(payload: &Value) -> Option<String> {
 struct Operation {
     state: AppState,
     protocol: Protocol,
-    out: mpsc::Sender<Message>,
+    out: Out,
     authorization: Option<String>,
     client: Option<std::net::IpAddr>,
     id: String,
@@ -465,7 +483,7 @@ impl Operation {
 
     async fn error(&self, errors: Vec<Value>) {
         let frame = json!({ "type": "error", "id": self.id, "payload": errors });
-        let _ = self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
+        self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
         if self.protocol == Protocol::Legacy {
             self.complete().await;
         }
@@ -473,7 +491,7 @@ impl Operation {
 
     async fn complete(&self) {
         let frame = json!({ "type": "complete", "id": self.id });
-        let _ = self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
+        self.out.send(Message::Text(Utf8Bytes::from(frame.to_string()))).await;
     }
 
     /// `{"id":…,"type":…,"payload":<payload>}` with the payload's bytes as they are.
@@ -487,7 +505,7 @@ impl Operation {
         text.push_str("\",\"payload\":");
         text.push_str(std::str::from_utf8(payload).unwrap_or("null"));
         text.push('}');
-        self.out.send(Message::Text(Utf8Bytes::from(text))).await.is_ok()
+        self.out.send(Message::Text(Utf8Bytes::from(text))).await
     }
 
     /// Follows the change feed for the subscription until the client completes it, the
@@ -513,51 +531,70 @@ impl Operation {
             self.error(vec![store_error_json(&follow.key, error)]).await;
             return;
         }
+        let mut permissions = self.permissions.clone();
         loop {
             let shared = Arc::new(follow);
-            let (tx, mut rx) = mpsc::channel::<Delivery>(2);
-            let task =
-                crate::feed::follow(feed.clone(), key.clone(), shared.clone(), delivered, tx);
-            let _stop = AbortOnDrop(tokio::spawn(task));
-            let changed = loop {
-                let delivery = tokio::select! {
-                    delivery = rx.recv() => delivery,
-                    changed = self.permissions.changed() => match changed {
-                        Ok(()) => break self.permissions.borrow_and_update().clone(),
-                        Err(_) => rx.recv().await,
-                    },
+            let start = delivered;
+            let ended = {
+                let mut frames = Frames { operation: self, delivered: &mut delivered };
+                let following = crate::feed::follow(
+                    feed.clone(),
+                    key.clone(),
+                    shared.clone(),
+                    start,
+                    &mut frames,
+                );
+                let changed = async {
+                    match permissions.changed().await {
+                        Ok(()) => permissions.borrow_and_update().clone(),
+                        // The connection is gone: nothing will change them.
+                        Err(_) => std::future::pending().await,
+                    }
                 };
-                match delivery {
-                    None => return,
-                    Some(Delivery::Events { upto, events }) => {
-                        for event in events.iter() {
-                            if !self.frame(self.protocol.next(), event).await {
-                                return;
-                            }
-                        }
-                        delivered = upto;
-                    }
-                    Some(Delivery::Failed(error)) => {
-                        let mut error = store_error_json(&shared.key, error);
-                        error["extensions"]["last_sequence"] = json!(delivered);
-                        self.error(vec![error]).await;
-                        return;
-                    }
+                tokio::select! {
+                    ended = following => Ok(ended),
+                    changed = changed => Err(changed),
                 }
             };
-            // New permissions: on from the last batch delivered, in the cohort they make.
-            let Some(permissions) = changed else { return };
-            key.reader = crate::feed::reader_of(&permissions, user);
-            follow = Follow { key: shared.key.clone(), select: shared.select.clone(), permissions };
+            match ended {
+                Ok(Ok(())) => return,
+                Ok(Err(error)) => {
+                    let mut error = store_error_json(&shared.key, error);
+                    error["extensions"]["last_sequence"] = json!(delivered);
+                    self.error(vec![error]).await;
+                    return;
+                }
+                // New permissions: on from the last batch delivered, in the cohort they make.
+                Err(Some(permissions)) => {
+                    key.reader = crate::feed::reader_of(&permissions, user);
+                    follow = Follow {
+                        key: shared.key.clone(),
+                        select: shared.select.clone(),
+                        permissions,
+                    };
+                }
+                Err(None) => return,
+            }
         }
     }
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+/// A subscription's batches written to its socket, one frame per event.
+struct Frames<'a> {
+    operation: &'a Operation,
+    /// Every change up to here has been written (or matched nothing).
+    delivered: &'a mut i64,
+}
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl crate::feed::Deliver for Frames<'_> {
+    async fn deliver(&mut self, upto: i64, events: Arc<[bytes::Bytes]>) -> bool {
+        for event in events.iter() {
+            if !self.operation.frame(self.operation.protocol.next(), event).await {
+                return false;
+            }
+        }
+        *self.delivered = upto;
+        true
     }
 }
 
