@@ -328,3 +328,58 @@ async fn changed_objects_as_their_types(backend: Backend) -> anyhow::Result<()> 
     Ok(())
 }
 backend_test!(changed_objects, changed_objects_as_their_types);
+
+/// Hostile subscriptions get clear errors and leave the connection (and server) usable: too
+/// many filter values or aliases, a bad `after_sequence`, more operations than a connection may
+/// run; a message that is not JSON closes the connection (4400).
+async fn hostile_subscriptions(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    let auth = json!({ "Authorization": format!("Token {}", app.token) });
+    let mut socket = Socket::connect(&app.base, "graphql-transport-ws", auth.clone()).await?;
+    let ids: Vec<String> = (0..20_001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let query =
+        "subscription($ids: [String]) { object_changes(changed_object_id: $ids) { sequence } }";
+    socket.subscribe("many", query, json!({ "ids": ids })).await?;
+    let error = socket.recv().await?;
+    assert_eq!(
+        (error["type"].as_str(), error["id"].as_str()),
+        (Some("error"), Some("many")),
+        "{error}"
+    );
+    let aliases: String = (0..300).map(|i| format!("a{i}: sequence ")).collect();
+    let query = format!("subscription {{ object_changes {{ {aliases} }} }}");
+    socket.subscribe("aliases", &query, Value::Null).await?;
+    let error = socket.recv().await?;
+    assert_eq!(error["payload"][0]["extensions"]["code"], "TOO_MANY_ALIASES", "{error}");
+    socket
+        .subscribe(
+            "minus",
+            "subscription { object_changes(after_sequence: -1) { sequence } }",
+            Value::Null,
+        )
+        .await?;
+    let error = socket.recv().await?;
+    assert_eq!(error["payload"][0]["extensions"]["code"], "VALIDATION_FAILED", "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["argument"], "after_sequence", "{error}");
+    // At most 100 operations at once on one connection.
+    for i in 0..100 {
+        socket.subscribe(&format!("s{i}"), TAGS, Value::Null).await?;
+    }
+    socket.subscribe("one-too-many", TAGS, Value::Null).await?;
+    let error = socket.recv().await?;
+    assert_eq!(error["id"], "one-too-many", "{error}");
+    assert_eq!(error["payload"][0]["extensions"]["code"], "TOO_MANY_OPERATIONS", "{error}");
+    // The live subscriptions show in the metrics.
+    let metrics = app.client().get(format!("{}/metrics", app.base)).send().await?.text().await?;
+    assert!(metrics.contains("ferrobot_subscriptions_live"), "{metrics}");
+    // Not JSON: the connection closes with 4400.
+    socket.send(json!("not an object")).await?;
+    assert_eq!(socket.closed().await?.0, 4400);
+    // The server goes on.
+    let mut again = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    again.subscribe("q", "{ tags { name } }", Value::Null).await?;
+    assert_eq!(again.recv().await?["type"], "next");
+    Ok(())
+}
+backend_test!(hostile_feed, hostile_subscriptions);

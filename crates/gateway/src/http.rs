@@ -149,7 +149,15 @@ async fn observe(
 
 /// Prometheus metrics.
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state.store).await;
+    let feed = match &state.feed {
+        Some(feed) => {
+            let (subscribers, cohorts) = feed.counts().await;
+            let (lagged, position) = (feed.lagged(), feed.done());
+            Some(crate::metrics::FeedCounts { subscribers, cohorts, lagged, position })
+        }
+        None => None,
+    };
+    let text = state.metrics.render(&state.store, feed).await;
     ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -43,6 +43,15 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
+/// What the change feed's subscriptions are doing, when scraped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedCounts {
+    pub subscribers: usize,
+    pub cohorts: usize,
+    pub lagged: u64,
+    pub position: i64,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<Request, Counter>,
@@ -54,6 +63,10 @@ pub struct Metrics {
     write_wait: Counter<f64, std::sync::atomic::AtomicU64>,
     pools: Family<Pool, Gauge>,
     sequence: Gauge,
+    subscribers: Gauge,
+    cohorts: Gauge,
+    lagged: Counter,
+    feed_position: Gauge,
 }
 
 impl Default for Metrics {
@@ -100,8 +113,36 @@ impl Metrics {
             "The change log's last committed sequence number",
             sequence.clone(),
         );
+        let subscribers = Gauge::default();
+        registry.register(
+            "subscriptions_live",
+            "Subscriptions following the change feed live (not reading the log)",
+            subscribers.clone(),
+        );
+        let cohorts = Gauge::default();
+        registry.register(
+            "subscription_cohorts",
+            "Groups of live subscriptions that share each batch's read and render",
+            cohorts.clone(),
+        );
+        let lagged = Counter::default();
+        registry.register(
+            "subscriptions_lagged",
+            "Times a subscriber's buffer was full and it read the log itself",
+            lagged.clone(),
+        );
+        let feed_position = Gauge::default();
+        registry.register(
+            "change_feed_position",
+            "The sequence up to which every change was handed to the subscriptions",
+            feed_position.clone(),
+        );
         Metrics {
             registry,
+            subscribers,
+            cohorts,
+            lagged,
+            feed_position,
             requests,
             latency,
             busy,
@@ -135,7 +176,13 @@ impl Metrics {
     }
 
     /// The text exposition, with the store's figures read now.
-    pub async fn render(&self, store: &Store) -> String {
+    pub async fn render(&self, store: &Store, feed: Option<FeedCounts>) -> String {
+        if let Some(feed) = feed {
+            self.subscribers.set(feed.subscribers as i64);
+            self.cohorts.set(feed.cohorts as i64);
+            self.lagged.inc_by(feed.lagged.saturating_sub(self.lagged.get()));
+            self.feed_position.set(feed.position);
+        }
         let stats = store.stats();
         // Counters kept by the store: bring ours up to its totals.
         self.statements.inc_by(stats.statements.saturating_sub(self.statements.get()));
