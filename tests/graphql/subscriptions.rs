@@ -8,6 +8,12 @@ const PROTOCOLS: [&str; 2] = ["graphql-transport-ws", "graphql-ws"];
 
 const TAGS: &str = "subscription($after: BigInt) { object_changes(after_sequence: $after, changed_object_type: \"extras.tag\") { sequence action object_repr changed_object_type { app_label model } } }";
 
+/// A socket of the app's superuser, initialised.
+async fn admin(app: &TestApp, base: &str, protocol: &'static str) -> anyhow::Result<Socket> {
+    Socket::connect(base, protocol, json!({ "Authorization": format!("Token {}", app.token) }))
+        .await
+}
+
 /// The change log's last sequence, as a client reads it.
 async fn last_sequence(app: &TestApp) -> anyhow::Result<i64> {
     let (data, _) = app
@@ -44,11 +50,10 @@ fn names(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
 async fn subscriptions_follow_the_log(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(2)).await?;
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
     for protocol in PROTOCOLS {
         let start = last_sequence(&app).await?;
         create_tags(&app.base, &app, &names(&format!("{protocol}-before"), 0..3)).await?;
-        let mut socket = Socket::connect(&app.base, protocol, auth.clone()).await?;
+        let mut socket = admin(&app, &app.base, protocol).await?;
         socket.subscribe("s1", TAGS, json!({ "after": start })).await?;
         // The replay: the three changes made before the subscription.
         let replayed = socket.events("s1", 3).await?;
@@ -120,10 +125,9 @@ async fn resume_without_loss(backend: Backend) -> anyhow::Result<()> {
             anyhow::Ok(())
         })
     };
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
     let mut sockets = Vec::new();
     for protocol in PROTOCOLS {
-        let mut socket = Socket::connect(&app.base, protocol, auth.clone()).await?;
+        let mut socket = admin(&app, &app.base, protocol).await?;
         socket.subscribe("feed", TAGS, json!({ "after": start })).await?;
         sockets.push(socket);
     }
@@ -150,9 +154,8 @@ async fn replicas_deliver_every_commit(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;
     let other = app.start_replica().await?;
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
     let start = last_sequence(&app).await?;
-    let mut socket = Socket::connect(&other.base, "graphql-transport-ws", auth).await?;
+    let mut socket = admin(&app, &other.base, "graphql-transport-ws").await?;
     socket.subscribe("r", TAGS, json!({ "after": start })).await?;
     for (i, base) in [&app.base, &other.base, &app.base].into_iter().enumerate() {
         create_tags(base, &app, &[format!("replica-{i}")]).await?;
@@ -171,8 +174,7 @@ async fn slow_consumers_catch_up(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;
     let start = last_sequence(&app).await?;
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
-    let mut socket = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    let mut socket = admin(&app, &app.base, "graphql-transport-ws").await?;
     let query = "subscription { object_changes(changed_object_type: \"extras.tag\") { sequence a: object_data b: object_data c: object_data d: object_data e: object_data f: object_data g: object_data h: object_data } }";
     socket.subscribe("slow", query, Value::Null).await?;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -268,8 +270,7 @@ async fn permissions_and_refusals(backend: Backend) -> anyhow::Result<()> {
     early.subscribe("x", TAGS, Value::Null).await?;
     assert_eq!(early.closed().await?.0, 4401);
     // The same id twice: 4409.
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
-    let mut twice = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    let mut twice = admin(&app, &app.base, "graphql-transport-ws").await?;
     twice.subscribe("same", TAGS, Value::Null).await?;
     twice.subscribe("same", TAGS, Value::Null).await?;
     assert_eq!(twice.closed().await?.0, 4409);
@@ -284,8 +285,7 @@ async fn changed_objects_as_their_types(backend: Backend) -> anyhow::Result<()> 
     let app = TestApp::start(backend).await?;
     app.import(seed(2)).await?;
     let start = last_sequence(&app).await?;
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
-    let mut socket = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    let mut socket = admin(&app, &app.base, "graphql-transport-ws").await?;
     let query = "subscription($after: BigInt) { object_changes(after_sequence: $after) { action object_data changed_object { __typename ... on TagType { name } ... on DeviceType { name location { name } } } } }";
     socket.subscribe("o", query, json!({ "after": start })).await?;
     create_tags(&app.base, &app, &["object-1".into()]).await?;
@@ -335,8 +335,7 @@ backend_test!(changed_objects, changed_objects_as_their_types);
 async fn hostile_subscriptions(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(1)).await?;
-    let auth = json!({ "Authorization": format!("Token {}", app.token) });
-    let mut socket = Socket::connect(&app.base, "graphql-transport-ws", auth.clone()).await?;
+    let mut socket = admin(&app, &app.base, "graphql-transport-ws").await?;
     let ids: Vec<String> = (0..20_001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let query =
         "subscription($ids: [String]) { object_changes(changed_object_id: $ids) { sequence } }";
@@ -377,7 +376,7 @@ async fn hostile_subscriptions(backend: Backend) -> anyhow::Result<()> {
     socket.send(json!("not an object")).await?;
     assert_eq!(socket.closed().await?.0, 4400);
     // The server goes on.
-    let mut again = Socket::connect(&app.base, "graphql-transport-ws", auth).await?;
+    let mut again = admin(&app, &app.base, "graphql-transport-ws").await?;
     again.subscribe("q", "{ tags { name } }", Value::Null).await?;
     assert_eq!(again.recv().await?["type"], "next");
     Ok(())
