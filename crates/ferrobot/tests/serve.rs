@@ -51,6 +51,11 @@ async fn start(extra: &[&str]) -> Result<Server> {
     ferrobot(&url, &["migrate"])?;
     ferrobot(&url, &["createsuperuser", "--username", "admin", "--password", "pw"])?;
     let token = ferrobot(&url, &["token", "create", "--user", "admin"])?;
+    start_on(TempDir(dir), url, token, extra).await
+}
+
+/// Starts `ferrobot serve` on a database that exists, and waits until it is ready.
+async fn start_on(dir: TempDir, url: String, token: String, extra: &[&str]) -> Result<Server> {
     let port = free_port()?;
     let child = Command::new(BINARY)
         .args(["--database-url", &url, "--write-wait-ms", "20000", "serve"])
@@ -59,8 +64,7 @@ async fn start(extra: &[&str]) -> Result<Server> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let server =
-        Server { child, base: format!("http://127.0.0.1:{port}"), token, url, _dir: TempDir(dir) };
+    let server = Server { child, base: format!("http://127.0.0.1:{port}"), token, url, _dir: dir };
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if let Ok(r) = client.get(format!("{}/ready", server.base)).send().await {
@@ -315,4 +319,81 @@ fn without_times(mut value: Value) -> Value {
         }
     }
     value
+}
+
+const TAGS: &str = "subscription($after: BigInt) { object_changes(after_sequence: $after, changed_object_type: \"extras.tag\") { sequence object_repr } }";
+
+/// A subscriber keeps its last sequence across a SIGTERM (the server stops at once, its socket
+/// closed) and a kill -9, while another process writes: resumed with it, it gets every change
+/// after, once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_resume_across_stops_and_kills() -> Result<()> {
+    use ferrobot_test_support::Socket;
+    let mut server = start(&[]).await?;
+    let key = server.token.clone();
+    let auth = || json!({ "Authorization": format!("Token {key}") });
+    let mut socket = Socket::connect(&server.base, "graphql-transport-ws", auth()).await?;
+    socket.subscribe("t", TAGS, json!({ "after": 0 })).await?;
+    let send = |base: String, token: String, name: &str| {
+        let body = json!({ "query": format!("mutation {{ tag_create(input: {{name: \"{name}\"}}) {{ name }} }}") });
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/api/graphql/"))
+                .header("Authorization", format!("Token {token}"))
+                .json(&body)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success());
+            anyhow::Ok(())
+        }
+    };
+    send(server.base.clone(), server.token.clone(), "one").await?;
+    let event = socket.events("t", 1).await?;
+    assert_eq!(event[0]["data"]["object_changes"]["object_repr"], "one");
+    let mut last = event[0]["data"]["object_changes"]["sequence"].as_i64().unwrap_or(0);
+
+    // SIGTERM with the socket open: the server closes it (1001) and exits 0.
+    terminate(&server.child)?;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait();
+        (server, status)
+    });
+    let (stopped, status) = status.await?;
+    assert!(status?.success());
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    let (code, _) = socket.closed().await?;
+    assert_eq!(code, 1001);
+    server = stopped;
+    // Written while no server runs (another process: the command line).
+    let import = server._dir.0.join("tags.json");
+    std::fs::write(
+        &import,
+        json!({ "extras.tag": [{"name": "two"}, {"name": "three"}] }).to_string(),
+    )?;
+    ferrobot(&server.url, &["import", &import.display().to_string()])?;
+
+    for round in 0..2 {
+        let dir = TempDir(std::mem::take(&mut server._dir.0));
+        let (url, token) = (server.url.clone(), server.token.clone());
+        drop(server);
+        server = start_on(dir, url, token, &[]).await?;
+        let mut socket = Socket::connect(&server.base, "graphql-ws", auth()).await?;
+        socket.subscribe("t", TAGS, json!({ "after": last })).await?;
+        let wanted: &[&str] = if round == 0 { &["two", "three"] } else { &["four"] };
+        let events = socket.events("t", wanted.len()).await?;
+        for (event, name) in events.iter().zip(wanted) {
+            let change = &event["data"]["object_changes"];
+            assert_eq!(change["object_repr"], *name);
+            assert_eq!(change["sequence"].as_i64(), Some(last + 1));
+            last += 1;
+        }
+        if round == 0 {
+            // Committed, then kill -9 before the subscriber read it: the next round finds it.
+            send(server.base.clone(), server.token.clone(), "four").await?;
+            server.child.kill()?;
+            server.child.wait()?;
+        }
+    }
+    Ok(())
 }

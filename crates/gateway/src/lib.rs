@@ -130,6 +130,8 @@ pub struct AppState {
     pub(crate) admission: Arc<admission::Admission>,
     /// The subscriptions to the change feed.
     pub feed: Option<Arc<feed::Feed>>,
+    /// Told when the server stops: long-lived connections (WebSockets) close.
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -150,12 +152,19 @@ impl AppState {
             metrics: Default::default(),
             admission: Arc::new(admission::Admission::new()),
             feed: Some(feed),
+            stopping: Arc::new(tokio::sync::watch::channel(false).0),
         })
     }
 
-    /// Marks the server as stopping (see `draining`).
+    /// Marks the server as stopping (see `draining`); WebSocket connections close (1001).
     pub fn drain(&self) {
         self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.stopping.send_replace(true);
+    }
+
+    /// Becomes true when the server is stopping.
+    pub(crate) fn stopping(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     pub fn is_draining(&self) -> bool {

@@ -144,8 +144,13 @@ async fn connection(
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut checked = tokio::time::Instant::now();
+    let mut stopping = conn.state.stopping();
     loop {
         tokio::select! {
+            _ = async { stopping.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                conn.close(1001, "The server is stopping: resume with your last sequence.").await;
+                break;
+            }
             message = stream.next() => {
                 let Some(Ok(message)) = message else { break };
                 let text = match message {
