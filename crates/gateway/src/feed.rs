@@ -18,7 +18,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use ferrobot_domain::catalogue::Lookup;
 use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::request::{ArgTarget, ArgValue, FilterArg, Keyset, Page, Select};
@@ -81,7 +80,7 @@ struct Cohort {
 pub struct Batch {
     /// Every change up to this sequence has been considered.
     pub upto: i64,
-    pub events: Arc<[Bytes]>,
+    pub events: Arc<[String]>,
 }
 
 /// What a subscription reads: its root field's request tree, as one reader.
@@ -94,7 +93,7 @@ pub struct Follow {
 impl Follow {
     /// The changes in `(after, upto]` the subscription matches, rendered: one statement a
     /// level for the whole range (at most [`BATCH`] sequences).
-    pub async fn read(&self, store: &Store, after: i64, upto: i64) -> StoreResult<Vec<Bytes>> {
+    pub async fn read(&self, store: &Store, after: i64, upto: i64) -> StoreResult<Vec<String>> {
         let catalogue = store.catalogue().clone();
         let select = self.ranged(&catalogue, after, upto)?;
         let plan = Plan::new(&catalogue, &select);
@@ -217,13 +216,13 @@ impl Feed {
                     (key, events)
                 }
             });
-            let read: Vec<(CohortKey, StoreResult<Vec<Bytes>>)> =
+            let read: Vec<(CohortKey, StoreResult<Vec<String>>)> =
                 futures_util::stream::iter(reads).buffer_unordered(READS_AT_ONCE).collect().await;
             let mut failed = Vec::new();
             for (key, events) in read {
                 let Some(cohort) = hub.cohorts.get_mut(&key) else { continue };
                 let events = match events {
-                    Ok(events) => Arc::<[Bytes]>::from(events),
+                    Ok(events) => Arc::<[String]>::from(events),
                     Err(error) => {
                         // Its subscribers read the log themselves, and say what failed.
                         tracing::warn!(%error, "a subscription's batch failed");
@@ -283,7 +282,7 @@ pub trait Deliver: Send {
     fn deliver(
         &mut self,
         upto: i64,
-        events: Arc<[Bytes]>,
+        events: Arc<[String]>,
     ) -> impl std::future::Future<Output = bool> + Send;
 }
 
@@ -337,7 +336,7 @@ async fn read_retrying(
     store: &Store,
     after: i64,
     upto: i64,
-) -> StoreResult<Vec<Bytes>> {
+) -> StoreResult<Vec<String>> {
     let mut tries = 0;
     loop {
         match follow.read(store, after, upto).await {
@@ -353,4 +352,48 @@ async fn read_retrying(
 /// The reader a cohort is keyed by: `None` for a superuser (all superusers see the same).
 pub fn reader_of(permissions: &Permissions, user: uuid::Uuid) -> Option<(uuid::Uuid, u64)> {
     (!permissions.is_superuser()).then(|| (user, permissions.fingerprint()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrobot_domain::permission::Permissions;
+
+    /// A batch is the subscription's own tree with the range's bounds added and the change
+    /// log's page ordering (sequence, ascending), at most [`BATCH`] rows.
+    #[test]
+    fn a_batch_is_the_tree_cut_to_its_range() {
+        let catalogue = Catalogue::core().expect("core catalogue");
+        let log = catalogue.by_label(ferrobot_domain::catalogue::CHANGE_LOG).expect("change log");
+        let follow = Follow {
+            key: "object_changes".into(),
+            select: Select::new(log.id),
+            permissions: Arc::new(Permissions::superuser(uuid::Uuid::nil())),
+        };
+        let select = follow.ranged(&catalogue, 41, 97).expect("ranged");
+        let bounds: Vec<(String, Vec<ArgValue>)> =
+            select.filters.iter().map(|f| (f.argument.clone(), f.values.clone())).collect();
+        assert_eq!(
+            bounds,
+            [
+                ("sequence__gt".to_owned(), vec![ArgValue::Int(41)]),
+                ("sequence__lte".to_owned(), vec![ArgValue::Int(97)])
+            ]
+        );
+        assert_eq!(select.page.keyset, Some(Keyset { first: 56, after: None }));
+        let wide = follow.ranged(&catalogue, 0, 10 * BATCH).expect("ranged");
+        assert_eq!(wide.page.keyset.map(|k| k.first), Some(BATCH as u64));
+    }
+
+    #[test]
+    fn superusers_share_cohorts_and_users_do_by_their_grants() {
+        let catalogue = Catalogue::core().expect("core catalogue");
+        let (alice, bob) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        assert_eq!(reader_of(&Permissions::superuser(alice), alice), None);
+        assert_eq!(reader_of(&Permissions::superuser(bob), bob), None);
+        let none = Permissions::from_stored(&catalogue, alice, &[]).0;
+        let reader = reader_of(&none, alice);
+        assert_eq!(reader.map(|r| r.0), Some(alice));
+        assert_ne!(reader, reader_of(&Permissions::from_stored(&catalogue, bob, &[]).0, bob));
+    }
 }

@@ -232,7 +232,7 @@ pub fn write_response(
 
 /// Each row of `level` as the payload of one subscription event, `{"data":{"<key>":{…}}}`,
 /// with `errors` when a nested list's filters were refused. Blocking: the rows are in memory.
-pub fn event_payloads<'a>(plan: &'a Plan, level: &Level, key: &'a str) -> Vec<Bytes> {
+pub fn event_payloads<'a>(plan: &'a Plan, level: &Level, key: &'a str) -> Vec<String> {
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
     let mut sink =
         Sink { buf: Vec::new(), tx, closed: false, path: Vec::new(), late: Vec::new(), hold: true };
@@ -252,7 +252,11 @@ pub fn event_payloads<'a>(plan: &'a Plan, level: &Level, key: &'a str) -> Vec<By
             let _ = serde_json::to_writer(&mut sink.buf, &late);
         }
         sink.buf.push(b'}');
-        out.push(Bytes::from(std::mem::take(&mut sink.buf)));
+        // JSON written by serde and from our own cells: UTF-8 (checked once here, not at every
+        // socket the payload goes to).
+        let text = String::from_utf8(std::mem::take(&mut sink.buf))
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        out.push(text);
     }
     out
 }

@@ -472,7 +472,7 @@ impl Operation {
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
         let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status == StatusCode::OK {
-            self.frame(self.protocol.next(), &body).await;
+            self.frame(self.protocol.next(), &String::from_utf8_lossy(&body)).await;
             self.complete().await;
             return;
         }
@@ -500,15 +500,14 @@ impl Operation {
     }
 
     /// `{"id":…,"type":…,"payload":<payload>}` with the payload's bytes as they are.
-    async fn frame(&self, kind: &str, payload: &[u8]) -> bool {
-        let id = serde_json::to_string(&self.id).unwrap_or_default();
-        let mut text = String::with_capacity(payload.len() + id.len() + 32);
+    async fn frame(&self, kind: &str, payload: &str) -> bool {
+        let mut text = String::with_capacity(payload.len() + self.id.len() + 40);
         text.push_str("{\"id\":");
-        text.push_str(&id);
+        text.push_str(&serde_json::to_string(&self.id).unwrap_or_default());
         text.push_str(",\"type\":\"");
         text.push_str(kind);
         text.push_str("\",\"payload\":");
-        text.push_str(std::str::from_utf8(payload).unwrap_or("null"));
+        text.push_str(payload);
         text.push('}');
         self.out.send(Message::Text(Utf8Bytes::from(text))).await
     }
@@ -592,7 +591,7 @@ struct Frames<'a> {
 }
 
 impl crate::feed::Deliver for Frames<'_> {
-    async fn deliver(&mut self, upto: i64, events: Arc<[bytes::Bytes]>) -> bool {
+    async fn deliver(&mut self, upto: i64, events: Arc<[String]>) -> bool {
         for event in events.iter() {
             if !self.operation.frame(self.operation.protocol.next(), event).await {
                 return false;
@@ -638,5 +637,34 @@ fn status_code(status: StatusCode) -> &'static str {
         StatusCode::SERVICE_UNAVAILABLE => crate::error::BUSY,
         StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         _ => "BAD_REQUEST",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where clients put the credential in `connection_init`'s payload: Apollo and urql send
+    /// `Authorization` (any case) or `headers`, some a bare `token`.
+    #[test]
+    fn credentials_in_connection_init() {
+        let key = "0123456789abcdef0123456789abcdef01234567";
+        let cases = [
+            (json!({ "Authorization": format!("Token {key}") }), Some(format!("Token {key}"))),
+            (json!({ "authorization": "Bearer abc" }), Some("Bearer abc".to_owned())),
+            (
+                json!({ "headers": { "Authorization": "Bearer abc" } }),
+                Some("Bearer abc".to_owned()),
+            ),
+            (json!({ "token": key }), Some(format!("Token {key}"))),
+            (json!({ "token": "Bearer abc" }), Some("Bearer abc".to_owned())),
+            (json!({ "Authorization": 42 }), None),
+            (json!({}), None),
+            (json!("Token abc"), None),
+            (Value::Null, None),
+        ];
+        for (payload, wanted) in cases {
+            assert_eq!(credential_of(&payload), wanted, "{payload}");
+        }
     }
 }
