@@ -382,3 +382,21 @@ async fn hostile_subscriptions(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(hostile_feed, hostile_subscriptions);
+
+/// An answer over a socket is one message, held whole: past the request size limit it is
+/// refused with `ANSWER_TOO_LARGE` (HTTP streams it), and the connection goes on.
+async fn large_answers_over_a_socket(backend: Backend) -> anyhow::Result<()> {
+    let options = ferrobot_persistence::StoreOptions::default();
+    let app = TestApp::start_configured(backend, options, |c| c.body_limit = 4_096).await?;
+    app.import(seed(60)).await?;
+    let mut socket = admin(&app, &app.base, "graphql-transport-ws").await?;
+    // About 13 kB.
+    socket.subscribe("big", "{ devices { id name interfaces { id name } } }", Value::Null).await?;
+    let error = socket.recv().await?;
+    assert_eq!(error["payload"][0]["extensions"]["code"], "ANSWER_TOO_LARGE", "{error}");
+    socket.subscribe("small", "{ devices(limit: 1) { name } }", Value::Null).await?;
+    let answer = socket.recv().await?;
+    assert_eq!(answer["payload"]["data"]["devices"][0]["name"], "dev-00001", "{answer}");
+    Ok(())
+}
+backend_test!(large_answers, large_answers_over_a_socket);

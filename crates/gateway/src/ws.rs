@@ -467,15 +467,26 @@ impl Operation {
     }
 
     /// A query's or mutation's answer: `next` then `complete`, or `error` for a refused document.
+    /// An answer is one message, held whole: at most the request size limit (HTTP streams
+    /// larger ones).
     async fn answer(&self, response: Response) {
         let status = response.status();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap_or_default();
-        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let limit = self.state.config.body_limit;
+        let Ok(body) = axum::body::to_bytes(response.into_body(), limit).await else {
+            let text = format!(
+                "The answer is larger than {limit} bytes, the most one WebSocket message carries: \
+                 ask for it over HTTP, or page it."
+            );
+            let code = json!({ "code": "ANSWER_TOO_LARGE", "limit": limit });
+            self.error(vec![json!({ "message": text, "extensions": code })]).await;
+            return;
+        };
         if status == StatusCode::OK {
             self.frame(self.protocol.next(), &String::from_utf8_lossy(&body)).await;
             self.complete().await;
             return;
         }
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let errors = match value.get("errors").and_then(Value::as_array) {
             Some(errors) => errors.clone(),
             None => {
