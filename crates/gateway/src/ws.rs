@@ -255,14 +255,7 @@ impl Conn {
     /// Reads the user's permissions again and hands them to the subscriptions; the refusal's
     /// words when the credential no longer holds.
     async fn refresh_permissions(&self) -> Result<(), String> {
-        let header = self.authorization.as_deref();
-        let secret = &self.state.config.jwt_secret;
-        let user =
-            match crate::auth::authenticate(&self.state.store, secret, header, self.client).await {
-                Ok(Ok(user)) => user,
-                Ok(Err(refusal)) => return Err(refusal.detail().to_owned()),
-                Err(error) => return Err(error.to_string()),
-            };
+        let user = self.authenticate().await?;
         match self.state.store.permissions(&user).await {
             Ok(permissions) => {
                 self.permissions.send_replace(Some(permissions));
@@ -282,11 +275,11 @@ impl Conn {
     }
 
     /// Checks the connection's credential as a request's; the refusal's words when refused.
-    async fn authenticate(&self) -> Result<(), String> {
+    async fn authenticate(&self) -> Result<ferrobot_persistence::auth::User, String> {
         let header = self.authorization.as_deref();
         let secret = &self.state.config.jwt_secret;
         match crate::auth::authenticate(&self.state.store, secret, header, self.client).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(user)) => Ok(user),
             Ok(Err(refusal)) => Err(refusal.detail().to_owned()),
             Err(error) => Err(error.to_string()),
         }
@@ -308,7 +301,7 @@ impl Conn {
                     self.authorization = Some(credential);
                 }
                 match self.authenticate().await {
-                    Ok(()) => {
+                    Ok(_) => {
                         self.acked = true;
                         self.send(&json!({ "type": "connection_ack" })).await;
                         if self.protocol == Protocol::Legacy {
@@ -364,6 +357,7 @@ impl Conn {
                     out: self.out.clone(),
                     authorization: self.authorization.clone(),
                     client: self.client,
+                    id_json: serde_json::to_string(&id).unwrap_or_default(),
                     id: id.clone(),
                     permissions: self.permissions.subscribe(),
                 };
@@ -413,6 +407,8 @@ struct Operation {
     authorization: Option<String>,
     client: Option<std::net::IpAddr>,
     id: String,
+    /// The id as JSON, as every frame of the operation starts with it.
+    id_json: String,
     /// The connection's user's permissions when read again.
     permissions: tokio::sync::watch::Receiver<Option<Arc<Permissions>>>,
 }
@@ -439,6 +435,7 @@ impl Operation {
         let subscribed = kept.as_ref().and_then(|s| s.take_subscribed());
         match (subscribed, kept) {
             (Some(Ok(subscribed)), Some(request)) => {
+                let user = request.actor.user_id.unwrap_or_default();
                 let document = payload.get("query").and_then(Value::as_str).unwrap_or_default();
                 let key = CohortKey {
                     document: document.into(),
@@ -448,17 +445,13 @@ impl Operation {
                         .map(Value::to_string)
                         .unwrap_or_default()
                         .into(),
-                    reader: crate::feed::reader_of(
-                        &request.permissions,
-                        request.actor.user_id.unwrap_or_default(),
-                    ),
+                    reader: crate::feed::reader_of(&request.permissions, user),
                 };
                 let follow = Follow {
                     key: subscribed.key,
                     select: subscribed.select,
                     permissions: request.permissions.clone(),
                 };
-                let user = request.actor.user_id.unwrap_or_default();
                 self.subscription(key, follow, (user, subscribed.after)).await;
             }
             (Some(Err(error)), _) => self.error(vec![error]).await,
@@ -514,7 +507,7 @@ impl Operation {
     async fn frame(&self, kind: &str, payload: &str) -> bool {
         let mut text = String::with_capacity(payload.len() + self.id.len() + 40);
         text.push_str("{\"id\":");
-        text.push_str(&serde_json::to_string(&self.id).unwrap_or_default());
+        text.push_str(&self.id_json);
         text.push_str(",\"type\":\"");
         text.push_str(kind);
         text.push_str("\",\"payload\":");
