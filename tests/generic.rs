@@ -20,6 +20,9 @@ const KNOWN: &[(&str, &str)] = &[
     ("persistence/src/auth.rs", "users.token"),
     // A user reference left out defaults to the user who writes.
     ("persistence/src/write/behaviour.rs", "users.user"),
+    // Not a model's: the subscription argument, named like a replay's field on purpose (both
+    // mean "the changes after this sequence").
+    ("gateway/src/schema.rs", "after_sequence"),
 ];
 
 /// Names that stand for one model: labels, tables (through tables too), and the columns only one model has (those

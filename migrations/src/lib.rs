@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0008_token_allowed_ips",
         tables: include_str!("../0008_token_allowed_ips.json"),
     },
+    Migration { version: "0009_webhooks", tables: include_str!("../0009_webhooks.json") },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -528,3 +528,4 @@ mod permissions;
 mod replicas;
 mod requests;
 mod subscriptions;
+mod webhooks;

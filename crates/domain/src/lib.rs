@@ -22,6 +22,7 @@ pub mod row;
 pub mod usage;
 pub mod validate;
 pub mod value;
+pub mod webhook;
 
 pub use catalogue::{Catalogue, CustomField, CustomFieldKind, Field, FieldKind, Model, ModelId};
 pub use error::{DomainError, DomainResult, ValidationError};

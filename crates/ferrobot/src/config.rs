@@ -54,6 +54,11 @@ pub(crate) struct ServerFile {
     pub(crate) read_window: Option<usize>,
     pub(crate) trusted_proxies: Option<Vec<String>>,
     pub(crate) feed_poll_ms: Option<u64>,
+    pub(crate) webhook_allowed_networks: Option<Vec<String>>,
+    pub(crate) webhook_backoff_ms: Option<u64>,
+    pub(crate) webhook_max_backoff_ms: Option<u64>,
+    pub(crate) webhook_attempts: Option<u32>,
+    pub(crate) webhook_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,6 +110,7 @@ pub(crate) struct Serve {
     pub(crate) read_window: usize,
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
     pub(crate) feed_poll: Duration,
+    pub(crate) webhooks: ferrobot_gateway::webhook::Settings,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -148,6 +154,23 @@ pub(crate) struct ServeFlags {
     /// [default: 250].
     #[arg(long, env = "FERROBOT_FEED_POLL_MS")]
     pub(crate) feed_poll_ms: Option<u64>,
+    /// Networks (comma-separated) webhooks may be sent to although they are loopback,
+    /// link-local or reserved, which Nautobot's policy refuses [default: none].
+    #[arg(long, env = "FERROBOT_WEBHOOK_ALLOWED_NETWORKS", value_delimiter = ',')]
+    pub(crate) webhook_allowed_networks: Option<Vec<String>>,
+    /// The wait after a webhook delivery's first failure, in milliseconds, 10 to 3,600,000; it
+    /// doubles with each failure after it [default: 1000].
+    #[arg(long, env = "FERROBOT_WEBHOOK_BACKOFF_MS")]
+    pub(crate) webhook_backoff_ms: Option<u64>,
+    /// The longest wait between two attempts, in milliseconds, 10 to 86,400,000 [default: 300000].
+    #[arg(long, env = "FERROBOT_WEBHOOK_MAX_BACKOFF_MS")]
+    pub(crate) webhook_max_backoff_ms: Option<u64>,
+    /// Attempts at one event before it is recorded failed, 1 to 1,000 [default: 16].
+    #[arg(long, env = "FERROBOT_WEBHOOK_ATTEMPTS")]
+    pub(crate) webhook_attempts: Option<u32>,
+    /// How long one webhook request may take, in milliseconds, 100 to 600,000 [default: 10000].
+    #[arg(long, env = "FERROBOT_WEBHOOK_TIMEOUT_MS")]
+    pub(crate) webhook_timeout_ms: Option<u64>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -243,6 +266,44 @@ impl Serve {
                 10,
                 60_000,
             )?),
+            webhooks: ferrobot_gateway::webhook::Settings {
+                backoff: Duration::from_millis(in_range(
+                    "webhook_backoff_ms",
+                    flags.webhook_backoff_ms.or(server.webhook_backoff_ms).unwrap_or(1_000),
+                    10,
+                    3_600_000,
+                )?),
+                max_backoff: Duration::from_millis(in_range(
+                    "webhook_max_backoff_ms",
+                    flags
+                        .webhook_max_backoff_ms
+                        .or(server.webhook_max_backoff_ms)
+                        .unwrap_or(300_000),
+                    10,
+                    86_400_000,
+                )?),
+                attempts: in_range(
+                    "webhook_attempts",
+                    flags.webhook_attempts.or(server.webhook_attempts).unwrap_or(16),
+                    1,
+                    1_000,
+                )?,
+                timeout: Duration::from_millis(in_range(
+                    "webhook_timeout_ms",
+                    flags.webhook_timeout_ms.or(server.webhook_timeout_ms).unwrap_or(10_000),
+                    100,
+                    600_000,
+                )?),
+                allowed_networks: networks(
+                    "webhook_allowed_networks",
+                    flags
+                        .webhook_allowed_networks
+                        .clone()
+                        .or_else(|| server.webhook_allowed_networks.clone())
+                        .unwrap_or_default(),
+                )?,
+                ..Default::default()
+            },
             trusted_proxies: networks(
                 "trusted_proxies",
                 flags

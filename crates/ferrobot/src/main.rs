@@ -177,6 +177,7 @@ async fn main() -> Result<()> {
                 read_window: settings.read_window,
                 trusted_proxies: settings.trusted_proxies,
                 feed_poll: settings.feed_poll,
+                webhooks: settings.webhooks.clone(),
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;

@@ -35,6 +35,7 @@ mod schema_parts;
 mod suggest;
 mod syntax;
 mod variables;
+pub mod webhook;
 mod wording;
 mod ws;
 
@@ -89,6 +90,8 @@ pub struct Config {
     /// How often the change log's head is read to learn of other processes' commits (on
     /// PostgreSQL, where LISTEN/NOTIFY brings them, ten times as seldom).
     pub feed_poll: Duration,
+    /// How webhooks are delivered (backoff, attempts, timeout, allowed networks).
+    pub webhooks: webhook::Settings,
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
@@ -111,6 +114,7 @@ impl Config {
             read_window: DEFAULT_READ_WINDOW,
             trusted_proxies: Vec::new(),
             feed_poll: Duration::from_millis(250),
+            webhooks: webhook::Settings::default(),
         }
     }
 }
@@ -132,6 +136,8 @@ pub struct AppState {
     pub feed: Option<Arc<feed::Feed>>,
     /// Told when the server stops: long-lived connections (WebSockets) close.
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Delivers webhooks from the change log.
+    pub webhooks: Arc<webhook::Dispatcher>,
 }
 
 impl AppState {
@@ -144,8 +150,6 @@ impl AppState {
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
         let feed = feed::Feed::start(store.clone()).await?;
         Ok(AppState {
-            store,
-            config,
             served: Arc::new(RwLock::new(Arc::new(served))),
             draining: Default::default(),
             logins,
@@ -153,6 +157,9 @@ impl AppState {
             admission: Arc::new(admission::Admission::new()),
             feed: Some(feed),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            webhooks: webhook::Dispatcher::new(store.clone(), config.webhooks.clone()),
+            store,
+            config,
         })
     }
 
@@ -205,6 +212,7 @@ impl AppState {
         if let Some(feed) = &self.feed {
             tasks.push(tokio::spawn(feed.clone().run()));
         }
+        tasks.push(tokio::spawn(self.webhooks.clone().run(self.stopping())));
         tasks
     }
 

@@ -23,6 +23,7 @@ pub mod schema;
 mod sqlite_read;
 mod sqlx_read;
 pub mod store;
+pub mod webhook;
 pub mod write;
 
 pub use cell::{Cell, ColType};

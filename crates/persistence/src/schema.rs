@@ -157,6 +157,25 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
         indexes: Vec::new(),
         uniques: Vec::new(),
     });
+    // Webhook deliveries (`webhook.rs`): one row per stream of a webhook's events (its live
+    // stream, keyed by the webhook, and each replay, keyed by the replay): how far it got, when
+    // it tries next, and which process holds it.
+    tables.push(TableSpec {
+        name: "ferrobot_webhook_stream".into(),
+        columns: vec![
+            ColumnSpec { primary_key: true, ..col("id", ColumnTy::Uuid, false) },
+            col("webhook_id", ColumnTy::Uuid, false),
+            col("replay", ColumnTy::Boolean, false),
+            col("position", ColumnTy::BigInt, false),
+            col("upto", ColumnTy::BigInt, true),
+            col("failures", ColumnTy::Integer, false),
+            col("retry_at", ColumnTy::BigInt, false),
+            col("lease_owner", ColumnTy::Varchar(36), true),
+            col("lease_until", ColumnTy::BigInt, false),
+        ],
+        indexes: vec![vec!["webhook_id".into()]],
+        uniques: Vec::new(),
+    });
     // Generic through tables (tags): (content type, object, target) triples.
     for through in catalogue.generic_throughs() {
         let (ty, object, target) =

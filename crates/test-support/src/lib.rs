@@ -6,6 +6,9 @@
 //! creates its own database there and drops it when done. A backend whose variable is missing
 //! fails the test: a suite can never pass by silently skipping a backend.
 
+mod receiver;
+pub use receiver::{Received, Receiver};
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -614,6 +614,8 @@ fn rules(label: &str) -> &'static [Rule] {
         }],
         "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
         "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
+        crate::webhook::WEBHOOK => &[Rule { needs: &[], lists: &[], check: webhook_rules }],
+        crate::webhook::REPLAY => &[Rule { needs: &[], lists: &[], check: replay_rules }],
         "ipam.vlan" => &[Rule { needs: &["vlan_group"], lists: &[], check: vlan_rules }],
         "ipam.vlangroup" => &[Rule {
             needs: &[],

@@ -376,6 +376,24 @@ pub(super) fn custom_field_rules(
     }
 }
 
+/// Spec: nautobot/extras/models/models.py `Webhook.clean` (in `crate::webhook`).
+pub(super) fn webhook_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    crate::webhook::rules(object)
+}
+
+/// A replay is a range of the log, named once (`crate::webhook`).
+pub(super) fn replay_rules(
+    object: &Object,
+    before: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    crate::webhook::replay_rules(object, before)
+}
+
 /// Spec: nautobot/ipam/models.py `IPAddress.clean` (the host never changes).
 pub(super) fn address_rules(
     object: &Object,

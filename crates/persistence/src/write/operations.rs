@@ -515,6 +515,11 @@ impl<'s> Writer<'s> {
         // Dependents first, so the log reads as the deletes happened.
         for (m, ids) in doomed.iter().rev() {
             let doomed_model = catalogue.model(*m);
+            if doomed_model.readonly && *m != model.id {
+                // Rows Ferrobot keeps itself (a webhook's attempts) go unlogged, as they came.
+                self.delete_rows(doomed_model, ids).await?;
+                continue;
+            }
             let snapshots = self.read_snapshots(doomed_model, ids).await?;
             if doomed_model.behaviour.traces_cable_paths {
                 for row in snapshots.values() {
