@@ -133,6 +133,9 @@ async fn webhooks_deliver_in_order_through_failures(backend: Backend) -> anyhow:
         anyhow::ensure!(std::time::Instant::now() < deadline, "{got} delivered attempts: {body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let metrics = app.client().get(format!("{}/metrics", app.base)).send().await?.text().await?;
+    assert!(metrics.contains("ferrobot_webhook_deliveries_total 22"), "{metrics}");
+    assert!(metrics.contains("ferrobot_webhook_failures_total 0"), "{metrics}");
     Ok(())
 }
 backend_test!(

@@ -302,8 +302,9 @@ impl Serve {
                         .or_else(|| server.webhook_allowed_networks.clone())
                         .unwrap_or_default(),
                 )?,
-                ..Default::default()
-            },
+                lease: Duration::ZERO,
+            }
+            .with_lease(),
             trusted_proxies: networks(
                 "trusted_proxies",
                 flags

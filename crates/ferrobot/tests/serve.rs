@@ -397,3 +397,76 @@ async fn subscribers_resume_across_stops_and_kills() -> Result<()> {
     }
     Ok(())
 }
+
+/// Webhooks lose nothing to a `kill -9`: events committed while the receiver is down, and
+/// events committed just before the kill, are delivered by the next server, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_survive_kill_9() -> Result<()> {
+    use ferrobot_test_support::Receiver;
+    let flags = [
+        "--webhook-allowed-networks",
+        "127.0.0.1/32",
+        "--webhook-backoff-ms",
+        "50",
+        "--webhook-max-backoff-ms",
+        "200",
+        "--webhook-timeout-ms",
+        "1000",
+    ];
+    let receiver = Receiver::start(200).await?;
+    let mut server = start(&flags).await?;
+    let send = |server: &Server, query: String| {
+        let request = reqwest::Client::new()
+            .post(format!("{}/api/graphql/", server.base))
+            .header("Authorization", format!("Token {}", server.token))
+            .json(&json!({ "query": query }));
+        async move {
+            let body: Value = request.send().await?.json().await?;
+            anyhow::ensure!(body.get("errors").is_none(), "{body}");
+            anyhow::Ok(())
+        }
+    };
+    let tag = |name: &str| format!("mutation {{ tag_create(input: {{name: \"{name}\"}}) {{ name }} }}");
+    send(
+        &server,
+        format!(
+            "mutation {{ webhook_create(input: {{name: \"w\", content_types: [\"extras.tag\"], type_create: true, payload_url: \"{}\"}}) {{ id }} }}",
+            receiver.url
+        ),
+    )
+    .await?;
+    send(&server, tag("a0")).await?;
+    receiver.wait_delivered(1, Duration::from_secs(20)).await?;
+    // Down while changes are committed, then the server is killed.
+    receiver.answer(503);
+    for i in 1..6 {
+        send(&server, tag(&format!("a{i}"))).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.child.kill()?;
+    server.child.wait()?;
+    receiver.answer(200);
+    // Up, and a change killed right after its commit.
+    for round in 0..2 {
+        let dir = TempDir(std::mem::take(&mut server._dir.0));
+        let (url, token) = (server.url.clone(), server.token.clone());
+        drop(server);
+        server = start_on(dir, url, token, &flags).await?;
+        if round == 0 {
+            send(&server, tag("b0")).await?;
+            server.child.kill()?;
+            server.child.wait()?;
+        }
+    }
+    receiver.wait_delivered(7, Duration::from_secs(30)).await?;
+    let mut names: Vec<String> = Vec::new();
+    for d in receiver.delivered() {
+        let name = d["data"]["name"].as_str().unwrap_or_default().to_owned();
+        // At least once: a delivery the killed server made but did not record comes again.
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    assert_eq!(names, ["a0", "a1", "a2", "a3", "a4", "a5", "b0"]);
+    Ok(())
+}

@@ -153,7 +153,16 @@ async fn metrics(State(state): State<AppState>) -> Response {
         Some(feed) => {
             let (subscribers, cohorts) = feed.counts().await;
             let (lagged, position) = (feed.lagged(), feed.done());
-            Some(crate::metrics::FeedCounts { subscribers, cohorts, lagged, position })
+            let delivered = &state.webhooks.delivered;
+            let failed = &state.webhooks.failed;
+            Some(crate::metrics::FeedCounts {
+                subscribers,
+                cohorts,
+                lagged,
+                position,
+                webhooks_delivered: delivered.load(std::sync::atomic::Ordering::Relaxed),
+                webhooks_failed: failed.load(std::sync::atomic::Ordering::Relaxed),
+            })
         }
         None => None,
     };

@@ -50,10 +50,15 @@ pub struct FeedCounts {
     pub cohorts: usize,
     pub lagged: u64,
     pub position: i64,
+    /// Webhook events this process delivered, and recorded as failed.
+    pub webhooks_delivered: u64,
+    pub webhooks_failed: u64,
 }
 
 pub struct Metrics {
     registry: Registry,
+    webhooks_delivered: Counter,
+    webhooks_failed: Counter,
     requests: Family<Request, Counter>,
     latency: Family<Timed, Histogram, fn() -> Histogram>,
     busy: Counter,
@@ -137,8 +142,22 @@ impl Metrics {
             "The sequence up to which every change was handed to the subscriptions",
             feed_position.clone(),
         );
+        let webhooks_delivered = Counter::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook events this process delivered (the receiver answered below 400)",
+            webhooks_delivered.clone(),
+        );
+        let webhooks_failed = Counter::default();
+        registry.register(
+            "webhook_failures",
+            "Webhook events this process recorded as failed (no other attempt follows)",
+            webhooks_failed.clone(),
+        );
         Metrics {
             registry,
+            webhooks_delivered,
+            webhooks_failed,
             subscribers,
             cohorts,
             lagged,
@@ -182,6 +201,9 @@ impl Metrics {
             self.cohorts.set(feed.cohorts as i64);
             self.lagged.inc_by(feed.lagged.saturating_sub(self.lagged.get()));
             self.feed_position.set(feed.position);
+            let (delivered, failed) = (feed.webhooks_delivered, feed.webhooks_failed);
+            self.webhooks_delivered.inc_by(delivered.saturating_sub(self.webhooks_delivered.get()));
+            self.webhooks_failed.inc_by(failed.saturating_sub(self.webhooks_failed.get()));
         }
         let stats = store.stats();
         // Counters kept by the store: bring ours up to its totals.

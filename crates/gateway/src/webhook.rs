@@ -40,8 +40,17 @@ pub struct Settings {
     pub timeout: Duration,
     /// Addresses webhooks may be sent to although they are loopback, link-local or reserved.
     pub allowed_networks: Vec<ipnet::IpNet>,
-    /// How long a claimed stream stays this process's without being renewed.
+    /// How long a claimed stream stays this process's without being renewed: three request
+    /// timeouts ([`Settings::with_lease`]), since a lease is renewed between requests.
     pub lease: Duration,
+}
+
+impl Settings {
+    /// The settings with the lease that goes with their timeout.
+    pub fn with_lease(mut self) -> Settings {
+        self.lease = (self.timeout * 3).max(Duration::from_secs(1));
+        self
+    }
 }
 
 impl Default for Settings {
@@ -340,8 +349,16 @@ impl Dispatcher {
                 if outcome == Outcome::Delivered {
                     return (outcome, Some(status), String::new());
                 }
-                let body = response.text().await.unwrap_or_default();
-                let cut: String = body.chars().take(ERROR_BODY).collect();
+                // The start of the answer only: a receiver may answer without end.
+                let mut response = response;
+                let mut body = Vec::new();
+                while body.len() < ERROR_BODY {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                        _ => break,
+                    }
+                }
+                let cut: String = String::from_utf8_lossy(&body).chars().take(ERROR_BODY).collect();
                 (outcome, Some(status), format!("Status {status} returned with content '{cut}'."))
             }
             Err(e) => {
