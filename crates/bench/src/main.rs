@@ -31,6 +31,7 @@ mod feed;
 mod floor;
 mod load;
 mod sweep;
+mod webhooks;
 mod write;
 
 #[derive(Parser)]
@@ -90,6 +91,8 @@ enum Bench {
     /// The change feed over WebSockets: commit-to-subscriber latency at rising numbers of
     /// subscribers, memory per idle subscriber, and the replay rate from the log.
     Feed(feed::FeedArgs),
+    /// Webhook delivery throughput to a loopback receiver, at one and several webhooks.
+    Webhooks(webhooks::WebhookArgs),
 }
 
 #[tokio::main]
@@ -115,6 +118,7 @@ async fn main() -> Result<()> {
         }
         Some(Bench::Sweep(sweep)) => return sweep::run(sweep).await,
         Some(Bench::Feed(feed)) => return feed::run(feed).await,
+        Some(Bench::Webhooks(hooks)) => return webhooks::run(hooks).await,
         None => {}
     }
     let dir = args.dir.join(format!("{}x{}", args.devices, args.interfaces));
