@@ -56,17 +56,19 @@ pub(crate) async fn run(args: WebhookArgs) -> Result<()> {
     let endpoint = format!("http://127.0.0.1:{port}/api/graphql/");
     wait_ready(&client, &endpoint, &token).await?;
     let post = |body: Value| {
-        let request = client
-            .post(&endpoint)
-            .header("Authorization", format!("Token {token}"))
-            .json(&body);
+        let request =
+            client.post(&endpoint).header("Authorization", format!("Token {token}")).json(&body);
         async move {
             let answer: Value = request.send().await?.json().await?;
             ensure!(answer.get("errors").is_none(), "{answer}");
             anyhow::Ok(answer)
         }
     };
-    report(&format!("webhook deliveries on {}, {} events a level", backend_name(&db.url), args.events));
+    report(&format!(
+        "webhook deliveries on {}, {} events a level",
+        backend_name(&db.url),
+        args.events
+    ));
     report("| webhooks | deliveries | seconds | deliveries/s | per webhook/s | server CPU a delivery |");
     report("|---|---|---|---|---|---|");
     for (level, &hooks) in args.hooks.iter().enumerate() {

@@ -426,7 +426,8 @@ async fn webhooks_survive_kill_9() -> Result<()> {
             anyhow::Ok(())
         }
     };
-    let tag = |name: &str| format!("mutation {{ tag_create(input: {{name: \"{name}\"}}) {{ name }} }}");
+    let tag =
+        |name: &str| format!("mutation {{ tag_create(input: {{name: \"{name}\"}}) {{ name }} }}");
     send(
         &server,
         format!(
