@@ -7,7 +7,8 @@
 //! a bare key), or on the upgrade request. Every operation runs as a request of that user:
 //! queries and mutations through the HTTP path (one `next`, then `complete`), subscriptions
 //! through the change feed ([`crate::feed`]). The credential is checked again every minute; a
-//! refused one closes the connection (4403).
+//! refused one closes the connection (4403); a database that cannot tell (busy) keeps it and is
+//! asked again at the next keep-alive.
 //!
 //! Frames are written to the socket by the task that has them (the connection's, or an
 //! operation's), one at a time; a client that does not take a frame for [`SLOW_WRITE`] is
@@ -144,6 +145,8 @@ async fn connection(
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut checked = tokio::time::Instant::now();
+    // Set when the permissions could not be read again after a change: tried at every keep-alive.
+    let mut stale = false;
     let mut stopping = conn.state.stopping();
     loop {
         tokio::select! {
@@ -171,9 +174,18 @@ async fn connection(
                     break;
                 }
                 if conn.acked {
-                    if let Err(reason) = conn.refresh_permissions().await {
-                        conn.close(4403, &reason).await;
-                        break;
+                    match conn.refresh_permissions().await {
+                        Ok(()) => stale = false,
+                        Err(Check::Refused(reason)) => {
+                            conn.close(4403, &reason).await;
+                            break;
+                        }
+                        // The database did not answer: the connection stays, and its
+                        // permissions are read again at the next keep-alive.
+                        Err(Check::Unavailable(error)) => {
+                            tracing::warn!(%error, "WebSocket permissions not read again yet");
+                            stale = true;
+                        }
                     }
                 }
             }
@@ -190,11 +202,25 @@ async fn connection(
                 if conn.acked {
                     conn.send(&ping).await;
                 }
-                if conn.acked && checked.elapsed() >= REAUTHENTICATE {
-                    checked = tokio::time::Instant::now();
-                    if let Err(reason) = conn.authenticate().await {
-                        conn.close(4403, &reason).await;
-                        break;
+                if conn.acked && (stale || checked.elapsed() >= REAUTHENTICATE) {
+                    let check = if stale {
+                        conn.refresh_permissions().await
+                    } else {
+                        conn.authenticate().await.map(|_| ())
+                    };
+                    match check {
+                        Ok(()) => {
+                            checked = tokio::time::Instant::now();
+                            stale = false;
+                        }
+                        Err(Check::Refused(reason)) => {
+                            conn.close(4403, &reason).await;
+                            break;
+                        }
+                        // Tried again at the next keep-alive; a busy database is no refusal.
+                        Err(Check::Unavailable(error)) => {
+                            tracing::warn!(%error, "WebSocket credential not checked again yet");
+                        }
                     }
                 }
                 conn.operations.retain(|_, task| !task.is_finished());
@@ -237,6 +263,14 @@ impl Out {
     }
 }
 
+/// Why a credential check did not give a user.
+enum Check {
+    /// The credential does not hold (the words for the client).
+    Refused(String),
+    /// The database did not answer (busy, or gone for a moment): no verdict.
+    Unavailable(String),
+}
+
 struct Conn {
     state: AppState,
     protocol: Protocol,
@@ -254,14 +288,14 @@ struct Conn {
 impl Conn {
     /// Reads the user's permissions again and hands them to the subscriptions; the refusal's
     /// words when the credential no longer holds.
-    async fn refresh_permissions(&self) -> Result<(), String> {
+    async fn refresh_permissions(&self) -> Result<(), Check> {
         let user = self.authenticate().await?;
         match self.state.store.permissions(&user).await {
             Ok(permissions) => {
                 self.permissions.send_replace(Some(permissions));
                 Ok(())
             }
-            Err(error) => Err(error.to_string()),
+            Err(error) => Err(Check::Unavailable(error.to_string())),
         }
     }
 
@@ -274,14 +308,15 @@ impl Conn {
         self.out.send(Message::Close(Some(frame))).await;
     }
 
-    /// Checks the connection's credential as a request's; the refusal's words when refused.
-    async fn authenticate(&self) -> Result<ferrobot_persistence::auth::User, String> {
+    /// Checks the connection's credential as a request's: the user, the refusal's words, or
+    /// the database's error when it could not tell.
+    async fn authenticate(&self) -> Result<ferrobot_persistence::auth::User, Check> {
         let header = self.authorization.as_deref();
         let secret = &self.state.config.jwt_secret;
         match crate::auth::authenticate(&self.state.store, secret, header, self.client).await {
             Ok(Ok(user)) => Ok(user),
-            Ok(Err(refusal)) => Err(refusal.detail().to_owned()),
-            Err(error) => Err(error.to_string()),
+            Ok(Err(refusal)) => Err(Check::Refused(refusal.detail().to_owned())),
+            Err(error) => Err(Check::Unavailable(error.to_string())),
         }
     }
 
@@ -309,12 +344,18 @@ impl Conn {
                         }
                         true
                     }
-                    Err(reason) => {
+                    Err(check) => {
+                        // A refusal is 4403; a database that did not answer, 4500 (the client
+                        // may connect again).
+                        let (code, reason) = match check {
+                            Check::Refused(reason) => (4403, reason),
+                            Check::Unavailable(error) => (4500, error),
+                        };
                         if self.protocol == Protocol::Legacy {
                             let error = json!({ "type": "connection_error", "payload": { "message": reason } });
                             self.send(&error).await;
                         }
-                        self.close(4403, &reason).await;
+                        self.close(code, &reason).await;
                         false
                     }
                 }
