@@ -23,18 +23,23 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 pub(crate) struct Admission {
     /// The reads that may load at once while a write runs.
     reads: Semaphore,
+    /// Threads for writes ([`crate::execute`] runs each write on one): writes take turns
+    /// anyway, so one runs and one waits ready; the rest wait here as tasks, not as parked
+    /// threads. One per server (a process serves one; servers sharing a process, as tests
+    /// start them, must not wait for each other's writes).
+    write_threads: std::sync::Arc<Semaphore>,
 }
 
-/// Threads for writes ([`crate::execute`] runs each write on one): writes take turns anyway, so
-/// one runs and one waits ready; the rest wait here as tasks, not as parked threads. Threads are
-/// the process's, so the limit is too.
-static WRITE_THREADS: Semaphore = Semaphore::const_new(2);
+/// The threads for writes one server keeps.
+pub(crate) const WRITE_THREADS: usize = 2;
 
-/// A thread for a write, waited for as long as a write waits for its turn (then `BUSY`).
+/// A thread for a write from `threads` (a server's, [`Admission::write_threads`]), waited for as
+/// long as a write waits for its turn (then `BUSY`).
 pub(crate) async fn write_thread(
+    threads: &std::sync::Arc<Semaphore>,
     store: &Store,
-) -> Result<SemaphorePermit<'static>, ferrobot_persistence::StoreError> {
-    match tokio::time::timeout(store.write_wait(), WRITE_THREADS.acquire()).await {
+) -> Result<tokio::sync::OwnedSemaphorePermit, ferrobot_persistence::StoreError> {
+    match tokio::time::timeout(store.write_wait(), threads.clone().acquire_owned()).await {
         Ok(Ok(permit)) => Ok(permit),
         Ok(Err(e)) => Err(ferrobot_persistence::StoreError::Internal(e.to_string())),
         Err(_) => Err(store.busy()),
@@ -48,8 +53,16 @@ impl Admission {
         Admission::with_reads(cores.saturating_sub(1))
     }
 
+    /// The server's threads for writes.
+    pub(crate) fn write_threads(&self) -> std::sync::Arc<Semaphore> {
+        self.write_threads.clone()
+    }
+
     pub(crate) fn with_reads(reads: usize) -> Admission {
-        Admission { reads: Semaphore::new(reads.max(1)) }
+        Admission {
+            reads: Semaphore::new(reads.max(1)),
+            write_threads: std::sync::Arc::new(Semaphore::new(WRITE_THREADS)),
+        }
     }
 
     /// Waits for a read's turn while a write runs; the permit is held until the answer is

@@ -45,6 +45,8 @@ pub struct RequestState {
     pub request_id: Uuid,
     /// What the document asked for, once known (metrics and the request's log line).
     pub(crate) operation: Mutex<Option<crate::metrics::Operation>>,
+    /// The server's threads for writes ([`crate::admission`]).
+    pub(crate) write_threads: Arc<tokio::sync::Semaphore>,
 }
 
 impl RequestState {
@@ -71,6 +73,7 @@ impl RequestState {
             busy: std::sync::atomic::AtomicBool::new(false),
             request_id: Uuid::new_v4(),
             operation: Mutex::new(None),
+            write_threads: Arc::new(tokio::sync::Semaphore::new(crate::admission::WRITE_THREADS)),
         }
     }
 

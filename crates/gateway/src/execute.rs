@@ -207,7 +207,8 @@ impl Extension for PlanExtensionImpl {
         let answered = match kind {
             OperationType::Mutation => {
                 let operation_name = operation_name.map(str::to_owned);
-                let thread = crate::admission::write_thread(&state.store).await;
+                let thread =
+                    crate::admission::write_thread(&state.write_threads, &state.store).await;
                 let state = state.clone();
                 on_own_thread(thread.map_err(Into::into), async move {
                     let Some((_, selection)) =

@@ -97,6 +97,7 @@ pub(crate) async fn answer_graphql(
     let actor =
         ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username };
     let mut request_state = RequestState::new(served.clone(), store, actor, permissions);
+    request_state.write_threads = state.admission.write_threads();
     request_state.change_log = state.config.change_log;
     request_state.may_write = may_write;
     request_state.limits = state.config.limits;
