@@ -34,6 +34,20 @@ async fn write(app: &TestApp, query: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Asks `query` until `done` holds of its data, for at most 10 s (attempts are recorded up to
+/// half a second after their delivery); returns that data.
+async fn until(app: &TestApp, query: &str, done: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body, _) = app.graphql(query, Value::Null).await?;
+        if done(&body["data"]) {
+            return Ok(body["data"].clone());
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "{query}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
     use hmac::Mac;
     let mut mac = hmac::Hmac::<sha2::Sha512>::new_from_slice(secret.as_bytes())
@@ -121,18 +135,10 @@ async fn webhooks_deliver_in_order_through_failures(backend: Backend) -> anyhow:
         assert_eq!(ct, Some("application/json"));
     }
     // Recorded: one delivered attempt per event, in sequence order.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, body, _) = app
-            .graphql("{ webhook_attempts(status: \"delivered\") { sequence } }", Value::Null)
-            .await?;
-        let got = body["data"]["webhook_attempts"].as_array().map(Vec::len).unwrap_or(0);
-        if got == 22 {
-            break;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{got} delivered attempts: {body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until(&app, "{ webhook_attempts(status: \"delivered\") { sequence } }", |data| {
+        data["webhook_attempts"].as_array().map(Vec::len) == Some(22)
+    })
+    .await?;
     let metrics = app.client().get(format!("{}/metrics", app.base)).send().await?.text().await?;
     assert!(metrics.contains("ferrobot_webhook_deliveries_total 22"), "{metrics}");
     assert!(metrics.contains("ferrobot_webhook_failures_total 0"), "{metrics}");
@@ -166,21 +172,13 @@ async fn webhook_failures_and_replays(backend: Backend) -> anyhow::Result<()> {
     let names: Vec<Value> = receiver.delivered().iter().map(|d| d["name"].clone()).collect();
     assert_eq!(names, [json!("a1"), json!("a2")]);
     // Recorded with the deliveries after it (at most half a second later).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let failed = loop {
-        let (_, body, _) = app
-            .graphql(
-                "{ webhook_attempts(status: \"failed\") { sequence response_code error replayed } }",
-                Value::Null,
-            )
-            .await?;
-        let failed = body["data"]["webhook_attempts"].as_array().cloned().unwrap_or_default();
-        if !failed.is_empty() {
-            break failed;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let data = until(
+        &app,
+        "{ webhook_attempts(status: \"failed\") { sequence response_code error replayed } }",
+        |data| data["webhook_attempts"].as_array().is_some_and(|a| !a.is_empty()),
+    )
+    .await?;
+    let failed = data["webhook_attempts"].as_array().cloned().unwrap_or_default();
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["response_code"], 400);
     let sequence = failed[0]["sequence"].as_i64().unwrap_or_default();
@@ -195,22 +193,10 @@ async fn webhook_failures_and_replays(backend: Backend) -> anyhow::Result<()> {
     anyhow::ensure!(body.get("errors").is_none(), "{body}");
     receiver.wait_delivered(3, Duration::from_secs(20)).await?;
     assert_eq!(receiver.delivered()[2]["name"], "bad");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, body, _) = app
-            .graphql(
-                "{ webhook_attempts(status: \"delivered\", sequence: [SEQ]) { replayed } }"
-                    .replace("SEQ", &sequence.to_string())
-                    .as_str(),
-                Value::Null,
-            )
-            .await?;
-        if body["data"]["webhook_attempts"][0]["replayed"] == true {
-            break;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let query = format!(
+        "{{ webhook_attempts(status: \"delivered\", sequence: [{sequence}]) {{ replayed }} }}"
+    );
+    until(&app, &query, |data| data["webhook_attempts"][0]["replayed"] == true).await?;
     // A replay names its range once.
     let (_, body, _) = app
         .graphql(
@@ -256,22 +242,13 @@ async fn webhook_failures_and_replays(backend: Backend) -> anyhow::Result<()> {
     )
     .await?;
     write(&app, "mutation { manufacturer_create(input: {name: \"M\"}) { id } }").await?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, body, _) = app
-            .graphql(
-                "{ webhook_attempts(status: \"failed\") { error webhook { name } } }",
-                Value::Null,
-            )
-            .await?;
-        let text = body.to_string();
-        if text.contains("is not permitted") {
-            assert!(text.contains("'127.0.0.2'"), "{text}");
-            break;
-        }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "{body}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let data = until(
+        &app,
+        "{ webhook_attempts(status: \"failed\") { error webhook { name } } }",
+        |data| data.to_string().contains("is not permitted"),
+    )
+    .await?;
+    assert!(data.to_string().contains("'127.0.0.2'"), "{data}");
     // Deleting a webhook takes its attempts and replays along, without logging them.
     write(&app, "mutation { webhook_delete(ref: {name: \"tags\"}) { id } }").await?;
     let (_, body, _) = app
@@ -282,6 +259,14 @@ async fn webhook_failures_and_replays(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(body["data"]["webhook_replays"], json!([]), "{body}");
     assert_eq!(body["data"]["object_changes"], json!([]), "{body}");
+    // Old attempts are pruned (the dispatcher does it hourly, past `--webhook-keep-days`).
+    let before = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let (_, body, _) = app.graphql("{ webhook_attempts { id } }", Value::Null).await?;
+    let left = body["data"]["webhook_attempts"].as_array().map(Vec::len).unwrap_or(0);
+    assert!(left >= 1, "{body}");
+    assert_eq!(app.store.prune_webhook_attempts(before, 1_000_000).await?, left);
+    let (_, body, _) = app.graphql("{ webhook_attempts { id } }", Value::Null).await?;
+    assert_eq!(body["data"]["webhook_attempts"], json!([]), "{body}");
     Ok(())
 }
 backend_test!(webhook_failures_and_replays, webhook_failures_and_replays);

@@ -293,7 +293,8 @@ impl Templates {
             let text = self.render("additional_headers", &context)?;
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let Some((name, value)) = line.split_once(':') else {
-                    return Err(format!("Header line {line:?} is not of the form Name: Value."));
+                    let start: String = line.chars().take(100).collect();
+                    return Err(format!("Header line {start:?} is not of the form Name: Value."));
                 };
                 let (name, value) = (name.trim(), value.trim());
                 let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);

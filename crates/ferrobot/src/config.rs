@@ -59,6 +59,7 @@ pub(crate) struct ServerFile {
     pub(crate) webhook_max_backoff_ms: Option<u64>,
     pub(crate) webhook_attempts: Option<u32>,
     pub(crate) webhook_timeout_ms: Option<u64>,
+    pub(crate) webhook_keep_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -171,6 +172,9 @@ pub(crate) struct ServeFlags {
     /// How long one webhook request may take, in milliseconds, 100 to 600,000 [default: 10000].
     #[arg(long, env = "FERROBOT_WEBHOOK_TIMEOUT_MS")]
     pub(crate) webhook_timeout_ms: Option<u64>,
+    /// Days webhook attempts are kept, 1 to 3,650 [default: 30].
+    #[arg(long, env = "FERROBOT_WEBHOOK_KEEP_DAYS")]
+    pub(crate) webhook_keep_days: Option<u64>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -302,6 +306,15 @@ impl Serve {
                         .or_else(|| server.webhook_allowed_networks.clone())
                         .unwrap_or_default(),
                 )?,
+                keep: Duration::from_secs(
+                    86_400
+                        * in_range(
+                            "webhook_keep_days",
+                            flags.webhook_keep_days.or(server.webhook_keep_days).unwrap_or(30),
+                            1,
+                            3_650,
+                        )?,
+                ),
                 lease: Duration::ZERO,
             }
             .with_lease(),

@@ -40,6 +40,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Addresses webhooks may be sent to although they are loopback, link-local or reserved.
     pub allowed_networks: Vec<ipnet::IpNet>,
+    /// How long attempts are kept; older ones are deleted every hour.
+    pub keep: Duration,
     /// How long a claimed stream stays this process's without being renewed: three request
     /// timeouts ([`Settings::with_lease`]), since a lease is renewed between requests.
     pub lease: Duration,
@@ -61,6 +63,7 @@ impl Default for Settings {
             attempts: 16,
             timeout: Duration::from_secs(10),
             allowed_networks: Vec::new(),
+            keep: Duration::from_secs(30 * 86_400),
             lease: Duration::from_secs(30),
         }
     }
@@ -73,8 +76,27 @@ const RECORD_EVERY: usize = 64;
 const RECORD_AFTER: Duration = Duration::from_millis(500);
 /// Streams delivering at once in one process.
 const STREAMS_AT_ONCE: usize = 32;
+/// How often attempts past `Settings::keep` are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 /// The most of a failing receiver's answer kept in the attempt's error.
 const ERROR_BODY: usize = 512;
+
+/// A host name and the addresses checked for it, which its requests go to.
+type Pinned = (String, Vec<std::net::SocketAddr>);
+
+/// What an HTTP client is made for: TLS verification, the CA file, the pinned host.
+type ClientKey = (bool, String, Option<Pinned>);
+
+/// The longest error an attempt keeps.
+const ERROR_TEXT: usize = 1_000;
+
+/// `text` cut to `ERROR_TEXT` characters.
+fn capped(text: String) -> String {
+    if text.chars().count() <= ERROR_TEXT {
+        return text;
+    }
+    text.chars().take(ERROR_TEXT).collect::<String>() + "…"
+}
 
 /// The dispatcher of one process.
 pub struct Dispatcher {
@@ -82,7 +104,7 @@ pub struct Dispatcher {
     settings: Settings,
     /// This process's name in leases.
     owner: String,
-    clients: Mutex<HashMap<(bool, String), reqwest::Client>>,
+    clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
     /// Deliveries made, for `/metrics`.
     pub delivered: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicU64,
@@ -107,9 +129,14 @@ impl Dispatcher {
         let mut busy: HashSet<Uuid> = HashSet::new();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned: Option<Instant> = None;
         loop {
             if *stopping.borrow() {
                 break;
+            }
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned = Some(Instant::now());
+                self.prune().await;
             }
             // The next retry that falls due, so that a backoff shorter than a second is kept.
             let mut next_retry = None;
@@ -142,6 +169,18 @@ impl Dispatcher {
         while running.join_next().await.is_some() {}
         if let Err(error) = self.store.release_webhook_streams(&self.owner).await {
             tracing::warn!(%error, "webhook leases not released");
+        }
+    }
+
+    /// Deletes the attempts older than `Settings::keep` (every replica may: the deletes are
+    /// idempotent, and bounded per run).
+    async fn prune(&self) {
+        let Ok(keep) = chrono::Duration::from_std(self.settings.keep) else { return };
+        let before = Utc::now() - keep;
+        match self.store.prune_webhook_attempts(before, 1_000_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(attempts = n, "old webhook attempts deleted"),
+            Err(error) => tracing::warn!(%error, "webhook attempts not pruned"),
         }
     }
 
@@ -250,7 +289,7 @@ impl Dispatcher {
                     replayed: stream.replay,
                     status,
                     response_code: code.map(i32::from),
-                    error,
+                    error: capped(error),
                     time: started,
                     duration_ms: clock.elapsed().as_millis() as i64,
                 });
@@ -325,10 +364,11 @@ impl Dispatcher {
             Ok(url) => url,
             Err(e) => return (Outcome::Permanent, None, format!("Enter a valid URL: {e}.")),
         };
-        if let Err(message) = self.permitted(&url).await {
-            return (Outcome::Permanent, None, message);
-        }
-        let client = match self.client(webhook).await {
+        let pinned = match self.permitted(&url).await {
+            Ok(pinned) => pinned,
+            Err(message) => return (Outcome::Permanent, None, message),
+        };
+        let client = match self.client(webhook, pinned).await {
             Ok(c) => c,
             Err(message) => return (Outcome::Permanent, None, message),
         };
@@ -382,17 +422,23 @@ impl Dispatcher {
 
     /// Nautobot's send-time URL policy: the host's addresses must not be loopback, link-local,
     /// multicast or reserved (unless the operator allows their network).
-    async fn permitted(&self, url: &reqwest::Url) -> Result<(), String> {
+    /// A host name comes back with the addresses checked, which the request is then pinned to
+    /// (a name resolved again could lead elsewhere: DNS rebinding).
+    async fn permitted(&self, url: &reqwest::Url) -> Result<Option<Pinned>, String> {
         let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
+        let (addrs, pinned): (Vec<IpAddr>, bool) = match host.parse::<IpAddr>() {
+            Ok(ip) => (vec![ip], false),
             Err(_) => match tokio::net::lookup_host((host, port)).await {
-                Ok(found) => found.map(|a| a.ip()).collect(),
+                Ok(found) => (found.map(|a| a.ip()).collect(), true),
                 Err(_) => return Err(format!("Unable to resolve webhook host '{host}'.")),
             },
         };
-        for ip in addrs {
+        if addrs.is_empty() {
+            return Err(format!("Unable to resolve webhook host '{host}'."));
+        }
+        for ip in &addrs {
+            let ip = *ip;
             let allowed = self.settings.allowed_networks.iter().any(|n| n.contains(&ip));
             if rules::blocked(ip) && !allowed {
                 return Err(format!(
@@ -400,12 +446,24 @@ impl Dispatcher {
                 ));
             }
         }
-        Ok(())
+        if !pinned {
+            return Ok(None);
+        }
+        let mut sockets: Vec<std::net::SocketAddr> =
+            addrs.into_iter().map(|ip| std::net::SocketAddr::new(ip, port)).collect();
+        sockets.sort();
+        sockets.dedup();
+        Ok(Some((host.to_owned(), sockets)))
     }
 
-    /// One HTTP client per TLS setting (verification, CA file), kept for reuse of connections.
-    async fn client(&self, webhook: &Webhook) -> Result<reqwest::Client, String> {
-        let key = (webhook.ssl_verification, webhook.ca_file_path.clone());
+    /// One HTTP client per TLS setting (verification, CA file) and pinned host, kept for reuse
+    /// of connections.
+    async fn client(
+        &self,
+        webhook: &Webhook,
+        pinned: Option<Pinned>,
+    ) -> Result<reqwest::Client, String> {
+        let key = (webhook.ssl_verification, webhook.ca_file_path.clone(), pinned.clone());
         let mut clients = self.clients.lock().await;
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -416,6 +474,9 @@ impl Dispatcher {
             // Never followed: the address policy checks only the URL's host.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("ferrobot/", env!("CARGO_PKG_VERSION")));
+        if let Some((host, addrs)) = &pinned {
+            builder = builder.resolve_to_addrs(host, addrs);
+        }
         if !webhook.ssl_verification {
             builder = builder.danger_accept_invalid_certs(true);
         } else if !webhook.ca_file_path.is_empty() {

@@ -539,6 +539,47 @@ impl Store {
         Ok(true)
     }
 
+    /// Deletes the attempts that started before `before`, 1,000 a transaction, at most `max`;
+    /// returns how many went. Attempts are not change-logged, so neither is their pruning.
+    pub async fn prune_webhook_attempts(
+        &self,
+        before: DateTime<Utc>,
+        max: usize,
+    ) -> StoreResult<usize> {
+        let attempts = model(self, ATTEMPT)?;
+        let (time, _) = column(attempts, "time")?;
+        let mut gone = 0;
+        while gone < max {
+            let mut select = Query::select();
+            select
+                .column(Alias::new("id"))
+                .from(Alias::new(&attempts.table))
+                .and_where(
+                    Expr::col(Alias::new(&time))
+                        .lt(bind(ColType::DateTime, Cell::DateTime(before))),
+                )
+                .order_by(Alias::new(&time), Order::Asc)
+                .limit(1_000);
+            let rows = self.fetch(&select, &[ColType::Uuid]).await?;
+            let ids: Vec<Uuid> = rows.cells.iter().filter_map(uuid_of).collect();
+            if ids.is_empty() {
+                break;
+            }
+            let (_turn, tx) = self.begin().await?;
+            let mut delete = Query::delete();
+            delete
+                .from_table(Alias::new(&attempts.table))
+                .and_where(Expr::col(Alias::new("id")).is_in(ids.iter().map(|u| uuid_value(*u))));
+            self.run_in(&tx, &delete).await?;
+            tx.commit().await?;
+            gone += ids.len();
+            if ids.len() < 1_000 {
+                break;
+            }
+        }
+        Ok(gone)
+    }
+
     /// Runs a statement in `conn` and says how many rows it touched.
     async fn run_in<C: ConnectionTrait>(
         &self,
