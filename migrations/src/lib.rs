@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[Migration] = &[
         tables: include_str!("../0008_token_allowed_ips.json"),
     },
     Migration { version: "0009_webhooks", tables: include_str!("../0009_webhooks.json") },
+    Migration {
+        version: "0010_config_contexts",
+        tables: include_str!("../0010_config_contexts.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

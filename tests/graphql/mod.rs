@@ -516,6 +516,7 @@ mod access;
 mod behaviour;
 mod clients;
 mod concurrency;
+mod config_contexts;
 mod error_words;
 mod filters;
 mod fuzz;

@@ -11,6 +11,7 @@
 
 pub mod cable;
 pub mod catalogue;
+pub mod config_context;
 pub mod error;
 pub mod hooks;
 pub mod ipam;

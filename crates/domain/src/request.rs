@@ -88,6 +88,9 @@ impl Select {
                 SelectedKind::Elevation { face, select } => {
                     let _ = writeln!(out, "elevation {} {select:?}", face.as_str());
                 }
+                SelectedKind::ConfigContext => {
+                    let _ = writeln!(out, "config context");
+                }
                 SelectedKind::TypeOf { relation, child, labels } => {
                     let _ = writeln!(out, "type of {} {labels:?}", model.relations[*relation].name);
                     child.outline_into(catalogue, indent + 2, out);
@@ -174,6 +177,9 @@ pub enum SelectedKind {
     Usage { usage: Usage, limit: usize, select: Vec<(String, String)> },
     /// A rack face unit by unit; `select` is (response key, unit field).
     Elevation { face: Face, select: Vec<(String, String)> },
+    /// The object's config context: the contexts that match it, merged, then its local data
+    /// (`crate::config_context`).
+    ConfigContext,
     /// A content type field (`fields[field]`: one label, or a list of them) as Nautobot's
     /// `ContentTypeType` objects; `select` is (response key, object field).
     ContentType { field: usize, select: Vec<(String, String)> },

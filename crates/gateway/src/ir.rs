@@ -384,6 +384,7 @@ impl<'a> Lowerer<'a> {
                 SelectedKind::Url { prefix: format!("{}{path}", self.base_url) }
             }
             Annotation::Issued => SelectedKind::Issued(Default::default()),
+            Annotation::ConfigContext => SelectedKind::ConfigContext,
             Annotation::ContentType(index) => SelectedKind::ContentType {
                 field: *index,
                 select: self.subfields(sub, "ContentTypeType"),

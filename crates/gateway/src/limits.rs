@@ -247,6 +247,8 @@ pub(crate) fn level_cost(
             SelectedKind::Elevation { select, .. } => {
                 rows.saturating_mul(48).saturating_mul(select.len().max(1) as u64)
             }
+            // One merged document per object, the size of its contexts' data: a few fields.
+            SelectedKind::ConfigContext => rows.saturating_mul(10),
             // One related row per object.
             SelectedKind::TypeOf { child, .. } => level_cost(sizes, catalogue, child, rows),
             // A list of content types: a handful per row, typically.

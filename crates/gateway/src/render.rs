@@ -554,6 +554,24 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
                     None => sink.push(b"null"),
                 }
             }
+            Out::ConfigContext { key, local } => {
+                sink.field(&mut first, key);
+                let local = match &own[*local] {
+                    Cell::Text(t) => serde_json::from_str::<serde_json::Value>(t).ok(),
+                    Cell::Json(j) => Some((**j).clone()),
+                    _ => None,
+                };
+                let id = own[0].as_uuid().unwrap_or_default();
+                let empty = Vec::new();
+                let (contexts, values) = match &level.contexts {
+                    Some(inputs) => (inputs.contexts.as_slice(), inputs.values.get(&id)),
+                    None => (&[][..], None),
+                };
+                let values = values.unwrap_or(&empty);
+                let merged =
+                    ferrobot_domain::config_context::merged(contexts, values, local.as_ref());
+                sink.push(merged.to_string().as_bytes());
+            }
             Out::Issued { key, keys } => {
                 sink.field(&mut first, key);
                 match own[0].as_uuid().and_then(|id| keys.get(&id)) {

@@ -130,6 +130,8 @@ pub enum Annotation {
     TypeOf(usize),
     /// A secret this request issued for the object (a new token's key), else null.
     Issued,
+    /// `config_context`: the merged config context of a device or virtual machine.
+    ConfigContext,
 }
 
 /// The field a new object's issued secret is answered in (Nautobot's token `key`).
@@ -409,6 +411,10 @@ pub fn build(
                 }
             };
             object = object.field(field);
+        }
+        if model.behaviour.config_context.is_some() {
+            object = object.field(unresolved("config_context".into(), named("GenericScalar")));
+            annotations.insert("config_context".into(), Annotation::ConfigContext);
         }
         if model.features.custom_fields {
             object = object.field(unresolved("_custom_field_data".into(), named("GenericScalar")));

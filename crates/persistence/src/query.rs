@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::store::{Backend, Reader, Store};
 use crate::{StoreError, StoreResult};
 
+pub mod contexts;
 mod execute;
 mod filter;
 mod level;

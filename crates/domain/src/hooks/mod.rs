@@ -116,6 +116,8 @@ pub struct Behaviour {
     pub rules: &'static [Rule],
     /// The fields of a change-log row, on the change-log model.
     pub change_log: Option<&'static ChangeLogFields>,
+    /// How its objects match config contexts (devices, virtual machines): `config_context`.
+    pub config_context: Option<&'static crate::config_context::Subject>,
 }
 
 /// Which field of the change-log model holds what the write path records of each change.
@@ -200,6 +202,7 @@ impl Behaviour {
         usage_lists: &[],
         rules: &[],
         change_log: None,
+        config_context: None,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -241,6 +244,7 @@ pub fn behaviour(label: &str) -> Behaviour {
         usage_lists: usage_lists(label),
         rules: rules(label),
         change_log: change_log(label),
+        config_context: crate::config_context::subject(label),
     }
 }
 
@@ -580,6 +584,11 @@ fn rules(label: &str) -> &'static [Rule] {
         "dcim.device" => &[
             Rule { needs: &["rack"], lists: &[], check: device_rules },
             Rule {
+                needs: &["local_config_context_schema"],
+                lists: &[],
+                check: local_context_rules,
+            },
+            Rule {
                 needs: &["rack", "device_type"],
                 lists: &[RACK_DEVICES],
                 check: crate::rack::device_fit_rule,
@@ -615,6 +624,17 @@ fn rules(label: &str) -> &'static [Rule] {
         "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
         "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
         crate::webhook::WEBHOOK => &[Rule { needs: &[], lists: &[], check: webhook_rules }],
+        "virtualization.virtualmachine" => &[Rule {
+            needs: &["local_config_context_schema"],
+            lists: &[],
+            check: local_context_rules,
+        }],
+        crate::config_context::CONFIG_CONTEXT => {
+            &[Rule { needs: &["config_context_schema"], lists: &[], check: config_context_rules }]
+        }
+        crate::config_context::SCHEMA => {
+            &[Rule { needs: &[], lists: &[], check: context_schema_rules }]
+        }
         crate::webhook::REPLAY => &[Rule { needs: &[], lists: &[], check: replay_rules }],
         "ipam.vlan" => &[Rule { needs: &["vlan_group"], lists: &[], check: vlan_rules }],
         "ipam.vlangroup" => &[Rule {

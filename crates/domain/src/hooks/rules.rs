@@ -385,6 +385,33 @@ pub(super) fn webhook_rules(
     crate::webhook::rules(object)
 }
 
+/// Spec: `ConfigContext.clean` (in `crate::config_context`).
+pub(super) fn config_context_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::config_context::context_rules(object, related)
+}
+
+/// Spec: `ConfigContextSchema.clean` (in `crate::config_context`).
+pub(super) fn context_schema_rules(
+    object: &Object,
+    _: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    crate::config_context::schema_rules(object)
+}
+
+/// Spec: `ConfigContextModel.clean`: a device's or virtual machine's local context data.
+pub(super) fn local_context_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::config_context::local_rules(object, related)
+}
+
 /// A replay is a range of the log, named once (`crate::webhook`).
 pub(super) fn replay_rules(
     object: &Object,

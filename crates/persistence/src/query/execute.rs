@@ -59,6 +59,8 @@ pub struct Level {
     pub usage: Option<PrefixUsage>,
     /// The rows the level's usage lists read, by object (a rack's devices and reservations).
     pub lists: Option<UsageLists>,
+    /// What the level's `config_context` is computed from.
+    pub contexts: Option<super::contexts::ContextInputs>,
     /// A nested list whose filter values were refused: (argument, message) per refused filter.
     /// Nautobot checks a nested list's filters each time it resolves the list for a parent, so
     /// each parent's list is `null` with an error, and with no parents nothing is checked.
@@ -90,6 +92,8 @@ pub(crate) struct Shared {
     /// Levels under a windowed level whose table holds at most this many rows per root row are
     /// read once for the whole list.
     whole_per_row: u64,
+    /// Config contexts and the references their dimensions walk, read once a request.
+    contexts: super::contexts::ContextCache,
 }
 
 impl Shared {
@@ -100,6 +104,7 @@ impl Shared {
             whole: HashMap::new(),
             root_rows: 0,
             whole_per_row: 0,
+            contexts: Default::default(),
         }
     }
 }
@@ -244,7 +249,8 @@ impl Store {
     ) -> StoreResult<Read> {
         let window = windowing.rows.max(1);
         let (rows, scope) = self.load_root(&plan, perms).await?;
-        let under = !plan.children.is_empty() || plan.usage || plan.lists;
+        let under =
+            !plan.children.is_empty() || plan.usage || plan.lists || plan.config_context.is_some();
         let mut level = Level { rows, ..Level::default() };
         if !under || level.rows.len() <= window {
             let mut shared = Shared::new(perms.clone());
@@ -386,6 +392,34 @@ impl Store {
                 if plan.lists {
                     level.lists = Some(self.usage_lists(plan.model, &ids, &shared.perms).await?);
                 }
+            }
+            if let Some(dimensions) = &plan.config_context {
+                let mut seen = std::collections::HashSet::new();
+                let mut objects = Vec::with_capacity(level.rows.len());
+                for r in 0..level.rows.len() {
+                    let own = level.own(r);
+                    let Some(id) = own[0].as_uuid() else { continue };
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                    let firsts: Vec<Option<Uuid>> = dimensions
+                        .iter()
+                        .map(|d| match d.first {
+                            super::contexts::FirstStep::Column(c) => own[c].as_uuid(),
+                            _ => None,
+                        })
+                        .collect();
+                    objects.push((id, firsts));
+                }
+                // A list read in windows reads its objects' lists once, for the whole list.
+                let (keys, whole) = match all {
+                    Some(all) => (all.exists_of("id"), Some(key_of(plan))),
+                    None => (Keys::List(objects.iter().map(|(id, _)| *id).collect()), None),
+                };
+                let inputs = self
+                    .context_inputs(dimensions, &objects, keys, whole, &mut shared.contexts)
+                    .await?;
+                level.contexts = Some(inputs);
             }
             for (rel, child) in &plan.children {
                 // No parents: nothing to read, and nothing of the child's is checked.

@@ -27,6 +27,9 @@ pub struct Plan {
     /// Whether an elevation is selected: the level then reads its model's usage lists (the
     /// racks' devices and reservations).
     pub lists: bool,
+    /// Whether `config_context` is selected: how the level's objects reach their values along
+    /// the contexts' dimensions (the level then reads the contexts and those values).
+    pub config_context: Option<Vec<super::contexts::DimensionPlan>>,
     /// A cursor page's ordering columns, in order: the end cursor is read from them.
     pub cursor: Vec<usize>,
     /// Where the level's field is in the document (see [`Select::at`]).
@@ -85,6 +88,11 @@ pub enum Out {
         cols: [usize; 2],
         face: ferrobot_domain::rack::Face,
         select: Vec<(String, String)>,
+    },
+    /// The object's config context, its local data in column `local`.
+    ConfigContext {
+        key: String,
+        local: usize,
     },
     /// The label of the first reference set in the first row of child level `child` (its
     /// columns in the order of `labels`), found by the key in column `link`.
@@ -155,6 +163,7 @@ impl Plan {
             children: Vec::new(),
             usage: false,
             lists: false,
+            config_context: None,
             cursor: Vec::new(),
             at: select.at,
         };
@@ -219,6 +228,33 @@ impl Plan {
                     plan.usage = true;
                     let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
                     Out::Usage { key, usage: *usage, cols, limit: *limit, select }
+                }
+                SelectedKind::ConfigContext => {
+                    let local = model.column_of(ferrobot_domain::config_context::LOCAL);
+                    let local = plan.column(&local, ColType::JsonText);
+                    if plan.config_context.is_none() {
+                        let subject = model.behaviour.config_context;
+                        let mut columns = Vec::new();
+                        let dims = subject.map(|subject| {
+                            super::contexts::plan_dimensions(catalogue, model, subject, |name| {
+                                columns.push(name.to_owned());
+                                0
+                            })
+                        });
+                        // The catalogue was checked at start-up (`plan_dimensions` there).
+                        if let Some(Ok(mut dims)) = dims {
+                            let mut cols = columns.iter().map(|c| plan.column(c, ColType::Uuid));
+                            for dim in &mut dims {
+                                if let super::contexts::FirstStep::Column(col) = &mut dim.first {
+                                    *col = cols.next().unwrap_or(0);
+                                }
+                            }
+                            plan.config_context = Some(dims);
+                        } else {
+                            plan.config_context = Some(Vec::new());
+                        }
+                    }
+                    Out::ConfigContext { key, local }
                 }
                 SelectedKind::Elevation { face, select } => {
                     // The height and numbering fields.
