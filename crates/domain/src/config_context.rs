@@ -183,7 +183,10 @@ fn against_schema(
     let Some(document) = schema.json("data_schema") else { return Vec::new() };
     let data = data.cloned().unwrap_or(Json::Null);
     let name = schema.text("name").unwrap_or_default();
-    let validator = match jsonschema::draft7::new(document) {
+    // Patterns run on the linear-time `regex` engine, with a size cap: a schema is user input.
+    let patterns = jsonschema::PatternOptions::regex().size_limit(1 << 20);
+    let built = jsonschema::draft7::options().with_pattern_options(patterns).build(document);
+    let validator = match built {
         Ok(v) => v,
         Err(e) => {
             return vec![ValidationError::new(
