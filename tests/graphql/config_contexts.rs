@@ -51,6 +51,11 @@ async fn config_contexts_merge_as_nautobot_merges_them(backend: Backend) -> anyh
     if backend == Backend::Sqlite {
         assert_eq!(devices[0]["config_context"].to_string(), first.to_string(), "{body}");
     }
+    // Asked twice under two names, merged once, answered the same.
+    let (_, body, _) =
+        app.graphql("{ devices { a: config_context b: config_context } }", Value::Null).await?;
+    assert_eq!(body["data"]["devices"][1]["a"], second, "{body}");
+    assert_eq!(body["data"]["devices"][1]["b"], second, "{body}");
     // Deactivated, the region's context no longer applies.
     let (_, body, _) = app
         .graphql(

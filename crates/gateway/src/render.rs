@@ -424,6 +424,8 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
     let own = &cells[level.skip..];
     sink.buf.push(b'{');
     let mut first = true;
+    // An object's config context, merged once however many aliases ask for it.
+    let mut context: Option<String> = None;
     for out in &plan.outs {
         match out {
             Out::Column { key, col, render } => {
@@ -556,6 +558,10 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
             }
             Out::ConfigContext { key, local } => {
                 sink.field(&mut first, key);
+                if let Some(text) = &context {
+                    sink.push(text.as_bytes());
+                    continue;
+                }
                 let local = match &own[*local] {
                     Cell::Text(t) => serde_json::from_str::<serde_json::Value>(t).ok(),
                     Cell::Json(j) => Some((**j).clone()),
@@ -570,7 +576,9 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
                 let values = values.unwrap_or(&empty);
                 let merged =
                     ferrobot_domain::config_context::merged(contexts, values, local.as_ref());
-                sink.push(merged.to_string().as_bytes());
+                let text = merged.to_string();
+                sink.push(text.as_bytes());
+                context = Some(text);
             }
             Out::Issued { key, keys } => {
                 sink.field(&mut first, key);
