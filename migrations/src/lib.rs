@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0010_config_contexts",
         tables: include_str!("../0010_config_contexts.json"),
     },
+    Migration { version: "0011_saved_queries", tables: include_str!("../0011_saved_queries.json") },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -528,5 +528,6 @@ mod operations;
 mod permissions;
 mod replicas;
 mod requests;
+mod saved_queries;
 mod subscriptions;
 mod webhooks;

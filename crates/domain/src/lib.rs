@@ -20,6 +20,7 @@ pub mod platform;
 pub mod rack;
 pub mod request;
 pub mod row;
+pub mod saved_query;
 pub mod usage;
 pub mod validate;
 pub mod value;

@@ -35,6 +35,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status/", get(crate::rest::status))
         .route("/api/docs/", get(crate::rest::docs))
         .route("/api/auth/token/", post(jwt))
+        .route("/api/extras/graphql-queries/", get(crate::saved::list))
+        .route("/api/extras/graphql-queries/{key}/", get(crate::saved::detail_of))
+        .route("/api/extras/graphql-queries/{key}/run/", post(saved_query_run))
         .route("/api/{*rest}", axum::routing::any(crate::rest::not_found))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -253,6 +256,19 @@ async fn jwt(
             detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
         }
     }
+}
+
+/// `POST /api/extras/graphql-queries/<key>/run/`, under the request's id.
+async fn saved_query_run(
+    State(state): State<AppState>,
+    key: axum::extract::Path<String>,
+    id: Option<axum::Extension<RequestId>>,
+    client: Option<axum::Extension<crate::auth::ClientAddress>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = id.map_or_else(uuid::Uuid::new_v4, |e| e.0 .0);
+    crate::saved::run(State(state), key, id, client, headers, body).await
 }
 
 /// `POST /api/graphql/`: answers the document and leaves what it asked for in the answer's

@@ -30,6 +30,7 @@ mod parity;
 pub mod render;
 mod respond;
 mod rest;
+mod saved;
 pub mod schema;
 mod schema_parts;
 mod suggest;

@@ -313,7 +313,7 @@ async fn run_one(
     let model = catalogue.model(target.model);
     Ok(match target.operation {
         Operation::Create => {
-            let input = secrets(model, object(body), true, issued)?;
+            let input = saved_query_input(model, secrets(model, object(body), true, issued)?)?;
             let id = writer.create(model, &input).await?;
             vec![Outcome {
                 model: model.id,
@@ -322,13 +322,14 @@ async fn run_one(
             }]
         }
         Operation::Upsert => {
-            let input = secrets(model, object(body), false, issued)?;
+            let input = saved_query_input(model, secrets(model, object(body), false, issued)?)?;
             vec![writer.upsert(model, &input).await?]
         }
         Operation::Update => {
             let reference = reference(body.get("ref").unwrap_or(&Json::Null));
             let input =
                 secrets(model, object(body.get("input").unwrap_or(&Json::Null)), false, issued)?;
+            let input = saved_query_input(model, input)?;
             vec![writer.update(model, &reference, &input).await?]
         }
         Operation::Delete => writer.delete(model, &reference(body)).await?,
@@ -379,6 +380,47 @@ fn secrets<'i>(
             _ => {}
         }
     }
+    Ok(Cow::Owned(input))
+}
+
+/// A saved query's input as Nautobot saves it (`GraphQLQuery.clean` and `save`): its document
+/// must parse, and its `variables` are those the document defines, each with its default when
+/// that is a string or an integer, else `""`.
+fn saved_query_input<'i>(
+    model: &Model,
+    input: Cow<'i, Map<String, Json>>,
+) -> Result<Cow<'i, Map<String, Json>>, StoreError> {
+    use ferrobot_domain::saved_query::{QUERY, SAVED_QUERY, VARIABLES};
+    if model.label != SAVED_QUERY {
+        return Ok(input);
+    }
+    let Some(Json::String(text)) = input.get(QUERY) else { return Ok(input) };
+    let document = match async_graphql::parser::parse_query(text) {
+        Ok(document) => document,
+        Err(error) => {
+            let message = match crate::syntax::first_error(text) {
+                Some(e) => format!("{} (line {}, column {})", e.message, e.line, e.column),
+                None => format!("Syntax Error: {error}"),
+            };
+            let error = ValidationError::new(QUERY, message);
+            return Err(StoreError::Domain(DomainError::Validation(vec![error])));
+        }
+    };
+    let mut variables = Map::new();
+    for (_, operation) in document.operations.iter() {
+        for definition in &operation.node.variable_definitions {
+            let default = match definition.node.default_value.as_ref().map(|v| &v.node) {
+                Some(async_graphql::Value::String(s)) => Json::String(s.clone()),
+                Some(async_graphql::Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                    Json::String(n.to_string())
+                }
+                _ => Json::String(String::new()),
+            };
+            variables.insert(definition.node.name.node.to_string(), default);
+        }
+    }
+    let mut input = input.into_owned();
+    input.insert(VARIABLES.into(), Json::Object(variables));
     Ok(Cow::Owned(input))
 }
 

@@ -41,6 +41,9 @@ struct GraphqlBody {
     variables: Option<serde_json::Value>,
     #[serde(default, rename = "operationName")]
     operation_name: Option<String>,
+    /// Ferrobot's: run the saved query of this id or name instead of a `query` ([`crate::saved`]).
+    #[serde(default)]
+    saved_query: Option<String>,
 }
 
 /// HTTP 503 with `Retry-After`: the database did not take the request in time.
@@ -80,9 +83,10 @@ pub(crate) async fn answer_graphql(
             )
         }
     };
-    let Some(query) = parsed.query.filter(|q| !q.trim().is_empty()) else {
+    let query = parsed.query.filter(|q| !q.trim().is_empty());
+    if query.is_none() && parsed.saved_query.is_none() {
         return errors(StatusCode::BAD_REQUEST, "Must provide query string.");
-    };
+    }
     let served = state.served();
     let store = state.store.counted();
     let permissions = match store.permissions(&user).await {
@@ -91,6 +95,31 @@ pub(crate) async fn answer_graphql(
         Err(error) => {
             tracing::error!(%error, "reading permissions failed");
             return crate::auth::detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+        }
+    };
+    // A saved query named instead of a document: found as the user sees saved queries.
+    let query = match (query, &parsed.saved_query) {
+        (Some(query), _) => query,
+        (None, key) => {
+            let key = key.clone().unwrap_or_default();
+            let which = ferrobot_persistence::saved::Which::Key(key.clone());
+            match store.saved_queries(&permissions, &which).await {
+                Ok((_, found)) => match found.into_iter().next() {
+                    Some(saved) => saved.query,
+                    None => {
+                        let message = format!("No saved query {key:?}.");
+                        return errors(StatusCode::BAD_REQUEST, &message);
+                    }
+                },
+                Err(ferrobot_persistence::StoreError::Busy(message)) => return busy(&message),
+                Err(error) => {
+                    tracing::error!(%error, "reading a saved query failed");
+                    return crate::auth::detail(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Internal error.",
+                    );
+                }
+            }
         }
     };
     let may_write = user.write_enabled;

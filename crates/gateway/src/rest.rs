@@ -112,7 +112,7 @@ pub(crate) async fn docs(
 /// Any other path under `/api/`: a JSON 404 that says what Ferrobot serves.
 pub(crate) async fn not_found(uri: Uri) -> Response {
     let text = format!(
-        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/, /api/docs/ and /api/auth/token/ only.",
+        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/, /api/docs/, /api/auth/token/ and /api/extras/graphql-queries/ only.",
         uri.path()
     );
     detail(StatusCode::NOT_FOUND, &text)
@@ -130,7 +130,7 @@ async fn refuse(
 }
 
 /// The headers Django REST framework's views send with every answer.
-fn drf(mut response: Response) -> Response {
+pub(crate) fn drf(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert("allow", HeaderValue::from_static("GET, HEAD, OPTIONS"));
     headers.insert("vary", HeaderValue::from_static("Accept"));
@@ -139,7 +139,7 @@ fn drf(mut response: Response) -> Response {
 
 /// `scheme://host` of the request as the client addressed it (behind a proxy, its
 /// `X-Forwarded-Proto` and `X-Forwarded-Host`).
-fn base_url(headers: &HeaderMap) -> String {
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let text = |name: &str| {
         headers
             .get(name)

@@ -19,6 +19,7 @@ pub mod import;
 mod object;
 mod pattern;
 pub mod query;
+pub mod saved;
 pub mod schema;
 mod sqlite_read;
 mod sqlx_read;
