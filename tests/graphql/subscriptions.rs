@@ -167,6 +167,22 @@ async fn replicas_deliver_every_commit(backend: Backend) -> anyhow::Result<()> {
 }
 backend_test!(replicas_deliver, replicas_deliver_every_commit);
 
+/// A subscriber ahead of the log (a position another replica reached first) waits for the feed
+/// to get there, and gets only what comes after its position.
+async fn subscribers_ahead_wait(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    let start = last_sequence(&app).await?;
+    let mut socket = admin(&app, &app.base, "graphql-transport-ws").await?;
+    socket.subscribe("a", TAGS, json!({ "after": start + 3 })).await?;
+    create_tags(&app.base, &app, &names("ahead", 0..5)).await?;
+    let events = socket.events("a", 2).await?;
+    let sequences: Vec<&Value> =
+        events.iter().map(|e| &e["data"]["object_changes"]["sequence"]).collect();
+    assert_eq!(sequences, [&json!(start + 4), &json!(start + 5)]);
+    Ok(())
+}
+backend_test!(ahead_of_the_feed, subscribers_ahead_wait);
+
 /// A subscriber that does not read while thousands of large events are written falls out of
 /// its cohort and reads the log itself: it gets every event, in order, and the server holds no
 /// more than its buffers meanwhile.

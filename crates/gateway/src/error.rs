@@ -82,8 +82,9 @@ impl GatewayError {
 pub(crate) struct FieldError {
     pub(crate) message: String,
     pub(crate) path: String,
-    pub(crate) line: usize,
-    pub(crate) column: usize,
+    /// Where the field is in the document (line, column); none where there is no document to
+    /// point into (a subscription's batch read long after its document).
+    pub(crate) at: Option<(usize, usize)>,
     pub(crate) code: &'static str,
     pub(crate) argument: Option<String>,
     /// More `extensions` keys (the failing fields, the operation's index …).
@@ -100,12 +101,13 @@ impl FieldError {
         for (k, v) in &self.details {
             extensions[k] = v.clone();
         }
-        json!({
-            "message": self.message,
-            "locations": [{"line": self.line, "column": self.column}],
-            "path": [self.path],
-            "extensions": extensions,
-        })
+        let mut out = json!({ "message": self.message });
+        if let Some((line, column)) = self.at {
+            out["locations"] = json!([{"line": line, "column": column}]);
+        }
+        out["path"] = json!([self.path]);
+        out["extensions"] = extensions;
+        out
     }
 
     /// The error of the root field `field` answered under `path`; `index` is the operation's
@@ -115,6 +117,18 @@ impl FieldError {
         stage: Stage,
         path: &str,
         field: &Positioned<Field>,
+        index: Option<usize>,
+    ) -> FieldError {
+        let at = Some((field.pos.line, field.pos.column));
+        FieldError::at(error, stage, path, at, index)
+    }
+
+    /// The error of the root field answered under `path`, at `at` in the document if known.
+    pub(crate) fn at(
+        error: GatewayError,
+        stage: Stage,
+        path: &str,
+        at: Option<(usize, usize)>,
         index: Option<usize>,
     ) -> FieldError {
         let code = error.code();
@@ -186,15 +200,7 @@ impl FieldError {
                 "internal error".to_owned()
             }
         };
-        FieldError {
-            message,
-            path: path.to_owned(),
-            line: field.pos.line,
-            column: field.pos.column,
-            code,
-            argument,
-            details,
-        }
+        FieldError { message, path: path.to_owned(), at, code, argument, details }
     }
 }
 

@@ -332,8 +332,7 @@ fn subscribe(
         return Err(Refused::Field(Box::new(FieldError {
             message: "A subscription selects one field of `Subscription`.".into(),
             path: String::new(),
-            line: 1,
-            column: 1,
+            at: Some((1, 1)),
             code: "GRAPHQL_VALIDATION_FAILED",
             argument: None,
             details: Default::default(),

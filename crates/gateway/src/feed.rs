@@ -15,7 +15,7 @@
 //!   the seam, and no server memory grows with a slow reader.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ferrobot_domain::catalogue::Lookup;
@@ -42,8 +42,9 @@ pub struct Feed {
     /// Held while a batch is read and handed out, and while a subscriber joins, so that a
     /// subscriber joins between two batches.
     hub: tokio::sync::Mutex<Hub>,
-    /// Every change up to here has been handed to every cohort.
-    done: AtomicI64,
+    /// Every change up to here has been handed to every cohort (a watch: a subscriber ahead of
+    /// the feed waits on it).
+    done: tokio::sync::watch::Sender<i64>,
     /// Subscribers dropped from their cohort because their buffer was full.
     lagged: std::sync::atomic::AtomicU64,
     /// Moves when a batch changed permissions, accounts, groups or tokens: connections read
@@ -144,7 +145,7 @@ impl Feed {
         let hub = Hub { done: head, cohorts: HashMap::new() };
         Ok(Arc::new(Feed {
             hub: tokio::sync::Mutex::new(hub),
-            done: AtomicI64::new(head),
+            done: tokio::sync::watch::channel(head).0,
             lagged: Default::default(),
             accounts: tokio::sync::watch::channel(0).0,
             account_labels: ferrobot_domain::permission::account_labels(store.catalogue()),
@@ -154,7 +155,7 @@ impl Feed {
 
     /// Every change up to here has been handed to every cohort.
     pub fn done(&self) -> i64 {
-        self.done.load(Ordering::Acquire)
+        *self.done.borrow()
     }
 
     /// Moves when a change to the accounts or permissions was handed out.
@@ -243,7 +244,7 @@ impl Feed {
             }
             hub.cohorts.retain(|_, c| !c.subscribers.is_empty());
             hub.done = upto;
-            self.done.store(upto, Ordering::Release);
+            self.done.send_replace(upto);
         }
     }
 
@@ -313,8 +314,11 @@ pub async fn follow(
         }
         // A position this process has not reached yet (another replica's commit it has not
         // heard of): wait for the feed, so that nothing before the position is sent.
-        while position > feed.done() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        if position > feed.done() {
+            let mut done = feed.done.subscribe();
+            if done.wait_for(|d| *d >= position).await.is_err() {
+                return Ok(());
+            }
         }
         let mut live = match feed.join(&key, &follow, position).await? {
             Joined::Live(rx) => rx,

@@ -196,8 +196,11 @@ impl Dispatcher {
             return Ok(None);
         }
         let head = self.store.head_now();
-        self.store.sync_webhook_streams(&state, head).await?;
-        let state = self.store.webhook_state().await?;
+        // Read again only when the streams changed.
+        let state = match self.store.sync_webhook_streams(&state, head).await? {
+            true => self.store.webhook_state().await?,
+            false => state,
+        };
         let now = Utc::now().timestamp_millis();
         let webhooks: HashMap<Uuid, &Webhook> = state.webhooks.iter().map(|w| (w.id, w)).collect();
         let due: Vec<Uuid> = state

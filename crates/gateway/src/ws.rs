@@ -650,30 +650,11 @@ impl crate::feed::Deliver for Frames<'_> {
 /// A read's error as an answer's error of the subscription's field.
 fn store_error_json(key: &str, error: ferrobot_persistence::StoreError) -> Value {
     let error = crate::error::GatewayError::from(error);
-    let code = error.code();
-    match error {
-        crate::error::GatewayError::Store(ferrobot_persistence::StoreError::Filters(refused)) => {
-            let (message, argument, details) = crate::error::filter_refusal(&refused);
-            let mut extensions = json!({ "code": code, "argument": argument });
-            for (k, v) in details {
-                extensions[k] = v;
-            }
-            json!({ "message": message, "path": [key], "extensions": extensions })
-        }
-        crate::error::GatewayError::Store(ferrobot_persistence::StoreError::Invalid {
-            argument,
-            message,
-        }) => {
-            let text = format!("{{'{argument}': ['{message}']}}");
-            json!({ "message": text, "path": [key], "extensions": { "code": code, "argument": argument } })
-        }
-        other => {
-            tracing::warn!(error = %other, "a subscription failed");
-            let message =
-                if code == "INTERNAL" { "internal error".to_owned() } else { other.to_string() };
-            json!({ "message": message, "path": [key], "extensions": { "code": code } })
-        }
+    if error.code() == "INTERNAL" {
+        tracing::warn!(%error, "a subscription failed");
     }
+    // As a query's error of the same field is worded, without a place in a document.
+    crate::error::FieldError::at(error, crate::error::Stage::Read, key, None, None).to_json()
 }
 
 fn status_code(status: StatusCode) -> &'static str {

@@ -241,8 +241,8 @@ impl Store {
     /// `after_sequence` and ends at its `upto_sequence` (the head now, when it has none); a
     /// disabled webhook's live stream is parked at the head (what happens while it is disabled
     /// is not delivered) and goes on from its last change once enabled; the streams of deleted
-    /// webhooks and replays go.
-    pub async fn sync_webhook_streams(&self, state: &WebhookState, head: i64) -> StoreResult<()> {
+    /// webhooks and replays go. Returns whether it wrote anything (then `state` is stale).
+    pub async fn sync_webhook_streams(&self, state: &WebhookState, head: i64) -> StoreResult<bool> {
         let mut creates: Vec<(Uuid, Uuid, bool, i64, Option<i64>)> = Vec::new();
         let mut parks = Vec::new();
         let mut resumes = Vec::new();
@@ -276,7 +276,7 @@ impl Store {
             .map(|s| s.id)
             .collect();
         if creates.is_empty() && parks.is_empty() && resumes.is_empty() && gone.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let (_turn, tx) = self.begin().await?;
         for (id, webhook, replay, mut position, upto) in creates {
@@ -330,7 +330,7 @@ impl Store {
             self.run_in(&tx, &delete).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The sequence of the last change to object `id` (of `action`, when given).
