@@ -182,3 +182,60 @@ async fn config_context_statements_do_not_grow(backend: Backend) -> anyhow::Resu
     Ok(())
 }
 backend_test!(config_context_statements, config_context_statements_do_not_grow);
+
+/// A virtual machine's dimensions: its cluster, the cluster's group, and the cluster's location
+/// with its ancestors; no device type (a context assigned to device types does not apply).
+async fn virtual_machines_take_their_clusters_contexts(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(1)).await?;
+    app.import(json!({
+        "extras.status": [{"name": "Running", "content_types": ["virtualization.virtualmachine"]}],
+        "virtualization.clustertype": [{"name": "kvm"}],
+        "virtualization.clustergroup": [{"name": "east"}, {"name": "west"}],
+        "virtualization.cluster": [
+            {"name": "c1", "cluster_type": "kvm", "cluster_group": "east", "location": "site-001"}
+        ],
+        "virtualization.virtualmachine": [
+            {"name": "vm1", "cluster": "c1", "status": "Running", "local_config_context_data": {"local": true}}
+        ],
+        "extras.configcontext": [
+            {"name": "region", "weight": 1, "locations": ["region-1"], "data": {"region": 1}},
+            {"name": "east", "weight": 2, "cluster_groups": ["east"], "data": {"group": "east"}},
+            {"name": "c1", "weight": 3, "clusters": ["c1"], "data": {"cluster": "c1"}},
+            {"name": "west", "weight": 4, "cluster_groups": ["west"], "data": {"group": "west"}},
+            {"name": "types", "weight": 5,
+             "device_types": [{"manufacturer": "Acme", "model": "acme-s48"}], "data": {"type": true}},
+        ],
+    }))
+    .await?;
+    let (_, body, _) = app
+        .graphql(
+            "{ virtual_machines { name config_context } devices { name config_context } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["virtual_machines"][0]["config_context"],
+        json!({"region": 1, "group": "east", "cluster": "c1", "local": true}),
+        "{body}"
+    );
+    assert_eq!(
+        body["data"]["devices"][0]["config_context"],
+        json!({"region": 1, "type": true}),
+        "{body}"
+    );
+    // A device in the cluster (through its cluster assignments) takes the cluster's contexts.
+    let (_, body, _) = app
+        .graphql(
+            "mutation { device_update(ref: {name: \"dev-00001\"}, input: {clusters: [{name: \"c1\"}]}) { config_context } }",
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["device_update"]["config_context"],
+        json!({"region": 1, "group": "east", "cluster": "c1", "type": true}),
+        "{body}"
+    );
+    Ok(())
+}
+backend_test!(virtual_machine_contexts, virtual_machines_take_their_clusters_contexts);
