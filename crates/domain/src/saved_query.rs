@@ -17,10 +17,6 @@ pub const QUERY: &str = "query";
 /// … and the one holding its variables (derived from the document when written).
 pub const VARIABLES: &str = "variables";
 
-/// The stored fields a [`SavedQuery`] is made of.
-pub const FIELDS: [&str; 7] =
-    ["name", QUERY, VARIABLES, "owner_content_type", "owner_object_id", "created", "last_updated"];
-
 /// A saved query as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedQuery {

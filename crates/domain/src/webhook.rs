@@ -71,24 +71,6 @@ pub struct Webhook {
     pub ca_file_path: String,
 }
 
-/// The stored fields a [`Webhook`] is made of.
-pub const WEBHOOK_FIELDS: [&str; 14] = [
-    "name",
-    "content_types",
-    "type_create",
-    "type_update",
-    "type_delete",
-    "payload_url",
-    "enabled",
-    "http_method",
-    "http_content_type",
-    "additional_headers",
-    "body_template",
-    "secret",
-    "ssl_verification",
-    "ca_file_path",
-];
-
 impl Webhook {
     /// The webhook a stored row holds.
     pub fn from_row(id: Uuid, row: &Row) -> Webhook {

@@ -1,5 +1,6 @@
 //! One object's stored columns, read into the domain's [`Row`]: the select every reader of whole
-//! objects shares (the writer's snapshots, the export, the usage lists).
+//! objects shares (the writer's snapshots, the export, the usage lists, webhooks and their
+//! replays, saved queries).
 
 use ferrobot_domain::row::Row;
 use ferrobot_domain::{Field, Model};

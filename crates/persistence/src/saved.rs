@@ -2,12 +2,11 @@
 //! the rows the user's view permission allows.
 
 use ferrobot_domain::permission::Permissions;
-use ferrobot_domain::row::Row;
-use ferrobot_domain::saved_query::{SavedQuery, FIELDS, SAVED_QUERY};
+use ferrobot_domain::saved_query::{SavedQuery, SAVED_QUERY};
 use sea_query::{Alias, Expr, Func, Order, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::cell::{col_type, Cell, ColType};
+use crate::cell::{Cell, ColType};
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
 
@@ -32,16 +31,10 @@ impl Store {
         let model = catalogue
             .by_label(SAVED_QUERY)
             .ok_or_else(|| StoreError::Internal("no saved query model".into()))?;
-        let mut select = Query::select();
-        select.column(Alias::new("id")).from(Alias::new(&model.table));
-        let mut types = vec![ColType::Uuid];
-        for name in FIELDS {
-            let (_, field) = model
-                .field(name)
-                .ok_or_else(|| StoreError::Internal(format!("no field {name}")))?;
-            select.column(Alias::new(field.column.clone().unwrap_or_default()));
-            types.push(col_type(&field.kind));
-        }
+        // The select whole objects share.
+        let (mut select, types, fields) = crate::object::object_select(model);
+        select.from(Alias::new(&model.table));
+        let id = fields.iter().position(|f| f.primary_key).unwrap_or(0);
         let name_column = model.column_of("name");
         let filtered = |s: &mut SelectStatement| {
             if let Some(seen) = self.visible_ids(perms, model, None) {
@@ -80,19 +73,8 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in 0..rows.len() {
             let cells = rows.row(r);
-            let Some(id) = cells[0].as_uuid() else { continue };
-            let mut row = Row::new();
-            for (name, cell) in FIELDS.iter().zip(&cells[1..]) {
-                let value = match cell {
-                    Cell::Text(t) if *name == ferrobot_domain::saved_query::VARIABLES => {
-                        serde_json::from_str(t)
-                            .map(|j| Cell::Json(Box::new(j)))
-                            .unwrap_or(Cell::Null)
-                    }
-                    other => other.clone(),
-                };
-                row.set(*name, value);
-            }
+            let Some(id) = cells[id].as_uuid() else { continue };
+            let row = crate::object::object_row(model, &fields, cells);
             out.push(SavedQuery::from_row(id, &row));
         }
         Ok((total.unwrap_or(out.len() as u64), out))

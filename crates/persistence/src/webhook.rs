@@ -13,14 +13,15 @@ use chrono::{DateTime, Utc};
 use ferrobot_domain::catalogue::{Model, CHANGE_LOG};
 use ferrobot_domain::row::Row;
 use ferrobot_domain::webhook::{
-    Event, Webhook, ATTEMPT, ATTEMPT_FIELDS, REPLAY, REPLAY_FIELDS, WEBHOOK, WEBHOOK_FIELDS,
+    Event, Webhook, ATTEMPT, ATTEMPT_FIELDS, REPLAY, REPLAY_FIELDS, WEBHOOK,
 };
 use sea_orm::ConnectionTrait;
-use sea_query::{Alias, Expr, Order, Query, SelectStatement, Value};
+use sea_query::{Alias, Expr, Order, Query, Value};
 use uuid::Uuid;
 
 use crate::bind::bind;
 use crate::cell::{col_type, Cell, ColType};
+use crate::query::uuid_value;
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
 
@@ -115,11 +116,10 @@ fn column(model: &Model, field: &str) -> StoreResult<(String, ColType)> {
     Ok((column, col_type(&f.kind)))
 }
 
-/// A JSON cell as a value: PostgreSQL decodes it, SQLite and MySQL may hand back its text.
+/// A JSON column's value (every reader decodes `ColType::Json` into a value).
 fn json_of(cell: &Cell) -> Option<serde_json::Value> {
     match cell {
         Cell::Json(j) => Some((**j).clone()),
-        Cell::Text(t) => serde_json::from_str(t).ok(),
         _ => None,
     }
 }
@@ -131,35 +131,22 @@ fn int_of(cell: &Cell) -> Option<i64> {
     }
 }
 
-fn uuid_of(cell: &Cell) -> Option<Uuid> {
-    match cell {
-        Cell::Uuid(u) => Some(*u),
-        _ => None,
-    }
-}
-
 fn text_of(cell: &Cell) -> Option<String> {
-    match cell {
-        Cell::Text(t) => Some(t.to_string()),
-        _ => None,
-    }
+    cell.as_str().map(str::to_owned)
 }
 
-fn uuid_value(u: Uuid) -> Value {
-    Value::Uuid(Some(Box::new(u)))
-}
-
-/// A select of `fields` (after the id) of a model's rows.
-fn select_fields(model: &Model, fields: &[&str]) -> StoreResult<(SelectStatement, Vec<ColType>)> {
-    let mut select = Query::select();
-    select.column(Alias::new("id")).from(Alias::new(&model.table));
-    let mut types = vec![ColType::Uuid];
-    for field in fields {
-        let (name, ty) = column(model, field)?;
-        select.column(Alias::new(name));
-        types.push(ty);
-    }
-    Ok((select, types))
+/// Every row of a model, as the domain's rows by id: the select whole objects share.
+async fn rows_of(store: &Store, model: &Model) -> StoreResult<Vec<(Uuid, Row)>> {
+    let (mut select, types, fields) = crate::object::object_select(model);
+    select.from(Alias::new(&model.table));
+    let rows = store.fetch(&select, &types).await?;
+    let id = fields.iter().position(|f| f.primary_key).unwrap_or(0);
+    Ok((0..rows.len())
+        .filter_map(|r| {
+            let cells = rows.row(r);
+            Some((cells[id].as_uuid()?, crate::object::object_row(model, &fields, cells)))
+        })
+        .collect())
 }
 
 const STREAM_COLUMNS: [(&str, ColType); 9] = [
@@ -177,38 +164,18 @@ const STREAM_COLUMNS: [(&str, ColType); 9] = [
 impl Store {
     /// The webhooks, the replays and the streams, as stored now.
     pub async fn webhook_state(&self) -> StoreResult<WebhookState> {
-        let hooks = model(self, WEBHOOK)?;
-        let (select, types) = select_fields(hooks, &WEBHOOK_FIELDS)?;
-        let rows = self.fetch(&select, &types).await?;
-        let mut webhooks = Vec::with_capacity(rows.len());
-        for r in 0..rows.len() {
-            let cells = rows.row(r);
-            let mut row = Row::new();
-            for (field, cell) in WEBHOOK_FIELDS.iter().zip(&cells[1..]) {
-                let value = match cell {
-                    Cell::Text(_) if *field == "content_types" => {
-                        json_of(cell).map(|j| Cell::Json(Box::new(j))).unwrap_or(Cell::Null)
-                    }
-                    other => other.clone(),
-                };
-                row.set(*field, value);
-            }
-            if let Some(id) = uuid_of(&cells[0]) {
-                webhooks.push(Webhook::from_row(id, &row));
-            }
-        }
-        let replays_model = model(self, REPLAY)?;
-        let (select, types) = select_fields(replays_model, &REPLAY_FIELDS)?;
-        let rows = self.fetch(&select, &types).await?;
-        let mut replays = Vec::with_capacity(rows.len());
-        for r in 0..rows.len() {
-            let c = rows.row(r);
-            if let (Some(id), Some(webhook), Some(after)) =
-                (uuid_of(&c[0]), uuid_of(&c[1]), int_of(&c[2]))
-            {
-                replays.push(Replay { id, webhook, after, upto: int_of(&c[3]) });
-            }
-        }
+        let hooks = rows_of(self, model(self, WEBHOOK)?).await?;
+        let webhooks = hooks.iter().map(|(id, row)| Webhook::from_row(*id, row)).collect();
+        let [webhook, after, upto] = REPLAY_FIELDS;
+        let replays = rows_of(self, model(self, REPLAY)?)
+            .await?
+            .into_iter()
+            .filter_map(|(id, row)| {
+                let webhook = row.get(webhook).as_uuid()?;
+                let after = int_of(row.get(after))?;
+                Some(Replay { id, webhook, after, upto: int_of(row.get(upto)) })
+            })
+            .collect();
         let mut select = Query::select();
         select.from(Alias::new(STREAMS));
         for (name, _) in STREAM_COLUMNS {
@@ -219,7 +186,7 @@ impl Store {
         let mut streams = Vec::with_capacity(rows.len());
         for r in 0..rows.len() {
             let c = rows.row(r);
-            let (Some(id), Some(webhook)) = (uuid_of(&c[0]), uuid_of(&c[1])) else { continue };
+            let (Some(id), Some(webhook)) = (c[0].as_uuid(), c[1].as_uuid()) else { continue };
             streams.push(Stream {
                 id,
                 webhook,
@@ -457,7 +424,7 @@ impl Store {
         let mut events = Vec::with_capacity(rows.len());
         for r in 0..rows.len() {
             let c = rows.row(r);
-            let (Some(id), Some(sequence)) = (uuid_of(&c[0]), int_of(&c[1])) else { continue };
+            let (Some(id), Some(sequence)) = (c[0].as_uuid(), int_of(&c[1])) else { continue };
             events.push(Event {
                 id,
                 sequence,
@@ -468,7 +435,7 @@ impl Store {
                     _ => Utc::now(),
                 },
                 user_name: text_of(&c[5]).unwrap_or_default(),
-                request_id: uuid_of(&c[6]).unwrap_or_default(),
+                request_id: c[6].as_uuid().unwrap_or_default(),
                 data: json_of(&c[7]),
                 prechange: json_of(&c[8]),
             });
@@ -561,7 +528,7 @@ impl Store {
                 .order_by(Alias::new(&time), Order::Asc)
                 .limit(1_000);
             let rows = self.fetch(&select, &[ColType::Uuid]).await?;
-            let ids: Vec<Uuid> = rows.cells.iter().filter_map(uuid_of).collect();
+            let ids: Vec<Uuid> = rows.cells.iter().filter_map(Cell::as_uuid).collect();
             if ids.is_empty() {
                 break;
             }

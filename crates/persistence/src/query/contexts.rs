@@ -177,7 +177,6 @@ impl Store {
             let Some(id) = c[0].as_uuid() else { continue };
             let data = match &c[3] {
                 Cell::Json(j) => (**j).clone(),
-                Cell::Text(t) => serde_json::from_str(t).unwrap_or_default(),
                 _ => serde_json::Value::Null,
             };
             let weight = match c[2] {
