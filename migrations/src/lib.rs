@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[Migration] = &[
         tables: include_str!("../0010_config_contexts.json"),
     },
     Migration { version: "0011_saved_queries", tables: include_str!("../0011_saved_queries.json") },
+    Migration {
+        version: "0012_dynamic_groups",
+        tables: include_str!("../0012_dynamic_groups.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -21,7 +21,7 @@ pub const SCHEMA: &str = "extras.configcontextschema";
 /// The assignment lists of a context (its many-to-many fields), in the order [`Subject`]s give
 /// their values. An empty list matches every object; a list matches an object when it holds
 /// one of the object's values along that dimension.
-pub const LISTS: [&str; 11] = [
+pub const LISTS: [&str; 12] = [
     "locations",
     "roles",
     "device_types",
@@ -33,6 +33,7 @@ pub const LISTS: [&str; 11] = [
     "tags",
     "clusters",
     "cluster_groups",
+    "dynamic_groups",
 ];
 
 /// How an object of one model reaches its value along one dimension: a path of fields from the
@@ -63,7 +64,7 @@ pub const LOCAL_SCHEMA: &str = "local_config_context_schema";
 /// data is [`LOCAL`]).
 #[derive(Debug)]
 pub struct Subject {
-    pub dimensions: [Dimension; 11],
+    pub dimensions: [Dimension; 12],
 }
 
 /// Devices: `get_for_object` on a `Device` (clusters through its cluster assignments).
@@ -80,6 +81,7 @@ static DEVICE: Subject = Subject {
         on(&["tags"]),
         on(&["clusters"]),
         on(&["clusters", "cluster_group"]),
+        on(&["dynamic_groups"]),
     ],
 };
 
@@ -97,6 +99,7 @@ static VIRTUAL_MACHINE: Subject = Subject {
         on(&["tags"]),
         on(&["cluster"]),
         on(&["cluster", "cluster_group"]),
+        on(&["dynamic_groups"]),
     ],
 };
 
@@ -116,7 +119,7 @@ pub struct Context {
     pub weight: i64,
     pub data: Json,
     /// The assignment lists, in [`LISTS`]' order, each sorted.
-    pub lists: [Vec<Uuid>; 11],
+    pub lists: [Vec<Uuid>; 12],
 }
 
 impl Context {
@@ -266,7 +269,7 @@ mod tests {
     }
 
     fn context(name: &str, weight: i64, data: Json, lists: &[(usize, &[u128])]) -> Context {
-        let mut all: [Vec<Uuid>; 11] = Default::default();
+        let mut all: [Vec<Uuid>; 12] = Default::default();
         for (i, ids) in lists {
             all[*i] = ids.iter().map(|n| id(*n)).collect();
             all[*i].sort();
@@ -312,7 +315,7 @@ mod tests {
         order(&mut contexts);
         let names: Vec<&str> = contexts.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c"]);
-        let none: Vec<Vec<Uuid>> = vec![Vec::new(); 11];
+        let none: Vec<Vec<Uuid>> = vec![Vec::new(); LISTS.len()];
         assert_eq!(
             merged(&contexts, &none, None),
             json!({"a": 789, "b": 1, "c": 1, "d": {"x": 1}})
@@ -337,7 +340,7 @@ mod tests {
             context("region-and-other-role", 5, json!({"ro": 1}), &[(0, &[region]), (1, &[99])]),
             context("either-site", 6, json!({"either": 1}), &[(0, &[other, site])]),
         ];
-        let mut values: Vec<Vec<Uuid>> = vec![Vec::new(); 11];
+        let mut values: Vec<Vec<Uuid>> = vec![Vec::new(); LISTS.len()];
         values[0] = vec![id(site), id(region)];
         values[1] = vec![id(role)];
         let got = merged(&contexts, &values, None);

@@ -12,6 +12,7 @@
 pub mod cable;
 pub mod catalogue;
 pub mod config_context;
+pub mod dynamic_group;
 pub mod error;
 pub mod hooks;
 pub mod ipam;

@@ -5,7 +5,7 @@
 //! the rows it returns. Limits and cost are computed on this tree before any SQL runs, and it is
 //! where a row filter per model (permissions) belongs. It knows no GraphQL and no SQL.
 
-use crate::catalogue::{CustomFieldKind, Filter, Lookup, ModelId};
+use crate::catalogue::{CustomFieldKind, Filter, Lookup, Model, ModelId};
 use crate::rack::Face;
 use crate::usage::Usage;
 use crate::Catalogue;
@@ -233,4 +233,82 @@ pub struct FilterArg {
     pub target: ArgTarget,
     pub lookup: Lookup,
     pub values: Vec<ArgValue>,
+}
+
+/// The most values a stored filter (a dynamic group's) may hold, all arguments together, and
+/// the longest value: what a request's filters may carry.
+pub const MAX_STORED_FILTER_VALUES: usize = 20_000;
+pub const MAX_STORED_FILTER_TEXT: usize = 4_096;
+
+/// A stored filter (a dynamic group's `filter`: `{"location": ["ams01"], "name__ic": "edge"}`)
+/// as filter arguments of `model`'s list: each key an argument of the model's filters, each
+/// value a scalar or a list of scalars. Refused keys and values come back as
+/// (argument, message), every one of them.
+pub fn stored_filter_args(
+    model: &Model,
+    filter: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<FilterArg>, Vec<(String, String)>> {
+    let mut args = Vec::with_capacity(filter.len());
+    let mut refused = Vec::new();
+    let mut total = 0usize;
+    for (key, value) in filter {
+        let Some((target, lookup)) = model.filter_named(key) else {
+            refused.push((
+                key.clone(),
+                format!("{key} is not a filter of {}.", model.verbose_name_plural),
+            ));
+            continue;
+        };
+        let items: Vec<&serde_json::Value> = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let mut values = Vec::with_capacity(items.len());
+        for item in items {
+            let value = match item {
+                serde_json::Value::String(s) if s.chars().count() > MAX_STORED_FILTER_TEXT => {
+                    refused.push((
+                        key.clone(),
+                        format!(
+                            "Ensure this value has at most {MAX_STORED_FILTER_TEXT} characters."
+                        ),
+                    ));
+                    break;
+                }
+                serde_json::Value::String(s) => ArgValue::Str(s.clone()),
+                serde_json::Value::Bool(b) => ArgValue::Bool(*b),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => ArgValue::Int(i),
+                    None => ArgValue::Float(n.as_f64().unwrap_or_default()),
+                },
+                _ => {
+                    refused.push((key.clone(), "Enter a value or a list of values.".into()));
+                    break;
+                }
+            };
+            values.push(value);
+        }
+        if target.single && values.len() > 1 {
+            refused.push((key.clone(), "Enter a single value.".into()));
+            continue;
+        }
+        total += values.len();
+        args.push(FilterArg {
+            argument: key.clone(),
+            target: ArgTarget::Filter(target.clone()),
+            lookup,
+            values,
+        });
+    }
+    if total > MAX_STORED_FILTER_VALUES {
+        refused.push((
+            String::new(),
+            format!("Ensure the filter has at most {MAX_STORED_FILTER_VALUES} values in all."),
+        ));
+    }
+    match refused.is_empty() {
+        true => Ok(args),
+        false => Err(refused),
+    }
 }

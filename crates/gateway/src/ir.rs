@@ -504,6 +504,9 @@ impl<'a> Lowerer<'a> {
     /// The filter (or custom field) and lookup an argument names: `name__ic` → filter `name`,
     /// lookup `ic`; a filter whose own name has `__` wins.
     fn filter_target(&self, model: &Model, name: &str) -> Option<(ArgTarget, Lookup)> {
+        if let Some((filter, lookup)) = model.filter_named(name) {
+            return Some((ArgTarget::Filter(filter.clone()), lookup));
+        }
         for lookup in Lookup::ALL {
             let base = if lookup == Lookup::Exact {
                 Some(name)
@@ -511,9 +514,6 @@ impl<'a> Lowerer<'a> {
                 name.strip_suffix(&format!("__{}", lookup.suffix()))
             };
             let Some(base) = base else { continue };
-            if let Some(filter) = model.filter(base).filter(|f| f.lookups.contains(&lookup)) {
-                return Some((ArgTarget::Filter(filter.clone()), lookup));
-            }
             if let Some(key) = base.strip_prefix("cf_") {
                 if let Some(cf) = self.served.custom_fields_of(model).find(|cf| cf.key == key) {
                     if custom_field_lookups(cf.kind).contains(&lookup) {

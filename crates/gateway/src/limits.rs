@@ -219,6 +219,11 @@ pub(crate) fn level_cost(
                         Some(table_rows(sizes, &catalogue.model(rel.target).table))
                     }
                     RelationShape::Through { table, .. } => Some(table_rows(sizes, table)),
+                    // At most every group for every parent.
+                    RelationShape::Members { .. } => Some(
+                        table_rows(sizes, &catalogue.model(rel.target).table)
+                            .saturating_mul(parents),
+                    ),
                 };
                 let mut child_rows = match children {
                     Some(children) => {

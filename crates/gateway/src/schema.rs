@@ -449,7 +449,7 @@ pub fn build(
                 object = object.field(unresolved(rel.name.clone(), named(union)));
             } else if !list {
                 object = object.field(unresolved(rel.name.clone(), named(&tg.type_name)));
-            } else if rel.is_generic_through() {
+            } else if rel.is_bare_list() {
                 object =
                     object.field(unresolved(rel.name.clone(), TypeRef::named_list(&tg.type_name)));
             } else {

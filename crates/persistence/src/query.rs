@@ -18,6 +18,7 @@ use crate::{StoreError, StoreResult};
 pub mod contexts;
 mod execute;
 mod filter;
+mod groups;
 mod level;
 mod network;
 mod plan;

@@ -34,6 +34,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             status: raw.features.iter().any(|f| f == "status"),
             role: raw.features.iter().any(|f| f == "role"),
             contacts: raw.features.iter().any(|f| f == "contacts"),
+            dynamic_groups: raw.features.iter().any(|f| f == "dynamic_groups"),
         };
         if let Some(unknown) = raw.features.iter().find(|f| Features::by_name(f).is_none()) {
             return Err(ctx(format!("unknown feature {unknown}")));
@@ -383,6 +384,32 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
         }
     }
 
+    // Groups (dynamic groups): every model with the feature gets the groups that hold it.
+    let mut groups_of = Vec::new();
+    for (owner, (source, _, label, raw)) in raws.iter().enumerate() {
+        let Some(groups) = &raw.groups_of else { continue };
+        let ctx = |msg: &str| err(source, label, &format!("groups_of: {msg}"));
+        let has = Features::by_name(&groups.feature).ok_or_else(|| ctx("unknown feature"))?;
+        let type_column = models[owner]
+            .field(&groups.type_field)
+            .and_then(|(_, f)| f.column.clone())
+            .ok_or_else(|| ctx(&format!("no stored field {}", groups.type_field)))?;
+        for model in models.iter_mut().filter(|m| has(&m.features) && m.graphql.is_some()) {
+            if model.relation(&groups.name).is_some() || model.field(&groups.name).is_some() {
+                return Err(err("catalogue", &model.label, &format!("{} clashes", groups.name)));
+            }
+            let label = model.label.clone();
+            model.relations.push(Relation {
+                name: groups.name.clone(),
+                target: owner,
+                shape: RelationShape::Members { type_column: type_column.clone(), label },
+                union: None,
+                alternatives: Vec::new(),
+            });
+            groups_of.push((model.id, owner, groups.name.clone()));
+        }
+    }
+
     // Declared links through other models' rows.
     for id in 0..models.len() {
         let (source, _, label, raw) = &raws[id];
@@ -406,6 +433,23 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             filters.push(filter);
         }
         models[id].filters = filters;
+    }
+    // The groups filter of each member model (`devices(dynamic_groups: ["edge"])`).
+    for (member, owner, name) in groups_of {
+        if models[member].filter(&name).is_some() {
+            return Err(err("catalogue", &models[member].label, &format!("filter {name} clashes")));
+        }
+        models[member].filters.push(Filter {
+            name,
+            paths: vec![Vec::new()],
+            landing: owner,
+            field: None,
+            kind: FilterKind::Member,
+            value_type: "String".into(),
+            single: false,
+            strict: false,
+            lookups: vec![Lookup::Exact, Lookup::N],
+        });
     }
     for id in 0..models.len() {
         let (source, _, label, raw) = &raws[id];
@@ -531,6 +575,15 @@ fn check_behaviour(
             field(model, list.ours)?;
             list.expand.iter().try_for_each(|f| field(other, f))?;
         }
+    }
+    if let Some(filter) = behaviour.filter_field {
+        field(model, filter.field)?;
+        field(model, filter.model_field)?;
+        Features::by_name(filter.feature).ok_or(format!("unknown feature {}", filter.feature))?;
+    }
+    if let Some(edge) = behaviour.acyclic {
+        field(model, edge.from)?;
+        field(model, edge.to)?;
     }
     Ok(())
 }
@@ -821,7 +874,10 @@ fn resolve_ordering(model: &Model, terms: &[String]) -> Result<Vec<OrderTerm>, S
                 _ => return Err(format!("ordering {term}: no natural-order field {base}")),
             }
         } else {
-            let base = name.strip_suffix("_id").unwrap_or(name);
+            let base = match model.field(name) {
+                Some(_) => name,
+                None => name.strip_suffix("_id").unwrap_or(name),
+            };
             match model.field(base) {
                 Some((_, f)) => match &f.column {
                     Some(c) => c.clone(),

@@ -116,6 +116,8 @@ pub struct Features {
     pub role: bool,
     /// Contacts and teams can be associated (`associated_contacts`).
     pub contacts: bool,
+    /// Objects can be members of dynamic groups (`dynamic_groups`).
+    pub dynamic_groups: bool,
 }
 
 impl Features {
@@ -127,6 +129,7 @@ impl Features {
             "status" => |f| f.status,
             "role" => |f| f.role,
             "contacts" => |f| f.contacts,
+            "dynamic_groups" => |f| f.dynamic_groups,
             _ => return None,
         })
     }
@@ -341,6 +344,10 @@ pub enum RelationShape {
         group_column: String,
         side_column: String,
     },
+    /// The groups (rows of the target) whose definition the object meets, computed when read
+    /// from each group's filter, static members or child groups (`device.dynamic_groups`).
+    /// Only groups whose `type_column` holds `label` can hold the object.
+    Members { type_column: String, label: String },
 }
 
 impl RelationShape {
@@ -350,6 +357,7 @@ impl RelationShape {
             RelationShape::Reverse { unique, .. } => !unique,
             RelationShape::Through { single, .. } => !single,
             RelationShape::Peer { .. } => false,
+            RelationShape::Members { .. } => true,
         }
     }
 }
@@ -438,6 +446,9 @@ pub enum FilterKind {
     /// Rows of an IP model (its address layout: [`crate::hooks::ParentRule`]) compared with
     /// the networks the values name.
     Network(NetMatch),
+    /// Members of the groups the values name (by id or name; the filter lands on the group
+    /// model): each group's definition compiled when read (`devices(dynamic_groups:)`).
+    Member,
 }
 
 /// Which way a tree filter walks from the objects named, and whether they count themselves.
@@ -704,6 +715,12 @@ impl Relation {
     pub fn is_generic_through(&self) -> bool {
         matches!(self.shape, RelationShape::Through { content_type: Some(_), .. })
     }
+
+    /// Whether the list is served bare, without its target's filters as arguments, as Nautobot
+    /// types tags and dynamic groups (`tags: [TagType]`, `dynamic_groups: [DynamicGroupType]`).
+    pub fn is_bare_list(&self) -> bool {
+        self.is_generic_through() || matches!(self.shape, RelationShape::Members { .. })
+    }
 }
 
 impl Model {
@@ -723,6 +740,18 @@ impl Model {
 
     pub fn filter(&self, name: &str) -> Option<&Filter> {
         self.filters.iter().find(|f| f.name == name)
+    }
+
+    /// The filter and lookup an argument names (`name__ic`: filter `name`, lookup `ic`); a
+    /// filter whose own name has `__` wins. Custom fields (`cf_…`) are not catalogue filters.
+    pub fn filter_named(&self, argument: &str) -> Option<(&Filter, Lookup)> {
+        Lookup::ALL.into_iter().find_map(|lookup| {
+            let base = match lookup {
+                Lookup::Exact => argument,
+                _ => argument.strip_suffix(lookup.suffix())?.strip_suffix("__")?,
+            };
+            self.filter(base).filter(|f| f.lookups.contains(&lookup)).map(|f| (f, lookup))
+        })
     }
 
     /// A filter on the primary key, whether or not the model offers clients one (objects are

@@ -74,6 +74,21 @@ pub(super) struct RawModel {
     /// (content type, object, this row) triples: every such model gets a list relation `name`.
     #[serde(default)]
     pub(super) generic_through: Vec<RawGenericThrough>,
+    /// Rows of this model are groups of objects of any model with `feature`, each holding the
+    /// objects its definition names: every such model gets a list relation and a filter to
+    /// the groups that hold it (`dynamic_groups`).
+    #[serde(default)]
+    pub(super) groups_of: Option<RawGroupsOf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGroupsOf {
+    pub(super) feature: String,
+    /// The relation and the filter each member model gets.
+    pub(super) name: String,
+    /// This model's field naming the model of a group's members.
+    pub(super) type_field: String,
 }
 
 #[derive(Debug, Deserialize)]

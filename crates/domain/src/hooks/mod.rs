@@ -118,6 +118,30 @@ pub struct Behaviour {
     pub change_log: Option<&'static ChangeLogFields>,
     /// How its objects match config contexts (devices, virtual machines): `config_context`.
     pub config_context: Option<&'static crate::config_context::Subject>,
+    /// A JSON field holding filter arguments of the model another field names (a dynamic
+    /// group's `filter`, of its `content_type`).
+    pub filter_field: Option<&'static FilterField>,
+    /// Its rows are edges of a graph that must stay acyclic (a group's memberships).
+    pub acyclic: Option<&'static Edge>,
+}
+
+/// A JSON field holding the filter arguments of a list of another model: the write path
+/// checks each argument against that model's filters, and the model must have `feature`.
+pub struct FilterField {
+    /// The JSON field (`filter`).
+    pub field: &'static str,
+    /// The content-type field naming the model filtered (`content_type`).
+    pub model_field: &'static str,
+    /// The feature the model filtered must have (`dynamic_groups`).
+    pub feature: &'static str,
+}
+
+/// A row linking `from` below `to` (a child group under its parent): the write path refuses a
+/// row under which `to` would be reached again from `from`, naming `from`.
+pub struct Edge {
+    pub from: &'static str,
+    pub to: &'static str,
+    pub message: &'static str,
 }
 
 /// Which field of the change-log model holds what the write path records of each change.
@@ -203,6 +227,8 @@ impl Behaviour {
         rules: &[],
         change_log: None,
         config_context: None,
+        filter_field: None,
+        acyclic: None,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -245,8 +271,30 @@ pub fn behaviour(label: &str) -> Behaviour {
         rules: rules(label),
         change_log: change_log(label),
         config_context: crate::config_context::subject(label),
+        filter_field: match label {
+            crate::dynamic_group::GROUP => Some(&GROUP_FILTER),
+            _ => None,
+        },
+        acyclic: match label {
+            crate::dynamic_group::MEMBERSHIP => Some(&MEMBERSHIP_EDGE),
+            _ => None,
+        },
     }
 }
+
+/// Spec: `DynamicGroup.clean_filter` (the filter set of the group's content type).
+static GROUP_FILTER: FilterField = FilterField {
+    field: crate::dynamic_group::fields::FILTER,
+    model_field: crate::dynamic_group::fields::CONTENT_TYPE,
+    feature: "dynamic_groups",
+};
+
+/// Spec: `DynamicGroupMembership.clean` ("Cannot add ancestor as a child").
+static MEMBERSHIP_EDGE: Edge = Edge {
+    from: crate::dynamic_group::fields::CHILD,
+    to: crate::dynamic_group::fields::PARENT,
+    message: "Cannot add ancestor as a child",
+};
 
 /// The extra inputs of a model.
 fn inputs(label: &str) -> &'static [Input] {
@@ -636,6 +684,17 @@ fn rules(label: &str) -> &'static [Rule] {
             &[Rule { needs: &[], lists: &[], check: context_schema_rules }]
         }
         crate::webhook::REPLAY => &[Rule { needs: &[], lists: &[], check: replay_rules }],
+        crate::dynamic_group::GROUP => &[Rule { needs: &[], lists: &[], check: group_rules }],
+        crate::dynamic_group::MEMBERSHIP => &[Rule {
+            needs: &[crate::dynamic_group::fields::PARENT, crate::dynamic_group::fields::CHILD],
+            lists: &[],
+            check: membership_rules,
+        }],
+        crate::dynamic_group::ASSOCIATION => &[Rule {
+            needs: &[crate::dynamic_group::fields::ASSOCIATED_GROUP],
+            lists: &[],
+            check: association_rules,
+        }],
         "ipam.vlan" => &[Rule { needs: &["vlan_group"], lists: &[], check: vlan_rules }],
         "ipam.vlangroup" => &[Rule {
             needs: &[],

@@ -385,6 +385,33 @@ pub(super) fn webhook_rules(
     crate::webhook::rules(object)
 }
 
+/// Spec: `DynamicGroup.clean` (in `crate::dynamic_group`).
+pub(super) fn group_rules(
+    object: &Object,
+    before: Option<&Object>,
+    _: &Related,
+) -> Vec<ValidationError> {
+    crate::dynamic_group::group_rules(object, before)
+}
+
+/// Spec: `DynamicGroupMembership.clean` (in `crate::dynamic_group`).
+pub(super) fn membership_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::dynamic_group::membership_rules(object, related)
+}
+
+/// Spec: `StaticGroupAssociation.clean` (in `crate::dynamic_group`).
+pub(super) fn association_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::dynamic_group::association_rules(object, related)
+}
+
 /// Spec: `ConfigContext.clean` (in `crate::config_context`).
 pub(super) fn config_context_rules(
     object: &Object,

@@ -56,6 +56,8 @@ pub enum FirstStep {
     /// A list: (table, object column, target column, a content-type condition for generic
     /// through rows).
     List { table: String, object: String, target: String, content_type: Option<(String, String)> },
+    /// The dynamic groups that hold the object (of this model), computed.
+    Groups(ModelId),
 }
 
 /// How a plan reads an object's values: per dimension, the first step, the model its value is
@@ -85,6 +87,20 @@ pub fn plan_dimensions(
         };
         let missing =
             || format!("{}: config context dimension {list}: no field {first}", model.label);
+        let members = |r: &ferrobot_domain::catalogue::Relation| {
+            matches!(r.shape, ferrobot_domain::catalogue::RelationShape::Members { .. })
+        };
+        if model.relation(first).is_some_and(|(_, r)| members(r)) {
+            if !rest.is_empty() {
+                return Err(format!("{}: dynamic groups end a dimension's path", model.label));
+            }
+            out.push(DimensionPlan {
+                first: FirstStep::Groups(model.id),
+                steps: Vec::new(),
+                tree: None,
+            });
+            continue;
+        }
         let (first_step, mut at) = match model.field(first) {
             Some((_, f)) => match &f.kind {
                 FieldKind::ForeignKey { to, .. } => {
@@ -307,6 +323,25 @@ impl Store {
                     for (id, firsts) in objects {
                         if let Some(Some(v)) = firsts.get(d) {
                             current.entry(*id).or_default().push(*v);
+                        }
+                    }
+                }
+                FirstStep::Groups(model) => {
+                    let read = match whole.and_then(|w| cache.lists.get(&(w, d))) {
+                        Some(read) => read.clone(),
+                        None => {
+                            let catalogue = self.catalogue().clone();
+                            let model = catalogue.model(*model);
+                            let read = Arc::new(self.memberships(model, &keys).await?);
+                            if let Some(w) = whole {
+                                cache.lists.insert((w, d), read.clone());
+                            }
+                            read
+                        }
+                    };
+                    for (id, _) in objects {
+                        if let Some(vs) = read.get(id) {
+                            current.insert(*id, vs.clone());
                         }
                     }
                 }

@@ -94,6 +94,8 @@ pub(crate) struct Shared {
     whole_per_row: u64,
     /// Config contexts and the references their dimensions walk, read once a request.
     contexts: super::contexts::ContextCache,
+    /// Each member model's groups with their members' conditions, read once a request.
+    groups: HashMap<ModelId, Arc<Vec<(Uuid, sea_query::Condition)>>>,
 }
 
 impl Shared {
@@ -105,6 +107,7 @@ impl Shared {
             root_rows: 0,
             whole_per_row: 0,
             contexts: Default::default(),
+            groups: HashMap::new(),
         }
     }
 }
@@ -429,6 +432,7 @@ impl Store {
                 }
                 let Some(all) = all else {
                     let link = self.child_link(plan, Some(level), scope, rel, false);
+                    let link = self.members_link(plan, link, shared).await?;
                     if names_nothing(&link) {
                         level.children.push(Arc::default());
                         continue;
@@ -452,17 +456,43 @@ impl Store {
                     continue;
                 }
                 let link = self.child_link(plan, Some(level), scope, rel, true);
+                let link = self.members_link(plan, link, shared).await?;
                 if names_nothing(&link) {
                     level.children.push(Arc::default());
                     continue;
                 }
                 let whole_link = self.child_link(plan, None, all, rel, false);
+                let whole_link = self.members_link(plan, whole_link, shared).await?;
                 let read =
                     self.execute_level(child, link, Some(whole_link), depth + 1, shared).await?;
                 level.children.push(Arc::new(read));
             }
             Ok(())
         })
+    }
+
+    /// A `dynamic_groups` level's link: the parents' groups, each with its members'
+    /// condition (read and compiled once a request per member model).
+    async fn members_link(
+        &self,
+        plan: &Plan,
+        link: Link,
+        shared: &mut Shared,
+    ) -> StoreResult<Link> {
+        let Link::Child { shape: RelationShape::Members { .. }, keys } = link else {
+            return Ok(link);
+        };
+        let model = self.catalogue().model(plan.model);
+        let groups = match shared.groups.get(&plan.model) {
+            Some(found) => found.clone(),
+            None => {
+                let all = self.read_groups().await?;
+                let branches = Arc::new(self.group_branches(model, &all).await?);
+                shared.groups.insert(plan.model, branches.clone());
+                branches
+            }
+        };
+        Ok(Link::Members { source: model.table.clone(), keys, groups: (*groups).clone() })
     }
 
     /// Whether a level under a level read in windows is read once for the whole list: the
@@ -475,6 +505,8 @@ impl Store {
                 &self.catalogue().model(rel.target).table
             }
             RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => table,
+            // Membership is computed for each window's parents.
+            RelationShape::Members { .. } => return false,
         };
         let most = (shared.root_rows as u64).saturating_mul(shared.whole_per_row);
         self.table_rows(table).is_some_and(|rows| rows <= most)
@@ -558,6 +590,7 @@ impl Store {
             RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => {
                 keys_from("id", Some(table))
             }
+            RelationShape::Members { .. } => keys_from("id", None),
         };
         Link::Child { shape: rel.shape.clone(), keys }
     }
@@ -566,6 +599,9 @@ impl Store {
 /// A generic reference's level that no parent names (all of them name other models): it is
 /// not read. Other levels without keys still run, as they always have.
 fn names_nothing(link: &Link) -> bool {
+    if let Link::Members { groups, .. } = link {
+        return groups.is_empty();
+    }
     matches!(link, Link::Child {
         shape: RelationShape::Forward { content_type: Some(_), .. },
         keys: Keys::List(keys),

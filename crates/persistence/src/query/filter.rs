@@ -122,6 +122,14 @@ impl Store {
                 let found = self.walk_tree(landing, named, walk).await?;
                 (Leaf::Keys(Keys::List(found)), arg.lookup.is_negated())
             }
+            FilterKind::Member => {
+                let Keys::List(named) = self.resolve_related(landing, filter, arg, perms).await?
+                else {
+                    return Err(crate::StoreError::Internal("named groups not listed".into()));
+                };
+                let members = self.members_of_any(model, &named).await?;
+                return Ok(negate_if(arg.lookup, members));
+            }
             FilterKind::Related | FilterKind::Tree | FilterKind::Prefix => {
                 if arg.lookup == Lookup::IsNull {
                     (Leaf::Any, want())
@@ -784,6 +792,9 @@ impl Store {
                 s.cond_where(c);
                 ids(s)
             }
+            // Membership is computed, not stored: no path walks through it (the member
+            // filter, `FilterKind::Member`, compiles it instead).
+            RelationShape::Members { .. } => ("id".to_owned(), Some(Keys::List(Vec::new()))),
         }
     }
 }

@@ -88,6 +88,10 @@ pub enum Link {
     /// A child level: the relation's shape (the parent's foreign key, the rows' reference to
     /// the parent, a through table, a pairing) and the parents it serves.
     Child { shape: RelationShape, keys: Keys },
+    /// The groups that hold the parents (`dynamic_groups`): the parents' table (`source`)
+    /// read once per group that can hold them, each with its members' condition, as a
+    /// `UNION ALL` of (object, group) pairs joined to the groups.
+    Members { source: String, keys: Keys, groups: Vec<(Uuid, Condition)> },
 }
 
 /// A cursor page of a root level: `first` rows after a position given as the page-ordering
@@ -399,6 +403,69 @@ impl Store {
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
             }
+            Link::Members { source, keys, groups } => {
+                // (object, group) pairs: `SELECT src.id AS o, <group> AS g FROM src WHERE
+                // <parent keys> AND <members>` for each group, all of them joined.
+                let src = Alias::new(format!("ms{}", spec.depth));
+                let pairs = Alias::new(format!("mb{}", spec.depth));
+                let (object, group) = (Alias::new("o"), Alias::new("g"));
+                let mut union: Option<SelectStatement> = None;
+                for (id, members) in groups {
+                    let mut part = Query::select();
+                    part.expr_as(Expr::col((src.clone(), Alias::new("id"))), object.clone())
+                        .expr_as(Expr::val(uuid_value(*id)), group.clone())
+                        .from_as(Alias::new(source), src.clone())
+                        .and_where(
+                            keys.condition(
+                                self.backend,
+                                Expr::col((src.clone(), Alias::new("id"))),
+                            ),
+                        )
+                        .cond_where(members.clone());
+                    match &mut union {
+                        None => union = Some(part),
+                        Some(u) => {
+                            u.union(sea_query::UnionType::All, part);
+                        }
+                    }
+                }
+                let union = union.unwrap_or_else(|| {
+                    // No group: no pair (the executor does not read such a level).
+                    let mut none = Query::select();
+                    none.expr_as(Expr::col((src.clone(), Alias::new("id"))), object.clone())
+                        .expr_as(Expr::col((src.clone(), Alias::new("id"))), group.clone())
+                        .from_as(Alias::new(source), src.clone())
+                        .and_where(Expr::val(1).eq(0));
+                    none
+                });
+                select.from_subquery(union.clone(), pairs.clone());
+                select.inner_join(
+                    sea_query::TableRef::TableAlias(
+                        sea_query::SeaRc::new(Alias::new(&model.table)),
+                        sea_query::SeaRc::new(t.clone()),
+                    ),
+                    qualified("id").equals((pairs.clone(), group.clone())),
+                );
+                let pair_object = Expr::col((pairs.clone(), object.clone()));
+                select.expr(pair_object.clone());
+                types.push(ColType::Uuid);
+                if let Some(own) = own_filter(&model.table, qualified("id"), &spec.condition) {
+                    select.and_where(own);
+                }
+                let mut sub = Query::select();
+                sub.column((pairs.clone(), group.clone())).from_subquery(union, pairs.clone());
+                scope_condition =
+                    Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
+                select.order_by_expr(pair_object.into(), Order::Asc);
+            }
+            // Read through `Link::Members`, which the executor makes of it.
+            Link::Child { shape: RelationShape::Members { .. }, .. } => {
+                select.from_as(Alias::new(&model.table), t.clone());
+                select.expr(qualified("id"));
+                types.push(ColType::Uuid);
+                scope_condition = Cond::all().add(Expr::val(1).eq(0));
+                select.cond_where(scope_condition.clone());
+            }
             Link::Child {
                 shape:
                     RelationShape::Peer {
@@ -460,6 +527,7 @@ impl Store {
             && match &spec.link {
                 Link::Root { .. } => true,
                 Link::Child { keys, .. } => matches!(keys, Keys::All),
+                Link::Members { .. } => false,
             };
         let scope = Scope {
             table: model.table.clone(),

@@ -148,6 +148,12 @@ impl<'s> Writer<'s> {
             }
             errors.extend((rule.check)(object, before, &related));
         }
+        if let Some(rule) = model.behaviour.filter_field {
+            self.check_stored_filter(rule, object, errors).await?;
+        }
+        if let Some(edge) = model.behaviour.acyclic {
+            self.check_acyclic(model, edge, object, errors).await?;
+        }
         Ok(())
     }
 

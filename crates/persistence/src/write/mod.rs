@@ -31,6 +31,7 @@ mod behaviour;
 mod cascade;
 mod change_log;
 mod grants;
+mod graphs;
 mod input;
 mod operations;
 mod paths;
