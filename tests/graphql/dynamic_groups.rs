@@ -281,3 +281,43 @@ async fn group_statements_do_not_grow(backend: Backend) -> anyhow::Result<()> {
     Ok(())
 }
 backend_test!(dynamic_group_statements, group_statements_do_not_grow);
+
+/// Hostile definitions: 1,200 groups (more than SQLite takes terms in one compound statement), filters
+/// past the value limits, a filter of 5,000 unknown keys.
+async fn many_groups_and_hostile_filters(backend: Backend) -> anyhow::Result<()> {
+    let app = TestApp::start(backend).await?;
+    app.import(seed(3)).await?;
+    let many: Vec<Value> = (0..1200)
+        .map(|i| {
+            json!({"name": format!("g-{i:03}"), "content_type": "dcim.device",
+                   "filter": {"name": [format!("dev-{:05}", i % 2 + 1)]}})
+        })
+        .collect();
+    app.import(json!({"extras.dynamicgroup": many})).await?;
+    let (status, body, _) =
+        app.graphql("{ devices { name dynamic_groups { name } } }", Value::Null).await?;
+    assert_eq!(status, 200, "{body}");
+    let count = |i: usize| body["data"]["devices"][i]["dynamic_groups"].as_array().map(Vec::len);
+    assert_eq!((count(0), count(1), count(2)), (Some(600), Some(600), Some(0)), "{body}");
+    let values: Vec<String> = (0..20_001).map(|i| format!("dev-{i}")).collect();
+    let long = "x".repeat(5_000);
+    let keys: serde_json::Map<String, Value> =
+        (0..5_000).map(|i| (format!("k{i}"), json!(1))).collect();
+    for (filter, words) in [
+        (json!({"name": values}), "at most 20000 values"),
+        (json!({"name": [long]}), "at most 4096 characters"),
+        (Value::Object(keys), "k4999 is not a filter of devices."),
+    ] {
+        let (status, body, _) = app
+            .graphql(
+                "mutation ($f: GenericScalar) { dynamic_group_create(input: {name: \"hostile\", content_type: \"dcim.device\", filter: $f}) { id } }",
+                json!({"f": filter}),
+            )
+            .await?;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "VALIDATION_FAILED");
+        assert!(body.to_string().contains(words), "{words}");
+    }
+    Ok(())
+}
+backend_test!(dynamic_group_hostile, many_groups_and_hostile_filters);

@@ -110,6 +110,10 @@ pub enum Members {
     Or(Vec<Members>),
 }
 
+/// How deep groups of groups nest: a group further down holds nothing (each level of a
+/// difference is a subquery, and databases refuse statements nested too deep).
+pub const MAX_DEPTH: usize = 32;
+
 /// A group's members: its filter, its static associations, or its children applied in order
 /// (union: or, intersection: and, difference: and not), the first one starting the set.
 /// `groups` holds every group by id. Cycles the write path refused are guarded against
@@ -117,7 +121,7 @@ pub enum Members {
 pub fn members(groups: &HashMap<Uuid, Group>, id: Uuid) -> Members {
     fn walk(groups: &HashMap<Uuid, Group>, id: Uuid, path: &mut HashSet<Uuid>) -> Members {
         let Some(group) = groups.get(&id) else { return Members::Nothing };
-        if !path.insert(id) {
+        if path.len() >= MAX_DEPTH || !path.insert(id) {
             return Members::Nothing;
         }
         let found = match group.kind {
@@ -376,6 +380,19 @@ mod tests {
         assert_eq!(members(&groups, Uuid::from_u128(5)), f(1));
         assert_eq!(members(&groups, Uuid::from_u128(6)), f(1));
         assert_eq!(members(&groups, Uuid::from_u128(4)).filters().len(), 2);
+    }
+
+    /// A chain of groups of groups deeper than `MAX_DEPTH` holds nothing below the limit.
+    #[test]
+    fn depth_is_bounded() {
+        let n = MAX_DEPTH as u128 + 10;
+        let mut all = vec![group(0, Kind::Filter, json!({"name": ["x"]}), &[])];
+        for i in 1..=n {
+            all.push(group(i, Kind::Set, json!({}), &[(Operator::Union, i - 1)]));
+        }
+        let groups = set(all);
+        assert_eq!(members(&groups, Uuid::from_u128(n)), Members::Nothing);
+        assert_eq!(members(&groups, Uuid::from_u128(MAX_DEPTH as u128 - 1)), f(0));
     }
 
     /// A row from JSON values: strings that are UUIDs become references, other strings

@@ -255,24 +255,7 @@ impl Store {
     ) -> StoreResult<HashMap<Uuid, Vec<Uuid>>> {
         let groups = self.read_groups().await?;
         let branches = self.group_branches(model, &groups).await?;
-        let mut union: Option<sea_query::SelectStatement> = None;
-        let src = Alias::new("ms");
-        for (id, members) in branches {
-            let mut part = Query::select();
-            part.expr(Expr::col((src.clone(), Alias::new("id"))))
-                .expr(Expr::val(uuid_value(id)))
-                .from_as(Alias::new(&model.table), src.clone())
-                .and_where(
-                    keys.condition(self.backend(), Expr::col((src.clone(), Alias::new("id")))),
-                )
-                .cond_where(members);
-            match &mut union {
-                None => union = Some(part),
-                Some(u) => {
-                    u.union(sea_query::UnionType::All, part);
-                }
-            }
-        }
+        let union = self.membership_pairs(&model.table, "ms", keys, &branches);
         let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         let Some(union) = union else { return Ok(out) };
         let rows = self.fetch(&union, &[ColType::Uuid, ColType::Uuid]).await?;
@@ -284,4 +267,66 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// (object, group) pairs, columns `o` and `g`: `SELECT src.id, <group> FROM src WHERE
+    /// <keys> AND <members>` for each group, as one `UNION ALL` (a union of subqueries of at
+    /// most [`UNION_TERMS`] branches each past that). `None` without groups.
+    pub(crate) fn membership_pairs(
+        &self,
+        source: &str,
+        alias: &str,
+        keys: &super::Keys,
+        groups: &[(Uuid, Condition)],
+    ) -> Option<sea_query::SelectStatement> {
+        let src = Alias::new(alias);
+        let id = || Expr::col((src.clone(), Alias::new("id")));
+        let parts = groups.iter().map(|(group, members)| {
+            let mut part = Query::select();
+            part.expr_as(id(), Alias::new("o"))
+                .expr_as(Expr::val(uuid_value(*group)), Alias::new("g"))
+                .from_as(Alias::new(source), src.clone())
+                .and_where(keys.condition(self.backend(), id()))
+                .cond_where(members.clone());
+            part
+        });
+        union_all(parts.collect(), 0)
+    }
+}
+
+/// The most branches one compound `SELECT` holds: SQLite refuses more than 500 terms.
+const UNION_TERMS: usize = 400;
+
+/// The parts (each with columns `o`, `g`) as one `UNION ALL`; more than [`UNION_TERMS`] of
+/// them as a union of subqueries (`SELECT o, g FROM (…) AS u<depth>_<i>`) of at most that
+/// many each, a level of subqueries per [`UNION_TERMS`] factor.
+fn union_all(
+    mut parts: Vec<sea_query::SelectStatement>,
+    depth: usize,
+) -> Option<sea_query::SelectStatement> {
+    if parts.len() > UNION_TERMS {
+        let mut wrapped = Vec::with_capacity(parts.len().div_ceil(UNION_TERMS));
+        let mut rest = parts.into_iter();
+        let mut i = 0;
+        loop {
+            let chunk: Vec<_> = rest.by_ref().take(UNION_TERMS).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let union = union_all(chunk, depth + 1)?;
+            let mut outer = Query::select();
+            outer
+                .column(Alias::new("o"))
+                .column(Alias::new("g"))
+                .from_subquery(union, Alias::new(format!("u{depth}_{i}")));
+            wrapped.push(outer);
+            i += 1;
+        }
+        return union_all(wrapped, depth + 1);
+    }
+    let mut rest = parts.drain(..);
+    let mut union = rest.next()?;
+    for part in rest {
+        union.union(sea_query::UnionType::All, part);
+    }
+    Some(union)
 }

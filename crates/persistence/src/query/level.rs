@@ -404,40 +404,22 @@ impl Store {
                 select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
             }
             Link::Members { source, keys, groups } => {
-                // (object, group) pairs: `SELECT src.id AS o, <group> AS g FROM src WHERE
-                // <parent keys> AND <members>` for each group, all of them joined.
-                let src = Alias::new(format!("ms{}", spec.depth));
+                // (object, group) pairs, joined to the groups.
+                let src = format!("ms{}", spec.depth);
                 let pairs = Alias::new(format!("mb{}", spec.depth));
                 let (object, group) = (Alias::new("o"), Alias::new("g"));
-                let mut union: Option<SelectStatement> = None;
-                for (id, members) in groups {
-                    let mut part = Query::select();
-                    part.expr_as(Expr::col((src.clone(), Alias::new("id"))), object.clone())
-                        .expr_as(Expr::val(uuid_value(*id)), group.clone())
-                        .from_as(Alias::new(source), src.clone())
-                        .and_where(
-                            keys.condition(
-                                self.backend,
-                                Expr::col((src.clone(), Alias::new("id"))),
-                            ),
-                        )
-                        .cond_where(members.clone());
-                    match &mut union {
-                        None => union = Some(part),
-                        Some(u) => {
-                            u.union(sea_query::UnionType::All, part);
-                        }
-                    }
-                }
-                let union = union.unwrap_or_else(|| {
-                    // No group: no pair (the executor does not read such a level).
-                    let mut none = Query::select();
-                    none.expr_as(Expr::col((src.clone(), Alias::new("id"))), object.clone())
-                        .expr_as(Expr::col((src.clone(), Alias::new("id"))), group.clone())
-                        .from_as(Alias::new(source), src.clone())
-                        .and_where(Expr::val(1).eq(0));
-                    none
-                });
+                let union =
+                    self.membership_pairs(source, &src, keys, groups).unwrap_or_else(|| {
+                        // No group: no pair (the executor does not read such a level).
+                        let none = Alias::new(&src);
+                        let mut select = Query::select();
+                        select
+                            .expr_as(Expr::col((none.clone(), Alias::new("id"))), object.clone())
+                            .expr_as(Expr::col((none.clone(), Alias::new("id"))), group.clone())
+                            .from_as(Alias::new(source), none)
+                            .and_where(Expr::val(1).eq(0));
+                        select
+                    });
                 select.from_subquery(union.clone(), pairs.clone());
                 select.inner_join(
                     sea_query::TableRef::TableAlias(
