@@ -449,6 +449,7 @@ impl Store {
                         continue;
                     }
                     let link = self.child_link(plan, None, all, rel, false);
+                    let link = self.members_link(plan, link, shared).await?;
                     let read = self.execute_level(child, link, None, depth + 1, shared).await?;
                     let read = Arc::new(read);
                     shared.whole.insert(key_of(child), read.clone());
@@ -505,8 +506,9 @@ impl Store {
                 &self.catalogue().model(rel.target).table
             }
             RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => table,
-            // Membership is computed for each window's parents.
-            RelationShape::Members { .. } => return false,
+            // The pairs are read once for the whole list: each group's condition is one pass
+            // over the member table (a window's key list costs as much, once per group).
+            RelationShape::Members { .. } => return true,
         };
         let most = (shared.root_rows as u64).saturating_mul(shared.whole_per_row);
         self.table_rows(table).is_some_and(|rows| rows <= most)
@@ -590,6 +592,8 @@ impl Store {
             RelationShape::Peer { table, .. } | RelationShape::Through { table, .. } => {
                 keys_from("id", Some(table))
             }
+            // A whole parent table: each group's condition alone, one pass over the table.
+            RelationShape::Members { .. } if scope.is_whole_table() => Keys::All,
             RelationShape::Members { .. } => keys_from("id", None),
         };
         Link::Child { shape: rel.shape.clone(), keys }

@@ -228,7 +228,7 @@ impl Scope {
 
     /// Whether this level is a whole table (no filter, no page): its children need no key
     /// condition beyond a non-null link.
-    fn is_whole_table(&self) -> bool {
+    pub(crate) fn is_whole_table(&self) -> bool {
         self.whole && self.limit.is_none() && self.offset.is_none()
     }
 
@@ -421,7 +421,16 @@ impl Store {
                         select
                     });
                 select.from_subquery(union.clone(), pairs.clone());
-                select.inner_join(
+                // The pairs first, each group found by its key: SQLite's `CROSS JOIN` keeps
+                // that order (its planner otherwise put the groups outside: 10,000 devices in
+                // 27 groups took 4.1× query b's time instead of 2.7×); elsewhere an inner join,
+                // as PostgreSQL takes no `ON` after `CROSS JOIN`.
+                let join = match self.backend {
+                    Backend::Sqlite => sea_query::JoinType::CrossJoin,
+                    _ => sea_query::JoinType::InnerJoin,
+                };
+                select.join(
+                    join,
                     sea_query::TableRef::TableAlias(
                         sea_query::SeaRc::new(Alias::new(&model.table)),
                         sea_query::SeaRc::new(t.clone()),
