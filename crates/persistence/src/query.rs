@@ -133,19 +133,37 @@ pub(crate) fn text_type(backend: Backend) -> &'static str {
 
 /// The custom field definitions, as one statement and a row reader shared by the request path
 /// and the import transaction.
+/// The definition columns a custom field is read with, in this order.
+const CUSTOM_FIELD_COLUMNS: [&str; 10] = [
+    "key",
+    "label",
+    "type",
+    "description",
+    "content_types",
+    "required",
+    "default",
+    "validation_minimum",
+    "validation_maximum",
+    "validation_regex",
+];
+
 fn custom_field_select(
     catalogue: &ferrobot_domain::Catalogue,
-) -> StoreResult<(SelectStatement, [ColType; 5])> {
+) -> StoreResult<(SelectStatement, Vec<ColType>)> {
     let model = catalogue
         .by_label(ferrobot_domain::catalogue::CUSTOM_FIELD)
         .ok_or_else(|| StoreError::Internal("the catalogue has no custom-field model".into()))?;
-    let column = |name: &str| Alias::new(model.column_of(name));
     let mut select = Query::select();
-    select
-        .columns(["key", "label", "type", "description", "content_types"].map(column))
-        .from(Alias::new(&model.table))
-        .order_by(column("key"), Order::Asc);
-    Ok((select, [ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Json]))
+    let mut types = Vec::with_capacity(CUSTOM_FIELD_COLUMNS.len());
+    for name in CUSTOM_FIELD_COLUMNS {
+        let (_, field) = model.field(name).ok_or_else(|| {
+            StoreError::Internal(format!("the custom-field model has no field {name}"))
+        })?;
+        select.column(Alias::new(model.column_of(name)));
+        types.push(col_type(&field.kind));
+    }
+    select.from(Alias::new(&model.table)).order_by(Alias::new(model.column_of("key")), Order::Asc);
+    Ok((select, types))
 }
 
 fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
@@ -153,15 +171,22 @@ fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
     for r in 0..rows.len() {
         let row = rows.row(r);
         let text = |c: &Cell| c.as_str().unwrap_or_default().to_owned();
-        let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
-        let content_types = match &row[4] {
-            Cell::Json(v) => v
-                .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default(),
-            Cell::Text(t) => serde_json::from_str::<Vec<String>>(t).unwrap_or_default(),
-            _ => Vec::new(),
+        let json = |c: &Cell| match c {
+            Cell::Json(v) => Some((**v).clone()),
+            Cell::Text(t) => serde_json::from_str(t).ok(),
+            _ => None,
         };
+        let int = |c: &Cell| match c {
+            Cell::Int(i) => Some(*i),
+            _ => None,
+        };
+        let Some(kind) = CustomFieldKind::parse(&text(&row[2])) else { continue };
+        let content_types = json(&row[4])
+            .and_then(|v| {
+                v.as_array()
+                    .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+            })
+            .unwrap_or_default();
         out.push(ferrobot_domain::CustomField {
             key: text(&row[0]),
             label: text(&row[1]),
@@ -169,6 +194,11 @@ fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
             description: text(&row[3]),
             content_types,
             choices: Vec::new(),
+            required: matches!(row[5], Cell::Bool(true)),
+            default: json(&row[6]).filter(|v| !v.is_null()),
+            validation_minimum: int(&row[7]),
+            validation_maximum: int(&row[8]),
+            validation_regex: row[9].as_str().filter(|p| !p.is_empty()).map(str::to_owned),
         });
     }
     out

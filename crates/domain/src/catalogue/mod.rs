@@ -605,6 +605,16 @@ pub struct CustomField {
     /// Labels of the models that carry the field.
     pub content_types: Vec<String>,
     pub choices: Vec<String>,
+    /// An object of a model that carries the field must have a value (or the default).
+    pub required: bool,
+    /// What an object created without a value gets.
+    pub default: Option<serde_json::Value>,
+    /// Text: the shortest and longest length; integers: the least and greatest value; JSON:
+    /// the length of its JSON text.
+    pub validation_minimum: Option<i64>,
+    pub validation_maximum: Option<i64>,
+    /// Text and JSON: a pattern the value must contain a match of (Python's `re.search`).
+    pub validation_regex: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -637,14 +647,73 @@ impl CustomField {
             (CustomFieldKind::Json, _) => true,
             (_, v) => v.is_string(),
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
+        if !ok {
+            return Err(format!(
                 "{value} is not a valid value for the {:?} custom field {}",
                 self.kind, self.key
-            ))
+            ));
         }
+        self.rules(value).map_err(|m| format!("Invalid value for custom field '{}': {m}", self.key))
+    }
+
+    /// Spec: `CustomField.validate`: the field's own rules on a value of the right type (an
+    /// empty value — null, "" or [] — only has to be there when the field is required).
+    fn rules(&self, value: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value as J;
+        let empty = matches!(value, J::Null)
+            || value.as_str() == Some("")
+            || value.as_array().is_some_and(Vec::is_empty);
+        if empty {
+            return match self.required {
+                true => Err("Required field cannot be empty.".into()),
+                false => Ok(()),
+            };
+        }
+        let (min, max) = (self.validation_minimum, self.validation_maximum);
+        let text = match (self.kind, value) {
+            (
+                CustomFieldKind::Text | CustomFieldKind::Url | CustomFieldKind::Markdown,
+                J::String(s),
+            ) => Some(s.clone()),
+            (CustomFieldKind::Json, v)
+                if self.validation_regex.is_some() || min.is_some() || max.is_some() =>
+            {
+                Some(crate::webhook::python_json(v))
+            }
+            _ => None,
+        };
+        if let Some(text) = text {
+            let length = text.chars().count() as i64;
+            if let Some(min) = min.filter(|m| length < *m) {
+                return Err(format!("Value must be at least {min} characters in length"));
+            }
+            if let Some(max) = max.filter(|m| length > *m) {
+                return Err(format!("Value must not exceed {max} characters in length"));
+            }
+            if let Some(pattern) = &self.validation_regex {
+                let found = regex::Regex::new(pattern).map(|re| re.is_match(&text));
+                if !found.unwrap_or(false) {
+                    return Err(format!("Value must match regex '{pattern}'"));
+                }
+            }
+        }
+        if let (CustomFieldKind::Integer, Some(n)) = (self.kind, value.as_i64()) {
+            if let Some(min) = min.filter(|m| n < *m) {
+                return Err(format!("Value must be at least {min}"));
+            }
+            if let Some(max) = max.filter(|m| n > *m) {
+                return Err(format!("Value must not exceed {max}"));
+            }
+        }
+        if self.kind == CustomFieldKind::Select && !self.choices.is_empty() {
+            if let Some(choice) = value.as_str().filter(|c| !self.choices.iter().any(|x| x == c)) {
+                return Err(format!(
+                    "Invalid choice ({choice}). Available choices are: {}",
+                    self.choices.join(", ")
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -849,6 +918,52 @@ const CORE_FILES: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spec: nautobot/extras/models/customfields.py `CustomField.validate`.
+    #[test]
+    fn custom_field_rules() {
+        use serde_json::json;
+        let field = |kind, min, max, regex: Option<&str>, required| CustomField {
+            key: "f".into(),
+            label: "F".into(),
+            kind,
+            description: String::new(),
+            content_types: vec!["dcim.device".into()],
+            choices: Vec::new(),
+            required,
+            default: None,
+            validation_minimum: min,
+            validation_maximum: max,
+            validation_regex: regex.map(str::to_owned),
+        };
+        let prefix = "Invalid value for custom field 'f': ";
+        let text = field(CustomFieldKind::Text, Some(4), Some(8), Some("^AC-[0-9]+$"), false);
+        let int = field(CustomFieldKind::Integer, Some(1), Some(10), None, true);
+        let json_field = field(CustomFieldKind::Json, None, Some(10), None, false);
+        let cases: Vec<(&CustomField, serde_json::Value, Option<&str>)> = vec![
+            (&text, json!("AC-1"), None),
+            (&text, json!("nope"), Some("Value must match regex '^AC-[0-9]+$'")),
+            (&text, json!("AC-"), Some("Value must be at least 4 characters in length")),
+            (&text, json!("AC-123456"), Some("Value must not exceed 8 characters in length")),
+            (&text, json!(""), None),
+            (&text, json!(null), None),
+            (&int, json!(5), None),
+            (&int, json!(0), Some("Value must be at least 1")),
+            (&int, json!(11), Some("Value must not exceed 10")),
+            (&int, json!(null), Some("Required field cannot be empty.")),
+            // JSON is measured as Python's json.dumps writes it.
+            (&json_field, json!({"a": 1}), None),
+            (
+                &json_field,
+                json!({"ab": 123}),
+                Some("Value must not exceed 10 characters in length"),
+            ),
+        ];
+        for (field, value, want) in cases {
+            let got = field.check(&value).err();
+            assert_eq!(got, want.map(|w| format!("{prefix}{w}")), "{value}");
+        }
+    }
 
     #[test]
     fn core_catalogue_resolves() {

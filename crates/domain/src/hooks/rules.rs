@@ -368,12 +368,23 @@ pub(super) fn custom_field_rules(
             "The key must be letters, digits and underscores, not starting with a digit.",
         )];
     }
-    match before.and_then(|b| b.text("key")) {
+    let mut errors = match before.and_then(|b| b.text("key")) {
         Some(old) if old != key => {
             vec![ValidationError::new("key", "Key cannot be changed once created.")]
         }
         _ => Vec::new(),
+    };
+    // Checked here so that a value is never checked against a pattern that cannot run
+    // (Ferrobot's regex engine is linear-time: no look-around, no back-references).
+    if let Some(pattern) = text(object, "validation_regex") {
+        if let Err(e) = regex::Regex::new(pattern) {
+            errors.push(ValidationError::new(
+                "validation_regex",
+                format!("Invalid regular expression: {e}"),
+            ));
+        }
     }
+    errors
 }
 
 /// Spec: nautobot/extras/models/models.py `Webhook.clean` (in `crate::webhook`).

@@ -128,18 +128,20 @@ impl<'s> Writer<'s> {
         }
         let mut data = before.and_then(Json::as_object).cloned().unwrap_or_default();
         let given = input.get("custom_fields").or_else(|| input.get("_custom_field_data"));
+        // The definitions, read once a write: a new object needs them for its defaults and
+        // required fields even when it gives no value.
+        if self.custom_fields.is_none() {
+            let catalogue = self.catalogue.clone();
+            if let Some(definitions) = catalogue.by_label(CUSTOM_FIELD) {
+                self.flush_for(&definitions.table).await?;
+            }
+            let tx = self.tx()?;
+            self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
+        }
+        let defs = self.custom_fields.as_deref().unwrap_or_default();
         match given {
             None | Some(Json::Null) => {}
             Some(Json::Object(given)) => {
-                if !given.is_empty() && self.custom_fields.is_none() {
-                    let catalogue = self.catalogue.clone();
-                    if let Some(definitions) = catalogue.by_label(CUSTOM_FIELD) {
-                        self.flush_for(&definitions.table).await?;
-                    }
-                    let tx = self.tx()?;
-                    self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
-                }
-                let defs = self.custom_fields.as_deref().unwrap_or_default();
                 for (key, value) in given {
                     let field = format!("custom_fields.{key}");
                     match defs
@@ -163,6 +165,25 @@ impl<'s> Writer<'s> {
                 }
             }
             Some(_) => errors.push(ValidationError::new("custom_fields", "Expected a mapping.")),
+        }
+        // Spec: `CustomFieldModel.clean`: a new object without a value gets the default, and
+        // a required field without one is refused.
+        if before.is_none() {
+            for def in defs.iter().filter(|d| d.content_types.contains(&model.label)) {
+                if data.contains_key(&def.key) {
+                    continue;
+                }
+                match &def.default {
+                    Some(default) => {
+                        data.insert(def.key.clone(), default.clone());
+                    }
+                    None if def.required => errors.push(ValidationError::new(
+                        format!("custom_fields.{}", def.key),
+                        format!("Missing required custom field '{}'.", def.key),
+                    )),
+                    None => {}
+                }
+            }
         }
         Ok(Some(Json::Object(data)))
     }
