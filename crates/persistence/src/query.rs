@@ -133,20 +133,6 @@ pub(crate) fn text_type(backend: Backend) -> &'static str {
 
 /// The custom field definitions, as one statement and a row reader shared by the request path
 /// and the import transaction.
-/// The definition columns a custom field is read with, in this order.
-const CUSTOM_FIELD_COLUMNS: [&str; 10] = [
-    "key",
-    "label",
-    "type",
-    "description",
-    "content_types",
-    "required",
-    "default",
-    "validation_minimum",
-    "validation_maximum",
-    "validation_regex",
-];
-
 fn custom_field_select(
     catalogue: &ferrobot_domain::Catalogue,
 ) -> StoreResult<(SelectStatement, Vec<ColType>)> {
@@ -154,8 +140,8 @@ fn custom_field_select(
         .by_label(ferrobot_domain::catalogue::CUSTOM_FIELD)
         .ok_or_else(|| StoreError::Internal("the catalogue has no custom-field model".into()))?;
     let mut select = Query::select();
-    let mut types = Vec::with_capacity(CUSTOM_FIELD_COLUMNS.len());
-    for name in CUSTOM_FIELD_COLUMNS {
+    let mut types = Vec::with_capacity(ferrobot_domain::catalogue::CUSTOM_FIELD_FIELDS.len());
+    for name in ferrobot_domain::catalogue::CUSTOM_FIELD_FIELDS {
         let (_, field) = model.field(name).ok_or_else(|| {
             StoreError::Internal(format!("the custom-field model has no field {name}"))
         })?;

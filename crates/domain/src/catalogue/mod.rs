@@ -22,7 +22,7 @@ pub use raw::CatalogueFile;
 
 pub type ModelId = usize;
 
-pub use crate::hooks::{CHANGE_LOG, CUSTOM_FIELD};
+pub use crate::hooks::{CHANGE_LOG, CUSTOM_FIELD, CUSTOM_FIELD_FIELDS};
 
 /// The resolved, immutable catalogue.
 #[derive(Debug)]

@@ -15,8 +15,23 @@ use crate::{ipam, ValidationError};
 pub const CHANGE_LOG: &str = "extras.objectchange";
 
 /// The label of the custom-field model: its rows are part of the catalogue, read at run time
-/// (`key`, `label`, `type`, `description`, `content_types`).
+/// (its [`CUSTOM_FIELD_FIELDS`]).
 pub const CUSTOM_FIELD: &str = "extras.customfield";
+
+/// The fields of a custom field definition the store reads, in the order `CustomField` is
+/// made from them.
+pub const CUSTOM_FIELD_FIELDS: [&str; 10] = [
+    "key",
+    "label",
+    "type",
+    "description",
+    "content_types",
+    "required",
+    "default",
+    "validation_minimum",
+    "validation_maximum",
+    "validation_regex",
+];
 
 /// A stored value an input produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
