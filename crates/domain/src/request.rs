@@ -235,10 +235,14 @@ pub struct FilterArg {
     pub values: Vec<ArgValue>,
 }
 
-/// The most values a stored filter (a dynamic group's) may hold, all arguments together, and
-/// the longest value: what a request's filters may carry.
-pub const MAX_STORED_FILTER_VALUES: usize = 20_000;
-pub const MAX_STORED_FILTER_TEXT: usize = 4_096;
+/// The most values a request's filter arguments (or a stored filter, a dynamic group's) may
+/// carry in all. A statement carries its own filters and those of the levels above it, and
+/// SQLite binds at most 32,766 values.
+pub const MAX_FILTER_VALUES: usize = 20_000;
+
+/// The longest text a filter value may have, in characters. SQLite refuses `LIKE` patterns over
+/// 50,000 bytes, and a value four bytes a character, escaped, stays under that.
+pub const MAX_FILTER_TEXT: usize = 4_096;
 
 /// A stored filter (a dynamic group's `filter`: `{"location": ["ams01"], "name__ic": "edge"}`)
 /// as filter arguments of `model`'s list: each key an argument of the model's filters, each
@@ -267,12 +271,10 @@ pub fn stored_filter_args(
         let mut values = Vec::with_capacity(items.len());
         for item in items {
             let value = match item {
-                serde_json::Value::String(s) if s.chars().count() > MAX_STORED_FILTER_TEXT => {
+                serde_json::Value::String(s) if s.chars().count() > MAX_FILTER_TEXT => {
                     refused.push((
                         key.clone(),
-                        format!(
-                            "Ensure this value has at most {MAX_STORED_FILTER_TEXT} characters."
-                        ),
+                        format!("Ensure this value has at most {MAX_FILTER_TEXT} characters."),
                     ));
                     break;
                 }
@@ -301,10 +303,10 @@ pub fn stored_filter_args(
             values,
         });
     }
-    if total > MAX_STORED_FILTER_VALUES {
+    if total > MAX_FILTER_VALUES {
         refused.push((
             String::new(),
-            format!("Ensure the filter has at most {MAX_STORED_FILTER_VALUES} values in all."),
+            format!("Ensure the filter has at most {MAX_FILTER_VALUES} values in all."),
         ));
     }
     match refused.is_empty() {

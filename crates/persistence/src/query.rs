@@ -48,13 +48,9 @@ pub(crate) fn uuid_value(u: Uuid) -> Value {
     Value::Uuid(Some(Box::new(u)))
 }
 
-/// The most values a request's filter arguments may carry in all. A statement carries its own
-/// filters and those of the levels above it, and SQLite binds at most 32,766 values.
-pub const MAX_FILTER_VALUES: usize = 20_000;
-
-/// The longest text a filter value may have, in characters. SQLite refuses `LIKE` patterns over
-/// 50,000 bytes, and a value four bytes a character, escaped, stays under that.
-pub const MAX_FILTER_TEXT: usize = 4_096;
+/// The filter limits, named once in the request tree (a request's filters and a stored filter
+/// share them).
+pub use ferrobot_domain::request::{MAX_FILTER_TEXT, MAX_FILTER_VALUES};
 
 /// Key lists longer than this are written into the statement as constants, not bound: the
 /// keys a tree filter or a list of names resolves to are not bounded by the filter's values.
