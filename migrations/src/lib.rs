@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0012_dynamic_groups",
         tables: include_str!("../0012_dynamic_groups.json"),
     },
+    Migration {
+        version: "0013_data_validation",
+        tables: include_str!("../0013_data_validation.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -517,6 +517,7 @@ mod behaviour;
 mod clients;
 mod concurrency;
 mod config_contexts;
+mod data_validation;
 mod dynamic_groups;
 mod error_words;
 mod filters;

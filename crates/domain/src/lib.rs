@@ -12,6 +12,7 @@
 pub mod cable;
 pub mod catalogue;
 pub mod config_context;
+pub mod data_validation;
 pub mod dynamic_group;
 pub mod error;
 pub mod hooks;
@@ -22,6 +23,7 @@ pub mod rack;
 pub mod request;
 pub mod row;
 pub mod saved_query;
+pub mod template;
 pub mod usage;
 pub mod validate;
 pub mod value;

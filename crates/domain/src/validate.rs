@@ -72,6 +72,24 @@ pub fn scalar(catalogue: &Catalogue, field: &Field, v: &Json) -> Result<Datum, S
             };
             Datum::text(decimal(s.trim(), *max_digits, *decimal_places)?)
         }
+        // Spec: django/db/models/fields FloatField.to_python (`float(value)`): a number, or
+        // text that reads as one; infinities and NaN are no value a column or JSON can hold.
+        FieldKind::Float => {
+            let n = match v {
+                Json::Number(n) => n.as_f64(),
+                Json::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            match n.filter(|n| n.is_finite()) {
+                Some(n) => Datum::text(crate::value::python_float(n)),
+                None => {
+                    return Err(format!(
+                        "“{}” value must be a float.",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                    ))
+                }
+            }
+        }
         FieldKind::Choice { choices, .. } => {
             let s = text()?;
             if s.is_empty() && field.blank {

@@ -30,6 +30,13 @@ impl Datum {
         }
     }
 
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Datum::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Datum::Text(t) => Some(t),
@@ -176,6 +183,85 @@ pub fn camel_case(value: &str) -> String {
         .collect()
 }
 
+/// A JSON value as Python's `repr` writes the value it loads as: `['a', 'b']`, `{'k': 1}`,
+/// `None`, `True` (a string in single quotes unless it holds one and no double quote).
+pub fn python_repr(value: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match value {
+        J::Null => "None".into(),
+        J::Bool(b) => if *b { "True" } else { "False" }.into(),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => python_float(f),
+            _ => n.to_string(),
+        },
+        J::String(s) => {
+            let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push(quote);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == quote => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(quote);
+            out
+        }
+        J::Array(items) => {
+            format!("[{}]", items.iter().map(python_repr).collect::<Vec<_>>().join(", "))
+        }
+        J::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", python_repr(&J::String(k.clone())), python_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A float as Python's `repr` writes it: the shortest digits that read back the same, in fixed
+/// notation from 1e-4 up to 1e16 (`10.0`, `0.0001`), else scientific with a signed exponent of at
+/// least two digits (`1e+16`, `1.5e-05`).
+pub fn python_float(n: f64) -> String {
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `-1.25e3`.
+    let sci = format!("{n:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..16).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{rest}e{esign}{:02}", exp.abs());
+    }
+    let point = exp + 1; // digits before the decimal point
+    let text = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (a, b) = digits.split_at(point as usize);
+        format!("{a}.{b}")
+    };
+    format!("{sign}{text}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +314,34 @@ mod tests {
             assert_eq!(ip_from_bytes(&ip_to_bytes(ip)), Some(ip));
         }
         assert_eq!(ip_from_bytes(&[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn values_are_written_as_python_reprs_them() {
+        use serde_json::json;
+        assert_eq!(python_repr(&json!(["a", "b"])), "['a', 'b']");
+        assert_eq!(python_repr(&json!(["it's", "x\\y", "q\"'"])), r#"["it's", 'x\\y', 'q"\'']"#);
+        assert_eq!(python_repr(&json!({"k": [1, 2.5, null, true]})), "{'k': [1, 2.5, None, True]}");
+    }
+
+    #[test]
+    fn floats_are_written_as_python_writes_them() {
+        // Spec: Python's float repr (`repr(x)`).
+        let table: &[(f64, &str)] = &[
+            (10.0, "10.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.25e20, "1.25e+20"),
+            (123456.789, "123456.789"),
+            (0.0, "0.0"),
+        ];
+        for (n, want) in table {
+            assert_eq!(python_float(*n), *want, "{n}");
+        }
     }
 }

@@ -44,11 +44,7 @@ pub const ATTEMPT_FIELDS: [&str; 11] = [
 /// The fields of a replay the delivery reads.
 pub const REPLAY_FIELDS: [&str; 3] = ["webhook", "after_sequence", "upto_sequence"];
 
-/// The most a rendered body or header block may weigh; a template that writes more fails.
-pub const MAX_RENDERED: usize = 4 << 20;
-
-/// A template's budget of work (minijinja's fuel): loops and filters past it fail the render.
-const TEMPLATE_FUEL: u64 = 5_000_000;
+pub use crate::template::MAX_RENDERED;
 
 /// A webhook as the delivery uses it.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,15 +235,13 @@ pub struct Templates {
 impl Templates {
     /// Compiles the webhook's body and header templates; a syntax error names the field.
     pub fn new(webhook: &Webhook) -> Result<Templates, ValidationError> {
-        let mut env = minijinja::Environment::new();
-        env.set_fuel(Some(TEMPLATE_FUEL));
-        env.set_recursion_limit(64);
+        let mut env = crate::template::environment();
         let mut add = |name: &'static str, source: &str| -> Result<bool, ValidationError> {
             if source.is_empty() {
                 return Ok(false);
             }
             env.add_template_owned(name, source.to_owned())
-                .map_err(|e| ValidationError::new(name, template_error(&e)))?;
+                .map_err(|e| ValidationError::new(name, crate::template::error_text(&e)))?;
             Ok(true)
         };
         let body = add("body_template", &webhook.body_template)?;
@@ -256,14 +250,7 @@ impl Templates {
     }
 
     fn render(&self, name: &str, context: &Json) -> Result<String, String> {
-        let template = self.env.get_template(name).map_err(|e| template_error(&e))?;
-        let out = template
-            .render(minijinja::Value::from_serialize(context))
-            .map_err(|e| format!("Error rendering {name}: {}", template_error(&e)))?;
-        if out.len() > MAX_RENDERED {
-            return Err(format!("{name} renders more than {MAX_RENDERED} bytes."));
-        }
-        Ok(out)
+        crate::template::render(&self.env, name, context)
     }
 
     /// The request that delivers `event` (`process_webhook`): the content type, the rendered
@@ -306,16 +293,6 @@ impl Templates {
             headers,
             body,
         })
-    }
-}
-
-fn template_error(e: &minijinja::Error) -> String {
-    match e.line() {
-        Some(line) => {
-            format!("{} (line {line})", e.kind()).replace("  ", " ")
-                + &e.detail().map(|d| format!(": {d}")).unwrap_or_default()
-        }
-        None => e.to_string(),
     }
 }
 

@@ -106,6 +106,7 @@ fn field_input_type(
         FieldKind::DateTime => TypeRef::named("DateTime"),
         FieldKind::Date => TypeRef::named("Date"),
         FieldKind::Decimal { .. } => TypeRef::named("Decimal"),
+        FieldKind::Float => TypeRef::named("Float"),
         FieldKind::Json => TypeRef::named("GenericScalar"),
         FieldKind::ContentTypes => TypeRef::named_list("String"),
         FieldKind::ForeignKey { to, .. } => {

@@ -700,6 +700,11 @@ fn write_cell(sink: &mut Sink, cell: &Cell, render: Render) {
             Render::Enum | Render::EmptyIsNull if t.is_empty() => sink.push(b"null"),
             Render::Enum => sink.string(&enum_item_name(t)),
             Render::Json => sink.push(t.as_bytes()),
+            // Only JSON number syntax is written bare: any other text could break the answer.
+            Render::Number => match serde_json::from_str::<f64>(t) {
+                Ok(n) if n.is_finite() => sink.push(t.as_bytes()),
+                _ => sink.push(b"null"),
+            },
             Render::DriverMappings => {
                 let mappings = ferrobot_domain::platform::network_driver_mappings(t);
                 let _ = serde_json::to_writer(&mut sink.buf, &mappings);

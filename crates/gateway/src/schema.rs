@@ -345,6 +345,8 @@ pub fn build(
                 FieldKind::Date => named("Date"),
                 FieldKind::Decimal { .. } if !field.null => TypeRef::named_nn("Decimal"),
                 FieldKind::Decimal { .. } => named("Decimal"),
+                FieldKind::Float if !field.null => TypeRef::named_nn("Float"),
+                FieldKind::Float => named("Float"),
                 FieldKind::Json => named("GenericScalar"),
                 FieldKind::IpBytes => TypeRef::named_nn("String"),
                 FieldKind::MacAddress => named("String"),

@@ -38,6 +38,7 @@ pub fn col_type(kind: &FieldKind) -> ColType {
         | FieldKind::Text
         | FieldKind::Choice { .. }
         | FieldKind::Decimal { .. }
+        | FieldKind::Float
         | FieldKind::ContentType
         | FieldKind::MacAddress => ColType::Text,
         FieldKind::Integer { size, .. } => ColType::Int(*size),

@@ -186,11 +186,77 @@ fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
     out
 }
 
+/// The choices of select fields: (the field's key, a value), in weight then value order.
+fn choice_select(catalogue: &ferrobot_domain::Catalogue) -> StoreResult<SelectStatement> {
+    use ferrobot_domain::catalogue::{
+        CUSTOM_FIELD, CUSTOM_FIELD_CHOICE, CUSTOM_FIELD_CHOICE_FIELDS,
+    };
+    let missing = |label: &str| StoreError::Internal(format!("the catalogue has no {label}"));
+    let fields = catalogue.by_label(CUSTOM_FIELD).ok_or_else(|| missing(CUSTOM_FIELD))?;
+    let choices =
+        catalogue.by_label(CUSTOM_FIELD_CHOICE).ok_or_else(|| missing(CUSTOM_FIELD_CHOICE))?;
+    let [field, value, weight] = CUSTOM_FIELD_CHOICE_FIELDS;
+    let (f, c) = (Alias::new("f"), Alias::new("c"));
+    let mut select = Query::select();
+    select
+        .column((f.clone(), Alias::new(fields.column_of("key"))))
+        .column((c.clone(), Alias::new(choices.column_of(value))))
+        .from_as(Alias::new(&choices.table), c.clone())
+        .inner_join(
+            sea_query::TableRef::TableAlias(
+                sea_query::SeaRc::new(Alias::new(&fields.table)),
+                sea_query::SeaRc::new(f.clone()),
+            ),
+            Expr::col((f.clone(), Alias::new("id")))
+                .equals((c.clone(), Alias::new(choices.column_of(field)))),
+        )
+        .order_by((c.clone(), Alias::new(choices.column_of(weight))), Order::Asc)
+        .order_by((c, Alias::new(choices.column_of(value))), Order::Asc);
+    Ok(select)
+}
+
+/// Where a read runs: the reader pool, or a write's transaction (which sees its own rows).
+enum Via<'a> {
+    Reader,
+    Tx(&'a sea_orm::DatabaseTransaction),
+}
+
 impl Store {
+    async fn fetch_via(
+        &self,
+        via: &Via<'_>,
+        select: &SelectStatement,
+        types: &[ColType],
+    ) -> StoreResult<Rows> {
+        match via {
+            Via::Reader => self.fetch(select, types).await,
+            Via::Tx(tx) => self.fetch_in(*tx, select, types).await,
+        }
+    }
+
+    /// The definitions with the choices of their select fields (read only when one has any).
+    async fn definitions(&self, via: Via<'_>) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
+        let (select, types) = custom_field_select(&self.catalogue)?;
+        let mut fields = custom_fields_from(&self.fetch_via(&via, &select, &types).await?);
+        let selects = |k| matches!(k, CustomFieldKind::Select | CustomFieldKind::MultiSelect);
+        if fields.iter().any(|f| selects(f.kind)) {
+            let rows = self
+                .fetch_via(&via, &choice_select(&self.catalogue)?, &[ColType::Text, ColType::Text])
+                .await?;
+            for r in 0..rows.len() {
+                let row = rows.row(r);
+                let (Some(key), Some(value)) = (row[0].as_str(), row[1].as_str()) else { continue };
+                if let Some(field) = fields.iter_mut().find(|f| f.key == key && selects(f.kind)) {
+                    field.choices.push(value.to_owned());
+                }
+            }
+        }
+        Ok(fields)
+    }
+
     /// The custom field definitions, ordered by key: part of the catalogue, read at run time.
     pub async fn custom_fields(&self) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
-        let (select, types) = custom_field_select(&self.catalogue)?;
-        Ok(custom_fields_from(&self.fetch(&select, &types).await?))
+        self.definitions(Via::Reader).await
     }
 
     /// The custom field definitions as a transaction sees them (the import's own included).
@@ -198,14 +264,6 @@ impl Store {
         &self,
         tx: &sea_orm::DatabaseTransaction,
     ) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
-        let (select, types) = custom_field_select(&self.catalogue)?;
-        let results = self.query_in(tx, &select).await?;
-        let mut rows = Rows { width: types.len(), cells: Vec::new() };
-        for row in &results {
-            for (idx, ty) in types.iter().enumerate() {
-                rows.cells.push(decode(row, idx, *ty)?);
-            }
-        }
-        Ok(custom_fields_from(&rows))
+        self.definitions(Via::Tx(tx)).await
     }
 }

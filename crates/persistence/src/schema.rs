@@ -77,7 +77,7 @@ pub fn tables_for(catalogue: &Catalogue) -> Vec<TableSpec> {
                 FieldKind::Boolean => ColumnTy::Boolean,
                 FieldKind::DateTime => ColumnTy::DateTime,
                 FieldKind::Date => ColumnTy::Date,
-                FieldKind::Decimal { .. } => ColumnTy::Varchar(32),
+                FieldKind::Decimal { .. } | FieldKind::Float => ColumnTy::Varchar(32),
                 FieldKind::Json | FieldKind::ContentTypes => ColumnTy::Json,
                 FieldKind::IpBytes => ColumnTy::Bytes,
                 FieldKind::ContentType => ColumnTy::Varchar(100),

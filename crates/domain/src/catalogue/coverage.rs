@@ -132,7 +132,8 @@ fn same_kind(catalogue: &Catalogue, kind: &FieldKind, theirs: &str, target: &str
         FieldKind::Boolean => theirs == "BooleanField",
         FieldKind::DateTime => theirs == "DateTimeField",
         FieldKind::Date => theirs == "DateField",
-        FieldKind::Decimal { .. } => matches!(theirs, "DecimalField" | "FloatField"),
+        FieldKind::Decimal { .. } => theirs == "DecimalField",
+        FieldKind::Float => theirs == "FloatField",
         FieldKind::Json => matches!(theirs, "JSONField" | "JSONArrayField" | "JSONPathField"),
         FieldKind::IpBytes => theirs == "VarbinaryIPField",
     }

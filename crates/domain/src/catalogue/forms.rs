@@ -80,7 +80,12 @@ pub fn value_json(field: &Field, value: &Datum) -> Json {
         Datum::Null => Json::Null,
         Datum::Bool(b) => Json::Bool(*b),
         Datum::Int(i) => Json::from(*i),
-        Datum::Text(s) => Json::String(s.to_string()),
+        Datum::Text(s) => {
+            match (&field.kind, s.parse::<f64>().ok().and_then(serde_json::Number::from_f64)) {
+                (FieldKind::Float, Some(n)) => Json::Number(n),
+                _ => Json::String(s.to_string()),
+            }
+        }
         Datum::Uuid(u) => Json::String(u.to_string()),
         Datum::Json(j) => (**j).clone(),
         Datum::DateTime(d) => Json::String(d.to_rfc3339()),

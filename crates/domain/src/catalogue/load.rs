@@ -35,6 +35,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             role: raw.features.iter().any(|f| f == "role"),
             contacts: raw.features.iter().any(|f| f == "contacts"),
             dynamic_groups: raw.features.iter().any(|f| f == "dynamic_groups"),
+            custom_validators: raw.features.iter().any(|f| f == "custom_validators"),
         };
         if let Some(unknown) = raw.features.iter().find(|f| Features::by_name(f).is_none()) {
             return Err(ctx(format!("unknown feature {unknown}")));
@@ -765,6 +766,7 @@ fn resolve_field(
             }
         },
         "json" => FieldKind::Json,
+        "float" => FieldKind::Float,
         "ip_bytes" => FieldKind::IpBytes,
         "mac_address" => FieldKind::MacAddress,
         "content_type" => {

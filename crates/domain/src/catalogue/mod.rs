@@ -22,7 +22,9 @@ pub use raw::CatalogueFile;
 
 pub type ModelId = usize;
 
-pub use crate::hooks::{CHANGE_LOG, CUSTOM_FIELD, CUSTOM_FIELD_FIELDS};
+pub use crate::hooks::{
+    CHANGE_LOG, CUSTOM_FIELD, CUSTOM_FIELD_CHOICE, CUSTOM_FIELD_CHOICE_FIELDS, CUSTOM_FIELD_FIELDS,
+};
 
 /// The resolved, immutable catalogue.
 #[derive(Debug)]
@@ -118,6 +120,8 @@ pub struct Features {
     pub contacts: bool,
     /// Objects can be members of dynamic groups (`dynamic_groups`).
     pub dynamic_groups: bool,
+    /// Data validation rules can name the model's fields (`custom_validators`).
+    pub custom_validators: bool,
 }
 
 impl Features {
@@ -130,6 +134,7 @@ impl Features {
             "role" => |f| f.role,
             "contacts" => |f| f.contacts,
             "dynamic_groups" => |f| f.dynamic_groups,
+            "custom_validators" => |f| f.custom_validators,
             _ => return None,
         })
     }
@@ -211,6 +216,9 @@ pub enum FieldKind {
         decimal_places: u32,
     },
     Json,
+    /// Django's `FloatField`: stored as the text of the number as Python prints it (`10.0`), so
+    /// that it reads back exactly; answered as a GraphQL `Float`, a JSON number.
+    Float,
     /// An IP address as 4 or 16 bytes (IPv4 / IPv6), so that ranges are indexed comparisons.
     IpBytes,
     /// A MAC address (Nautobot's `MACAddressCharField`): stored as `AA:BB:CC:DD:EE:FF`, or `""`
@@ -705,15 +713,25 @@ impl CustomField {
                 return Err(format!("Value must not exceed {max}"));
             }
         }
-        if self.kind == CustomFieldKind::Select && !self.choices.is_empty() {
-            if let Some(choice) = value.as_str().filter(|c| !self.choices.iter().any(|x| x == c)) {
-                return Err(format!(
-                    "Invalid choice ({choice}). Available choices are: {}",
+        // The choices are the field's `extras.customfieldchoice` rows: a select field without
+        // any takes no value, as in Nautobot.
+        let known = |c: &str| self.choices.iter().any(|x| x == c);
+        match (self.kind, value) {
+            (CustomFieldKind::Select, J::String(choice)) if !known(choice) => Err(format!(
+                "Invalid choice ({choice}). Available choices are: {}",
+                self.choices.join(", ")
+            )),
+            (CustomFieldKind::MultiSelect, J::Array(items))
+                if !items.iter().all(|i| i.as_str().is_some_and(known)) =>
+            {
+                Err(format!(
+                    "Invalid choice(s) ({}). Available choices are: {}",
+                    crate::value::python_repr(value),
                     self.choices.join(", ")
-                ));
+                ))
             }
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -913,6 +931,7 @@ const CORE_FILES: &[(&str, &str)] = &[
     ("vpn.yaml", include_str!("../../../../schema/models/vpn.yaml")),
     ("load_balancers.yaml", include_str!("../../../../schema/models/load_balancers.yaml")),
     ("auth.yaml", include_str!("../../../../schema/models/auth.yaml")),
+    ("data_validation.yaml", include_str!("../../../../schema/models/data_validation.yaml")),
 ];
 
 #[cfg(test)]

@@ -18,6 +18,22 @@ pub const CHANGE_LOG: &str = "extras.objectchange";
 /// (its [`CUSTOM_FIELD_FIELDS`]).
 pub const CUSTOM_FIELD: &str = "extras.customfield";
 
+/// The labels of the data validation rule models (`crate::data_validation`).
+pub mod validation_rules {
+    pub const REGEX: &str = "data_validation.regularexpressionvalidationrule";
+    pub const MIN_MAX: &str = "data_validation.minmaxvalidationrule";
+    pub const REQUIRED: &str = "data_validation.requiredvalidationrule";
+    pub const UNIQUE: &str = "data_validation.uniquevalidationrule";
+    pub const MODELS: [&str; 4] = [REGEX, MIN_MAX, REQUIRED, UNIQUE];
+}
+
+/// The label of a custom field's choices (select and multi-select fields): read with the
+/// definitions, in weight then value order.
+pub const CUSTOM_FIELD_CHOICE: &str = "extras.customfieldchoice";
+
+/// The fields of a custom field choice the store reads: its field, its value, its weight.
+pub const CUSTOM_FIELD_CHOICE_FIELDS: [&str; 3] = ["custom_field", "value", "weight"];
+
 /// The fields of a custom field definition the store reads, in the order `CustomField` is
 /// made from them.
 pub const CUSTOM_FIELD_FIELDS: [&str; 10] = [
@@ -138,6 +154,9 @@ pub struct Behaviour {
     pub filter_field: Option<&'static FilterField>,
     /// Its rows are edges of a graph that must stay acyclic (a group's memberships).
     pub acyclic: Option<&'static Edge>,
+    /// Its rows are data validation rules (`crate::data_validation`): checked against the
+    /// model and field they name when written, and applied to every write of that model.
+    pub validation_rule: bool,
 }
 
 /// A JSON field holding the filter arguments of a list of another model: the write path
@@ -244,6 +263,7 @@ impl Behaviour {
         config_context: None,
         filter_field: None,
         acyclic: None,
+        validation_rule: false,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -294,6 +314,7 @@ pub fn behaviour(label: &str) -> Behaviour {
             crate::dynamic_group::MEMBERSHIP => Some(&MEMBERSHIP_EDGE),
             _ => None,
         },
+        validation_rule: validation_rules::MODELS.contains(&label),
     }
 }
 

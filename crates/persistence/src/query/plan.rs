@@ -137,6 +137,8 @@ pub enum Render {
     Enum,
     Ip,
     Decimal,
+    /// A float stored as its text (`10.0`): written as a JSON number.
+    Number,
     /// Text where the empty string stands for no value (a MAC address).
     EmptyIsNull,
     /// A normalized network driver, written as the libraries' names for it (a JSON object).
@@ -212,6 +214,7 @@ impl Plan {
                         FieldKind::MacAddress => Render::EmptyIsNull,
                         FieldKind::IpBytes => Render::Ip,
                         FieldKind::Decimal { .. } => Render::Decimal,
+                        FieldKind::Float => Render::Number,
                         FieldKind::Json | FieldKind::ContentTypes => Render::Json,
                         _ => Render::Plain,
                     };

@@ -132,9 +132,11 @@ impl<'s> Writer<'s> {
         // required fields even when it gives no value.
         if self.custom_fields.is_none() {
             let catalogue = self.catalogue.clone();
-            if let Some(definitions) = catalogue.by_label(CUSTOM_FIELD) {
-                self.flush_for(&definitions.table).await?;
-            }
+            let tables: Vec<&str> = [CUSTOM_FIELD, CUSTOM_FIELD_CHOICE]
+                .iter()
+                .filter_map(|l| catalogue.by_label(l).map(|m| m.table.as_str()))
+                .collect();
+            self.flush_for_tables(&tables).await?;
             let tx = self.tx()?;
             self.custom_fields = Some(self.store.custom_fields_in(tx).await?);
         }
@@ -186,6 +188,19 @@ impl<'s> Writer<'s> {
             }
         }
         Ok(Some(Json::Object(data)))
+    }
+}
+
+impl Writer<'_> {
+    /// Forgets the definitions read once a write (custom fields and their choices, data
+    /// validation rules) when a row of theirs is written, so the next object sees the new ones.
+    pub(super) fn definitions_written(&mut self, model: &Model) {
+        if model.label == CUSTOM_FIELD || model.label == CUSTOM_FIELD_CHOICE {
+            self.custom_fields = None;
+        }
+        if model.behaviour.validation_rule {
+            self.data_rules = None;
+        }
     }
 }
 

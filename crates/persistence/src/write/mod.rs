@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ferrobot_domain::catalogue::{FieldKind, Model, ModelId, OnDelete, CHANGE_LOG, CUSTOM_FIELD};
+use ferrobot_domain::catalogue::{
+    FieldKind, Model, ModelId, OnDelete, CHANGE_LOG, CUSTOM_FIELD, CUSTOM_FIELD_CHOICE,
+};
 use ferrobot_domain::row::Row;
 use ferrobot_domain::validate;
 use ferrobot_domain::value::naturalize;
@@ -30,6 +32,7 @@ mod batch;
 mod behaviour;
 mod cascade;
 mod change_log;
+mod data_rules;
 mod grants;
 mod graphs;
 mod input;
@@ -222,6 +225,8 @@ pub struct Writer<'s> {
     batches: Vec<Batch>,
     ready: Vec<Batch>,
     custom_fields: Option<Vec<CustomField>>,
+    /// The enabled data validation rules, read once a write (`data_rules.rs`).
+    data_rules: Option<Arc<ferrobot_domain::data_validation::Rules>>,
     /// Resolved references per model, by the reference's JSON text.
     refs: HashMap<ModelId, HashMap<String, Uuid>>,
     /// Objects this writer created, which references by id need not look up.
@@ -344,6 +349,7 @@ impl Store {
             batches: Vec::new(),
             ready: Vec::new(),
             custom_fields: None,
+            data_rules: None,
             refs: HashMap::new(),
             known: HashSet::new(),
             unique_keys: HashMap::new(),

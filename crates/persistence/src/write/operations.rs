@@ -133,6 +133,7 @@ impl<'s> Writer<'s> {
         if errors.is_empty() {
             self.check_rules(model, &after, None, &mut errors).await?;
         }
+        self.check_data_rules(model, id, &after, &mut errors).await?;
         if model.label == PERMISSION {
             errors.extend(permission::check(&self.catalogue, &after));
         }
@@ -163,9 +164,7 @@ impl<'s> Writer<'s> {
                 self.refs.entry(model.id).or_default().insert(key, id);
             }
         }
-        if model.label == CUSTOM_FIELD {
-            self.custom_fields = None;
-        }
+        self.definitions_written(model);
         // Full batches go out as they fill, so memory stays flat on big writes.
         if !self.ready.is_empty() {
             let full = std::mem::take(&mut self.ready);
@@ -303,6 +302,7 @@ impl<'s> Writer<'s> {
                 self.check_cycle(model, id, &after, &mut errors).await?;
             }
         }
+        self.check_data_rules(model, id, &after, &mut errors).await?;
         if !errors.is_empty() {
             return Err(invalid(errors));
         }
@@ -335,6 +335,7 @@ impl<'s> Writer<'s> {
             }
         }
         self.forget(model.id, id);
+        self.definitions_written(model);
         if model.behaviour.traces_cable_paths {
             self.touch_cabling(model, &before);
             self.touch_cabling(model, &after);
@@ -459,6 +460,9 @@ impl<'s> Writer<'s> {
             }
         }
         blocking.retain(|key| !seen.contains(key));
+        for (m, _) in &doomed {
+            self.definitions_written(catalogue.model(*m));
+        }
         // The object and everything its delete takes along must be the user's to delete; the
         // object itself outside the constraints is one the user cannot name.
         for (m, ids) in &doomed {
