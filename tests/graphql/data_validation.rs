@@ -254,3 +254,42 @@ async fn custom_field_choices_are_enforced(backend: Backend) -> anyhow::Result<(
     Ok(())
 }
 backend_test!(custom_field_choices, custom_field_choices_are_enforced);
+
+/// A write reads the rules in one statement however many there are: a device create runs as
+/// many statements under one rule of its model as under that rule and 12 rules of others.
+async fn rule_statements_do_not_grow(backend: Backend) -> anyhow::Result<()> {
+    let mut counts = Vec::new();
+    for others in [0usize, 12] {
+        let app = TestApp::start(backend).await?;
+        app.import(seed(1)).await?;
+        let mut rules = vec![
+            json!({"name": "device names", "content_type": "dcim.device", "field": "name", "regular_expression": "[a-z]"}),
+        ];
+        let models = [
+            "dcim.location",
+            "dcim.locationtype",
+            "dcim.manufacturer",
+            "dcim.platform",
+            "extras.tag",
+            "ipam.vrf",
+            "ipam.vlan",
+            "tenancy.tenant",
+            "circuits.provider",
+            "dcim.rack",
+            "extras.status",
+            "extras.role",
+        ];
+        for (i, model) in models.iter().take(others).enumerate() {
+            rules.push(json!({"name": format!("r{i}"), "content_type": model, "field": "name", "regular_expression": "."}));
+        }
+        app.import(json!({"data_validation.regularexpressionvalidationrule": rules})).await?;
+        let (_, body, statements) = app
+            .graphql(&format!("mutation {{ {} }}", device("a", "name: \"ams01-x\"")), Value::Null)
+            .await?;
+        assert_eq!(body["data"]["a"]["name"], "ams01-x", "{body}");
+        counts.push(statements.unwrap_or(u64::MAX));
+    }
+    assert_eq!(counts[0], counts[1], "statements grew with the rules: {counts:?}");
+    Ok(())
+}
+backend_test!(data_validation_statements, rule_statements_do_not_grow);

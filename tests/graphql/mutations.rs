@@ -563,13 +563,10 @@ async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<(
     assert_eq!(first, ["0001_initial", "0002_change_log"]);
     let document = |body| ferrobot_persistence::import::Document { name: "t".into(), body };
     // Rows in tables that the later migrations leave as they are (the writer writes every
-    // column the catalogue has now, so it can't write a table a later file extends).
+    // column the catalogue has now, so it can't write a table a later file extends), of a
+    // model no data validation rule can name (writing those reads the rules' tables, 0013).
     let early = json!({
-        "extras.status": [{"name": "Active", "content_types": ["dcim.device", "dcim.location", "dcim.interface"]}],
-        "extras.role": [{"name": "leaf", "content_types": ["dcim.device"]}],
-        "dcim.locationtype": [{"name": "Site"}],
-        "dcim.location": [{"name": "site-001", "location_type": "Site", "status": "Active"}],
-        "dcim.manufacturer": [{"name": "Acme"}],
+        "extras.customfield": [{"key": "owner", "label": "Owner", "type": "text", "content_types": ["dcim.device"], "required": true}],
     });
     store.import(&[document(early)], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let later: Vec<&str> =
@@ -578,8 +575,13 @@ async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<(
     assert!(ferrobot_migrations::migrate(&store).await?.is_empty());
     // Extended and new tables take rows that refer to the early ones.
     let rest = json!({
+        "extras.status": [{"name": "Active", "content_types": ["dcim.device", "dcim.location", "dcim.interface"]}],
+        "extras.role": [{"name": "leaf", "content_types": ["dcim.device"]}],
+        "dcim.locationtype": [{"name": "Site"}],
+        "dcim.location": [{"name": "site-001", "location_type": "Site", "status": "Active"}],
+        "dcim.manufacturer": [{"name": "Acme"}],
         "dcim.devicetype": [{"manufacturer": "Acme", "model": "x1"}],
-        "dcim.device": [{"name": "dev-1", "device_type": {"manufacturer": "Acme", "model": "x1"}, "role": "leaf", "status": "Active", "location": "site-001"}],
+        "dcim.device": [{"name": "dev-1", "device_type": {"manufacturer": "Acme", "model": "x1"}, "role": "leaf", "status": "Active", "location": "site-001", "custom_fields": {"owner": "noc"}}],
         "dcim.interface": [{"device": "dev-1", "name": "eth0", "type": "1000base-t", "status": "Active"}],
     });
     store.import(&[document(rest)], &|_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -588,6 +590,14 @@ async fn migrations_extend_existing_tables(backend: Backend) -> anyhow::Result<(
     let error =
         store.import(&[document(twin)], &|_| {}).await.expect_err("a second eth0").to_string();
     assert!(error.contains("Interface with this Device and Name already exists."), "{error}");
+    // The early custom field holds.
+    let ownerless = json!({"dcim.device": [{"name": "dev-2", "device_type": {"manufacturer": "Acme", "model": "x1"}, "role": "leaf", "status": "Active", "location": "site-001"}]});
+    let error = store
+        .import(&[document(ownerless)], &|_| {})
+        .await
+        .expect_err("owner is required")
+        .to_string();
+    assert!(error.contains("Missing required custom field 'owner'."), "{error}");
     store.close().await;
     Ok(())
 }

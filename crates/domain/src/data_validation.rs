@@ -40,13 +40,18 @@ pub mod fields {
 /// The most a pattern may compile to: a rule is user input.
 const PATTERN_SIZE: usize = 1 << 20;
 
+/// The budget of work of a pattern's template, rendered for every object written: a pattern
+/// is a line of text, and a template that loops past this fails the object at once.
+const PATTERN_FUEL: u64 = 100_000;
+
 /// What kind of rule, with what it needs.
 pub enum Check {
-    /// The pattern compiled (`None` when rendered per object from a template, `template`).
+    /// A pattern, or a template rendering one (`context_processing`), compiled the first time
+    /// an object of its model is judged: a write compiles only the rules of what it writes.
     Regex {
         pattern: String,
-        compiled: Option<regex::Regex>,
-        template: Option<Box<minijinja::Environment<'static>>>,
+        context_processing: bool,
+        compiled: std::sync::OnceLock<Compiled>,
     },
     MinMax {
         min: Option<f64>,
@@ -56,6 +61,16 @@ pub enum Check {
     Unique {
         max_instances: i64,
     },
+}
+
+/// A rule's pattern, compiled.
+pub enum Compiled {
+    /// `None`: the engine cannot run it (refused when the rule was written; one stored
+    /// otherwise fails every object rather than passing it).
+    Pattern(Option<regex::Regex>),
+    /// A template without its `regex` template did not compile: rendering it fails every object,
+    /// as Nautobot's render does.
+    Template(Box<minijinja::Environment<'static>>),
 }
 
 /// One enabled rule, as the writer applies it.
@@ -98,20 +113,11 @@ impl Rule {
         }
         let float = |name| row.text(name).and_then(|t| t.parse::<f64>().ok());
         let check = match label {
-            REGEX => {
-                let pattern = row.text(fields::REGULAR_EXPRESSION).unwrap_or_default().to_owned();
-                if row.get(fields::CONTEXT_PROCESSING) == &Datum::Bool(true) {
-                    // A template that does not compile stays without one: rendering it
-                    // fails every object, as Nautobot's render does.
-                    let mut env = crate::template::environment();
-                    let _ = env.add_template_owned("regex", pattern.clone());
-                    Check::Regex { pattern, compiled: None, template: Some(Box::new(env)) }
-                } else {
-                    // A pattern the engine cannot run was refused when the rule was written;
-                    // one stored otherwise fails every object rather than passing it.
-                    Check::Regex { compiled: compile(&pattern).ok(), pattern, template: None }
-                }
-            }
+            REGEX => Check::Regex {
+                pattern: row.text(fields::REGULAR_EXPRESSION).unwrap_or_default().to_owned(),
+                context_processing: row.get(fields::CONTEXT_PROCESSING) == &Datum::Bool(true),
+                compiled: std::sync::OnceLock::new(),
+            },
             MIN_MAX => Check::MinMax { min: float(fields::MIN), max: float(fields::MAX) },
             REQUIRED => Check::Required,
             UNIQUE => Check::Unique {
@@ -143,27 +149,37 @@ impl Rule {
     /// template sees it (`obj`), made only when a pattern is a template.
     pub fn check(&self, field: &Field, value: &Datum, object: impl FnOnce() -> Json) -> Verdict {
         match &self.check {
-            Check::Regex { pattern, compiled, template } => {
-                let text = text_of(field, value);
+            Check::Regex { pattern, context_processing, compiled } => {
+                let compiled = compiled.get_or_init(|| match context_processing {
+                    true => {
+                        let mut env = crate::template::environment_with_fuel(PATTERN_FUEL);
+                        let _ = env.add_template_owned("regex", pattern.clone());
+                        Compiled::Template(Box::new(env))
+                    }
+                    false => Compiled::Pattern(compile(pattern).ok()),
+                });
                 let rendered;
-                let (pattern, compiled) = match template {
-                    None => (pattern.as_str(), compiled.clone()),
-                    Some(env) => {
+                let (pattern, re) = match compiled {
+                    Compiled::Pattern(re) => (pattern.as_str(), re.clone()),
+                    Compiled::Template(env) => {
                         let object = object();
                         let context = serde_json::json!({"obj": object, "object": object});
-                        match crate::template::render(env, "regex", &context).ok().and_then(|p| compile(&p).ok().map(|c| (p, c))) {
-                            Some((p, c)) => {
-                                rendered = p;
-                                (rendered.as_str(), Some(c))
-                            }
-                            None => return Verdict::Fail(format!(
-                                "There was an error rendering the regular expression in the data validation rule '{}'. Either fix the validation rule or disable it in order to save this data.",
+                        let made = crate::template::render(env, "regex", &context)
+                            .ok()
+                            .and_then(|p| compile(&p).ok().map(|re| (p, re)));
+                        let Some((p, re)) = made else {
+                            return Verdict::Fail(format!(
+                                "There was an error rendering the regular expression in the data \
+                                 validation rule '{}'. Either fix the validation rule or disable \
+                                 it in order to save this data.",
                                 self.name
-                            )),
-                        }
+                            ));
+                        };
+                        rendered = p;
+                        (rendered.as_str(), Some(re))
                     }
                 };
-                match compiled.is_some_and(|re| re.is_match(&text)) {
+                match re.is_some_and(|re| re.is_match(&text_of(field, value))) {
                     true => Verdict::Pass,
                     false => Verdict::Fail(
                         self.message(|| format!("Value does not conform to regex: {pattern}")),

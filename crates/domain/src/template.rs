@@ -12,8 +12,14 @@ const FUEL: u64 = 5_000_000;
 
 /// An environment with the sandbox's limits, to add templates to.
 pub fn environment() -> minijinja::Environment<'static> {
+    environment_with_fuel(FUEL)
+}
+
+/// An environment with a smaller budget, for templates rendered once per object written (a
+/// validation rule's pattern): a template that burns it fails in milliseconds, not seconds.
+pub fn environment_with_fuel(fuel: u64) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
-    env.set_fuel(Some(FUEL));
+    env.set_fuel(Some(fuel));
     env.set_recursion_limit(64);
     env
 }
