@@ -155,6 +155,16 @@ async fn rules_are_enforced(backend: Backend) -> anyhow::Result<()> {
         .await
         .expect_err("the rule refuses the import");
     assert!(err.to_string().contains("MTU must be 1280 to 9216"), "{err}");
+    // Objects still queued in the write's batches are counted too (an import's third row).
+    app.import(json!({"data_validation.uniquevalidationrule": [{"name": "one description", "content_type": "dcim.manufacturer", "field": "description", "max_instances": 2}]}))
+        .await?;
+    let same = |name: &str| json!({"name": name, "description": "same"});
+    let err = app
+        .import(json!({"dcim.manufacturer": [same("m1"), same("m2"), same("m3")]}))
+        .await
+        .expect_err("a third holder");
+    assert!(err.to_string().contains("There can only be 2 instances with this value."), "{err}");
+    app.import(json!({"dcim.manufacturer": [same("m1"), same("m2")]})).await?;
     Ok(())
 }
 backend_test!(data_validation_rules, rules_are_enforced);
@@ -251,6 +261,36 @@ async fn custom_field_choices_are_enforced(backend: Backend) -> anyhow::Result<(
         )
         .await?;
     assert_eq!(body["data"]["d"]["cf_tier"], "platinum", "{body}");
+    // A stored value is checked again on the next save: a device's tier whose choice went away.
+    let (_, body, _) = app
+        .graphql("mutation { custom_field_choice_update(ref: {custom_field: {key: \"tier\"}, value: \"platinum\"}, input: {value: \"diamond\"}) { value } }", Value::Null)
+        .await?;
+    assert_eq!(body["data"]["custom_field_choice_update"]["value"], "diamond", "{body}");
+    let (_, body, _) = app
+        .graphql("mutation { device_update(ref: {name: \"dev-00001\"}, input: {serial: \"x\"}) { serial } }", Value::Null)
+        .await?;
+    assert_eq!(
+        error_of(&body)["extensions"]["fields"],
+        json!({"custom_fields.tier": ["Invalid value for custom field 'tier': Invalid choice (platinum). Available choices are: gold, silver, bronze, diamond"]}),
+        "{body}"
+    );
+    // Spec: `CustomFieldChoice.clean`.
+    app.import(json!({"extras.customfield": [
+        {"key": "plain", "label": "Plain", "type": "text", "content_types": ["dcim.device"]},
+        {"key": "code", "label": "Code", "type": "select", "content_types": ["dcim.device"], "validation_regex": "^[A-Z]+$", "validation_maximum": 3},
+    ]}))
+    .await?;
+    let choice = "mutation($f: String, $v: String) { custom_field_choice_create(input: {custom_field: {key: $f}, value: $v}) { value } }";
+    for (field, value, want) in [
+        ("plain", "a", "Custom field choices can only be assigned to selection fields."),
+        ("code", "ABCD", "Value must not exceed 3 characters long."),
+        ("code", "ab", "Value must match regex ^[A-Z]+$ got ab."),
+    ] {
+        let (_, body, _) = app.graphql(choice, json!({"f": field, "v": value})).await?;
+        assert_eq!(error_of(&body)["extensions"]["fields"], json!({"__all__": [want]}), "{body}");
+    }
+    let (_, body, _) = app.graphql(choice, json!({"f": "code", "v": "ABC"})).await?;
+    assert_eq!(body["data"]["custom_field_choice_create"]["value"], "ABC", "{body}");
     Ok(())
 }
 backend_test!(custom_field_choices, custom_field_choices_are_enforced);

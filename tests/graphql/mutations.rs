@@ -713,12 +713,26 @@ async fn custom_field_rules_are_enforced(backend: Backend) -> anyhow::Result<()>
         json!(["Invalid value for custom field 'rack_unit': Value must be at least 1"]),
         "{body}"
     );
-    let (_, body, _) =
-        app.graphql(update, json!({"v": {"asset_code": "AC-42", "rack_unit": 7}})).await?;
+    // Every save checks all the object's custom fields (`CustomFieldModel.clean`): the
+    // device predates the required field, so an update must give it.
+    assert_eq!(
+        fields["custom_fields.owner"],
+        json!(["Missing required custom field 'owner'."]),
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql(update, json!({"v": {"asset_code": "AC-42", "rack_unit": 7, "owner": "noc"}}))
+        .await?;
     assert_eq!(
         body["data"]["device_update"],
         json!({"cf_asset_code": "AC-42", "cf_rack_unit": 7}),
         "{body}"
+    );
+    let (_, body, _) =
+        app.graphql("{ devices(name: [\"dev-00001\"]) { cf_tier } }", Value::Null).await?;
+    assert_eq!(
+        body["data"]["devices"][0]["cf_tier"], "bronze",
+        "the default, filled on save: {body}"
     );
     // A new device: the required field must be given, the default is filled in.
     let create = "mutation($v: GenericScalar) { device_create(input: {name: \"new\", location: {name: \"site-001\"}, role: {name: \"leaf\"}, status: {name: \"Active\"}, device_type: {model: \"acme-s48\"}, custom_fields: $v}) { cf_owner cf_tier } }";

@@ -726,6 +726,11 @@ fn rules(label: &str) -> &'static [Rule] {
             lists: &[],
             check: membership_rules,
         }],
+        CUSTOM_FIELD_CHOICE => &[Rule {
+            needs: &[CUSTOM_FIELD_CHOICE_FIELDS[0]],
+            lists: &[],
+            check: custom_field_choice_rules,
+        }],
         crate::dynamic_group::ASSOCIATION => &[Rule {
             needs: &[crate::dynamic_group::fields::ASSOCIATED_GROUP],
             lists: &[],

@@ -396,6 +396,38 @@ pub(super) fn webhook_rules(
     crate::webhook::rules(object)
 }
 
+/// Spec: `CustomFieldChoice.clean`: choices belong to select fields, and a choice is held to
+/// its field's length bounds and pattern.
+pub(super) fn custom_field_choice_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    let [field, value, _] = super::CUSTOM_FIELD_CHOICE_FIELDS;
+    let Some(definition) = related.row(field) else { return Vec::new() };
+    let error = |m: String| vec![ValidationError::new("__all__", m)];
+    if !matches!(definition.text("type"), Some("select" | "multi-select")) {
+        return error("Custom field choices can only be assigned to selection fields.".into());
+    }
+    let choice = object.text(value).unwrap_or_default();
+    let length = choice.chars().count() as i64;
+    let bound = |name| match definition.get(name) {
+        crate::value::Datum::Int(n) => Some(*n),
+        _ => None,
+    };
+    if let Some(min) = bound("validation_minimum").filter(|m| length < *m) {
+        return error(format!("Value must be at least {min} characters long."));
+    }
+    if let Some(max) = bound("validation_maximum").filter(|m| length > *m) {
+        return error(format!("Value must not exceed {max} characters long."));
+    }
+    let pattern = definition.text("validation_regex").unwrap_or_default();
+    if !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(choice)) {
+        return error(format!("Value must match regex {pattern} got {choice}."));
+    }
+    Vec::new()
+}
+
 /// Spec: `DynamicGroup.clean` (in `crate::dynamic_group`).
 pub(super) fn group_rules(
     object: &Object,

@@ -139,7 +139,8 @@ impl<'s> Writer<'s> {
     }
 
     /// How many objects of the model other than `id` hold `value` in `column`, this write's
-    /// own included.
+    /// own included: those in the table, and those still queued (counted in the batches, so
+    /// that a write under a unique rule keeps its multi-row inserts).
     async fn count_others(
         &mut self,
         model: &Model,
@@ -147,20 +148,30 @@ impl<'s> Writer<'s> {
         column: &str,
         value: &Datum,
     ) -> StoreResult<i64> {
-        self.flush_for(&model.table).await?;
+        let bound = bind(column_type(model, column), value.clone());
+        let own = crate::query::uuid_value(id);
+        let queued = self
+            .ready
+            .iter()
+            .chain(&self.batches)
+            .filter(|b| b.table == model.table)
+            .map(|b| {
+                let at = |name: &str| b.columns.iter().position(|c| c == name);
+                let (Some(v), Some(i)) = (at(column), at("id")) else { return 0 };
+                b.rows.iter().filter(|r| r[v] == bound && r[i] != own).count() as i64
+            })
+            .sum::<i64>();
         let mut select = Query::select();
         select
             .expr(Func::count(Expr::col(Alias::new("id"))))
             .from(Alias::new(&model.table))
-            .and_where(
-                Expr::col(Alias::new(column)).eq(bind(column_type(model, column), value.clone())),
-            )
-            .and_where(Expr::col(Alias::new("id")).ne(crate::query::uuid_value(id)));
+            .and_where(Expr::col(Alias::new(column)).eq(bound))
+            .and_where(Expr::col(Alias::new("id")).ne(own));
         let tx = self.tx()?;
         let rows = self
             .store
             .fetch_in(tx, &select, &[ColType::Int(ferrobot_domain::catalogue::IntSize::Big)])
             .await?;
-        Ok(rows.cells.first().and_then(Cell::as_i64).unwrap_or(0))
+        Ok(queued + rows.cells.first().and_then(Cell::as_i64).unwrap_or(0))
     }
 }

@@ -168,23 +168,32 @@ impl<'s> Writer<'s> {
             }
             Some(_) => errors.push(ValidationError::new("custom_fields", "Expected a mapping.")),
         }
-        // Spec: `CustomFieldModel.clean`: a new object without a value gets the default, and
-        // a required field without one is refused.
-        if before.is_none() {
-            for def in defs.iter().filter(|d| d.content_types.contains(&model.label)) {
-                if data.contains_key(&def.key) {
-                    continue;
+        // Spec: `CustomFieldModel.clean`, on every save: the stored values the input leaves
+        // are checked again (a field's rules may have changed since; keys of no field are left
+        // as they are), a field without a value gets its default, and a required field without
+        // one is refused.
+        let given = given.and_then(Json::as_object);
+        for def in defs.iter().filter(|d| d.content_types.contains(&model.label)) {
+            if given.is_some_and(|g| g.contains_key(&def.key)) {
+                continue; // checked above
+            }
+            let field = format!("custom_fields.{}", def.key);
+            match data.get(&def.key) {
+                Some(stored) => {
+                    if let Err(m) = def.check(stored) {
+                        errors.push(ValidationError::new(field, m));
+                    }
                 }
-                match &def.default {
+                None => match &def.default {
                     Some(default) => {
                         data.insert(def.key.clone(), default.clone());
                     }
                     None if def.required => errors.push(ValidationError::new(
-                        format!("custom_fields.{}", def.key),
+                        field,
                         format!("Missing required custom field '{}'.", def.key),
                     )),
                     None => {}
-                }
+                },
             }
         }
         Ok(Some(Json::Object(data)))
