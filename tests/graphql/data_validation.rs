@@ -34,6 +34,18 @@ async fn rules_are_enforced(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(body["data"]["r3"], json!({"name": "one serial", "max_instances": 1}), "{body}");
     // A float is answered as Nautobot's graphene does: a JSON number.
     assert_eq!(body["data"]["r4"], json!({"name": "mtu", "min": 1280.0, "max": 9216.0}), "{body}");
+    // Float filters compare numbers, not text ("9216.0" < "10000" as text).
+    for (filter, want) in [
+        ("min__gte: 1000, max__lt: 10000", json!([{"name": "mtu"}])),
+        ("min__gt: 1280", json!([])),
+        ("min: [1280]", json!([{"name": "mtu"}])),
+        ("min__isnull: true", json!([{"name": "off"}])),
+    ] {
+        let (_, body, _) = app
+            .graphql(&format!("{{ min_max_validation_rules({filter}) {{ name }} }}"), Value::Null)
+            .await?;
+        assert_eq!(body["data"]["min_max_validation_rules"], want, "{filter}: {body}");
+    }
 
     // Every failed field in one VALIDATION_FAILED, with Nautobot's words.
     let (_, body, _) = app

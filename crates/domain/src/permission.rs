@@ -418,7 +418,7 @@ fn lookup_arg(
     let kind = match &field.kind {
         FieldKind::Uuid | FieldKind::ForeignKey { .. } => FilterKind::Uuid,
         FieldKind::Integer { .. } => FilterKind::Number,
-        FieldKind::Decimal { .. } => FilterKind::Decimal,
+        FieldKind::Decimal { .. } | FieldKind::Float => FilterKind::Decimal,
         FieldKind::Boolean => FilterKind::Boolean,
         FieldKind::DateTime => FilterKind::DateTime,
         FieldKind::IpBytes | FieldKind::ManyToMany { .. } => {

@@ -341,7 +341,7 @@ impl Store {
             FilterKind::Number | FilterKind::Decimal => {
                 // Decimals are stored as text: compare them as numbers.
                 let expr: SimpleExpr = match field.kind {
-                    FieldKind::Decimal { .. } => {
+                    FieldKind::Decimal { .. } | FieldKind::Float => {
                         Func::cast_as(expr, Alias::new(numeric_type(self.backend))).into()
                     }
                     _ => expr.into(),
@@ -386,7 +386,7 @@ impl Store {
                         }
                         any_of(terms)
                     }
-                    FieldKind::Decimal { .. } if !pattern => {
+                    FieldKind::Decimal { .. } | FieldKind::Float if !pattern => {
                         let number = Func::cast_as(expr, Alias::new(numeric_type(self.backend)));
                         text_or_number_condition(self.backend, number.into(), arg, true, false)?
                     }
