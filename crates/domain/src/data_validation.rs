@@ -284,10 +284,6 @@ impl Rules {
     pub fn of<'a>(&'a self, model: &'a str) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules.iter().filter(move |r| r.model == model)
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
 }
 
 /// Which field kinds a kind of rule refuses, besides the key, the timestamps and fields whose

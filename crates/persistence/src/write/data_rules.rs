@@ -24,7 +24,7 @@ const COLUMNS: [(&str, ColType); 10] = [
 
 /// One select of every rule model, its kind (the index in `MODELS`) first, ordered by kind and
 /// name, as Nautobot runs them.
-fn rules_select(catalogue: &Catalogue, backend: Backend) -> StoreResult<Option<SelectStatement>> {
+fn rules_select(catalogue: &Catalogue, backend: Backend) -> Option<SelectStatement> {
     let mut union: Option<SelectStatement> = None;
     for (kind, label) in MODELS.iter().enumerate() {
         let Some(model) = catalogue.by_label(label) else { continue };
@@ -51,10 +51,10 @@ fn rules_select(catalogue: &Catalogue, backend: Backend) -> StoreResult<Option<S
             }
         }
     }
-    Ok(union.map(|mut u| {
+    union.map(|mut u| {
         u.order_by(Alias::new("kind"), Order::Asc).order_by(Alias::new(fields::NAME), Order::Asc);
         u
-    }))
+    })
 }
 
 /// A null a union can type: PostgreSQL types a union's columns branch by branch, so a null
@@ -77,7 +77,7 @@ impl<'s> Writer<'s> {
         }
         let catalogue = self.catalogue.clone();
         let mut rules = Vec::new();
-        if let Some(select) = rules_select(&catalogue, self.store.backend)? {
+        if let Some(select) = rules_select(&catalogue, self.store.backend) {
             let tables: Vec<&str> = MODELS
                 .iter()
                 .filter_map(|l| catalogue.by_label(l).map(|m| m.table.as_str()))
