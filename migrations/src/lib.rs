@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0013_data_validation",
         tables: include_str!("../0013_data_validation.json"),
     },
+    Migration {
+        version: "0014_computed_fields",
+        tables: include_str!("../0014_computed_fields.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

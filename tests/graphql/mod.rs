@@ -491,8 +491,8 @@ backend_test!(cables, cables_connect_interfaces);
 #[test]
 fn committed_sdl_is_current() -> anyhow::Result<()> {
     let catalogue = std::sync::Arc::new(ferrobot_domain::Catalogue::core()?);
-    let served =
-        ferrobot_gateway::build_schema(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+    let served = ferrobot_gateway::build_schema(catalogue, Default::default())
+        .map_err(anyhow::Error::msg)?;
     let want = ferrobot_gateway::schema::sdl(&served);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schema/schema.graphql");
     let have = std::fs::read_to_string(path).unwrap_or_default();
@@ -515,6 +515,7 @@ fn active_for(data: &mut Value, more: &[&str]) {
 mod access;
 mod behaviour;
 mod clients;
+mod computed_fields;
 mod concurrency;
 mod config_contexts;
 mod data_validation;

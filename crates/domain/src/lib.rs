@@ -11,6 +11,7 @@
 
 pub mod cable;
 pub mod catalogue;
+pub mod computed_field;
 pub mod config_context;
 pub mod data_validation;
 pub mod dynamic_group;

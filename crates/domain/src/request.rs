@@ -98,6 +98,10 @@ impl Select {
                 SelectedKind::Url { prefix } => {
                     let _ = writeln!(out, "url {prefix}<id>/");
                 }
+                SelectedKind::Rendered(template) => {
+                    let _ = writeln!(out, "rendered");
+                    template.needs().outline_into(catalogue, indent + 2, out);
+                }
                 SelectedKind::Issued(keys) => {
                     let _ = writeln!(out, "issued ({} keys)", keys.len());
                 }
@@ -192,6 +196,18 @@ pub enum SelectedKind {
     /// The model of the first set reference in the first row `child` reads along `relation`
     /// (`child` selects the references, in the order of `labels`, each model's label).
     TypeOf { relation: usize, child: Box<Select>, labels: Vec<String> },
+    /// Text a template renders over the object (a computed field, `cpf_<key>`): the planner
+    /// reads what the template's tree selects with the level, and the template renders it.
+    Rendered(std::sync::Arc<dyn ObjectTemplate>),
+}
+
+/// A template rendered over each object of a level (`crate::computed_field::Template`).
+pub trait ObjectTemplate: std::fmt::Debug + Send + Sync {
+    /// What it reads of an object, as a request tree of the object's model: each selected
+    /// field's key is the attribute the template sees it under.
+    fn needs(&self) -> &Select;
+    /// The text for one object, built from what [`ObjectTemplate::needs`] read.
+    fn render(&self, obj: minijinja::Value) -> String;
 }
 
 /// One value of a filter argument, as the client sent it.

@@ -145,8 +145,8 @@ async fn main() -> Result<()> {
     let catalogue = Arc::new(Catalogue::core().context("the core catalogue is invalid")?);
     tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "catalogue resolved");
     if let Command::Schema { command: SchemaCommand::Export } = &cli.command {
-        let served =
-            ferrobot_gateway::build_schema(catalogue, Vec::new()).map_err(anyhow::Error::msg)?;
+        let served = ferrobot_gateway::build_schema(catalogue, Default::default())
+            .map_err(anyhow::Error::msg)?;
         print(&ferrobot_gateway::schema::sdl(&served));
         return Ok(());
     }

@@ -385,6 +385,10 @@ impl<'a> Lowerer<'a> {
             }
             Annotation::Issued => SelectedKind::Issued(Default::default()),
             Annotation::ConfigContext => SelectedKind::ConfigContext,
+            Annotation::Rendered(index) => match self.served.templates.get(*index) {
+                Some(template) => SelectedKind::Rendered(template.clone()),
+                None => return Err(StoreError::Internal(format!("no template {index}"))),
+            },
             Annotation::ContentType(index) => SelectedKind::ContentType {
                 field: *index,
                 select: self.subfields(sub, "ContentTypeType"),
@@ -617,7 +621,7 @@ pub(crate) mod tests {
 
     pub(crate) fn served() -> Served {
         let catalogue = Arc::new(ferrobot_domain::Catalogue::core().expect("catalogue"));
-        crate::build_schema(catalogue, Vec::new()).expect("schema")
+        crate::build_schema(catalogue, Default::default()).expect("schema")
     }
 
     /// A root field lowered: its tree and whether it is a single.

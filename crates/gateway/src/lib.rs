@@ -35,6 +35,7 @@ pub mod schema;
 mod schema_parts;
 mod suggest;
 mod syntax;
+mod template_object;
 mod variables;
 pub mod webhook;
 mod wording;
@@ -49,13 +50,14 @@ use ferrobot_persistence::Store;
 pub use answer::{Answer, RequestState};
 pub use http::router;
 
-/// The schema a server serves: generated from the catalogue and the custom fields, with the
-/// executor that answers its queries and mutations ([`execute::PlanExtension`]).
+/// The schema a server serves: generated from the catalogue and the stored definitions
+/// (custom and computed fields), with the executor that answers its queries and mutations
+/// ([`execute::PlanExtension`]).
 pub fn build_schema(
     catalogue: Arc<Catalogue>,
-    custom_fields: Vec<CustomField>,
+    definitions: schema::Definitions,
 ) -> Result<schema::Served, error::GatewayError> {
-    schema::build(catalogue, custom_fields, execute::PlanExtension)
+    schema::build(catalogue, definitions, execute::PlanExtension)
 }
 
 /// Server settings the gateway needs.
@@ -63,7 +65,7 @@ pub fn build_schema(
 pub struct Config {
     pub jwt_secret: String,
     pub jwt_lifetime: chrono::Duration,
-    /// How often the custom-field definitions are checked for changes.
+    /// How often the custom and computed field definitions are checked for changes.
     pub reload_interval: Duration,
     /// Whether writes add change-log rows; off only to measure their cost.
     pub change_log: bool,
@@ -142,11 +144,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Loads the custom fields and builds the first schema.
+    /// Loads the definitions and builds the first schema.
     pub async fn new(store: Store, config: Config) -> Result<AppState, error::GatewayError> {
-        let custom = store.custom_fields().await?;
+        let definitions = definitions(&store).await?;
         let started = std::time::Instant::now();
-        let served = build_schema(store.catalogue().clone(), custom)?;
+        let served = build_schema(store.catalogue().clone(), definitions)?;
         tracing::debug!(elapsed_us = started.elapsed().as_micros() as u64, "schema built");
         let logins = Arc::new(login::Logins::new(config.login_attempts_per_minute));
         let feed = feed::Feed::start(store.clone()).await?;
@@ -187,21 +189,23 @@ impl AppState {
         }
     }
 
-    /// Rebuilds the schema when the custom fields changed; returns whether it did.
+    /// Rebuilds the schema when the custom or computed fields changed; returns whether it did.
     pub async fn refresh(&self) -> Result<bool, error::GatewayError> {
-        let custom = self.store.custom_fields().await?;
+        let definitions = definitions(&self.store).await?;
         let current = self.served();
-        if current.custom_fields == custom {
+        if current.custom_fields == definitions.custom_fields
+            && current.computed_fields == definitions.computed_fields
+        {
             return Ok(false);
         }
         let catalogue: Arc<Catalogue> = current.catalogue.clone();
-        let fresh = Arc::new(build_schema(catalogue, custom)?);
+        let fresh = Arc::new(build_schema(catalogue, definitions)?);
         match self.served.write() {
             Ok(mut slot) => *slot = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
         self.metrics.schema_rebuilt();
-        tracing::info!("custom fields changed: schema rebuilt");
+        tracing::info!("custom or computed fields changed: schema rebuilt");
         Ok(true)
     }
 
@@ -217,7 +221,8 @@ impl AppState {
         tasks
     }
 
-    /// Watches the custom-field definitions (which another process may change) until shutdown.
+    /// Watches the custom and computed field definitions (which another process may change)
+    /// until shutdown.
     pub fn spawn_reloader(&self) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
@@ -227,7 +232,7 @@ impl AppState {
             loop {
                 tick.tick().await;
                 if let Err(error) = state.refresh().await {
-                    tracing::warn!(%error, "custom-field reload failed");
+                    tracing::warn!(%error, "definitions reload failed");
                 }
                 // Table sizes steer the read planner; they need only be roughly right.
                 if sized_at.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30)) {
@@ -243,6 +248,14 @@ impl AppState {
 
 /// Custom fields as the schema needs them.
 pub type CustomFields = Vec<CustomField>;
+
+/// The stored definitions the schema is built from: two statements.
+async fn definitions(store: &Store) -> Result<schema::Definitions, error::GatewayError> {
+    Ok(schema::Definitions {
+        custom_fields: store.custom_fields().await?,
+        computed_fields: store.computed_fields().await?,
+    })
+}
 
 /// Serves the API on `listener` until `shutdown` completes.
 ///

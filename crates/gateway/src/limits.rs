@@ -256,6 +256,10 @@ pub(crate) fn level_cost(
             SelectedKind::ConfigContext => rows.saturating_mul(10),
             // One related row per object.
             SelectedKind::TypeOf { child, .. } => level_cost(sizes, catalogue, child, rows),
+            // What the template reads, as if selected.
+            SelectedKind::Rendered(template) => {
+                level_cost(sizes, catalogue, template.needs(), rows)
+            }
             // A list of content types: a handful per row, typically.
             SelectedKind::ContentType { select, .. } => {
                 rows.saturating_mul(select.len().max(1) as u64)

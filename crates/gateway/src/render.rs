@@ -580,6 +580,11 @@ fn write_object<'a>(sink: &mut Sink<'a>, plan: &'a Plan, level: &Level, row: usi
                 sink.push(text.as_bytes());
                 context = Some(text);
             }
+            Out::Rendered { key, template, outs } => {
+                sink.field(&mut first, key);
+                let obj = crate::template_object::build(template.needs(), outs, plan, level, row);
+                sink.string(&template.render(obj));
+            }
             Out::Issued { key, keys } => {
                 sink.field(&mut first, key);
                 match own[0].as_uuid().and_then(|id| keys.get(&id)) {

@@ -15,6 +15,7 @@ use ferrobot_domain::catalogue::{
     CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
     Secret,
 };
+use ferrobot_domain::computed_field::{ComputedField, Template};
 use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::value::enum_item_name;
 use ferrobot_domain::Catalogue;
@@ -27,11 +28,23 @@ use crate::schema_parts::unresolved;
 /// document of fragment chains.
 const PARSER_RECURSION: usize = 2 * crate::limits::MAX_DEPTH_LIMIT + 8;
 
-/// Everything a request needs that changes when custom fields change; swapped atomically.
+/// The definitions stored as rows that add fields to the schema: custom fields (`cf_<key>`)
+/// and computed fields (`cpf_<key>`). The server rebuilds its schema when they change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Definitions {
+    pub custom_fields: Vec<CustomField>,
+    pub computed_fields: Vec<ComputedField>,
+}
+
+/// Everything a request needs that changes when custom or computed fields change; swapped
+/// atomically.
 pub struct Served {
     pub schema: Schema,
     pub catalogue: Arc<Catalogue>,
     pub custom_fields: Vec<CustomField>,
+    pub computed_fields: Vec<ComputedField>,
+    /// The computed fields served, compiled once per schema (`Annotation::Rendered`).
+    pub templates: Vec<Arc<Template>>,
     /// GraphQL object type name → model.
     pub types: HashMap<String, ModelId>,
     /// What each root query field reads.
@@ -132,6 +145,8 @@ pub enum Annotation {
     Issued,
     /// `config_context`: the merged config context of a device or virtual machine.
     ConfigContext,
+    /// `cpf_<key>`: `templates[index]` rendered over the object.
+    Rendered(usize),
 }
 
 /// The field a new object's issued secret is answered in (Nautobot's token `key`).
@@ -258,13 +273,15 @@ fn choice_enum<'c>(
     (e, ty)
 }
 
-/// Builds the schema for a catalogue and a set of custom fields.
+/// Builds the schema for a catalogue and the stored definitions.
 pub fn build(
     catalogue: Arc<Catalogue>,
-    custom_fields: Vec<CustomField>,
+    definitions: Definitions,
     extension: impl async_graphql::extensions::ExtensionFactory,
 ) -> Result<Served, crate::error::GatewayError> {
     let started = std::time::Instant::now();
+    let Definitions { custom_fields, computed_fields } = definitions;
+    let mut templates = Vec::new();
     let mut query = Object::new("Query");
     let mut builder: Option<SchemaBuilder> = None;
     let mut objects = Vec::new();
@@ -459,6 +476,19 @@ pub fn build(
                 object = object.field(arguments.list(target, f));
             }
         }
+        let computed = computed_fields.iter().filter(|cf| cf.content_type == model.label);
+        for cf in computed.filter(|_| ferrobot_domain::computed_field::applies_to(model)) {
+            // As Nautobot: a key that cannot be a field name, or a name the type already has,
+            // leaves the field out.
+            let Some(name) = cf.field_name().filter(|n| !annotations.contains_key(n)) else {
+                tracing::warn!(key = %cf.key, model = %model.label, "computed field not served");
+                continue;
+            };
+            templates.push(Arc::new(Template::compile(&catalogue, model, cf)));
+            annotations.insert(name.clone(), Annotation::Rendered(templates.len() - 1));
+            let description = if cf.description.is_empty() { &cf.label } else { &cf.description };
+            object = object.field(unresolved(name, named("String")).description(description));
+        }
         objects.push(object);
         if let Some(single) = &gql.single {
             roots.insert(single.clone(), Root::Single(model.id));
@@ -589,6 +619,8 @@ pub fn build(
         schema,
         catalogue,
         custom_fields,
+        computed_fields,
+        templates,
         types,
         roots,
         fields,

@@ -352,7 +352,7 @@ mod tests {
     /// Checks `variables` against the one operation of `query`, on the served schema.
     fn check_with(query: &str, variables: serde_json::Value) -> Result<(), String> {
         let catalogue = Arc::new(ferrobot_domain::Catalogue::core().expect("catalogue"));
-        let served = crate::build_schema(catalogue, Vec::new()).expect("schema");
+        let served = crate::build_schema(catalogue, Default::default()).expect("schema");
         let document = async_graphql::parser::parse_query(query).expect("parse");
         let DocumentOperations::Single(operation) = &document.operations else {
             panic!("one operation")

@@ -127,25 +127,40 @@ pub(crate) fn text_type(backend: Backend) -> &'static str {
     }
 }
 
+/// The stored definitions of a model the schema and the writer read at run time (custom
+/// fields, computed fields): `fields` in that order, ordered by `order`.
+fn definition_select(
+    catalogue: &ferrobot_domain::Catalogue,
+    label: &str,
+    fields: &[&str],
+    order: &[&str],
+) -> StoreResult<(SelectStatement, Vec<ColType>)> {
+    let model = catalogue
+        .by_label(label)
+        .ok_or_else(|| StoreError::Internal(format!("the catalogue has no {label}")))?;
+    let mut select = Query::select();
+    let mut types = Vec::with_capacity(fields.len());
+    for name in fields {
+        let (_, field) = model
+            .field(name)
+            .ok_or_else(|| StoreError::Internal(format!("{label} has no field {name}")))?;
+        select.column(Alias::new(model.column_of(name)));
+        types.push(col_type(&field.kind));
+    }
+    select.from(Alias::new(&model.table));
+    for name in order {
+        select.order_by(Alias::new(model.column_of(name)), Order::Asc);
+    }
+    Ok((select, types))
+}
+
 /// The custom field definitions, as one statement and a row reader shared by the request path
 /// and the import transaction.
 fn custom_field_select(
     catalogue: &ferrobot_domain::Catalogue,
 ) -> StoreResult<(SelectStatement, Vec<ColType>)> {
-    let model = catalogue
-        .by_label(ferrobot_domain::catalogue::CUSTOM_FIELD)
-        .ok_or_else(|| StoreError::Internal("the catalogue has no custom-field model".into()))?;
-    let mut select = Query::select();
-    let mut types = Vec::with_capacity(ferrobot_domain::catalogue::CUSTOM_FIELD_FIELDS.len());
-    for name in ferrobot_domain::catalogue::CUSTOM_FIELD_FIELDS {
-        let (_, field) = model.field(name).ok_or_else(|| {
-            StoreError::Internal(format!("the custom-field model has no field {name}"))
-        })?;
-        select.column(Alias::new(model.column_of(name)));
-        types.push(col_type(&field.kind));
-    }
-    select.from(Alias::new(&model.table)).order_by(Alias::new(model.column_of("key")), Order::Asc);
-    Ok((select, types))
+    use ferrobot_domain::catalogue::{CUSTOM_FIELD, CUSTOM_FIELD_FIELDS};
+    definition_select(catalogue, CUSTOM_FIELD, &CUSTOM_FIELD_FIELDS, &["key"])
 }
 
 fn custom_fields_from(rows: &Rows) -> Vec<ferrobot_domain::CustomField> {
@@ -257,6 +272,23 @@ impl Store {
     /// The custom field definitions, ordered by key: part of the catalogue, read at run time.
     pub async fn custom_fields(&self) -> StoreResult<Vec<ferrobot_domain::CustomField>> {
         self.definitions(Via::Reader).await
+    }
+
+    /// The computed field definitions, in Nautobot's order (weight, then key).
+    pub async fn computed_fields(
+        &self,
+    ) -> StoreResult<Vec<ferrobot_domain::computed_field::ComputedField>> {
+        use ferrobot_domain::computed_field::{ComputedField, FIELDS, MODEL, ORDER};
+        let (select, types) = definition_select(&self.catalogue, MODEL, &FIELDS, &ORDER)?;
+        let rows = self.fetch(&select, &types).await?;
+        let text = |c: &Cell| c.as_str().unwrap_or_default().to_owned();
+        Ok((0..rows.len())
+            .map(|r| {
+                let [key, label, description, content_type, template, fallback_value] =
+                    [0, 1, 2, 3, 4, 5].map(|i| text(&rows.row(r)[i]));
+                ComputedField { key, label, description, content_type, template, fallback_value }
+            })
+            .collect())
     }
 
     /// The custom field definitions as a transaction sees them (the import's own included).

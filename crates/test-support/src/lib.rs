@@ -274,14 +274,17 @@ pub struct Replica {
 }
 
 impl TestApp {
-    /// Starts another server on this app's database, with a store (and pools) of its own.
+    /// Starts another server on this app's database, with a store (and pools) of its own, its
+    /// change feed and its schema reloader.
     pub async fn start_replica(&self) -> Result<Replica> {
         let catalogue = Arc::new(Catalogue::core()?);
         let store = Store::connect(&self.db.url, catalogue).await?;
         ferrobot_migrations::migrate(&store).await?;
         let state =
             AppState::new(store, self.state.config.clone()).await.map_err(anyhow::Error::msg)?;
-        let (base, tx) = serve(state.clone(), state.spawn_feed()).await?;
+        let mut background = state.spawn_feed();
+        background.push(state.spawn_reloader());
+        let (base, tx) = serve(state.clone(), background).await?;
         Ok(Replica { base, state, shutdown: Some(tx) })
     }
 }

@@ -157,7 +157,24 @@ pub struct Behaviour {
     /// Its rows are data validation rules (`crate::data_validation`): checked against the
     /// model and field they name when written, and applied to every write of that model.
     pub validation_rule: bool,
+    /// A check of its rows against the catalogue (the model and field a row names): a data
+    /// validation rule's or a computed field's `clean()`.
+    pub catalogue_rule: Option<CatalogueRule>,
 }
+
+/// A model rule that reads the catalogue (the model and field a row names). Named here and
+/// run by the writer: the modules that hold these rules read the catalogue, which reads this
+/// module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogueRule {
+    /// `data_validation::rule_rules`.
+    DataValidation,
+    /// `computed_field::clean`.
+    ComputedField,
+}
+
+/// The label of the computed-field model (`computed_field`).
+pub const COMPUTED_FIELD: &str = "extras.computedfield";
 
 /// A JSON field holding the filter arguments of a list of another model: the write path
 /// checks each argument against that model's filters, and the model must have `feature`.
@@ -264,6 +281,7 @@ impl Behaviour {
         filter_field: None,
         acyclic: None,
         validation_rule: false,
+        catalogue_rule: None,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -315,6 +333,11 @@ pub fn behaviour(label: &str) -> Behaviour {
             _ => None,
         },
         validation_rule: validation_rules::MODELS.contains(&label),
+        catalogue_rule: match label {
+            COMPUTED_FIELD => Some(CatalogueRule::ComputedField),
+            _ if validation_rules::MODELS.contains(&label) => Some(CatalogueRule::DataValidation),
+            _ => None,
+        },
     }
 }
 

@@ -169,15 +169,22 @@ impl Store {
             FilterKind::ContentType => {
                 let Some(fidx) = filter.field else { return Ok(Cond::all()) };
                 let column = landing.fields[fidx].column.clone().unwrap_or_default();
-                let any = any_of(arg.values.iter().map(|v| {
-                    let pattern = format!("%\"{}\"%", escape_like(&v.text()));
-                    Expr::expr(Func::cast_as(
-                        Expr::col(Alias::new(&column)),
-                        Alias::new(text_type(self.backend)),
-                    ))
-                    .like(LikeExpr::new(pattern).escape('\\'))
-                    .into_condition()
-                }));
+                let any = if landing.fields[fidx].kind == FieldKind::ContentType {
+                    // One content type: its label, compared whole.
+                    let labels = arg.values.iter().map(|v| v.text());
+                    Expr::col(Alias::new(&column)).is_in(labels).into_condition()
+                } else {
+                    // A list of them: a JSON array holding the label.
+                    any_of(arg.values.iter().map(|v| {
+                        let pattern = format!("%\"{}\"%", escape_like(&v.text()));
+                        Expr::expr(Func::cast_as(
+                            Expr::col(Alias::new(&column)),
+                            Alias::new(text_type(self.backend)),
+                        ))
+                        .like(LikeExpr::new(pattern).escape('\\'))
+                        .into_condition()
+                    }))
+                };
                 (Leaf::Rows(any), arg.lookup.is_negated())
             }
             _ => {

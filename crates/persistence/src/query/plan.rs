@@ -7,7 +7,7 @@
 use ferrobot_domain::catalogue::{ComputedKind, FieldKind, Relation};
 use ferrobot_domain::hooks::Usage;
 use ferrobot_domain::request::{FilterArg, Page, Select, SelectedKind};
-use ferrobot_domain::Catalogue;
+use ferrobot_domain::{Catalogue, Model};
 
 use super::{col_type, ColType};
 
@@ -119,6 +119,14 @@ pub enum Out {
         list: bool,
         select: Vec<(String, String)>,
     },
+    /// Text a template renders over the row (a computed field): `outs` give the template's
+    /// attributes, one per field of its tree (`ObjectTemplate::needs`), in that order, from the
+    /// level's columns and children.
+    Rendered {
+        key: String,
+        template: std::sync::Arc<dyn ferrobot_domain::request::ObjectTemplate>,
+        outs: Vec<Out>,
+    },
     /// One object of several alternatives: the first of `children` with a row for its link
     /// (the column holding the key that child level is indexed by: the row's id, or a foreign
     /// key for `primary_ip`'s alternatives).
@@ -153,6 +161,172 @@ pub fn json_key(key: &str) -> String {
 }
 
 impl Plan {
+    /// What one selected field gives each row, its columns and child levels added to the plan.
+    fn out(
+        &mut self,
+        catalogue: &Catalogue,
+        model: &Model,
+        key: String,
+        kind: &SelectedKind,
+    ) -> Out {
+        let plan = self;
+        match kind {
+            SelectedKind::Typename(name) => Out::Typename { key, name: name.clone() },
+            SelectedKind::CustomFieldData => {
+                let col = plan.column("_custom_field_data", ColType::Json);
+                Out::CustomFieldData { key, col }
+            }
+            SelectedKind::CustomField(name) => {
+                let col = plan.column("_custom_field_data", ColType::Json);
+                Out::CustomField { key, col, name: name.clone() }
+            }
+            SelectedKind::Computed(index)
+                if model.computed[*index].kind == ComputedKind::DriverMappings =>
+            {
+                let computed = &model.computed[*index];
+                let f = &model.fields[computed.from[0]];
+                let col = plan.column(f.column.as_deref().unwrap_or_default(), ColType::Text);
+                Out::Column { key, col, render: Render::DriverMappings }
+            }
+            SelectedKind::Computed(index) => {
+                let computed = &model.computed[*index];
+                let a = &model.fields[computed.from[0]];
+                let b = &model.fields[computed.from[1]];
+                let ca = plan.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
+                let cb = plan.column(b.column.as_deref().unwrap_or_default(), col_type(&b.kind));
+                Out::Computed { key, cols: [ca, cb] }
+            }
+            SelectedKind::Column(index) => {
+                let f = &model.fields[*index];
+                let render = match &f.kind {
+                    FieldKind::Choice { .. } => Render::Enum,
+                    FieldKind::Integer { choices, .. } if !choices.is_empty() => Render::Enum,
+                    FieldKind::MacAddress => Render::EmptyIsNull,
+                    FieldKind::IpBytes => Render::Ip,
+                    FieldKind::Decimal { .. } => Render::Decimal,
+                    FieldKind::Float => Render::Number,
+                    FieldKind::Json | FieldKind::ContentTypes => Render::Json,
+                    _ => Render::Plain,
+                };
+                let ty = match render {
+                    Render::Json => ColType::JsonText,
+                    _ => col_type(&f.kind),
+                };
+                let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
+                Out::Column { key, col, render }
+            }
+            SelectedKind::Usage { usage, limit, select } => {
+                // The network, length and type fields the computation takes.
+                let cols = plan.usage_columns(model);
+                plan.usage = true;
+                let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                Out::Usage { key, usage: *usage, cols, limit: *limit, select }
+            }
+            SelectedKind::ConfigContext => {
+                let local = model.column_of(ferrobot_domain::config_context::LOCAL);
+                let local = plan.column(&local, ColType::JsonText);
+                if plan.config_context.is_none() {
+                    let subject = model.behaviour.config_context;
+                    let mut columns = Vec::new();
+                    let dims = subject.map(|subject| {
+                        super::contexts::plan_dimensions(catalogue, model, subject, |name| {
+                            columns.push(name.to_owned());
+                            0
+                        })
+                    });
+                    // The catalogue was checked at start-up (`plan_dimensions` there).
+                    if let Some(Ok(mut dims)) = dims {
+                        let mut cols = columns.iter().map(|c| plan.column(c, ColType::Uuid));
+                        for dim in &mut dims {
+                            if let super::contexts::FirstStep::Column(col) = &mut dim.first {
+                                *col = cols.next().unwrap_or(0);
+                            }
+                        }
+                        plan.config_context = Some(dims);
+                    } else {
+                        plan.config_context = Some(Vec::new());
+                    }
+                }
+                Out::ConfigContext { key, local }
+            }
+            SelectedKind::Elevation { face, select } => {
+                // The height and numbering fields.
+                let cols = plan.usage_columns(model);
+                plan.lists = true;
+                let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                Out::Elevation { key, cols, face: *face, select }
+            }
+            SelectedKind::Url { prefix } => Out::Url { key, prefix: prefix.clone() },
+            SelectedKind::Rendered(template) => {
+                let needs = template.needs();
+                let outs = needs
+                    .fields
+                    .iter()
+                    .map(|f| plan.out(catalogue, model, json_key(&f.key), &f.kind))
+                    .collect();
+                Out::Rendered { key, template: template.clone(), outs }
+            }
+            SelectedKind::Issued(keys) => Out::Issued { key, keys: keys.clone() },
+            SelectedKind::TypeOf { relation, child, labels } => {
+                let rel = &model.relations[*relation];
+                let link = plan.column("id", ColType::Uuid);
+                plan.children.push((rel.clone(), Plan::new(catalogue, child)));
+                let child = plan.children.len() - 1;
+                Out::TypeOf { key, child, link, labels: labels.clone() }
+            }
+            SelectedKind::ContentType { field, select } => {
+                let f = &model.fields[*field];
+                let list = f.kind == FieldKind::ContentTypes;
+                let ty = if list { ColType::JsonText } else { col_type(&f.kind) };
+                let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
+                let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
+                Out::ContentType { key, col, list, select }
+            }
+            SelectedKind::Union { relation, members } => {
+                // One child a member; the first with a row answers.
+                let rel = &model.relations[*relation];
+                let mut children = Vec::with_capacity(members.len());
+                for ((target, shape), member) in rel.alternatives.iter().zip(members) {
+                    let link = match shape {
+                        ferrobot_domain::catalogue::RelationShape::Forward {
+                            column,
+                            content_type,
+                            ..
+                        } => {
+                            // A generic reference names its model in a column of its own.
+                            if let Some((type_column, _)) = content_type {
+                                plan.column(type_column, ColType::Text);
+                            }
+                            plan.column(column, ColType::Uuid)
+                        }
+                        _ => plan.column("id", ColType::Uuid),
+                    };
+                    let relation = Relation {
+                        target: *target,
+                        shape: shape.clone(),
+                        alternatives: Vec::new(),
+                        ..rel.clone()
+                    };
+                    plan.children.push((relation, Plan::new(catalogue, member)));
+                    children.push((plan.children.len() - 1, link));
+                }
+                Out::Union { key, children }
+            }
+            SelectedKind::Relation { relation, child } => {
+                let rel = &model.relations[*relation];
+                let link = match &rel.shape {
+                    ferrobot_domain::catalogue::RelationShape::Forward { column, .. } => {
+                        plan.column(column, ColType::Uuid)
+                    }
+                    _ => plan.column("id", ColType::Uuid),
+                };
+                let list = rel.shape.is_list();
+                plan.children.push((rel.clone(), Plan::new(catalogue, child)));
+                Out::Relation { key, child: plan.children.len() - 1, list, link }
+            }
+        }
+    }
+
     /// The plan of a request tree.
     pub fn new(catalogue: &Catalogue, select: &Select) -> Plan {
         let model = catalogue.model(select.model);
@@ -178,154 +352,7 @@ impl Plan {
             }
         }
         for selected in &select.fields {
-            let key = json_key(&selected.key);
-            let out = match &selected.kind {
-                SelectedKind::Typename(name) => Out::Typename { key, name: name.clone() },
-                SelectedKind::CustomFieldData => {
-                    let col = plan.column("_custom_field_data", ColType::Json);
-                    Out::CustomFieldData { key, col }
-                }
-                SelectedKind::CustomField(name) => {
-                    let col = plan.column("_custom_field_data", ColType::Json);
-                    Out::CustomField { key, col, name: name.clone() }
-                }
-                SelectedKind::Computed(index)
-                    if model.computed[*index].kind == ComputedKind::DriverMappings =>
-                {
-                    let computed = &model.computed[*index];
-                    let f = &model.fields[computed.from[0]];
-                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ColType::Text);
-                    Out::Column { key, col, render: Render::DriverMappings }
-                }
-                SelectedKind::Computed(index) => {
-                    let computed = &model.computed[*index];
-                    let a = &model.fields[computed.from[0]];
-                    let b = &model.fields[computed.from[1]];
-                    let ca = plan.column(a.column.as_deref().unwrap_or_default(), ColType::Bytes);
-                    let cb =
-                        plan.column(b.column.as_deref().unwrap_or_default(), col_type(&b.kind));
-                    Out::Computed { key, cols: [ca, cb] }
-                }
-                SelectedKind::Column(index) => {
-                    let f = &model.fields[*index];
-                    let render = match &f.kind {
-                        FieldKind::Choice { .. } => Render::Enum,
-                        FieldKind::Integer { choices, .. } if !choices.is_empty() => Render::Enum,
-                        FieldKind::MacAddress => Render::EmptyIsNull,
-                        FieldKind::IpBytes => Render::Ip,
-                        FieldKind::Decimal { .. } => Render::Decimal,
-                        FieldKind::Float => Render::Number,
-                        FieldKind::Json | FieldKind::ContentTypes => Render::Json,
-                        _ => Render::Plain,
-                    };
-                    let ty = match render {
-                        Render::Json => ColType::JsonText,
-                        _ => col_type(&f.kind),
-                    };
-                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
-                    Out::Column { key, col, render }
-                }
-                SelectedKind::Usage { usage, limit, select } => {
-                    // The network, length and type fields the computation takes.
-                    let cols = plan.usage_columns(model);
-                    plan.usage = true;
-                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
-                    Out::Usage { key, usage: *usage, cols, limit: *limit, select }
-                }
-                SelectedKind::ConfigContext => {
-                    let local = model.column_of(ferrobot_domain::config_context::LOCAL);
-                    let local = plan.column(&local, ColType::JsonText);
-                    if plan.config_context.is_none() {
-                        let subject = model.behaviour.config_context;
-                        let mut columns = Vec::new();
-                        let dims = subject.map(|subject| {
-                            super::contexts::plan_dimensions(catalogue, model, subject, |name| {
-                                columns.push(name.to_owned());
-                                0
-                            })
-                        });
-                        // The catalogue was checked at start-up (`plan_dimensions` there).
-                        if let Some(Ok(mut dims)) = dims {
-                            let mut cols = columns.iter().map(|c| plan.column(c, ColType::Uuid));
-                            for dim in &mut dims {
-                                if let super::contexts::FirstStep::Column(col) = &mut dim.first {
-                                    *col = cols.next().unwrap_or(0);
-                                }
-                            }
-                            plan.config_context = Some(dims);
-                        } else {
-                            plan.config_context = Some(Vec::new());
-                        }
-                    }
-                    Out::ConfigContext { key, local }
-                }
-                SelectedKind::Elevation { face, select } => {
-                    // The height and numbering fields.
-                    let cols = plan.usage_columns(model);
-                    plan.lists = true;
-                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
-                    Out::Elevation { key, cols, face: *face, select }
-                }
-                SelectedKind::Url { prefix } => Out::Url { key, prefix: prefix.clone() },
-                SelectedKind::Issued(keys) => Out::Issued { key, keys: keys.clone() },
-                SelectedKind::TypeOf { relation, child, labels } => {
-                    let rel = &model.relations[*relation];
-                    let link = plan.column("id", ColType::Uuid);
-                    plan.children.push((rel.clone(), Plan::new(catalogue, child)));
-                    let child = plan.children.len() - 1;
-                    Out::TypeOf { key, child, link, labels: labels.clone() }
-                }
-                SelectedKind::ContentType { field, select } => {
-                    let f = &model.fields[*field];
-                    let list = f.kind == FieldKind::ContentTypes;
-                    let ty = if list { ColType::JsonText } else { col_type(&f.kind) };
-                    let col = plan.column(f.column.as_deref().unwrap_or_default(), ty);
-                    let select = select.iter().map(|(k, n)| (json_key(k), n.clone())).collect();
-                    Out::ContentType { key, col, list, select }
-                }
-                SelectedKind::Union { relation, members } => {
-                    // One child a member; the first with a row answers.
-                    let rel = &model.relations[*relation];
-                    let mut children = Vec::with_capacity(members.len());
-                    for ((target, shape), member) in rel.alternatives.iter().zip(members) {
-                        let link = match shape {
-                            ferrobot_domain::catalogue::RelationShape::Forward {
-                                column,
-                                content_type,
-                                ..
-                            } => {
-                                // A generic reference names its model in a column of its own.
-                                if let Some((type_column, _)) = content_type {
-                                    plan.column(type_column, ColType::Text);
-                                }
-                                plan.column(column, ColType::Uuid)
-                            }
-                            _ => plan.column("id", ColType::Uuid),
-                        };
-                        let relation = Relation {
-                            target: *target,
-                            shape: shape.clone(),
-                            alternatives: Vec::new(),
-                            ..rel.clone()
-                        };
-                        plan.children.push((relation, Plan::new(catalogue, member)));
-                        children.push((plan.children.len() - 1, link));
-                    }
-                    Out::Union { key, children }
-                }
-                SelectedKind::Relation { relation, child } => {
-                    let rel = &model.relations[*relation];
-                    let link = match &rel.shape {
-                        ferrobot_domain::catalogue::RelationShape::Forward { column, .. } => {
-                            plan.column(column, ColType::Uuid)
-                        }
-                        _ => plan.column("id", ColType::Uuid),
-                    };
-                    let list = rel.shape.is_list();
-                    plan.children.push((rel.clone(), Plan::new(catalogue, child)));
-                    Out::Relation { key, child: plan.children.len() - 1, list, link }
-                }
-            };
+            let out = plan.out(catalogue, model, json_key(&selected.key), &selected.kind);
             plan.outs.push(out);
         }
         plan

@@ -151,13 +151,13 @@ impl<'s> Writer<'s> {
         if let Some(rule) = model.behaviour.filter_field {
             self.check_stored_filter(rule, object, errors).await?;
         }
-        if model.behaviour.validation_rule {
-            let catalogue = self.catalogue.clone();
-            errors.extend(ferrobot_domain::data_validation::rule_rules(
-                &catalogue,
-                &model.label,
-                object,
-            ));
+        if let Some(rule) = model.behaviour.catalogue_rule {
+            use ferrobot_domain::hooks::CatalogueRule;
+            let check = match rule {
+                CatalogueRule::DataValidation => ferrobot_domain::data_validation::rule_rules,
+                CatalogueRule::ComputedField => ferrobot_domain::computed_field::clean,
+            };
+            errors.extend(check(&self.catalogue, &model.label, object));
         }
         if let Some(edge) = model.behaviour.acyclic {
             self.check_acyclic(model, edge, object, errors).await?;
