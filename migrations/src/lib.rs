@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0014_computed_fields",
         tables: include_str!("../0014_computed_fields.json"),
     },
+    Migration { version: "0015_relationships", tables: include_str!("../0015_relationships.json") },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

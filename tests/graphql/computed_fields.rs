@@ -15,32 +15,6 @@ fn define(alias: &str, content_type: &str, key: &str, template: &str, fallback: 
     )
 }
 
-/// Asks `query` of `base` until it answers without errors (the schema grew the field), for at
-/// most `tries` tenths of a second; returns the answer and how many tries it took.
-async fn until_served(
-    app: &TestApp,
-    base: &str,
-    query: &str,
-    tries: usize,
-) -> anyhow::Result<(Value, usize)> {
-    let mut last = Value::Null;
-    for attempt in 1..=tries {
-        let response = app
-            .client()
-            .post(format!("{base}/api/graphql/"))
-            .header("Authorization", format!("Token {}", app.token))
-            .json(&json!({ "query": query }))
-            .send()
-            .await?;
-        last = response.json().await?;
-        if last.get("errors").is_none() {
-            return Ok((last, attempt));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("{query} never answered: {last}")
-}
-
 async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(2)).await?;
@@ -75,7 +49,7 @@ async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
         "{ devices { name cpf_summary cpf_broken cpf_whole interfaces { cpf_label_text } } }";
     // Served within a second, by this server and by the replica.
     for base in [&app.base, &replica.base] {
-        let (body, tries) = until_served(&app, base, query, 50).await?;
+        let (body, tries) = until_served(&app, base, query).await?;
         assert!(tries <= 10, "served after {tries} tenths of a second");
         let devices = &body["data"]["devices"];
         assert_eq!(
@@ -143,8 +117,7 @@ async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
     ]}))
     .await?;
     let (body, _) =
-        until_served(&app, &app.base, "{ locations(name: [\"site-001\"]) { cpf_path } }", 50)
-            .await?;
+        until_served(&app, &app.base, "{ locations(name: [\"site-001\"]) { cpf_path } }").await?;
     assert_eq!(body["data"]["locations"][0]["cpf_path"], "region-1/site-001", "{body}");
     // Computed fields are read like any model.
     let (_, body, _) = app
@@ -217,7 +190,7 @@ async fn computed_field_statements_do_not_grow(backend: Backend) -> anyhow::Resu
             .await?;
         assert!(body.get("errors").is_none(), "{body}");
         let (body, _) =
-            until_served(&app, &app.base, "{ devices(limit: 1) { cpf_where } }", 50).await?;
+            until_served(&app, &app.base, "{ devices(limit: 1) { cpf_where } }").await?;
         assert_eq!(body["data"]["devices"][0]["cpf_where"], "region-1/3/tag-1/Active", "{body}");
         let (status, body, statements) =
             app.graphql("{ devices { name cpf_where } }", Value::Null).await?;
@@ -266,7 +239,7 @@ async fn computed_fields_under_load(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["data"]["devices"].as_array().map(Vec::len), Some(30), "{body}");
     }
-    let (body, _) = until_served(&app, &app.base, "{ devices { cpf_spin cpf_huge } }", 50).await?;
+    let (body, _) = until_served(&app, &app.base, "{ devices { cpf_spin cpf_huge } }").await?;
     let devices = body["data"]["devices"].as_array().cloned().unwrap_or_default();
     assert_eq!(devices.len(), 30);
     assert!(

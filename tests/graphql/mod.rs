@@ -501,6 +501,28 @@ fn committed_sdl_is_current() -> anyhow::Result<()> {
 }
 
 /// The first error of an answer.
+/// Asks `query` of the server at `base` until it answers without errors (the schema grew the
+/// fields it asks for), every tenth of a second for at most five seconds; returns the answer and
+/// how many tries it took.
+async fn until_served(app: &TestApp, base: &str, query: &str) -> anyhow::Result<(Value, usize)> {
+    let mut last = Value::Null;
+    for attempt in 1..=50 {
+        let response = app
+            .client()
+            .post(format!("{base}/api/graphql/"))
+            .header("Authorization", format!("Token {}", app.token))
+            .json(&json!({ "query": query }))
+            .send()
+            .await?;
+        last = response.json().await?;
+        if last.get("errors").is_none() {
+            return Ok((last, attempt));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{query} never answered: {last}")
+}
+
 fn error_of(body: &Value) -> &Value {
     &body["errors"][0]
 }
@@ -529,6 +551,7 @@ mod mutations;
 mod openapi;
 mod operations;
 mod permissions;
+mod relationships;
 mod replicas;
 mod requests;
 mod saved_queries;

@@ -22,7 +22,7 @@ pub use minijinja::Value;
 use crate::catalogue::{ComputedKind, Features, FieldKind, Model};
 use crate::request::{ObjectTemplate, Select, Selected, SelectedKind};
 use crate::row::Row;
-use crate::value::Datum;
+use crate::value::{graphql_safe, Datum};
 use crate::{Catalogue, ValidationError};
 
 /// The label of the computed-field model.
@@ -78,12 +78,6 @@ impl ComputedField {
     pub fn field_name(&self) -> Option<String> {
         graphql_safe(&self.key).then(|| format!("{PREFIX}{}", self.key))
     }
-}
-
-/// Whether a key can name a GraphQL field: `[_A-Za-z][_0-9A-Za-z]*`.
-fn graphql_safe(key: &str) -> bool {
-    key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Whether a model can have computed fields.

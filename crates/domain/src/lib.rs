@@ -21,6 +21,7 @@ pub mod ipam;
 pub mod permission;
 pub mod platform;
 pub mod rack;
+pub mod relationship;
 pub mod request;
 pub mod row;
 pub mod saved_query;

@@ -98,6 +98,10 @@ impl Select {
                 SelectedKind::Url { prefix } => {
                     let _ = writeln!(out, "url {prefix}<id>/");
                 }
+                SelectedKind::Association { relation, child } => {
+                    let _ = writeln!(out, "association {}", relation.name);
+                    child.outline_into(catalogue, indent + 2, out);
+                }
                 SelectedKind::Rendered(template) => {
                     let _ = writeln!(out, "rendered");
                     template.needs().outline_into(catalogue, indent + 2, out);
@@ -196,6 +200,10 @@ pub enum SelectedKind {
     /// The model of the first set reference in the first row `child` reads along `relation`
     /// (`child` selects the references, in the order of `labels`, each model's label).
     TypeOf { relation: usize, child: Box<Select>, labels: Vec<String> },
+    /// The objects a user-defined relationship associates with this one (`rel_<key>`): a
+    /// relation the catalogue does not hold, made from the relationship when the schema is
+    /// (`Catalogue::association_relation`), with what is selected of its rows.
+    Association { relation: std::sync::Arc<crate::catalogue::Relation>, child: Box<Select> },
     /// Text a template renders over the object (a computed field, `cpf_<key>`): the planner
     /// reads what the template's tree selects with the level, and the template renders it.
     Rendered(std::sync::Arc<dyn ObjectTemplate>),
@@ -239,6 +247,9 @@ pub enum ArgTarget {
         key: String,
         kind: CustomFieldKind,
     },
+    /// `cr_<key>__<side>`: objects associated by a relationship with any of the given ids (its
+    /// association relation, `SelectedKind::Association`).
+    Association(std::sync::Arc<crate::catalogue::Relation>),
 }
 
 /// One filter argument of a list field: `name__ic: ["core"]`.

@@ -262,6 +262,14 @@ pub fn python_float(n: f64) -> String {
     format!("{sign}{text}")
 }
 
+/// Whether a user-given key can name a GraphQL field and a Python attribute:
+/// `[_A-Za-z][_0-9A-Za-z]*` (Nautobot's `check_if_key_is_graphql_safe`, for custom fields,
+/// computed fields and relationships).
+pub fn graphql_safe(key: &str) -> bool {
+    key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

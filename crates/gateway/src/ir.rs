@@ -385,6 +385,13 @@ impl<'a> Lowerer<'a> {
             }
             Annotation::Issued => SelectedKind::Issued(Default::default()),
             Annotation::ConfigContext => SelectedKind::ConfigContext,
+            Annotation::Association(index) => {
+                let Some(relation) = self.served.associations.get(*index) else {
+                    return Err(StoreError::Internal(format!("no association {index}")));
+                };
+                let child = self.select(relation.target, sub, false, depth + 1)?;
+                SelectedKind::Association { relation: relation.clone(), child: Box::new(child) }
+            }
             Annotation::Rendered(index) => match self.served.templates.get(*index) {
                 Some(template) => SelectedKind::Rendered(template.clone()),
                 None => return Err(StoreError::Internal(format!("no template {index}"))),
@@ -510,6 +517,10 @@ impl<'a> Lowerer<'a> {
     fn filter_target(&self, model: &Model, name: &str) -> Option<(ArgTarget, Lookup)> {
         if let Some((filter, lookup)) = model.filter_named(name) {
             return Some((ArgTarget::Filter(filter.clone()), lookup));
+        }
+        let association = self.served.association_filters.get(&model.id).and_then(|f| f.get(name));
+        if let Some(relation) = association.and_then(|i| self.served.associations.get(*i)) {
+            return Some((ArgTarget::Association(relation.clone()), Lookup::Exact));
         }
         for lookup in Lookup::ALL {
             let base = if lookup == Lookup::Exact {

@@ -195,6 +195,7 @@ impl AppState {
         let current = self.served();
         if current.custom_fields == definitions.custom_fields
             && current.computed_fields == definitions.computed_fields
+            && current.relationships == definitions.relationships
         {
             return Ok(false);
         }
@@ -205,7 +206,7 @@ impl AppState {
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
         self.metrics.schema_rebuilt();
-        tracing::info!("custom or computed fields changed: schema rebuilt");
+        tracing::info!("custom fields, computed fields or relationships changed: schema rebuilt");
         Ok(true)
     }
 
@@ -249,11 +250,12 @@ impl AppState {
 /// Custom fields as the schema needs them.
 pub type CustomFields = Vec<CustomField>;
 
-/// The stored definitions the schema is built from: two statements.
+/// The stored definitions the schema is built from: three statements.
 async fn definitions(store: &Store) -> Result<schema::Definitions, error::GatewayError> {
     Ok(schema::Definitions {
         custom_fields: store.custom_fields().await?,
         computed_fields: store.computed_fields().await?,
+        relationships: store.relationships().await?,
     })
 }
 

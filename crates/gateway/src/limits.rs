@@ -207,8 +207,14 @@ pub(crate) fn level_cost(
     let mut total = rows.saturating_mul(select.fields.len() as u64);
     for field in &select.fields {
         let below = match &field.kind {
-            SelectedKind::Relation { relation, child } => {
-                let rel = &model.relations[*relation];
+            SelectedKind::Relation { .. } | SelectedKind::Association { .. } => {
+                let (rel, child) = match &field.kind {
+                    SelectedKind::Relation { relation, child } => {
+                        (&model.relations[*relation], child)
+                    }
+                    SelectedKind::Association { relation, child } => (&**relation, child),
+                    _ => continue,
+                };
                 let parents = table_rows(sizes, &model.table);
                 // List relations: the child table (or the through table) spread over the
                 // parents, at most the child `limit` each, at most the child rows in all.

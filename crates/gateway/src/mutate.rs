@@ -432,9 +432,9 @@ fn with_issued(select: &mut Select, keys: &Arc<Issued>) {
     for field in &mut select.fields {
         match &mut field.kind {
             SelectedKind::Issued(slot) => *slot = keys.clone(),
-            SelectedKind::Relation { child, .. } | SelectedKind::TypeOf { child, .. } => {
-                with_issued(child, keys)
-            }
+            SelectedKind::Relation { child, .. }
+            | SelectedKind::TypeOf { child, .. }
+            | SelectedKind::Association { child, .. } => with_issued(child, keys),
             SelectedKind::Union { members, .. } => {
                 members.iter_mut().for_each(|m| with_issued(m, keys))
             }

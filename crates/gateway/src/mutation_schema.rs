@@ -199,6 +199,19 @@ fn input_type(catalogue: &Catalogue, model: &Model) -> InputObject {
             ),
         );
     }
+    if model.features.relationships {
+        object = object.field(
+            InputValue::new(
+                ferrobot_domain::relationship::INPUT_KEY,
+                TypeRef::named("GenericScalar"),
+            )
+            .description(
+                "Associations by relationship key and side, as Nautobot's REST API takes them: \
+                 `{uplinks: {destination: {objects: [id or natural key, ...]}}}`; the objects \
+                 given become the object's associations at that side.",
+            ),
+        );
+    }
     object
 }
 

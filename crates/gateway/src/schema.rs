@@ -11,12 +11,14 @@ use std::sync::Arc;
 use async_graphql::dynamic::{
     Enum, EnumItem, Field, InputValue, Object, Scalar, Schema, SchemaBuilder, TypeRef,
 };
+use ferrobot_domain::catalogue::Relation;
 use ferrobot_domain::catalogue::{
     CustomField, CustomFieldKind, FieldKind, Filter, FilterKind, IntSize, Lookup, Model, ModelId,
     Secret,
 };
 use ferrobot_domain::computed_field::{ComputedField, Template};
 use ferrobot_domain::hooks::Usage;
+use ferrobot_domain::relationship::Relationship;
 use ferrobot_domain::value::enum_item_name;
 use ferrobot_domain::Catalogue;
 
@@ -28,12 +30,14 @@ use crate::schema_parts::unresolved;
 /// document of fragment chains.
 const PARSER_RECURSION: usize = 2 * crate::limits::MAX_DEPTH_LIMIT + 8;
 
-/// The definitions stored as rows that add fields to the schema: custom fields (`cf_<key>`)
-/// and computed fields (`cpf_<key>`). The server rebuilds its schema when they change.
+/// The definitions stored as rows that add fields to the schema: custom fields (`cf_<key>`),
+/// computed fields (`cpf_<key>`) and relationships (`rel_<key>`). The server rebuilds its schema when they change.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Definitions {
     pub custom_fields: Vec<CustomField>,
     pub computed_fields: Vec<ComputedField>,
+    /// Relationships: `rel_<key>` fields and `cr_<key>__<side>` filters at their ends.
+    pub relationships: Vec<Relationship>,
 }
 
 /// Everything a request needs that changes when custom or computed fields change; swapped
@@ -45,6 +49,11 @@ pub struct Served {
     pub computed_fields: Vec<ComputedField>,
     /// The computed fields served, compiled once per schema (`Annotation::Rendered`).
     pub templates: Vec<Arc<Template>>,
+    pub relationships: Vec<Relationship>,
+    /// The relations of the relationship fields served (`Annotation::Association`).
+    pub associations: Vec<Arc<Relation>>,
+    /// Each model's relationship filters: argument → `associations[index]`.
+    pub association_filters: HashMap<ModelId, HashMap<String, usize>>,
     /// GraphQL object type name → model.
     pub types: HashMap<String, ModelId>,
     /// What each root query field reads.
@@ -147,6 +156,8 @@ pub enum Annotation {
     ConfigContext,
     /// `cpf_<key>`: `templates[index]` rendered over the object.
     Rendered(usize),
+    /// `rel_<key>`: the objects `associations[index]` leads to.
+    Association(usize),
 }
 
 /// The field a new object's issued secret is answered in (Nautobot's token `key`).
@@ -187,12 +198,14 @@ pub fn custom_field_type(kind: CustomFieldKind) -> TypeRef {
 /// under many others (`devices` on locations, racks, tenants …) with the same arguments.
 struct FilterArguments<'c> {
     custom_fields: &'c [CustomField],
+    association_filters: &'c HashMap<ModelId, HashMap<String, usize>>,
     made: HashMap<ModelId, Vec<(String, TypeRef)>>,
 }
 
 impl FilterArguments<'_> {
     fn of(&mut self, model: &Model) -> &[(String, TypeRef)] {
         let custom_fields = self.custom_fields;
+        let associations = self.association_filters.get(&model.id);
         self.made.entry(model.id).or_insert_with(|| {
             let mut out = Vec::new();
             for filter in &model.filters {
@@ -209,6 +222,13 @@ impl FilterArguments<'_> {
                     };
                     out.push((lookup.argument(&format!("cf_{}", cf.key)), ty));
                 }
+            }
+            // `cr_<key>__<side>`: the ids of associated objects.
+            let mut filters: Vec<&String> =
+                associations.into_iter().flat_map(|a| a.keys()).collect();
+            filters.sort();
+            for name in filters {
+                out.push((name.clone(), TypeRef::named_list("ID")));
             }
             out
         })
@@ -280,8 +300,11 @@ pub fn build(
     extension: impl async_graphql::extensions::ExtensionFactory,
 ) -> Result<Served, crate::error::GatewayError> {
     let started = std::time::Instant::now();
-    let Definitions { custom_fields, computed_fields } = definitions;
+    let Definitions { custom_fields, computed_fields, relationships } = definitions;
     let mut templates = Vec::new();
+    let (ends, association_filters) = association_relations(&catalogue, &relationships);
+    let (associations, association_ends): (Vec<Arc<Relation>>, Vec<(ModelId, String)>) =
+        ends.into_iter().unzip();
     let mut query = Object::new("Query");
     let mut builder: Option<SchemaBuilder> = None;
     let mut objects = Vec::new();
@@ -289,7 +312,11 @@ pub fn build(
     let mut unions: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let mut uses_utilization = false;
     let mut uses_elevation = false;
-    let mut arguments = FilterArguments { custom_fields: &custom_fields, made: HashMap::new() };
+    let mut arguments = FilterArguments {
+        custom_fields: &custom_fields,
+        association_filters: &association_filters,
+        made: HashMap::new(),
+    };
     let mut types = HashMap::new();
     let mut roots = HashMap::new();
     let mut page_types = HashMap::new();
@@ -489,6 +516,22 @@ pub fn build(
             let description = if cf.description.is_empty() { &cf.label } else { &cf.description };
             object = object.field(unresolved(name, named("String")).description(description));
         }
+        for (index, relation) in associations.iter().enumerate() {
+            let Some(end) = association_ends.get(index).filter(|(m, _)| *m == model.id) else {
+                continue;
+            };
+            let Some(peer) = catalogue.model(relation.target).graphql.as_ref() else { continue };
+            if annotations.contains_key(&relation.name) {
+                tracing::warn!(field = %relation.name, model = %model.label, "relationship field not served: the type has the name");
+                continue;
+            }
+            annotations.insert(relation.name.clone(), Annotation::Association(index));
+            let ty = match relation.shape.is_list() {
+                true => TypeRef::named_list(&peer.type_name),
+                false => named(&peer.type_name),
+            };
+            object = object.field(unresolved(relation.name.clone(), ty).description(&end.1));
+        }
         objects.push(object);
         if let Some(single) = &gql.single {
             roots.insert(single.clone(), Root::Single(model.id));
@@ -621,6 +664,9 @@ pub fn build(
         custom_fields,
         computed_fields,
         templates,
+        relationships,
+        associations,
+        association_filters,
         types,
         roots,
         fields,
@@ -628,6 +674,43 @@ pub fn build(
         mutations,
         subscriptions,
     })
+}
+
+/// The relations of every relationship's ends (each with the model at that end and the
+/// field's description), and each model's relationship filters by argument name.
+#[allow(clippy::type_complexity)]
+fn association_relations(
+    catalogue: &Catalogue,
+    relationships: &[Relationship],
+) -> (Vec<(Arc<Relation>, (ModelId, String))>, HashMap<ModelId, HashMap<String, usize>>) {
+    let mut relations = Vec::new();
+    let mut filters: HashMap<ModelId, HashMap<String, usize>> = HashMap::new();
+    let takes = |m: &Model| m.features.relationships && m.graphql.is_some();
+    for relationship in relationships {
+        let models = [&relationship.source_type, &relationship.destination_type];
+        let mut labels: Vec<&String> = models.into_iter().collect();
+        labels.dedup();
+        for label in labels {
+            let Some(model) = catalogue.by_label(label).filter(|m| takes(m)) else { continue };
+            for end in relationship.ends(label) {
+                if !catalogue.by_label(&end.peer).is_some_and(takes) {
+                    continue;
+                }
+                let Some(relation) = catalogue.association_relation(relationship, &end) else {
+                    continue;
+                };
+                let description = match relationship.description.is_empty() {
+                    true => relationship.label.clone(),
+                    false => relationship.description.clone(),
+                };
+                relations.push((Arc::new(relation), (model.id, description)));
+                if let Some(filter) = end.filter {
+                    filters.entry(model.id).or_default().insert(filter, relations.len() - 1);
+                }
+            }
+        }
+    }
+    (relations, filters)
 }
 
 /// The SDL as committed in `schema/schema.graphql`: sorted, so that a diff is a review.

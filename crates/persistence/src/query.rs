@@ -291,6 +291,47 @@ impl Store {
             .collect())
     }
 
+    /// The relationships, in label order: part of the schema, read at run time.
+    pub async fn relationships(
+        &self,
+    ) -> StoreResult<Vec<ferrobot_domain::relationship::Relationship>> {
+        self.relationship_definitions(Via::Reader).await
+    }
+
+    /// The relationships as a write's transaction sees them.
+    pub(crate) async fn relationships_in(
+        &self,
+        tx: &sea_orm::DatabaseTransaction,
+    ) -> StoreResult<Vec<ferrobot_domain::relationship::Relationship>> {
+        self.relationship_definitions(Via::Tx(tx)).await
+    }
+
+    async fn relationship_definitions(
+        &self,
+        via: Via<'_>,
+    ) -> StoreResult<Vec<ferrobot_domain::relationship::Relationship>> {
+        use ferrobot_domain::relationship::{fields, Relationship, FIELDS, MODEL};
+        let names: Vec<&str> = std::iter::once("id").chain(FIELDS).collect();
+        let (select, types) = definition_select(&self.catalogue, MODEL, &names, &[fields::LABEL])?;
+        let rows = self.fetch_via(&via, &select, &types).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in 0..rows.len() {
+            let mut row = ferrobot_domain::row::Row::new();
+            for ((name, cell), ty) in names.iter().zip(rows.row(r)).zip(&types) {
+                // JSON read as text on some backends: the domain reads it as JSON.
+                let value = match (cell, ty) {
+                    (Cell::Text(t), ColType::Json) => {
+                        serde_json::from_str(t).map_or(Cell::Null, |j| Cell::Json(Box::new(j)))
+                    }
+                    _ => cell.clone(),
+                };
+                row.set(*name, value);
+            }
+            out.extend(Relationship::from_row(&row));
+        }
+        Ok(out)
+    }
+
     /// The custom field definitions as a transaction sees them (the import's own included).
     pub(crate) async fn custom_fields_in(
         &self,

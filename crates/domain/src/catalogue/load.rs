@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::paths::{resolve_filter, resolve_type_field};
 use super::raw::*;
 use super::*;
+use crate::value::Datum;
 use crate::{DomainError, DomainResult};
 
 pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
@@ -36,6 +37,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             contacts: raw.features.iter().any(|f| f == "contacts"),
             dynamic_groups: raw.features.iter().any(|f| f == "dynamic_groups"),
             custom_validators: raw.features.iter().any(|f| f == "custom_validators"),
+            relationships: raw.features.iter().any(|f| f == "relationships"),
         };
         if let Some(unknown) = raw.features.iter().find(|f| Features::by_name(f).is_none()) {
             return Err(ctx(format!("unknown feature {unknown}")));
@@ -167,6 +169,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         content_type: None,
                         conditions: Vec::new(),
                         single: false,
+                        both_ways: false,
                     },
                     union: None,
                     alternatives: Vec::new(),
@@ -206,6 +209,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                             content_type: None,
                             conditions: Vec::new(),
                             single: false,
+                            both_ways: false,
                         },
                         union: None,
                         alternatives: Vec::new(),
@@ -339,6 +343,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         content_type: Some((through.type_column.clone(), label)),
                         conditions: Vec::new(),
                         single: false,
+                        both_ways: false,
                     },
                     union: None,
                     alternatives: Vec::new(),
@@ -357,8 +362,12 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
                         source_column: through.target_column.clone(),
                         target_column: through.object_column.clone(),
                         content_type: None,
-                        conditions: vec![(through.type_column.clone(), model.label.clone())],
+                        conditions: vec![(
+                            through.type_column.clone(),
+                            Datum::Text(model.label.as_str().into()),
+                        )],
                         single: false,
+                        both_ways: false,
                     },
                     union: None,
                     alternatives: Vec::new(),
@@ -577,7 +586,7 @@ fn check_behaviour(
             list.expand.iter().try_for_each(|f| field(other, f))?;
         }
     }
-    if let Some(filter) = behaviour.filter_field {
+    for filter in behaviour.filter_fields {
         field(model, filter.field)?;
         field(model, filter.model_field)?;
         Features::by_name(filter.feature).ok_or(format!("unknown feature {}", filter.feature))?;
@@ -624,22 +633,25 @@ fn resolve_link(
             let (target_column, to) = key(target)?;
             let single = source_type.is_some()
                 || via_model.field(&link.source).is_some_and(|(_, f)| f.unique);
-            let shape = |conditions: Vec<(String, String)>| RelationShape::Through {
+            let shape = |conditions: Vec<(String, Datum)>| RelationShape::Through {
                 table: via_model.table.clone(),
                 source_column: source_column.clone(),
                 target_column: target_column.clone(),
                 content_type: None,
                 conditions,
                 single,
+                both_ways: false,
             };
-            let own: Vec<(String, String)> =
-                source_type.iter().map(|c| (c.clone(), models[id].label.clone())).collect();
+            let own: Vec<(String, Datum)> = source_type
+                .iter()
+                .map(|c| (c.clone(), Datum::Text(models[id].label.as_str().into())))
+                .collect();
             match (&link.target_type, to) {
                 (Some(target_type), _) => {
                     let (type_column, _) = key(target_type)?;
                     for label in &link.targets {
                         let mut conditions = own.clone();
-                        conditions.push((type_column.clone(), label.clone()));
+                        conditions.push((type_column.clone(), Datum::Text(label.as_str().into())));
                         alternatives.push((member(label)?, shape(conditions)));
                     }
                 }

@@ -8,6 +8,7 @@
 //! Custom fields are catalogue too: they arrive at run time and are kept beside the resolved
 //! models in [`CustomField`], so that a schema can be rebuilt from `catalogue + custom fields`.
 
+mod associations;
 #[cfg(test)]
 mod coverage;
 mod custom_field;
@@ -124,6 +125,8 @@ pub struct Features {
     pub dynamic_groups: bool,
     /// Data validation rules can name the model's fields (`custom_validators`).
     pub custom_validators: bool,
+    /// User-defined relationships can have the model at either end (`relationships`).
+    pub relationships: bool,
 }
 
 impl Features {
@@ -137,6 +140,7 @@ impl Features {
             "contacts" => |f| f.contacts,
             "dynamic_groups" => |f| f.dynamic_groups,
             "custom_validators" => |f| f.custom_validators,
+            "relationships" => |f| f.relationships,
             _ => return None,
         })
     }
@@ -303,7 +307,7 @@ impl ComputedKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Relation {
     pub name: String,
     pub target: ModelId,
@@ -338,10 +342,13 @@ pub enum RelationShape {
         target_column: String,
         content_type: Option<(String, String)>,
         /// (column, value) pairs the through rows must hold (`dcim.cablepath`: the origin's and
-        /// the destination's content types).
-        conditions: Vec<(String, String)>,
+        /// the destination's content types; a relationship's associations: its id).
+        conditions: Vec<(String, crate::value::Datum)>,
         /// One row at most per source (`interface.cable` through its cable termination).
         single: bool,
+        /// Rows lead either way: a row names its target from either column (a symmetric
+        /// relationship's associations).
+        both_ways: bool,
     },
     /// The object at the other end of a pairing table: rows of `table` whose `group_column`
     /// matches this object's row and whose `side_column` differs (`interface.cable_peer`

@@ -149,9 +149,10 @@ pub struct Behaviour {
     pub change_log: Option<&'static ChangeLogFields>,
     /// How its objects match config contexts (devices, virtual machines): `config_context`.
     pub config_context: Option<&'static crate::config_context::Subject>,
-    /// A JSON field holding filter arguments of the model another field names (a dynamic
-    /// group's `filter`, of its `content_type`).
-    pub filter_field: Option<&'static FilterField>,
+    /// JSON fields holding filter arguments of the model another field names (a dynamic
+    /// group's `filter`, of its `content_type`; a relationship's `source_filter` and
+    /// `destination_filter`).
+    pub filter_fields: &'static [FilterField],
     /// Its rows are edges of a graph that must stay acyclic (a group's memberships).
     pub acyclic: Option<&'static Edge>,
     /// Its rows are data validation rules (`crate::data_validation`): checked against the
@@ -176,6 +177,9 @@ pub enum CatalogueRule {
 /// The label of the computed-field model (`computed_field`).
 pub const COMPUTED_FIELD: &str = "extras.computedfield";
 
+// The labels of the relationship models (`crate::relationship`).
+use crate::relationship::{ASSOCIATION as RELATIONSHIP_ASSOCIATION, MODEL as RELATIONSHIP};
+
 /// A JSON field holding the filter arguments of a list of another model: the write path
 /// checks each argument against that model's filters, and the model must have `feature`.
 pub struct FilterField {
@@ -185,6 +189,11 @@ pub struct FilterField {
     pub model_field: &'static str,
     /// The feature the model filtered must have (`dynamic_groups`).
     pub feature: &'static str,
+    /// Whether the filter may name dynamic groups (a group's own filter may not).
+    pub groups: bool,
+    /// Whether a refused argument is reported under the filter field (a relationship's
+    /// `destination_filter`) rather than under its own name (a group's filter form).
+    pub errors_under_field: bool,
 }
 
 /// A row linking `from` below `to` (a child group under its parent): the write path refuses a
@@ -278,7 +287,7 @@ impl Behaviour {
         rules: &[],
         change_log: None,
         config_context: None,
-        filter_field: None,
+        filter_fields: &[],
         acyclic: None,
         validation_rule: false,
         catalogue_rule: None,
@@ -324,9 +333,10 @@ pub fn behaviour(label: &str) -> Behaviour {
         rules: rules(label),
         change_log: change_log(label),
         config_context: crate::config_context::subject(label),
-        filter_field: match label {
-            crate::dynamic_group::GROUP => Some(&GROUP_FILTER),
-            _ => None,
+        filter_fields: match label {
+            crate::dynamic_group::GROUP => &GROUP_FILTER,
+            RELATIONSHIP => &RELATIONSHIP_FILTERS,
+            _ => &[],
         },
         acyclic: match label {
             crate::dynamic_group::MEMBERSHIP => Some(&MEMBERSHIP_EDGE),
@@ -342,11 +352,31 @@ pub fn behaviour(label: &str) -> Behaviour {
 }
 
 /// Spec: `DynamicGroup.clean_filter` (the filter set of the group's content type).
-static GROUP_FILTER: FilterField = FilterField {
+static GROUP_FILTER: [FilterField; 1] = [FilterField {
     field: crate::dynamic_group::fields::FILTER,
     model_field: crate::dynamic_group::fields::CONTENT_TYPE,
     feature: "dynamic_groups",
-};
+    groups: false,
+    errors_under_field: false,
+}];
+
+/// Spec: `Relationship.clean` (each side's filter, of that side's model).
+static RELATIONSHIP_FILTERS: [FilterField; 2] = [
+    FilterField {
+        field: crate::relationship::fields::SOURCE_FILTER,
+        model_field: crate::relationship::fields::SOURCE_TYPE,
+        feature: crate::relationship::FEATURE,
+        groups: true,
+        errors_under_field: true,
+    },
+    FilterField {
+        field: crate::relationship::fields::DESTINATION_FILTER,
+        model_field: crate::relationship::fields::DESTINATION_TYPE,
+        feature: crate::relationship::FEATURE,
+        groups: true,
+        errors_under_field: true,
+    },
+];
 
 /// Spec: `DynamicGroupMembership.clean` ("Cannot add ancestor as a child").
 static MEMBERSHIP_EDGE: Edge = Edge {
@@ -651,6 +681,21 @@ pub struct List {
     pub expand: &'static [&'static str],
 }
 
+/// The associations sharing an end with an association (`crate::relationship::lists`).
+const ASSOCIATION_LISTS: [List; 4] = {
+    use crate::relationship::fields::{DESTINATION_ID, SOURCE_ID};
+    use crate::relationship::lists::*;
+    const fn list(name: &'static str, theirs: &'static str, ours: &'static str) -> List {
+        List { name, model: RELATIONSHIP_ASSOCIATION, theirs, ours, expand: &[] }
+    }
+    [
+        list(SAME_DESTINATION, DESTINATION_ID, DESTINATION_ID),
+        list(SAME_SOURCE, SOURCE_ID, SOURCE_ID),
+        list(DESTINATION_IS_SOURCE, DESTINATION_ID, SOURCE_ID),
+        list(SOURCE_IS_DESTINATION, SOURCE_ID, DESTINATION_ID),
+    ]
+};
+
 const RACK_DEVICES: List = List {
     name: "rack_devices",
     model: "dcim.device",
@@ -748,6 +793,22 @@ fn rules(label: &str) -> &'static [Rule] {
             needs: &[crate::dynamic_group::fields::PARENT, crate::dynamic_group::fields::CHILD],
             lists: &[],
             check: membership_rules,
+        }],
+        RELATIONSHIP => &[Rule {
+            needs: &[],
+            lists: &[List {
+                name: crate::relationship::ASSOCIATIONS_OF_RELATIONSHIP,
+                model: RELATIONSHIP_ASSOCIATION,
+                theirs: crate::relationship::fields::RELATIONSHIP,
+                ours: "id",
+                expand: &[],
+            }],
+            check: relationship_rules,
+        }],
+        RELATIONSHIP_ASSOCIATION => &[Rule {
+            needs: &[crate::relationship::fields::RELATIONSHIP],
+            lists: &ASSOCIATION_LISTS,
+            check: association_of_relationship_rules,
         }],
         CUSTOM_FIELD_CHOICE => &[Rule {
             needs: &[CUSTOM_FIELD_CHOICE_FIELDS[0]],

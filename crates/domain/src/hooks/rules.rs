@@ -360,9 +360,7 @@ pub(super) fn custom_field_rules(
     _: &Related,
 ) -> Vec<ValidationError> {
     let key = object.text("key").unwrap_or_default();
-    let identifier = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !identifier {
+    if !crate::value::graphql_safe(key) {
         return vec![ValidationError::new(
             "key",
             "The key must be letters, digits and underscores, not starting with a digit.",
@@ -385,6 +383,24 @@ pub(super) fn custom_field_rules(
         }
     }
     errors
+}
+
+/// Spec: `Relationship.clean` (in `crate::relationship`).
+pub(super) fn relationship_rules(
+    object: &Object,
+    before: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::relationship::relationship_rules(object, before, related)
+}
+
+/// Spec: `RelationshipAssociation.clean` (in `crate::relationship`).
+pub(super) fn association_of_relationship_rules(
+    object: &Object,
+    _: Option<&Object>,
+    related: &Related,
+) -> Vec<ValidationError> {
+    crate::relationship::association_rules(object, related)
 }
 
 /// Spec: nautobot/extras/models/models.py `Webhook.clean` (in `crate::webhook`).

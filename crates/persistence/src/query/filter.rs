@@ -87,6 +87,9 @@ impl Store {
                 )?;
                 return Ok(negate_if(arg.lookup, positive));
             }
+            ArgTarget::Association(relation) => {
+                return Ok(negate_if(arg.lookup, self.association_condition(relation, arg)?));
+            }
             ArgTarget::Filter(f) => f,
         };
         let landing = catalogue.model(filter.landing);
@@ -791,7 +794,9 @@ impl Store {
                     c = c.add(col(ct_column).eq(label.as_str()));
                 }
                 for (column, value) in conditions {
-                    c = c.add(col(column).eq(value.as_str()));
+                    c = c.add(
+                        col(column).eq(crate::bind::bind(crate::ColType::Text, value.clone())),
+                    );
                 }
                 if let Some(keys) = next {
                     c = c.add(keys.condition(self.backend, col(target_column)));
@@ -866,6 +871,66 @@ enum Leaf {
     Keys(Keys),
     /// Rows meeting a condition on the landing model's table.
     Rows(Condition),
+}
+
+impl Store {
+    /// `cr_<key>__<side>`: the objects an association of the relationship links to any of the
+    /// ids given (ids of the objects at the other end).
+    fn association_condition(
+        &self,
+        relation: &ferrobot_domain::catalogue::Relation,
+        arg: &FilterArg,
+    ) -> StoreResult<Condition> {
+        let RelationShape::Through {
+            table,
+            source_column,
+            target_column,
+            conditions,
+            both_ways,
+            ..
+        } = &relation.shape
+        else {
+            return Err(StoreError::Internal(format!("{} is not an association", relation.name)));
+        };
+        let mut ids = Vec::with_capacity(arg.values.len());
+        for value in &arg.values {
+            let text = value.text();
+            match Uuid::parse_str(&text) {
+                Ok(id) => ids.push(id),
+                Err(_) => {
+                    return Err(invalid(
+                        &arg.argument,
+                        format!(
+                            "Select a valid choice. {text} is not one of the available choices."
+                        ),
+                    ))
+                }
+            }
+        }
+        let keys = Keys::List(ids);
+        let mut held = Cond::all();
+        for (column, value) in conditions {
+            held = held.add(col(column).eq(crate::bind::bind(ColType::Text, value.clone())));
+        }
+        let mut near = Query::select();
+        if *both_ways {
+            let pairs = Alias::new("pairs");
+            near.column((pairs.clone(), Alias::new(super::level::NEAR)))
+                .from_subquery(
+                    super::level::either_way(table, source_column, target_column, &held),
+                    pairs.clone(),
+                )
+                .and_where(
+                    keys.condition(self.backend, Expr::col((pairs, Alias::new(super::level::FAR)))),
+                );
+        } else {
+            near.column(Alias::new(source_column))
+                .from(Alias::new(table))
+                .cond_where(held)
+                .and_where(keys.condition(self.backend, col(target_column)));
+        }
+        Ok(col("id").in_subquery(near).into_condition())
+    }
 }
 
 fn negate_if(lookup: Lookup, cond: Condition) -> Condition {

@@ -115,6 +115,31 @@ pub struct LevelSpec {
     pub link: Link,
 }
 
+/// The columns of the (near, far) pairs a through table that leads either way is read as.
+pub(super) const NEAR: &str = "near_id";
+pub(super) const FAR: &str = "far_id";
+
+/// Each row of `table` that holds `held`, read both ways: (source, target) and (target, source)
+/// as ([`NEAR`], [`FAR`]).
+pub(super) fn either_way(
+    table: &str,
+    source: &str,
+    target: &str,
+    held: &Condition,
+) -> SelectStatement {
+    let half = |near: &str, far: &str| {
+        let mut s = Query::select();
+        s.expr_as(Expr::col(Alias::new(near)), Alias::new(NEAR))
+            .expr_as(Expr::col(Alias::new(far)), Alias::new(FAR))
+            .from(Alias::new(table))
+            .cond_where(held.clone());
+        s
+    };
+    let mut union = half(source, target);
+    union.union(sea_query::UnionType::All, half(target, source));
+    union
+}
+
 /// The statement that selected a level, kept so that its children can use it as a subquery.
 #[derive(Debug, Clone)]
 pub struct Scope {
@@ -363,6 +388,7 @@ impl Store {
                         target_column,
                         content_type,
                         conditions,
+                        both_ways,
                         ..
                     },
                 keys,
@@ -370,29 +396,55 @@ impl Store {
                 // The through table is aliased by depth too: `th<depth>`.
                 let th = Alias::new(format!("th{}", spec.depth));
                 let th_col = |c: &str| Expr::col((th.clone(), Alias::new(c)));
-                select.from_as(Alias::new(table), th.clone());
+                let mut held = Cond::all();
+                if let Some((ct_column, label)) = content_type {
+                    held = held.add(Expr::col(Alias::new(ct_column)).eq(label.as_str()));
+                }
+                for (column, value) in conditions {
+                    let value = crate::bind::bind(ColType::Text, value.clone());
+                    held = held.add(Expr::col(Alias::new(column)).eq(value));
+                }
+                // The rows as (near, far) pairs: the table itself, or for rows that lead either
+                // way both readings of each row, as a derived table under the same alias.
+                let pairs = |select: &mut SelectStatement| {
+                    if *both_ways {
+                        select.from_subquery(
+                            either_way(table, source_column, target_column, &held),
+                            th.clone(),
+                        );
+                    } else {
+                        select.from_as(Alias::new(table), th.clone());
+                    }
+                };
+                let (near, far) = match both_ways {
+                    true => (NEAR, FAR),
+                    false => (source_column.as_str(), target_column.as_str()),
+                };
+                pairs(&mut select);
                 select.inner_join(
                     sea_query::TableRef::TableAlias(
                         sea_query::SeaRc::new(Alias::new(&model.table)),
                         sea_query::SeaRc::new(t.clone()),
                     ),
-                    qualified("id").equals((th.clone(), Alias::new(target_column))),
+                    qualified("id").equals((th.clone(), Alias::new(far))),
                 );
-                select.expr(th_col(source_column));
+                select.expr(th_col(near));
                 types.push(ColType::Uuid);
-                let mut link = Cond::all().add(keys.condition(self.backend, th_col(source_column)));
+                let mut link = Cond::all().add(keys.condition(self.backend, th_col(near)));
                 let mut sub = Query::select();
-                sub.column((th.clone(), Alias::new(target_column)))
-                    .from_as(Alias::new(table), th.clone());
-                let mut sub_cond =
-                    Cond::all().add(keys.condition(self.backend, th_col(source_column)));
-                if let Some((ct_column, label)) = content_type {
-                    link = link.add(th_col(ct_column).eq(label.as_str()));
-                    sub_cond = sub_cond.add(th_col(ct_column).eq(label.as_str()));
-                }
-                for (column, value) in conditions {
-                    link = link.add(th_col(column).eq(value.as_str()));
-                    sub_cond = sub_cond.add(th_col(column).eq(value.as_str()));
+                sub.column((th.clone(), Alias::new(far)));
+                pairs(&mut sub);
+                let mut sub_cond = Cond::all().add(keys.condition(self.backend, th_col(near)));
+                if !*both_ways {
+                    if let Some((ct_column, label)) = content_type {
+                        link = link.add(th_col(ct_column).eq(label.as_str()));
+                        sub_cond = sub_cond.add(th_col(ct_column).eq(label.as_str()));
+                    }
+                    for (column, value) in conditions {
+                        let value = crate::bind::bind(ColType::Text, value.clone());
+                        link = link.add(th_col(column).eq(value.clone()));
+                        sub_cond = sub_cond.add(th_col(column).eq(value));
+                    }
                 }
                 sub.cond_where(sub_cond);
                 if let Some(own) = own_filter(&model.table, qualified("id"), &spec.condition) {
@@ -401,7 +453,7 @@ impl Store {
                 select.cond_where(link);
                 scope_condition =
                     Cond::all().add(qualified("id").in_subquery(sub)).add(spec.condition.clone());
-                select.order_by((th.clone(), Alias::new(source_column)), Order::Asc);
+                select.order_by((th.clone(), Alias::new(near)), Order::Asc);
             }
             Link::Members { source, keys, groups } => {
                 // (object, group) pairs, joined to the groups.

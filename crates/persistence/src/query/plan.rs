@@ -312,6 +312,12 @@ impl Plan {
                 }
                 Out::Union { key, children }
             }
+            SelectedKind::Association { relation, child } => {
+                let link = plan.column("id", ColType::Uuid);
+                let list = relation.shape.is_list();
+                plan.children.push(((**relation).clone(), Plan::new(catalogue, child)));
+                Out::Relation { key, child: plan.children.len() - 1, list, link }
+            }
             SelectedKind::Relation { relation, child } => {
                 let rel = &model.relations[*relation];
                 let link = match &rel.shape {

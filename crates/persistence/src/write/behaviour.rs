@@ -148,7 +148,7 @@ impl<'s> Writer<'s> {
             }
             errors.extend((rule.check)(object, before, &related));
         }
-        if let Some(rule) = model.behaviour.filter_field {
+        for rule in model.behaviour.filter_fields {
             self.check_stored_filter(rule, object, errors).await?;
         }
         if let Some(rule) = model.behaviour.catalogue_rule {
@@ -161,6 +161,9 @@ impl<'s> Writer<'s> {
         }
         if let Some(edge) = model.behaviour.acyclic {
             self.check_acyclic(model, edge, object, errors).await?;
+        }
+        if model.label == ferrobot_domain::relationship::ASSOCIATION {
+            self.check_association(object, errors).await?;
         }
         Ok(())
     }

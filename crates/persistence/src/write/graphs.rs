@@ -40,7 +40,10 @@ impl<'s> Writer<'s> {
             Ok(args) => args,
             Err(refused) => {
                 for (argument, message) in refused {
-                    let field = if argument.is_empty() { rule.field.to_owned() } else { argument };
+                    let field = match argument.is_empty() || rule.errors_under_field {
+                        true => rule.field.to_owned(),
+                        false => argument,
+                    };
                     errors.push(ValidationError::new(field, message));
                 }
                 return Ok(());
@@ -50,7 +53,7 @@ impl<'s> Writer<'s> {
         for arg in args {
             match &arg.target {
                 ferrobot_domain::request::ArgTarget::Filter(f)
-                    if f.kind == ferrobot_domain::catalogue::FilterKind::Member =>
+                    if f.kind == ferrobot_domain::catalogue::FilterKind::Member && !rule.groups =>
                 {
                     errors.push(ValidationError::new(
                         arg.argument.clone(),
@@ -66,11 +69,14 @@ impl<'s> Writer<'s> {
         match self.store.compile_filters(target.id, &checked, &everything).await {
             Ok(_) => {}
             Err(StoreError::Invalid { argument, message }) => {
-                errors.push(ValidationError::new(argument, message))
+                let field = if rule.errors_under_field { rule.field.to_owned() } else { argument };
+                errors.push(ValidationError::new(field, message))
             }
             Err(StoreError::Filters(refused)) => {
                 for (argument, message) in refused {
-                    errors.push(ValidationError::new(argument, message));
+                    let field =
+                        if rule.errors_under_field { rule.field.to_owned() } else { argument };
+                    errors.push(ValidationError::new(field, message));
                 }
             }
             Err(e) => return Err(e),

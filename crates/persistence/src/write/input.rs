@@ -210,6 +210,9 @@ impl Writer<'_> {
         if model.behaviour.validation_rule {
             self.data_rules = None;
         }
+        if model.label == ferrobot_domain::relationship::MODEL {
+            self.relationships = None;
+        }
     }
 }
 
@@ -224,6 +227,7 @@ pub(super) fn unknown_keys(
             || model.relation(key).is_some_and(|(_, r)| r.is_generic_through())
             || (matches!(key.as_str(), "custom_fields" | "_custom_field_data")
                 && model.features.custom_fields)
+            || (key == ferrobot_domain::relationship::INPUT_KEY && model.features.relationships)
             || model.behaviour.is_input(key);
         if !known {
             errors.push(ValidationError::new(key, format!("{} has no field {key}.", model.label)));

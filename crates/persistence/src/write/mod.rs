@@ -28,6 +28,7 @@ use sea_query::{Alias, Cond, Expr, Order, Query, Value};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+mod associations;
 mod batch;
 mod behaviour;
 mod cascade;
@@ -225,6 +226,8 @@ pub struct Writer<'s> {
     batches: Vec<Batch>,
     ready: Vec<Batch>,
     custom_fields: Option<Vec<CustomField>>,
+    /// The relationships, read once a write and again after one is written (`associations.rs`).
+    relationships: Option<Arc<Vec<ferrobot_domain::relationship::Relationship>>>,
     /// The enabled data validation rules, read once a write (`data_rules.rs`).
     data_rules: Option<Arc<ferrobot_domain::data_validation::Rules>>,
     /// Resolved references per model, by the reference's JSON text.
@@ -349,6 +352,7 @@ impl Store {
             batches: Vec::new(),
             ready: Vec::new(),
             custom_fields: None,
+            relationships: None,
             data_rules: None,
             refs: HashMap::new(),
             known: HashSet::new(),

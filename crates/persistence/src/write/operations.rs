@@ -205,6 +205,7 @@ impl<'s> Writer<'s> {
             self.trusted = was;
             made?;
         }
+        self.given_relationships(model, id, input, true).await?;
         Ok(id)
     }
 
@@ -307,6 +308,7 @@ impl<'s> Writer<'s> {
             return Err(invalid(errors));
         }
         if after.same_as(&before) {
+            self.given_relationships(model, id, patch, false).await?;
             return Ok(Outcome { model: model.id, id, action: None });
         }
         self.forget_unique(id);
@@ -350,6 +352,7 @@ impl<'s> Writer<'s> {
         if constrained {
             self.check_after(model.id, id, Perm::Change);
         }
+        self.given_relationships(model, id, patch, false).await?;
         Ok(Outcome { model: model.id, id, action: Some(Action::Update) })
     }
 
@@ -456,6 +459,45 @@ impl<'s> Writer<'s> {
                     if !fresh.is_empty() {
                         doomed.push((other.id, fresh));
                     }
+                }
+            }
+            // Rows that name the objects generically (type and id): their contact
+            // associations, metadata, static group memberships, relationship associations.
+            // The change log keeps its rows.
+            for rel in &catalogue.model(target_model).relations {
+                let ferrobot_domain::catalogue::RelationShape::Reverse {
+                    column,
+                    content_type: Some((type_column, label)),
+                    ..
+                } = &rel.shape
+                else {
+                    continue;
+                };
+                let other = catalogue.model(rel.target);
+                if other.readonly {
+                    continue;
+                }
+                let mut fresh = Vec::new();
+                for chunk in ids.chunks(1000) {
+                    let mut select = Query::select();
+                    select
+                        .column(Alias::new("id"))
+                        .from(Alias::new(&other.table))
+                        .and_where(
+                            Expr::col(Alias::new(column))
+                                .is_in(chunk.iter().map(|k| uuid_value(*k))),
+                        )
+                        .and_where(Expr::col(Alias::new(type_column)).eq(label.as_str()));
+                    let tx = self.tx()?;
+                    let rows = self.store.fetch_in(tx, &select, &[ColType::Uuid]).await?;
+                    for r in rows.cells.iter().filter_map(Cell::as_uuid) {
+                        if seen.insert((other.id, r)) {
+                            fresh.push(r);
+                        }
+                    }
+                }
+                if !fresh.is_empty() {
+                    doomed.push((other.id, fresh));
                 }
             }
         }
