@@ -15,6 +15,9 @@ fn define(alias: &str, content_type: &str, key: &str, template: &str, fallback: 
     )
 }
 
+/// A loop over a list whose items' references and lists the template reads.
+const PORTS: &str = "{% for i in obj.interfaces.all() %}{{ i.name }}={{ i.status }}{% for ip in i.ip_addresses.all() %} {{ ip.address }}{% endfor %};{% endfor %}";
+
 async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
     let app = TestApp::start(backend).await?;
     app.import(seed(2)).await?;
@@ -25,7 +28,7 @@ async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
                    team {{ obj.cf.owner_team }}; ip {{ obj.primary_ip4.address }}; \
                    tenant {{ obj.tenant }}; driver {{ obj.platform.network_driver | upper }}";
     let mutation = format!(
-        "mutation {{ {} {} {} {} }}",
+        "mutation {{ {} {} {} {} {} }}",
         define("a", "dcim.device", "summary", summary, "?"),
         define("b", "dcim.device", "broken", "{{ obj.interfaces.filter(name='x') }}", "n/a"),
         define(
@@ -42,11 +45,11 @@ async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
             "{{ obj.device.name }}:{{ obj.name }}{% if obj.mgmt_only %}*{% endif %}",
             ""
         ),
+        define("e", "dcim.device", "ports", PORTS, ""),
     );
     let (_, body, _) = app.graphql(&mutation, Value::Null).await?;
     assert_eq!(body["data"]["a"]["key"], "summary", "{body}");
-    let query =
-        "{ devices { name cpf_summary cpf_broken cpf_whole interfaces { cpf_label_text } } }";
+    let query = "{ devices { name cpf_summary cpf_broken cpf_whole cpf_ports interfaces { cpf_label_text } } }";
     // Served within a second, by this server and by the replica.
     for base in [&app.base, &replica.base] {
         let (body, tries) = until_served(&app, base, query).await?;
@@ -65,6 +68,11 @@ async fn computed_fields_render(backend: Backend) -> anyhow::Result<()> {
         // A failed render gives the fallback value.
         assert_eq!(devices[0]["cpf_broken"], "n/a");
         assert_eq!(devices[0]["cpf_whole"], "dev-00001/True/True");
+        // A loop's items are objects too: their references and lists are followed.
+        assert_eq!(
+            devices[0]["cpf_ports"], "eth0=Active 10.1.0.1/16;eth1=Active;eth2=Active;",
+            "{body}"
+        );
         assert_eq!(
             devices[1]["interfaces"],
             json!([{"cpf_label_text": "dev-00002:eth0"}, {"cpf_label_text": "dev-00002:eth1"}, {"cpf_label_text": "dev-00002:eth2"}])

@@ -3,7 +3,7 @@
 //!
 //! A definition is compiled once per schema build ([`Template::compile`]): the template is
 //! parsed, and the attributes it reads from `obj` (`obj.location.parent.name`,
-//! `obj.interfaces.count()`, minijinja's `undeclared_variables`) are resolved against the
+//! `obj.interfaces.count()`, a loop's `i.status`: `crate::template_paths`) are resolved against the
 //! catalogue into a request tree ([`Template::needs`]) that the planner reads as levels of the
 //! list, so a list of objects runs no statement per object. Each object is then handed to the
 //! template as Nautobot hands a model instance: fields by name, references as objects (printed
@@ -19,7 +19,7 @@ use minijinja::value::{Object, ObjectRepr};
 /// A value a template sees.
 pub use minijinja::Value;
 
-use crate::catalogue::{ComputedKind, Features, FieldKind, Model};
+use crate::catalogue::{Features, FieldKind, Model};
 use crate::request::{ObjectTemplate, Select, Selected, SelectedKind};
 use crate::row::Row;
 use crate::value::{graphql_safe, Datum};
@@ -103,6 +103,9 @@ impl std::fmt::Debug for Template {
 
 const NAME: &str = "cpf";
 
+/// The variable a computed field's template sees the object as.
+const ROOT: &str = "obj";
+
 impl Template {
     /// Compiles a definition for `model` (its content type).
     pub fn compile(catalogue: &Catalogue, model: &Model, field: &ComputedField) -> Template {
@@ -110,13 +113,8 @@ impl Template {
         env.set_formatter(python_formatter);
         let parsed = env.add_template_owned(NAME, field.template.clone()).is_ok();
         let mut root = Node::default();
-        if let Ok(template) = env.get_template(NAME) {
-            for path in template.undeclared_variables(true) {
-                let mut parts = path.split('.');
-                if parts.next() == Some("obj") {
-                    root.add(parts);
-                }
-            }
+        for path in crate::template_paths::paths(&field.template, &[ROOT]).unwrap_or_default() {
+            root.add(path.iter().skip(1).map(String::as_str));
         }
         let needs = tree(catalogue, model, &root);
         Template {
@@ -186,8 +184,8 @@ impl Node {
 }
 
 /// What a template reads of an object of `model`: its display, its own fields when it is used
-/// whole, and each attribute it names. Lists are read whole, one level deep (their items' own
-/// fields): a loop variable's attributes are not known before the loop runs.
+/// whole, and each attribute it names, through references and lists (a loop's items are read
+/// as far as the loop names their attributes).
 fn tree(catalogue: &Catalogue, model: &Model, node: &Node) -> Select {
     let mut chosen: BTreeMap<String, SelectedKind> = BTreeMap::new();
     chosen.insert(DISPLAY.to_owned(), display(model));
@@ -219,13 +217,7 @@ fn attribute(
         return Some(SelectedKind::CustomFieldData);
     }
     if let Some((index, rel)) = model.relation(attr).filter(|(_, r)| r.alternatives.is_empty()) {
-        let target = catalogue.model(rel.target);
-        let whole = Node { whole: true, children: BTreeMap::new() };
-        let child = if rel.shape.is_list() {
-            tree(catalogue, target, &whole)
-        } else {
-            tree(catalogue, target, node)
-        };
+        let child = tree(catalogue, catalogue.model(rel.target), node);
         return Some(SelectedKind::Relation { relation: index, child: Box::new(child) });
     }
     if let Some((index, field)) = model.field(attr) {
@@ -240,12 +232,8 @@ fn attribute(
             }
         }
     }
-    let computed = model.computed.iter().position(|c| c.name == attr && is_address(c.kind))?;
+    let computed = model.computed.iter().position(|c| c.name == attr && c.kind.is_address())?;
     Some(SelectedKind::Computed(computed))
-}
-
-fn is_address(kind: ComputedKind) -> bool {
-    matches!(kind, ComputedKind::IpInterface | ComputedKind::IpNetwork)
 }
 
 /// An object's own fields: stored values by name, references as `<name>_id`, its address or
@@ -265,7 +253,7 @@ fn own(model: &Model, chosen: &mut BTreeMap<String, SelectedKind>) {
         chosen.entry("pk".into()).or_insert(SelectedKind::Column(index));
     }
     for (index, computed) in model.computed.iter().enumerate() {
-        if is_address(computed.kind) {
+        if computed.kind.is_address() {
             chosen.entry(computed.name.clone()).or_insert(SelectedKind::Computed(index));
         }
     }
@@ -276,24 +264,20 @@ fn own(model: &Model, chosen: &mut BTreeMap<String, SelectedKind>) {
     }
 }
 
-/// What an object is printed as (its `__str__`): its name, else its address or network, else
-/// the first stored field of its natural key, else its id. Decided once per model.
+/// What an object is printed as (its `__str__`): as the change log names it (`Model::repr`):
+/// its address or network, else its natural-key field, else its id. Decided once per model.
 fn display(model: &Model) -> SelectedKind {
-    let stored = |name: &str| {
-        model
-            .field(name)
-            .filter(|(_, f)| f.column.is_some() && f.secret.is_none())
-            .filter(|(_, f)| !matches!(f.kind, FieldKind::ForeignKey { .. }))
-            .map(|(i, _)| SelectedKind::Column(i))
+    if model.computed.first().is_some_and(|c| c.kind.is_address()) {
+        return SelectedKind::Computed(0);
+    }
+    let readable = |i: &usize| {
+        let field = &model.fields[*i];
+        field.column.is_some() && field.secret.is_none()
     };
-    if let Some(name) = stored("name") {
-        return name;
+    match model.lookup_field().filter(readable).or_else(|| model.field("id").map(|(i, _)| i)) {
+        Some(index) => SelectedKind::Column(index),
+        None => SelectedKind::Column(0),
     }
-    if let Some(index) = model.computed.iter().position(|c| is_address(c.kind)) {
-        return SelectedKind::Computed(index);
-    }
-    let natural = model.natural_key.iter().filter(|k| !k.contains("__")).find_map(|k| stored(k));
-    natural.or_else(|| stored("id")).unwrap_or(SelectedKind::Column(0))
 }
 
 /// A stored value as a template sees it: text, numbers, booleans, `None`; UUIDs, addresses,
@@ -481,12 +465,14 @@ mod tests {
                 &["location.parent"],
             ),
             ("{{ obj }}", &["name", "serial", "location_id", "cf", "pk"], &["location"]),
-            // Lists are read whole, one level deep.
+            // A loop's items are read as far as the loop names their attributes.
             (
-                "{% for i in obj.interfaces.all() %}{{ i.name }}{% endfor %}",
-                &["interfaces", "interfaces.name", "interfaces.mtu"],
-                &["interfaces.device"],
+                "{% for i in obj.interfaces.all() %}{{ i.name }} {{ i.status.name }}{% endfor %}",
+                &["interfaces", "interfaces.name", "interfaces.status.name"],
+                &["interfaces.mtu", "interfaces.device"],
             ),
+            // Printed whole, a list's items are read with their own fields.
+            ("{{ obj.interfaces.all() | join(',') }}", &["interfaces.name", "interfaces.mtu"], &[]),
             ("{{ obj.tags.count() }}", &["tags", "tags.name"], &[]),
             ("{{ obj.cf.owner }} {{ obj.location_id }}", &["cf", "location_id"], &["location"]),
             // What the model does not have is not read (the template sees it undefined).

@@ -26,6 +26,7 @@ pub mod request;
 pub mod row;
 pub mod saved_query;
 pub mod template;
+pub mod template_paths;
 pub mod usage;
 pub mod validate;
 pub mod value;
