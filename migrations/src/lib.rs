@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[Migration] = &[
         tables: include_str!("../0014_computed_fields.json"),
     },
     Migration { version: "0015_relationships", tables: include_str!("../0015_relationships.json") },
+    Migration {
+        version: "0016_git_repositories",
+        tables: include_str!("../0016_git_repositories.json"),
+    },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -543,6 +543,7 @@ mod config_contexts;
 mod data_validation;
 mod dynamic_groups;
 mod error_words;
+mod export_templates;
 mod filters;
 mod fuzz;
 mod graphiql;

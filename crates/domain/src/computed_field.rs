@@ -112,11 +112,7 @@ impl Template {
         let mut env = crate::template::environment_with_fuel(FUEL);
         env.set_formatter(python_formatter);
         let parsed = env.add_template_owned(NAME, field.template.clone()).is_ok();
-        let mut root = Node::default();
-        for path in crate::template_paths::paths(&field.template, &[ROOT]).unwrap_or_default() {
-            root.add(path.iter().skip(1).map(String::as_str));
-        }
-        let needs = tree(catalogue, model, &root);
+        let needs = needs(catalogue, model, ROOT, &field.template);
         Template {
             key: field.key.clone(),
             env,
@@ -148,8 +144,19 @@ impl ObjectTemplate for Template {
     }
 }
 
+/// What `source` reads of the objects of `model` it sees as `root` (an object, or a list of
+/// them), as a request tree: the attributes it names through references and lists (loops and
+/// assignments followed, `crate::template_paths`), each object with its display.
+pub fn needs(catalogue: &Catalogue, model: &Model, root: &str, source: &str) -> Select {
+    let mut node = Node::default();
+    for path in crate::template_paths::paths(source, &[root]).unwrap_or_default() {
+        node.add(path.iter().skip(1).map(String::as_str));
+    }
+    tree(catalogue, model, &node)
+}
+
 /// Values printed as Python prints them: `None`, `True`, `False`.
-fn python_formatter(
+pub fn python_formatter(
     out: &mut minijinja::Output,
     state: &minijinja::State,
     value: &Value,
@@ -307,8 +314,8 @@ pub fn object(attrs: BTreeMap<String, Value>) -> Value {
     Value::from_object(Instance { attrs })
 }
 
-/// A list relation as Django's related manager: `.all()`, `.count()`, `.first()`, `.last()`,
-/// `.exists()`. Printed, it writes nothing (print `.all()`).
+/// A list relation as Django's related manager (or a queryset): `.all()`, `.count()`,
+/// `.first()`, `.last()`, `.exists()`, iterable. Printed, it writes nothing (print `.all()`).
 pub fn manager(items: Vec<Value>) -> Value {
     Value::from_object(Manager { items })
 }
@@ -341,9 +348,18 @@ struct Manager {
     items: Vec<Value>,
 }
 
+/// A manager is iterable too, as a queryset is (`{% for d in queryset %}`).
 impl Object for Manager {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        ObjectRepr::Plain
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.items.get(key.as_usize()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.items.len())
     }
 
     fn call_method(
@@ -473,7 +489,7 @@ mod tests {
             ),
             // Printed whole, a list's items are read with their own fields.
             ("{{ obj.interfaces.all() | join(',') }}", &["interfaces.name", "interfaces.mtu"], &[]),
-            ("{{ obj.tags.count() }}", &["tags", "tags.name"], &[]),
+            ("{{ obj.tags.count() }}", &["tags", "tags.__str__"], &["tags.description"]),
             ("{{ obj.cf.owner }} {{ obj.location_id }}", &["cf", "location_id"], &["location"]),
             // What the model does not have is not read (the template sees it undefined).
             ("{{ obj.nothing.at_all }} {{ other.name }}", &["__str__"], &["nothing", "name"]),

@@ -16,6 +16,7 @@ pub mod config_context;
 pub mod data_validation;
 pub mod dynamic_group;
 pub mod error;
+pub mod export_template;
 pub mod hooks;
 pub mod ipam;
 pub mod permission;

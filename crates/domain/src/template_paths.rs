@@ -19,7 +19,7 @@ pub type Path = Vec<String>;
 /// the path stays the list's.
 const ITEMS: [&str; 3] = ["all", "first", "last"];
 
-/// Methods that read a list only as a whole (`obj.tags.count()`).
+/// Methods that read a list but none of its items' fields (`obj.tags.count()`).
 const WHOLE: [&str; 2] = ["count", "exists"];
 
 /// Filters whose result is items of their input (`| first`, `| sort(attribute="name")`).
@@ -204,7 +204,10 @@ impl<'s> Walker<'s, '_> {
                         return self.path(&g.expr);
                     }
                     if c.args.is_empty() && WHOLE.contains(&g.name) {
-                        if let Some(path) = self.path(&g.expr) {
+                        // The list is read, none of its items' fields: the method's name stands
+                        // below it as an attribute no model has.
+                        if let Some(mut path) = self.path(&g.expr) {
+                            path.push(g.name.to_owned());
                             self.out.push(path);
                         }
                         return None;
@@ -341,7 +344,7 @@ mod tests {
             ),
             ("{% set l = obj.location %}{{ l.name }}", &["obj.location.name"]),
             ("{% with p = obj.location.parent %}{{ p }}{% endwith %}", &["obj.location.parent"]),
-            ("{{ obj.tags.count() }}", &["obj.tags"]),
+            ("{{ obj.tags.count() }}", &["obj.tags.count"]),
             ("{{ obj.tags.all() | join(', ') }}", &["obj.tags"]),
             ("{{ obj.tags.all() | map(attribute='name') | join('+') }}", &["obj.tags.name"]),
             ("{{ obj.interfaces.all() | selectattr('enabled') | list | length }}", &["obj.interfaces", "obj.interfaces.enabled"]),

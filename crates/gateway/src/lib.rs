@@ -14,6 +14,7 @@ pub mod auth;
 mod cursor;
 pub mod error;
 pub mod execute;
+mod export;
 pub mod feed;
 mod graphiql;
 pub mod http;

@@ -112,7 +112,7 @@ pub(crate) async fn docs(
 /// Any other path under `/api/`: a JSON 404 that says what Ferrobot serves.
 pub(crate) async fn not_found(uri: Uri) -> Response {
     let text = format!(
-        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/, /api/docs/, /api/auth/token/ and /api/extras/graphql-queries/ only.",
+        "Not found: {}. Ferrobot serves GraphQL at /api/graphql/; the REST API serves /api/, /api/status/, /api/docs/, /api/auth/token/, /api/extras/graphql-queries/ and the lists' exports (/api/<app>/<list>/?export=<template>) only.",
         uri.path()
     );
     detail(StatusCode::NOT_FOUND, &text)

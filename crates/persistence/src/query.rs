@@ -291,6 +291,28 @@ impl Store {
             .collect())
     }
 
+    /// The export template of a content type by name: its code, MIME type and file extension.
+    pub async fn export_template(
+        &self,
+        content_type: &str,
+        name: &str,
+    ) -> StoreResult<Option<[String; 3]>> {
+        use ferrobot_domain::export_template::{fields, MODEL, RENDER_FIELDS};
+        let (mut select, types) = definition_select(&self.catalogue, MODEL, &RENDER_FIELDS, &[])?;
+        let Some(model) = self.catalogue.by_label(MODEL) else { return Ok(None) };
+        select
+            .and_where(
+                Expr::col(Alias::new(model.column_of(fields::CONTENT_TYPE))).eq(content_type),
+            )
+            .and_where(Expr::col(Alias::new(model.column_of(fields::NAME))).eq(name));
+        let rows = self.fetch(&select, &types).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let text = |i: usize| rows.row(0)[i].as_str().unwrap_or_default().to_owned();
+        Ok(Some([text(0), text(1), text(2)]))
+    }
+
     /// The relationships, in label order: part of the schema, read at run time.
     pub async fn relationships(
         &self,

@@ -38,6 +38,7 @@ pub(super) fn resolve(files: Vec<CatalogueFile>) -> DomainResult<Catalogue> {
             dynamic_groups: raw.features.iter().any(|f| f == "dynamic_groups"),
             custom_validators: raw.features.iter().any(|f| f == "custom_validators"),
             relationships: raw.features.iter().any(|f| f == "relationships"),
+            export_templates: raw.features.iter().any(|f| f == "export_templates"),
         };
         if let Some(unknown) = raw.features.iter().find(|f| Features::by_name(f).is_none()) {
             return Err(ctx(format!("unknown feature {unknown}")));

@@ -127,6 +127,8 @@ pub struct Features {
     pub custom_validators: bool,
     /// User-defined relationships can have the model at either end (`relationships`).
     pub relationships: bool,
+    /// Export templates can render lists of the model (`export_templates`).
+    pub export_templates: bool,
 }
 
 impl Features {
@@ -141,6 +143,7 @@ impl Features {
             "dynamic_groups" => |f| f.dynamic_groups,
             "custom_validators" => |f| f.custom_validators,
             "relationships" => |f| f.relationships,
+            "export_templates" => |f| f.export_templates,
             _ => return None,
         })
     }

@@ -172,7 +172,12 @@ pub enum CatalogueRule {
     DataValidation,
     /// `computed_field::clean`.
     ComputedField,
+    /// `export_template::clean`.
+    ExportTemplate,
 }
+
+/// The label of the export template model (`export_template`).
+pub const EXPORT_TEMPLATE: &str = "extras.exporttemplate";
 
 /// The label of the computed-field model (`computed_field`).
 pub const COMPUTED_FIELD: &str = "extras.computedfield";
@@ -345,6 +350,7 @@ pub fn behaviour(label: &str) -> Behaviour {
         validation_rule: validation_rules::MODELS.contains(&label),
         catalogue_rule: match label {
             COMPUTED_FIELD => Some(CatalogueRule::ComputedField),
+            EXPORT_TEMPLATE => Some(CatalogueRule::ExportTemplate),
             _ if validation_rules::MODELS.contains(&label) => Some(CatalogueRule::DataValidation),
             _ => None,
         },

@@ -156,6 +156,7 @@ impl<'s> Writer<'s> {
             let check = match rule {
                 CatalogueRule::DataValidation => ferrobot_domain::data_validation::rule_rules,
                 CatalogueRule::ComputedField => ferrobot_domain::computed_field::clean,
+                CatalogueRule::ExportTemplate => ferrobot_domain::export_template::clean,
             };
             errors.extend(check(&self.catalogue, &model.label, object));
         }
