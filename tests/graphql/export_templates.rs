@@ -50,6 +50,26 @@ async fn exports_render(backend: Backend) -> anyhow::Result<()> {
          dev-00003,region-1/site-001,eth0=Active;eth1=Active;eth2=Active\n\
          2 devices"
     );
+    // The same from GraphQL: the filter as a mapping of the list's arguments.
+    let (_, body, _) = app
+        .graphql(
+            r#"{ render_export_template(content_type: "dcim.device", name: "csv", filter: {name: ["dev-00001", "dev-00003"]}) { content mime_type file_name } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(
+        body["data"]["render_export_template"],
+        json!({"content": text, "mime_type": "text/csv", "file_name": "nautobot_devices.csv"}),
+        "{body}"
+    );
+    let (_, body, _) = app
+        .graphql(
+            r#"{ a: render_export_template(content_type: "dcim.device", name: "missing") { content } b: render_export_template(content_type: "dcim.device", name: "csv", filter: {nope: 1}) { content } }"#,
+            Value::Null,
+        )
+        .await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    assert_eq!(body["errors"][1]["extensions"]["argument"], "nope", "{body}");
     // Nautobot's answers to what cannot be exported.
     let (status, _, _, text) = get(&app, &admin, "export=csv&nope=1").await?;
     assert_eq!((status, text.as_str()), (400, r#"{"nope":["nope is not a filter of devices."]}"#));

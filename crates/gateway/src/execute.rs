@@ -388,6 +388,14 @@ async fn answer(
         Null,
         Read(Select, bool),
         Page(Select, Vec<(String, PageField)>),
+        /// An export: the list's model, the template's name, the filter, the selected fields
+        /// (response key, field name).
+        Export(
+            ferrobot_domain::ModelId,
+            String,
+            serde_json::Map<String, serde_json::Value>,
+            Vec<(String, String)>,
+        ),
         Failed(StoreError),
     }
     let collected = lowerer.collect(selection, "Query");
@@ -405,6 +413,13 @@ async fn answer(
             },
             (_, Some(Root::Page(m))) => match lowerer.page(*m, root) {
                 Ok((select, fields)) => Lowered::Page(select, fields),
+                Err(e) => Lowered::Failed(e),
+            },
+            (_, Some(Root::Export)) => match export_arguments(lowerer, root) {
+                Ok((model, name, filter)) => {
+                    let fields = lowerer.subfields(root, crate::schema::EXPORT_TYPE);
+                    Lowered::Export(model, name, filter, fields)
+                }
                 Err(e) => Lowered::Failed(e),
             },
             (_, None) => Lowered::Null,
@@ -472,10 +487,31 @@ async fn answer(
             Lowered::Read(select, false) => {
                 read_list(store, catalogue, &select, window, perms).await
             }
+            Lowered::Export(model, name, filter, fields) => {
+                let model = catalogue.model(model);
+                let rendered =
+                    crate::export::render(store, catalogue, perms, model, &name, &filter).await;
+                rendered.map(|r| {
+                    use ferrobot_domain::export_template::fields::MIME_TYPE;
+                    let value = |field: &str| match field {
+                        "content" => serde_json::Value::String(r.text.clone()),
+                        f if f == MIME_TYPE => serde_json::Value::String(r.mime_type.clone()),
+                        "file_name" => serde_json::Value::String(r.file_name.clone()),
+                        "__typename" => crate::schema::EXPORT_TYPE.into(),
+                        _ => serde_json::Value::Null,
+                    };
+                    let object = fields.iter().map(|(key, field)| (key.clone(), value(field)));
+                    RootBody::Json(serde_json::Value::Object(object.collect()))
+                })
+            }
         };
         match read {
             Ok(body) => roots.push(RootAnswer { key, body }),
-            Err(e @ (StoreError::Invalid { .. } | StoreError::Filters(_))) => {
+            Err(
+                e @ (StoreError::Invalid { .. }
+                | StoreError::Filters(_)
+                | StoreError::NotFound { .. }),
+            ) => {
                 errors.push(FieldError::located(e.into(), Stage::Read, &key, root.field(), None));
                 roots.push(RootAnswer { key, body: RootBody::Null });
             }
@@ -483,4 +519,47 @@ async fn answer(
         }
     }
     Ok(Answer { roots, errors, statements: 0, cost: Some((cost, lowerer.limits.cost)) })
+}
+
+/// The arguments of `render_export_template`: the model (a content type with export
+/// templates), the template's name and the filter mapping.
+#[allow(clippy::type_complexity)]
+fn export_arguments(
+    lowerer: &Lowerer<'_>,
+    root: &crate::ir::Collected<'_>,
+) -> Result<
+    (ferrobot_domain::ModelId, String, serde_json::Map<String, serde_json::Value>),
+    StoreError,
+> {
+    let text = |name: &str| {
+        lowerer.argument(root.field(), name).and_then(|v| match v {
+            async_graphql::Value::String(s) => Some(s),
+            _ => None,
+        })
+    };
+    let invalid = |argument: &str, message: &str| StoreError::Invalid {
+        argument: argument.into(),
+        message: message.into(),
+    };
+    let label = text("content_type").unwrap_or_default();
+    let model = lowerer
+        .served
+        .catalogue
+        .by_label(&label)
+        .filter(|m| m.features.export_templates)
+        .ok_or_else(|| {
+        invalid(
+            "content_type",
+            "Select a valid choice. That choice is not one of the available choices.",
+        )
+    })?;
+    let name = text("name").unwrap_or_default();
+    let filter = match lowerer.argument(root.field(), "filter") {
+        None => serde_json::Map::new(),
+        Some(value) => match value.into_json() {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(invalid("filter", "Expected a mapping of filter arguments.")),
+        },
+    };
+    Ok((model.id, name, filter))
 }

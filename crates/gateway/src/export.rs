@@ -13,10 +13,13 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use std::sync::Arc;
+
 use ferrobot_domain::export_template::{Export, MODEL};
-use ferrobot_domain::permission::{Action, Grant};
+use ferrobot_domain::permission::{Action, Grant, Permissions};
+use ferrobot_domain::{Catalogue, Model};
 use ferrobot_persistence::query::Plan;
-use ferrobot_persistence::StoreError;
+use ferrobot_persistence::{Store, StoreError};
 use serde_json::{Map, Value};
 
 use crate::auth::{detail, user_of, ClientAddress};
@@ -70,20 +73,6 @@ pub(crate) async fn export(
         Ok(perms) => perms,
         Err(e) => return failed(e),
     };
-    // The template must be one the user may see, as the list's objects are.
-    let may_see = catalogue
-        .by_label(MODEL)
-        .is_some_and(|m| !matches!(perms.grant(m.id, Action::View), Grant::Denied));
-    let template = match state.store.export_template(&model.label, &name).await {
-        Ok(Some(template)) if may_see => template,
-        Ok(_) => return drf(detail(StatusCode::NOT_FOUND, "Not found.")),
-        Err(e) => return failed(e),
-    };
-    let [code, mime_type, extension] = template;
-    let export = match Export::compile(&catalogue, model, &code, &mime_type, &extension) {
-        Ok(export) => export,
-        Err(e) => return drf(bad_request(&format!("Template error: {e}"))),
-    };
     let mut filter = Map::new();
     for (key, value) in params.iter().filter(|(k, _)| !NOT_FILTERS.contains(&k.as_str())) {
         let values = filter.entry(key.clone()).or_insert_with(|| Value::Array(Vec::new()));
@@ -91,32 +80,21 @@ pub(crate) async fn export(
             values.push(Value::String(value.clone()));
         }
     }
-    let mut select = export.needs().clone();
-    select.filters = match ferrobot_domain::request::stored_filter_args(model, &filter) {
-        Ok(args) => args,
-        Err(refused) => return drf(refusal(&refused)),
-    };
-    let plan = Plan::new(&catalogue, &select);
-    let level = match state.store.execute(&plan, &perms).await {
-        Ok(level) => level,
-        Err(StoreError::Invalid { argument, message }) => {
-            return drf(refusal(&[(argument, message)]));
-        }
-        Err(StoreError::Filters(refused)) => return drf(refusal(&refused)),
-        Err(e) => return failed(e),
-    };
-    let rendered = tokio::task::spawn_blocking(move || {
-        let objects = (0..level.rows.len())
-            .map(|row| crate::template_object::build(&select, &plan.outs, &plan, &level, row))
-            .collect();
-        export.render(objects).map(|text| (text, export.mime_type, export.file_name))
-    })
-    .await;
-    let (text, mime_type, file_name) = match rendered {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => return drf(bad_request(&format!("Template error: {e}"))),
-        Err(_) => return detail(StatusCode::INTERNAL_SERVER_ERROR, "The export failed."),
-    };
+    let (text, mime_type, file_name) =
+        match render(&state.store, &catalogue, &perms, model, &name, &filter).await {
+            Ok(Rendered { text, mime_type, file_name }) => (text, mime_type, file_name),
+            Err(StoreError::NotFound { .. }) => {
+                return drf(detail(StatusCode::NOT_FOUND, "Not found."))
+            }
+            Err(StoreError::Invalid { argument, message }) if argument == TEMPLATE => {
+                return drf(bad_request(&message))
+            }
+            Err(StoreError::Invalid { argument, message }) => {
+                return drf(refusal(&[(argument, message)]))
+            }
+            Err(StoreError::Filters(refused)) => return drf(refusal(&refused)),
+            Err(e) => return failed(e),
+        };
     let mut response = text.into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&mime_type) {
@@ -126,6 +104,63 @@ pub(crate) async fn export(
         headers.insert("content-disposition", value);
     }
     drf(response)
+}
+
+/// An export: its text, MIME type and file name.
+pub(crate) struct Rendered {
+    pub(crate) text: String,
+    pub(crate) mime_type: String,
+    pub(crate) file_name: String,
+}
+
+/// The argument a template's own failure is reported under.
+pub(crate) const TEMPLATE: &str = "template";
+
+/// Renders the export template `name` of `model` over the list `filter` selects, as `perms`
+/// see it: `NotFound` without such a template (or without view permission on templates),
+/// `Invalid` for refused filters and for a template that fails (argument [`TEMPLATE`]).
+pub(crate) async fn render(
+    store: &Store,
+    catalogue: &Arc<Catalogue>,
+    perms: &Arc<Permissions>,
+    model: &Model,
+    name: &str,
+    filter: &Map<String, Value>,
+) -> Result<Rendered, StoreError> {
+    let not_found = || StoreError::NotFound { kind: "export template".into(), id: name.to_owned() };
+    let template_error = |message: String| StoreError::Invalid {
+        argument: TEMPLATE.into(),
+        message: format!("Template error: {message}"),
+    };
+    // The template must be one the user may see, as the list's objects are.
+    let may_see = catalogue
+        .by_label(MODEL)
+        .is_some_and(|m| !matches!(perms.grant(m.id, Action::View), Grant::Denied));
+    let Some([code, mime_type, extension]) =
+        store.export_template(&model.label, name).await?.filter(|_| may_see)
+    else {
+        return Err(not_found());
+    };
+    let export =
+        Export::compile(catalogue, model, &code, &mime_type, &extension).map_err(template_error)?;
+    let mut select = export.needs().clone();
+    select.filters =
+        ferrobot_domain::request::stored_filter_args(model, filter).map_err(StoreError::Filters)?;
+    let plan = Plan::new(catalogue, &select);
+    let level = store.execute(&plan, perms).await?;
+    let rendered = tokio::task::spawn_blocking(move || {
+        let objects = (0..level.rows.len())
+            .map(|row| crate::template_object::build(&select, &plan.outs, &plan, &level, row))
+            .collect();
+        export.render(objects).map(|text| Rendered {
+            text,
+            mime_type: export.mime_type,
+            file_name: export.file_name,
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("the export stopped: {e}")))?;
+    rendered.map_err(template_error)
 }
 
 fn bad_request(message: &str) -> Response {

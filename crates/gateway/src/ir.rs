@@ -404,7 +404,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// The selected fields of a computed object: (response key, field name).
-    fn subfields(&self, sub: &Collected<'a>, type_name: &str) -> Vec<(String, String)> {
+    pub(crate) fn subfields(&self, sub: &Collected<'a>, type_name: &str) -> Vec<(String, String)> {
         self.collect_all(sub.selections(), type_name)
             .into_iter()
             .map(|c| (c.key.clone(), c.name().to_owned()))
@@ -660,6 +660,7 @@ pub(crate) mod tests {
                     Root::List(m) => (*m, false),
                     Root::Single(m) => (*m, true),
                     Root::Page(m) => return Some(lowerer.page(*m, root).map(|(s, _)| (s, false))),
+                    Root::Export => return None,
                 };
                 Some(lowerer.select(model, root, single, 1).map(|s| (s, single)))
             })

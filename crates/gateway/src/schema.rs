@@ -80,7 +80,21 @@ pub enum Root {
     List(ModelId),
     Single(ModelId),
     Page(ModelId),
+    /// `render_export_template`: a list rendered by an export template ([`EXPORT_FIELDS`]).
+    Export,
 }
+
+/// The root field that renders an export template, and its answer's type and fields.
+pub const EXPORT_ROOT: &str = "render_export_template";
+pub const EXPORT_TYPE: &str = "ExportRenderType";
+pub const EXPORT_FIELDS: [(&str, &str); 3] = [
+    ("content", "The rendered text."),
+    (
+        ferrobot_domain::export_template::fields::MIME_TYPE,
+        "The template's MIME type (`text/plain` unless it says).",
+    ),
+    ("file_name", "The file name Nautobot gives the download (`nautobot_devices.csv`)."),
+];
 
 /// Rows of a cursor page when `first` is not given, and the most it may ask for.
 pub const DEFAULT_PAGE: u64 = 100;
@@ -599,6 +613,22 @@ pub fn build(
             query = query.field(arguments.filters(model, f));
         }
     }
+    // A list rendered by an export template, as Nautobot's REST `?export=` renders it.
+    let exports = catalogue.by_label(ferrobot_domain::export_template::MODEL).is_some();
+    if exports {
+        roots.insert(EXPORT_ROOT.into(), Root::Export);
+        query = query.field(
+            unresolved(EXPORT_ROOT.into(), TypeRef::named(EXPORT_TYPE))
+                .description(
+                    "The list of `content_type`'s objects that `filter` selects (its list's filter \
+                     arguments, as a mapping), as the user may see it, rendered by its export \
+                     template `name`.",
+                )
+                .argument(InputValue::new("content_type", TypeRef::named_nn("String")))
+                .argument(InputValue::new("name", TypeRef::named_nn("String")))
+                .argument(InputValue::new("filter", named("GenericScalar"))),
+        );
+    }
     let subscribes = !subscriptions.is_empty();
     let mut schema = Schema::build("Query", Some("Mutation"), subscribes.then_some("Subscription"));
     if subscribes {
@@ -627,6 +657,16 @@ pub fn build(
         .field(unresolved("app_label".into(), TypeRef::named_nn("String")))
         .field(unresolved("model".into(), TypeRef::named_nn("String")));
     schema = schema.register(content_type);
+    if exports {
+        let mut render = async_graphql::dynamic::Object::new(EXPORT_TYPE)
+            .description("An export template rendered over a list.");
+        for (name, description) in EXPORT_FIELDS {
+            render = render.field(
+                unresolved(name.into(), TypeRef::named_nn("String")).description(description),
+            );
+        }
+        schema = schema.register(render);
+    }
     if uses_elevation {
         // `Rack.get_rack_units`: which device takes each unit of a face, and which reservation.
         let unit = async_graphql::dynamic::Object::new("RackUnitType")
