@@ -70,6 +70,17 @@ async fn exports_render(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
     assert_eq!(body["errors"][1]["extensions"]["argument"], "nope", "{body}");
+    // An export weighs its list's rows: many of them in one document pass the cost limit.
+    let app_small =
+        TestApp::start_configured(backend, Default::default(), |c| c.limits.cost = 5_000).await?;
+    app_small.import(seed(3)).await?;
+    let one = "render_export_template(content_type: \"dcim.device\", name: \"none\") { content }";
+    let many: Vec<String> = (0..20).map(|i| format!("e{i}: {one}")).collect();
+    let (status, body, _) =
+        app_small.graphql(&format!("{{ {} }}", many.join(" ")), Value::Null).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COSTLY", "{status} {body}");
+    let (_, body, _) = app_small.graphql(&format!("{{ {one} }}"), Value::Null).await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
     // Nautobot's answers to what cannot be exported.
     let (status, _, _, text) = get(&app, &admin, "export=csv&nope=1").await?;
     assert_eq!((status, text.as_str()), (400, r#"{"nope":["nope is not a filter of devices."]}"#));

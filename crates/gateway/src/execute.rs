@@ -438,6 +438,9 @@ async fn answer(
                     crate::limits::cost(sizes, catalogue, select, *single)
                 }
                 Lowered::Page(select, _) => crate::limits::cost(sizes, catalogue, select, false),
+                Lowered::Export(model, ..) => {
+                    crate::limits::export_cost(sizes, &catalogue.model(*model).table)
+                }
                 _ => 0,
             })
             .fold(0u64, u64::saturating_add)

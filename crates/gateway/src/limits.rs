@@ -192,6 +192,16 @@ pub(crate) fn cost(sizes: Sizes<'_>, catalogue: &Catalogue, select: &Select, sin
     level_cost(sizes, catalogue, select, rows)
 }
 
+/// What an export template's rendering weighs per row of its list: the list is read whole
+/// and each object rendered, with whatever the template reads of it, so a document cannot
+/// render a large list many times over (aliases) within the limit.
+pub(crate) const EXPORT_WEIGHT: u64 = 100;
+
+/// The estimated cost of rendering an export of the list of `table`.
+pub(crate) fn export_cost(sizes: Sizes<'_>, table: &str) -> u64 {
+    table_rows(sizes, table).saturating_mul(EXPORT_WEIGHT)
+}
+
 fn table_rows(sizes: Sizes<'_>, table: &str) -> u64 {
     sizes(table).unwrap_or(0).max(1)
 }
