@@ -17,6 +17,7 @@ pub mod data_validation;
 pub mod dynamic_group;
 pub mod error;
 pub mod export_template;
+pub mod git_repository;
 pub mod hooks;
 pub mod ipam;
 pub mod permission;
