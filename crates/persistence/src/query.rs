@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::store::{Backend, Reader, Store};
 use crate::{StoreError, StoreResult};
 
+mod associations;
 pub mod contexts;
 mod execute;
 mod filter;
@@ -22,6 +23,7 @@ mod groups;
 mod level;
 mod network;
 mod plan;
+mod tree;
 mod usage;
 
 pub use execute::{Level, Read, Windowing, Windows, WHOLE_PER_ROOT_ROW};

@@ -1,7 +1,147 @@
-//! The model rules: what Nautobot's `clean()` methods check beyond single fields, each a
-//! function over the object, its stored form before an update and the rows it asked for.
+//! The model rules: which models have which (`rules`), and what Nautobot's `clean()` methods
+//! check beyond single fields, each a function over the object, its stored form before an
+//! update and the rows it asked for.
 
 use super::*;
+
+/// The model rules of a model.
+pub(super) fn rules(label: &str) -> &'static [Rule] {
+    match label {
+        "users.user" => &[Rule { needs: &[], lists: &[], check: user_rules }],
+        "users.token" => &[Rule { needs: &[], lists: &[], check: token_rules }],
+        "dcim.location" => {
+            &[Rule { needs: &["location_type", "parent"], lists: &[], check: location_rules }]
+        }
+        "dcim.interface" => &[Rule {
+            needs: &["lag", "parent_interface", "bridge"],
+            lists: &[],
+            check: interface_rules,
+        }],
+        "dcim.device" => &[
+            Rule { needs: &["rack"], lists: &[], check: device_rules },
+            Rule {
+                needs: &["local_config_context_schema"],
+                lists: &[],
+                check: local_context_rules,
+            },
+            Rule {
+                needs: &["rack", "device_type"],
+                lists: &[RACK_DEVICES],
+                check: crate::rack::device_fit_rule,
+            },
+        ],
+        "dcim.rackreservation" => &[Rule {
+            needs: &["rack"],
+            lists: &[List {
+                name: "reservations",
+                model: "dcim.rackreservation",
+                theirs: "rack",
+                ours: "rack",
+                expand: &[],
+            }],
+            check: crate::rack::reservation_rule,
+        }],
+        "dcim.rack" => &[Rule {
+            needs: &[],
+            lists: &[RACK_DEVICES_OF_RACK],
+            check: crate::rack::rack_height_rule,
+        }],
+        "dcim.cabletocabletermination" => &[Rule {
+            needs: &crate::cable::TERMINATION_COLUMNS,
+            lists: &[List {
+                name: "terminations",
+                model: "dcim.cabletocabletermination",
+                theirs: "cable",
+                ours: "cable",
+                expand: &crate::cable::TERMINATION_COLUMNS,
+            }],
+            check: crate::cable::termination_rule,
+        }],
+        "ipam.ipaddress" => &[Rule { needs: &[], lists: &[], check: address_rules }],
+        "extras.customfield" => &[Rule { needs: &[], lists: &[], check: custom_field_rules }],
+        crate::webhook::WEBHOOK => &[Rule { needs: &[], lists: &[], check: webhook_rules }],
+        "virtualization.virtualmachine" => &[Rule {
+            needs: &["local_config_context_schema"],
+            lists: &[],
+            check: local_context_rules,
+        }],
+        crate::config_context::CONFIG_CONTEXT => {
+            &[Rule { needs: &["config_context_schema"], lists: &[], check: config_context_rules }]
+        }
+        crate::config_context::SCHEMA => {
+            &[Rule { needs: &[], lists: &[], check: context_schema_rules }]
+        }
+        crate::webhook::REPLAY => &[Rule { needs: &[], lists: &[], check: replay_rules }],
+        crate::dynamic_group::GROUP => &[Rule { needs: &[], lists: &[], check: group_rules }],
+        crate::dynamic_group::MEMBERSHIP => &[Rule {
+            needs: &[crate::dynamic_group::fields::PARENT, crate::dynamic_group::fields::CHILD],
+            lists: &[],
+            check: membership_rules,
+        }],
+        RELATIONSHIP => &[Rule {
+            needs: &[],
+            lists: &[List {
+                name: crate::relationship::ASSOCIATIONS_OF_RELATIONSHIP,
+                model: RELATIONSHIP_ASSOCIATION,
+                theirs: crate::relationship::fields::RELATIONSHIP,
+                ours: "id",
+                expand: &[],
+            }],
+            check: relationship_rules,
+        }],
+        RELATIONSHIP_ASSOCIATION => &[Rule {
+            needs: &[crate::relationship::fields::RELATIONSHIP],
+            lists: &ASSOCIATION_LISTS,
+            check: association_of_relationship_rules,
+        }],
+        CUSTOM_FIELD_CHOICE => &[Rule {
+            needs: &[CUSTOM_FIELD_CHOICE_FIELDS[0]],
+            lists: &[],
+            check: custom_field_choice_rules,
+        }],
+        crate::dynamic_group::ASSOCIATION => &[Rule {
+            needs: &[crate::dynamic_group::fields::ASSOCIATED_GROUP],
+            lists: &[],
+            check: association_rules,
+        }],
+        "ipam.vlan" => &[Rule { needs: &["vlan_group"], lists: &[], check: vlan_rules }],
+        "ipam.vlangroup" => &[Rule {
+            needs: &[],
+            lists: &[List {
+                name: "vlans",
+                model: "ipam.vlan",
+                theirs: "vlan_group",
+                ours: "id",
+                expand: &[],
+            }],
+            check: vlan_group_rules,
+        }],
+        "ipam.service" => &[Rule { needs: &[], lists: &[], check: service_rules }],
+        "circuits.circuittermination" => {
+            &[Rule { needs: &[], lists: &[], check: circuit_termination_rules }]
+        }
+        "dcim.powerfeed" => &[Rule { needs: &[], lists: &[], check: power_feed_rules }],
+        "dcim.virtualchassis" => {
+            &[Rule { needs: &["master"], lists: &[], check: virtual_chassis_rules }]
+        }
+        _ => &[],
+    }
+}
+
+/// The associations sharing an end with an association (`crate::relationship::lists`).
+const ASSOCIATION_LISTS: [List; 4] = {
+    use crate::relationship::fields::{DESTINATION_ID, SOURCE_ID};
+    use crate::relationship::lists::*;
+    const fn list(name: &'static str, theirs: &'static str, ours: &'static str) -> List {
+        List { name, model: RELATIONSHIP_ASSOCIATION, theirs, ours, expand: &[] }
+    }
+    [
+        list(SAME_DESTINATION, DESTINATION_ID, DESTINATION_ID),
+        list(SAME_SOURCE, SOURCE_ID, SOURCE_ID),
+        list(DESTINATION_IS_SOURCE, DESTINATION_ID, SOURCE_ID),
+        list(SOURCE_IS_DESTINATION, SOURCE_ID, DESTINATION_ID),
+    ]
+};
 
 /// A text field's value, unless blank.
 pub(super) fn text<'a>(object: &'a Object, key: &str) -> Option<&'a str> {

@@ -4,9 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use ferrobot_domain::catalogue::{
-    ComputedKind, Filter, FilterKind, Lookup, RelationShape, TreeWalk,
-};
+use ferrobot_domain::catalogue::{ComputedKind, Filter, FilterKind, Lookup, RelationShape};
 use ferrobot_domain::permission::Permissions;
 use ferrobot_domain::{Catalogue, CustomFieldKind, FieldKind, Model, ModelId};
 use sea_query::{
@@ -602,41 +600,6 @@ impl Store {
         Ok(Keys::List(out))
     }
 
-    /// The rows reached from `named` along the model's reference to itself, a level a
-    /// statement (up: their parents; down: their children), with `named` when the walk says.
-    async fn walk_tree(
-        &self,
-        model: &Model,
-        named: Vec<Uuid>,
-        walk: TreeWalk,
-    ) -> StoreResult<Vec<Uuid>> {
-        let Some(parent) = model.tree_parent() else { return Ok(Vec::new()) };
-        let mut found: HashSet<Uuid> = HashSet::new();
-        if walk.include_self {
-            found.extend(named.iter().copied());
-        }
-        let mut frontier = named;
-        for _ in 0..=MAX_TREE_WALK {
-            if frontier.is_empty() {
-                break;
-            }
-            let (read, by) = if walk.up { (parent, "id") } else { ("id", parent) };
-            let mut select = Query::select();
-            select
-                .column(Alias::new(read))
-                .from(Alias::new(&model.table))
-                .and_where(Keys::List(frontier).condition(self.backend, col(by)));
-            let rows = self.fetch(&select, &[ColType::Uuid]).await?;
-            frontier = (0..rows.len())
-                .filter_map(|r| rows.row(r)[0].as_uuid())
-                .filter(|id| found.insert(*id))
-                .collect();
-        }
-        let mut out: Vec<Uuid> = found.into_iter().collect();
-        out.sort();
-        Ok(out)
-    }
-
     /// `model` rows related through all but the last of `hops` to a row that has nothing along
     /// the last one.
     fn empty_condition(
@@ -833,10 +796,6 @@ fn numeric_type(backend: Backend) -> &'static str {
 /// has, and each level is a subquery.
 const MAX_TREE_DEPTH: i64 = 64;
 
-/// The most levels a tree filter walks: a tree deeper is not one a network has (an IPv6 prefix
-/// tree has at most 128 levels).
-const MAX_TREE_WALK: usize = 128;
-
 /// An integer filter value (`max_depth: 2`, `ports: "22"`), refused in Django's words.
 fn whole_number(arg: &FilterArg, value: &ArgValue) -> StoreResult<i64> {
     match value {
@@ -871,66 +830,6 @@ enum Leaf {
     Keys(Keys),
     /// Rows meeting a condition on the landing model's table.
     Rows(Condition),
-}
-
-impl Store {
-    /// `cr_<key>__<side>`: the objects an association of the relationship links to any of the
-    /// ids given (ids of the objects at the other end).
-    fn association_condition(
-        &self,
-        relation: &ferrobot_domain::catalogue::Relation,
-        arg: &FilterArg,
-    ) -> StoreResult<Condition> {
-        let RelationShape::Through {
-            table,
-            source_column,
-            target_column,
-            conditions,
-            both_ways,
-            ..
-        } = &relation.shape
-        else {
-            return Err(StoreError::Internal(format!("{} is not an association", relation.name)));
-        };
-        let mut ids = Vec::with_capacity(arg.values.len());
-        for value in &arg.values {
-            let text = value.text();
-            match Uuid::parse_str(&text) {
-                Ok(id) => ids.push(id),
-                Err(_) => {
-                    return Err(invalid(
-                        &arg.argument,
-                        format!(
-                            "Select a valid choice. {text} is not one of the available choices."
-                        ),
-                    ))
-                }
-            }
-        }
-        let keys = Keys::List(ids);
-        let mut held = Cond::all();
-        for (column, value) in conditions {
-            held = held.add(col(column).eq(crate::bind::bind(ColType::Text, value.clone())));
-        }
-        let mut near = Query::select();
-        if *both_ways {
-            let pairs = Alias::new("pairs");
-            near.column((pairs.clone(), Alias::new(super::level::NEAR)))
-                .from_subquery(
-                    super::level::either_way(table, source_column, target_column, &held),
-                    pairs.clone(),
-                )
-                .and_where(
-                    keys.condition(self.backend, Expr::col((pairs, Alias::new(super::level::FAR)))),
-                );
-        } else {
-            near.column(Alias::new(source_column))
-                .from(Alias::new(table))
-                .cond_where(held)
-                .and_where(keys.condition(self.backend, col(target_column)));
-        }
-        Ok(col("id").in_subquery(near).into_condition())
-    }
 }
 
 fn negate_if(lookup: Lookup, cond: Condition) -> Condition {

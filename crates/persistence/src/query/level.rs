@@ -115,31 +115,6 @@ pub struct LevelSpec {
     pub link: Link,
 }
 
-/// The columns of the (near, far) pairs a through table that leads either way is read as.
-pub(super) const NEAR: &str = "near_id";
-pub(super) const FAR: &str = "far_id";
-
-/// Each row of `table` that holds `held`, read both ways: (source, target) and (target, source)
-/// as ([`NEAR`], [`FAR`]).
-pub(super) fn either_way(
-    table: &str,
-    source: &str,
-    target: &str,
-    held: &Condition,
-) -> SelectStatement {
-    let half = |near: &str, far: &str| {
-        let mut s = Query::select();
-        s.expr_as(Expr::col(Alias::new(near)), Alias::new(NEAR))
-            .expr_as(Expr::col(Alias::new(far)), Alias::new(FAR))
-            .from(Alias::new(table))
-            .cond_where(held.clone());
-        s
-    };
-    let mut union = half(source, target);
-    union.union(sea_query::UnionType::All, half(target, source));
-    union
-}
-
 /// The statement that selected a level, kept so that its children can use it as a subquery.
 #[derive(Debug, Clone)]
 pub struct Scope {
@@ -396,20 +371,18 @@ impl Store {
                 // The through table is aliased by depth too: `th<depth>`.
                 let th = Alias::new(format!("th{}", spec.depth));
                 let th_col = |c: &str| Expr::col((th.clone(), Alias::new(c)));
-                let mut held = Cond::all();
-                if let Some((ct_column, label)) = content_type {
-                    held = held.add(Expr::col(Alias::new(ct_column)).eq(label.as_str()));
-                }
-                for (column, value) in conditions {
-                    let value = crate::bind::bind(ColType::Text, value.clone());
-                    held = held.add(Expr::col(Alias::new(column)).eq(value));
-                }
+                let held = super::associations::held(content_type, conditions);
                 // The rows as (near, far) pairs: the table itself, or for rows that lead either
                 // way both readings of each row, as a derived table under the same alias.
                 let pairs = |select: &mut SelectStatement| {
                     if *both_ways {
                         select.from_subquery(
-                            either_way(table, source_column, target_column, &held),
+                            super::associations::either_way(
+                                table,
+                                source_column,
+                                target_column,
+                                &held,
+                            ),
                             th.clone(),
                         );
                     } else {
@@ -417,7 +390,7 @@ impl Store {
                     }
                 };
                 let (near, far) = match both_ways {
-                    true => (NEAR, FAR),
+                    true => (super::associations::NEAR, super::associations::FAR),
                     false => (source_column.as_str(), target_column.as_str()),
                 };
                 pairs(&mut select);
