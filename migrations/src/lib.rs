@@ -62,6 +62,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: "0016_git_repositories",
         tables: include_str!("../0016_git_repositories.json"),
     },
+    Migration { version: "0017_job_results", tables: include_str!("../0017_job_results.json") },
 ];
 
 /// A migration's tables replayed onto the tables before it: for each, what it was (`None` for a

@@ -132,8 +132,8 @@ async fn exports_render(backend: Backend) -> anyhow::Result<()> {
             )
             .await?;
         assert_eq!(
-            error_of(&body)["extensions"]["fields"][field],
-            json!(["Select a valid choice. That choice is not one of the available choices."]),
+            error_of(&body)["extensions"]["fields"][field][0],
+            json!("Select a valid choice. That choice is not one of the available choices."),
             "{body}"
         );
     }

@@ -20,6 +20,8 @@ pub mod export_template;
 pub mod git_repository;
 pub mod hooks;
 pub mod ipam;
+pub mod job;
+pub mod owner;
 pub mod permission;
 pub mod platform;
 pub mod rack;

@@ -16,6 +16,7 @@ pub mod cell;
 pub mod error;
 pub mod feed;
 pub mod import;
+pub mod job;
 mod object;
 mod pattern;
 pub mod query;

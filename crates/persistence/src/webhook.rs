@@ -548,7 +548,7 @@ impl Store {
     }
 
     /// Runs a statement in `conn` and says how many rows it touched.
-    async fn run_in<C: ConnectionTrait>(
+    pub(crate) async fn run_in<C: ConnectionTrait>(
         &self,
         conn: &C,
         statement: &impl sea_query::QueryStatementWriter,

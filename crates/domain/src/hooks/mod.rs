@@ -161,6 +161,8 @@ pub struct Behaviour {
     /// A check of its rows against the catalogue (the model and field a row names): a data
     /// validation rule's or a computed field's `clean()`.
     pub catalogue_rule: Option<CatalogueRule>,
+    /// How its rows may be owned (by a Git repository), which only the owner's sync writes.
+    pub owned: Option<&'static crate::owner::Ownership>,
 }
 
 /// A model rule that reads the catalogue (the model and field a row names). Named here and
@@ -296,6 +298,7 @@ impl Behaviour {
         acyclic: None,
         validation_rule: false,
         catalogue_rule: None,
+        owned: None,
     };
 
     /// Whether `key` is an input of the model that is not one of its fields.
@@ -354,6 +357,7 @@ pub fn behaviour(label: &str) -> Behaviour {
             _ if validation_rules::MODELS.contains(&label) => Some(CatalogueRule::DataValidation),
             _ => None,
         },
+        owned: crate::owner::ownership(label),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The domain's behaviour applied to a write: parents and adoption, model rules with the rows they
 //! ask for, components instantiated from templates, cycles in trees.
 
+use ferrobot_domain::owner;
+
 use super::*;
 
 impl<'s> Writer<'s> {
@@ -159,6 +161,10 @@ impl<'s> Writer<'s> {
                 CatalogueRule::ExportTemplate => ferrobot_domain::export_template::clean,
             };
             errors.extend(check(&self.catalogue, &model.label, object));
+        }
+        if let Some(own) = model.behaviour.owned {
+            let acting = self.options.acting_for.as_ref();
+            errors.extend(owner::check(own, &model.verbose_name, acting, before, Some(object)));
         }
         if let Some(edge) = model.behaviour.acyclic {
             self.check_acyclic(model, edge, object, errors).await?;

@@ -38,6 +38,7 @@ mod grants;
 mod graphs;
 mod input;
 mod operations;
+mod owned;
 mod paths;
 mod refs;
 mod unique;
@@ -93,6 +94,9 @@ pub struct WriteOptions {
     pub instantiate_components: bool,
     /// What the writing user may do ([`grants`]); everything unless the caller says.
     pub permissions: Arc<ferrobot_domain::permission::Permissions>,
+    /// The owner the write acts for (a Git repository's sync): the owned rows it may write
+    /// ([`ferrobot_domain::owner`]). None for a user's own write, which may not touch them.
+    pub acting_for: Option<ferrobot_domain::owner::Owner>,
 }
 
 impl WriteOptions {
@@ -108,6 +112,7 @@ impl WriteOptions {
                 actor.user_id.unwrap_or_default(),
             )),
             actor,
+            acting_for: None,
         }
     }
 }

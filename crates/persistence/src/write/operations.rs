@@ -2,6 +2,7 @@
 //! transaction (settle, commit, rollback).
 
 use super::*;
+use ferrobot_domain::owner;
 use ferrobot_domain::permission::{self, Action as Perm, PERMISSION};
 
 impl<'s> Writer<'s> {
@@ -432,6 +433,7 @@ impl<'s> Writer<'s> {
         let mut seen: HashSet<(ModelId, Uuid)> = HashSet::from([(model.id, id)]);
         let mut blocking: Vec<(ModelId, Uuid)> = Vec::new();
         let mut nulling: Vec<(ModelId, usize, Uuid)> = Vec::new();
+        let mut clearing: Vec<(ModelId, Uuid, owner::Owner)> = Vec::new();
         let mut next = 0;
         while next < doomed.len() {
             let (target_model, ids) = doomed[next].clone();
@@ -500,6 +502,29 @@ impl<'s> Writer<'s> {
                     doomed.push((other.id, fresh));
                 }
             }
+            // What an owner (a Git repository) owns goes with it: rows it owns whole are
+            // deleted, the fields it owns of other rows (local config context data) cleared.
+            let target_label = catalogue.model(target_model).label.clone();
+            if owner::OWNERS.contains(&target_label.as_str()) {
+                for (label, own) in owner::OWNED {
+                    let Some(owned) = catalogue.by_label(label) else { continue };
+                    let rows = self.owned_rows(owned, own, &target_label, &ids).await?;
+                    if own.whole() {
+                        let fresh: Vec<Uuid> = rows
+                            .into_iter()
+                            .filter(|(r, _)| seen.insert((owned.id, *r)))
+                            .map(|(r, _)| r)
+                            .collect();
+                        if !fresh.is_empty() {
+                            doomed.push((owned.id, fresh));
+                        }
+                    } else {
+                        clearing.extend(rows.into_iter().map(|(r, by)| {
+                            (owned.id, r, owner::Owner { label: target_label.clone(), id: by })
+                        }));
+                    }
+                }
+            }
         }
         blocking.retain(|key| !seen.contains(key));
         for (m, _) in &doomed {
@@ -558,6 +583,19 @@ impl<'s> Writer<'s> {
             }
         }
         self.trusted = was;
+        clearing.retain(|(m, r, _)| !seen.contains(&(*m, *r)));
+        for (m, r, by) in clearing {
+            let other = catalogue.model(m);
+            let Some(own) = other.behaviour.owned else { continue };
+            let mut patch = Map::new();
+            for field in own.fields.iter().chain([&own.type_field, &own.id_field]) {
+                patch.insert((*field).to_owned(), Json::Null);
+            }
+            let acting = self.options.acting_for.replace(by);
+            let outcome = self.update(other, &Json::String(r.to_string()), &patch).await;
+            self.options.acting_for = acting;
+            outcomes.push(outcome?);
+        }
         // Dependents first, so the log reads as the deletes happened.
         for (m, ids) in doomed.iter().rev() {
             let doomed_model = catalogue.model(*m);
@@ -567,6 +605,9 @@ impl<'s> Writer<'s> {
                 continue;
             }
             let snapshots = self.read_snapshots(doomed_model, ids).await?;
+            if let Some(own) = doomed_model.behaviour.owned {
+                self.check_owned_deletes(doomed_model, own, &snapshots, &seen)?;
+            }
             if doomed_model.behaviour.traces_cable_paths {
                 for row in snapshots.values() {
                     self.touch_cabling(doomed_model, row);

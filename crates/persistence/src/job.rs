@@ -1,0 +1,165 @@
+//! Job results as rows (`ferrobot_domain::job`): a job starts, logs and finishes in short
+//! transactions of their own, never inside the work it reports on, so that the log of a job
+//! whose work rolled back stays behind to say why. Job results are not change-logged, as in
+//! Nautobot.
+
+use chrono::Utc;
+use ferrobot_domain::catalogue::Model;
+use ferrobot_domain::job::{self, Entry, Level, Status};
+use sea_query::{Alias, Expr, Query, SimpleExpr};
+use serde_json::Value as Json;
+use uuid::Uuid;
+
+use crate::bind::bind;
+use crate::cell::{col_type, Cell};
+use crate::query::uuid_value;
+use crate::store::Store;
+use crate::{StoreError, StoreResult};
+
+/// What a job is, as its result names it.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// `Git Repository: Sync`.
+    pub name: String,
+    /// The task (`nautobot.core.jobs.GitRepositorySync`).
+    pub task_name: String,
+    /// Who started it.
+    pub user: Option<Uuid>,
+    /// Its arguments (`{"repository": "<id>"}`).
+    pub task_kwargs: Json,
+}
+
+fn internal(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(what.to_string())
+}
+
+fn model<'c>(store: &'c Store, label: &str) -> StoreResult<&'c Model> {
+    store.catalogue().by_label(label).ok_or_else(|| internal(format!("no model {label}")))
+}
+
+/// The values of `fields` of `model`, bound for a statement: (column, value).
+fn bound(model: &Model, fields: Vec<(&str, Cell)>) -> StoreResult<Vec<(Alias, SimpleExpr)>> {
+    fields
+        .into_iter()
+        .map(|(name, datum)| {
+            let (_, field) = model
+                .field(name)
+                .ok_or_else(|| internal(format!("{} has no field {name}", model.label)))?;
+            let column =
+                field.column.clone().ok_or_else(|| internal(format!("{name} has no column")))?;
+            Ok((Alias::new(column), bind(col_type(&field.kind), datum).into()))
+        })
+        .collect()
+}
+
+impl Store {
+    /// Records a job that starts now; its id.
+    pub async fn job_start(&self, spec: &JobSpec) -> StoreResult<Uuid> {
+        let results = model(self, job::RESULT)?;
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let values = bound(
+            results,
+            vec![
+                ("id", Cell::Uuid(id)),
+                ("name", Cell::text(job::cut(&spec.name, 255))),
+                ("task_name", Cell::text(spec.task_name.as_str())),
+                ("date_created", Cell::DateTime(now)),
+                ("date_started", Cell::DateTime(now)),
+                ("user", spec.user.map_or(Cell::Null, Cell::Uuid)),
+                ("status", Cell::text(Status::Started.as_str())),
+                ("task_args", Cell::Json(Box::new(Json::Array(Vec::new())))),
+                ("task_kwargs", Cell::Json(Box::new(spec.task_kwargs.clone()))),
+                ("celery_kwargs", Cell::Json(Box::new(Json::Object(Default::default())))),
+                ("canceled_by_user_name", Cell::text("")),
+                ("cancel_type", Cell::text("")),
+            ],
+        )?;
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(&results.table))
+            .columns(values.iter().map(|(c, _)| c.clone()))
+            .values(values.into_iter().map(|(_, v)| v))
+            .map_err(internal)?;
+        self.run_alone(&insert).await?;
+        Ok(id)
+    }
+
+    /// Adds log entries to a job, in one transaction.
+    pub async fn job_log(&self, job: Uuid, entries: &[Entry]) -> StoreResult<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let logs = model(self, job::LOG_ENTRY)?;
+        let now = Utc::now();
+        let (_turn, tx) = self.begin().await?;
+        for chunk in entries.chunks(500) {
+            let mut insert = Query::insert();
+            let mut columns = None;
+            for entry in chunk {
+                let values = bound(
+                    logs,
+                    vec![
+                        ("id", Cell::Uuid(Uuid::now_v7())),
+                        ("job_result", Cell::Uuid(job)),
+                        ("log_level", Cell::text(entry.level.as_str())),
+                        ("grouping", Cell::text(job::cut(&entry.grouping, 100))),
+                        ("message", Cell::text(job::cut(&entry.message, job::MAX_MESSAGE))),
+                        ("created", Cell::DateTime(now)),
+                        ("log_object", Cell::text(job::cut(&entry.object, 200))),
+                        ("absolute_url", Cell::text("")),
+                    ],
+                )?;
+                if columns.is_none() {
+                    insert
+                        .into_table(Alias::new(&logs.table))
+                        .columns(values.iter().map(|(c, _)| c.clone()));
+                    columns = Some(());
+                }
+                insert.values(values.into_iter().map(|(_, v)| v)).map_err(internal)?;
+            }
+            self.run_in(&tx, &insert).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a job: its status, what it returned and the counts of its log entries by level.
+    pub async fn job_finish(
+        &self,
+        job: Uuid,
+        status: Status,
+        result: Json,
+        counts: &[(Level, usize)],
+    ) -> StoreResult<()> {
+        let results = model(self, job::RESULT)?;
+        let mut fields = vec![
+            ("status", Cell::text(status.as_str())),
+            ("date_done", Cell::DateTime(Utc::now())),
+            ("result", Cell::Json(Box::new(result))),
+        ];
+        for level in [Level::Debug, Level::Info, Level::Success, Level::Warning] {
+            let n = counts.iter().filter(|(l, _)| *l == level).map(|(_, n)| n).sum::<usize>();
+            fields.push((level.count_field(), Cell::Int(n as i64)));
+        }
+        let errors =
+            counts.iter().filter(|(l, _)| *l == Level::Failure).map(|(_, n)| n).sum::<usize>();
+        fields.push((Level::Failure.count_field(), Cell::Int(errors as i64)));
+        let mut update = Query::update();
+        update
+            .table(Alias::new(&results.table))
+            .values(bound(results, fields)?)
+            .and_where(Expr::col(Alias::new("id")).eq(uuid_value(job)));
+        self.run_alone(&update).await?;
+        Ok(())
+    }
+
+    /// Runs one statement in a transaction of its own.
+    async fn run_alone(&self, statement: &impl sea_query::QueryStatementWriter) -> StoreResult<()> {
+        let (_turn, tx) = self.begin().await?;
+        self.run_in(&tx, statement).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
