@@ -546,6 +546,7 @@ mod error_words;
 mod export_templates;
 mod filters;
 mod fuzz;
+mod git_repositories;
 mod graphiql;
 mod hostile;
 mod mutations;

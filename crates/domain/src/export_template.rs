@@ -35,7 +35,7 @@ pub const RENDER_FIELDS: [&str; 3] =
 pub const FEATURE: &str = "export_templates";
 
 /// The model that may own export templates (Nautobot's `export_template_owners`).
-pub use crate::git_repository::MODEL as OWNER;
+pub use crate::owner::GIT_REPOSITORY as OWNER;
 
 /// The variable the template sees the list as.
 pub const ROOT: &str = "queryset";

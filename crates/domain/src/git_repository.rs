@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 /// The label of the Git repository model.
-pub const MODEL: &str = "extras.gitrepository";
+pub use crate::owner::GIT_REPOSITORY as MODEL;
 
 /// The largest file read; a larger one refuses the repository.
 pub const MAX_FILE: usize = 16 << 20;
@@ -87,6 +87,89 @@ pub struct Provided {
     pub templates: Vec<Template>,
 }
 
+/// The models a repository's contents are written to, which are also the values of its
+/// `provided_contents` (Nautobot's names).
+pub const CONTEXT: &str = "extras.configcontext";
+pub const SCHEMA: &str = "extras.configcontextschema";
+pub const TEMPLATE: &str = "extras.exporttemplate";
+
+/// The models local config context data is written to, by kind.
+pub const DEVICE: &str = "dcim.device";
+pub const VIRTUAL_MACHINE: &str = "virtualization.virtualmachine";
+
+/// The field every provided object is found by (within its content type, for templates).
+pub const NAME: &str = "name";
+
+/// The field a repository's current commit is kept in.
+pub const CURRENT_HEAD: &str = "current_head";
+
+/// The fields of a repository a sync reads.
+pub mod fields {
+    pub const NAME: &str = "name";
+    pub const REMOTE_URL: &str = "remote_url";
+    pub const BRANCH: &str = "branch";
+    pub const SECRETS_GROUP: &str = "secrets_group";
+    pub const PROVIDED_CONTENTS: &str = "provided_contents";
+}
+
+type Input = serde_json::Map<String, Json>;
+
+impl Context {
+    /// The config context's fields as the writer takes them: every assignment list is given,
+    /// empty when the file names none, so that a re-sync removes what the file no longer says.
+    pub fn input(&self) -> Input {
+        let mut input = Input::new();
+        input.insert(NAME.into(), self.name.clone().into());
+        input.insert("weight".into(), self.weight.into());
+        input.insert("description".into(), self.description.clone().into());
+        input.insert("is_active".into(), self.is_active.into());
+        let schema = self.schema.as_ref().map_or(Json::Null, |s| serde_json::json!({ NAME: s }));
+        input.insert("config_context_schema".into(), schema);
+        input.insert("data".into(), self.data.clone());
+        for list in crate::config_context::LISTS {
+            let given = self.assignments.get(list).cloned().unwrap_or_default();
+            input.insert(list.into(), Json::Array(given));
+        }
+        input
+    }
+}
+
+impl Schema {
+    pub fn input(&self) -> Input {
+        let mut input = Input::new();
+        input.insert(NAME.into(), self.name.clone().into());
+        input.insert("description".into(), self.description.clone().into());
+        input.insert("data_schema".into(), self.data_schema.clone());
+        input
+    }
+}
+
+impl Template {
+    /// Spec: `update_git_export_templates`: the file name is the name, the MIME type is
+    /// guessed from it, and the file extension is what follows its last dot.
+    pub fn input(&self) -> Input {
+        use crate::export_template::fields;
+        let mut input = Input::new();
+        input.insert(fields::CONTENT_TYPE.into(), self.content_type.clone().into());
+        input.insert(fields::NAME.into(), self.name.clone().into());
+        input.insert(fields::TEMPLATE_CODE.into(), self.code.clone().into());
+        input.insert(fields::MIME_TYPE.into(), self.mime_type.clone().into());
+        let extension = self.name.rsplit_once('.').map_or(self.name.as_str(), |(_, e)| e);
+        input.insert(fields::FILE_EXTENSION.into(), extension.into());
+        input
+    }
+}
+
+impl Local {
+    /// The model the data is written to.
+    pub fn model(&self) -> &'static str {
+        match self.kind {
+            LocalKind::Device => DEVICE,
+            LocalKind::VirtualMachine => VIRTUAL_MACHINE,
+        }
+    }
+}
+
 /// A file that refuses the repository, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -106,12 +189,7 @@ pub fn read(files: &[(String, Vec<u8>)]) -> Result<Provided, Refused> {
     for (path, bytes) in files {
         let refuse = |reason: String| Refused { file: path.clone(), reason };
         let parts: Vec<&str> = path.split('/').collect();
-        let wanted = match parts.as_slice() {
-            [CONTEXTS, _] | [CONTEXTS, _, _] | [SCHEMAS, _] => data_file(path),
-            [TEMPLATES, _, _, _] => true,
-            _ => false,
-        };
-        if !wanted {
+        if !wanted(path) {
             continue;
         }
         if bytes.len() > MAX_FILE {
@@ -191,6 +269,16 @@ pub fn read(files: &[(String, Vec<u8>)]) -> Result<Provided, Refused> {
         }
     }
     Ok(provided)
+}
+
+/// Whether the file at `path` is one the repository provides something from: the reader of a
+/// commit's tree loads only those.
+pub fn wanted(path: &str) -> bool {
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        [CONTEXTS, _] | [CONTEXTS, _, _] | [SCHEMAS, _] => data_file(path),
+        [TEMPLATES, _, _, _] => true,
+        _ => false,
+    }
 }
 
 /// A YAML or JSON data file (YAML is a superset of JSON: both are read as YAML, as Nautobot

@@ -12,6 +12,31 @@ pub const RESULT: &str = "extras.jobresult";
 /// The label of the job log entry model.
 pub const LOG_ENTRY: &str = "extras.joblogentry";
 
+/// The fields a job writes of its result and its log entries.
+pub mod fields {
+    pub const ID: &str = "id";
+    pub const NAME: &str = "name";
+    pub const TASK_NAME: &str = "task_name";
+    pub const DATE_CREATED: &str = "date_created";
+    pub const DATE_STARTED: &str = "date_started";
+    pub const DATE_DONE: &str = "date_done";
+    pub const USER: &str = "user";
+    pub const STATUS: &str = "status";
+    pub const RESULT: &str = "result";
+    pub const TASK_ARGS: &str = "task_args";
+    pub const TASK_KWARGS: &str = "task_kwargs";
+    pub const CELERY_KWARGS: &str = "celery_kwargs";
+    pub const CANCELED_BY_USER_NAME: &str = "canceled_by_user_name";
+    pub const CANCEL_TYPE: &str = "cancel_type";
+    pub const JOB_RESULT: &str = "job_result";
+    pub const LOG_LEVEL: &str = "log_level";
+    pub const GROUPING: &str = "grouping";
+    pub const MESSAGE: &str = "message";
+    pub const CREATED: &str = "created";
+    pub const LOG_OBJECT: &str = "log_object";
+    pub const ABSOLUTE_URL: &str = "absolute_url";
+}
+
 /// Where a job stands (`JobResultStatusChoices`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

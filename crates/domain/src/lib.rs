@@ -29,6 +29,7 @@ pub mod relationship;
 pub mod request;
 pub mod row;
 pub mod saved_query;
+pub mod secret;
 pub mod template;
 pub mod template_paths;
 pub mod usage;

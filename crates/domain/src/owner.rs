@@ -49,8 +49,11 @@ pub const OWNED: &[(&str, Ownership)] = &[
     ("virtualization.virtualmachine", LOCAL_DATA),
 ];
 
+/// The label of the Git repository model, the one owner there is.
+pub const GIT_REPOSITORY: &str = "extras.gitrepository";
+
 /// Models that own rows (Nautobot's `config_context_owners`).
-pub const OWNERS: &[&str] = &[crate::git_repository::MODEL];
+pub const OWNERS: &[&str] = &[GIT_REPOSITORY];
 
 /// How rows of the model of this label are owned, if they can be.
 pub fn ownership(label: &str) -> Option<&'static Ownership> {
@@ -111,7 +114,8 @@ pub fn check(
     let moved = match (before, after) {
         (_, None) => false,
         (Some(b), Some(a)) => {
-            a.get(own.type_field) != b.get(own.type_field) || a.get(own.id_field) != b.get(own.id_field)
+            a.get(own.type_field) != b.get(own.type_field)
+                || a.get(own.id_field) != b.get(own.id_field)
         }
         (None, Some(a)) => a.has(own.type_field) || a.has(own.id_field),
     };

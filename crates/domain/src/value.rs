@@ -270,8 +270,44 @@ pub fn graphql_safe(key: &str) -> bool {
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Django's `slugify` with dashes turned into underscores (Nautobot's
+/// `slugify_dashes_to_underscores`, an AutoSlugField's default): ASCII letters, digits and
+/// underscores, lower case, runs of spaces and dashes as one underscore.
+pub fn slugify_underscores(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.trim().chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            if gap && !out.is_empty() {
+                out.push('_');
+            }
+            gap = false;
+            out.push(c.to_ascii_lowercase());
+        } else if c == '-' || c.is_whitespace() {
+            gap = true;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// Spec: django.utils.text.slugify, nautobot/core/models/fields.py
+    /// (`slugify_dashes_to_underscores`).
+    #[test]
+    fn slugs_as_nautobot_makes_them() {
+        for (text, slug) in [
+            ("Config Repo", "config_repo"),
+            ("over  http", "over_http"),
+            ("a - b", "a_b"),
+            ("Site.A/B", "siteab"),
+            ("  edge-1 ", "edge_1"),
+        ] {
+            assert_eq!(slugify_underscores(text), slug, "{text}");
+        }
+    }
+
     use super::*;
 
     fn check_naturalize(input: &str, expect: &str) {

@@ -25,6 +25,17 @@ pub(crate) struct File {
     pub(crate) telemetry: TelemetryFile,
     #[serde(default)]
     pub(crate) limits: LimitsFile,
+    #[serde(default)]
+    pub(crate) git: GitFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GitFile {
+    /// Where repositories are fetched to.
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Whether the API may sync local repositories (`file://` and paths on the server).
+    pub(crate) local_remotes: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +123,7 @@ pub(crate) struct Serve {
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
     pub(crate) feed_poll: Duration,
     pub(crate) webhooks: ferrobot_gateway::webhook::Settings,
+    pub(crate) git_local_remotes: bool,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -187,6 +199,10 @@ pub(crate) struct ServeFlags {
     /// The highest estimated cost of a query, rows × fields [default: 50000000].
     #[arg(long, env = "FERROBOT_MAX_COST")]
     pub(crate) max_cost: Option<u64>,
+    /// Let API users sync Git repositories from the server's own disk (`file://` URLs and
+    /// paths); off by default, as such a sync reads whatever repository the server can.
+    #[arg(long, env = "FERROBOT_GIT_LOCAL_REMOTES")]
+    pub(crate) git_local_remotes: Option<bool>,
 }
 
 /// Pool settings shared by every command that opens the database.
@@ -318,6 +334,7 @@ impl Serve {
                 lease: Duration::ZERO,
             }
             .with_lease(),
+            git_local_remotes: flags.git_local_remotes.or(file.git.local_remotes).unwrap_or(false),
             trusted_proxies: networks(
                 "trusted_proxies",
                 flags

@@ -39,6 +39,9 @@ struct Cli {
     otlp_endpoint: Option<String>,
     #[command(flatten)]
     database: config::DatabaseFlags,
+    /// Where Git repositories are fetched to [default: data/git].
+    #[arg(long, global = true, env = "FERROBOT_GIT_DIR")]
+    git_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,6 +105,24 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Git repositories as data sources.
+    Git {
+        #[command(subcommand)]
+        command: GitCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GitCommand {
+    /// Fetch a repository's branch and load what it provides, in one transaction, as the API's
+    /// `git_repository_sync` does; the job result and its log are kept as for that sync.
+    Sync {
+        /// The repository's name (or id).
+        name: String,
+        /// The user the sync runs as (the change log names it); `git` by default.
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,6 +178,11 @@ async fn main() -> Result<()> {
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
+    let git_dir = cli
+        .git_dir
+        .clone()
+        .or_else(|| file.git.dir.clone())
+        .unwrap_or_else(|| PathBuf::from("data/git"));
     match cli.command {
         Command::Serve { flags, no_change_log } => {
             let settings = config::Serve::resolve(*flags, &file)?;
@@ -178,6 +204,14 @@ async fn main() -> Result<()> {
                 trusted_proxies: settings.trusted_proxies,
                 feed_poll: settings.feed_poll,
                 webhooks: settings.webhooks.clone(),
+                git: ferrobot_git::SyncOptions {
+                    data_dir: git_dir.clone(),
+                    local: if settings.git_local_remotes {
+                        ferrobot_git::Local::Allowed
+                    } else {
+                        ferrobot_git::Local::Refused
+                    },
+                },
                 ..Config::new(secret)
             };
             let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
@@ -292,6 +326,9 @@ async fn main() -> Result<()> {
             tracing::info!(objects, "exported");
         }
         Command::Schema { .. } => {}
+        Command::Git { command: GitCommand::Sync { name, user } } => {
+            git_sync(&store, &name, user, &git_dir).await?;
+        }
     }
     telemetry::finish(traces).await;
     Ok(())
@@ -372,4 +409,71 @@ async fn create_user(
     store.create_user(username, &hash, superuser).await?;
     tracing::info!(%username, superuser, "user created");
     Ok(())
+}
+
+/// `ferrobot git sync NAME`: the sync, with a progress bar for the fetch and the write.
+async fn git_sync(
+    store: &Store,
+    name: &str,
+    user: Option<String>,
+    git_dir: &std::path::Path,
+) -> Result<()> {
+    use ferrobot_domain::value::Datum;
+    let label = ferrobot_domain::git_repository::MODEL;
+    let mut found = store
+        .objects_where(label, &[(ferrobot_domain::git_repository::fields::NAME, Datum::text(name))])
+        .await?;
+    if found.is_empty() {
+        if let Ok(id) = uuid::Uuid::parse_str(name) {
+            found = store.objects_where(label, &[("id", Datum::Uuid(id))]).await?;
+        }
+    }
+    let Some(id) = found.first().and_then(|r| r.id()) else {
+        bail!("no Git repository named {name}")
+    };
+    let actor = match user {
+        Some(user) => match store.user_by_name(&user).await? {
+            Some(u) => {
+                ferrobot_persistence::write::Actor { user_id: Some(u.id), user_name: u.username }
+            }
+            None => bail!("no user named {user}"),
+        },
+        None => ferrobot_persistence::write::Actor { user_id: None, user_name: "git".into() },
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:12} {bar:40} {pos}/{len}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let shown = bar.clone();
+    let progress = Arc::new(move |step: ferrobot_git::sync::Step| match step {
+        ferrobot_git::sync::Step::Fetching(p) => {
+            shown.set_message("fetching");
+            shown.set_length(p.total as u64);
+            shown.set_position(p.received as u64);
+        }
+        ferrobot_git::sync::Step::Writing { done, total } => {
+            shown.set_message("writing");
+            shown.set_length(total as u64);
+            shown.set_position(done as u64);
+        }
+    });
+    // Whoever runs the command holds the server's disk: local repositories may be synced.
+    let options = ferrobot_git::SyncOptions {
+        data_dir: git_dir.to_owned(),
+        local: ferrobot_git::Local::Allowed,
+    };
+    let synced = ferrobot_git::sync(store, id, &actor, &options, progress).await?;
+    bar.finish_and_clear();
+    match synced.status {
+        ferrobot_domain::job::Status::Success => {
+            tracing::info!(job = %synced.job, commit = synced.commit.as_deref().unwrap_or_default(), result = %synced.result, "synced");
+            Ok(())
+        }
+        _ => bail!(
+            "the sync failed (job result {}): {}",
+            synced.job,
+            synced.result.get("error").and_then(|e| e.as_str()).unwrap_or_default()
+        ),
+    }
 }

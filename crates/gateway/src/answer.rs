@@ -32,6 +32,8 @@ pub struct RequestState {
     /// Rows of a root list read at a time with what lies under them (see
     /// [`crate::Config::read_window`]).
     pub read_window: usize,
+    /// How a sync this request starts fetches (see [`crate::Config::git`]).
+    pub git: ferrobot_git::SyncOptions,
     pub(crate) document: Mutex<Option<(ExecutableDocument, Variables)>>,
     pub(crate) answer: Mutex<Option<Answer>>,
     /// A subscription the document asked for, lowered (the change feed follows it).
@@ -66,6 +68,7 @@ impl RequestState {
             limits: crate::limits::Limits::default(),
             base_url: String::new(),
             read_window: crate::DEFAULT_READ_WINDOW,
+            git: crate::Config::new(String::new()).git,
             document: Mutex::new(None),
             answer: Mutex::new(None),
             subscribed: Mutex::new(None),

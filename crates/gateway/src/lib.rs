@@ -96,6 +96,8 @@ pub struct Config {
     pub feed_poll: Duration,
     /// How webhooks are delivered (backoff, attempts, timeout, allowed networks).
     pub webhooks: webhook::Settings,
+    /// Where Git repositories are fetched to, and whether local remotes (`file://`) may be.
+    pub git: ferrobot_git::SyncOptions,
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
@@ -119,6 +121,10 @@ impl Config {
             trusted_proxies: Vec::new(),
             feed_poll: Duration::from_millis(250),
             webhooks: webhook::Settings::default(),
+            git: ferrobot_git::SyncOptions {
+                data_dir: std::path::PathBuf::from("data/git"),
+                local: ferrobot_git::Local::Refused,
+            },
         }
     }
 }

@@ -29,9 +29,15 @@ use crate::mutation_schema::{MutationField, Operation};
 
 /// What one root field wrote, to be rendered once the transaction has committed.
 enum Written {
-    Objects { model: ModelId, ids: Vec<Uuid>, list: bool },
+    Objects {
+        model: ModelId,
+        ids: Vec<Uuid>,
+        list: bool,
+    },
     Deleted(Vec<Outcome>),
     Batch(Vec<(usize, String, Outcome)>),
+    /// A sync to start once the transaction has committed: its repository.
+    Sync(Uuid),
     Typename,
 }
 
@@ -56,7 +62,12 @@ pub(crate) async fn mutate<'d>(
         let target = planner.served.mutations.get(collected.name());
         let select = match target {
             Some(t) if t.operation != Operation::Delete => {
-                match planner.select(t.model, collected, false, 1) {
+                // A sync answers its job's result.
+                let answered = match t.operation {
+                    Operation::Sync => job_result_model(planner)?,
+                    _ => t.model,
+                };
+                match planner.select(answered, collected, false, 1) {
                     Ok(select) => Some(Ok(select)),
                     Err(e) => Some(Err(e)),
                 }
@@ -144,7 +155,15 @@ pub(crate) async fn mutate<'d>(
     let mut cost = 0u64;
     for ((collected, w), lowered) in fields.iter().zip(written).zip(selects) {
         let (key, field) = (&collected.key, collected);
+        let w = match w {
+            Written::Sync(repository) => {
+                let job = start_sync(state, repository).await?;
+                Written::Objects { model: job_result_model(planner)?, ids: vec![job], list: false }
+            }
+            other => other,
+        };
         let body = match w {
+            Written::Sync(_) => RootBody::Null,
             Written::Typename => RootBody::Typename("Mutation"),
             Written::Objects { model, ids, list } => {
                 let read = match lowered {
@@ -277,6 +296,15 @@ async fn run_field(
         (Operation::Update, true) => list(argument(planner, field, "updates")),
         (Operation::Delete, false) => vec![argument(planner, field, "ref")],
         (Operation::Delete, true) => list(argument(planner, field, "refs")),
+        (Operation::Sync, _) => {
+            // The repository must be the user's to change; nothing of it is written here.
+            writer.begin_operation(places.len());
+            places.push((root, None));
+            let model = planner.served.catalogue.model(target.model);
+            let repository = reference(&argument(planner, field, "ref"));
+            let outcome = writer.update(model, &repository, &Map::new()).await?;
+            return Ok(Written::Sync(outcome.id));
+        }
     };
     let mut outcomes = Vec::new();
     for (index, item) in items.iter().enumerate() {
@@ -333,7 +361,37 @@ async fn run_one(
             vec![writer.update(model, &reference, &input).await?]
         }
         Operation::Delete => writer.delete(model, &reference(body)).await?,
+        Operation::Sync => Vec::new(),
     })
+}
+
+/// The job result model, which a sync answers.
+fn job_result_model(planner: &Lowerer<'_>) -> Result<ModelId, GatewayError> {
+    planner
+        .served
+        .catalogue
+        .by_label(ferrobot_domain::job::RESULT)
+        .map(|m| m.id)
+        .ok_or_else(|| StoreError::Internal("no job result model".into()).into())
+}
+
+/// Starts the sync of a repository as a job of its own, after the document has committed;
+/// the job's result id.
+async fn start_sync(state: &RequestState, repository: Uuid) -> Result<Uuid, StoreError> {
+    let store = state.store.clone();
+    let job = ferrobot_git::sync::start(&store, repository, &state.actor).await?;
+    let actor = state.actor.clone();
+    let options = state.git.clone();
+    tokio::spawn(async move {
+        let quiet = std::sync::Arc::new(|_| {});
+        let outcome =
+            ferrobot_git::sync::run(&store, job, repository, &actor, &options, quiet).await;
+        match outcome {
+            Ok(done) => tracing::info!(%job, status = done.status.as_str(), "git sync"),
+            Err(error) => tracing::error!(%job, %error, "git sync could not record its end"),
+        }
+    });
+    Ok(job)
 }
 
 /// The secrets a write issued, by object id (a new token's key), for its answer only.

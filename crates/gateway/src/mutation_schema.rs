@@ -31,6 +31,8 @@ pub enum Operation {
     Update,
     Upsert,
     Delete,
+    /// A sync of a data source (a Git repository): it starts a job and answers its result.
+    Sync,
 }
 
 impl Operation {
@@ -43,6 +45,7 @@ impl Operation {
             Operation::Update => "update",
             Operation::Upsert => "upsert",
             Operation::Delete => "delete",
+            Operation::Sync => "sync",
         }
     }
 }
@@ -276,6 +279,7 @@ pub fn register(
                     )
                     .argument(InputValue::new("refs", TypeRef::named_nn_list_nn(ref_name(model)))),
                 ),
+                Operation::Sync => continue,
             };
             mutation = mutation.field(one).field(many);
             for bulk in [false, true] {
@@ -287,10 +291,33 @@ pub fn register(
             let op_type = match operation {
                 Operation::Create | Operation::Upsert => TypeRef::named(input_name(model)),
                 Operation::Update => TypeRef::named(update_name(model)),
-                Operation::Delete => TypeRef::named(ref_name(model)),
+                Operation::Delete | Operation::Sync => TypeRef::named(ref_name(model)),
             };
             batch = batch.field(InputValue::new(field_name(single, operation, false), op_type));
         }
+    }
+    // Data sources sync as jobs: `git_repository_sync(ref:)` answers the job's result.
+    let job_type =
+        catalogue.by_label(ferrobot_domain::job::RESULT).and_then(|m| m.graphql.as_ref());
+    for label in ferrobot_domain::owner::OWNERS {
+        let Some(model) = catalogue.by_label(label) else { continue };
+        let (Some(single), Some(job)) =
+            (model.graphql.as_ref().and_then(|g| g.single.as_ref()), job_type)
+        else {
+            continue;
+        };
+        let name = field_name(single, Operation::Sync, false);
+        mutation = mutation.field(
+            unresolved(name.clone(), TypeRef::named(&job.type_name))
+                .description(
+                    "Starts a sync of the repository (Nautobot's `Git Repository: Sync` job) and answers its job result; follow it with `job_result(id:)` and `job_log_entries(job_result:)`.",
+                )
+                .argument(InputValue::new("ref", TypeRef::named_nn(ref_name(model)))),
+        );
+        fields.insert(
+            name,
+            MutationField { model: model.id, operation: Operation::Sync, bulk: false },
+        );
     }
     mutation = mutation.field(
         unresolved("batch".into(), TypeRef::named_list("BatchResult"))

@@ -132,6 +132,7 @@ pub(crate) async fn answer_graphql(
     request_state.limits = state.config.limits;
     request_state.base_url = state.config.base_url.clone();
     request_state.read_window = state.config.read_window;
+    request_state.git = state.config.git.clone();
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());

@@ -5,13 +5,13 @@
 
 use chrono::Utc;
 use ferrobot_domain::catalogue::Model;
-use ferrobot_domain::job::{self, Entry, Level, Status};
+use ferrobot_domain::job::{self, fields, Entry, Level, Status};
 use sea_query::{Alias, Expr, Query, SimpleExpr};
 use serde_json::Value as Json;
 use uuid::Uuid;
 
-use crate::bind::bind;
-use crate::cell::{col_type, Cell};
+use crate::bind::{bind, CUSTOM_FIELD_DATA};
+use crate::cell::{col_type, Cell, ColType};
 use crate::query::uuid_value;
 use crate::store::Store;
 use crate::{StoreError, StoreResult};
@@ -61,20 +61,25 @@ impl Store {
         let values = bound(
             results,
             vec![
-                ("id", Cell::Uuid(id)),
-                ("name", Cell::text(job::cut(&spec.name, 255))),
-                ("task_name", Cell::text(spec.task_name.as_str())),
-                ("date_created", Cell::DateTime(now)),
-                ("date_started", Cell::DateTime(now)),
-                ("user", spec.user.map_or(Cell::Null, Cell::Uuid)),
-                ("status", Cell::text(Status::Started.as_str())),
-                ("task_args", Cell::Json(Box::new(Json::Array(Vec::new())))),
-                ("task_kwargs", Cell::Json(Box::new(spec.task_kwargs.clone()))),
-                ("celery_kwargs", Cell::Json(Box::new(Json::Object(Default::default())))),
-                ("canceled_by_user_name", Cell::text("")),
-                ("cancel_type", Cell::text("")),
+                (fields::ID, Cell::Uuid(id)),
+                (fields::NAME, Cell::text(job::cut(&spec.name, 255))),
+                (fields::TASK_NAME, Cell::text(spec.task_name.as_str())),
+                (fields::DATE_CREATED, Cell::DateTime(now)),
+                (fields::DATE_STARTED, Cell::DateTime(now)),
+                (fields::USER, spec.user.map_or(Cell::Null, Cell::Uuid)),
+                (fields::STATUS, Cell::text(Status::Started.as_str())),
+                (fields::TASK_ARGS, Cell::Json(Box::new(Json::Array(Vec::new())))),
+                (fields::TASK_KWARGS, Cell::Json(Box::new(spec.task_kwargs.clone()))),
+                (fields::CELERY_KWARGS, Cell::Json(Box::new(Json::Object(Default::default())))),
+                (fields::CANCELED_BY_USER_NAME, Cell::text("")),
+                (fields::CANCEL_TYPE, Cell::text("")),
             ],
         )?;
+        let mut values = values;
+        if results.features.custom_fields {
+            let empty = Cell::Json(Box::new(Json::Object(Default::default())));
+            values.push((Alias::new(CUSTOM_FIELD_DATA), bind(ColType::Json, empty).into()));
+        }
         let mut insert = Query::insert();
         insert
             .into_table(Alias::new(&results.table))
@@ -100,14 +105,14 @@ impl Store {
                 let values = bound(
                     logs,
                     vec![
-                        ("id", Cell::Uuid(Uuid::now_v7())),
-                        ("job_result", Cell::Uuid(job)),
-                        ("log_level", Cell::text(entry.level.as_str())),
-                        ("grouping", Cell::text(job::cut(&entry.grouping, 100))),
-                        ("message", Cell::text(job::cut(&entry.message, job::MAX_MESSAGE))),
-                        ("created", Cell::DateTime(now)),
-                        ("log_object", Cell::text(job::cut(&entry.object, 200))),
-                        ("absolute_url", Cell::text("")),
+                        (fields::ID, Cell::Uuid(Uuid::now_v7())),
+                        (fields::JOB_RESULT, Cell::Uuid(job)),
+                        (fields::LOG_LEVEL, Cell::text(entry.level.as_str())),
+                        (fields::GROUPING, Cell::text(job::cut(&entry.grouping, 100))),
+                        (fields::MESSAGE, Cell::text(job::cut(&entry.message, job::MAX_MESSAGE))),
+                        (fields::CREATED, Cell::DateTime(now)),
+                        (fields::LOG_OBJECT, Cell::text(job::cut(&entry.object, 200))),
+                        (fields::ABSOLUTE_URL, Cell::text("")),
                     ],
                 )?;
                 if columns.is_none() {
@@ -134,9 +139,9 @@ impl Store {
     ) -> StoreResult<()> {
         let results = model(self, job::RESULT)?;
         let mut fields = vec![
-            ("status", Cell::text(status.as_str())),
-            ("date_done", Cell::DateTime(Utc::now())),
-            ("result", Cell::Json(Box::new(result))),
+            (fields::STATUS, Cell::text(status.as_str())),
+            (fields::DATE_DONE, Cell::DateTime(Utc::now())),
+            (fields::RESULT, Cell::Json(Box::new(result))),
         ];
         for level in [Level::Debug, Level::Info, Level::Success, Level::Warning] {
             let n = counts.iter().filter(|(l, _)| *l == level).map(|(_, n)| n).sum::<usize>();
@@ -149,7 +154,7 @@ impl Store {
         update
             .table(Alias::new(&results.table))
             .values(bound(results, fields)?)
-            .and_where(Expr::col(Alias::new("id")).eq(uuid_value(job)));
+            .and_where(Expr::col(Alias::new(fields::ID)).eq(uuid_value(job)));
         self.run_alone(&update).await?;
         Ok(())
     }
@@ -162,4 +167,3 @@ impl Store {
         Ok(())
     }
 }
-

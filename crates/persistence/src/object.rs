@@ -69,3 +69,39 @@ pub(crate) fn object_row(model: &Model, fields: &[&Field], cells: &[Cell]) -> Ro
 pub(crate) fn object_json(model: &Model, fields: &[&Field], cells: &[Cell]) -> Map<String, Json> {
     model.fields_json(&object_row(model, fields, cells))
 }
+
+/// The select of whole objects of `model` whose fields equal the values given (field name,
+/// value), with its table: the decoding types and the fields, in column order.
+pub(crate) fn objects_where<'m>(
+    model: &'m Model,
+    equal: &[(&str, Cell)],
+) -> (sea_query::SelectStatement, Vec<ColType>, Vec<&'m Field>) {
+    let (mut select, types, fields) = object_select(model);
+    select.from(Alias::new(&model.table));
+    for (name, value) in equal {
+        let ty = model.field(name).map_or(ColType::Text, |(_, f)| col_type(&f.kind));
+        select.and_where(
+            sea_query::Expr::col(Alias::new(model.column_of(name)))
+                .eq(crate::bind::bind(ty, value.clone())),
+        );
+    }
+    (select, types, fields)
+}
+
+impl crate::Store {
+    /// The stored objects of the model of `label` whose fields equal the values given, as rows
+    /// (read by a reader, outside any write).
+    pub async fn objects_where(
+        &self,
+        label: &str,
+        equal: &[(&str, Cell)],
+    ) -> crate::StoreResult<Vec<Row>> {
+        let catalogue = self.catalogue().clone();
+        let model = catalogue
+            .by_label(label)
+            .ok_or_else(|| crate::StoreError::Internal(format!("no model {label}")))?;
+        let (select, types, fields) = objects_where(model, equal);
+        let rows = self.fetch(&select, &types).await?;
+        Ok((0..rows.len()).map(|r| object_row(model, &fields, rows.row(r))).collect())
+    }
+}

@@ -94,9 +94,16 @@ impl<'s> Writer<'s> {
         &mut self,
         field: &Field,
         default: &Json,
+        input: &Map<String, Json>,
     ) -> Result<Datum, String> {
         match default {
             Json::String(s) if s == "now()" => Ok(Datum::DateTime(self.now)),
+            // Nautobot's AutoSlugField: the slug of another field's value, dashes as underscores.
+            Json::String(s) if s.starts_with("slug(") => {
+                let source = s.trim_start_matches("slug(").trim_end_matches(')');
+                let text = input.get(source).and_then(Json::as_str).unwrap_or_default();
+                Ok(Datum::text(ferrobot_domain::value::slugify_underscores(text)))
+            }
             Json::String(s) if s.starts_with("natural_key(") => {
                 let name = s.trim_start_matches("natural_key(").trim_end_matches(')');
                 match &field.kind {

@@ -79,7 +79,7 @@ impl<'s> Writer<'s> {
                     Ok(self.options.actor.user_id.map_or(Datum::Null, Datum::Uuid))
                 }
                 None => match validate::absent(field) {
-                    Ok(Some(default)) => self.default_value(field, default).await,
+                    Ok(Some(default)) => self.default_value(field, default, input).await,
                     Ok(None) => Ok(absent_value(field)),
                     Err(m) => Err(m.to_owned()),
                 },

@@ -70,4 +70,20 @@ impl<'s> Writer<'s> {
         }
         Ok(())
     }
+
+    /// The stored objects of `model` whose fields equal the values given, as this write sees
+    /// them (its own rows included).
+    pub async fn objects_where(
+        &mut self,
+        model: &Model,
+        equal: &[(&str, Cell)],
+    ) -> StoreResult<Vec<Row>> {
+        let (select, types, fields) = crate::object::objects_where(model, equal);
+        self.flush_for(&model.table).await?;
+        let tx = self.tx()?;
+        let rows = self.store.fetch_in(tx, &select, &types).await?;
+        Ok((0..rows.len())
+            .map(|r| crate::object::object_row(model, &fields, rows.row(r)))
+            .collect())
+    }
 }

@@ -1,0 +1,316 @@
+//! Fetching a repository's branch into a bare repository of Ferrobot's own and reading the
+//! files of its commit that the repository provides something from (no working tree).
+//!
+//! The branch is forced onto the local ref on every fetch, so a force-pushed branch is taken
+//! as it now is. A branch may also name a tag or a commit, as Nautobot's `branch` says.
+
+use std::path::Path;
+
+use ferrobot_domain::git_repository::{self, Refused};
+use git2::{
+    FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult,
+};
+
+/// The most bytes of files one commit may provide.
+pub const MAX_TOTAL: usize = 256 << 20;
+
+/// The most files one commit may provide.
+pub const MAX_FILES: usize = 50_000;
+
+/// Where a remote lives and what of it to take.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    pub url: String,
+    /// A branch, a tag or a commit.
+    pub branch: String,
+    /// From the repository's secrets group: sent as HTTP basic authentication.
+    pub username: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Whether `file://` remotes and local paths may be fetched (an operator's command line may;
+/// the API may only when the server's settings say so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    Allowed,
+    Refused,
+}
+
+/// A fetched commit and the files of it the repository provides something from.
+#[derive(Debug)]
+pub struct Fetched {
+    pub commit: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The remote, its URL or the branch: what the user can mend in the repository's settings.
+    #[error("{0}")]
+    Remote(String),
+    /// A file of the commit that refuses the repository.
+    #[error("{0}")]
+    File(Refused),
+}
+
+/// How far a fetch got: objects received of those announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub received: usize,
+    pub total: usize,
+}
+
+/// Fetches `remote` into the bare repository at `dir` (made when missing) and reads its commit.
+pub fn fetch(
+    dir: &Path,
+    remote: &Remote,
+    local: Local,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Fetched, FetchError> {
+    let url = access_url(remote, local)?;
+    let secrets: Vec<&str> =
+        [&remote.username, &remote.token].into_iter().flatten().map(String::as_str).collect();
+    let scrub = |e: git2::Error| FetchError::Remote(scrubbed(e.message(), &secrets));
+    crate::http::register().map_err(scrub)?;
+    let repo = match Repository::open_bare(dir) {
+        Ok(repo) => repo,
+        Err(_) => Repository::init_bare(dir).map_err(scrub)?,
+    };
+    let branch = remote.branch.as_str();
+    if !valid_branch(branch) {
+        return Err(FetchError::Remote(format!("`{branch}` is not a valid branch, tag or commit")));
+    }
+    let mut anonymous = repo.remote_anonymous(&url).map_err(scrub)?;
+    let mut run = |refspecs: &[String]| {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.transfer_progress(|p| {
+            progress(Progress { received: p.received_objects(), total: p.total_objects() });
+            true
+        });
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(callbacks);
+        options.download_tags(git2::AutotagOption::None);
+        anonymous.fetch(refspecs, Some(&mut options), None)
+    };
+    // What an earlier fetch left is forgotten: a branch deleted on the remote must not be
+    // taken from here.
+    for name in repo
+        .references_glob("refs/ferrobot/*")
+        .map_err(scrub)?
+        .names()
+        .flatten()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+    {
+        if let Ok(mut reference) = repo.find_reference(&name) {
+            reference.delete().map_err(scrub)?;
+        }
+    }
+    let (as_branch, as_tag) =
+        (format!("refs/ferrobot/heads/{branch}"), format!("refs/ferrobot/tags/{branch}"));
+    run(&[format!("+refs/heads/{branch}:{as_branch}"), format!("+refs/tags/{branch}:{as_tag}")])
+        .map_err(scrub)?;
+    let named = [as_branch, as_tag].into_iter().find_map(|r| repo.refname_to_id(&r).ok());
+    let commit = match named {
+        Some(id) => {
+            repo.find_object(id, None).and_then(|o| o.peel_to_commit()).map_err(scrub)?.id()
+        }
+        None => {
+            // A commit: every branch is fetched, to find it among them.
+            let not_found = || {
+                FetchError::Remote(format!("the remote has no branch, tag or commit `{branch}`"))
+            };
+            if branch.len() < 7 || Oid::from_str(branch).is_err() {
+                return Err(not_found());
+            }
+            run(&["+refs/heads/*:refs/ferrobot/all/*".to_owned()]).map_err(scrub)?;
+            let object = repo.revparse_single(branch).map_err(|_| not_found())?;
+            object.peel_to_commit().map_err(scrub)?.id()
+        }
+    };
+    let commit = repo.find_commit(commit).map_err(scrub)?;
+    let files = files_of(&repo, &commit.tree().map_err(scrub)?)?;
+    Ok(Fetched { commit: commit.id().to_string(), files })
+}
+
+/// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S).
+fn access_url(remote: &Remote, local: Local) -> Result<String, FetchError> {
+    let url = remote.url.trim();
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => {}
+        Some("file") | None if local == Local::Allowed => return Ok(url.to_owned()),
+        Some("file") | None => {
+            return Err(FetchError::Remote(
+                "local repositories (file://) are not allowed here; use an http(s) URL".into(),
+            ))
+        }
+        Some("ssh" | "git+ssh") => {
+            return Err(FetchError::Remote(
+                "ssh remotes are not supported; use an https URL with a token".into(),
+            ))
+        }
+        Some(other) => {
+            return Err(FetchError::Remote(format!("`{other}` URLs are not supported")));
+        }
+    }
+    let mut parsed = url::Url::parse(url)
+        .map_err(|e| FetchError::Remote(format!("the remote URL is not valid: {e}")))?;
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    // Nautobot's rule (`get_repo_access_url`): a token goes in as `user:token@` when there is a
+    // user name, else as `token@`.
+    if let Some(token) = remote.token.as_deref().filter(|t| !t.is_empty()) {
+        let set = match remote.username.as_deref().filter(|u| !u.is_empty()) {
+            Some(user) => parsed
+                .set_username(&encode(user))
+                .and_then(|()| parsed.set_password(Some(&encode(token)))),
+            None => parsed.set_username(&encode(token)),
+        };
+        set.map_err(|()| FetchError::Remote("the remote URL cannot hold credentials".into()))?;
+    }
+    Ok(parsed.to_string())
+}
+
+/// A branch, tag or commit name Git accepts, that cannot be read as an option or a path.
+fn valid_branch(branch: &str) -> bool {
+    !branch.is_empty()
+        && branch.len() <= 255
+        && !branch.starts_with(['-', '/'])
+        && !branch.contains("..")
+        && git2::Reference::is_valid_name(&format!("refs/heads/{branch}"))
+}
+
+/// A message with every secret replaced.
+fn scrubbed(message: &str, secrets: &[&str]) -> String {
+    let mut out = message.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret, "********");
+    }
+    out
+}
+
+/// The files of `tree` the repository provides something from, bounded in size and number.
+fn files_of(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+) -> Result<Vec<(String, Vec<u8>)>, FetchError> {
+    let odb = repo.odb().map_err(|e| FetchError::Remote(e.message().to_owned()))?;
+    let mut wanted = Vec::new();
+    let mut refused = None;
+    tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120000 {
+            return TreeWalkResult::Ok;
+        }
+        let Some(name) = entry.name() else { return TreeWalkResult::Ok };
+        let path = format!("{dir}{name}");
+        if git_repository::wanted(&path) {
+            wanted.push((path, entry.id()));
+            if wanted.len() > MAX_FILES {
+                refused = Some(Refused {
+                    file: dir.trim_end_matches('/').to_owned(),
+                    reason: format!("the repository provides more than {MAX_FILES} files"),
+                });
+                return TreeWalkResult::Abort;
+            }
+        }
+        TreeWalkResult::Ok
+    })
+    .ok();
+    if let Some(refused) = refused {
+        return Err(FetchError::File(refused));
+    }
+    let mut total = 0;
+    let mut files = Vec::with_capacity(wanted.len());
+    for (path, id) in wanted {
+        let (size, _) =
+            odb.read_header(id).map_err(|e| FetchError::Remote(e.message().to_owned()))?;
+        if size > git_repository::MAX_FILE {
+            return Err(FetchError::File(Refused {
+                file: path,
+                reason: format!("the file is larger than {} bytes", git_repository::MAX_FILE),
+            }));
+        }
+        total += size;
+        if total > MAX_TOTAL {
+            return Err(FetchError::File(Refused {
+                file: path,
+                reason: format!("the repository provides more than {MAX_TOTAL} bytes of files"),
+            }));
+        }
+        let blob = repo.find_blob(id).map_err(|e| FetchError::Remote(e.message().to_owned()))?;
+        files.push((path, blob.content().to_vec()));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(url: &str, user: Option<&str>, token: Option<&str>) -> Remote {
+        Remote {
+            url: url.into(),
+            branch: "main".into(),
+            username: user.map(Into::into),
+            token: token.map(Into::into),
+        }
+    }
+
+    /// Spec: nautobot/extras/datasources/git.py (`get_repo_access_url`).
+    #[test]
+    fn credentials_go_in_the_url_as_nautobot_puts_them() {
+        let cases = [
+            (remote("https://h/r.git", None, None), Ok("https://h/r.git")),
+            (remote("https://h/r.git", None, Some("t0k")), Ok("https://t0k@h/r.git")),
+            (
+                remote("https://h/r.git", Some("bob"), Some("a:b@c")),
+                Ok("https://bob:a%3Ab%40c@h/r.git"),
+            ),
+            (remote("https://h/r.git", Some("bob"), None), Ok("https://h/r.git")),
+            (remote("ssh://git@h/r.git", None, None), Err("ssh remotes are not supported")),
+            (remote("file:///srv/r", None, None), Err("local repositories")),
+            (remote("/srv/r", None, None), Err("local repositories")),
+            (remote("ftp://h/r", None, None), Err("`ftp` URLs are not supported")),
+        ];
+        for (r, want) in cases {
+            let got = access_url(&r, Local::Refused).map_err(|e| e.to_string());
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want),
+                (Err(got), Err(want)) => assert!(got.contains(want), "{got}"),
+                (got, want) => panic!("{}: {got:?} against {want:?}", r.url),
+            }
+        }
+        assert_eq!(
+            access_url(&remote("/srv/r", None, None), Local::Allowed).ok().as_deref(),
+            Some("/srv/r")
+        );
+    }
+
+    #[test]
+    fn branch_names_cannot_be_options_or_paths() {
+        for good in ["main", "release/1.2", "v1.0", "0123abc"] {
+            assert!(valid_branch(good), "{good}");
+        }
+        for bad in ["", "-upload-pack=x", "a..b", "/etc", "a b", "a~1", "x:y"] {
+            assert!(!valid_branch(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_reach_a_message() {
+        assert_eq!(
+            scrubbed("failed for https://bob:t0k@h", &["t0k", ""]),
+            "failed for https://bob:********@h"
+        );
+    }
+}
