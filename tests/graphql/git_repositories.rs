@@ -26,22 +26,7 @@ impl Drop for Scratch {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()?;
-    anyhow::ensure!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
+use ferrobot_test_support::git;
 
 /// Writes `files` (path, contents; `None` deletes) into the work tree at `dir` and commits them,
 /// amending the last commit when `amend` (a rewritten branch, as after a force-push); the

@@ -545,6 +545,7 @@ mod dynamic_groups;
 mod error_words;
 mod export_templates;
 mod filters;
+mod fleet;
 mod fuzz;
 mod git_repositories;
 mod graphiql;

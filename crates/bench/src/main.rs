@@ -30,6 +30,7 @@ mod dataset;
 mod feed;
 mod floor;
 mod load;
+mod render;
 mod sweep;
 mod webhooks;
 mod write;
@@ -66,6 +67,10 @@ struct Args {
     /// interfaces of half the locations (those under region-1) and every object of the rest.
     #[arg(long)]
     constrained: bool,
+    /// Instead of the queries: the fleet render (`POST /api/render/`, Golden Config's query and
+    /// an IOS-like template) of one device and of every device.
+    #[arg(long)]
+    render: bool,
 }
 
 #[derive(Subcommand)]
@@ -166,6 +171,11 @@ async fn main() -> Result<()> {
         spawned.elapsed().as_secs_f64() * 1000.0
     ));
     let pid = guard.0.id();
+    if args.render {
+        render::run(&client, &format!("http://127.0.0.1:{port}"), &token, args.runs).await?;
+        drop(guard);
+        return Ok(());
+    }
 
     let queries: Value = serde_json::from_str(&std::fs::read_to_string(&args.queries)?)?;
     let mut list: Vec<(String, String)> = queries["queries"]

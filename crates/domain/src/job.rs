@@ -23,6 +23,7 @@ pub mod fields {
     pub const USER: &str = "user";
     pub const STATUS: &str = "status";
     pub const RESULT: &str = "result";
+    pub const META: &str = "meta";
     pub const TASK_ARGS: &str = "task_args";
     pub const TASK_KWARGS: &str = "task_kwargs";
     pub const CELERY_KWARGS: &str = "celery_kwargs";

@@ -19,6 +19,7 @@ pub mod error;
 pub mod export_template;
 pub mod git_repository;
 pub mod hooks;
+pub mod intended;
 pub mod ipam;
 pub mod job;
 pub mod owner;

@@ -105,6 +105,10 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Intended configurations for the fleet: the query runs once for every device the filter
+    /// selects, the template is compiled once, one file per device (or, without --out, one
+    /// JSON line per device on stdout).
+    Render(Box<RenderArgs>),
     /// Git repositories as data sources.
     Git {
         #[command(subcommand)]
@@ -326,6 +330,7 @@ async fn main() -> Result<()> {
             tracing::info!(objects, "exported");
         }
         Command::Schema { .. } => {}
+        Command::Render(args) => render(store, &git_dir, *args).await?,
         Command::Git { command: GitCommand::Sync { name, user } } => {
             git_sync(&store, &name, user, &git_dir).await?;
         }
@@ -476,4 +481,209 @@ async fn git_sync(
             synced.result.get("error").and_then(|e| e.as_str()).unwrap_or_default()
         ),
     }
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// The GraphQL query, in a file (`device(id: $device_id) {…}` as Golden Config has it,
+    /// or a list).
+    #[arg(long, conflicts_with = "saved_query", required_unless_present = "saved_query")]
+    query_file: Option<PathBuf>,
+    /// A saved query, by name or id.
+    #[arg(long)]
+    saved_query: Option<String>,
+    /// The list's filter, `argument=value`, as many as needed (`--filter location=ams01`).
+    #[arg(long = "filter", value_name = "ARG=VALUE")]
+    filters: Vec<String>,
+    /// The Git repository the template is a file of (synced).
+    #[arg(long, requires = "template", conflicts_with = "template_file")]
+    repository: Option<String>,
+    /// The template's path in the repository; may be a template over the device's data
+    /// (`templates/{{ platform.network_driver }}.j2`).
+    #[arg(long)]
+    template: Option<String>,
+    /// A template file instead of a repository's.
+    #[arg(long, required_unless_present = "repository")]
+    template_file: Option<PathBuf>,
+    /// The directory the configurations are written to, one `<device name>.<extension>` each.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long, default_value = "cfg")]
+    extension: String,
+    /// The user the query runs as (its object permissions apply); everything by default.
+    #[arg(long)]
+    user: Option<String>,
+}
+
+/// `ferrobot render`: the fleet render of the API's `POST /api/render/`, in this process.
+async fn render(store: Store, git_dir: &std::path::Path, args: RenderArgs) -> Result<()> {
+    use ferrobot_gateway::fleet::{self, TemplateSource};
+    let (actor, permissions) = match &args.user {
+        Some(name) => match store.user_by_name(name).await? {
+            Some(u) => {
+                let permissions = store.permissions(&u).await?;
+                (
+                    ferrobot_persistence::write::Actor {
+                        user_id: Some(u.id),
+                        user_name: u.username,
+                    },
+                    permissions,
+                )
+            }
+            None => bail!("no user named {name}"),
+        },
+        None => (
+            ferrobot_persistence::write::Actor { user_id: None, user_name: "render".into() },
+            Arc::new(ferrobot_domain::permission::Permissions::superuser(uuid::Uuid::nil())),
+        ),
+    };
+    let query = match (&args.query_file, &args.saved_query) {
+        (Some(path), _) => {
+            std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?
+        }
+        (None, Some(key)) => {
+            let which = ferrobot_persistence::saved::Which::Key(key.clone());
+            match store.saved_queries(&permissions, &which).await?.1.into_iter().next() {
+                Some(saved) => saved.query,
+                None => bail!("no saved query {key}"),
+            }
+        }
+        (None, None) => bail!("give --query-file or --saved-query"),
+    };
+    let mut filter = serde_json::Map::new();
+    for item in &args.filters {
+        let Some((key, value)) = item.split_once('=') else {
+            bail!("--filter {item}: write it as argument=value")
+        };
+        let values = filter.entry(key.to_owned()).or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = values.as_array_mut() {
+            list.push(serde_json::Value::String(value.to_owned()));
+        }
+    }
+    let template = match (&args.repository, &args.template, &args.template_file) {
+        (Some(name), Some(path), _) => {
+            TemplateSource::Repository { name: name.clone(), path: path.clone() }
+        }
+        (_, _, Some(file)) => TemplateSource::Code(
+            std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?,
+        ),
+        _ => bail!("give --repository with --template, or --template-file"),
+    };
+    let mut config = Config::new(String::new());
+    config.git = ferrobot_git::SyncOptions {
+        data_dir: git_dir.to_owned(),
+        local: ferrobot_git::Local::Allowed,
+    };
+    let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
+    let job = fleet::Render { query, operation_name: None, variables: None, filter, template };
+    let prepared = match fleet::prepare(&state, actor, permissions, job).await {
+        Ok(prepared) => prepared,
+        Err(fleet::Refused::Invalid(errors)) => {
+            bail!("the render was refused: {}", serde_json::Value::Array(errors))
+        }
+        Err(fleet::Refused::Busy(m) | fleet::Refused::Internal(m)) => {
+            bail!("the render failed: {m}")
+        }
+    };
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("make {}", dir.display()))?;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos} devices rendered ({per_sec}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let runtime = tokio::runtime::Handle::current();
+    let (out, extension, shown) = (args.out.clone(), args.extension.clone(), bar.clone());
+    let written = tokio::task::spawn_blocking(
+        move || -> Result<(ferrobot_gateway::fleet::Summary, usize)> {
+            let mut seen = std::collections::HashSet::new();
+            let mut failure: Option<anyhow::Error> = None;
+            let mut files = 0;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout());
+            let summary = prepared.stream(
+                &mut |rendered| {
+                    shown.inc(1);
+                    let result = match &out {
+                        Some(dir) => write_config(dir, &extension, &rendered, &mut seen)
+                            .map(|wrote| files += usize::from(wrote)),
+                        None => serde_json::to_writer(&mut stdout, &rendered)
+                            .map_err(anyhow::Error::from)
+                            .and_then(|()| {
+                                std::io::Write::write_all(&mut stdout, b"\n")
+                                    .map_err(anyhow::Error::from)
+                            }),
+                    };
+                    match result {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failure = Some(e);
+                            false
+                        }
+                    }
+                },
+                runtime,
+            );
+            std::io::Write::flush(&mut stdout)?;
+            match failure {
+                Some(e) => Err(e),
+                None => Ok((summary, files)),
+            }
+        },
+    )
+    .await??;
+    bar.finish_and_clear();
+    let (summary, files) = written;
+    tracing::info!(
+        devices = summary.devices,
+        rendered = summary.rendered,
+        failed = summary.failed,
+        files,
+        job_result = %summary.job_result,
+        "rendered"
+    );
+    if !summary.errors.is_empty() {
+        bail!("the query answered with errors: {}", serde_json::Value::Array(summary.errors));
+    }
+    Ok(())
+}
+
+/// Writes one device's configuration as `<name>.<extension>` in `dir` (through a temporary
+/// file, so a reader never sees half of one); a device that failed is logged, not written.
+fn write_config(
+    dir: &std::path::Path,
+    extension: &str,
+    rendered: &ferrobot_gateway::fleet::Rendered,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<bool> {
+    let Some(config) = &rendered.config else {
+        tracing::warn!(
+            device = rendered.name.as_deref().unwrap_or_default(),
+            error = rendered.error.as_deref().unwrap_or_default(),
+            "not rendered"
+        );
+        return Ok(false);
+    };
+    let base: String = rendered
+        .name
+        .as_deref()
+        .or(rendered.id.as_deref())
+        .unwrap_or("device")
+        .chars()
+        .map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    let base = base.trim_start_matches('.').to_owned();
+    // Two devices of one name (in two locations) keep both files.
+    let stem = if seen.insert(base.clone()) {
+        base
+    } else {
+        format!("{base}-{}", rendered.id.as_deref().unwrap_or_default())
+    };
+    let path = dir.join(format!("{stem}.{extension}"));
+    let partial = dir.join(format!(".{stem}.{extension}.partial"));
+    std::fs::write(&partial, config).with_context(|| format!("write {}", partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("write {}", path.display()))?;
+    Ok(true)
 }

@@ -471,3 +471,88 @@ async fn webhooks_survive_kill_9() -> Result<()> {
     assert_eq!(names, ["a0", "a1", "a2", "a3", "a4", "a5", "b0"]);
     Ok(())
 }
+
+/// `ferrobot git sync` loads a repository from the machine's disk, and `ferrobot render` writes
+/// one file per device from its template.
+#[tokio::test]
+async fn git_sync_and_render_from_the_command_line() -> Result<()> {
+    let (url, dir) = fresh_database()?;
+    let repo = dir.0.join("repo");
+    std::fs::create_dir_all(repo.join("templates"))?;
+    std::fs::create_dir_all(repo.join("config_contexts"))?;
+    std::fs::write(
+        repo.join("templates/device.j2"),
+        "hostname {{ name }}\n{% for s in config_context.ntp %}ntp server {{ s }}\n{% endfor %}",
+    )?;
+    std::fs::write(
+        repo.join("config_contexts/ntp.yaml"),
+        "_metadata: {name: ntp}\nntp: [10.0.0.1]\n",
+    )?;
+    let git = |args: &[&str]| ferrobot_test_support::git(&repo, args).map(drop);
+    git(&["init", "-q"])?;
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "-m", "one"])?;
+    let data = dir.0.join("data.json");
+    let mut devices = Vec::new();
+    for i in 1..=3 {
+        devices.push(json!({"name": format!("dev-{i}"), "status": "Active", "role": "leaf", "location": "site-1", "device_type": {"model": "s48"}}));
+    }
+    std::fs::write(
+        &data,
+        json!({
+            "extras.status": [{"name": "Active", "content_types": ["dcim.location", "dcim.device"]}],
+            "dcim.locationtype": [{"name": "Site", "content_types": ["dcim.device"]}],
+            "dcim.location": [{"name": "site-1", "location_type": "Site", "status": "Active"}],
+            "dcim.manufacturer": [{"name": "Acme"}],
+            "dcim.devicetype": [{"manufacturer": "Acme", "model": "s48"}],
+            "extras.role": [{"name": "leaf", "content_types": ["dcim.device"]}],
+            "dcim.device": devices,
+            "extras.gitrepository": [{"name": "golden", "remote_url": format!("file://{}", repo.display()), "branch": "main",
+                "provided_contents": ["extras.configcontext"]}],
+        })
+        .to_string(),
+    )?;
+    ferrobot(&url, &["import", &data.display().to_string()])?;
+    let clones = dir.0.join("clones").display().to_string();
+    ferrobot(&url, &["--git-dir", &clones, "git", "sync", "golden"])?;
+    let query = dir.0.join("query.graphql");
+    std::fs::write(
+        &query,
+        "query ($device_id: ID!) { device(id: $device_id) { name config_context } }",
+    )?;
+    let out = dir.0.join("configs");
+    ferrobot(
+        &url,
+        &[
+            "--git-dir",
+            &clones,
+            "render",
+            "--query-file",
+            &query.display().to_string(),
+            "--repository",
+            "golden",
+            "--template",
+            "templates/device.j2",
+            "--filter",
+            "name=dev-1",
+            "--filter",
+            "name=dev-3",
+            "--out",
+            &out.display().to_string(),
+        ],
+    )?;
+    let mut written: Vec<String> = std::fs::read_dir(&out)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    written.sort();
+    assert_eq!(written, ["dev-1.cfg", "dev-3.cfg"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("dev-3.cfg"))?,
+        "hostname dev-3\nntp server 10.0.0.1\n"
+    );
+    // A repository that is not there fails the command with the reason.
+    let error = ferrobot(&url, &["--git-dir", &clones, "git", "sync", "nope"])
+        .expect_err("no such repository");
+    assert!(error.to_string().contains("no Git repository named nope"), "{error}");
+    Ok(())
+}

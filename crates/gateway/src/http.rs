@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/extras/graphql-queries/{key}/", get(crate::saved::detail_of))
         .route("/api/extras/graphql-queries/{key}/run/", post(saved_query_run))
         // Any other path: a list's export (`?export=`), else a JSON 404.
+        .route("/api/render/", post(crate::fleet::handler))
         .route("/api/{*rest}", axum::routing::any(crate::export::export))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

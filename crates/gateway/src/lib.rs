@@ -16,6 +16,7 @@ pub mod error;
 pub mod execute;
 mod export;
 pub mod feed;
+pub mod fleet;
 mod graphiql;
 pub mod http;
 mod ir;

@@ -125,14 +125,8 @@ pub(crate) async fn answer_graphql(
     let may_write = user.write_enabled;
     let actor =
         ferrobot_persistence::write::Actor { user_id: Some(user.id), user_name: user.username };
-    let mut request_state = RequestState::new(served.clone(), store, actor, permissions);
-    request_state.write_threads = state.admission.write_threads();
-    request_state.change_log = state.config.change_log;
+    let mut request_state = request_state(&state, served.clone(), store, actor, permissions);
     request_state.may_write = may_write;
-    request_state.limits = state.config.limits;
-    request_state.base_url = state.config.base_url.clone();
-    request_state.read_window = state.config.read_window;
-    request_state.git = state.config.git.clone();
     request_state.request_id = id;
     let request_state = Arc::new(request_state);
     *keep = Some(request_state.clone());
@@ -222,6 +216,24 @@ pub(crate) async fn answer_graphql(
         Ok(bytes) => ([("content-type", "application/json")], bytes).into_response(),
         Err(_) => errors(StatusCode::INTERNAL_SERVER_ERROR, "internal error"),
     }
+}
+
+/// The state of a request of this user, with the server's settings.
+pub(crate) fn request_state(
+    state: &AppState,
+    served: Arc<crate::schema::Served>,
+    store: ferrobot_persistence::Store,
+    actor: ferrobot_persistence::write::Actor,
+    permissions: Arc<ferrobot_domain::permission::Permissions>,
+) -> RequestState {
+    let mut request_state = RequestState::new(served, store, actor, permissions);
+    request_state.write_threads = state.admission.write_threads();
+    request_state.change_log = state.config.change_log;
+    request_state.limits = state.config.limits;
+    request_state.base_url = state.config.base_url.clone();
+    request_state.read_window = state.config.read_window;
+    request_state.git = state.config.git.clone();
+    request_state
 }
 
 fn tokio_stream_from(

@@ -4,6 +4,7 @@
 //! The branch is forced onto the local ref on every fetch, so a force-pushed branch is taken
 //! as it now is. A branch may also name a tag or a commit, as Nautobot's `branch` says.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use ferrobot_domain::git_repository::{self, Refused};
@@ -130,8 +131,25 @@ pub fn fetch(
         }
     };
     let commit = repo.find_commit(commit).map_err(scrub)?;
-    let files = files_of(&repo, &commit.tree().map_err(scrub)?)?;
+    let files = files_of(&repo, &commit.tree().map_err(scrub)?, &git_repository::wanted)?;
     Ok(Fetched { commit: commit.id().to_string(), files })
+}
+
+/// The text files of `commit` in the bare repository at `dir` (what templates may load);
+/// `None` when this clone does not have the commit (yet).
+pub fn text_files(dir: &Path, commit: &str) -> Result<Option<HashMap<String, String>>, FetchError> {
+    let Ok(repo) = Repository::open_bare(dir) else { return Ok(None) };
+    let Some(commit) = Oid::from_str(commit).ok().and_then(|id| repo.find_commit(id).ok()) else {
+        return Ok(None);
+    };
+    let tree = commit.tree().map_err(|e| FetchError::Remote(e.message().to_owned()))?;
+    let files = files_of(&repo, &tree, &|_| true)?;
+    Ok(Some(
+        files
+            .into_iter()
+            .filter_map(|(path, bytes)| Some((path, String::from_utf8(bytes).ok()?)))
+            .collect(),
+    ))
 }
 
 /// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S).
@@ -199,10 +217,11 @@ fn scrubbed(message: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// The files of `tree` the repository provides something from, bounded in size and number.
+/// The files of `tree` that `wanted_path` names, bounded in size and number.
 fn files_of(
     repo: &Repository,
     tree: &git2::Tree<'_>,
+    wanted_path: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, Vec<u8>)>, FetchError> {
     let odb = repo.odb().map_err(|e| FetchError::Remote(e.message().to_owned()))?;
     let mut wanted = Vec::new();
@@ -213,7 +232,7 @@ fn files_of(
         }
         let Some(name) = entry.name() else { return TreeWalkResult::Ok };
         let path = format!("{dir}{name}");
-        if git_repository::wanted(&path) {
+        if wanted_path(&path) {
             wanted.push((path, entry.id()));
             if wanted.len() > MAX_FILES {
                 refused = Some(Refused {

@@ -345,6 +345,58 @@ async fn credentials(
     Ok((username, token))
 }
 
+/// The text files of the commit the repository named `name` was last synced to, with its id:
+/// read from this process's clone, fetched first when the clone lacks the commit (another
+/// process synced it), as Nautobot's `ensure_git_repository` does.
+pub async fn head_files(
+    store: &Store,
+    name: &str,
+    options: &SyncOptions,
+) -> Result<(Uuid, std::collections::HashMap<String, String>), String> {
+    let found = store
+        .objects_where(repo::MODEL, &[(fields::NAME, Datum::text(name))])
+        .await
+        .map_err(|e| store_message(&e))?;
+    let Some((record, id)) = found.into_iter().find_map(|r| Some((r.clone(), r.id()?))) else {
+        return Err(format!("No Git repository named {name:?}."));
+    };
+    let head = record.text(repo::CURRENT_HEAD).unwrap_or_default().to_owned();
+    if head.is_empty() {
+        return Err(format!("The Git repository {name:?} has not been synced yet."));
+    }
+    let dir = options.data_dir.join(format!("{id}.git"));
+    let read = |dir: PathBuf, head: String| {
+        tokio::task::spawn_blocking(move || fetch::text_files(&dir, &head))
+    };
+    let files = read(dir.clone(), head.clone()).await.map_err(|e| e.to_string())?;
+    if let Some(files) = files.map_err(|e| e.to_string())? {
+        return Ok((id, files));
+    }
+    let mut log = Log::default();
+    let (username, token) = credentials(store, &record, &mut log).await.map_err(|f| f.0)?;
+    let remote = Remote {
+        url: record.text(fields::REMOTE_URL).unwrap_or_default().to_owned(),
+        branch: record.text(fields::BRANCH).unwrap_or_default().to_owned(),
+        username,
+        token,
+    };
+    let (local, fetch_dir) = (options.local, dir.clone());
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&fetch_dir)
+            .map_err(|e| FetchError::Remote(format!("cannot make {}: {e}", fetch_dir.display())))?;
+        fetch::fetch(&fetch_dir, &remote, local, &mut |_| {})
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    match read(dir, head.clone()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())? {
+        Some(files) => Ok((id, files)),
+        None => Err(format!(
+            "The commit {head} of {name:?} is no longer on its branch; sync the repository again."
+        )),
+    }
+}
+
 /// A URL as it may be logged: without its user part.
 fn redacted(url: &str) -> String {
     match url::Url::parse(url) {

@@ -129,6 +129,18 @@ impl Store {
         Ok(())
     }
 
+    /// Records how far a job has got (its result's `meta`: `{"done": …, "total": …}` or the
+    /// like), while it runs.
+    pub async fn job_progress(&self, job: Uuid, meta: Json) -> StoreResult<()> {
+        let results = model(self, job::RESULT)?;
+        let mut update = Query::update();
+        update
+            .table(Alias::new(&results.table))
+            .values(bound(results, vec![(fields::META, Cell::Json(Box::new(meta)))])?)
+            .and_where(Expr::col(Alias::new(fields::ID)).eq(uuid_value(job)));
+        self.run_alone(&update).await
+    }
+
     /// Ends a job: its status, what it returned and the counts of its log entries by level.
     pub async fn job_finish(
         &self,

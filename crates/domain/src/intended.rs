@@ -1,0 +1,143 @@
+//! Intended configurations, as Golden Config renders them: a Jinja2 template from a
+//! repository's files, rendered over each device's data (the answer of a GraphQL query for that
+//! device). The templates are compiled once for the whole fleet; a template may `include` or
+//! `import` the repository's other files, and its path may itself be a template over the
+//! device's data (`templates/{{ platform.network_driver }}.j2`), compiled once per path.
+//!
+//! The device's data are the template's variables (`{{ hostname }}`, `{% for i in interfaces
+//! %}`), and the whole of them is also `device`. Each render has the sandbox's budget of work
+//! and output (`crate::template`).
+//!
+//! Spec: nautobot-app-golden-config (`config_intended`: the GraphQL query's answer for a device
+//! is the template's context).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+/// The name the whole of a device's data has in its template.
+pub const DEVICE: &str = "device";
+
+/// The name of an inline template (no repository).
+pub const INLINE: &str = "template";
+
+const PATH: &str = "__path__";
+
+/// Compiled templates for one render of the fleet.
+pub struct Templates {
+    env: minijinja::Environment<'static>,
+    /// The template's path, or a template that gives it per device.
+    path: Path,
+}
+
+enum Path {
+    Fixed(String),
+    PerDevice,
+}
+
+impl Templates {
+    /// Templates from a repository's files (path → text), starting at `path`.
+    pub fn from_files(files: HashMap<String, String>, path: &str) -> Result<Templates, String> {
+        let files = Arc::new(files);
+        let mut env = crate::template::environment();
+        let loader_files = files.clone();
+        env.set_loader(move |name| Ok(loader_files.get(name).cloned()));
+        let path = if path.contains("{{") || path.contains("{%") {
+            env.add_template_owned(PATH.to_owned(), path.to_owned())
+                .map_err(|e| format!("The template path: {}", crate::template::error_text(&e)))?;
+            Path::PerDevice
+        } else {
+            if !files.contains_key(path) {
+                return Err(format!("The repository has no file `{path}`."));
+            }
+            // Compiled now, so that a syntax error refuses the render before any device.
+            env.get_template(path).map_err(|e| crate::template::error_text(&e))?;
+            Path::Fixed(path.to_owned())
+        };
+        Ok(Templates { env, path })
+    }
+
+    /// One template given as text.
+    pub fn inline(code: &str) -> Result<Templates, String> {
+        let mut env = crate::template::environment();
+        env.add_template_owned(INLINE.to_owned(), code.to_owned())
+            .map_err(|e| crate::template::error_text(&e))?;
+        Ok(Templates { env, path: Path::Fixed(INLINE.to_owned()) })
+    }
+
+    /// Renders the device of these data: the template's path and the text.
+    pub fn render(&self, data: &Json) -> (String, Result<String, String>) {
+        let mut context = match data {
+            Json::Object(map) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        context.insert(DEVICE.into(), data.clone());
+        let context = Json::Object(context);
+        let path = match &self.path {
+            Path::Fixed(path) => path.clone(),
+            Path::PerDevice => match crate::template::render(&self.env, PATH, &context) {
+                Ok(path) => path.trim().to_owned(),
+                Err(e) => return (String::new(), Err(e)),
+            },
+        };
+        let text = crate::template::render(&self.env, &path, &context);
+        (path, text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn files(list: &[(&str, &str)]) -> HashMap<String, String> {
+        list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
+    }
+
+    /// Spec: Golden Config's intended configuration: the query's answer is the context, and
+    /// templates include others of the repository.
+    #[test]
+    fn a_device_renders_from_its_data() {
+        let repo = files(&[
+            ("templates/ios.j2", "hostname {{ hostname }}\n{% include 'templates/ntp.j2' %}"),
+            (
+                "templates/ntp.j2",
+                "{% for s in config_context.ntp %}ntp server {{ s }}\n{% endfor %}",
+            ),
+            ("templates/eos.j2", "! {{ device.hostname }}"),
+        ]);
+        let data = json!({"hostname": "r1", "platform": {"network_driver": "ios"}, "config_context": {"ntp": ["10.0.0.1"]}});
+        let fixed = Templates::from_files(repo.clone(), "templates/ios.j2").expect("compiles");
+        assert_eq!(
+            fixed.render(&data),
+            ("templates/ios.j2".to_owned(), Ok("hostname r1\nntp server 10.0.0.1\n".to_owned()))
+        );
+        let per_platform =
+            Templates::from_files(repo.clone(), "templates/{{ platform.network_driver }}.j2")
+                .expect("compiles");
+        let eos = json!({"hostname": "s1", "platform": {"network_driver": "eos"}});
+        assert_eq!(per_platform.render(&eos).1, Ok("! s1".to_owned()));
+        let (path, text) = per_platform.render(&json!({"hostname": "x", "platform": null}));
+        assert_eq!(path, "templates/.j2");
+        assert!(text.is_err());
+    }
+
+    #[test]
+    fn bad_templates_are_refused_before_any_device() {
+        let repo = files(&[("t.j2", "{% for x in %}")]);
+        assert!(Templates::from_files(repo.clone(), "t.j2").is_err());
+        assert_eq!(
+            Templates::from_files(repo, "missing.j2").err().as_deref(),
+            Some("The repository has no file `missing.j2`.")
+        );
+        assert!(Templates::inline("{{ x ").is_err());
+    }
+
+    #[test]
+    fn a_runaway_template_fails_its_device_only() {
+        let t =
+            Templates::inline("{% for i in range(100000000) %}x{% endfor %}").expect("compiles");
+        assert!(t.render(&json!({})).1.is_err());
+    }
+}
