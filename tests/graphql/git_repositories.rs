@@ -67,7 +67,7 @@ async fn sync(app: &TestApp, name: &str) -> anyhow::Result<Value> {
     for _ in 0..300 {
         let (_, body, _) = app
             .graphql(
-                "query($id: ID!) { job_result(id: $id) { status result error_log_count job_log_entries { log_level grouping message } } }",
+                "query($id: ID!) { job_result(id: $id) { status result meta error_log_count job_log_entries { log_level grouping message } } }",
                 json!({"id": id}),
             )
             .await?;
@@ -139,6 +139,8 @@ async fn syncs_from_a_local_repository(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(changes["extras.configcontextschema"]["created"], 1, "{job}");
     assert_eq!(changes["extras.exporttemplate"]["created"], 1, "{job}");
     assert_eq!(changes["dcim.device"]["updated"], 1, "{job}");
+    // How far it got, as it went: the last step recorded, and what it wrote.
+    assert_eq!(job["meta"], json!({"step": "writing", "commit": first, "objects": 5}), "{job}");
     let (_, body, _) = app
         .graphql(
             r#"{ devices(name: ["dev-00001", "dev-00002"]) { name config_context local_config_context_data } config_contexts { name weight owner_object_id config_context_schema { name } locations { name } roles { name } } git_repositories { current_head } }"#,

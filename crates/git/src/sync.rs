@@ -115,7 +115,10 @@ pub async fn run(
 ) -> StoreResult<Synced> {
     let mut log = Log::default();
     let outcome = match Running::claim(repository) {
-        Some(_running) => work(store, repository, actor, options, progress, &mut log).await,
+        Some(_running) => {
+            let progress = recorded(store, job, progress);
+            work(store, job, repository, actor, options, progress, &mut log).await
+        }
         None => Err(Failed("A sync of this repository is already running.".into())),
     };
     let (status, commit, result) = match outcome {
@@ -202,8 +205,35 @@ impl Done {
     }
 }
 
+/// `progress`, and the fetch's progress also recorded as the job's `meta`, at most once a
+/// second. Writing is not recorded while it runs: the write holds the writer's turn.
+fn recorded(
+    store: &Store,
+    job: Uuid,
+    progress: Arc<dyn Fn(Step) + Send + Sync>,
+) -> Arc<dyn Fn(Step) + Send + Sync> {
+    let store = store.clone();
+    let runtime = tokio::runtime::Handle::current();
+    let last = Mutex::new(None::<std::time::Instant>);
+    Arc::new(move |step| {
+        progress(step);
+        let Step::Fetching(p) = step else { return };
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let meta = json!({"step": "fetching", "received": p.received, "total": p.total});
+        // Called on the fetch's blocking thread, never on the runtime's.
+        if let Err(e) = runtime.block_on(store.job_progress(job, meta)) {
+            tracing::warn!(error = %e, "sync progress not recorded");
+        }
+    })
+}
+
 async fn work(
     store: &Store,
+    job: Uuid,
     id: Uuid,
     actor: &Actor,
     options: &SyncOptions,
@@ -256,14 +286,18 @@ async fn work(
         schemas: if provides(repo::SCHEMA) { provided.schemas } else { Vec::new() },
         templates: if provides(repo::TEMPLATE) { provided.templates } else { Vec::new() },
     };
+    let objects = provided.contexts.len()
+        + provided.local.len()
+        + provided.schemas.len()
+        + provided.templates.len();
+    store
+        .job_progress(job, json!({"step": "writing", "commit": fetched.commit, "objects": objects}))
+        .await?;
     let mut write_options = WriteOptions::new(actor.clone(), "job", format!("{JOB_NAME}: {name}"));
     write_options.acting_for = Some(Owner { label: repo::MODEL.into(), id });
     let mut writer = store.writer(write_options).await?;
     let mut done = Done { commit: fetched.commit.clone(), ..Done::default() };
-    let total = provided.contexts.len()
-        + provided.local.len()
-        + provided.schemas.len()
-        + provided.templates.len();
+    let total = objects;
     let mut load = Load {
         catalogue: store.catalogue().clone(),
         writer: &mut writer,
