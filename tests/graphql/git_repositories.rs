@@ -438,6 +438,25 @@ async fn syncs_over_http_with_credentials(backend: Backend) -> anyhow::Result<()
         ],
         false,
     )?;
+    // A tag on it, and a branch that has a context of its own instead.
+    git(&work, &["tag", "v1"])?;
+    git(&work, &["checkout", "-q", "-b", "staging"])?;
+    let staging = commit(
+        &work,
+        &[
+            ("config_contexts/ntp.yaml", None),
+            (
+                "config_contexts/staging.yaml",
+                Some(
+                    "_metadata: {name: staging}
+syslog: [10.5.5.5]
+",
+                ),
+            ),
+        ],
+        false,
+    )?;
+    git(&work, &["checkout", "-q", "main"])?;
     git(&served, &["clone", "-q", "--bare", &work.display().to_string(), "repo.git"])?;
     let base = http_backend(served.clone(), "bob", "t0ken-s3cret").await?;
     // The server's settings keep local repositories out of reach of the API.
@@ -471,6 +490,12 @@ async fn syncs_over_http_with_credentials(backend: Backend) -> anyhow::Result<()
              "provided_contents": ["extras.configcontext"]},
             {"name": "an option", "remote_url": format!("{base}/repo.git"), "branch": "--upload-pack=touch", "secrets_group": "git",
              "provided_contents": ["extras.configcontext"]},
+            {"name": "staging", "remote_url": format!("{base}/repo.git"), "branch": "staging", "secrets_group": "git",
+             "provided_contents": ["extras.configcontext"]},
+            {"name": "by commit", "remote_url": format!("{base}/repo.git"), "branch": staging.clone(), "secrets_group": "git",
+             "provided_contents": ["extras.configcontext"]},
+            {"name": "by tag", "remote_url": format!("{base}/repo.git"), "branch": "v1", "secrets_group": "git",
+             "provided_contents": ["extras.configcontext"]},
         ],
     }))
     .await?;
@@ -496,15 +521,48 @@ async fn syncs_over_http_with_credentials(backend: Backend) -> anyhow::Result<()
         assert!(logged(&job, "failure").iter().any(|m| m.contains(words)), "{name}: {job}");
         assert!(!job.to_string().contains("t0ken-s3cret"), "{name}: {job}");
     }
+    // A branch, and a commit named by its hash, load what they have.
+    let job = sync(&app, "staging").await?;
+    assert_eq!(
+        (&job["status"], &job["result"]["commit"]),
+        (&json!("SUCCESS"), &json!(staging)),
+        "{job}"
+    );
+    let (_, body, _) = app.graphql("{ config_contexts { name } }", Value::Null).await?;
+    assert_eq!(
+        body["data"]["config_contexts"],
+        json!([{"name": "ntp"}, {"name": "staging"}]),
+        "{body}"
+    );
+    // The same commit through another repository: its context's name is taken.
+    let job = sync(&app, "by commit").await?;
+    assert_eq!(job["status"], "FAILURE", "{job}");
+    assert!(
+        logged(&job, "failure").iter().any(|m| m.starts_with("config_contexts/staging.yaml:") && m.contains("already exists")),
+        "{job}"
+    );
+    // Nothing of a sync that failed is logged as done: it was rolled back.
+    assert!(logged(&job, "success").is_empty(), "{job}");
+    // A tag: the first commit's `ntp`, which "over http" owns.
+    let job = sync(&app, "by tag").await?;
+    assert_eq!(job["status"], "FAILURE", "{job}");
+    assert!(
+        logged(&job, "failure").iter().any(|m| m.starts_with("config_contexts/ntp.yaml:")),
+        "{job}"
+    );
     // A wrong token fails without showing it.
     std::fs::write(&token_file, "wrong-t0ken")?;
     let job = sync(&app, "over http").await?;
     assert_eq!(job["status"], "FAILURE", "{job}");
     assert!(logged(&job, "failure").iter().any(|m| m.contains("refused the credentials")), "{job}");
     assert!(!job.to_string().contains("wrong-t0ken"), "{job}");
-    // What the last good sync loaded stays.
+    // What the last good syncs loaded stays.
     let (_, body, _) = app.graphql("{ config_contexts { name } }", Value::Null).await?;
-    assert_eq!(body["data"]["config_contexts"], json!([{"name": "ntp"}]), "{body}");
+    assert_eq!(
+        body["data"]["config_contexts"],
+        json!([{"name": "ntp"}, {"name": "staging"}]),
+        "{body}"
+    );
     Ok(())
 }
 backend_test!(git_http, syncs_over_http_with_credentials);

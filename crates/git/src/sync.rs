@@ -302,22 +302,37 @@ async fn work(
         catalogue: store.catalogue().clone(),
         writer: &mut writer,
         owner: id,
-        log,
+        log: Vec::new(),
+        files: Vec::new(),
         done: &mut done,
         progress,
         total,
         written: 0,
     };
     let loaded = load.all(&provided, &fetched.commit).await;
-    match loaded {
-        Ok(()) => {
-            writer.commit().await?;
-            Ok(done)
-        }
+    let (entries, files) = (std::mem::take(&mut load.log), std::mem::take(&mut load.files));
+    let failed = match loaded {
+        Ok(()) => match writer.commit().await {
+            Ok(_) => {
+                entries.into_iter().for_each(|e| log.push(e));
+                return Ok(done);
+            }
+            Err(e) => located(e, &files),
+        },
         Err(e) => {
             writer.rollback().await?;
-            Err(e)
+            e
         }
+    };
+    Err(failed)
+}
+
+/// A failure of the write, named by the file of the operation it came from when the writer
+/// says which (a conflict found when a batch is written).
+fn located(e: StoreError, files: &[String]) -> Failed {
+    match e.operation().and_then(|o| files.get(o)).filter(|f| !f.is_empty()) {
+        Some(file) => Failed(format!("{file}: {}", store_message(&e))),
+        None => Failed::from(e),
     }
 }
 
@@ -452,7 +467,10 @@ struct Load<'w, 's> {
     catalogue: Arc<Catalogue>,
     writer: &'w mut Writer<'s>,
     owner: Uuid,
-    log: &'w mut Log,
+    /// What the write did, logged once it has committed.
+    log: Vec<Entry>,
+    /// The file each of the write's operations came from, by operation number.
+    files: Vec<String>,
     done: &'w mut Done,
     progress: Arc<dyn Fn(Step) + Send + Sync>,
     total: usize,
@@ -489,8 +507,20 @@ impl Load<'_, '_> {
         let model = model_of(&catalogue, repo::MODEL)?;
         let mut patch = Map::new();
         patch.insert(repo::CURRENT_HEAD.into(), commit.into());
-        self.writer.update(model, &Json::String(self.owner.to_string()), &patch).await?;
+        self.operation("");
+        self.writer
+            .update(model, &Json::String(self.owner.to_string()), &patch)
+            .await
+            .map_err(|e| located(e, &self.files))?;
+        // Batched rows are written now, so that what the database refuses names its file.
+        self.writer.settle().await.map_err(|e| located(e, &self.files))?;
         Ok(())
+    }
+
+    /// Starts the write's next operation, from `file`.
+    fn operation(&mut self, file: &str) {
+        self.writer.begin_operation(self.files.len());
+        self.files.push(file.to_owned());
     }
 
     fn step(&mut self) {
@@ -531,7 +561,12 @@ impl Load<'_, '_> {
             held.iter().filter_map(|r| Some((key_of(r), r.id()?))).collect();
         for (key, mut input, file) in wanted {
             let shown = key.join(" ");
-            let failed = |e: StoreError| Failed(format!("{file}: {}", store_message(&e)));
+            self.operation(file);
+            let files = &self.files;
+            let failed = |e: StoreError| match e.operation().and_then(|o| files.get(o)) {
+                Some(other) if other != file && !other.is_empty() => located(e, files),
+                _ => Failed(format!("{file}: {}", store_message(&e))),
+            };
             match held.remove(&key) {
                 Some(id) => {
                     let outcome = self
@@ -571,6 +606,7 @@ impl Load<'_, '_> {
             self.step();
         }
         for (key, id) in held {
+            self.operation("");
             self.writer.delete(model, &Json::String(id.to_string())).await?;
             self.done.count(label, DELETED);
             let shown = key.join(" ");
@@ -603,7 +639,12 @@ impl Load<'_, '_> {
             held.iter().filter_map(|r| Some((r.text(repo::NAME)?.to_owned(), r.id()?))).collect();
         let data_field = own.fields.first().copied().unwrap_or_default();
         for local in wanted {
-            let failed = |e: StoreError| Failed(format!("{}: {}", local.file, store_message(&e)));
+            self.operation(&local.file);
+            let files = &self.files;
+            let failed = |e: StoreError| match e.operation().and_then(|o| files.get(o)) {
+                Some(other) if *other != local.file && !other.is_empty() => located(e, files),
+                _ => Failed(format!("{}: {}", local.file, store_message(&e))),
+            };
             let target = match held.remove(&local.name) {
                 Some(id) => Json::String(id.to_string()),
                 None => json!({ repo::NAME: local.name }),
@@ -635,6 +676,7 @@ impl Load<'_, '_> {
             for field in own.fields.iter().chain([&own.type_field, &own.id_field]) {
                 patch.insert((*field).into(), Json::Null);
             }
+            self.operation("");
             self.writer.update(model, &Json::String(id.to_string()), &patch).await?;
             self.done.count(label, DELETED);
             self.log.push(
