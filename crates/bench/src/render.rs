@@ -54,7 +54,11 @@ async fn once(
     if summary["failed"].as_u64() != Some(0)
         || summary["errors"].as_array().is_some_and(|e| !e.is_empty())
     {
-        bail!("render: {summary}");
+        let first = body
+            .split(|b| *b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+            .find(|l| !l["error"].is_null());
+        bail!("render: {summary}; first failure: {}", first.unwrap_or_default());
     }
     let devices = summary["devices"].as_u64().unwrap_or_default();
     let statements = summary["statements"].as_u64().unwrap_or_default();
@@ -70,9 +74,13 @@ pub(crate) async fn run(
 ) -> Result<()> {
     report("| render | devices | min | median | per device (median) | SQL statements | size |");
     report("|---|---|---|---|---|---|---|");
-    for (label, filter) in
-        [("one device", json!({"name": ["dev-00001"]})), ("every device", json!({}))]
-    {
+    let thousand: Vec<String> = (1..=1000).map(|i| format!("dev-{i:05}")).collect();
+    let cases = [
+        ("one device", json!({"name": ["dev-00001"]})),
+        ("1,000 devices by name", json!({"name": thousand})),
+        ("every device", json!({})),
+    ];
+    for (label, filter) in cases {
         let mut times = Vec::new();
         let (mut devices, mut statements, mut size) = (0, 0, 0);
         for _ in 0..runs.max(1) {

@@ -11,10 +11,10 @@
 //! Spec: nautobot-app-golden-config (`config_intended`: the GraphQL query's answer for a device
 //! is the template's context).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use serde_json::Value as Json;
+use minijinja::Value;
 
 /// The name the whole of a device's data has in its template.
 pub const DEVICE: &str = "device";
@@ -23,6 +23,19 @@ pub const DEVICE: &str = "device";
 pub const INLINE: &str = "template";
 
 const PATH: &str = "__path__";
+
+/// One device's data, as its template sees them: read straight from the query's answer into
+/// template values, never through a JSON tree.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Data(BTreeMap<String, Value>);
+
+impl Data {
+    /// Takes a text value out of the data (the id and name the render added to the query).
+    pub fn take_text(&mut self, key: &str) -> Option<String> {
+        self.0.remove(key).and_then(|v| v.as_str().map(str::to_owned))
+    }
+}
 
 /// Compiled templates for one render of the fleet.
 pub struct Templates {
@@ -67,21 +80,18 @@ impl Templates {
     }
 
     /// Renders the device of these data: the template's path and the text.
-    pub fn render(&self, data: &Json) -> (String, Result<String, String>) {
-        let mut context = match data {
-            Json::Object(map) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
-        context.insert(DEVICE.into(), data.clone());
-        let context = Json::Object(context);
+    pub fn render(&self, data: Data) -> (String, Result<String, String>) {
+        // The context shares the data (minijinja's values are reference-counted).
+        let value = Value::from(data.0);
+        let context = minijinja::context! { device => value.clone(), ..value };
         let path = match &self.path {
             Path::Fixed(path) => path.clone(),
-            Path::PerDevice => match crate::template::render(&self.env, PATH, &context) {
+            Path::PerDevice => match crate::template::render_value(&self.env, PATH, &context) {
                 Ok(path) => path.trim().to_owned(),
                 Err(e) => return (String::new(), Err(e)),
             },
         };
-        let text = crate::template::render(&self.env, &path, &context);
+        let text = crate::template::render_value(&self.env, &path, &context);
         (path, text)
     }
 }
@@ -89,7 +99,11 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value as Json};
+
+    fn device_data(value: Json) -> Data {
+        serde_json::from_value(value).expect("an object")
+    }
 
     fn files(list: &[(&str, &str)]) -> HashMap<String, String> {
         list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
@@ -107,20 +121,34 @@ mod tests {
             ),
             ("templates/eos.j2", "! {{ device.hostname }}"),
         ]);
-        let data = json!({"hostname": "r1", "platform": {"network_driver": "ios"}, "config_context": {"ntp": ["10.0.0.1"]}});
+        let data = device_data(
+            json!({"hostname": "r1", "platform": {"network_driver": "ios"}, "config_context": {"ntp": ["10.0.0.1"]}}),
+        );
         let fixed = Templates::from_files(repo.clone(), "templates/ios.j2").expect("compiles");
         assert_eq!(
-            fixed.render(&data),
+            fixed.render(data.clone()),
             ("templates/ios.j2".to_owned(), Ok("hostname r1\nntp server 10.0.0.1\n".to_owned()))
         );
         let per_platform =
             Templates::from_files(repo.clone(), "templates/{{ platform.network_driver }}.j2")
                 .expect("compiles");
-        let eos = json!({"hostname": "s1", "platform": {"network_driver": "eos"}});
-        assert_eq!(per_platform.render(&eos).1, Ok("! s1".to_owned()));
-        let (path, text) = per_platform.render(&json!({"hostname": "x", "platform": null}));
+        let eos = device_data(json!({"hostname": "s1", "platform": {"network_driver": "eos"}}));
+        assert_eq!(per_platform.render(eos).1, Ok("! s1".to_owned()));
+        let (path, text) =
+            per_platform.render(device_data(json!({"hostname": "x", "platform": null})));
         assert_eq!(path, "templates/.j2");
         assert!(text.is_err());
+    }
+
+    /// Jinja2's Python methods, which Golden Config's templates call.
+    #[test]
+    fn python_methods_work_as_in_jinja2() {
+        let t = Templates::inline(
+            "{% for k, v in config_context.items() %}{{ k }}={{ v }};{% endfor %}{{ hostname.upper() }} {{ hostname.startswith('r') }} {{ 'a,b'.split(',') | length }}",
+        )
+        .expect("compiles");
+        let data = device_data(json!({"hostname": "r1", "config_context": {"ntp": 1}}));
+        assert_eq!(t.render(data).1, Ok("ntp=1;R1 True 2".to_owned()));
     }
 
     #[test]
@@ -138,6 +166,6 @@ mod tests {
     fn a_runaway_template_fails_its_device_only() {
         let t =
             Templates::inline("{% for i in range(100000000) %}x{% endfor %}").expect("compiles");
-        assert!(t.render(&json!({})).1.is_err());
+        assert!(t.render(Data::default()).1.is_err());
     }
 }

@@ -21,6 +21,8 @@ pub fn environment_with_fuel(fuel: u64) -> minijinja::Environment<'static> {
     let mut env = minijinja::Environment::new();
     env.set_fuel(Some(fuel));
     env.set_recursion_limit(64);
+    // Python's methods (`dict.items()`, `str.split()` …), which Jinja2 templates call.
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env
 }
 
@@ -30,9 +32,18 @@ pub fn render(
     name: &str,
     context: &Json,
 ) -> Result<String, String> {
+    render_value(env, name, &minijinja::Value::from_serialize(context))
+}
+
+/// [`render`] over a context already made a template value.
+pub fn render_value(
+    env: &minijinja::Environment<'_>,
+    name: &str,
+    context: &minijinja::Value,
+) -> Result<String, String> {
     let template = env.get_template(name).map_err(|e| error_text(&e))?;
     let out = template
-        .render(minijinja::Value::from_serialize(context))
+        .render(context)
         .map_err(|e| format!("Error rendering {name}: {}", error_text(&e)))?;
     if out.len() > MAX_RENDERED {
         return Err(format!("{name} renders more than {MAX_RENDERED} bytes."));

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json as JsonResponse, Response};
 use axum::Extension;
-use ferrobot_domain::intended::Templates;
+use ferrobot_domain::intended::{Data, Templates};
 use ferrobot_domain::job::{Level, Status};
 use ferrobot_domain::permission::Permissions;
 use ferrobot_persistence::job::JobSpec;
@@ -213,15 +213,10 @@ impl Prepared {
             let (mut devices, mut rendered, mut failed) = (0, 0, 0);
             let store = self.store.clone();
             let job = self.job;
-            let read = items::read(items::ChunkReader::new(rx), document::KEY, &mut |mut item| {
-                let (id, name) = match &mut item {
-                    Json::Object(map) => (
-                        map.remove(document::ID).and_then(|v| v.as_str().map(str::to_owned)),
-                        map.remove(document::NAME).and_then(|v| v.as_str().map(str::to_owned)),
-                    ),
-                    _ => (None, None),
-                };
-                let (template, text) = self.templates.render(&item);
+            let reader = items::ChunkReader::new(rx);
+            let read = items::read(reader, document::KEY, &mut |mut item: Data| {
+                let (id, name) = (item.take_text(document::ID), item.take_text(document::NAME));
+                let (template, text) = self.templates.render(item);
                 devices += 1;
                 let (config, error) = match text {
                     Ok(text) => {
