@@ -204,6 +204,32 @@ async fn syncs_from_a_local_repository(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(body["data"]["device_update"]["serial"], "X1", "{body}");
 
+    // Nautobot's REST route starts a sync too; a read-only token may not, nor an unknown id.
+    let post = |token: &str, id: &str| {
+        app.client()
+            .post(format!("{}/api/extras/git-repositories/{id}/sync/", app.base))
+            .header("Authorization", format!("Token {token}"))
+            .send()
+    };
+    let refused = post(&app.read_only_token, &repository).await?;
+    assert_eq!(refused.status().as_u16(), 403);
+    let missing = post(&app.token, &uuid::Uuid::nil().to_string()).await?;
+    assert_eq!(missing.status().as_u16(), 404);
+    let started: Value = post(&app.token, &repository).await?.json().await?;
+    assert_eq!(started["message"], "Repository config sync job added to queue.", "{started}");
+    let rest_job = started["job_result"]["id"].as_str().unwrap_or_default().to_owned();
+    let mut finished = Value::Null;
+    for _ in 0..300 {
+        let (_, body, _) = app
+            .graphql("query($id: ID!) { job_result(id: $id) { status } }", json!({"id": rest_job}))
+            .await?;
+        finished = body["data"]["job_result"]["status"].clone();
+        if finished == "SUCCESS" || finished == "FAILURE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(finished, "SUCCESS");
     // A re-sync of the same commit changes nothing and logs nothing.
     let job = sync(&app, "config").await?;
     assert_eq!(job["status"], "SUCCESS", "{job}");

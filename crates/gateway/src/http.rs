@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/extras/graphql-queries/{key}/run/", post(saved_query_run))
         // Any other path: a list's export (`?export=`), else a JSON 404.
         .route("/api/render/", post(crate::fleet::handler))
+        .route("/api/extras/git-repositories/{key}/sync/", post(crate::jobs::sync_route))
         .route("/api/{*rest}", axum::routing::any(crate::export::export))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -20,6 +20,7 @@ pub mod fleet;
 mod graphiql;
 pub mod http;
 mod ir;
+mod jobs;
 pub mod limits;
 mod literals;
 pub mod login;

@@ -157,7 +157,9 @@ pub(crate) async fn mutate<'d>(
         let (key, field) = (&collected.key, collected);
         let w = match w {
             Written::Sync(repository) => {
-                let job = start_sync(state, repository).await?;
+                let job =
+                    crate::jobs::start_sync(&state.store, &state.actor, &state.git, repository)
+                        .await?;
                 Written::Objects { model: job_result_model(planner)?, ids: vec![job], list: false }
             }
             other => other,
@@ -373,25 +375,6 @@ fn job_result_model(planner: &Lowerer<'_>) -> Result<ModelId, GatewayError> {
         .by_label(ferrobot_domain::job::RESULT)
         .map(|m| m.id)
         .ok_or_else(|| StoreError::Internal("no job result model".into()).into())
-}
-
-/// Starts the sync of a repository as a job of its own, after the document has committed;
-/// the job's result id.
-async fn start_sync(state: &RequestState, repository: Uuid) -> Result<Uuid, StoreError> {
-    let store = state.store.clone();
-    let job = ferrobot_git::sync::start(&store, repository, &state.actor).await?;
-    let actor = state.actor.clone();
-    let options = state.git.clone();
-    tokio::spawn(async move {
-        let quiet = std::sync::Arc::new(|_| {});
-        let outcome =
-            ferrobot_git::sync::run(&store, job, repository, &actor, &options, quiet).await;
-        match outcome {
-            Ok(done) => tracing::info!(%job, status = done.status.as_str(), "git sync"),
-            Err(error) => tracing::error!(%job, %error, "git sync could not record its end"),
-        }
-    });
-    Ok(job)
 }
 
 /// The secrets a write issued, by object id (a new token's key), for its answer only.
