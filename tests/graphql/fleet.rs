@@ -160,6 +160,10 @@ async fn renders_the_fleet_in_one_pass(backend: Backend) -> anyhow::Result<()> {
             "nope",
         ),
         (json!({"query": "{ devices { name } }"}), "Give `repository` and `template`"),
+        (
+            json!({"query": "{ devices { name } }", "template_code": "x", "filter": {"location": ["nowhere"]}}),
+            "nowhere",
+        ),
     ] {
         let (status, lines) = render(&app, &admin, body.clone()).await?;
         assert_eq!(status, 400, "{body}: {lines:?}");

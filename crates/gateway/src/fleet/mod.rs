@@ -176,6 +176,12 @@ pub async fn prepare(
         );
         return Err(Refused::Invalid(errors));
     };
+    // The list refused whole (a filter value that names nothing, too many values): nothing
+    // would render, so the render is refused as a request.
+    let refused = answer.roots.iter().all(|r| matches!(r.body, crate::answer::RootBody::Null));
+    if refused && !answer.errors.is_empty() {
+        return Err(Refused::Invalid(answer.errors.iter().map(|e| e.to_json()).collect()));
+    }
     let job = store
         .job_start(&JobSpec {
             name: JOB_NAME.into(),
