@@ -17,6 +17,11 @@ use uuid::Uuid;
 use crate::auth::{detail, user_of, ClientAddress};
 use crate::AppState;
 
+/// HTTP 503 in DRF's shape: the database did not take the request in time.
+fn busy(message: &str) -> Response {
+    detail(StatusCode::SERVICE_UNAVAILABLE, message)
+}
+
 /// Starts the sync of `repository` as a job of its own; the job's result id.
 pub(crate) async fn start_sync(
     store: &Store,
@@ -46,11 +51,10 @@ pub(crate) async fn sync_route(
     client: Option<Extension<ClientAddress>>,
     headers: HeaderMap,
 ) -> Response {
-    let user =
-        match user_of(&state, &headers, client.and_then(|c| c.0 .0), crate::respond::busy).await {
-            Ok(user) => user,
-            Err(refused) => return refused,
-        };
+    let user = match user_of(&state, &headers, client.and_then(|c| c.0 .0), busy).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
     let not_found = || detail(StatusCode::NOT_FOUND, "No GitRepository matches the given query.");
     let Ok(id) = Uuid::parse_str(&key) else { return not_found() };
     let refused = || {
@@ -68,7 +72,7 @@ pub(crate) async fn sync_route(
     };
     let permissions = match state.store.permissions(&user).await {
         Ok(p) => p,
-        Err(StoreError::Busy(m)) => return crate::respond::busy(&m),
+        Err(StoreError::Busy(m)) => return busy(&m),
         Err(e) => return failed(e),
     };
     let actor = Actor { user_id: Some(user.id), user_name: user.username.clone() };
@@ -80,7 +84,7 @@ pub(crate) async fn sync_route(
     options.permissions = permissions;
     let mut writer = match state.store.writer(options).await {
         Ok(w) => w,
-        Err(StoreError::Busy(m)) => return crate::respond::busy(&m),
+        Err(StoreError::Busy(m)) => return busy(&m),
         Err(e) => return failed(e),
     };
     let checked = writer.update(model, &json!(id.to_string()), &Map::new()).await;
