@@ -350,6 +350,41 @@ async fn syncs_from_a_local_repository(backend: Backend) -> anyhow::Result<()> {
     let (_, body, _) =
         app.graphql("{ config_contexts { name } export_templates { name } }", Value::Null).await?;
     assert_eq!(body["data"], json!({"config_contexts": [], "export_templates": []}), "{body}");
+
+    // Ended jobs are kept for a while, then deleted with their logs; a running one stays.
+    let (_, body, _) =
+        app.graphql("{ job_results { id } job_log_entries { id } }", Value::Null).await?;
+    let jobs = body["data"]["job_results"].as_array().map_or(0, Vec::len);
+    assert!(
+        jobs == 6 && !body["data"]["job_log_entries"].as_array().is_none_or(Vec::is_empty),
+        "{body}"
+    );
+    let kept = app
+        .store
+        .prune_job_results(chrono::Utc::now() - chrono::Duration::days(1), 1_000_000)
+        .await?;
+    assert_eq!(kept, 0);
+    let running = app
+        .store
+        .job_start(&ferrobot_persistence::job::JobSpec {
+            name: "still running".into(),
+            task_name: "test".into(),
+            user: None,
+            task_kwargs: json!({}),
+        })
+        .await?;
+    let gone = app
+        .store
+        .prune_job_results(chrono::Utc::now() + chrono::Duration::seconds(1), 1_000_000)
+        .await?;
+    assert_eq!(gone, jobs);
+    let (_, body, _) =
+        app.graphql("{ job_results { id } job_log_entries { id } }", Value::Null).await?;
+    assert_eq!(
+        body["data"],
+        json!({"job_results": [{"id": running.to_string()}], "job_log_entries": []}),
+        "{body}"
+    );
     Ok(())
 }
 backend_test!(git_local, syncs_from_a_local_repository);

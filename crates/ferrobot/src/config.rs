@@ -71,6 +71,7 @@ pub(crate) struct ServerFile {
     pub(crate) webhook_attempts: Option<u32>,
     pub(crate) webhook_timeout_ms: Option<u64>,
     pub(crate) webhook_keep_days: Option<u64>,
+    pub(crate) job_results_keep_days: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +125,7 @@ pub(crate) struct Serve {
     pub(crate) feed_poll: Duration,
     pub(crate) webhooks: ferrobot_gateway::webhook::Settings,
     pub(crate) git_local_remotes: bool,
+    pub(crate) job_results_keep: Duration,
 }
 
 /// The flags of `serve`, as clap read them (flag or environment); `None` when neither is set.
@@ -187,6 +189,10 @@ pub(crate) struct ServeFlags {
     /// Days webhook attempts are kept, 1 to 3,650 [default: 30].
     #[arg(long, env = "FERROBOT_WEBHOOK_KEEP_DAYS")]
     pub(crate) webhook_keep_days: Option<u64>,
+    /// Days the results of ended jobs (Git syncs, renders) and their logs are kept, 1 to 3,650
+    /// [default: 30].
+    #[arg(long, env = "FERROBOT_JOB_RESULTS_KEEP_DAYS")]
+    pub(crate) job_results_keep_days: Option<u64>,
     /// Failed logins allowed per minute, per user and per client address [default: 10].
     #[arg(long, env = "FERROBOT_LOGIN_ATTEMPTS_PER_MINUTE")]
     pub(crate) login_attempts_per_minute: Option<u32>,
@@ -334,6 +340,15 @@ impl Serve {
                 lease: Duration::ZERO,
             }
             .with_lease(),
+            job_results_keep: Duration::from_secs(
+                86_400
+                    * in_range(
+                        "job_results_keep_days",
+                        flags.job_results_keep_days.or(server.job_results_keep_days).unwrap_or(30),
+                        1,
+                        3_650,
+                    )?,
+            ),
             git_local_remotes: flags.git_local_remotes.or(file.git.local_remotes).unwrap_or(false),
             trusted_proxies: networks(
                 "trusted_proxies",

@@ -208,6 +208,7 @@ async fn main() -> Result<()> {
                 trusted_proxies: settings.trusted_proxies,
                 feed_poll: settings.feed_poll,
                 webhooks: settings.webhooks.clone(),
+                job_results_keep: settings.job_results_keep,
                 git: ferrobot_git::SyncOptions {
                     data_dir: git_dir.clone(),
                     local: if settings.git_local_remotes {
@@ -224,6 +225,7 @@ async fn main() -> Result<()> {
                 "catalogue resolved and schema built"
             );
             let _reloader = state.spawn_reloader();
+            let _housekeeping = state.spawn_housekeeping();
             let _feed = state.spawn_feed();
             let listener = tokio::net::TcpListener::bind(bind)
                 .await

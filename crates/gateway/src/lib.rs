@@ -100,6 +100,8 @@ pub struct Config {
     pub webhooks: webhook::Settings,
     /// Where Git repositories are fetched to, and whether local remotes (`file://`) may be.
     pub git: ferrobot_git::SyncOptions,
+    /// How long the results of ended jobs (syncs, renders) and their logs are kept.
+    pub job_results_keep: Duration,
 }
 
 /// The rows of a root list read at a time with what lies under them, unless configured.
@@ -127,6 +129,7 @@ impl Config {
                 data_dir: std::path::PathBuf::from("data/git"),
                 local: ferrobot_git::Local::Refused,
             },
+            job_results_keep: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -229,6 +232,28 @@ impl AppState {
         }
         tasks.push(tokio::spawn(self.webhooks.clone().run(self.stopping())));
         tasks
+    }
+
+    /// Deletes the results of jobs that ended longer than `Config::job_results_keep` ago, every
+    /// hour, until shutdown (every replica may: the deletes are idempotent and bounded per run).
+    pub fn spawn_housekeeping(&self) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3_600));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Ok(keep) = chrono::Duration::from_std(state.config.job_results_keep) else {
+                    continue;
+                };
+                let before = chrono::Utc::now() - keep;
+                match state.store.prune_job_results(before, 1_000_000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(job_results = n, "old job results deleted"),
+                    Err(error) => tracing::warn!(%error, "job results not pruned"),
+                }
+            }
+        })
     }
 
     /// Watches the custom and computed field definitions (which another process may change)

@@ -171,6 +171,54 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the jobs that ended before `before`, with their log entries, 1,000 a
+    /// transaction, at most `max`; returns how many went. Job results are not change-logged,
+    /// so neither is their pruning.
+    pub async fn prune_job_results(
+        &self,
+        before: chrono::DateTime<Utc>,
+        max: usize,
+    ) -> StoreResult<usize> {
+        let results = model(self, job::RESULT)?;
+        let logs = model(self, job::LOG_ENTRY)?;
+        let done = results.column_of(fields::DATE_DONE);
+        let of_result = logs.column_of(fields::JOB_RESULT);
+        let mut gone = 0;
+        while gone < max {
+            let mut select = Query::select();
+            select
+                .column(Alias::new(fields::ID))
+                .from(Alias::new(&results.table))
+                .and_where(
+                    Expr::col(Alias::new(&done))
+                        .lt(bind(ColType::DateTime, Cell::DateTime(before))),
+                )
+                .limit(1_000);
+            let rows = self.fetch(&select, &[ColType::Uuid]).await?;
+            let ids: Vec<Uuid> = rows.cells.iter().filter_map(Cell::as_uuid).collect();
+            if ids.is_empty() {
+                break;
+            }
+            let (_turn, tx) = self.begin().await?;
+            let keys = || ids.iter().map(|u| uuid_value(*u));
+            let mut entries = Query::delete();
+            entries
+                .from_table(Alias::new(&logs.table))
+                .and_where(Expr::col(Alias::new(&of_result)).is_in(keys()));
+            self.run_in(&tx, &entries).await?;
+            let mut jobs = Query::delete();
+            jobs.from_table(Alias::new(&results.table))
+                .and_where(Expr::col(Alias::new(fields::ID)).is_in(keys()));
+            self.run_in(&tx, &jobs).await?;
+            tx.commit().await?;
+            gone += ids.len();
+            if ids.len() < 1_000 {
+                break;
+            }
+        }
+        Ok(gone)
+    }
+
     /// Runs one statement in a transaction of its own.
     async fn run_alone(&self, statement: &impl sea_query::QueryStatementWriter) -> StoreResult<()> {
         let (_turn, tx) = self.begin().await?;
