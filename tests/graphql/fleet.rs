@@ -46,7 +46,11 @@ async fn renders_the_fleet_in_one_pass(backend: Backend) -> anyhow::Result<()> {
     work_repo(&work)?;
     let data_dir = scratch.join("clones");
     let app = TestApp::start_configured(backend, StoreOptions::default(), move |c| {
-        c.git = ferrobot_git::SyncOptions { data_dir, local: ferrobot_git::Local::Allowed };
+        c.git = ferrobot_git::SyncOptions {
+            data_dir,
+            local: ferrobot_git::Local::Allowed,
+            ..c.git.clone()
+        };
     })
     .await?;
     app.import(seed(30)).await?;

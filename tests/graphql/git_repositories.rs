@@ -28,6 +28,13 @@ impl Drop for Scratch {
 
 use ferrobot_test_support::git;
 
+/// A new repository with its work tree at `dir`.
+fn init(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    git(dir, &["init", "-q"])?;
+    Ok(())
+}
+
 /// Writes `files` (path, contents; `None` deletes) into the work tree at `dir` and commits them,
 /// amending the last commit when `amend` (a rewritten branch, as after a force-push); the
 /// commit's hash.
@@ -100,8 +107,7 @@ const CONTENTS: &str =
 async fn syncs_from_a_local_repository(backend: Backend) -> anyhow::Result<()> {
     let scratch = Scratch::new()?;
     let (work, clones) = (scratch.0.join("work"), scratch.0.join("clones"));
-    std::fs::create_dir_all(&work)?;
-    git(&work, &["init", "-q"])?;
+    init(&work)?;
     let first = commit(
         &work,
         &[
@@ -116,7 +122,11 @@ async fn syncs_from_a_local_repository(backend: Backend) -> anyhow::Result<()> {
     )?;
     let data_dir = clones.clone();
     let app = TestApp::start_configured(backend, StoreOptions::default(), move |c| {
-        c.git = ferrobot_git::SyncOptions { data_dir, local: ferrobot_git::Local::Allowed };
+        c.git = ferrobot_git::SyncOptions {
+            data_dir,
+            local: ferrobot_git::Local::Allowed,
+            ..c.git.clone()
+        };
     })
     .await?;
     app.import(seed(2)).await?;
@@ -488,9 +498,8 @@ async fn syncs_over_http_with_credentials(backend: Backend) -> anyhow::Result<()
     let scratch = Scratch::new()?;
     let (work, served, clones) =
         (scratch.0.join("work"), scratch.0.join("served"), scratch.0.join("clones"));
-    std::fs::create_dir_all(&work)?;
     std::fs::create_dir_all(&served)?;
-    git(&work, &["init", "-q"])?;
+    init(&work)?;
     let head = commit(
         &work,
         &[
@@ -523,7 +532,11 @@ syslog: [10.5.5.5]
     // The server's settings keep local repositories out of reach of the API.
     let data_dir = clones.clone();
     let app = TestApp::start_configured(backend, StoreOptions::default(), move |c| {
-        c.git = ferrobot_git::SyncOptions { data_dir, local: ferrobot_git::Local::Refused };
+        c.git = ferrobot_git::SyncOptions {
+            data_dir,
+            local: ferrobot_git::Local::Refused,
+            ..c.git.clone()
+        };
     })
     .await?;
     let (token_file, user_file) = (scratch.0.join("token"), scratch.0.join("user"));
@@ -627,3 +640,127 @@ syslog: [10.5.5.5]
     Ok(())
 }
 backend_test!(git_http, syncs_over_http_with_credentials);
+
+/// A stand-in for OpenSSH, as git's own tests have one: it writes down its arguments and runs
+/// the remote command here, as sshd would run it on the host; a host named `denied…` refuses
+/// the key as a server does.
+const FAKE_SSH: &str = r#"#!/bin/sh
+printf '%s\n' "$@" >> "$(dirname "$0")/ssh.args"
+while [ $# -gt 2 ]; do shift; done
+case "$1" in
+  *denied*) echo "$1: Permission denied (publickey)." >&2; exit 255 ;;
+esac
+PATH="$(git --exec-path):$PATH" exec sh -c "$2"
+"#;
+
+async fn syncs_over_ssh(backend: Backend) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = Scratch::new()?;
+    // A path the remote shell must take as one word: a space, a quote, a `$(…)`.
+    let (work, clones) = (scratch.0.join("it's a $(repo)"), scratch.0.join("clones"));
+    init(&work)?;
+    let head = commit(
+        &work,
+        &[
+            ("config_contexts/ntp.yaml", Some(NTP)),
+            ("config_context_schemas/ntp.yaml", Some(SCHEMA)),
+        ],
+        false,
+    )?;
+    let ssh = scratch.0.join("fake-ssh");
+    std::fs::write(&ssh, FAKE_SSH)?;
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755))?;
+    let command = ferrobot_git::ssh::Command::parse(&format!("{} -i /keys/deploy", ssh.display()))
+        .map_err(anyhow::Error::msg)?;
+    // Local repositories stay refused: an ssh remote is not one.
+    let data_dir = clones.clone();
+    let app = TestApp::start_configured(backend, StoreOptions::default(), move |c| {
+        c.git = ferrobot_git::SyncOptions {
+            data_dir,
+            local: ferrobot_git::Local::Refused,
+            ssh: command,
+        };
+    })
+    .await?;
+    app.import(seed(1)).await?;
+    let path = work.display().to_string();
+    let escaped: String = path
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"/-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    app.import(json!({
+        "extras.gitrepository": [
+            {"name": "ssh", "remote_url": format!("ssh://git@git.example:2222{escaped}"), "branch": "main",
+             "provided_contents": ["extras.configcontext", "extras.configcontextschema"]},
+            {"name": "scp-like", "remote_url": format!("git@git.example:{path}"), "branch": "main",
+             "provided_contents": []},
+            {"name": "denied", "remote_url": "ssh://git@denied.example/srv/config.git", "branch": "main",
+             "provided_contents": ["extras.configcontext"]},
+            {"name": "an option", "remote_url": "ssh://-oProxyCommand=touch%20owned/r.git", "branch": "main",
+             "provided_contents": ["extras.configcontext"]},
+        ],
+    }))
+    .await?;
+    let job = sync(&app, "ssh").await?;
+    assert_eq!(job["status"], "SUCCESS", "{job}");
+    assert_eq!(job["result"]["commit"], head.as_str());
+    let (_, body, _) =
+        app.graphql("{ config_contexts { name owner_object_id } }", Value::Null).await?;
+    assert_eq!(body["data"]["config_contexts"][0]["name"], "ntp", "{body}");
+    // The client ran in batch mode, with the configured key, at the URL's user, host and port.
+    let args = std::fs::read_to_string(scratch.0.join("ssh.args"))?;
+    let args: Vec<&str> = args.lines().collect();
+    let quoted = path.replace('\'', r"'\''");
+    assert_eq!(
+        args,
+        [
+            "-i",
+            "/keys/deploy",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-p",
+            "2222",
+            "git@git.example",
+            &format!("git-upload-pack '{quoted}'")
+        ]
+    );
+    // A re-sync over the same clone takes a new commit.
+    let second = commit(
+        &work,
+        &[("config_contexts/ntp.yaml", Some(&NTP.replace("10.0.0.2", "10.0.0.3")))],
+        false,
+    )?;
+    let job = sync(&app, "ssh").await?;
+    assert_eq!(
+        (&job["status"], &job["result"]["commit"]),
+        (&json!("SUCCESS"), &json!(second)),
+        "{job}"
+    );
+    // git's scp-like form.
+    let job = sync(&app, "scp-like").await?;
+    assert_eq!(
+        (&job["status"], &job["result"]["commit"]),
+        (&json!("SUCCESS"), &json!(second)),
+        "{job}"
+    );
+    // What ssh says when it fails is the reason; nothing reaches the client as an option.
+    for (name, words) in [
+        ("denied", "ssh exited with 255: git@denied.example: Permission denied (publickey)."),
+        ("an option", "may not start with `-`"),
+    ] {
+        let job = sync(&app, name).await?;
+        assert_eq!(job["status"], "FAILURE", "{name}: {job}");
+        assert!(logged(&job, "failure").iter().any(|m| m.contains(words)), "{name}: {job}");
+    }
+    assert!(!scratch.0.join("owned").exists() && !std::path::Path::new("owned").exists());
+    Ok(())
+}
+backend_test!(git_ssh, syncs_over_ssh);

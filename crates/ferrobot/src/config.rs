@@ -36,6 +36,8 @@ pub(crate) struct GitFile {
     pub(crate) dir: Option<std::path::PathBuf>,
     /// Whether the API may sync local repositories (`file://` and paths on the server).
     pub(crate) local_remotes: Option<bool>,
+    /// The ssh client that ssh remotes are fetched through (`ssh -i /etc/ferrobot/key`).
+    pub(crate) ssh_command: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

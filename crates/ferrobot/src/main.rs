@@ -42,6 +42,10 @@ struct Cli {
     /// Where Git repositories are fetched to [default: data/git].
     #[arg(long, global = true, env = "FERROBOT_GIT_DIR")]
     git_dir: Option<PathBuf>,
+    /// The ssh client that ssh remotes are fetched through, split at spaces
+    /// (`ssh -i /etc/ferrobot/key`) [default: ssh].
+    #[arg(long, global = true, env = "FERROBOT_GIT_SSH_COMMAND")]
+    git_ssh_command: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -182,11 +186,22 @@ async fn main() -> Result<()> {
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
     }
-    let git_dir = cli
-        .git_dir
-        .clone()
-        .or_else(|| file.git.dir.clone())
-        .unwrap_or_else(|| PathBuf::from("data/git"));
+    let git = ferrobot_git::SyncOptions {
+        data_dir: cli
+            .git_dir
+            .clone()
+            .or_else(|| file.git.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data/git")),
+        // Whoever runs a command holds the server's disk: local repositories may be synced
+        // (`serve` lets API users do so only when configured to).
+        local: ferrobot_git::Local::Allowed,
+        ssh: match cli.git_ssh_command.clone().or_else(|| file.git.ssh_command.clone()) {
+            Some(line) => ferrobot_git::ssh::Command::parse(&line)
+                .map_err(anyhow::Error::msg)
+                .context("git ssh_command")?,
+            None => ferrobot_git::ssh::Command::default(),
+        },
+    };
     match cli.command {
         Command::Serve { flags, no_change_log } => {
             let settings = config::Serve::resolve(*flags, &file)?;
@@ -210,12 +225,12 @@ async fn main() -> Result<()> {
                 webhooks: settings.webhooks.clone(),
                 job_results_keep: settings.job_results_keep,
                 git: ferrobot_git::SyncOptions {
-                    data_dir: git_dir.clone(),
                     local: if settings.git_local_remotes {
                         ferrobot_git::Local::Allowed
                     } else {
                         ferrobot_git::Local::Refused
                     },
+                    ..git.clone()
                 },
                 ..Config::new(secret)
             };
@@ -332,9 +347,9 @@ async fn main() -> Result<()> {
             tracing::info!(objects, "exported");
         }
         Command::Schema { .. } => {}
-        Command::Render(args) => render(store, &git_dir, *args).await?,
+        Command::Render(args) => render(store, git, *args).await?,
         Command::Git { command: GitCommand::Sync { name, user } } => {
-            git_sync(&store, &name, user, &git_dir).await?;
+            git_sync(&store, &name, user, &git).await?;
         }
     }
     telemetry::finish(traces).await;
@@ -423,7 +438,7 @@ async fn git_sync(
     store: &Store,
     name: &str,
     user: Option<String>,
-    git_dir: &std::path::Path,
+    options: &ferrobot_git::SyncOptions,
 ) -> Result<()> {
     use ferrobot_domain::value::Datum;
     let label = ferrobot_domain::git_repository::MODEL;
@@ -465,12 +480,7 @@ async fn git_sync(
             shown.set_position(done as u64);
         }
     });
-    // Whoever runs the command holds the server's disk: local repositories may be synced.
-    let options = ferrobot_git::SyncOptions {
-        data_dir: git_dir.to_owned(),
-        local: ferrobot_git::Local::Allowed,
-    };
-    let synced = ferrobot_git::sync(store, id, &actor, &options, progress).await?;
+    let synced = ferrobot_git::sync(store, id, &actor, options, progress).await?;
     bar.finish_and_clear();
     match synced.status {
         ferrobot_domain::job::Status::Success => {
@@ -518,7 +528,7 @@ struct RenderArgs {
 }
 
 /// `ferrobot render`: the fleet render of the API's `POST /api/render/`, in this process.
-async fn render(store: Store, git_dir: &std::path::Path, args: RenderArgs) -> Result<()> {
+async fn render(store: Store, git: ferrobot_git::SyncOptions, args: RenderArgs) -> Result<()> {
     use ferrobot_gateway::fleet::{self, TemplateSource};
     let (actor, permissions) = match &args.user {
         Some(name) => match store.user_by_name(name).await? {
@@ -572,10 +582,7 @@ async fn render(store: Store, git_dir: &std::path::Path, args: RenderArgs) -> Re
         _ => bail!("give --repository with --template, or --template-file"),
     };
     let mut config = Config::new(String::new());
-    config.git = ferrobot_git::SyncOptions {
-        data_dir: git_dir.to_owned(),
-        local: ferrobot_git::Local::Allowed,
-    };
+    config.git = git;
     let state = AppState::new(store, config).await.map_err(anyhow::Error::msg)?;
     let job = fleet::Render { query, operation_name: None, variables: None, filter, template };
     let prepared = match fleet::prepare(&state, actor, permissions, job).await {

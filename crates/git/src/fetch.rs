@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use ferrobot_domain::git_repository::{self, Refused};
+
+use crate::ssh;
 use git2::{
     FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult,
 };
@@ -62,8 +64,19 @@ pub struct Progress {
     pub total: usize,
 }
 
-/// Fetches `remote` into the bare repository at `dir` (made when missing) and reads its commit.
+/// Fetches `remote` into the bare repository at `dir` (made when missing) and reads its commit;
+/// `ssh` is the client an ssh remote is fetched through.
 pub fn fetch(
+    dir: &Path,
+    remote: &Remote,
+    local: Local,
+    ssh: &ssh::Command,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Fetched, FetchError> {
+    ssh::using(ssh, || fetch_commit(dir, remote, local, progress))
+}
+
+fn fetch_commit(
     dir: &Path,
     remote: &Remote,
     local: Local,
@@ -73,7 +86,7 @@ pub fn fetch(
     let secrets: Vec<&str> =
         [&remote.username, &remote.token].into_iter().flatten().map(String::as_str).collect();
     let scrub = |e: git2::Error| FetchError::Remote(scrubbed(e.message(), &secrets));
-    crate::http::register().map_err(scrub)?;
+    crate::transports::register().map_err(scrub)?;
     let repo = match Repository::open_bare(dir) {
         Ok(repo) => repo,
         Err(_) => Repository::init_bare(dir).map_err(scrub)?,
@@ -152,9 +165,17 @@ pub fn text_files(dir: &Path, commit: &str) -> Result<Option<HashMap<String, Str
     ))
 }
 
-/// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S).
+/// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S); an
+/// ssh remote as it is (`ssh://` for its other schemes), its keys being the ssh client's.
 fn access_url(remote: &Remote, local: Local) -> Result<String, FetchError> {
     let url = remote.url.trim();
+    if ssh::is_ssh(url) {
+        ssh::target(url).map_err(FetchError::Remote)?;
+        return Ok(match url.split_once("://") {
+            Some((_, rest)) => format!("ssh://{rest}"),
+            None => url.to_owned(),
+        });
+    }
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
         Some("http" | "https") => {}
@@ -162,11 +183,6 @@ fn access_url(remote: &Remote, local: Local) -> Result<String, FetchError> {
         Some("file") | None => {
             return Err(FetchError::Remote(
                 "local repositories (file://) are not allowed here; use an http(s) URL".into(),
-            ))
-        }
-        Some("ssh" | "git+ssh") => {
-            return Err(FetchError::Remote(
-                "ssh remotes are not supported; use an https URL with a token".into(),
             ))
         }
         Some(other) => {
@@ -296,7 +312,10 @@ mod tests {
                 Ok("https://bob:a%3Ab%40c@h/r.git"),
             ),
             (remote("https://h/r.git", Some("bob"), None), Ok("https://h/r.git")),
-            (remote("ssh://git@h/r.git", None, None), Err("ssh remotes are not supported")),
+            (remote("ssh://git@h/r.git", None, Some("t0k")), Ok("ssh://git@h/r.git")),
+            (remote("git+ssh://h:2222/r.git", None, None), Ok("ssh://h:2222/r.git")),
+            (remote("git@h:org/r.git", None, None), Ok("git@h:org/r.git")),
+            (remote("ssh://-oProxyCommand=x/r", None, None), Err("may not start with `-`")),
             (remote("file:///srv/r", None, None), Err("local repositories")),
             (remote("/srv/r", None, None), Err("local repositories")),
             (remote("ftp://h/r", None, None), Err("`ftp` URLs are not supported")),

@@ -8,7 +8,6 @@
 //! What a remote may send is bounded ([`MAX_RESPONSE`]), and so is how long it may take.
 
 use std::io::{self, Read, Write};
-use std::sync::Once;
 use std::time::Duration;
 
 use git2::transport::{Service, SmartSubtransport, SmartSubtransportStream, Transport};
@@ -22,25 +21,8 @@ const MAX_REQUEST: usize = 64 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Registers the transport for `http` and `https`, once per process.
-pub fn register() -> Result<(), git2::Error> {
-    static REGISTER: Once = Once::new();
-    let mut outcome = Ok(());
-    REGISTER.call_once(|| {
-        for scheme in ["http", "https"] {
-            // SAFETY: called once per process (the `Once`), before any fetch of this process
-            // runs: libgit2's transport registry is not guarded against concurrent registration.
-            #[allow(unsafe_code)]
-            let registered = unsafe { git2::transport::register(scheme, factory) };
-            if let Err(e) = registered {
-                outcome = Err(e);
-            }
-        }
-    });
-    outcome
-}
-
-fn factory(remote: &git2::Remote<'_>) -> Result<Transport, git2::Error> {
+/// The transport of `http://` and `https://` remotes.
+pub(crate) fn factory(remote: &git2::Remote<'_>) -> Result<Transport, git2::Error> {
     let client = reqwest::blocking::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TIMEOUT)
@@ -171,7 +153,7 @@ impl Write for Stream {
 }
 
 /// A percent-encoded part of a URL, decoded.
-fn decode(part: &str) -> String {
+pub(crate) fn decode(part: &str) -> String {
     let bytes = part.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

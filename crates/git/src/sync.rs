@@ -40,6 +40,8 @@ pub struct SyncOptions {
     /// The bare repositories live in `<data_dir>/<repository id>.git`.
     pub data_dir: PathBuf,
     pub local: Local,
+    /// The ssh client that ssh remotes are fetched through.
+    pub ssh: crate::ssh::Command,
 }
 
 /// How a sync ended.
@@ -258,12 +260,12 @@ async fn work(
         format!("Fetching `{}` from {}", remote.branch, redacted(&remote.url)),
     ));
     let dir = options.data_dir.join(format!("{id}.git"));
-    let local = options.local;
+    let (local, ssh) = (options.local, options.ssh.clone());
     let report = progress.clone();
     let fetched = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)
             .map_err(|e| FetchError::Remote(format!("cannot make {}: {e}", dir.display())))?;
-        fetch::fetch(&dir, &remote, local, &mut |p| report(Step::Fetching(p)))
+        fetch::fetch(&dir, &remote, local, &ssh, &mut |p| report(Step::Fetching(p)))
     })
     .await
     .map_err(|e| Failed(format!("the fetch stopped: {e}")))?;
@@ -429,11 +431,11 @@ pub async fn head_files(
         username,
         token,
     };
-    let (local, fetch_dir) = (options.local, dir.clone());
+    let (local, ssh, fetch_dir) = (options.local, options.ssh.clone(), dir.clone());
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&fetch_dir)
             .map_err(|e| FetchError::Remote(format!("cannot make {}: {e}", fetch_dir.display())))?;
-        fetch::fetch(&fetch_dir, &remote, local, &mut |_| {})
+        fetch::fetch(&fetch_dir, &remote, local, &ssh, &mut |_| {})
     })
     .await
     .map_err(|e| e.to_string())?
