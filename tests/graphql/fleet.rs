@@ -31,6 +31,9 @@ fn work_repo(dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("config_contexts"))?;
     std::fs::write(dir.join("templates/cisco_ios.j2"), IOS)?;
     std::fs::write(dir.join("templates/ntp.j2"), NTP)?;
+    // A file larger than a template may be, which the templates never reach: renders go on.
+    std::fs::create_dir_all(dir.join("backups"))?;
+    std::fs::write(dir.join("backups/core.cfg"), "!\n".repeat(9 << 20))?;
     std::fs::write(
         dir.join("config_contexts/ntp.yaml"),
         "_metadata: {name: ntp}\nntp_servers: [10.0.0.1]\n",

@@ -11,7 +11,7 @@
 //! Spec: nautobot-app-golden-config (`config_intended`: the GraphQL query's answer for a device
 //! is the template's context).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::Value;
@@ -37,6 +37,10 @@ impl Data {
     }
 }
 
+/// A repository's file by its path, read when a template first needs it (`None`: no such file;
+/// an error: a file that cannot be a template). Each file is read once per render.
+pub type Source = Arc<dyn Fn(&str) -> Result<Option<String>, String> + Send + Sync>;
+
 /// Compiled templates for one render of the fleet.
 pub struct Templates {
     env: minijinja::Environment<'static>,
@@ -50,22 +54,27 @@ enum Path {
 }
 
 impl Templates {
-    /// Templates from a repository's files (path → text), starting at `path`.
-    pub fn from_files(files: HashMap<String, String>, path: &str) -> Result<Templates, String> {
-        let files = Arc::new(files);
+    /// Templates from a repository's files, starting at `path`: only the files the templates
+    /// reach are read.
+    pub fn from_source(source: Source, path: &str) -> Result<Templates, String> {
         let mut env = crate::template::environment();
-        let loader_files = files.clone();
-        env.set_loader(move |name| Ok(loader_files.get(name).cloned()));
+        env.set_loader(move |name| {
+            source(name)
+                .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e))
+        });
         let path = if path.contains("{{") || path.contains("{%") {
             env.add_template_owned(PATH.to_owned(), path.to_owned())
                 .map_err(|e| format!("The template path: {}", crate::template::error_text(&e)))?;
             Path::PerDevice
         } else {
-            if !files.contains_key(path) {
-                return Err(format!("The repository has no file `{path}`."));
-            }
             // Compiled now, so that a syntax error refuses the render before any device.
-            env.get_template(path).map_err(|e| crate::template::error_text(&e))?;
+            match env.get_template(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == minijinja::ErrorKind::TemplateNotFound => {
+                    return Err(format!("The repository has no file `{path}`."));
+                }
+                Err(e) => return Err(crate::template::error_text(&e)),
+            }
             Path::Fixed(path.to_owned())
         };
         Ok(Templates { env, path })
@@ -105,8 +114,20 @@ mod tests {
         serde_json::from_value(value).expect("an object")
     }
 
-    fn files(list: &[(&str, &str)]) -> HashMap<String, String> {
-        list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect()
+    /// A repository of these files (path, text), counting the reads of each.
+    fn files(list: &[(&str, &str)]) -> (Source, Arc<std::sync::Mutex<Vec<String>>>) {
+        let files: std::collections::HashMap<String, String> =
+            list.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect();
+        let reads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reads.clone();
+        let source: Source = Arc::new(move |path: &str| {
+            seen.lock().expect("unpoisoned").push(path.to_owned());
+            match path {
+                "huge.j2" => Err("`huge.j2` is larger than 16777216 bytes".to_owned()),
+                _ => Ok(files.get(path).cloned()),
+            }
+        });
+        (source, reads)
     }
 
     /// Spec: Golden Config's intended configuration: the query's answer is the context, and
@@ -120,17 +141,19 @@ mod tests {
                 "{% for s in config_context.ntp %}ntp server {{ s }}\n{% endfor %}",
             ),
             ("templates/eos.j2", "! {{ device.hostname }}"),
+            ("templates/junos.j2", "unread"),
         ]);
+        let (repo, reads) = repo;
         let data = device_data(
             json!({"hostname": "r1", "platform": {"network_driver": "ios"}, "config_context": {"ntp": ["10.0.0.1"]}}),
         );
-        let fixed = Templates::from_files(repo.clone(), "templates/ios.j2").expect("compiles");
+        let fixed = Templates::from_source(repo.clone(), "templates/ios.j2").expect("compiles");
         assert_eq!(
             fixed.render(data.clone()),
             ("templates/ios.j2".to_owned(), Ok("hostname r1\nntp server 10.0.0.1\n".to_owned()))
         );
         let per_platform =
-            Templates::from_files(repo.clone(), "templates/{{ platform.network_driver }}.j2")
+            Templates::from_source(repo.clone(), "templates/{{ platform.network_driver }}.j2")
                 .expect("compiles");
         let eos = device_data(json!({"hostname": "s1", "platform": {"network_driver": "eos"}}));
         assert_eq!(per_platform.render(eos).1, Ok("! s1".to_owned()));
@@ -138,6 +161,13 @@ mod tests {
             per_platform.render(device_data(json!({"hostname": "x", "platform": null})));
         assert_eq!(path, "templates/.j2");
         assert!(text.is_err());
+        // Only what the renders reached was read, each file once per render's templates.
+        let mut read = reads.lock().expect("unpoisoned").clone();
+        read.sort();
+        assert_eq!(
+            read,
+            ["templates/.j2", "templates/eos.j2", "templates/ios.j2", "templates/ntp.j2"]
+        );
     }
 
     /// Jinja2's Python methods, which Golden Config's templates call.
@@ -153,12 +183,18 @@ mod tests {
 
     #[test]
     fn bad_templates_are_refused_before_any_device() {
-        let repo = files(&[("t.j2", "{% for x in %}")]);
-        assert!(Templates::from_files(repo.clone(), "t.j2").is_err());
+        let (repo, _) = files(&[("t.j2", "{% for x in %}"), ("inc.j2", "{% include 'huge.j2' %}")]);
+        assert!(Templates::from_source(repo.clone(), "t.j2").is_err());
         assert_eq!(
-            Templates::from_files(repo, "missing.j2").err().as_deref(),
+            Templates::from_source(repo.clone(), "missing.j2").err().as_deref(),
             Some("The repository has no file `missing.j2`.")
         );
+        let huge = Templates::from_source(repo.clone(), "huge.j2").err().unwrap_or_default();
+        assert!(huge.contains("`huge.j2` is larger than 16777216 bytes"), "{huge}");
+        // An include that cannot be read fails its device only.
+        let t = Templates::from_source(repo, "inc.j2").expect("compiles");
+        let text = t.render(Data::default()).1.err().unwrap_or_default();
+        assert!(text.contains("larger than"), "{text}");
         assert!(Templates::inline("{{ x ").is_err());
     }
 

@@ -4,8 +4,8 @@
 //! The branch is forced onto the local ref on every fetch, so a force-pushed branch is taken
 //! as it now is. A branch may also name a tag or a commit, as Nautobot's `branch` says.
 
-use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use ferrobot_domain::git_repository::{self, Refused};
 
@@ -148,21 +148,48 @@ fn fetch_commit(
     Ok(Fetched { commit: commit.id().to_string(), files })
 }
 
-/// The text files of `commit` in the bare repository at `dir` (what templates may load);
-/// `None` when this clone does not have the commit (yet).
-pub fn text_files(dir: &Path, commit: &str) -> Result<Option<HashMap<String, String>>, FetchError> {
+/// The files of one commit of a bare repository, each read when asked for (what templates
+/// include): a render reads only the files its templates reach.
+pub struct CommitFiles {
+    repo: Mutex<Repository>,
+    tree: Oid,
+}
+
+impl CommitFiles {
+    /// The text of the file at `path`; `None` when the commit has no such file (a directory, a
+    /// link or a submodule is none). A file over 16 MiB or not UTF-8 is an error naming it.
+    pub fn read(&self, path: &str) -> Result<Option<String>, String> {
+        let repo = self.repo.lock().map_err(|_| "the repository is unusable".to_owned())?;
+        let tree = repo.find_tree(self.tree).map_err(|e| e.message().to_owned())?;
+        let Ok(entry) = tree.get_path(Path::new(path)) else { return Ok(None) };
+        if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120000 {
+            return Ok(None);
+        }
+        let odb = repo.odb().map_err(|e| e.message().to_owned())?;
+        let (size, _) = odb.read_header(entry.id()).map_err(|e| e.message().to_owned())?;
+        if size > git_repository::MAX_FILE {
+            return Err(format!("`{path}` is larger than {} bytes", git_repository::MAX_FILE));
+        }
+        let blob = repo.find_blob(entry.id()).map_err(|e| e.message().to_owned())?;
+        String::from_utf8(blob.content().to_vec())
+            .map(Some)
+            .map_err(|_| format!("`{path}` is not UTF-8 text"))
+    }
+}
+
+/// The files of `commit` in the bare repository at `dir`; `None` when this clone does not have
+/// the commit (yet).
+pub fn commit_files(dir: &Path, commit: &str) -> Result<Option<CommitFiles>, FetchError> {
     let Ok(repo) = Repository::open_bare(dir) else { return Ok(None) };
-    let Some(commit) = Oid::from_str(commit).ok().and_then(|id| repo.find_commit(id).ok()) else {
+    let Some(tree) = Oid::from_str(commit)
+        .ok()
+        .and_then(|id| repo.find_commit(id).ok())
+        .and_then(|commit| commit.tree().ok())
+        .map(|tree| tree.id())
+    else {
         return Ok(None);
     };
-    let tree = commit.tree().map_err(|e| FetchError::Remote(e.message().to_owned()))?;
-    let files = files_of(&repo, &tree, &|_| true)?;
-    Ok(Some(
-        files
-            .into_iter()
-            .filter_map(|(path, bytes)| Some((path, String::from_utf8(bytes).ok()?)))
-            .collect(),
-    ))
+    Ok(Some(CommitFiles { repo: Mutex::new(repo), tree }))
 }
 
 /// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S); an
@@ -342,6 +369,52 @@ mod tests {
         for bad in ["", "-upload-pack=x", "a..b", "/etc", "a b", "a~1", "x:y"] {
             assert!(!valid_branch(bad), "{bad}");
         }
+    }
+
+    /// A bare repository at `dir` with one commit of these files; the commit's hash.
+    fn committed(dir: &Path, files: &[(&str, &[u8])]) -> String {
+        let repo = Repository::init_bare(dir).expect("init");
+        let mut index = git2::Index::new().expect("index");
+        for (path, bytes) in files {
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: repo.blob(bytes).expect("blob"),
+                flags: 0,
+                flags_extended: 0,
+                path: path.as_bytes().to_vec(),
+            };
+            index.add(&entry).expect("add");
+        }
+        let tree = repo.find_tree(index.write_tree_to(&repo).expect("tree")).expect("tree");
+        let who = git2::Signature::now("t", "t@example.com").expect("signature");
+        repo.commit(None, &who, &who, "files", &tree, &[]).expect("commit").to_string()
+    }
+
+    #[test]
+    fn a_commits_files_are_read_when_asked_for() {
+        let dir = std::env::temp_dir().join(format!("fb_files_{}", uuid::Uuid::new_v4().simple()));
+        let huge = vec![b'x'; git_repository::MAX_FILE + 1];
+        let commit = committed(
+            &dir,
+            &[("t/a.j2", b"{{ x }}"), ("data/huge.bin", &huge), ("latin1.txt", b"caf\xe9")],
+        );
+        let files = commit_files(&dir, &commit).expect("opens").expect("has the commit");
+        assert_eq!(files.read("t/a.j2"), Ok(Some("{{ x }}".to_owned())));
+        for none in ["t", "t/missing.j2", "../t/a.j2", "/etc/passwd", ""] {
+            assert_eq!(files.read(none), Ok(None), "{none}");
+        }
+        assert!(files.read("data/huge.bin").is_err_and(|e| e.contains("is larger than")));
+        assert_eq!(files.read("latin1.txt"), Err("`latin1.txt` is not UTF-8 text".to_owned()));
+        assert!(commit_files(&dir, "0123456789012345678901234567890123456789")
+            .is_ok_and(|f| f.is_none()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

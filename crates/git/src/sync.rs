@@ -396,14 +396,14 @@ async fn credentials(
     Ok((username, token))
 }
 
-/// The text files of the commit the repository named `name` was last synced to, with its id:
-/// read from this process's clone, fetched first when the clone lacks the commit (another
+/// The files of the commit the repository named `name` was last synced to, with its id: read
+/// from this process's clone when asked for, fetched first when the clone lacks the commit (another
 /// process synced it), as Nautobot's `ensure_git_repository` does.
 pub async fn head_files(
     store: &Store,
     name: &str,
     options: &SyncOptions,
-) -> Result<(Uuid, std::collections::HashMap<String, String>), String> {
+) -> Result<(Uuid, fetch::CommitFiles), String> {
     let found = store
         .objects_where(repo::MODEL, &[(fields::NAME, Datum::text(name))])
         .await
@@ -417,7 +417,7 @@ pub async fn head_files(
     }
     let dir = options.data_dir.join(format!("{id}.git"));
     let read = |dir: PathBuf, head: String| {
-        tokio::task::spawn_blocking(move || fetch::text_files(&dir, &head))
+        tokio::task::spawn_blocking(move || fetch::commit_files(&dir, &head))
     };
     let files = read(dir.clone(), head.clone()).await.map_err(|e| e.to_string())?;
     if let Some(files) = files.map_err(|e| e.to_string())? {

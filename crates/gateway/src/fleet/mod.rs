@@ -119,7 +119,14 @@ pub async fn prepare(
             let (_, files) = ferrobot_git::sync::head_files(&store, name, &state.config.git)
                 .await
                 .map_err(Refused::one)?;
-            Templates::from_files(files, path).map_err(Refused::one)?
+            let (files, path) = (Arc::new(files), path.clone());
+            // Compiling reads the repository's files.
+            tokio::task::spawn_blocking(move || {
+                Templates::from_source(Arc::new(move |file: &str| files.read(file)), &path)
+            })
+            .await
+            .map_err(|e| Refused::Internal(e.to_string()))?
+            .map_err(Refused::one)?
         }
     };
     let served = state.served();
