@@ -560,6 +560,8 @@ syslog: [10.5.5.5]
              "provided_contents": ["extras.configcontext"]},
             {"name": "local", "remote_url": format!("file://{}", work.display()), "branch": "main",
              "provided_contents": ["extras.configcontext"]},
+            {"name": "over ssh", "remote_url": "git@git.example:netops/config.git", "branch": "main",
+             "provided_contents": ["extras.configcontext"]},
             {"name": "no branch", "remote_url": format!("{base}/repo.git"), "branch": "nope", "secrets_group": "git",
              "provided_contents": ["extras.configcontext"]},
             {"name": "an option", "remote_url": format!("{base}/repo.git"), "branch": "--upload-pack=touch", "secrets_group": "git",
@@ -587,6 +589,7 @@ syslog: [10.5.5.5]
     for (name, words) in [
         ("anonymous", "the remote refused the credentials"),
         ("local", "local repositories (file://) are not allowed here"),
+        ("over ssh", "ssh remotes are not allowed here"),
         ("no branch", "the remote has no branch, tag or commit `nope`"),
         ("an option", "is not a valid branch, tag or commit"),
     ] {
@@ -672,13 +675,14 @@ async fn syncs_over_ssh(backend: Backend) -> anyhow::Result<()> {
     std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755))?;
     let command = ferrobot_git::ssh::Command::parse(&format!("{} -i /keys/deploy", ssh.display()))
         .map_err(anyhow::Error::msg)?;
-    // Local repositories stay refused: an ssh remote is not one.
+    // The server lets the API use ssh (`--git-ssh-remotes`); local repositories stay refused: an
+    // ssh remote is not one.
     let data_dir = clones.clone();
     let app = TestApp::start_configured(backend, StoreOptions::default(), move |c| {
         c.git = ferrobot_git::SyncOptions {
             data_dir,
             local: ferrobot_git::Local::Refused,
-            ssh: command,
+            ssh: Some(command),
         };
     })
     .await?;

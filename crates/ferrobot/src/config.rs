@@ -38,6 +38,8 @@ pub(crate) struct GitFile {
     pub(crate) local_remotes: Option<bool>,
     /// The ssh client that ssh remotes are fetched through (`ssh -i /etc/ferrobot/key`).
     pub(crate) ssh_command: Option<String>,
+    /// Whether the API may sync ssh remotes.
+    pub(crate) ssh_remotes: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +129,7 @@ pub(crate) struct Serve {
     pub(crate) feed_poll: Duration,
     pub(crate) webhooks: ferrobot_gateway::webhook::Settings,
     pub(crate) git_local_remotes: bool,
+    pub(crate) git_ssh_remotes: bool,
     pub(crate) job_results_keep: Duration,
 }
 
@@ -211,6 +214,10 @@ pub(crate) struct ServeFlags {
     /// paths); off by default, as such a sync reads whatever repository the server can.
     #[arg(long, env = "FERROBOT_GIT_LOCAL_REMOTES")]
     pub(crate) git_local_remotes: Option<bool>,
+    /// Let API users sync ssh remotes (`ssh://`, `git@host:path`); off by default, as the ssh
+    /// client signs in with the server's own keys.
+    #[arg(long, env = "FERROBOT_GIT_SSH_REMOTES")]
+    pub(crate) git_ssh_remotes: Option<bool>,
 }
 
 /// Pool settings shared by every command that opens the database.
@@ -352,6 +359,7 @@ impl Serve {
                     )?,
             ),
             git_local_remotes: flags.git_local_remotes.or(file.git.local_remotes).unwrap_or(false),
+            git_ssh_remotes: flags.git_ssh_remotes.or(file.git.ssh_remotes).unwrap_or(false),
             trusted_proxies: networks(
                 "trusted_proxies",
                 flags

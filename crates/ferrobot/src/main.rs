@@ -192,15 +192,15 @@ async fn main() -> Result<()> {
             .clone()
             .or_else(|| file.git.dir.clone())
             .unwrap_or_else(|| PathBuf::from("data/git")),
-        // Whoever runs a command holds the server's disk: local repositories may be synced
-        // (`serve` lets API users do so only when configured to).
+        // Whoever runs a command holds the server's disk and keys: local and ssh repositories may
+        // be synced (`serve` lets API users do so only when configured to).
         local: ferrobot_git::Local::Allowed,
-        ssh: match cli.git_ssh_command.clone().or_else(|| file.git.ssh_command.clone()) {
+        ssh: Some(match cli.git_ssh_command.clone().or_else(|| file.git.ssh_command.clone()) {
             Some(line) => ferrobot_git::ssh::Command::parse(&line)
                 .map_err(anyhow::Error::msg)
                 .context("git ssh_command")?,
             None => ferrobot_git::ssh::Command::default(),
-        },
+        }),
     };
     match cli.command {
         Command::Serve { flags, no_change_log } => {
@@ -230,6 +230,7 @@ async fn main() -> Result<()> {
                     } else {
                         ferrobot_git::Local::Refused
                     },
+                    ssh: git.ssh.clone().filter(|_| settings.git_ssh_remotes),
                     ..git.clone()
                 },
                 ..Config::new(secret)

@@ -128,7 +128,7 @@ impl Config {
             git: ferrobot_git::SyncOptions {
                 data_dir: std::path::PathBuf::from("data/git"),
                 local: ferrobot_git::Local::Refused,
-                ssh: ferrobot_git::ssh::Command::default(),
+                ssh: None,
             },
             job_results_keep: Duration::from_secs(30 * 86_400),
         }

@@ -65,24 +65,28 @@ pub struct Progress {
 }
 
 /// Fetches `remote` into the bare repository at `dir` (made when missing) and reads its commit;
-/// `ssh` is the client an ssh remote is fetched through.
+/// `ssh` is the client an ssh remote is fetched through (`None`: ssh remotes are refused).
 pub fn fetch(
     dir: &Path,
     remote: &Remote,
     local: Local,
-    ssh: &ssh::Command,
+    ssh: Option<&ssh::Command>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fetched, FetchError> {
-    ssh::using(ssh, || fetch_commit(dir, remote, local, progress))
+    match ssh {
+        Some(command) => ssh::using(command, || fetch_commit(dir, remote, local, true, progress)),
+        None => fetch_commit(dir, remote, local, false, progress),
+    }
 }
 
 fn fetch_commit(
     dir: &Path,
     remote: &Remote,
     local: Local,
+    ssh_allowed: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fetched, FetchError> {
-    let url = access_url(remote, local)?;
+    let url = access_url(remote, local, ssh_allowed)?;
     let secrets: Vec<&str> =
         [&remote.username, &remote.token].into_iter().flatten().map(String::as_str).collect();
     let scrub = |e: git2::Error| FetchError::Remote(scrubbed(e.message(), &secrets));
@@ -194,9 +198,14 @@ pub fn commit_files(dir: &Path, commit: &str) -> Result<Option<CommitFiles>, Fet
 
 /// The URL a fetch uses: the remote's, with the credentials in its user part for HTTP(S); an
 /// ssh remote as it is (`ssh://` for its other schemes), its keys being the ssh client's.
-fn access_url(remote: &Remote, local: Local) -> Result<String, FetchError> {
+fn access_url(remote: &Remote, local: Local, ssh_allowed: bool) -> Result<String, FetchError> {
     let url = remote.url.trim();
     if ssh::is_ssh(url) {
+        if !ssh_allowed {
+            return Err(FetchError::Remote(
+                "ssh remotes are not allowed here (they sign in with the server's own keys); use an http(s) URL".into(),
+            ));
+        }
         ssh::target(url).map_err(FetchError::Remote)?;
         return Ok(match url.split_once("://") {
             Some((_, rest)) => format!("ssh://{rest}"),
@@ -348,7 +357,7 @@ mod tests {
             (remote("ftp://h/r", None, None), Err("`ftp` URLs are not supported")),
         ];
         for (r, want) in cases {
-            let got = access_url(&r, Local::Refused).map_err(|e| e.to_string());
+            let got = access_url(&r, Local::Refused, true).map_err(|e| e.to_string());
             match (got, want) {
                 (Ok(got), Ok(want)) => assert_eq!(got, want),
                 (Err(got), Err(want)) => assert!(got.contains(want), "{got}"),
@@ -356,9 +365,16 @@ mod tests {
             }
         }
         assert_eq!(
-            access_url(&remote("/srv/r", None, None), Local::Allowed).ok().as_deref(),
+            access_url(&remote("/srv/r", None, None), Local::Allowed, true).ok().as_deref(),
             Some("/srv/r")
         );
+        for url in ["ssh://git@h/r.git", "git@h:r.git"] {
+            let refused = access_url(&remote(url, None, None), Local::Allowed, false);
+            assert!(
+                refused.is_err_and(|e| e.to_string().contains("ssh remotes are not allowed here")),
+                "{url}"
+            );
+        }
     }
 
     #[test]

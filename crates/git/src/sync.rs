@@ -40,8 +40,10 @@ pub struct SyncOptions {
     /// The bare repositories live in `<data_dir>/<repository id>.git`.
     pub data_dir: PathBuf,
     pub local: Local,
-    /// The ssh client that ssh remotes are fetched through.
-    pub ssh: crate::ssh::Command,
+    /// The ssh client that ssh remotes are fetched through; `None` refuses them (the client
+    /// signs in with the server's own keys, so the API may use it only when the server's
+    /// settings say so).
+    pub ssh: Option<crate::ssh::Command>,
 }
 
 /// How a sync ended.
@@ -265,7 +267,7 @@ async fn work(
     let fetched = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)
             .map_err(|e| FetchError::Remote(format!("cannot make {}: {e}", dir.display())))?;
-        fetch::fetch(&dir, &remote, local, &ssh, &mut |p| report(Step::Fetching(p)))
+        fetch::fetch(&dir, &remote, local, ssh.as_ref(), &mut |p| report(Step::Fetching(p)))
     })
     .await
     .map_err(|e| Failed(format!("the fetch stopped: {e}")))?;
@@ -435,7 +437,7 @@ pub async fn head_files(
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&fetch_dir)
             .map_err(|e| FetchError::Remote(format!("cannot make {}: {e}", fetch_dir.display())))?;
-        fetch::fetch(&fetch_dir, &remote, local, &ssh, &mut |_| {})
+        fetch::fetch(&fetch_dir, &remote, local, ssh.as_ref(), &mut |_| {})
     })
     .await
     .map_err(|e| e.to_string())?
