@@ -8,11 +8,12 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use ferrobot_domain::git_repository::{self, Refused};
+use git2::{
+    FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeEntry, TreeWalkMode,
+    TreeWalkResult,
+};
 
 use crate::ssh;
-use git2::{
-    FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode, TreeWalkResult,
-};
 
 /// The most bytes of files one commit may provide.
 pub const MAX_TOTAL: usize = 256 << 20;
@@ -73,20 +74,20 @@ pub fn fetch(
     ssh: Option<&ssh::Command>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fetched, FetchError> {
+    let url = access_url(remote, local, ssh.is_some())?;
     match ssh {
-        Some(command) => ssh::using(command, || fetch_commit(dir, remote, local, true, progress)),
-        None => fetch_commit(dir, remote, local, false, progress),
+        Some(command) => ssh::using(command, || fetch_commit(dir, remote, &url, progress)),
+        None => fetch_commit(dir, remote, &url, progress),
     }
 }
 
+/// The fetch itself, from `url` (the remote's, as [`access_url`] gives it).
 fn fetch_commit(
     dir: &Path,
     remote: &Remote,
-    local: Local,
-    ssh_allowed: bool,
+    url: &str,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Fetched, FetchError> {
-    let url = access_url(remote, local, ssh_allowed)?;
     let secrets: Vec<&str> =
         [&remote.username, &remote.token].into_iter().flatten().map(String::as_str).collect();
     let scrub = |e: git2::Error| FetchError::Remote(scrubbed(e.message(), &secrets));
@@ -99,7 +100,7 @@ fn fetch_commit(
     if !valid_branch(branch) {
         return Err(FetchError::Remote(format!("`{branch}` is not a valid branch, tag or commit")));
     }
-    let mut anonymous = repo.remote_anonymous(&url).map_err(scrub)?;
+    let mut anonymous = repo.remote_anonymous(url).map_err(scrub)?;
     let mut run = |refspecs: &[String]| {
         let mut callbacks = RemoteCallbacks::new();
         callbacks.transfer_progress(|p| {
@@ -148,7 +149,7 @@ fn fetch_commit(
         }
     };
     let commit = repo.find_commit(commit).map_err(scrub)?;
-    let files = files_of(&repo, &commit.tree().map_err(scrub)?, &git_repository::wanted)?;
+    let files = files_of(&repo, &commit.tree().map_err(scrub)?)?;
     Ok(Fetched { commit: commit.id().to_string(), files })
 }
 
@@ -166,7 +167,7 @@ impl CommitFiles {
         let repo = self.repo.lock().map_err(|_| "the repository is unusable".to_owned())?;
         let tree = repo.find_tree(self.tree).map_err(|e| e.message().to_owned())?;
         let Ok(entry) = tree.get_path(Path::new(path)) else { return Ok(None) };
-        if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120000 {
+        if !is_file(&entry) {
             return Ok(None);
         }
         let odb = repo.odb().map_err(|e| e.message().to_owned())?;
@@ -269,22 +270,27 @@ fn scrubbed(message: &str, secrets: &[&str]) -> String {
     out
 }
 
-/// The files of `tree` that `wanted_path` names, bounded in size and number.
+/// Whether a tree entry is a regular file (not a directory, a link or a submodule).
+fn is_file(entry: &TreeEntry<'_>) -> bool {
+    entry.kind() == Some(ObjectType::Blob) && entry.filemode() != 0o120000
+}
+
+/// The files of `tree` the repository provides something from (`git_repository::wanted`),
+/// bounded in size and number.
 fn files_of(
     repo: &Repository,
     tree: &git2::Tree<'_>,
-    wanted_path: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, Vec<u8>)>, FetchError> {
     let odb = repo.odb().map_err(|e| FetchError::Remote(e.message().to_owned()))?;
     let mut wanted = Vec::new();
     let mut refused = None;
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
-        if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120000 {
+        if !is_file(entry) {
             return TreeWalkResult::Ok;
         }
         let Some(name) = entry.name() else { return TreeWalkResult::Ok };
         let path = format!("{dir}{name}");
-        if wanted_path(&path) {
+        if git_repository::wanted(&path) {
             wanted.push((path, entry.id()));
             if wanted.len() > MAX_FILES {
                 refused = Some(Refused {
